@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Fixed-width types and errno values for the arbitration core, which is
+ * compiled both into the bwarb module and into userspace (tests, simulator,
+ * fuzzer, the runtime's in-process arbiter). Only this file differs between
+ * the two worlds.
+ */
+#ifndef BWARB_ARB_TYPES_H
+#define BWARB_ARB_TYPES_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/errno.h>
+#else
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <errno.h>
+#endif
+
+#endif /* BWARB_ARB_TYPES_H */

@@ -1,0 +1,20 @@
+# libruntime: every .c/.cc in libruntime/ plus the shared arbitration core,
+# as build/libruntime.a (optimised) and build/libruntime-asan.a (for tests).
+RUNTIME_SRCS := $(sort $(wildcard libruntime/*.c) $(wildcard libruntime/*.cc)) $(wildcard kmod/arb_core.c)
+RUNTIME_OBJS := $(patsubst %,build/obj/%.o,$(basename $(RUNTIME_SRCS)))
+RUNTIME_ASAN_OBJS := $(patsubst %,build/asan/%.o,$(basename $(RUNTIME_SRCS)))
+RUNTIME_LIB := build/libruntime.a
+RUNTIME_ASAN_LIB := build/libruntime-asan.a
+# What anything linking libruntime needs.
+RUNTIME_LDLIBS := -ldnnl -lyaml -ljson-c -lsentencepiece -lze_loader -ldrm -lstdc++ -lm -lpthread
+CPPFLAGS += -I/usr/include/libdrm
+
+$(RUNTIME_LIB): $(RUNTIME_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(RUNTIME_ASAN_LIB): $(RUNTIME_ASAN_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+ALL_TARGETS += $(RUNTIME_LIB)
