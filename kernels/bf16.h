@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared helpers of the iGPU kernels. Weights arrive as bf16 bit patterns
+ * (ushort): the upper half of an IEEE f32, so the conversion is a shift.
+ * Activations, norm weights and biases are f32.
+ */
+#ifndef SPLITMOE_KERNELS_BF16_H
+#define SPLITMOE_KERNELS_BF16_H
+
+static inline float bf16_to_f32(ushort b)
+{
+	return as_float((uint)b << 16);
+}
+
+/* Dot product of an f32 row and a bf16 row, n elements. */
+static inline float dot_f32_bf16(__global const float *x, __global const ushort *w, int n)
+{
+	float acc = 0.0f;
+	for (int k = 0; k < n; k++)
+		acc += x[k] * bf16_to_f32(w[k]);
+	return acc;
+}
+
+static inline float silu(float v)
+{
+	return v / (1.0f + exp(-v));
+}
+
+/*
+ * Sum of one float per work item of a 1-D work-group of REDUCE_WG items
+ * (a power of two); every item gets the result. scratch holds REDUCE_WG
+ * floats. Contains barriers: every item of the group must call it.
+ */
+#define REDUCE_WG 64
+static inline float group_sum(float v, __local float *scratch)
+{
+	int lid = get_local_id(0);
+
+	scratch[lid] = v;
+	barrier(CLK_LOCAL_MEM_FENCE);
+	for (int s = REDUCE_WG / 2; s > 0; s >>= 1) {
+		if (lid < s)
+			scratch[lid] += scratch[lid + s];
+		barrier(CLK_LOCAL_MEM_FENCE);
+	}
+	v = scratch[0];
+	barrier(CLK_LOCAL_MEM_FENCE);
+	return v;
+}
+
+#endif /* SPLITMOE_KERNELS_BF16_H */
