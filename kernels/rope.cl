@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Default RoPE, rotate-nhalf form (transformers' apply_rotary_pos_emb), in
+ * Default RoPE, rotate-half form (transformers' apply_rotary_pos_emb), in
  * place on T rows of nheads heads of hd values; row t starts at
  * t * row_stride floats and sits at position pos0 + t.
  * inv_freq[i] = 1 / theta^(2i/hd); for i < hd/2 (nhalf):
