@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The device-specific operations of the PhiMoE forward pass, behind a small
+ * vtable. inference.c sequences a layer as
+ *
+ *   layernorm -> linear(qkv) -> rope(q and k) -> attention (append k/v to
+ *   the cache, softmax(q k^T / sqrt(d)) v) -> linear(o) -> add -> layernorm ->
+ *   linear(router) -> router (sparsemixer top-2) -> gather by expert ->
+ *   expert (one call per expert with tokens) -> scatter_add -> add
+ *
+ * and ends with layernorm -> linear(lm_head). The CPU backend
+ * (cpu_backend.c: oneDNN for linear/expert, cpu_math.c for the rest) is the
+ * reference; a Level Zero backend implements the same ops with kernels.
+ *
+ * Memory model: every float pointer an op receives was allocated with the
+ * backend's alloc() (host-visible: USM shared/host memory on an iGPU) or is
+ * a weight view the backend packed itself. Shapes are row-major.
+ *
+ * Ordering: ops may run asynchronously but in submission order per backend;
+ * sync() waits for all of them. inference.c calls sync() before it reads a
+ * result on the host (router choices, logits) and before handing buffers
+ * to another backend (split mode).
+ *
+ * Gating: a backend holds its own arbiter client (its class: cpu or gpu)
+ * and acquires each heavy op (linear, expert) before it is submitted and
+ * completes it when it has finished; the byte estimate is weights read +
+ * activations read and written (sm_linear_bytes/sm_expert_bytes).
+ *
+ * Every op returns 0 or a negative errno; errors are sticky per backend
+ * (see last_error).
+ *
+ * OWNER: runtime forward pass. Extend, do not change.
+ */
+#ifndef SPLITMOE_BACKEND_H
+#define SPLITMOE_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "model.h"
+
+struct sm_arb_client;
+struct sm_backend;
+struct sm_linear;		/* packed weights of one linear layer, backend-owned */
+struct sm_expert;		/* packed w1|w3 and w2 of one expert */
+
+#define SM_LINEAR_MAX_PARTS 3
+
+/*
+ * A linear layer y = x W^T + b whose W is the row-wise concatenation of up
+ * to three checkpoint matrices (q|k|v share one product). Each part is
+ * [rows_i][in]; biases, when present, are [rows_i].
+ */
+struct sm_linear_desc {
+	const char *name;			/* for errors and profiles */
+	int nparts;
+	struct phimoe_tensor w[SM_LINEAR_MAX_PARTS];
+	struct phimoe_tensor b[SM_LINEAR_MAX_PARTS];	/* data NULL: no bias */
+};
+
+/* One expert: y = w2 (silu(w1 x) * (w3 x)). w1, w3: [inter][hidden];
+ * w2: [hidden][inter]. */
+struct sm_expert_desc {
+	const char *name;
+	struct phimoe_tensor w1, w3, w2;
+};
+
+/* Compute type of packed weights (the rest of the pass is f32). */
+enum sm_backend_compute {
+	SM_BACKEND_F32 = 0,
+	SM_BACKEND_BF16 = 1,
+};
+
+/* Arguments of one attention call over m new tokens at positions
+ * pos0..pos0+m-1 of one layer. */
+struct sm_attn_args {
+	int m;			/* new tokens */
+	int pos0;		/* position of the first new token */
+	int n_heads, n_kv_heads, head_dim;
+	int window;		/* key j attends query i iff i-window < j <= i; 0: none */
+	float scale;		/* 1/sqrt(head_dim) */
+	/* q, k, v: [m] rows of row_stride floats (the qkv product), heads at
+	 * q + h*head_dim; RoPE already applied to q and k. attention stores
+	 * k and v of the new tokens into the cache, then attends. */
+	const float *q, *k, *v;
+	int row_stride;
+	float *k_cache, *v_cache;	/* [max_seq][n_kv_heads*head_dim] of this layer */
+	int max_seq;
+	float *out;		/* [m][n_heads*head_dim] */
+	float *scratch;		/* >= n_heads * (pos0+m) floats, from alloc() */
+};
+
+struct sm_backend_ops {
+	const char *name;		/* "cpu-onednn", "level-zero", ... */
+	void (*destroy)(struct sm_backend *be);
+
+	/* Host-visible memory for activations and the KV cache. */
+	void *(*alloc)(struct sm_backend *be, size_t bytes);
+	void (*free)(struct sm_backend *be, void *p);
+
+	/* Packing happens here, once: reorder/convert to the preferred layout. */
+	int (*linear_create)(struct sm_backend *be, const struct sm_linear_desc *d,
+			     struct sm_linear **out);
+	void (*linear_destroy)(struct sm_backend *be, struct sm_linear *l);
+	/* y[m][out] = x[m][in] W^T + b (gated). */
+	int (*linear)(struct sm_backend *be, struct sm_linear *l, const float *x,
+		      int m, float *y);
+
+	int (*expert_create)(struct sm_backend *be, const struct sm_expert_desc *d,
+			     struct sm_expert **out);
+	void (*expert_destroy)(struct sm_backend *be, struct sm_expert *e);
+	/* y[i] = scale[i] * w2(silu(w1 x[i]) * w3 x[i]) for i < m (gated).
+	 * x: [m][hidden], y: [m][hidden]. */
+	int (*expert)(struct sm_backend *be, struct sm_expert *e, const float *x,
+		      int m, const float *scale, float *y);
+
+	/* y[i] = (x[i] - mean) / sqrt(var + eps) * gamma + beta; n columns. */
+	int (*layernorm)(struct sm_backend *be, const float *x, int m, int n,
+			 const float *gamma, const float *beta, float eps, float *y);
+	/* Rotate-half RoPE in place on m rows of `heads` heads at positions
+	 * pos0.. ; x rows are row_stride floats apart; tables are
+	 * [position][head_dim/2] (cos/sin of position * inv_freq). */
+	int (*rope)(struct sm_backend *be, float *x, int m, int row_stride,
+		    int heads, int head_dim, int pos0, const float *cos_tab,
+		    const float *sin_tab);
+	int (*attention)(struct sm_backend *be, const struct sm_attn_args *a);
+	/* Sparsemixer top-2 (eval mode) on scores[m][n_experts]: experts[m][2],
+	 * weights[m][2] (not renormalised). */
+	int (*router)(struct sm_backend *be, const float *scores, int m,
+		      int n_experts, float jitter_eps, int32_t *experts,
+		      float *weights);
+	/* dst[i] = src[rows[i]] for i < n (rows of `cols` floats). */
+	int (*gather)(struct sm_backend *be, const float *src, int cols,
+		      const int32_t *rows, int n, float *dst);
+	/* dst[rows[i]] += src[i] for i < n, in increasing i. */
+	int (*scatter_add)(struct sm_backend *be, const float *src, int cols,
+			   const int32_t *rows, int n, float *dst);
+	/* y[i] += x[i] for i < n. */
+	int (*add)(struct sm_backend *be, float *y, const float *x, size_t n);
+
+	int (*sync)(struct sm_backend *be);
+};
+
+struct sm_backend {
+	const struct sm_backend_ops *ops;
+	enum sm_backend_compute compute;
+	struct sm_arb_client *gate;	/* NULL: ungated; borrowed */
+	char last_error[256];
+	void *priv;
+};
+
+/* Byte estimates of the gated ops, as every backend computes them. */
+uint64_t sm_linear_bytes(uint64_t weight_bytes, int m, int in, int out);
+uint64_t sm_expert_bytes(uint64_t weight_bytes, int m, int hidden, int inter);
+
+struct sm_cpu_backend_opts {
+	enum sm_backend_compute compute;
+	int threads;			/* 0: OpenMP default */
+	struct sm_arb_client *gate;	/* NULL: ungated */
+};
+
+/* The oneDNN CPU backend. 0, or a negative errno with one line in err. */
+int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
+			  struct sm_backend **out, char *err, size_t errlen);
+
+/* Wrappers that read well at call sites. */
+static inline int sm_be_sync(struct sm_backend *be) { return be->ops->sync(be); }
+
+#endif /* SPLITMOE_BACKEND_H */

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * PhiMoE inference: a session over a loaded model (model.h) holding the
+ * packed weights, the KV cache and every work buffer. Prefill runs the
+ * prompt as one batch (tokens grouped by expert); decode runs one token
+ * against the KV cache. The numbers are those of Hugging Face transformers'
+ * PhimoeForCausalLM (eager attention) in f32; bf16 trades a little accuracy
+ * for speed.
+ *
+ * Nothing is allocated after phimoe_session_create(): prefill longer than
+ * max_batch is processed in chunks of max_batch through the same buffers.
+ *
+ * A session is not thread-safe: one caller at a time.
+ *
+ * OWNER: runtime forward pass. Extend, do not change.
+ */
+#ifndef SPLITMOE_INFERENCE_H
+#define SPLITMOE_INFERENCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+struct phimoe_model;
+struct sm_arbiter;
+struct sm_backend;
+
+/* Compute type of the projections, experts and lm_head. Everything else
+ * (norms, RoPE, attention, router, residuals) is f32 in both. */
+enum sm_compute {
+	SM_COMPUTE_AUTO = 0,	/* bf16 where the CPU has AVX512-BF16 or AMX */
+	SM_COMPUTE_F32,
+	SM_COMPUTE_BF16,
+};
+
+/* "auto", "f32", "bf16". */
+const char *sm_compute_name(enum sm_compute c);
+/* 0, or -EINVAL for anything but the three names above. */
+int sm_compute_parse(const char *s, enum sm_compute *out);
+/* What AUTO resolves to on this CPU. */
+enum sm_compute sm_compute_default(void);
+
+struct phimoe_session_opts {
+	enum sm_compute compute;
+	int threads;		/* oneDNN/OpenMP threads; 0: library default */
+	int max_seq;		/* KV cache capacity in tokens;
+				 * 0: min(max_position_embeddings, 4096) */
+	int max_batch;		/* prefill chunk (rows of the work buffers); 0: 256 */
+	/* Gating: the session registers one cpu-class client on this arbiter
+	 * (arbiter.h) and acquires every heavy submission through it.
+	 * NULL: not gated. */
+	struct sm_arbiter *arbiter;
+	const char *arb_name;	/* client name in stats; NULL: "splitmoe-cpu" */
+	uint32_t arb_weight;	/* 0: 100 */
+	uint64_t arb_reserve_mbps;
+	/* Backend running the forward pass; NULL: the CPU backend, created
+	 * and owned by the session. A backend passed here is borrowed. */
+	struct sm_backend *backend;
+};
+
+struct phimoe_session;
+
+/*
+ * Packs the weights for the compute type (once), creates the oneDNN
+ * primitives, the KV cache and the work buffers. The model must outlive
+ * the session. 0, or a negative errno with one line in err.
+ */
+int phimoe_session_create(const struct phimoe_model *m,
+			  const struct phimoe_session_opts *o,
+			  struct phimoe_session **out, char *err, size_t errlen);
+void phimoe_session_destroy(struct phimoe_session *s);
+
+/* Forget the sequence (KV cache empty, position 0); keeps everything else. */
+void phimoe_session_reset(struct phimoe_session *s);
+
+/* Optional outputs of a prefill; any pointer may be NULL. */
+struct phimoe_prefill_out {
+	float *logits;		/* [n][vocab]: logits of every position */
+	float *router_logits;	/* [layers][n][experts]: raw router scores */
+	int32_t *experts;	/* [layers][n][top_k]: chosen experts, in order */
+	float *expert_weights;	/* [layers][n][top_k]: their multipliers */
+};
+
+/*
+ * Appends n tokens at the current position and runs them through the
+ * model as one batch. The logits of the last position are always kept
+ * (phimoe_session_logits). 0; -EINVAL for n <= 0 or an id outside the
+ * vocabulary; -ENOSPC when the KV cache would overflow (max_seq);
+ * -EINTR/-ETIMEDOUT/-EIO from the arbiter or backend (the sequence is then
+ * undefined: reset before reuse).
+ */
+int phimoe_prefill(struct phimoe_session *s, const int32_t *ids, int n,
+		   const struct phimoe_prefill_out *out);
+
+/* One token through the KV-cache path; *logits (if not NULL) points at
+ * [vocab] floats valid until the next call. Same errors as prefill. */
+int phimoe_decode(struct phimoe_session *s, int32_t id, const float **logits);
+
+/* Logits of the last position processed: [vocab]. */
+const float *phimoe_session_logits(const struct phimoe_session *s);
+int phimoe_session_pos(const struct phimoe_session *s);	/* tokens in cache */
+int phimoe_session_vocab(const struct phimoe_session *s);
+enum sm_compute phimoe_session_compute(const struct phimoe_session *s);
+/* Last error of the session as one line ("" if none). */
+const char *phimoe_session_error(const struct phimoe_session *s);
+
+struct phimoe_session_stats {
+	uint64_t prefill_tokens, decode_tokens;
+	uint64_t prefill_ns, decode_ns;		/* wall time inside the calls */
+	uint64_t gated_submissions;		/* arbiter acquires */
+	uint64_t gated_bytes;			/* bytes acquired */
+	uint64_t gate_wait_ns;			/* time spent in acquire */
+	uint64_t packed_weight_bytes;		/* weights packed at create */
+	uint64_t workspace_bytes;		/* KV cache + work buffers */
+};
+void phimoe_session_get_stats(const struct phimoe_session *s,
+			      struct phimoe_session_stats *st);
+
+#endif /* SPLITMOE_INFERENCE_H */
