@@ -11,6 +11,17 @@
 #ifdef __KERNEL__
 #include <linux/types.h>
 #include <linux/errno.h>
+#include <linux/limits.h>
+/* The C99 limits the core uses, under their kernel names. */
+#ifndef UINT64_MAX
+#define UINT64_MAX	U64_MAX
+#endif
+#ifndef INT64_MAX
+#define INT64_MAX	S64_MAX
+#endif
+#ifndef UINT32_MAX
+#define UINT32_MAX	U32_MAX
+#endif
 #else
 #include <stdint.h>
 #include <stdbool.h>
