@@ -4,8 +4,10 @@
  * rule of transformers: query at position p sees key j when j <= p and
  * j > p - window (window <= 0: no window).
  *
- * Layouts (f32): q and o [T][nh][hd]; the caches k and v [pos][nkv][hd],
- * already holding positions 0 .. pos0 + T - 1 (RoPE applied to k).
+ * Layouts (f32): query row t at q + t * q_stride, heads at h * hd
+ * (q_stride is the row of the fused qkv product); o [T][nh][hd]; the
+ * caches k and v [pos][nkv][hd], holding positions 0 .. pos0 + T - 1
+ * (kv_store puts the new rows there first; RoPE already applied to k).
  * Query head h reads KV head h / (nh / nkv). head_dim is independent of
  * the hidden size; hd <= ATT_HD_MAX (the backend checks).
  *
@@ -17,6 +19,8 @@
  *   Launch: group size (64,1,1), group count (nh, T, 1).
  * attention_decode: one query at position pos.
  *   Launch: group size (64,1,1), group count (nh, 1, 1).
+ * kv_store: kc[pos0 + t][:] = k[t * row_stride ...], same for v, for
+ *   t < T rows of kvdim = nkv * hd floats. Global size (>= kvdim, T, 1).
  */
 
 #define ATT_WG 64
@@ -86,17 +90,19 @@ static void attend(__global const float *q, __global const float *kc,
 }
 
 __kernel __attribute__((reqd_work_group_size(ATT_WG, 1, 1)))
-void attention_prefill(__global const float *q, __global const float *k,
-		       __global const float *v, __global float *o, int T,
+void attention_prefill(__global const float *q, int q_stride,
+		       __global const float *k, __global const float *v,
+		       __global float *o, int T,
 		       int nh, int nkv, int hd, int pos0, int window, float scale)
 {
 	__local float qs[ATT_HD_MAX];
 	__local float sc[ATT_WG];
 	int h = get_group_id(0), t = get_group_id(1);
 	int kvh = h / (nh / nkv);
-	size_t qoff = ((size_t)t * nh + h) * hd;
+	size_t qoff = (size_t)t * q_stride + (size_t)h * hd;
+	size_t ooff = ((size_t)t * nh + h) * hd;
 
-	attend(q + qoff, k + (size_t)kvh * hd, v + (size_t)kvh * hd, o + qoff,
+	attend(q + qoff, k + (size_t)kvh * hd, v + (size_t)kvh * hd, o + ooff,
 	       nkv * hd, hd, pos0 + t, window, scale, qs, sc);
 }
 
@@ -113,4 +119,18 @@ void attention_decode(__global const float *q, __global const float *k,
 
 	attend(q + qoff, k + (size_t)kvh * hd, v + (size_t)kvh * hd, o + qoff,
 	       nkv * hd, hd, pos, window, scale, qs, sc);
+}
+
+__kernel void kv_store(__global const float *k, __global const float *v,
+		       int row_stride, __global float *kc, __global float *vc,
+		       int T, int kvdim, int pos0)
+{
+	int c = get_global_id(0), t = get_global_id(1);
+	size_t src = (size_t)t * row_stride + c;
+	size_t dst = (size_t)(pos0 + t) * kvdim + c;
+
+	if (c >= kvdim || t >= T)
+		return;
+	kc[dst] = k[src];
+	vc[dst] = v[src];
 }

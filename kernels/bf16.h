@@ -12,14 +12,11 @@ static inline float bf16_to_f32(ushort b)
 	return as_float((uint)b << 16);
 }
 
-/* Dot product of an f32 row and a bf16 row, n elements. */
-static inline float dot_f32_bf16(__global const float *x, __global const ushort *w, int n)
-{
-	float acc = 0.0f;
-	for (int k = 0; k < n; k++)
-		acc += x[k] * bf16_to_f32(w[k]);
-	return acc;
-}
+/* Weight loads of the two packed weight types (bf16 bits, or f32). */
+#define LOAD_W_bf16(p, i) bf16_to_f32((p)[i])
+#define LOAD_W_f32(p, i) ((p)[i])
+#define WTYPE_bf16 ushort
+#define WTYPE_f32 float
 
 static inline float silu(float v)
 {

@@ -11,11 +11,6 @@
  *   the threshold measured against the original scores. The two weights
  *   are not renormalised. Writes sel[T][2] and wts[T][2].
  *   Launch: any group size, global size >= T in dimension 0.
- * moe_route: groups the 2T (token, choice) slots by expert, in token order
- *   within an expert: offsets[E+1] (slots of expert e are
- *   offsets[e]..offsets[e+1]-1), slot_token[2T] (the token of each slot)
- *   and token_slot[T][2] (the slot of each choice). One work item: the
- *   work is O(E*T) integer steps, small beside the experts it feeds.
  */
 
 __kernel void sparsemixer_top2(__global const float *logits, int T, int E,
@@ -56,25 +51,4 @@ __kernel void sparsemixer_top2(__global const float *logits, int T, int E,
 			sum += exp(s[e] - max2);
 	sel[2 * t + 1] = i2;
 	wts[2 * t + 1] = 1.0f / sum;
-}
-
-__kernel void moe_route(__global const int *sel, int T, int E,
-			__global int *offsets, __global int *slot_token,
-			__global int *token_slot)
-{
-	int pos = 0;
-
-	if (get_global_id(0) != 0)
-		return;
-	for (int e = 0; e < E; e++) {
-		offsets[e] = pos;
-		for (int t = 0; t < T; t++)
-			for (int j = 0; j < 2; j++)
-				if (sel[2 * t + j] == e) {
-					slot_token[pos] = t;
-					token_slot[2 * t + j] = pos;
-					pos++;
-				}
-	}
-	offsets[E] = pos;
 }
