@@ -1,22 +1,630 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bwarb measured-traffic source, 'declared' only: no memory counters are
- * read, so the arbiter relies on what clients declare (acquire/complete).
- * The counters work replaces this with real sources.
+ * bwarb measured-traffic sources and the bandwidth statistics in sysfs.
+ *
+ * 'declared': no counters; the traffic of a period is what the clients
+ * completed in it, so the arbiter sees nothing unattributed.
+ *
+ * 'perf': kernel perf counters (typically the memory controllers'
+ * free-running data_read/data_write counters, one pair per controller)
+ * that userspace describes by writing 'add ...' lines to sysfs 'counters';
+ * the kernel exports no PMU lookup by name, so bwarbctl reads
+ * /sys/bus/event_source/devices itself. perf_event_read_value() may sleep,
+ * so the period hrtimer never reads a counter: it queues a work item that
+ * samples every counter and publishes per-direction rates; the timer turns
+ * the latest published rate into the bytes of the period that just ended.
+ * The feedback therefore lags the bus by one period.
+ *
+ * Smoothed values (*_avg) are an exponential moving average over samples
+ * with weight 1/BWARB_AVG_SHIFT_N (time constant about 8 periods).
  */
-#include "arb_core.h"
-#include "bwarb_counters.h"
+#include <linux/capability.h>
+#include <linux/cpumask.h>
+#include <linux/kernel.h>
+#include <linux/kobject.h>
+#include <linux/ktime.h>
+#include <linux/math64.h>
+#include <linux/mutex.h>
+#include <linux/perf_event.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+#include <linux/workqueue.h>
 
-int bwarb_counters_init(struct bwarb_dev *bd)
+#include "bwarb.h"
+#include "bwarb_counters.h"
+#include "bwarb_debugfs.h"
+
+#define BWARB_MAX_COUNTERS	16
+#define BWARB_LABEL_LEN		48
+#define BWARB_AVG_SHIFT		3	/* EMA weight 1/8 per sample */
+
+enum bwarb_source { BWARB_SRC_DECLARED, BWARB_SRC_PERF, BWARB_SRC_COUNT };
+
+static const char * const bwarb_source_names[BWARB_SRC_COUNT] = {
+	[BWARB_SRC_DECLARED] = "declared",
+	[BWARB_SRC_PERF] = "perf",
+};
+
+/* What a counter counts; 'total' counters feed only measured_mbps. */
+enum bwarb_dir { BWARB_DIR_READ, BWARB_DIR_WRITE, BWARB_DIR_TOTAL,
+		 BWARB_DIR_COUNT };
+
+static const char * const bwarb_dir_names[BWARB_DIR_COUNT] = {
+	[BWARB_DIR_READ] = "read",
+	[BWARB_DIR_WRITE] = "write",
+	[BWARB_DIR_TOTAL] = "total",
+};
+
+/* One configured perf counter. All fields: [M] (bwarb_counters.mutex). */
+struct bwarb_counter {
+	struct perf_event *event;
+	enum bwarb_dir dir;
+	u32 type;
+	int cpu;
+	u64 config, config1, config2;
+	u64 scale_num, scale_den;	/* bytes per count = num / den */
+	char label[BWARB_LABEL_LEN];
+	bool primed;			/* last_* hold a previous sample */
+	u64 last_bytes;
+	u64 last_ns;
+};
+
+/*
+ * Locking: @mutex [M] serialises configuration (sysfs writes) against the
+ * sampling work, which holds it while reading counters (that may sleep).
+ * @lock [S] protects the published figures; it is taken in hard-irq context
+ * by the period timer while bd->lock is held, so the order is bd->lock, then
+ * @lock, and nothing sleeps under it. @source is written under both, so
+ * either one suffices to read it.
+ */
+struct bwarb_counters {
+	struct bwarb_dev *bd;
+	struct work_struct sample_work;
+
+	struct mutex mutex;		/* see Locking above */
+	struct bwarb_counter ctr[BWARB_MAX_COUNTERS];	/* [M] */
+	unsigned int nr;				/* [M] */
+
+	spinlock_t lock;		/* see Locking above */
+	enum bwarb_source source;	/* [M]+[S] */
+	bool stopping;			/* [S] no more work is queued */
+	bool sample_valid;		/* [S] rate_bps holds a full sample */
+	u64 rate_bps[BWARB_DIR_COUNT];	/* [S] last sample, bytes/s */
+	u64 avg_bps[BWARB_DIR_COUNT];	/* [S] EMA of rate_bps */
+	u64 measured_bps;		/* [S] last period, every direction */
+	u64 measured_avg_bps;		/* [S] EMA of measured_bps */
+	u64 sample_errors;		/* [S] failed or inconsistent samples */
+	u64 last_completed;		/* [L] clients' total at the last tick */
+};
+
+static u64 bwarb_ema(u64 avg, u64 v)
 {
-	return 0;
+	if (v >= avg)
+		return avg + ((v - avg) >> BWARB_AVG_SHIFT);
+	return avg - ((avg - v) >> BWARB_AVG_SHIFT);
 }
 
-void bwarb_counters_exit(struct bwarb_dev *bd)
+static u64 bwarb_bps_to_mbps(u64 bps)
 {
+	return div_u64(bps + 500000, 1000000);
+}
+
+/* Publishes one period's total; called with @lock held. */
+static void bwarb_publish_measured(struct bwarb_counters *cs, u64 bps)
+{
+	cs->measured_avg_bps = cs->sample_valid ?
+		bwarb_ema(cs->measured_avg_bps, bps) : bps;
+	cs->measured_bps = bps;
+}
+
+/*
+ * Reads every counter once. A counter's rate is taken between the
+ * midpoints of its consecutive reads, so queueing delays of the work item
+ * do not distort it. A sample is published only if every counter gave a
+ * consistent value; otherwise the previous figures stay and sample_errors
+ * grows.
+ */
+static void bwarb_sample_work(struct work_struct *work)
+{
+	struct bwarb_counters *cs = container_of(work, struct bwarb_counters,
+						 sample_work);
+	u64 rate[BWARB_DIR_COUNT] = { 0 };
+	unsigned long flags;
+	unsigned int i, errors = 0;
+	bool complete = true;
+	u64 total;
+
+	mutex_lock(&cs->mutex);
+	if (cs->source != BWARB_SRC_PERF || !cs->nr)
+		goto out;
+
+	for (i = 0; i < cs->nr; i++) {
+		struct bwarb_counter *c = &cs->ctr[i];
+		u64 count, enabled, running, t0, t1, now, bytes;
+
+		t0 = ktime_get_ns();
+		count = perf_event_read_value(c->event, &enabled, &running);
+		t1 = ktime_get_ns();
+		now = t0 + ((t1 - t0) >> 1);
+		/* A counter that did not run all along missed traffic. */
+		if (!running || running != enabled) {
+			errors++;
+			c->primed = false;
+			continue;
+		}
+		bytes = mul_u64_u64_div_u64(count, c->scale_num, c->scale_den);
+		if (!c->primed) {
+			complete = false;
+		} else if (bytes < c->last_bytes || now <= c->last_ns) {
+			errors++;
+		} else {
+			rate[c->dir] += mul_u64_u64_div_u64(bytes - c->last_bytes,
+							    NSEC_PER_SEC,
+							    now - c->last_ns);
+		}
+		c->primed = true;
+		c->last_bytes = bytes;
+		c->last_ns = now;
+	}
+
+	spin_lock_irqsave(&cs->lock, flags);
+	cs->sample_errors += errors;
+	if (!errors && complete && cs->source == BWARB_SRC_PERF) {
+		total = 0;
+		for (i = 0; i < BWARB_DIR_COUNT; i++) {
+			cs->avg_bps[i] = cs->sample_valid ?
+				bwarb_ema(cs->avg_bps[i], rate[i]) : rate[i];
+			cs->rate_bps[i] = rate[i];
+			total += rate[i];
+		}
+		bwarb_publish_measured(cs, total);
+		cs->sample_valid = true;
+	}
+	spin_unlock_irqrestore(&cs->lock, flags);
+out:
+	mutex_unlock(&cs->mutex);
 }
 
 u64 bwarb_counters_period_bytes(struct bwarb_dev *bd)
 {
-	return ARB_MEASURED_NONE;
+	struct bwarb_counters *cs = bd->counters;
+	u64 period_ns = bd->params.period_ns;
+	u64 measured = ARB_MEASURED_NONE;
+	u64 completed;
+	struct arb_stats st;
+	bool sample = false;
+
+	if (!cs)
+		return ARB_MEASURED_NONE;
+	arb_get_stats(&bd->arb, &st);
+	completed = st.completed_bytes - cs->last_completed;
+	cs->last_completed = st.completed_bytes;
+
+	spin_lock(&cs->lock);
+	if (cs->source == BWARB_SRC_DECLARED) {
+		measured = completed;
+		bwarb_publish_measured(cs, mul_u64_u64_div_u64(completed,
+							       NSEC_PER_SEC,
+							       period_ns));
+		cs->sample_valid = true;
+	} else {
+		if (cs->sample_valid)
+			measured = mul_u64_u64_div_u64(cs->measured_bps,
+						       period_ns, NSEC_PER_SEC);
+		sample = !cs->stopping;
+	}
+	spin_unlock(&cs->lock);
+
+	if (sample)
+		queue_work(system_highpri_wq, &cs->sample_work);
+	return measured;
+}
+
+/* Drops every figure of the previous source; called with @mutex held. */
+static void bwarb_reset_figures(struct bwarb_counters *cs)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	for (i = 0; i < cs->nr; i++)
+		cs->ctr[i].primed = false;
+	spin_lock_irqsave(&cs->lock, flags);
+	cs->sample_valid = false;
+	memset(cs->rate_bps, 0, sizeof(cs->rate_bps));
+	memset(cs->avg_bps, 0, sizeof(cs->avg_bps));
+	cs->measured_bps = 0;
+	cs->measured_avg_bps = 0;
+	spin_unlock_irqrestore(&cs->lock, flags);
+}
+
+static int bwarb_set_source(struct bwarb_counters *cs, enum bwarb_source src)
+{
+	unsigned long flags;
+	int ret = 0;
+
+	mutex_lock(&cs->mutex);
+	if (src == BWARB_SRC_PERF && !cs->nr) {
+		ret = -ENODEV;		/* no counter configured */
+		goto out;
+	}
+	if (src == cs->source)
+		goto out;
+	bwarb_reset_figures(cs);
+	spin_lock_irqsave(&cs->lock, flags);
+	cs->source = src;
+	spin_unlock_irqrestore(&cs->lock, flags);
+out:
+	mutex_unlock(&cs->mutex);
+	return ret;
+}
+
+static void bwarb_counters_clear_locked(struct bwarb_counters *cs)
+{
+	while (cs->nr) {
+		cs->nr--;
+		perf_event_release_kernel(cs->ctr[cs->nr].event);
+		cs->ctr[cs->nr].event = NULL;
+	}
+}
+
+/*
+ * Parses "DIR type=T config=C cpu=N scale=NUM/DEN [config1=X] [config2=X]
+ * [label=L]" into @c. Numbers take a 0x prefix for hex.
+ */
+static int bwarb_parse_counter(char *line, struct bwarb_counter *c)
+{
+	bool have_type = false, have_config = false, have_cpu = false;
+	bool have_scale = false;
+	char *tok, *val, *slash;
+	int i;
+
+	tok = strsep(&line, " ");
+	i = tok ? match_string(bwarb_dir_names, BWARB_DIR_COUNT, tok) : -EINVAL;
+	if (i < 0)
+		return -EINVAL;
+	c->dir = i;
+
+	while ((tok = strsep(&line, " ")) != NULL) {
+		if (!*tok)
+			continue;
+		val = strchr(tok, '=');
+		if (!val)
+			return -EINVAL;
+		*val++ = '\0';
+		if (!strcmp(tok, "type")) {
+			if (kstrtou32(val, 0, &c->type))
+				return -EINVAL;
+			have_type = true;
+		} else if (!strcmp(tok, "config")) {
+			if (kstrtou64(val, 0, &c->config))
+				return -EINVAL;
+			have_config = true;
+		} else if (!strcmp(tok, "config1")) {
+			if (kstrtou64(val, 0, &c->config1))
+				return -EINVAL;
+		} else if (!strcmp(tok, "config2")) {
+			if (kstrtou64(val, 0, &c->config2))
+				return -EINVAL;
+		} else if (!strcmp(tok, "cpu")) {
+			if (kstrtoint(val, 0, &c->cpu))
+				return -EINVAL;
+			have_cpu = true;
+		} else if (!strcmp(tok, "scale")) {
+			slash = strchr(val, '/');
+			if (!slash)
+				return -EINVAL;
+			*slash++ = '\0';
+			if (kstrtou64(val, 0, &c->scale_num) ||
+			    kstrtou64(slash, 0, &c->scale_den))
+				return -EINVAL;
+			have_scale = true;
+		} else if (!strcmp(tok, "label")) {
+			if (strscpy(c->label, val, sizeof(c->label)) < 0)
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+	}
+	if (!have_type || !have_config || !have_cpu || !have_scale)
+		return -EINVAL;
+	if (!c->scale_num || !c->scale_den)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Creates the perf counter described by @c on its CPU. Errors: -EINVAL for
+ * a generic perf type (not a memory-controller PMU), a CPU that does not
+ * exist or is offline, or a CPU outside the PMU's cpumask (the PMU moved
+ * or rejected the event); -ENOENT for a type no PMU has; other errors as
+ * the PMU's event_init returns them.
+ */
+static int bwarb_counter_open(struct bwarb_counter *c)
+{
+	struct perf_event_attr attr = {
+		.type = c->type,
+		.size = sizeof(attr),
+		.config = c->config,
+		.config1 = c->config1,
+		.config2 = c->config2,
+		.pinned = 1,
+	};
+	struct perf_event *ev;
+
+	if (c->type < PERF_TYPE_MAX)
+		return -EINVAL;
+	if (c->cpu < 0 || c->cpu >= nr_cpu_ids || !cpu_online(c->cpu))
+		return -EINVAL;
+	ev = perf_event_create_kernel_counter(&attr, c->cpu, NULL, NULL, NULL);
+	if (IS_ERR(ev))
+		return PTR_ERR(ev);
+	if (ev->cpu != c->cpu) {
+		perf_event_release_kernel(ev);
+		return -EINVAL;
+	}
+	c->event = ev;
+	return 0;
+}
+
+static int bwarb_counters_add(struct bwarb_counters *cs, char *line)
+{
+	struct bwarb_counter c = { };
+	int ret;
+
+	ret = bwarb_parse_counter(line, &c);
+	if (ret)
+		return ret;
+	mutex_lock(&cs->mutex);
+	if (cs->nr >= BWARB_MAX_COUNTERS) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	ret = bwarb_counter_open(&c);
+	if (ret)
+		goto out;
+	cs->ctr[cs->nr++] = c;
+out:
+	mutex_unlock(&cs->mutex);
+	return ret;
+}
+
+static int bwarb_counters_clear(struct bwarb_counters *cs)
+{
+	int ret = 0;
+
+	mutex_lock(&cs->mutex);
+	if (cs->source == BWARB_SRC_PERF)
+		ret = -EBUSY;		/* switch to another source first */
+	else
+		bwarb_counters_clear_locked(cs);
+	mutex_unlock(&cs->mutex);
+	return ret;
+}
+
+static struct bwarb_counters *bwarb_cs(void)
+{
+	return bwarb_dev.counters;
+}
+
+static ssize_t source_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  bwarb_source_names[READ_ONCE(bwarb_cs()->source)]);
+}
+
+static ssize_t source_store(struct kobject *kobj, struct kobj_attribute *attr,
+			    const char *buf, size_t count)
+{
+	int i, ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	i = sysfs_match_string(bwarb_source_names, buf);
+	if (i < 0)
+		return -EINVAL;
+	ret = bwarb_set_source(bwarb_cs(), i);
+	return ret ? ret : count;
+}
+
+static ssize_t counters_show(struct kobject *kobj, struct kobj_attribute *attr,
+			     char *buf)
+{
+	struct bwarb_counters *cs = bwarb_cs();
+	unsigned int i;
+	int len = 0;
+
+	mutex_lock(&cs->mutex);
+	for (i = 0; i < cs->nr; i++) {
+		const struct bwarb_counter *c = &cs->ctr[i];
+
+		len += sysfs_emit_at(buf, len,
+				     "%s type=%u config=0x%llx config1=0x%llx config2=0x%llx cpu=%d scale=%llu/%llu label=%s\n",
+				     bwarb_dir_names[c->dir], c->type,
+				     c->config, c->config1, c->config2, c->cpu,
+				     c->scale_num, c->scale_den,
+				     c->label[0] ? c->label : "-");
+	}
+	mutex_unlock(&cs->mutex);
+	return len;
+}
+
+static ssize_t counters_store(struct kobject *kobj, struct kobj_attribute *attr,
+			      const char *buf, size_t count)
+{
+	struct bwarb_counters *cs = bwarb_cs();
+	char *line, *cmd;
+	int ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	line = kstrndup(buf, count, GFP_KERNEL);
+	if (!line)
+		return -ENOMEM;
+	cmd = strim(line);
+	if (!strcmp(cmd, "clear"))
+		ret = bwarb_counters_clear(cs);
+	else if (!strncmp(cmd, "add ", 4))
+		ret = bwarb_counters_add(cs, cmd + 4);
+	else
+		ret = -EINVAL;
+	kfree(line);
+	return ret ? ret : count;
+}
+
+enum bwarb_figure {
+	FIG_READ, FIG_READ_AVG, FIG_WRITE, FIG_WRITE_AVG,
+	FIG_MEASURED, FIG_MEASURED_AVG, FIG_ERRORS,
+};
+
+static u64 bwarb_figure(enum bwarb_figure f)
+{
+	struct bwarb_counters *cs = bwarb_cs();
+	unsigned long flags;
+	u64 v;
+
+	spin_lock_irqsave(&cs->lock, flags);
+	switch (f) {
+	case FIG_READ:
+		v = bwarb_bps_to_mbps(cs->rate_bps[BWARB_DIR_READ]);
+		break;
+	case FIG_READ_AVG:
+		v = bwarb_bps_to_mbps(cs->avg_bps[BWARB_DIR_READ]);
+		break;
+	case FIG_WRITE:
+		v = bwarb_bps_to_mbps(cs->rate_bps[BWARB_DIR_WRITE]);
+		break;
+	case FIG_WRITE_AVG:
+		v = bwarb_bps_to_mbps(cs->avg_bps[BWARB_DIR_WRITE]);
+		break;
+	case FIG_MEASURED:
+		v = bwarb_bps_to_mbps(cs->measured_bps);
+		break;
+	case FIG_MEASURED_AVG:
+		v = bwarb_bps_to_mbps(cs->measured_avg_bps);
+		break;
+	default:
+		v = cs->sample_errors;
+		break;
+	}
+	spin_unlock_irqrestore(&cs->lock, flags);
+	return v;
+}
+
+#define BWARB_FIGURE_ATTR(name, fig)					\
+static ssize_t name##_show(struct kobject *kobj,			\
+			   struct kobj_attribute *attr, char *buf)	\
+{									\
+	return sysfs_emit(buf, "%llu\n", bwarb_figure(fig));		\
+}									\
+static struct kobj_attribute name##_attr = __ATTR_RO(name)
+
+BWARB_FIGURE_ATTR(read_mbps, FIG_READ);
+BWARB_FIGURE_ATTR(read_mbps_avg, FIG_READ_AVG);
+BWARB_FIGURE_ATTR(write_mbps, FIG_WRITE);
+BWARB_FIGURE_ATTR(write_mbps_avg, FIG_WRITE_AVG);
+BWARB_FIGURE_ATTR(measured_mbps, FIG_MEASURED);
+BWARB_FIGURE_ATTR(measured_mbps_avg, FIG_MEASURED_AVG);
+BWARB_FIGURE_ATTR(sample_errors, FIG_ERRORS);
+
+/* The core's EMA of measured - completed, in bytes per period, as MB/s. */
+static ssize_t unattributed_mbps_show(struct kobject *kobj,
+				      struct kobj_attribute *attr, char *buf)
+{
+	struct bwarb_dev *bd = &bwarb_dev;
+	struct arb_stats st;
+	unsigned long flags;
+	u64 period_ns;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	arb_get_stats(&bd->arb, &st);
+	period_ns = bd->params.period_ns;
+	spin_unlock_irqrestore(&bd->lock, flags);
+	/* bytes per ns * 1000 = MB/s */
+	return sysfs_emit(buf, "%llu\n",
+			  mul_u64_u64_div_u64(st.unattributed_bytes_ema,
+					      NSEC_PER_USEC, period_ns));
+}
+
+static struct kobj_attribute source_attr = __ATTR_RW_MODE(source, 0644);
+static struct kobj_attribute counters_attr = __ATTR_RW_MODE(counters, 0644);
+static struct kobj_attribute unattributed_mbps_attr =
+	__ATTR_RO(unattributed_mbps);
+
+static struct attribute *bwarb_counters_attrs[] = {
+	&source_attr.attr,
+	&counters_attr.attr,
+	&read_mbps_attr.attr,
+	&read_mbps_avg_attr.attr,
+	&write_mbps_attr.attr,
+	&write_mbps_avg_attr.attr,
+	&measured_mbps_attr.attr,
+	&measured_mbps_avg_attr.attr,
+	&unattributed_mbps_attr.attr,
+	&sample_errors_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group bwarb_counters_group = {
+	.attrs = bwarb_counters_attrs,
+};
+
+int bwarb_counters_init(struct bwarb_dev *bd)
+{
+	struct bwarb_counters *cs;
+	unsigned long flags;
+	int ret;
+
+	cs = kzalloc(sizeof(*cs), GFP_KERNEL);
+	if (!cs)
+		return -ENOMEM;
+	cs->bd = bd;
+	mutex_init(&cs->mutex);
+	spin_lock_init(&cs->lock);
+	INIT_WORK(&cs->sample_work, bwarb_sample_work);
+	cs->source = BWARB_SRC_DECLARED;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	bd->counters = cs;
+	spin_unlock_irqrestore(&bd->lock, flags);
+
+	ret = sysfs_create_group(bd->kobj, &bwarb_counters_group);
+	if (ret)
+		goto err_free;
+	bwarb_debugfs_init(bd);
+	return 0;
+
+err_free:
+	spin_lock_irqsave(&bd->lock, flags);
+	bd->counters = NULL;
+	spin_unlock_irqrestore(&bd->lock, flags);
+	kfree(cs);
+	return ret;
+}
+
+void bwarb_counters_exit(struct bwarb_dev *bd)
+{
+	struct bwarb_counters *cs = bd->counters;
+	unsigned long flags;
+
+	if (!cs)
+		return;
+	bwarb_debugfs_exit(bd);
+	sysfs_remove_group(bd->kobj, &bwarb_counters_group);
+
+	/* No new work after this; then wait for the queued one. */
+	spin_lock_irqsave(&bd->lock, flags);
+	spin_lock(&cs->lock);
+	cs->stopping = true;
+	spin_unlock(&cs->lock);
+	bd->counters = NULL;
+	spin_unlock_irqrestore(&bd->lock, flags);
+	cancel_work_sync(&cs->sample_work);
+
+	mutex_lock(&cs->mutex);
+	bwarb_counters_clear_locked(cs);
+	mutex_unlock(&cs->mutex);
+	kfree(cs);
 }

@@ -5,6 +5,11 @@
  * may add its own sysfs attributes to bd->kobj and debugfs files under
  * bd->debugfs (both exist before bwarb_counters_init() is called).
  *
+ * Sources (sysfs 'source'): 'declared' (no counters: measured = what the
+ * clients completed) and 'perf' (kernel perf counters that userspace
+ * describes through sysfs 'counters'; bwarbctl discovers them). See
+ * docs/ABI-sysfs-bwarb.md.
+ *
  * OWNER: the counters work. This is a contract with kmod/bwarb_main.c.
  */
 #ifndef BWARB_COUNTERS_H
