@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * splitmoe's YAML configuration (configs/splitmoe.yaml). The schema is the
+ * table sm_config_fields[] in config_yaml.c: one row per key (nested
+ * mappings become dotted names, e.g. "arbiter.backend"), its type, range or
+ * choices, and where it lands in struct sm_config. To add a key, add a
+ * field here and a row there. CLI flags go through sm_config_set() so that
+ * they are validated the same way.
+ *
+ * OWNER: runtime loading & CLI.
+ */
+#ifndef SPLITMOE_CONFIG_YAML_H
+#define SPLITMOE_CONFIG_YAML_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SM_CONFIG_STR 256
+
+struct sm_config {
+	char model[4096];		/* model directory */
+	int threads;			/* 0: library default */
+	char dtype[SM_CONFIG_STR];	/* auto | f32 | bf16 */
+	char device[SM_CONFIG_STR];	/* cpu */
+	char arbiter[SM_CONFIG_STR];	/* auto | kernel | process | off */
+	char arbiter_dev[SM_CONFIG_STR];	/* device node, default /dev/bwarb */
+	uint64_t cpu_reserve_mbps;	/* the CPU client's reservation */
+	uint32_t cpu_weight;		/* its weight for the spare bandwidth */
+};
+
+/* Defaults (what an empty file gives). */
+void sm_config_defaults(struct sm_config *c);
+/*
+ * Read a YAML file over c (keys absent from the file keep their value).
+ * 0, or -1 with one line "FILE:LINE: ..." naming the key in err.
+ */
+int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errlen);
+/* Set one key from text, validated like the file. 0, or -1 with err. */
+int sm_config_set(struct sm_config *c, const char *key, const char *value,
+		  char *err, size_t errlen);
+/* Print every key and its value as YAML-ish "key: value" lines. */
+void sm_config_print(const struct sm_config *c, void *file /* FILE * */);
+
+#endif /* SPLITMOE_CONFIG_YAML_H */
