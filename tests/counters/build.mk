@@ -1,0 +1,32 @@
+# Counters work: unit tests of bwarbctl's PMU discovery (host, ASan+UBSan)
+# and the test PMU module the VM selftests load.
+#
+#   check-counters-unit   cmocka over fake sysfs trees in build/counters/
+#   build/bwarb_test_pmu.ko   tests/selftests/bwarb/test_pmu.c, via Kbuild
+
+COUNTERS_UNIT_BIN := build/counters/test_pmu_discovery
+COUNTERS_UNIT_OBJS := build/asan/tests/counters/test_pmu_discovery.o \
+	build/asan/tools/bwarbctl/pmu_discovery.o
+
+$(COUNTERS_UNIT_BIN): $(COUNTERS_UNIT_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ -lcmocka
+
+.PHONY: check-counters-unit
+check-counters-unit: $(COUNTERS_UNIT_BIN)
+	@CMOCKA_MESSAGE_OUTPUT=TAP $(COUNTERS_UNIT_BIN)
+CHECK_SUITES += counters-unit
+
+# The test PMU module, built in place by Kbuild (objects are git-ignored)
+# and copied next to bwarb.ko for the VM.
+TEST_PMU_KO := build/bwarb_test_pmu.ko
+$(TEST_PMU_KO): tests/selftests/bwarb/test_pmu.c tests/selftests/bwarb/Kbuild
+	$(MAKE) -C $(KDIR) M=$(TOP)/tests/selftests/bwarb modules
+	@mkdir -p $(@D)
+	cp tests/selftests/bwarb/bwarb_test_pmu.ko $@
+ALL_TARGETS += $(TEST_PMU_KO)
+
+.PHONY: counters-clean
+counters-clean:
+	-$(MAKE) -C $(KDIR) M=$(TOP)/tests/selftests/bwarb clean >/dev/null 2>&1
+CLEAN_TARGETS += counters-clean
