@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Command-line options: a YAML file (--config) first, then the flags over
+ * it. Each subcommand accepts only its own flags; any other is an error.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("splitmoe: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+enum {
+	O_MODEL = 256, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, O_TEMP, O_TOPK, O_TOPP,
+	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB,
+};
+
+static const struct option longopts[] = {
+	{ "model", required_argument, NULL, O_MODEL },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "prompt", required_argument, NULL, O_PROMPT },
+	{ "chat", required_argument, NULL, O_CHAT },
+	{ "ids", required_argument, NULL, O_IDS },
+	{ "temperature", required_argument, NULL, O_TEMP },
+	{ "top-k", required_argument, NULL, O_TOPK },
+	{ "top-p", required_argument, NULL, O_TOPP },
+	{ "seed", required_argument, NULL, O_SEED },
+	{ "dtype", required_argument, NULL, O_DTYPE },
+	{ "print-ids", no_argument, NULL, O_PRINT_IDS },
+	{ "out", required_argument, NULL, O_OUT },
+	{ "text", required_argument, NULL, O_TEXT },
+	{ "reference", required_argument, NULL, O_REF },
+	{ "threads", required_argument, NULL, O_THREADS },
+	{ "arbiter", required_argument, NULL, O_ARB },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Which flags each subcommand takes ('n' stands for -n). */
+static const struct {
+	const char *cmd;
+	int flags[20];
+} allowed[] = {
+	{ "run", { O_MODEL, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, 'n', O_TEMP, O_TOPK, O_TOPP,
+		   O_SEED, O_DTYPE, O_PRINT_IDS, O_THREADS, O_ARB } },
+	{ "logits", { O_MODEL, O_CONFIG, O_IDS, O_OUT, O_DTYPE, O_THREADS, O_ARB } },
+	{ "tokenize", { O_MODEL, O_CONFIG, O_TEXT } },
+	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB } },
+	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB } },
+};
+
+static const char *flag_name(int c)
+{
+	size_t i;
+
+	if (c == 'n')
+		return "-n";
+	for (i = 0; longopts[i].name; i++)
+		if (longopts[i].val == c)
+			return longopts[i].name;
+	return "?";
+}
+
+static bool flag_allowed(const char *cmd, int c)
+{
+	size_t i, j;
+
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (!strcmp(allowed[i].cmd, cmd))
+			for (j = 0; j < 20 && allowed[i].flags[j]; j++)
+				if (allowed[i].flags[j] == c)
+					return true;
+	return false;
+}
+
+static int parse_int(const char *flag, const char *v, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long x;
+
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (!*v || *end || errno || x < lo || x > hi) {
+		cli_err("%s: bad value '%s' (want an integer in [%lld, %lld])", flag, v, lo, hi);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+static int parse_float(const char *flag, const char *v, double lo, double hi, float *out)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(v, &end);
+	if (!*v || *end || errno || !(x >= lo && x <= hi)) {
+		cli_err("%s: bad value '%s' (want a number in [%g, %g])", flag, v, lo, hi);
+		return -1;
+	}
+	*out = (float)x;
+	return 0;
+}
+
+static int set_cfg(struct cli_opts *o, const char *flag, const char *key, const char *v)
+{
+	char err[512];
+
+	if (sm_config_set(&o->cfg, key, v, err, sizeof(err))) {
+		cli_err("--%s: %s", flag, err);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_opts *o)
+{
+	const char *config = NULL;
+	char err[512];
+	int c, i;
+	long long x;
+
+	/* --config first so that every other flag overrides the file */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			config = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			config = argv[i] + 9;
+	}
+	sm_config_defaults(&o->cfg);
+	if (config && sm_config_load(config, &o->cfg, err, sizeof(err))) {
+		cli_err("%s", err);
+		return -1;
+	}
+	o->have_model = o->cfg.model[0] != '\0';
+	o->n = 32;
+	o->top_p = 1.0f;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":n:", longopts, NULL)) != -1) {
+		if (c == '?') {
+			cli_err("%s: unknown option '%s'", o->cmd, argv[optind - 1]);
+			return -1;
+		}
+		if (c == ':') {
+			cli_err("%s: option '%s' needs a value", o->cmd, argv[optind - 1]);
+			return -1;
+		}
+		if (!flag_allowed(o->cmd, c)) {
+			cli_err("%s: option '%s%s' does not apply", o->cmd,
+				c == 'n' ? "" : "--", flag_name(c));
+			return -1;
+		}
+		switch (c) {
+		case O_MODEL:
+			if (set_cfg(o, "model", "model", optarg))
+				return -1;
+			o->have_model = true;
+			break;
+		case O_CONFIG:
+			break;
+		case O_PROMPT: o->prompt = optarg; break;
+		case O_CHAT: o->chat = optarg; break;
+		case O_IDS: o->ids = optarg; break;
+		case O_OUT: o->out = optarg; break;
+		case O_TEXT: o->text = optarg; break;
+		case O_REF: o->reference = optarg; break;
+		case O_PRINT_IDS: o->print_ids = true; break;
+		case 'n':
+			if (parse_int("-n", optarg, 0, INT_MAX, &x))
+				return -1;
+			o->n = (int)x;
+			break;
+		case O_TEMP:
+			if (parse_float("--temperature", optarg, 0, 1e6, &o->temperature))
+				return -1;
+			break;
+		case O_TOPK:
+			if (parse_int("--top-k", optarg, 0, INT_MAX, &x))
+				return -1;
+			o->top_k = (int)x;
+			break;
+		case O_TOPP:
+			if (parse_float("--top-p", optarg, 1e-9, 1, &o->top_p))
+				return -1;
+			break;
+		case O_SEED:
+			if (parse_int("--seed", optarg, 0, LLONG_MAX, &x))
+				return -1;
+			o->seed = (uint64_t)x;
+			break;
+		case O_DTYPE:
+			if (set_cfg(o, "dtype", "dtype", optarg))
+				return -1;
+			break;
+		case O_THREADS:
+			if (set_cfg(o, "threads", "threads", optarg))
+				return -1;
+			break;
+		case O_ARB:
+			if (set_cfg(o, "arbiter", "arbiter.backend", optarg))
+				return -1;
+			break;
+		}
+	}
+	if (optind < argc) {
+		cli_err("%s: unexpected argument '%s'", o->cmd, argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_parse_ids(const char *s, int vocab, int **ids, size_t *n)
+{
+	size_t cap = 16, cnt = 0;
+	int *v = malloc(cap * sizeof(*v));
+	const char *p = s;
+
+	*ids = NULL;
+	*n = 0;
+	if (!v)
+		return -1;
+	while (*p) {
+		char *end;
+		long x;
+
+		errno = 0;
+		x = strtol(p, &end, 10);
+		if (end == p || errno || x < 0 || x >= vocab || (*end && *end != ',') ||
+		    (*end == ',' && !end[1])) {
+			cli_err("--ids: bad list '%s' (want comma-separated ids in [0, %d))", s, vocab);
+			free(v);
+			return -1;
+		}
+		if (cnt == cap) {
+			int *nv = realloc(v, 2 * cap * sizeof(*v));
+
+			if (!nv) {
+				free(v);
+				return -1;
+			}
+			v = nv;
+			cap *= 2;
+		}
+		v[cnt++] = (int)x;
+		p = *end ? end + 1 : end;
+	}
+	if (!cnt) {
+		cli_err("--ids: empty list");
+		free(v);
+		return -1;
+	}
+	*ids = v;
+	*n = cnt;
+	return 0;
+}

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+/*
+ * splitmoe info: CPU ISA (cpuid), oneDNN version and the ISA it uses,
+ * arbiter status; with --model, the model's size and resident memory.
+ */
+#include "session.h"
+#include "arbiter.h"
+#include "cpu_features.h"
+#include "inference.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <oneapi/dnnl/dnnl.h>
+
+static const char *dnnl_isa_name(dnnl_cpu_isa_t isa)
+{
+	switch ((int)isa) {
+	case dnnl_cpu_isa_sse41: return "sse41";
+	case dnnl_cpu_isa_avx: return "avx";
+	case dnnl_cpu_isa_avx2: return "avx2";
+	case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+	case dnnl_cpu_isa_avx512_core: return "avx512_core";
+	case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+	case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+	case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+	case dnnl_cpu_isa_all: return "all";
+	}
+	return "other";
+}
+
+static void print_cpu(void)
+{
+	struct sm_cpu_features f;
+	const dnnl_version_t *v = dnnl_version();
+
+	sm_cpu_features_get(&f);
+	printf("cpu: %s (%s)\n", f.brand[0] ? f.brand : "unknown", f.vendor);
+	printf("isa: avx2=%s fma=%s avx512f=%s avx512bw=%s avx512vl=%s avx512_vnni=%s avx512_bf16=%s avx_vnni=%s amx_tile=%s amx_bf16=%s amx_int8=%s\n",
+	       f.avx2 ? "yes" : "no", f.fma ? "yes" : "no", f.avx512f ? "yes" : "no",
+	       f.avx512bw ? "yes" : "no", f.avx512vl ? "yes" : "no",
+	       f.avx512_vnni ? "yes" : "no", f.avx512_bf16 ? "yes" : "no",
+	       f.avx_vnni ? "yes" : "no", f.amx_tile ? "yes" : "no", f.amx_bf16 ? "yes" : "no",
+	       f.amx_int8 ? "yes" : "no");
+	printf("onednn: %d.%d.%d (%s), isa in use %s\n", v->major, v->minor, v->patch,
+	       v->hash ? v->hash : "?", dnnl_isa_name(dnnl_get_effective_cpu_isa()));
+	printf("compute: auto resolves to %s\n", sm_compute_name(sm_compute_default()));
+}
+
+static void print_arbiter(struct cli_opts *o)
+{
+	struct sm_arbiter_opts ao = { 0 };
+	struct sm_arbiter *a;
+	char err[PHIMOE_ERRLEN];
+
+	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind)) {
+		printf("arbiter: bad backend '%s'\n", o->cfg.arbiter);
+		return;
+	}
+	ao.dev_path = o->cfg.arbiter_dev;
+	if (sm_arbiter_open(&ao, &a, err, sizeof(err))) {
+		printf("arbiter: %s unavailable: %s\n", o->cfg.arbiter, err);
+		return;
+	}
+	printf("arbiter: %s requested, %s in use (%s %s)\n", o->cfg.arbiter,
+	       sm_arbiter_kind_name(sm_arbiter_get_kind(a)), o->cfg.arbiter_dev,
+	       access(o->cfg.arbiter_dev, F_OK) ? "absent" : "present");
+	sm_arbiter_close(a);
+}
+
+static void print_model(struct cli_ctx *c)
+{
+	const struct phimoe_config *k = &c->m.cfg;
+	struct phimoe_model_stats s;
+
+	phimoe_model_stats(&c->m, &s);
+	printf("model: %s\n", c->m.dir);
+	printf("  layers %d, hidden %d, heads %d/%d kv x %d, experts %d (top-%d) of %d, vocab %d, max positions %d\n",
+	       k->num_hidden_layers, k->hidden_size, k->num_attention_heads,
+	       k->num_key_value_heads, k->head_dim, k->num_local_experts,
+	       k->num_experts_per_tok, k->intermediate_size, k->vocab_size,
+	       k->max_position_embeddings);
+	printf("  parameters: %llu (%.2f M; experts %.2f M)\n", (unsigned long long)s.params,
+	       s.params / 1e6, s.expert_params / 1e6);
+	printf("  weights: %.2f MB as %s, mapped from the checkpoint\n", s.bytes / 1e6,
+	       phimoe_dtype_name(k->storage_dtype));
+	printf("  active per token: %llu parameters, %.2f MB\n",
+	       (unsigned long long)s.active_params_per_token, s.active_bytes_per_token / 1e6);
+}
+
+int cmd_info(struct cli_opts *o)
+{
+	struct cli_ctx c;
+
+	print_cpu();
+	print_arbiter(o);
+	if (o->have_model) {
+		if (cli_load(o, &c, false))
+			return 1;
+		print_model(&c);
+		fflush(stdout);
+		cli_report_memory("model mapped");
+		cli_close(&c);
+	}
+	return 0;
+}

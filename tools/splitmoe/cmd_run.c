@@ -1,0 +1,245 @@
+// SPDX-License-Identifier: MIT
+/*
+ * splitmoe run: prompt -> prefill -> sample/decode loop, streaming text.
+ * splitmoe logits: ids -> prefill -> float32 logits [positions][vocab].
+ */
+#include "session.h"
+#include "chat_format.h"
+#include "inference.h"
+#include "sampler.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static bool is_eos(const struct phimoe_config *cfg, int id)
+{
+	int i;
+
+	for (i = 0; i < cfg->n_eos; i++)
+		if (cfg->eos_token_ids[i] == id)
+			return true;
+	return false;
+}
+
+/* The prompt's ids from exactly one of --prompt, --chat, --ids. */
+static int prompt_ids(struct cli_opts *o, struct cli_ctx *c, int **ids, size_t *n)
+{
+	int given = !!o->prompt + !!o->chat + !!o->ids;
+	char err[PHIMOE_ERRLEN], *text;
+	int rc;
+
+	if (given != 1) {
+		cli_err("%s: give exactly one of --prompt TEXT, --chat TEXT, --ids 1,2,3", o->cmd);
+		return -1;
+	}
+	if (o->ids)
+		return cli_parse_ids(o->ids, c->m.cfg.vocab_size, ids, n);
+	if (!*(o->prompt ? o->prompt : o->chat)) {
+		cli_err("%s: %s: empty prompt", o->cmd, o->prompt ? "--prompt" : "--chat");
+		return -1;
+	}
+	text = o->chat ? phimoe_chat_prompt(NULL, o->chat) : strdup(o->prompt);
+	if (!text) {
+		cli_err("out of memory");
+		return -1;
+	}
+	rc = phimoe_tokenizer_encode(c->tk, text, ids, n, err, sizeof(err));
+	free(text);
+	if (rc) {
+		cli_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_length(struct cli_opts *o, const struct phimoe_config *cfg, size_t n)
+{
+	if (n > (size_t)cfg->max_position_embeddings) {
+		cli_err("%s: prompt is %zu tokens, longer than max_position_embeddings (%d)",
+			o->cmd, n, cfg->max_position_embeddings);
+		return -1;
+	}
+	return 0;
+}
+
+static void stream(const char *s, size_t n)
+{
+	if (n) {
+		fwrite(s, 1, n, stdout);
+		fflush(stdout);
+	}
+}
+
+int cmd_run(struct cli_opts *o)
+{
+	struct sm_sampler_opts so = {
+		.temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p, .seed = o->seed,
+	};
+	struct sm_sampler *smp = NULL;
+	struct phimoe_detok dt;
+	struct cli_ctx c;
+	const float *logits;
+	int *ids = NULL, *gen = NULL, n_gen, n_out = 0, max_pos, rc = 1, i, e;
+	uint64_t t0, t1, t2;
+	size_t n = 0;
+	char buf[256];
+
+	if (cli_load(o, &c, true))
+		return 1;
+	if (prompt_ids(o, &c, &ids, &n) || check_length(o, &c.m.cfg, n))
+		goto out;
+	max_pos = c.m.cfg.max_position_embeddings;
+	n_gen = o->n;
+	if ((size_t)n_gen > (size_t)max_pos - n) {
+		n_gen = max_pos - (int)n;
+		fprintf(stderr, "splitmoe: generating at most %d tokens (max_position_embeddings %d)\n",
+			n_gen, max_pos);
+	}
+	e = sm_sampler_create(c.m.cfg.vocab_size, &so, &smp);
+	gen = malloc(((size_t)n_gen + 1) * sizeof(*gen));
+	if (e || !gen) {
+		cli_err("run: %s", e == -EINVAL ? "bad sampling options" : "out of memory");
+		goto out;
+	}
+	if (cli_start_session(o, &c, (int)n + n_gen))
+		goto out;
+	fprintf(stderr, "splitmoe: %zu prompt tokens, compute %s, up to %d new tokens\n", n,
+		sm_compute_name(phimoe_session_compute(c.s)), n_gen);
+
+	t0 = now_ns();
+	e = phimoe_prefill(c.s, (const int32_t *)ids, (int)n, NULL);
+	t1 = now_ns();
+	if (e) {
+		cli_err("run: prefill: %s", phimoe_session_error(c.s));
+		goto out;
+	}
+	logits = phimoe_session_logits(c.s);
+	/* a --chat answer starts fresh; other prompts are continued */
+	phimoe_detok_init(&dt, c.tk, !o->chat);
+	for (i = 0; i < n_gen; i++) {
+		int id = sm_sampler_sample(smp, logits);
+
+		if (is_eos(&c.m.cfg, id))
+			break;
+		gen[n_out++] = id;
+		stream(buf, phimoe_detok_push(&dt, id, buf, sizeof(buf)));
+		if (i + 1 == n_gen)
+			break;
+		e = phimoe_decode(c.s, id, &logits);
+		if (e) {
+			cli_err("run: decode: %s", phimoe_session_error(c.s));
+			goto out;
+		}
+	}
+	t2 = now_ns();
+	stream(buf, phimoe_detok_flush(&dt, buf, sizeof(buf)));
+	putchar('\n');
+	if (o->print_ids) {
+		for (i = 0; i < n_out; i++)
+			printf("%s%d", i ? " " : "", gen[i]);
+		putchar('\n');
+	}
+	fflush(stdout);
+	/* the first new token comes from the prefill's logits: decode steps
+	 * are the tokens fed back, n_out - 1 when the limit stopped us */
+	{
+		int steps = n_out - (n_out == n_gen ? 1 : 0);
+		double pf = (t1 - t0) / 1e9, dc = (t2 - t1) / 1e9;
+
+		if (steps < 0)
+			steps = 0;
+		fprintf(stderr, "prefill: %zu tokens in %.1f ms, %.1f tok/s\n", n, pf * 1e3,
+			pf > 0 ? n / pf : 0);
+		fprintf(stderr, "decode: %d tokens in %.1f ms, %.1f tok/s\n", steps, dc * 1e3,
+			dc > 0 && steps ? steps / dc : 0);
+	}
+	cli_report_memory("end of run");
+	rc = 0;
+out:
+	sm_sampler_free(smp);
+	free(gen);
+	free(ids);
+	cli_close(&c);
+	return rc;
+}
+
+/* Write all of buf to path through a temporary file: never half-written. */
+static int write_file_atomic(const char *path, const void *buf, size_t len)
+{
+	char tmp[4200];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	f = fopen(tmp, "wb");
+	if (!f) {
+		cli_err("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fwrite(buf, 1, len, f) != len || fflush(f) || fsync(fileno(f))) {
+		cli_err("%s: write: %s", path, strerror(errno));
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	if (fclose(f) || rename(tmp, path)) {
+		cli_err("%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_logits(struct cli_opts *o)
+{
+	struct phimoe_prefill_out po = { 0 };
+	struct cli_ctx c;
+	int *ids = NULL, rc = 1, e;
+	size_t n = 0, vocab;
+
+	if (!o->ids || !o->out) {
+		cli_err("logits: --ids 1,2,3 and --out FILE are required");
+		return 2;
+	}
+	if (cli_load(o, &c, false))
+		return 1;
+	vocab = (size_t)c.m.cfg.vocab_size;
+	if (cli_parse_ids(o->ids, (int)vocab, &ids, &n) || check_length(o, &c.m.cfg, n))
+		goto out;
+	po.logits = malloc(n * vocab * sizeof(float));
+	if (!po.logits) {
+		cli_err("logits: out of memory");
+		goto out;
+	}
+	if (cli_start_session(o, &c, (int)n))
+		goto out;
+	e = phimoe_prefill(c.s, (const int32_t *)ids, (int)n, &po);
+	if (e) {
+		cli_err("logits: prefill: %s", phimoe_session_error(c.s));
+		goto out;
+	}
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "logits files are little-endian float32: add a byte swap for this host"
+#endif
+	if (write_file_atomic(o->out, po.logits, n * vocab * sizeof(float)))
+		goto out;
+	fprintf(stderr, "splitmoe: wrote %zu x %zu float32 logits (%s) to %s\n", n, vocab,
+		sm_compute_name(phimoe_session_compute(c.s)), o->out);
+	rc = 0;
+out:
+	free(po.logits);
+	free(ids);
+	cli_close(&c);
+	return rc;
+}

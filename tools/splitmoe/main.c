@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+/*
+ * splitmoe: run a PhiMoE model on the CPU, gated by the bwarb arbiter.
+ * Subcommands: run, logits, tokenize, eval, info.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fputs("usage:\n"
+	      "  splitmoe run --model DIR (--prompt TEXT | --chat TEXT | --ids 1,2,3) [-n N]\n"
+	      "               [--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
+	      "               [--dtype f32|bf16] [--print-ids]\n"
+	      "  splitmoe logits --model DIR --ids 1,2,3 --out FILE [--dtype f32|bf16]\n"
+	      "  splitmoe tokenize --model DIR --text TEXT\n"
+	      "  splitmoe eval --model DIR --reference FILE.json [--dtype f32|bf16]\n"
+	      "  splitmoe info [--model DIR]\n"
+	      "every subcommand also takes --config FILE (YAML; flags override it),\n"
+	      "and those that compute --threads N and --arbiter auto|kernel|process|off\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct cli_opts *);
+	} cmds[] = {
+		{ "run", cmd_run }, { "logits", cmd_logits }, { "tokenize", cmd_tokenize },
+		{ "eval", cmd_eval }, { "info", cmd_info },
+	};
+	struct cli_opts o;
+	size_t i;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		memset(&o, 0, sizeof(o));
+		o.cmd = cmds[i].name;
+		if (cli_parse(argc - 1, argv + 1, &o))
+			return 2;
+		return cmds[i].fn(&o);
+	}
+	cli_err("unknown subcommand '%s'", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Model, tokenizer, arbiter and inference session of one CLI invocation. */
+#ifndef SPLITMOE_CLI_SESSION_H
+#define SPLITMOE_CLI_SESSION_H
+
+#include "cli.h"
+#include "model.h"
+#include "tokenizer.h"
+
+struct phimoe_session;
+struct sm_arbiter;
+
+struct cli_ctx {
+	struct phimoe_model m;
+	bool model_loaded;
+	struct phimoe_tokenizer *tk;
+	struct sm_arbiter *arb;
+	struct phimoe_session *s;
+};
+
+/* Load the model (and the tokenizer when asked). 0, or -1 after one error. */
+int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer);
+/* Open the arbiter and create the session (KV cache for max_seq tokens). */
+int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq);
+void cli_close(struct cli_ctx *c);
+
+#endif
