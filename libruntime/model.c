@@ -227,8 +227,7 @@ int phimoe_model_load(const char *dir, struct phimoe_model *m,
 	if (st_open_dir(dir, &m->ckpt, err, errlen))
 		goto bad;
 	snprintf(where, sizeof(where), "%s/%s", dir,
-		 st_count(m->ckpt) > 0 && !access_index(dir) ? st_at(m->ckpt, 0)->file
-							    : "model.safetensors.index.json");
+		 access_index(dir) ? "model.safetensors.index.json" : "model.safetensors");
 	w.file = where;
 	emb = st_find(m->ckpt, "model.embed_tokens.weight");
 	if (!emb) {

@@ -255,7 +255,7 @@ int phimoe_config_load(const char *dir, struct phimoe_config *cfg,
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		if (o)
 			json_object_put(o);
-		return fail(err, errlen, "%s: not a JSON object (%s)", path, json_util_get_last_err() ? json_util_get_last_err() : "parse error");
+		return fail(err, errlen, "%s: not a JSON object (parse error)", path);
 	}
 	rc = parse_config(o, path, &c, err, errlen);
 	json_object_put(o);

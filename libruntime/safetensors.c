@@ -165,7 +165,7 @@ static int parse_entry(struct phimoe_checkpoint *c, struct st_file *f,
 	t.name = strdup(name);
 	if (!t.name)
 		return fail(err, errlen, "%s: out of memory", f->path);
-	t.file = f->base;
+	t.file = f->path;
 	t.numel = numel;
 	t.nbytes = en - b;
 	t.data = (const char *)f->map + data_start + b;
@@ -360,7 +360,10 @@ static int open_index(struct phimoe_checkpoint *c, const char *dir,
 		json_object_object_foreach(wm, name, shard) {
 			const struct st_tensor *t = st_find(c, name);
 
-			if (!t || strcmp(t->file, json_object_get_string(shard))) {
+			const char *base = t ? strrchr(t->file, '/') : NULL;
+
+			base = base ? base + 1 : t ? t->file : NULL;
+			if (!t || strcmp(base, json_object_get_string(shard))) {
 				fail(err, errlen, "%s: tensor '%s' not found in %s",
 				     index, name, json_object_get_string(shard));
 				goto out;

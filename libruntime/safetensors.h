@@ -19,7 +19,7 @@
 
 struct st_tensor {
 	const char *name;
-	const char *file;		/* base name of the file holding it */
+	const char *file;		/* path of the file holding it */
 	enum phimoe_dtype dtype;
 	int ndim;
 	int64_t shape[ST_MAX_DIMS];

@@ -1,10 +1,39 @@
 // SPDX-License-Identifier: MIT
-/* splitmoe eval: compare with a reference.json (forward-pass engineer's
- * evaluator). */
+/* splitmoe eval: compare with a reference.json through the forward-pass
+ * evaluator (libruntime/eval_reference.h), gated like run. */
 #include "cli.h"
+#include "arbiter.h"
+#include "eval_reference.h"
+#include "model.h"
+
+#include <stdio.h>
 
 int cmd_eval(struct cli_opts *o)
 {
-	cli_err("%s: not wired yet", o->cmd);
-	return 1;
+	struct sm_arbiter_opts ao = { 0 };
+	struct eval_opts eo = { 0 };
+	struct sm_arbiter *arb = NULL;
+	char err[PHIMOE_ERRLEN];
+	int rc;
+
+	if (!o->have_model || !o->reference) {
+		cli_err("eval: --model DIR and --reference FILE.json are required");
+		return 2;
+	}
+	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind) ||
+	    sm_compute_parse(o->cfg.dtype, &eo.compute)) {
+		cli_err("eval: bad arbiter '%s' or dtype '%s'", o->cfg.arbiter, o->cfg.dtype);
+		return 2;
+	}
+	ao.dev_path = o->cfg.arbiter_dev;
+	if (sm_arbiter_open(&ao, &arb, err, sizeof(err))) {
+		cli_err("arbiter %s: %s", o->cfg.arbiter, err);
+		return 1;
+	}
+	eo.threads = o->cfg.threads;
+	eo.arbiter = arb;
+	rc = splitmoe_eval(o->cfg.model, o->reference, &eo, stdout, NULL);
+	sm_arbiter_close(arb);
+	/* negative: the evaluator printed why; 1: a criterion failed */
+	return rc < 0 ? 1 : rc;
 }
