@@ -15,10 +15,34 @@
  * client's demand and returns -EAGAIN; the caller then sleeps until the next
  * arb_tick() and calls arb_acquire() again with the same size. A waiter that
  * gives up (timeout, signal, close) calls arb_cancel() so that its demand
- * stops counting.
+ * stops counting. One pending demand per client: a second acquire of the
+ * same client while one waits replaces the demand's size.
+ *
+ * The policy (docs/arbitration.md has the full account):
+ *  - each period the tick funds budgets out of that period's capacity:
+ *    a waiting client's reservation r_i*P is added to its reserve budget
+ *    (accumulating while it waits, so the wait bound holds whatever the
+ *    others do); an active client that does not wait gets what it used last
+ *    period (plus 1/16), reservation first; the rest of the shared capacity
+ *    is water-filled by weight among waiting clients (weighted max-min);
+ *  - unused budget expires at the next tick unless its client is waiting
+ *    (large requests accumulate); capacity nobody was funded with stays in
+ *    a pool that any client may draw from during the period
+ *    (work-conserving);
+ *  - reservations of idle clients are lent to the shared pool;
+ *  - measured DRAM traffic nobody declared (EMA, 1/8 per period, time
+ *    constant about 7.5 periods) shrinks the shared capacity, never the
+ *    reservations.
+ *
+ * Fast path: at each tick the caller first settles what every mapped client
+ * consumed from its page (arb_fastpath_settle()), then calls arb_tick(),
+ * then issues the new page budget (arb_fastpath_issue()). Page budget is
+ * taken out of the client's own budget, so it never adds to capacity.
  *
  * OWNER: the 'Arbitration contract' work. Signatures here are a contract
- * with kmod/bwarb_*.c and libruntime/: extend, do not change them.
+ * with kmod/bwarb_*.c and libruntime/: extend, do not change them. Types
+ * are the kernel's u64/u32 names (arb_types.h defines them in userspace),
+ * the same types as the former uint64_t/uint32_t.
  */
 #ifndef BWARB_ARB_CORE_H
 #define BWARB_ARB_CORE_H
@@ -27,8 +51,16 @@
 
 #define ARB_MAX_WEIGHT		10000U
 #define ARB_DEFAULT_CLIENTS	256U
+#define ARB_MAX_CLIENTS_LIMIT	65536U	/* largest accepted max_clients */
 #define ARB_MAX_GRANTS		64U	/* outstanding grants per client */
 #define ARB_MEASURED_NONE	UINT64_MAX
+#define ARB_MIN_PERIOD_NS	10000ULL
+#define ARB_MAX_PERIOD_NS	1000000000ULL
+#define ARB_MAX_MBPS		10000000ULL	/* 10 TB/s keeps products in u64 */
+#define ARB_MAX_REQUEST_BYTES	1099511627776ULL /* 2^40: acquire, burst, complete */
+#define ARB_EMA_SHIFT		3	/* unattributed EMA weight 1/8 */
+/* arb_fastpath_settle(): the page's counters contradict each other. */
+#define ARB_FP_INCONSISTENT	UINT64_MAX
 
 enum arb_class {
 	ARB_CLASS_CPU = 0,
@@ -38,106 +70,197 @@ enum arb_class {
 };
 
 struct arb_params {
-	uint64_t period_ns;		/* >= 10 us, <= 1 s */
-	uint64_t capacity_mbps;		/* what the bus delivers in practice */
-	uint64_t guaranteed_mbps;	/* <= capacity: delivered under worst interference */
-	uint32_t max_clients;		/* hard cap on registered clients */
+	u64 period_ns;		/* >= 10 us, <= 1 s */
+	u64 capacity_mbps;	/* what the bus delivers in practice */
+	u64 guaranteed_mbps;	/* <= capacity: delivered under worst interference */
+	u32 max_clients;	/* hard cap on registered clients */
 };
 
 struct arb_client_params {
-	uint32_t class;			/* enum arb_class */
-	uint32_t weight;		/* 1..ARB_MAX_WEIGHT */
-	uint64_t reserve_mbps;		/* 0..guaranteed_mbps, admission-controlled */
-	uint64_t burst_bytes;		/* largest request the wait bound covers */
+	u32 class;		/* enum arb_class */
+	u32 weight;		/* 1..ARB_MAX_WEIGHT */
+	u64 reserve_mbps;	/* 0..guaranteed_mbps, admission-controlled */
+	u64 burst_bytes;	/* largest request the wait bound covers */
 };
 
 struct arb_grant {
-	uint64_t id;			/* 0 means a free slot */
-	uint64_t bytes;
+	u64 id;			/* 0 means a free slot */
+	u64 bytes;
 };
 
 /* Per-client statistics, as QUERY and debugfs report them. */
 struct arb_client_stats {
-	uint64_t granted_bytes;
-	uint64_t completed_bytes;
-	uint64_t grants;
-	uint64_t waits;			/* acquires that had to wait */
-	uint64_t max_wait_periods;
-	uint64_t debt_bytes;		/* outstanding over-completion charge */
-	uint64_t tamper_events;		/* fast-path page inconsistencies */
+	u64 granted_bytes;	/* ioctl grants plus fast-path consumption */
+	u64 completed_bytes;	/* declared traffic (COMPLETE + fast path) */
+	u64 grants;
+	u64 waits;		/* acquires that had to wait */
+	u64 max_wait_periods;
+	u64 debt_bytes;		/* outstanding over-completion charge */
+	u64 tamper_events;	/* fast-path page inconsistencies */
+	u64 fast_bytes;		/* consumed through the fast path */
+	u64 budget_bytes;	/* usable budget now (reserve + shared) */
 };
 
 struct arb_client {
 	/* Fields are private to arb_core.c. */
 	struct arb_client *next, *prev;	/* registered-client list */
+	struct arb_client *anext, *aprev; /* active list (see arb_tick) */
 	struct arb_client_params p;
-	uint32_t id;
-	int64_t reserve_budget;		/* bytes left of this period's reservation */
-	int64_t share_budget;		/* bytes of shared capacity accumulated */
-	uint64_t pending_bytes;		/* demand of a waiting acquire, 0 if none */
-	uint64_t wait_start_period;
-	uint64_t next_grant_id;
+	u32 id;
+	bool active;
+	bool backlogged;		/* waited at the last tick */
+	u64 reserve_budget;		/* bytes of reservation usable now */
+	u64 share_budget;		/* bytes of shared capacity usable now */
+	u64 debt;			/* over-completion still to repay */
+	u64 reserve_frac;		/* carry of r*P/1000, in 1/1000 byte */
+	u64 pending_bytes;		/* demand of a waiting acquire, 0 if none */
+	u64 wait_start_period;
+	u64 used_this_period;		/* granted + fast path, this period */
+	u64 demand;			/* tick scratch: shared bytes wanted */
+	u64 fp_issued;			/* page budget not yet settled */
+	u64 next_grant_id;		/* sequence; ids are seq << 6 | slot */
+	u64 used_slots;			/* bitmap of grants[] */
+	/* Budget accounting, checked by arb_check_invariants(). */
+	u64 acct_funded;		/* funded from capacity, ever */
+	u64 acct_refund;		/* returned by short COMPLETEs */
+	u64 acct_expired;		/* budget that expired unused */
+	u64 acct_repaid;		/* funding that went to debt */
+	u64 acct_granted;		/* ioctl grants + settled fast path */
 	struct arb_grant grants[ARB_MAX_GRANTS];
 	struct arb_client_stats st;
 };
 
 struct arb_stats {
-	uint64_t periods;
-	uint64_t granted_bytes;
-	uint64_t completed_bytes;
-	uint64_t unattributed_bytes_ema;	/* smoothed measured - completed */
+	u64 periods;
+	u64 granted_bytes;
+	u64 completed_bytes;
+	u64 unattributed_bytes_ema;	/* smoothed measured - completed, bytes per period */
+	u64 unattributed_mbps;		/* the same as MB/s */
+	u64 measured_bytes_last;	/* last tick's measured, or ARB_MEASURED_NONE */
+	u64 capacity_bytes;		/* capacity per period */
+	u64 reserved_bytes_last;	/* reservations funded at the last tick */
+	u64 shared_bytes_last;		/* shared capacity of the last tick */
+	u64 pool_bytes;			/* unfunded capacity left this period */
+	u64 funded_bytes_period;	/* budget funded this period so far */
+	u64 sum_reserve_mbps;
+	u32 nr_clients;
+	u32 nr_active;
+	u32 nr_waiting;
+	u32 pad;
+	u64 tamper_events;		/* all clients, ever */
+	u64 debt_bytes;			/* outstanding, all clients */
+	u64 fast_bytes;			/* consumed through the fast path */
 };
 
 struct arb_state {
 	/* Fields are private to arb_core.c. */
 	struct arb_params p;
 	struct arb_client *head;
-	uint32_t nr_clients;
-	uint32_t next_client_id;
-	uint64_t sum_reserve_mbps;
-	uint64_t period;			/* periods elapsed */
-	uint64_t completed_this_period;
+	struct arb_client *active_head;
+	u32 nr_clients;
+	u32 nr_active;
+	u32 nr_waiting;
+	u32 next_client_id;
+	u64 sum_reserve_mbps;
+	u64 period;			/* periods elapsed */
+	u64 cap_bytes;			/* capacity per period */
+	u64 completed_this_period;
+	u64 pool;			/* unfunded capacity left this period */
+	u64 funded;			/* budget funded this period (checks) */
+	u64 unattr_ema_fp;		/* EMA, bytes per period << 8 */
+	u64 measured_last;
+	u64 reserved_last;
+	u64 shared_last;
+	u64 tamper_events;
+	u64 fast_bytes;
+	u64 debt_total;
 	struct arb_stats st;
 };
 
 /* -EINVAL on out-of-range parameters. */
 int arb_init(struct arb_state *st, const struct arb_params *p);
 
-/* -EINVAL on bad values; -EBUSY if guaranteed_mbps would fall below the sum
- * of current reservations. On error nothing changes. */
+/*
+ * -EINVAL on bad values; -EBUSY if guaranteed_mbps would fall below the sum
+ * of current reservations or max_clients below the registered clients. On
+ * error nothing changes. Budgets already funded this period stay; the new
+ * values apply from the next tick.
+ */
 int arb_set_params(struct arb_state *st, const struct arb_params *p);
 
-/* Registers c. -EINVAL bad params, -ENOSPC reservation does not fit in
- * guaranteed_mbps, -EMFILE at max_clients. */
+/*
+ * Registers c. -EINVAL bad params, -ENOSPC reservation does not fit in
+ * guaranteed_mbps, -EMFILE at max_clients.
+ */
 int arb_client_add(struct arb_state *st, struct arb_client *c,
 		   const struct arb_client_params *cp);
 
 /* Unregisters c, dropping its demand and returning its outstanding grants. */
 void arb_client_remove(struct arb_state *st, struct arb_client *c);
 
-/* 0 and *grant_id set: granted now. -EAGAIN: demand recorded, call again
- * after the next arb_tick(). -EINVAL: bytes is 0. -EBUSY: ARB_MAX_GRANTS
- * grants are outstanding. */
-int arb_acquire(struct arb_state *st, struct arb_client *c, uint64_t bytes,
-		uint64_t *grant_id);
+/*
+ * 0 and *grant_id set: granted now. -EAGAIN: demand recorded, call again
+ * after the next arb_tick(). -EINVAL: bytes is 0 or above
+ * ARB_MAX_REQUEST_BYTES. -EBUSY: ARB_MAX_GRANTS grants are outstanding.
+ */
+int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
+		u64 *grant_id);
 
 /* The waiting acquire of c gave up. */
 void arb_cancel(struct arb_state *st, struct arb_client *c);
 
-/* Finishes a grant. actual < granted returns the difference to the client;
- * actual > granted is charged as debt against its next periods.
- * -ENOENT: no such outstanding grant. */
-int arb_complete(struct arb_state *st, struct arb_client *c, uint64_t grant_id,
-		 uint64_t actual);
+/*
+ * Finishes a grant. actual < granted returns the difference to the client's
+ * budget (which, like all budget, expires at the next tick unless the
+ * client waits); actual > granted is charged as debt against its next
+ * periods. -ENOENT: no such outstanding grant. -EINVAL: actual above
+ * ARB_MAX_REQUEST_BYTES.
+ */
+int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
+		 u64 actual);
 
-/* A period boundary: refills budgets and divides the shared capacity among
+/* The size of an outstanding grant. -ENOENT: no such grant. */
+int arb_grant_bytes(const struct arb_client *c, u64 grant_id, u64 *bytes);
+
+/*
+ * A period boundary: refills budgets and divides the shared capacity among
  * waiting clients by weight. measured_bytes is the DRAM traffic the counters
  * saw during the period that ended, or ARB_MEASURED_NONE. Returns true if
- * any waiter may now be granted (the caller wakes its waiters). */
-bool arb_tick(struct arb_state *st, uint64_t measured_bytes);
+ * any waiter may now be granted (the caller wakes its waiters).
+ * Cost: O(active clients); idle clients are not visited.
+ */
+bool arb_tick(struct arb_state *st, u64 measured_bytes);
+
+/*
+ * Fast path. arb_fastpath_issue() moves the client's usable budget (less
+ * what a waiting acquire of it needs) to its page and returns the bytes the
+ * caller writes there; call it after arb_tick(). Returns 0 while an earlier
+ * issue is unsettled.
+ * arb_fastpath_settle() is called before the next arb_tick() (and before
+ * arb_client_remove()) with what the client consumed from the page
+ * (issued - remaining). consumed <= issued: counted as granted and
+ * completed, the rest goes back to the client's budget. consumed > issued,
+ * or ARB_FP_INCONSISTENT when the page's counters contradict each other:
+ * a tamper event; the excess (the whole issue when inconsistent) is
+ * charged as debt, never granted. Returns 0, or -EINVAL on tampering,
+ * -ENOENT when nothing was issued (consumed must then be 0).
+ */
+u64 arb_fastpath_issue(struct arb_state *st, struct arb_client *c);
+int arb_fastpath_settle(struct arb_state *st, struct arb_client *c,
+			u64 consumed);
 
 /* Read-only views. */
 void arb_get_stats(const struct arb_state *st, struct arb_stats *out);
 void arb_client_get_stats(const struct arb_client *c, struct arb_client_stats *out);
+
+/* Bytes a rate gives in one period of the state (floor). */
+u64 arb_mbps_to_period_bytes(const struct arb_state *st, u64 mbps);
+
+/*
+ * Self-check of the internal invariants (lists, counts, sums, budgets never
+ * above what was funded). O(clients); for tests, the fuzzer and bwsim.
+ * Returns 0 or a negative number naming the first broken invariant.
+ */
+int arb_check_invariants(const struct arb_state *st);
 
 #endif /* BWARB_ARB_CORE_H */

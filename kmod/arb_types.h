@@ -27,6 +27,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <errno.h>
+/* The kernel's fixed-width names, which kernel style asks for. */
+typedef __UINT64_TYPE__ u64;
+typedef __INT64_TYPE__ s64;
+typedef __UINT32_TYPE__ u32;
+typedef __INT32_TYPE__ s32;
 #endif
 
 #endif /* BWARB_ARB_TYPES_H */
