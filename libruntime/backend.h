@@ -146,6 +146,7 @@ struct sm_backend {
 	const struct sm_backend_ops *ops;
 	enum sm_backend_compute compute;
 	struct sm_arb_client *gate;	/* NULL: ungated; borrowed */
+	uint64_t packed_bytes;		/* weight bytes the backend allocated */
 	char last_error[256];
 	void *priv;
 };
@@ -157,6 +158,7 @@ uint64_t sm_expert_bytes(uint64_t weight_bytes, int m, int hidden, int inter);
 struct sm_cpu_backend_opts {
 	enum sm_backend_compute compute;
 	int threads;			/* 0: OpenMP default */
+	int max_rows;			/* largest m of linear/expert; 0: 512 */
 	struct sm_arb_client *gate;	/* NULL: ungated */
 };
 

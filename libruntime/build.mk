@@ -7,6 +7,8 @@ RUNTIME_LIB := build/libruntime.a
 RUNTIME_ASAN_LIB := build/libruntime-asan.a
 # What anything linking libruntime needs.
 RUNTIME_LDLIBS := -ldnnl -lyaml -ljson-c -lsentencepiece -lze_loader -ldrm -lstdc++ -lm -lpthread
+# oneDNN threads through OpenMP (Debian build): omp_set_num_threads()
+RUNTIME_LDLIBS += -lgomp
 CPPFLAGS += -I/usr/include/libdrm
 
 $(RUNTIME_LIB): $(RUNTIME_OBJS)

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+/* Backend-independent half of arbiter.h: names, clients, statistics. */
+#include "arbiter_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const kind_names[] = {
+	[SM_ARB_AUTO] = "auto",
+	[SM_ARB_KERNEL] = "kernel",
+	[SM_ARB_PROCESS] = "process",
+	[SM_ARB_OFF] = "off",
+};
+
+const char *sm_arbiter_kind_name(enum sm_arbiter_kind k)
+{
+	if ((unsigned)k >= sizeof(kind_names) / sizeof(kind_names[0]))
+		return "?";
+	return kind_names[k];
+}
+
+int sm_arbiter_kind_parse(const char *s, enum sm_arbiter_kind *out)
+{
+	for (unsigned i = 0; s && i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (!strcmp(s, kind_names[i])) {
+			*out = (enum sm_arbiter_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+uint64_t sm_arb_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+enum sm_arbiter_kind sm_arbiter_get_kind(const struct sm_arbiter *a)
+{
+	return a->ops->kind;
+}
+
+void sm_arbiter_close(struct sm_arbiter *a)
+{
+	if (a)
+		a->ops->close(a);
+}
+
+int sm_arb_client_open(struct sm_arbiter *a, const struct sm_arb_client_opts *o,
+		       struct sm_arb_client **out, char *err, size_t errlen)
+{
+	struct sm_arb_client *c;
+	int rc;
+
+	if (o->class > SM_ARB_CLASS_OTHER || o->weight < 1 || o->weight > 10000) {
+		snprintf(err, errlen, "arbiter: client class %u / weight %u out of range (weight 1..10000)",
+			 o->class, o->weight);
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "arbiter: out of memory");
+		return -ENOMEM;
+	}
+	c->a = a;
+	c->opts = *o;
+	snprintf(c->name, sizeof(c->name), "%s", o->name ? o->name : "splitmoe");
+	c->opts.name = c->name;
+	if (!c->opts.burst_bytes)
+		c->opts.burst_bytes = 64ull << 20;
+	rc = a->ops->client_open(a, c, err, errlen);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void sm_arb_client_close(struct sm_arb_client *c)
+{
+	if (!c)
+		return;
+	c->a->ops->client_close(c);
+	free(c);
+}
+
+int sm_arb_acquire(struct sm_arb_client *c, uint64_t bytes, uint64_t timeout_ns,
+		   uint64_t *grant)
+{
+	uint64_t t0 = sm_arb_now_ns(), ask = bytes;
+	int waited = 0, rc;
+
+	/* over-burst requests take the burst now and pay the rest as debt */
+	if (ask > c->opts.burst_bytes)
+		ask = c->opts.burst_bytes;
+	if (ask == 0)
+		ask = 1;
+	rc = c->a->ops->acquire(c, ask, timeout_ns, grant, &waited);
+	if (waited) {
+		uint64_t w = sm_arb_now_ns() - t0;
+
+		c->st.waits++;
+		c->st.wait_ns += w;
+		if (w > c->st.max_wait_ns)
+			c->st.max_wait_ns = w;
+	}
+	if (rc)
+		return rc;
+	c->st.acquires++;
+	c->st.granted_bytes += ask;
+	return 0;
+}
+
+int sm_arb_complete(struct sm_arb_client *c, uint64_t grant, uint64_t actual)
+{
+	int rc = c->a->ops->complete(c, grant, actual ? actual : 1);
+
+	if (!rc)
+		c->st.completed_bytes += actual;
+	return rc;
+}
+
+void sm_arb_client_get_stats(const struct sm_arb_client *c,
+			     struct sm_arb_client_stats *out)
+{
+	*out = c->st;
+}

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The CPU backend: oneDNN matmuls (dnnl_matmul.c) for the linear layers and
+ * experts, cpu_math.c for everything else. Synchronous: every op has
+ * finished when it returns, so sync() has nothing to wait for.
+ */
+#include "backend.h"
+#include "arbiter.h"
+#include "cpu_math.h"
+#include "dnnl_matmul.h"
+
+#include <errno.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sm_linear {
+	struct dmm_weights *w;
+	int in, out;
+};
+
+struct sm_expert {
+	struct dmm_weights *w13;	/* [2*inter][hidden]: w1 rows, then w3 */
+	struct dmm_weights *w2;		/* [hidden][inter] */
+	int hidden, inter;
+};
+
+struct cpu_be {
+	struct sm_backend be;
+	struct dmm_ctx *mm;
+	int threads;
+	int max_rows;
+	float *h;			/* [max_rows][2*inter] */
+	float *g;			/* [max_rows][inter] */
+	size_t h_elems, g_elems;
+};
+
+static struct cpu_be *cpu(struct sm_backend *be)
+{
+	return be->priv;
+}
+
+static int fail(struct sm_backend *be, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(be->last_error, sizeof(be->last_error), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+uint64_t sm_linear_bytes(uint64_t weight_bytes, int m, int in, int out)
+{
+	return weight_bytes + (uint64_t)m * ((uint64_t)in + out) * sizeof(float);
+}
+
+uint64_t sm_expert_bytes(uint64_t weight_bytes, int m, int hidden, int inter)
+{
+	/* x in, h (2*inter) out and back in, g, y out */
+	return weight_bytes + (uint64_t)m * sizeof(float) *
+	       (2ull * hidden + 5ull * inter);
+}
+
+static int gate_acquire(struct sm_backend *be, uint64_t bytes, uint64_t *grant)
+{
+	int rc;
+
+	if (!be->gate)
+		return 0;
+	rc = sm_arb_acquire(be->gate, bytes, 0, grant);
+	if (rc)
+		return fail(be, rc, "arbiter: acquire of %llu bytes failed: %s",
+			    (unsigned long long)bytes, strerror(-rc));
+	return 0;
+}
+
+static int gate_complete(struct sm_backend *be, uint64_t grant, uint64_t bytes)
+{
+	int rc;
+
+	if (!be->gate)
+		return 0;
+	rc = sm_arb_complete(be->gate, grant, bytes);
+	if (rc)
+		return fail(be, rc, "arbiter: complete failed: %s", strerror(-rc));
+	return 0;
+}
+
+static void set_threads(struct cpu_be *c)
+{
+	/* OpenMP's thread count is per calling thread: set it where we run */
+	if (c->threads > 0)
+		omp_set_num_threads(c->threads);
+}
+
+static void cpu_destroy(struct sm_backend *be)
+{
+	struct cpu_be *c = cpu(be);
+
+	dmm_ctx_destroy(c->mm);
+	free(c->h);
+	free(c->g);
+	free(c);
+}
+
+static void *cpu_alloc(struct sm_backend *be, size_t bytes)
+{
+	void *p = NULL;
+
+	(void)be;
+	/* 64-byte lines for the vector kernels */
+	if (posix_memalign(&p, 64, bytes ? (bytes + 63) / 64 * 64 : 64))
+		return NULL;
+	return p;
+}
+
+static void cpu_free(struct sm_backend *be, void *p)
+{
+	(void)be;
+	free(p);
+}
+
+static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc *d,
+			     struct sm_linear **out)
+{
+	struct cpu_be *c = cpu(be);
+	struct sm_linear *l = calloc(1, sizeof(*l));
+	int rc;
+
+	if (!l)
+		return fail(be, -ENOMEM, "out of memory");
+	rc = dmm_weights_create(c->mm, d->w, d->b, d->nparts, &l->w,
+				be->last_error, sizeof(be->last_error));
+	if (rc) {
+		free(l);
+		return rc;
+	}
+	be->packed_bytes += dmm_weights_packed_bytes(l->w);
+	l->in = dmm_weights_k(l->w);
+	l->out = dmm_weights_n(l->w);
+	*out = l;
+	return 0;
+}
+
+static void cpu_linear_destroy(struct sm_backend *be, struct sm_linear *l)
+{
+	(void)be;
+	if (!l)
+		return;
+	dmm_weights_destroy(l->w);
+	free(l);
+}
+
+static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x,
+		      int m, float *y)
+{
+	struct cpu_be *c = cpu(be);
+	uint64_t bytes = sm_linear_bytes(dmm_weights_bytes(l->w), m, l->in, l->out);
+	uint64_t grant = 0;
+	int rc;
+
+	if (m < 1 || m > c->max_rows)
+		return fail(be, -EINVAL, "linear: %d rows (max %d)", m, c->max_rows);
+	rc = gate_acquire(be, bytes, &grant);
+	if (rc)
+		return rc;
+	set_threads(c);
+	rc = dmm_run(c->mm, l->w, x, m, y);
+	if (rc) {
+		gate_complete(be, grant, bytes);
+		return fail(be, rc, "oneDNN: matmul %dx%dx%d failed", m, l->in, l->out);
+	}
+	return gate_complete(be, grant, bytes);
+}
+
+static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc *d,
+			     struct sm_expert **out)
+{
+	struct cpu_be *c = cpu(be);
+	struct sm_expert *e = calloc(1, sizeof(*e));
+	struct phimoe_tensor w13[2] = { d->w1, d->w3 };
+	int rc;
+
+	if (!e)
+		return fail(be, -ENOMEM, "out of memory");
+	if (d->w1.shape[0] != d->w3.shape[0] || d->w2.shape[1] != d->w1.shape[0] ||
+	    d->w2.shape[0] != d->w1.shape[1]) {
+		free(e);
+		return fail(be, -EINVAL, "expert %s: w1/w2/w3 shapes disagree",
+			    d->name ? d->name : "?");
+	}
+	rc = dmm_weights_create(c->mm, w13, NULL, 2, &e->w13, be->last_error,
+				sizeof(be->last_error));
+	if (!rc)
+		rc = dmm_weights_create(c->mm, &d->w2, NULL, 1, &e->w2, be->last_error,
+					sizeof(be->last_error));
+	if (rc) {
+		dmm_weights_destroy(e->w13);
+		free(e);
+		return rc;
+	}
+	be->packed_bytes += dmm_weights_packed_bytes(e->w13) +
+			    dmm_weights_packed_bytes(e->w2);
+	e->hidden = (int)d->w1.shape[1];
+	e->inter = (int)d->w1.shape[0];
+	/* work buffers sized by the widest expert, once */
+	if ((size_t)c->max_rows * 2 * e->inter > c->h_elems) {
+		free(c->h);
+		free(c->g);
+		c->h_elems = (size_t)c->max_rows * 2 * e->inter;
+		c->g_elems = (size_t)c->max_rows * e->inter;
+		c->h = cpu_alloc(be, sizeof(float) * c->h_elems);
+		c->g = cpu_alloc(be, sizeof(float) * c->g_elems);
+		if (!c->h || !c->g) {
+			c->h_elems = c->g_elems = 0;
+			dmm_weights_destroy(e->w13);
+			dmm_weights_destroy(e->w2);
+			free(e);
+			return fail(be, -ENOMEM, "out of memory");
+		}
+	}
+	*out = e;
+	return 0;
+}
+
+static void cpu_expert_destroy(struct sm_backend *be, struct sm_expert *e)
+{
+	(void)be;
+	if (!e)
+		return;
+	dmm_weights_destroy(e->w13);
+	dmm_weights_destroy(e->w2);
+	free(e);
+}
+
+static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x,
+		      int m, const float *scale, float *y)
+{
+	struct cpu_be *c = cpu(be);
+	uint64_t wbytes = dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2);
+	uint64_t bytes = sm_expert_bytes(wbytes, m, e->hidden, e->inter);
+	uint64_t grant = 0;
+	int rc;
+
+	if (m < 1 || m > c->max_rows)
+		return fail(be, -EINVAL, "expert: %d rows (max %d)", m, c->max_rows);
+	rc = gate_acquire(be, bytes, &grant);
+	if (rc)
+		return rc;
+	set_threads(c);
+	rc = dmm_run(c->mm, e->w13, x, m, c->h);
+	if (!rc) {
+		cm_silu_gate(c->h, m, e->inter, c->g);
+		rc = dmm_run(c->mm, e->w2, c->g, m, y);
+	}
+	if (rc) {
+		gate_complete(be, grant, bytes);
+		return fail(be, rc, "oneDNN: expert (%d rows) failed", m);
+	}
+	if (scale)
+		cm_scale_rows(y, m, e->hidden, scale);
+	return gate_complete(be, grant, bytes);
+}
+
+static int cpu_layernorm(struct sm_backend *be, const float *x, int m, int n,
+			 const float *gamma, const float *beta, float eps, float *y)
+{
+	(void)be;
+	cm_layernorm(x, m, n, gamma, beta, eps, y);
+	return 0;
+}
+
+static int cpu_rope(struct sm_backend *be, float *x, int m, int row_stride,
+		    int heads, int head_dim, int pos0, const float *cos_tab,
+		    const float *sin_tab)
+{
+	(void)be;
+	cm_rope(x, m, row_stride, heads, head_dim, pos0, cos_tab, sin_tab);
+	return 0;
+}
+
+static int cpu_attention(struct sm_backend *be, const struct sm_attn_args *a)
+{
+	int kv_dim = a->n_kv_heads * a->head_dim;
+
+	if (a->pos0 < 0 || a->m < 1 || a->pos0 + a->m > a->max_seq ||
+	    a->n_kv_heads < 1 || a->n_heads % a->n_kv_heads)
+		return fail(be, -EINVAL, "attention: bad arguments (pos %d, m %d, max %d)",
+			    a->pos0, a->m, a->max_seq);
+	cm_kv_append(a->k, a->v, a->row_stride, a->m, a->pos0, kv_dim,
+		     a->k_cache, a->v_cache);
+	cm_attention(a->q, a->row_stride, a->m, a->pos0, a->n_heads, a->n_kv_heads,
+		     a->head_dim, a->window, a->scale, a->k_cache, a->v_cache,
+		     a->out, a->scratch);
+	return 0;
+}
+
+static int cpu_router(struct sm_backend *be, const float *scores, int m,
+		      int n_experts, float jitter_eps, int32_t *experts,
+		      float *weights)
+{
+	(void)be;
+	for (int r = 0; r < m; r++)
+		cm_sparsemixer_top2(scores + (size_t)r * n_experts, n_experts,
+				    jitter_eps, experts + 2 * r, weights + 2 * r);
+	return 0;
+}
+
+static int cpu_gather(struct sm_backend *be, const float *src, int cols,
+		      const int32_t *rows, int n, float *dst)
+{
+	(void)be;
+	cm_gather(src, cols, rows, n, dst);
+	return 0;
+}
+
+static int cpu_scatter_add(struct sm_backend *be, const float *src, int cols,
+			   const int32_t *rows, int n, float *dst)
+{
+	(void)be;
+	cm_scatter_add(src, cols, rows, n, dst);
+	return 0;
+}
+
+static int cpu_add(struct sm_backend *be, float *y, const float *x, size_t n)
+{
+	(void)be;
+	cm_add(y, x, n);
+	return 0;
+}
+
+static int cpu_sync(struct sm_backend *be)
+{
+	(void)be;
+	return 0;
+}
+
+static const struct sm_backend_ops cpu_ops = {
+	.name = "cpu-onednn",
+	.destroy = cpu_destroy,
+	.alloc = cpu_alloc,
+	.free = cpu_free,
+	.linear_create = cpu_linear_create,
+	.linear_destroy = cpu_linear_destroy,
+	.linear = cpu_linear,
+	.expert_create = cpu_expert_create,
+	.expert_destroy = cpu_expert_destroy,
+	.expert = cpu_expert,
+	.layernorm = cpu_layernorm,
+	.rope = cpu_rope,
+	.attention = cpu_attention,
+	.router = cpu_router,
+	.gather = cpu_gather,
+	.scatter_add = cpu_scatter_add,
+	.add = cpu_add,
+	.sync = cpu_sync,
+};
+
+int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
+			  struct sm_backend **out, char *err, size_t errlen)
+{
+	struct cpu_be *c;
+	int rc;
+
+	if (o->compute != SM_BACKEND_F32 && o->compute != SM_BACKEND_BF16) {
+		snprintf(err, errlen, "cpu backend: unknown compute type %d", (int)o->compute);
+		return -EINVAL;
+	}
+	if (o->threads < 0 || o->max_rows < 0) {
+		snprintf(err, errlen, "cpu backend: threads %d / max_rows %d out of range",
+			 o->threads, o->max_rows);
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->be.ops = &cpu_ops;
+	c->be.compute = o->compute;
+	c->be.gate = o->gate;
+	c->be.priv = c;
+	c->threads = o->threads;
+	c->max_rows = o->max_rows ? o->max_rows : 512;
+	set_threads(c);
+	rc = dmm_ctx_create(o->compute == SM_BACKEND_BF16, c->max_rows, &c->mm, err, errlen);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	*out = &c->be;
+	return 0;
+}

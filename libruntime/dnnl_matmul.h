@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * y[m][n] = x[m][k] W^T + b through oneDNN matmul, with W packed once into
+ * the layout oneDNN's brgemm kernels prefer (queried, not assumed) and the
+ * primitives cached per (k, n, compute type, bias) and per exact m: oneDNN
+ * 2.6 only picks its fast kernels for a fixed m, and with a runtime m it
+ * falls back to gemm:jit, which re-packs the weights on every call. The
+ * primitive for m = 1 (decode) is made when the shape is first packed;
+ * others on first use of that m, then reused for good.
+ *
+ * Activations are f32 in and out; in bf16 the input rows are converted
+ * into a work buffer first (oneDNN 2.6 has no f32 x bf16 matmul).
+ *
+ * OWNER: runtime forward pass.
+ */
+#ifndef SPLITMOE_DNNL_MATMUL_H
+#define SPLITMOE_DNNL_MATMUL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "model.h"
+
+struct dmm_ctx;			/* engine, stream, primitive cache */
+struct dmm_weights;		/* one packed matrix and its bias */
+
+/* max_rows: the largest m any call will pass (sizes the bf16 buffer). */
+int dmm_ctx_create(bool bf16, int max_rows, struct dmm_ctx **out,
+		   char *err, size_t errlen);
+void dmm_ctx_destroy(struct dmm_ctx *c);
+bool dmm_ctx_bf16(const struct dmm_ctx *c);
+
+/*
+ * Packs the row-wise concatenation of nparts matrices w[i] ([rows_i][k],
+ * any checkpoint dtype) and their biases (b[i].data NULL: zero) into one
+ * [n = sum rows_i][k] weight. When oneDNN's preferred layout is the
+ * checkpoint's own and no conversion is needed the mapped data is used in
+ * place. 0 or a negative errno with a message.
+ */
+int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
+		       const struct phimoe_tensor *b, int nparts,
+		       struct dmm_weights **out, char *err, size_t errlen);
+void dmm_weights_destroy(struct dmm_weights *w);
+int dmm_weights_k(const struct dmm_weights *w);
+int dmm_weights_n(const struct dmm_weights *w);
+/* Bytes of the weight as oneDNN reads it (packed or mapped). */
+uint64_t dmm_weights_bytes(const struct dmm_weights *w);
+/* Bytes this packing allocated (0 when mapped in place). */
+uint64_t dmm_weights_packed_bytes(const struct dmm_weights *w);
+
+/* y = x W^T + b for m rows (1 <= m <= max_rows). 0 or a negative errno. */
+int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,
+	    float *y);
+
+/* oneDNN's CPU ISA in use ("avx512_core_bf16", ...) and whether it has
+ * native bf16 (AVX512-BF16 or AMX). */
+const char *dmm_isa_name(void);
+bool dmm_cpu_has_bf16(void);
+
+#endif /* SPLITMOE_DNNL_MATMUL_H */

@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The PhiMoE forward pass over a backend (backend.h): session set-up
+ * (packing, KV cache, work buffers), batched prefill with tokens grouped by
+ * expert, and decode against the KV cache. See inference.h.
+ */
+#include "inference.h"
+#include "arbiter.h"
+#include "backend.h"
+#include "cpu_math.h"
+#include "dnnl_matmul.h"
+#include "model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct layer_state {
+	float *ln1_g, *ln1_b, *ln2_g, *ln2_b;	/* f32 copies of the norms */
+	struct sm_linear *qkv, *o, *router;
+	struct sm_expert **experts;		/* [E] */
+	float *k_cache, *v_cache;		/* [max_seq][kv_dim] */
+};
+
+struct phimoe_session {
+	const struct phimoe_model *model;
+	struct phimoe_config cfg;
+	struct sm_backend *be;
+	bool own_be;
+	struct sm_arb_client *gate;		/* owned; NULL when ungated */
+	enum sm_compute compute;
+
+	int L, H, V, E, I, nh, nkv, hd, q_dim, kv_dim, qkv_dim, window;
+	float eps, jitter, attn_scale;
+	int max_seq, max_batch, pos;
+
+	struct layer_state *layers;
+	struct sm_linear *lm_head;
+	float *norm_g, *norm_b;
+	float *rope_cos, *rope_sin;		/* [max_seq][hd/2] */
+
+	/* work buffers, rows = max_batch (xs/ys/rows/rscale: 2 * max_batch) */
+	float *x, *xn, *qkv, *attn, *tmp, *scores, *sel_w;
+	int32_t *sel;
+	int32_t *rows;
+	float *rscale, *xs, *ys;
+	int32_t *count, *fill;			/* [E] */
+	float *logits;				/* [V] */
+	float *scratch;				/* attention: [nh * max_seq] */
+
+	uint64_t buf_bytes;
+	struct phimoe_session_stats st;
+	char err[256];
+};
+
+static int seterr(struct phimoe_session *s, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static const char *const compute_names[] = {
+	[SM_COMPUTE_AUTO] = "auto",
+	[SM_COMPUTE_F32] = "f32",
+	[SM_COMPUTE_BF16] = "bf16",
+};
+
+const char *sm_compute_name(enum sm_compute c)
+{
+	if ((unsigned)c >= sizeof(compute_names) / sizeof(compute_names[0]))
+		return "?";
+	return compute_names[c];
+}
+
+int sm_compute_parse(const char *str, enum sm_compute *out)
+{
+	for (unsigned i = 0; str && i < sizeof(compute_names) / sizeof(compute_names[0]); i++)
+		if (!strcmp(str, compute_names[i])) {
+			*out = (enum sm_compute)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+enum sm_compute sm_compute_default(void)
+{
+	return dmm_cpu_has_bf16() ? SM_COMPUTE_BF16 : SM_COMPUTE_F32;
+}
+
+static void *balloc(struct phimoe_session *s, size_t bytes)
+{
+	void *p = s->be->ops->alloc(s->be, bytes);
+
+	if (p) {
+		memset(p, 0, bytes);
+		s->buf_bytes += bytes;
+	}
+	return p;
+}
+
+static void bfree(struct phimoe_session *s, void *p)
+{
+	if (p)
+		s->be->ops->free(s->be, p);
+}
+
+/* An f32 copy of a (small) vector tensor in backend memory. */
+static float *vec_f32(struct phimoe_session *s, const struct phimoe_tensor *t, int n)
+{
+	float *v;
+
+	if (!t->data || (int64_t)t->numel != n)
+		return NULL;
+	v = balloc(s, sizeof(float) * n);
+	if (v)
+		phimoe_tensor_to_f32(t, 0, n, v);
+	return v;
+}
+
+static int pack_linear(struct phimoe_session *s, const char *name,
+		       const struct phimoe_tensor *w, const struct phimoe_tensor *b,
+		       int nparts, struct sm_linear **out)
+{
+	struct sm_linear_desc d = { .name = name, .nparts = nparts };
+	int rc;
+
+	for (int i = 0; i < nparts; i++) {
+		d.w[i] = w[i];
+		if (b)
+			d.b[i] = b[i];
+	}
+	rc = s->be->ops->linear_create(s->be, &d, out);
+	if (rc)
+		return seterr(s, rc, "%s: %s", name, s->be->last_error);
+	return 0;
+}
+
+static int pack_layer(struct phimoe_session *s, int l)
+{
+	const struct phimoe_layer *ml = &s->model->layers[l];
+	struct layer_state *ls = &s->layers[l];
+	struct phimoe_tensor qkv_w[3] = { ml->q_w, ml->k_w, ml->v_w };
+	struct phimoe_tensor qkv_b[3] = { ml->q_b, ml->k_b, ml->v_b };
+	char name[96];
+	int rc;
+
+	ls->ln1_g = vec_f32(s, &ml->input_layernorm_w, s->H);
+	ls->ln1_b = vec_f32(s, &ml->input_layernorm_b, s->H);
+	ls->ln2_g = vec_f32(s, &ml->post_attention_layernorm_w, s->H);
+	ls->ln2_b = vec_f32(s, &ml->post_attention_layernorm_b, s->H);
+	if (!ls->ln1_g || !ls->ln1_b || !ls->ln2_g || !ls->ln2_b)
+		return seterr(s, -EINVAL, "layer %d: LayerNorm weight or bias missing or not [%d]",
+			      l, s->H);
+	snprintf(name, sizeof(name), "model.layers.%d.self_attn.qkv", l);
+	rc = pack_linear(s, name, qkv_w, qkv_b, 3, &ls->qkv);
+	if (!rc) {
+		snprintf(name, sizeof(name), "model.layers.%d.self_attn.o_proj", l);
+		rc = pack_linear(s, name, &ml->o_w, &ml->o_b, 1, &ls->o);
+	}
+	if (!rc) {
+		snprintf(name, sizeof(name), "model.layers.%d.block_sparse_moe.gate", l);
+		rc = pack_linear(s, name, &ml->router_w, NULL, 1, &ls->router);
+	}
+	if (rc)
+		return rc;
+	ls->experts = calloc(s->E, sizeof(*ls->experts));
+	if (!ls->experts)
+		return seterr(s, -ENOMEM, "out of memory");
+	for (int e = 0; e < s->E; e++) {
+		struct sm_expert_desc d = {
+			.name = name,
+			.w1 = ml->experts[e].w1,
+			.w3 = ml->experts[e].w3,
+			.w2 = ml->experts[e].w2,
+		};
+
+		snprintf(name, sizeof(name), "model.layers.%d.block_sparse_moe.experts.%d", l, e);
+		rc = s->be->ops->expert_create(s->be, &d, &ls->experts[e]);
+		if (rc)
+			return seterr(s, rc, "%s: %s", name, s->be->last_error);
+	}
+	ls->k_cache = balloc(s, sizeof(float) * (size_t)s->max_seq * s->kv_dim);
+	ls->v_cache = balloc(s, sizeof(float) * (size_t)s->max_seq * s->kv_dim);
+	if (!ls->k_cache || !ls->v_cache)
+		return seterr(s, -ENOMEM, "out of memory for the KV cache (%d tokens)", s->max_seq);
+	return 0;
+}
+
+static int alloc_buffers(struct phimoe_session *s)
+{
+	size_t B = (size_t)s->max_batch;
+
+	s->x = balloc(s, sizeof(float) * B * s->H);
+	s->xn = balloc(s, sizeof(float) * B * s->H);
+	s->qkv = balloc(s, sizeof(float) * B * s->qkv_dim);
+	s->attn = balloc(s, sizeof(float) * B * s->q_dim);
+	s->tmp = balloc(s, sizeof(float) * B * s->H);
+	s->scores = balloc(s, sizeof(float) * B * s->E);
+	s->sel = balloc(s, sizeof(int32_t) * B * 2);
+	s->sel_w = balloc(s, sizeof(float) * B * 2);
+	s->rows = balloc(s, sizeof(int32_t) * B * 2);
+	s->rscale = balloc(s, sizeof(float) * B * 2);
+	s->xs = balloc(s, sizeof(float) * B * 2 * s->H);
+	s->ys = balloc(s, sizeof(float) * B * 2 * s->H);
+	s->count = balloc(s, sizeof(int32_t) * s->E);
+	s->fill = balloc(s, sizeof(int32_t) * s->E);
+	s->logits = balloc(s, sizeof(float) * s->V);
+	s->scratch = balloc(s, sizeof(float) * (size_t)s->nh * s->max_seq);
+	s->norm_g = vec_f32(s, &s->model->norm_w, s->H);
+	s->norm_b = vec_f32(s, &s->model->norm_b, s->H);
+	s->rope_cos = balloc(s, sizeof(float) * (size_t)s->max_seq * (s->hd / 2));
+	s->rope_sin = balloc(s, sizeof(float) * (size_t)s->max_seq * (s->hd / 2));
+	if (!s->x || !s->xn || !s->qkv || !s->attn || !s->tmp || !s->scores || !s->sel ||
+	    !s->sel_w || !s->rows || !s->rscale || !s->xs || !s->ys || !s->count ||
+	    !s->fill || !s->logits || !s->scratch || !s->rope_cos || !s->rope_sin)
+		return seterr(s, -ENOMEM, "out of memory for the work buffers");
+	if (!s->norm_g || !s->norm_b)
+		return seterr(s, -EINVAL, "model.norm: weight or bias missing or not [%d]", s->H);
+	cm_rope_tables(s->max_seq, s->hd, s->cfg.rope_theta, s->rope_cos, s->rope_sin);
+	return 0;
+}
+
+/* The largest single gated submission: what the client's burst must cover. */
+static uint64_t largest_submission(const struct phimoe_session *s)
+{
+	uint64_t esz = s->be->compute == SM_BACKEND_BF16 ? 2 : 4, B = s->max_batch;
+	uint64_t lm = sm_linear_bytes(esz * s->V * s->H, (int)B, s->H, s->V);
+	uint64_t qkv = sm_linear_bytes(esz * s->qkv_dim * s->H, (int)B, s->H, s->qkv_dim);
+	uint64_t ex = sm_expert_bytes(esz * 3 * s->I * s->H, (int)B, s->H, s->I);
+	uint64_t mx = lm > qkv ? lm : qkv;
+
+	return mx > ex ? mx : ex;
+}
+
+static int check_config(struct phimoe_session *s)
+{
+	const struct phimoe_config *c = &s->cfg;
+
+	if (c->num_experts_per_tok != 2)
+		return seterr(s, -ENOTSUP, "num_experts_per_tok %d: the sparsemixer router is top-2 only",
+			      c->num_experts_per_tok);
+	if (strcmp(c->rope_type, "default") && c->rope_type[0])
+		return seterr(s, -ENOTSUP, "rope_type '%s' is not supported (only default)",
+			      c->rope_type);
+	if (c->hidden_size < 1 || c->head_dim < 2 || c->head_dim % 2 ||
+	    c->num_key_value_heads < 1 || c->num_attention_heads % c->num_key_value_heads ||
+	    c->num_local_experts < 2 || c->vocab_size < 1 || c->num_hidden_layers < 1)
+		return seterr(s, -EINVAL, "config.json: inconsistent shape (hidden %d, heads %d/%d x %d, experts %d)",
+			      c->hidden_size, c->num_attention_heads, c->num_key_value_heads,
+			      c->head_dim, c->num_local_experts);
+	return 0;
+}
+
+int phimoe_session_create(const struct phimoe_model *m,
+			  const struct phimoe_session_opts *o,
+			  struct phimoe_session **out, char *err, size_t errlen)
+{
+	struct phimoe_session *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->model = m;
+	s->cfg = m->cfg;
+	rc = check_config(s);
+	if (rc)
+		goto fail;
+	s->L = s->cfg.num_hidden_layers;
+	s->H = s->cfg.hidden_size;
+	s->V = s->cfg.vocab_size;
+	s->E = s->cfg.num_local_experts;
+	s->I = s->cfg.intermediate_size;
+	s->nh = s->cfg.num_attention_heads;
+	s->nkv = s->cfg.num_key_value_heads;
+	s->hd = s->cfg.head_dim;
+	s->q_dim = s->nh * s->hd;
+	s->kv_dim = s->nkv * s->hd;
+	s->qkv_dim = s->q_dim + 2 * s->kv_dim;
+	s->window = s->cfg.sliding_window > 0 ? s->cfg.sliding_window : 0;
+	s->eps = (float)s->cfg.norm_eps;
+	s->jitter = (float)s->cfg.router_jitter_noise;
+	s->attn_scale = (float)(1.0 / sqrt((double)s->hd));
+	s->max_seq = o->max_seq > 0 ? o->max_seq :
+		     (s->cfg.max_position_embeddings < 4096 ? s->cfg.max_position_embeddings : 4096);
+	if (s->max_seq > s->cfg.max_position_embeddings)
+		s->max_seq = s->cfg.max_position_embeddings;
+	s->max_batch = o->max_batch > 0 ? o->max_batch : 256;
+	if (s->max_batch > s->max_seq)
+		s->max_batch = s->max_seq;
+	if (o->threads < 0 || o->max_seq < 0 || o->max_batch < 0 || s->max_seq < 1) {
+		rc = seterr(s, -EINVAL, "session: threads %d, max_seq %d, max_batch %d out of range",
+			    o->threads, o->max_seq, o->max_batch);
+		goto fail;
+	}
+
+	s->compute = o->compute == SM_COMPUTE_AUTO ? sm_compute_default() : o->compute;
+	if (s->compute != SM_COMPUTE_F32 && s->compute != SM_COMPUTE_BF16) {
+		rc = seterr(s, -EINVAL, "session: unknown compute type %d", (int)o->compute);
+		goto fail;
+	}
+	if (o->backend) {
+		s->be = o->backend;
+	} else {
+		struct sm_cpu_backend_opts bo = {
+			.compute = s->compute == SM_COMPUTE_BF16 ? SM_BACKEND_BF16 : SM_BACKEND_F32,
+			.threads = o->threads,
+			.max_rows = s->max_batch,
+		};
+
+		rc = sm_cpu_backend_create(&bo, &s->be, s->err, sizeof(s->err));
+		if (rc)
+			goto fail;
+		s->own_be = true;
+	}
+
+	s->layers = calloc(s->L, sizeof(*s->layers));
+	if (!s->layers) {
+		rc = seterr(s, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	rc = alloc_buffers(s);
+	for (int l = 0; !rc && l < s->L; l++)
+		rc = pack_layer(s, l);
+	if (!rc)
+		rc = pack_linear(s, "lm_head", &m->lm_head_w, &m->lm_head_b, 1, &s->lm_head);
+	if (rc)
+		goto fail;
+
+	if (o->arbiter && s->own_be) {
+		struct sm_arb_client_opts co = {
+			.name = o->arb_name ? o->arb_name : "splitmoe-cpu",
+			.class = SM_ARB_CLASS_CPU,
+			.weight = o->arb_weight ? o->arb_weight : 100,
+			.reserve_mbps = o->arb_reserve_mbps,
+			.burst_bytes = largest_submission(s),
+		};
+
+		rc = sm_arb_client_open(o->arbiter, &co, &s->gate, s->err, sizeof(s->err));
+		if (rc)
+			goto fail;
+		s->be->gate = s->gate;
+	}
+	s->st.workspace_bytes = s->buf_bytes;
+	s->st.packed_weight_bytes = s->be->packed_bytes;
+	*out = s;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s", s->err[0] ? s->err : strerror(-rc));
+	phimoe_session_destroy(s);
+	return rc;
+}
+
+void phimoe_session_destroy(struct phimoe_session *s)
+{
+	if (!s)
+		return;
+	if (s->be) {
+		const struct sm_backend_ops *ops = s->be->ops;
+
+		for (int l = 0; s->layers && l < s->L; l++) {
+			struct layer_state *ls = &s->layers[l];
+
+			ops->linear_destroy(s->be, ls->qkv);
+			ops->linear_destroy(s->be, ls->o);
+			ops->linear_destroy(s->be, ls->router);
+			for (int e = 0; ls->experts && e < s->E; e++)
+				ops->expert_destroy(s->be, ls->experts[e]);
+			free(ls->experts);
+			bfree(s, ls->ln1_g);
+			bfree(s, ls->ln1_b);
+			bfree(s, ls->ln2_g);
+			bfree(s, ls->ln2_b);
+			bfree(s, ls->k_cache);
+			bfree(s, ls->v_cache);
+		}
+		ops->linear_destroy(s->be, s->lm_head);
+		void *bufs[] = {
+			s->x, s->xn, s->qkv, s->attn, s->tmp, s->scores, s->sel, s->sel_w,
+			s->rows, s->rscale, s->xs, s->ys, s->count, s->fill, s->logits,
+			s->scratch, s->norm_g, s->norm_b, s->rope_cos, s->rope_sin,
+		};
+		for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+			bfree(s, bufs[i]);
+		if (s->own_be) {
+			s->be->gate = NULL;
+			s->be->ops->destroy(s->be);
+		}
+	}
+	sm_arb_client_close(s->gate);
+	free(s->layers);
+	free(s);
+}
+
+void phimoe_session_reset(struct phimoe_session *s)
+{
+	s->pos = 0;
+	s->err[0] = 0;
+}
+
+#define BE(call)							\
+	do {								\
+		int rc_ = s->be->ops->call;				\
+		if (rc_)						\
+			return seterr(s, rc_, "%s: %s", s->be->ops->name, \
+				      s->be->last_error);		\
+	} while (0)
+
+/* Mixture of experts on the n rows of s->xn: result into s->tmp. */
+static int moe(struct phimoe_session *s, struct layer_state *ls, int n)
+{
+	struct sm_backend *be = s->be;
+	int H = s->H;
+
+	if (n == 1) {
+		/* decode: the two experts straight from xn, no gather */
+		for (int k = 0; k < 2; k++)
+			BE(expert(be, ls->experts[s->sel[k]], s->xn, 1, &s->sel_w[k],
+				  s->ys + (size_t)k * H));
+		s->rows[0] = s->rows[1] = 0;
+	} else {
+		/* group the (token, expert) pairs by expert, tokens in order */
+		memset(s->count, 0, sizeof(int32_t) * s->E);
+		for (int i = 0; i < 2 * n; i++)
+			s->count[s->sel[i]]++;
+		for (int e = 0, off = 0; e < s->E; e++) {
+			s->fill[e] = off;
+			off += s->count[e];
+		}
+		for (int i = 0; i < 2 * n; i++) {
+			int slot = s->fill[s->sel[i]]++;
+
+			s->rows[slot] = i / 2;
+			s->rscale[slot] = s->sel_w[i];
+		}
+		BE(gather(be, s->xn, H, s->rows, 2 * n, s->xs));
+		for (int e = 0, off = 0; e < s->E; off += s->count[e], e++) {
+			if (!s->count[e])
+				continue;
+			BE(expert(be, ls->experts[e], s->xs + (size_t)off * H, s->count[e],
+				  s->rscale + off, s->ys + (size_t)off * H));
+		}
+	}
+	memset(s->tmp, 0, sizeof(float) * (size_t)n * H);
+	BE(scatter_add(be, s->ys, H, s->rows, 2 * n, s->tmp));
+	return 0;
+}
+
+/* n tokens (n <= max_batch) at s->pos; out rows offset by row0. */
+static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
+			 const struct phimoe_prefill_out *out, int row0, int total)
+{
+	struct sm_backend *be = s->be;
+	int H = s->H, pos0 = s->pos;
+
+	for (int r = 0; r < n; r++)
+		phimoe_tensor_to_f32(&s->model->embed_tokens, (size_t)ids[r] * H, H,
+				     s->x + (size_t)r * H);
+
+	for (int l = 0; l < s->L; l++) {
+		struct layer_state *ls = &s->layers[l];
+		struct sm_attn_args aa = {
+			.m = n, .pos0 = pos0,
+			.n_heads = s->nh, .n_kv_heads = s->nkv, .head_dim = s->hd,
+			.window = s->window, .scale = s->attn_scale,
+			.q = s->qkv, .k = s->qkv + s->q_dim, .v = s->qkv + s->q_dim + s->kv_dim,
+			.row_stride = s->qkv_dim,
+			.k_cache = ls->k_cache, .v_cache = ls->v_cache, .max_seq = s->max_seq,
+			.out = s->attn, .scratch = s->scratch,
+		};
+
+		BE(layernorm(be, s->x, n, H, ls->ln1_g, ls->ln1_b, s->eps, s->xn));
+		BE(linear(be, ls->qkv, s->xn, n, s->qkv));
+		BE(rope(be, s->qkv, n, s->qkv_dim, s->nh + s->nkv, s->hd, pos0,
+			s->rope_cos, s->rope_sin));
+		BE(attention(be, &aa));
+		BE(linear(be, ls->o, s->attn, n, s->tmp));
+		BE(add(be, s->x, s->tmp, (size_t)n * H));
+
+		BE(layernorm(be, s->x, n, H, ls->ln2_g, ls->ln2_b, s->eps, s->xn));
+		BE(linear(be, ls->router, s->xn, n, s->scores));
+		BE(router(be, s->scores, n, s->E, s->jitter, s->sel, s->sel_w));
+		BE(sync(be));	/* the grouping below reads the choices */
+		if (out && out->router_logits)
+			for (int r = 0; r < n; r++)
+				memcpy(out->router_logits + ((size_t)l * total + row0 + r) * s->E,
+				       s->scores + (size_t)r * s->E, sizeof(float) * s->E);
+		for (int r = 0; out && r < n; r++) {
+			size_t o = ((size_t)l * total + row0 + r) * 2;
+
+			if (out->experts) {
+				out->experts[o] = s->sel[2 * r];
+				out->experts[o + 1] = s->sel[2 * r + 1];
+			}
+			if (out->expert_weights) {
+				out->expert_weights[o] = s->sel_w[2 * r];
+				out->expert_weights[o + 1] = s->sel_w[2 * r + 1];
+			}
+		}
+		int rc = moe(s, ls, n);
+
+		if (rc)
+			return rc;
+		BE(add(be, s->x, s->tmp, (size_t)n * H));
+	}
+
+	if (out && out->logits) {
+		float *dst = out->logits + (size_t)row0 * s->V;
+
+		BE(layernorm(be, s->x, n, H, s->norm_g, s->norm_b, s->eps, s->xn));
+		BE(linear(be, s->lm_head, s->xn, n, dst));
+		BE(sync(be));
+		memcpy(s->logits, dst + (size_t)(n - 1) * s->V, sizeof(float) * s->V);
+	} else {
+		/* only the last position's logits are needed */
+		BE(layernorm(be, s->x + (size_t)(n - 1) * H, 1, H, s->norm_g, s->norm_b,
+			     s->eps, s->xn));
+		BE(linear(be, s->lm_head, s->xn, 1, s->logits));
+		BE(sync(be));
+	}
+	s->pos += n;
+	return 0;
+}
+
+static int run_tokens(struct phimoe_session *s, const int32_t *ids, int n,
+		      const struct phimoe_prefill_out *out)
+{
+	if (n <= 0)
+		return seterr(s, -EINVAL, "empty token batch");
+	if (n > s->max_seq - s->pos)
+		return seterr(s, -ENOSPC, "sequence of %d tokens exceeds the KV cache (%d tokens)",
+			      s->pos + n, s->max_seq);
+	for (int i = 0; i < n; i++)
+		if (ids[i] < 0 || ids[i] >= s->V)
+			return seterr(s, -EINVAL, "token id %d at %d is outside the vocabulary (0..%d)",
+				      ids[i], i, s->V - 1);
+	for (int r0 = 0; r0 < n; r0 += s->max_batch) {
+		int c = n - r0 < s->max_batch ? n - r0 : s->max_batch;
+		int rc = forward_chunk(s, ids + r0, c, out, r0, n);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int phimoe_prefill(struct phimoe_session *s, const int32_t *ids, int n,
+		   const struct phimoe_prefill_out *out)
+{
+	uint64_t t0 = now_ns();
+	int rc = run_tokens(s, ids, n, out);
+
+	if (!rc) {
+		s->st.prefill_tokens += n;
+		s->st.prefill_ns += now_ns() - t0;
+	}
+	return rc;
+}
+
+int phimoe_decode(struct phimoe_session *s, int32_t id, const float **logits)
+{
+	uint64_t t0 = now_ns();
+	int rc = run_tokens(s, &id, 1, NULL);
+
+	if (rc)
+		return rc;
+	s->st.decode_tokens++;
+	s->st.decode_ns += now_ns() - t0;
+	if (logits)
+		*logits = s->logits;
+	return 0;
+}
+
+const float *phimoe_session_logits(const struct phimoe_session *s) { return s->logits; }
+int phimoe_session_pos(const struct phimoe_session *s) { return s->pos; }
+int phimoe_session_vocab(const struct phimoe_session *s) { return s->V; }
+enum sm_compute phimoe_session_compute(const struct phimoe_session *s) { return s->compute; }
+const char *phimoe_session_error(const struct phimoe_session *s) { return s->err; }
+
+void phimoe_session_get_stats(const struct phimoe_session *s,
+			      struct phimoe_session_stats *st)
+{
+	*st = s->st;
+	if (s->gate) {
+		struct sm_arb_client_stats cs;
+
+		sm_arb_client_get_stats(s->gate, &cs);
+		st->gated_submissions = cs.acquires;
+		st->gated_bytes = cs.granted_bytes;
+		st->gate_wait_ns = cs.wait_ns;
+	}
+}
