@@ -1,0 +1,23 @@
+# tests/gpu: the SPIR-V kernels through the real Level Zero loader on the
+# software GPU (build/libze_swgpu.so), against plain-C references.
+# PoCL caches compiled kernels under build/pocl-cache, so only the first
+# run after a kernel change pays for the compiles.
+GPU_TEST_SRCS := tests/gpu/gpu_test.c tests/gpu/ze_harness.c tests/gpu/cpu_ref.c
+GPU_TEST_BIN  := build/tests/gpu_test
+# (tools/swgpu/build.mk is included after this file: name the library
+# literally, never let ZE_ENABLE_ALT_DRIVERS expand to an empty string.)
+GPU_SWGPU_LIB := build/libze_swgpu.so
+GPU_TEST_ENV  := ZE_ENABLE_ALT_DRIVERS=$(abspath $(GPU_SWGPU_LIB)) \
+	POCL_CACHE_DIR=$(abspath build/pocl-cache) ASAN_OPTIONS=detect_leaks=0
+
+$(GPU_TEST_BIN): $(patsubst %.c,build/asan/%.o,$(GPU_TEST_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ -lze_loader -lm
+
+.PHONY: check-gpu
+check-gpu: $(GPU_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
+	@mkdir -p build/pocl-cache
+	$(GPU_TEST_ENV) $(GPU_TEST_BIN) build/kernels
+
+CHECK_SUITES += gpu
+ALL_TARGETS += $(GPU_TEST_BIN)
