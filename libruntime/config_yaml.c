@@ -163,6 +163,7 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 	char prefix[MAX_DEPTH][256];	/* dotted path of each open mapping */
 	char key[256] = "";		/* pending key within the current mapping */
 	char msg[384];
+	unsigned long key_line = 0;	/* where the pending key was written */
 	bool have_key = false, done = false;
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -209,7 +210,7 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 				snprintf(full, sizeof(full), "%s%s%s", prefix[depth],
 					 prefix[depth][0] ? "." : "", key);
 				if (!is_section(full)) {
-					fail(err, errlen, "%s:%lu: unknown key '%s'%s", path, line, full,
+					fail(err, errlen, "%s:%lu: unknown key '%s'%s", path, key_line, full,
 					     find_field(full) ? " (a scalar, not a mapping)" : "");
 					goto bad_event;
 				}
@@ -246,6 +247,7 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 			}
 			if (!have_key) {
 				snprintf(key, sizeof(key), "%s", v);
+				key_line = line;
 				have_key = true;
 				break;
 			}
