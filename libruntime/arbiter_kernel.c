@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: MIT
-/* The 'kernel' arbiter: /dev/bwarb through bwarb_client.h, one open file
- * (one registered client) per sm_arb_client. */
+/*
+ * The 'kernel' arbiter: /dev/bwarb through bwarb_client.h, one open file
+ * (one registered client) per sm_arb_client. The client library is the
+ * kernel work's (libruntime/bwarb_client.c); libruntime/build.mk defines
+ * SM_HAVE_BWARB_CLIENT when it is in the tree, and without it this backend
+ * says so instead of breaking the link of every program.
+ */
 #include "arbiter_impl.h"
 #include "bwarb_client.h"
 
@@ -9,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#ifdef SM_HAVE_BWARB_CLIENT
 
 struct kernel_arbiter {
 	char path[256];
@@ -109,3 +116,14 @@ int sm_arbiter_open_kernel(const struct sm_arbiter_opts *o, struct sm_arbiter **
 	*out = a;
 	return 0;
 }
+#else
+int sm_arbiter_open_kernel(const struct sm_arbiter_opts *o, struct sm_arbiter **out,
+			   char *err, size_t errlen)
+{
+	(void)o;
+	(void)out;
+	snprintf(err, errlen,
+		 "kernel arbiter: this build has no /dev/bwarb client library (libruntime/bwarb_client.c); use --arbiter process");
+	return -ENOSYS;
+}
+#endif

@@ -20,3 +20,12 @@ $(RUNTIME_ASAN_LIB): $(RUNTIME_ASAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 ALL_TARGETS += $(RUNTIME_LIB)
+
+# The kernel arbiter links the /dev/bwarb client library (the kernel work's
+# libruntime/bwarb_client.c) only once that file is in the tree; until then
+# arbiter_kernel.c reports the backend as not built. The prerequisite
+# rebuilds it when the file appears.
+ifneq ($(wildcard libruntime/bwarb_client.c),)
+build/obj/libruntime/arbiter_kernel.o build/asan/libruntime/arbiter_kernel.o: CPPFLAGS += -DSM_HAVE_BWARB_CLIENT
+endif
+build/obj/libruntime/arbiter_kernel.o build/asan/libruntime/arbiter_kernel.o: $(wildcard libruntime/bwarb_client.c)

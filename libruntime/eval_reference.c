@@ -281,7 +281,10 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 
 	root = json_object_from_file(ref_path);
 	if (!root) {
-		fprintf(stderr, "%s: cannot read reference: %s\n", ref_path, json_util_get_last_err());
+		const char *why = json_util_get_last_err();
+		int len = why ? (int)strcspn(why, "\n") : 0;
+
+		fprintf(stderr, "%s: cannot read reference: %.*s\n", ref_path, len, why ? why : "");
 		goto done;
 	}
 	if (!json_object_object_get_ex(root, "cases", &cases) ||

@@ -1,0 +1,32 @@
+# Numerics of the forward pass (ASan+UBSan; oneDNN's JIT runs fine under
+# ASan, so these use build/libruntime-asan.a like every other suite).
+#
+#   check-numerics   test_pieces: router, LayerNorm, RoPE, attention,
+#                    oneDNN matmul f32/bf16 against naive references;
+#                    test_fixture: reference.json criteria in f32 and bf16,
+#                    prefill vs decode, chunking, sliding window, gating,
+#                    bad input.  About 10 s on 2 cores.
+#   bench-numerics   `splitmoe eval`-style tok/s on the fixture (optimised build)
+NUM_TESTS := test_pieces test_fixture
+NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
+
+build/numerics/%: build/asan/tests/numerics/%.o $(RUNTIME_ASAN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $< $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS) -lcmocka
+
+build/numerics/bench_eval: build/obj/tests/numerics/bench_eval.o $(RUNTIME_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
+
+ALL_TARGETS += $(NUM_BINS) build/numerics/bench_eval
+
+.PHONY: check-numerics bench-numerics
+check-numerics: $(NUM_BINS)
+	@rc=0; for t in $(NUM_BINS); do \
+		CMOCKA_MESSAGE_OUTPUT=TAP OMP_NUM_THREADS=2 $$t || rc=1; \
+	done; exit $$rc
+CHECK_SUITES += numerics
+
+bench-numerics: build/numerics/bench_eval
+	@OMP_NUM_THREADS=2 build/numerics/bench_eval tests/fixtures/phimoe-tiny-a
+BENCH_TARGETS += bench-numerics

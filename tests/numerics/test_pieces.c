@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the forward pass's pieces against hand-computed values and
+ * naive double-precision references: sparsemixer router, LayerNorm, RoPE,
+ * attention (causal, sliding window, GQA, decode rows), the oneDNN matmul
+ * in f32 and bf16, the SiLU gate, name parsing.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arbiter.h"
+#include "cpu_math.h"
+#include "dnnl_matmul.h"
+#include "inference.h"
+
+static float frand(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return ((*seed >> 8) & 0xffff) / 65536.0f - 0.5f;
+}
+
+/* --- sparsemixer ------------------------------------------------------ */
+
+static void test_router_positive(void **st)
+{
+	const float s[4] = { 1.0f, 0.5f, 0.99f, 0.2f };
+	int32_t e[2];
+	float w[2];
+
+	(void)st;
+	cm_sparsemixer_top2(s, 4, 0.01f, e, w);
+	assert_int_equal(e[0], 0);
+	assert_int_equal(e[1], 2);
+	/* first: 0.99 is within 2% of the max, 0.5 and 0.2 are masked */
+	assert_float_equal(w[0], 1.0 / (1.0 + exp(-0.01)), 1e-6);
+	/* second: only 0.99 survives its own threshold (1.0 is -inf) */
+	assert_float_equal(w[1], 1.0f, 1e-6);
+}
+
+static void test_router_negative_scores(void **st)
+{
+	const float s[4] = { -1.0f, -2.0f, -1.01f, -3.0f };
+	int32_t e[2];
+	float w[2];
+
+	(void)st;
+	cm_sparsemixer_top2(s, 4, 0.01f, e, w);
+	/* factor = max(|s|, max) = |s| when max < 0 */
+	assert_int_equal(e[0], 0);
+	assert_int_equal(e[1], 2);
+	assert_float_equal(w[0], 1.0 / (1.0 + exp(-0.01)), 1e-6);
+	assert_float_equal(w[1], 1.0f, 1e-6);
+}
+
+static void test_router_wide_threshold(void **st)
+{
+	/* eps 0.5: threshold 1.0 keeps everything within max * 1.0 */
+	const float s[3] = { 2.0f, 1.0f, 0.5f };
+	int32_t e[2];
+	float w[2];
+	double z0 = 1 + exp(-1.0) + exp(-1.5);
+
+	(void)st;
+	cm_sparsemixer_top2(s, 3, 0.5f, e, w);
+	assert_int_equal(e[0], 0);
+	assert_int_equal(e[1], 1);
+	assert_float_equal(w[0], 1.0 / z0, 1e-6);
+	/* second: max 1.0; (1 - 0.5) / max(0.5, 1) = 0.5 <= 1 kept */
+	assert_float_equal(w[1], 1.0 / (1 + exp(-0.5)), 1e-6);
+	/* not renormalised */
+	assert_true(fabs(w[0] + w[1] - 1.0) > 0.1);
+}
+
+static void test_router_ties_lowest_index(void **st)
+{
+	const float s[4] = { 0.3f, 2.0f, 2.0f, 1.0f };
+	int32_t e[2];
+	float w[2];
+
+	(void)st;
+	cm_sparsemixer_top2(s, 4, 0.01f, e, w);
+	assert_int_equal(e[0], 1);
+	assert_int_equal(e[1], 2);
+	assert_float_equal(w[0], 0.5f, 1e-6);	/* the tie shares the softmax */
+	assert_float_equal(w[1], 1.0f, 1e-6);
+}
+
+/* --- LayerNorm, RoPE, gate --------------------------------------------- */
+
+static void test_layernorm(void **st)
+{
+	const float x[8] = { 1, 2, 3, 4, -1, -1, -1, -1 };
+	const float g[4] = { 1, 2, 1, 0.5f }, b[4] = { 0, 0.5f, 0, -1 };
+	float y[8];
+	double rstd = 1.0 / sqrt(1.25 + 1e-5);
+
+	(void)st;
+	cm_layernorm(x, 2, 4, g, b, 1e-5f, y);
+	assert_float_equal(y[0], -1.5 * rstd, 1e-5);
+	assert_float_equal(y[1], -0.5 * rstd * 2 + 0.5, 1e-5);
+	assert_float_equal(y[2], 0.5 * rstd, 1e-5);
+	assert_float_equal(y[3], 1.5 * rstd * 0.5 - 1, 1e-5);
+	/* a constant row normalises to the bias */
+	for (int i = 0; i < 4; i++)
+		assert_float_equal(y[4 + i], b[i], 1e-5);
+}
+
+static void test_rope(void **st)
+{
+	enum { D = 4, S = 8 };
+	float cs[S * D / 2], sn[S * D / 2];
+	/* two rows (positions 0 and 3), two heads */
+	float x[2 * 2 * D] = { 1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8 };
+	float orig[2 * 2 * D];
+
+	(void)st;
+	memcpy(orig, x, sizeof(x));
+	cm_rope_tables(S, D, 10000.0, cs, sn);
+	assert_float_equal(cs[0], 1.0f, 0);
+	assert_float_equal(sn[1], 0.0f, 0);
+	cm_rope(x, 1, 2 * D, 2, D, 0, cs, sn);	/* position 0: identity */
+	assert_memory_equal(x, orig, sizeof(float) * 2 * D);
+	cm_rope(x + 2 * D, 1, 2 * D, 2, D, 3, cs, sn);
+	/* inv_freq = {1, 0.01}: pairs (x0, x2) and (x1, x3) rotate */
+	for (int h = 0; h < 2; h++) {
+		const float *o = orig + 2 * D + h * D;
+		const float *r = x + 2 * D + h * D;
+
+		assert_float_equal(r[0], o[0] * cos(3.0) - o[2] * sin(3.0), 1e-5);
+		assert_float_equal(r[2], o[2] * cos(3.0) + o[0] * sin(3.0), 1e-5);
+		assert_float_equal(r[1], o[1] * cos(0.03) - o[3] * sin(0.03), 1e-5);
+		assert_float_equal(r[3], o[3] * cos(0.03) + o[1] * sin(0.03), 1e-5);
+	}
+}
+
+static void test_silu_gate(void **st)
+{
+	const float h[4] = { 1.0f, -2.0f, 3.0f, 0.5f };	/* w1 x = {1,-2}, w3 x = {3,.5} */
+	float g[2];
+
+	(void)st;
+	cm_silu_gate(h, 1, 2, g);
+	assert_float_equal(g[0], 1.0 / (1 + exp(-1.0)) * 3.0, 1e-6);
+	assert_float_equal(g[1], -2.0 / (1 + exp(2.0)) * 0.5, 1e-6);
+}
+
+/* --- attention ---------------------------------------------------------- */
+
+enum { NH = 4, NKV = 2, HD = 6, T = 12 };
+
+/* Naive attention of query i over keys with an explicit mask, in double. */
+static void naive_attention(const float *q, const float *k, const float *v, int i,
+			    int window, double *out)
+{
+	for (int h = 0; h < NH; h++) {
+		int g = h / (NH / NKV);
+		double sc[T], mx = -INFINITY, sum = 0;
+
+		for (int j = 0; j < T; j++) {
+			bool on = j <= i && (window == 0 || j > i - window);
+
+			sc[j] = -INFINITY;
+			if (!on)
+				continue;
+			double d = 0;
+
+			for (int c = 0; c < HD; c++)
+				d += (double)q[i * NH * HD + h * HD + c] * k[j * NKV * HD + g * HD + c];
+			sc[j] = d / sqrt(HD);
+			mx = fmax(mx, sc[j]);
+		}
+		for (int j = 0; j < T; j++)
+			sum += sc[j] == -INFINITY ? 0 : exp(sc[j] - mx);
+		for (int c = 0; c < HD; c++) {
+			double o = 0;
+
+			for (int j = 0; j < T; j++)
+				if (sc[j] != -INFINITY)
+					o += exp(sc[j] - mx) / sum * v[j * NKV * HD + g * HD + c];
+			out[h * HD + c] = o;
+		}
+	}
+}
+
+static void check_attention(int window)
+{
+	static float q[T * NH * HD], k[T * NKV * HD], v[T * NKV * HD];
+	static float kc[T * NKV * HD], vc[T * NKV * HD];
+	static float out_pre[T * NH * HD], out_dec[NH * HD];
+	float scratch[T];
+	double ref[NH * HD];
+	unsigned seed = 7u + window;
+
+	for (int i = 0; i < T * NH * HD; i++)
+		q[i] = 2 * frand(&seed);
+	for (int i = 0; i < T * NKV * HD; i++) {
+		k[i] = 2 * frand(&seed);
+		v[i] = frand(&seed);
+	}
+	/* prefill: all rows at once */
+	memcpy(kc, k, sizeof(k));
+	memcpy(vc, v, sizeof(v));
+	cm_attention(q, NH * HD, T, 0, NH, NKV, HD, window, 1.0f / sqrtf(HD), kc, vc,
+		     out_pre, scratch);
+	for (int i = 0; i < T; i++) {
+		naive_attention(q, k, v, i, window, ref);
+		for (int c = 0; c < NH * HD; c++)
+			assert_float_equal(out_pre[i * NH * HD + c], ref[c], 1e-5);
+		/* decode: row i alone against the cache filled so far */
+		memset(kc, 0, sizeof(kc));
+		memset(vc, 0, sizeof(vc));
+		cm_kv_append(k, v, NKV * HD, i + 1, 0, NKV * HD, kc, vc);
+		cm_attention(q + i * NH * HD, NH * HD, 1, i, NH, NKV, HD, window,
+			     1.0f / sqrtf(HD), kc, vc, out_dec, scratch);
+		for (int c = 0; c < NH * HD; c++)
+			assert_float_equal(out_dec[c], ref[c], 1e-5);
+	}
+}
+
+static void test_attention_causal(void **st)
+{
+	(void)st;
+	check_attention(0);
+}
+
+static void test_attention_sliding_window(void **st)
+{
+	(void)st;
+	check_attention(3);
+	check_attention(1);	/* attends itself only: output = its own v */
+}
+
+static void test_attention_window_one_is_own_value(void **st)
+{
+	float q[NH * HD], k[NKV * HD * 3], v[NKV * HD * 3], o[NH * HD], scratch[3];
+	unsigned seed = 3;
+
+	(void)st;
+	for (int i = 0; i < NH * HD; i++)
+		q[i] = frand(&seed);
+	for (int i = 0; i < NKV * HD * 3; i++) {
+		k[i] = frand(&seed);
+		v[i] = frand(&seed);
+	}
+	cm_attention(q, NH * HD, 1, 2, NH, NKV, HD, 1, 0.5f, k, v, o, scratch);
+	for (int h = 0; h < NH; h++)
+		for (int c = 0; c < HD; c++)
+			assert_float_equal(o[h * HD + c], v[2 * NKV * HD + (h / 2) * HD + c], 1e-6);
+}
+
+/* --- oneDNN matmul ------------------------------------------------------- */
+
+/* y = x W^T + b, W the row concatenation of two parts (second without bias). */
+static void check_matmul(bool bf16, enum phimoe_dtype wdt)
+{
+	enum { K = 40, N1 = 24, N2 = 9, N = N1 + N2, MAXM = 20 };
+	static float w[N * K], b[N1], x[MAXM * K], y[MAXM * N];
+	static uint16_t wb[N * K], bb[N1];
+	unsigned seed = 11;
+	struct dmm_ctx *c;
+	struct dmm_weights *dw;
+	char err[256];
+
+	for (int i = 0; i < N * K; i++) {
+		/* bf16-exact values, as the fixture's weights */
+		cm_f32_to_bf16(&(float){ frand(&seed) }, &wb[i], 1);
+		w[i] = phimoe_bf16_to_f32(wb[i]);
+	}
+	for (int i = 0; i < N1; i++) {
+		cm_f32_to_bf16(&(float){ frand(&seed) }, &bb[i], 1);
+		b[i] = phimoe_bf16_to_f32(bb[i]);
+	}
+	for (int i = 0; i < MAXM * K; i++)
+		x[i] = 3 * frand(&seed);
+
+	const void *wd1 = wdt == PHIMOE_DTYPE_BF16 ? (const void *)wb : (const void *)w;
+	size_t es = wdt == PHIMOE_DTYPE_BF16 ? 2 : 4;
+	struct phimoe_tensor tw[2] = {
+		{ .name = "w1", .dtype = wdt, .ndim = 2, .shape = { N1, K }, .numel = N1 * K,
+		  .nbytes = N1 * K * es, .data = wd1 },
+		{ .name = "w2", .dtype = wdt, .ndim = 2, .shape = { N2, K }, .numel = N2 * K,
+		  .nbytes = N2 * K * es, .data = (const char *)wd1 + N1 * K * es },
+	};
+	struct phimoe_tensor tb[2] = {
+		{ .name = "b1", .dtype = wdt, .ndim = 1, .shape = { N1 }, .numel = N1,
+		  .nbytes = N1 * es, .data = wdt == PHIMOE_DTYPE_BF16 ? (const void *)bb : (const void *)b },
+		{ .name = "b2" },
+	};
+
+	assert_int_equal(dmm_ctx_create(bf16, MAXM, &c, err, sizeof(err)), 0);
+	assert_int_equal(dmm_weights_create(c, tw, tb, 2, &dw, err, sizeof(err)), 0);
+	assert_int_equal(dmm_weights_k(dw), K);
+	assert_int_equal(dmm_weights_n(dw), N);
+	for (int m = 1; m <= MAXM; m += 6) {
+		assert_int_equal(dmm_run(c, dw, x, m, y), 0);
+		for (int r = 0; r < m; r++)
+			for (int j = 0; j < N; j++) {
+				double s = j < N1 ? b[j] : 0;
+
+				for (int i = 0; i < K; i++)
+					s += (double)x[r * K + i] * w[j * K + i];
+				/* bf16 with hi/lo activations: ~2^-16 relative */
+				assert_float_equal(y[r * N + j], s, bf16 ? 2e-4 : 2e-5);
+			}
+	}
+	assert_int_equal(dmm_run(c, dw, x, MAXM + 1, y), -EINVAL);
+	assert_int_equal(dmm_run(c, dw, x, 0, y), -EINVAL);
+	dmm_weights_destroy(dw);
+	dmm_ctx_destroy(c);
+}
+
+static void test_matmul_f32(void **st)
+{
+	(void)st;
+	check_matmul(false, PHIMOE_DTYPE_BF16);
+	check_matmul(false, PHIMOE_DTYPE_F32);
+}
+
+static void test_matmul_bf16(void **st)
+{
+	(void)st;
+	check_matmul(true, PHIMOE_DTYPE_BF16);
+	check_matmul(true, PHIMOE_DTYPE_F32);
+}
+
+static void test_matmul_bad_shapes(void **st)
+{
+	float w[12] = { 0 };
+	struct phimoe_tensor tw[2] = {
+		{ .name = "a", .dtype = PHIMOE_DTYPE_F32, .ndim = 2, .shape = { 2, 3 }, .numel = 6, .data = w },
+		{ .name = "b", .dtype = PHIMOE_DTYPE_F32, .ndim = 2, .shape = { 2, 2 }, .numel = 4, .data = w },
+	};
+	struct dmm_ctx *c;
+	struct dmm_weights *dw;
+	char err[256] = "";
+
+	(void)st;
+	assert_int_equal(dmm_ctx_create(false, 4, &c, err, sizeof(err)), 0);
+	assert_int_equal(dmm_weights_create(c, tw, NULL, 2, &dw, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "weight b "));
+	dmm_ctx_destroy(c);
+}
+
+static void test_bf16_split(void **st)
+{
+	const float x[4] = { 1.0f / 3.0f, -1234.567f, 1e-20f, 0.0f };
+	uint16_t hi[4], lo[4];
+
+	(void)st;
+	cm_f32_to_bf16_split(x, hi, lo, 4);
+	for (int i = 0; i < 4; i++) {
+		double back = (double)phimoe_bf16_to_f32(hi[i]) + phimoe_bf16_to_f32(lo[i]);
+
+		assert_true(fabs(back - x[i]) <= fabs(x[i]) * 1.0 / 65536);
+	}
+}
+
+static void test_names(void **st)
+{
+	enum sm_compute c;
+	enum sm_arbiter_kind k;
+
+	(void)st;
+	assert_int_equal(sm_compute_parse("bf16", &c), 0);
+	assert_int_equal(c, SM_COMPUTE_BF16);
+	assert_int_equal(sm_compute_parse("f32", &c), 0);
+	assert_int_equal(c, SM_COMPUTE_F32);
+	assert_int_equal(sm_compute_parse("fp16", &c), -EINVAL);
+	assert_string_equal(sm_compute_name(SM_COMPUTE_AUTO), "auto");
+	assert_int_equal(sm_arbiter_kind_parse("process", &k), 0);
+	assert_int_equal(k, SM_ARB_PROCESS);
+	assert_int_equal(sm_arbiter_kind_parse("kern", &k), -EINVAL);
+	assert_string_equal(sm_arbiter_kind_name(SM_ARB_OFF), "off");
+	/* AUTO resolves to bf16 exactly when oneDNN sees native bf16 */
+	assert_int_equal(sm_compute_default() == SM_COMPUTE_BF16, dmm_cpu_has_bf16());
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_router_positive),
+		cmocka_unit_test(test_router_negative_scores),
+		cmocka_unit_test(test_router_wide_threshold),
+		cmocka_unit_test(test_router_ties_lowest_index),
+		cmocka_unit_test(test_layernorm),
+		cmocka_unit_test(test_rope),
+		cmocka_unit_test(test_silu_gate),
+		cmocka_unit_test(test_attention_causal),
+		cmocka_unit_test(test_attention_sliding_window),
+		cmocka_unit_test(test_attention_window_one_is_own_value),
+		cmocka_unit_test(test_matmul_f32),
+		cmocka_unit_test(test_matmul_bf16),
+		cmocka_unit_test(test_matmul_bad_shapes),
+		cmocka_unit_test(test_bf16_split),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests_name("numerics-pieces", tests, NULL, NULL);
+}
