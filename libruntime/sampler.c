@@ -172,6 +172,29 @@ static int top_candidates(struct sm_sampler *s, const float *l, int k)
 	return n;
 }
 
+/* Plain temperature sampling needs no ranking: one pass, O(vocab). */
+static int sample_all(struct sm_sampler *s, const float *l)
+{
+	int i, last = -1;
+	float m = l[sm_argmax(l, s->vocab)];
+	double sum = 0, u, acc = 0;
+
+	for (i = 0; i < s->vocab; i++) {
+		s->p[i] = isnan(l[i]) ? 0.0f : expf((l[i] - m) / s->o.temperature);
+		sum += s->p[i];
+	}
+	u = next_unit(s->rng) * sum;
+	for (i = 0; i < s->vocab; i++) {
+		if (s->p[i] == 0.0f)
+			continue;
+		last = i;
+		acc += s->p[i];
+		if (u < acc)
+			return i;
+	}
+	return last >= 0 ? last : sm_argmax(l, s->vocab);
+}
+
 int sm_sampler_sample(struct sm_sampler *s, const float *logits)
 {
 	int k = s->o.top_k ? s->o.top_k : s->vocab, n, i;
@@ -180,6 +203,8 @@ int sm_sampler_sample(struct sm_sampler *s, const float *logits)
 
 	if (s->o.temperature == 0 || k == 1)
 		return sm_argmax(logits, s->vocab);
+	if (k == s->vocab && s->o.top_p >= 1)
+		return sample_all(s, logits);
 	n = top_candidates(s, logits, k);
 	if (n == 0)
 		return sm_argmax(logits, s->vocab);
