@@ -29,6 +29,7 @@ struct phimoe_tokenizer {
 	bool legacy;		/* transformers' legacy: dummy prefix on every segment */
 	struct special special[MAX_SPECIAL];
 	int nspecial;
+	bool first_byte[256];	/* bytes a special token can start with */
 	/* id -> special text, for decoding ids beyond the pieces */
 	const char **added_text;
 	int added_lo, added_n;
@@ -70,6 +71,7 @@ static int add_special(struct phimoe_tokenizer *tk, const char *path,
 		return fail(err, errlen, "%s: out of memory", path);
 	tk->special[tk->nspecial].len = strlen(text);
 	tk->special[tk->nspecial].id = id;
+	tk->first_byte[(unsigned char)text[0]] = true;
 	tk->nspecial++;
 	return 0;
 }
@@ -259,6 +261,8 @@ static const struct special *match_special(const struct phimoe_tokenizer *tk,
 	const struct special *best = NULL;
 	int i;
 
+	if (!tk->first_byte[(unsigned char)*s])
+		return NULL;
 	for (i = 0; i < tk->nspecial; i++)
 		if (!strncmp(s, tk->special[i].text, tk->special[i].len) &&
 		    (!best || tk->special[i].len > best->len))
