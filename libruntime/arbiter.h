@@ -2,7 +2,8 @@
 /*
  * The runtime's view of DRAM bandwidth arbitration: every heavy submission
  * acquires its byte estimate before it runs and completes after. Backends:
- *   kernel   /dev/bwarb through bwarb_client.h (one open file per client)
+ *   kernel   /dev/bwarb through bwarb_client.h (one open file per client);
+ *            -ENOSYS with a message in builds without that library
  *   process  the same arbitration core (kmod/arb_core.h) in this process,
  *            behind a mutex, for machines without the module; its periods
  *            are advanced lazily by the callers (no timer thread)

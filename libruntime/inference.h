@@ -7,8 +7,11 @@
  * PhimoeForCausalLM (eager attention) in f32; bf16 trades a little accuracy
  * for speed.
  *
- * Nothing is allocated after phimoe_session_create(): prefill longer than
- * max_batch is processed in chunks of max_batch through the same buffers.
+ * Work buffers, KV cache and packed weights are allocated by
+ * phimoe_session_create(); prefill longer than max_batch is processed in
+ * chunks of max_batch through the same buffers. Decode allocates nothing;
+ * prefill creates a oneDNN primitive the first time a given row count
+ * occurs for a matrix shape (then cached for the session's life).
  *
  * A session is not thread-safe: one caller at a time.
  *
@@ -26,7 +29,13 @@ struct sm_arbiter;
 struct sm_backend;
 
 /* Compute type of the projections, experts and lm_head. Everything else
- * (norms, RoPE, attention, router, residuals) is f32 in both. */
+ * (norms, RoPE, attention, sparsemixer, residuals) is f32 in both.
+ * bf16: weights packed as bf16 (half the bytes read), products on the
+ * CPU's bf16 units; each activation row goes in as two bf16 rows, hi =
+ * bf16(x) and lo = bf16(x - hi), stacked into one product so the weights
+ * are still read once. Plain bf16 rounding of the activations fails the
+ * fixture: the sparsemixer's mask is discontinuous, and a 0.4% change of
+ * a router input flips it (cosine down to 0.87 at some positions). */
 enum sm_compute {
 	SM_COMPUTE_AUTO = 0,	/* bf16 where the CPU has AVX512-BF16 or AMX */
 	SM_COMPUTE_F32,
@@ -54,7 +63,9 @@ struct phimoe_session_opts {
 	uint32_t arb_weight;	/* 0: 100 */
 	uint64_t arb_reserve_mbps;
 	/* Backend running the forward pass; NULL: the CPU backend, created
-	 * and owned by the session. A backend passed here is borrowed. */
+	 * and owned by the session. A backend passed here is borrowed and
+	 * gates itself (its own client, backend.h): the arb_* fields above
+	 * are then unused. */
 	struct sm_backend *backend;
 };
 
