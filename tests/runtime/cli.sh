@@ -117,7 +117,7 @@ if "$bin" info --model "$fx" --arbiter process >"$tmp/out" 2>"$tmp/err" &&
 	grep -q '^isa: .*avx512_bf16=' "$tmp/out" && grep -q '^onednn: ' "$tmp/out" &&
 	grep -q '^arbiter: process requested, process in use' "$tmp/out" &&
 	grep -q 'parameters: 1071872 ' "$tmp/out" && grep -q 'active per token: 318336 parameters' "$tmp/out" &&
-	grep -q '^resident memory' "$tmp/err"; then
+	grep -q '^resident memory (model mapped): .* MB' "$tmp/out"; then
 	ok "info --model: ISA, oneDNN, arbiter, parameters, active bytes, resident memory"
 else
 	not_ok "info --model" "$(cat "$tmp/out" "$tmp/err")"

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "config_yaml.h"
 
 struct cli_opts {
@@ -38,7 +39,7 @@ int cmd_tokenize(struct cli_opts *o);
 int cmd_eval(struct cli_opts *o);
 int cmd_info(struct cli_opts *o);
 
-/* Resident memory line on stderr ("resident: ... MB"). */
-void cli_report_memory(const char *when);
+/* One line "resident memory (WHEN): ... MB" on out. */
+void cli_report_memory(FILE *out, const char *when);
 
 #endif /* SPLITMOE_CLI_H */

@@ -98,8 +98,7 @@ int cmd_info(struct cli_opts *o)
 		if (cli_load(o, &c, false))
 			return 1;
 		print_model(&c);
-		fflush(stdout);
-		cli_report_memory("model mapped");
+		cli_report_memory(stdout, "model mapped");
 		cli_close(&c);
 	}
 	return 0;
