@@ -9,6 +9,8 @@
 #   bench-numerics   `splitmoe eval`-style tok/s on the fixture (optimised build)
 NUM_TESTS := test_pieces test_fixture
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
+# The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
+RT_ARB_BIN := build/numerics/test_arbiter
 
 build/numerics/%: build/asan/tests/numerics/%.o $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
@@ -18,7 +20,7 @@ build/numerics/bench_eval: build/obj/tests/numerics/bench_eval.o $(RUNTIME_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
 
-ALL_TARGETS += $(NUM_BINS) build/numerics/bench_eval
+ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval
 
 .PHONY: check-numerics bench-numerics
 check-numerics: $(NUM_BINS)
@@ -26,6 +28,11 @@ check-numerics: $(NUM_BINS)
 		CMOCKA_MESSAGE_OUTPUT=TAP OMP_NUM_THREADS=2 $$t || rc=1; \
 	done; exit $$rc
 CHECK_SUITES += numerics
+
+.PHONY: check-runtime-arbiter
+check-runtime-arbiter: $(RT_ARB_BIN)
+	@CMOCKA_MESSAGE_OUTPUT=TAP $(RT_ARB_BIN)
+CHECK_SUITES += runtime-arbiter
 
 bench-numerics: build/numerics/bench_eval
 	@OMP_NUM_THREADS=2 build/numerics/bench_eval tests/fixtures/phimoe-tiny-a
