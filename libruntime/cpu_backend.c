@@ -89,10 +89,16 @@ static int gate_complete(struct sm_backend *be, uint64_t grant, uint64_t bytes)
 	return 0;
 }
 
-static void set_threads(struct cpu_be *c)
+/* Below this many bytes per product a fork/join of the OpenMP team costs
+ * more than the product (decode on small models). */
+#define SMALL_PRODUCT_BYTES (256u << 10)
+
+static void set_threads(struct cpu_be *c, uint64_t bytes)
 {
 	/* OpenMP's thread count is per calling thread: set it where we run */
-	if (c->threads > 0)
+	if (bytes && bytes < SMALL_PRODUCT_BYTES)
+		omp_set_num_threads(1);
+	else
 		omp_set_num_threads(c->threads);
 }
 
@@ -167,7 +173,7 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
-	set_threads(c);
+	set_threads(c, bytes);
 	rc = dmm_run(c->mm, l->w, x, m, y);
 	if (rc) {
 		gate_complete(be, grant, bytes);
@@ -250,7 +256,7 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
-	set_threads(c);
+	set_threads(c, bytes);
 	rc = dmm_run(c->mm, e->w13, x, m, c->h);
 	if (!rc) {
 		cm_silu_gate(c->h, m, e->inter, c->g);
@@ -381,9 +387,10 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 	c->be.compute = o->compute;
 	c->be.gate = o->gate;
 	c->be.priv = c;
-	c->threads = o->threads;
+	/* 0: whatever OpenMP would use here (OMP_NUM_THREADS or the cores) */
+	c->threads = o->threads > 0 ? o->threads : omp_get_max_threads();
 	c->max_rows = o->max_rows ? o->max_rows : 512;
-	set_threads(c);
+	set_threads(c, 0);
 	rc = dmm_ctx_create(o->compute == SM_BACKEND_BF16, c->max_rows, &c->mm, err, errlen);
 	if (rc) {
 		free(c);
