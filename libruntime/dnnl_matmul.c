@@ -218,8 +218,9 @@ static struct dmm_shape *shape_get(struct dmm_ctx *c, int k, int n, bool bias,
 	if (!sh->prim || !sh->src || !sh->dst)
 		goto nomem;
 	if (make_pd(c, k, n, bias, 1, NULL, &pd) != dnnl_success) {
-		seterr(err, errlen, "oneDNN: no %s matmul for k=%d n=%d",
-		       c->bf16 ? "bf16" : "f32", k, n);
+		seterr(err, errlen, "oneDNN: no %s matmul for k=%d n=%d on this CPU (%s)%s",
+		       c->bf16 ? "bf16" : "f32", k, n, dmm_isa_name(),
+		       c->bf16 ? "; use compute type f32" : "");
 		shape_free(sh, c->prim_rows);
 		return NULL;
 	}

@@ -111,7 +111,19 @@ static void test_eval_f32(void **st)
 
 static void test_eval_bf16(void **st)
 {
+	struct phimoe_session_opts o = { .compute = SM_COMPUTE_BF16, .max_seq = 8 };
+	struct phimoe_session *s = NULL;
+	char err[256];
+
 	(void)st;
+	/* AVX2-only CPUs have no bf16 matmul in oneDNN 2.6 (auto is f32
+	 * there): then bf16 must be refused with a clear message */
+	if (phimoe_session_create(&model, &o, &s, err, sizeof(err))) {
+		assert_non_null(strstr(err, "use compute type f32"));
+		assert_int_equal(sm_compute_default(), SM_COMPUTE_F32);
+		return;
+	}
+	phimoe_session_destroy(s);
 	check_eval(SM_COMPUTE_BF16);
 }
 
@@ -186,8 +198,9 @@ static void test_small_sliding_window(void **st)
 	win = open_session(&windowed, SM_COMPUTE_F32, 0, NULL);
 	assert_int_equal(phimoe_prefill(full, prompt, n, &pa), 0);
 	assert_int_equal(phimoe_prefill(win, prompt, n, &pb), 0);
-	/* positions that see fewer than W keys are unaffected by the window */
-	assert_true(max_diff(a, b, (size_t)W * V) == 0);
+	/* positions that see fewer than W keys are unaffected by the window
+	 * (up to the summation order of differently sized expert batches) */
+	assert_true(max_diff(a, b, (size_t)W * V) <= 1e-5);
 	/* later ones attend W keys only */
 	for (int p = W; p < n; p++)
 		assert_true(max_diff(a + (size_t)p * V, b + (size_t)p * V, V) > 1e-3);

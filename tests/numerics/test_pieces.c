@@ -324,9 +324,45 @@ static void test_matmul_f32(void **st)
 	check_matmul(false, PHIMOE_DTYPE_F32);
 }
 
+/* oneDNN 2.6 has bf16 matmul on AVX512 cores (natively with AVX512-BF16
+ * or AMX), not on AVX2-only CPUs, where compute auto is f32. */
+static bool onednn_has_bf16_matmul(void)
+{
+	uint16_t one = 0x3f80;
+	struct phimoe_tensor w = { .name = "probe", .dtype = PHIMOE_DTYPE_BF16, .ndim = 2,
+				   .shape = { 1, 1 }, .numel = 1, .nbytes = 2, .data = &one };
+	struct dmm_ctx *c;
+	struct dmm_weights *dw;
+	char err[256];
+	bool ok;
+
+	if (dmm_ctx_create(true, 1, &c, err, sizeof(err)))
+		return false;
+	ok = dmm_weights_create(c, &w, NULL, 1, &dw, err, sizeof(err)) == 0;
+	if (ok)
+		dmm_weights_destroy(dw);
+	dmm_ctx_destroy(c);
+	return ok;
+}
+
 static void test_matmul_bf16(void **st)
 {
 	(void)st;
+	if (!onednn_has_bf16_matmul()) {
+		/* then bf16 must be refused with a clear message */
+		struct dmm_ctx *c;
+		struct dmm_weights *dw;
+		char err[256] = "";
+		uint16_t one = 0x3f80;
+		struct phimoe_tensor w = { .name = "w", .dtype = PHIMOE_DTYPE_BF16, .ndim = 2,
+					   .shape = { 1, 1 }, .numel = 1, .nbytes = 2, .data = &one };
+
+		assert_int_equal(dmm_ctx_create(true, 1, &c, err, sizeof(err)), 0);
+		assert_true(dmm_weights_create(c, &w, NULL, 1, &dw, err, sizeof(err)) < 0);
+		assert_non_null(strstr(err, "use compute type f32"));
+		dmm_ctx_destroy(c);
+		return;
+	}
 	check_matmul(true, PHIMOE_DTYPE_BF16);
 	check_matmul(true, PHIMOE_DTYPE_F32);
 }
