@@ -18,6 +18,7 @@
 
 #include "chat_format.h"
 #include "tokenizer.h"
+#include "tokenizer_sp.h"
 
 static const char *fixture;
 static struct json_object *ref;
@@ -311,6 +312,39 @@ static void t_padding_ids(void **state)
 	free(s);
 }
 
+/* Our decoder (which streams) agrees with libsentencepiece's DecodeIds on
+ * random sequences of pieces: normal, byte, control and unknown. */
+static void t_decode_matches_sentencepiece(void **state)
+{
+	char path[4200], err[512];
+	struct sp_proc *sp;
+	unsigned seed = 12345;
+	int t, i, kinds[5] = { 0 };
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tokenizer.model", fixture);
+	assert_int_equal(sp_load(path, &sp, err, sizeof(err)), 0);
+	for (t = 0; t < 3000; t++) {
+		int n = 1 + rand_r(&seed) % 12, ids[12];
+		char *a, *b;
+
+		for (i = 0; i < n; i++) {
+			ids[i] = rand_r(&seed) % sp_piece_size(sp);
+			kinds[sp_kind(sp, ids[i])]++;
+		}
+		a = phimoe_tokenizer_decode(tk, ids, (size_t)n);
+		b = sp_decode(sp, ids, (size_t)n);
+		assert_non_null(b);
+		assert_string_equal(a, b);
+		free(a);
+		free(b);
+	}
+	/* the draw covered every kind of piece the model has */
+	assert_true(kinds[SP_PIECE_NORMAL] && kinds[SP_PIECE_BYTE] && kinds[SP_PIECE_CONTROL] &&
+		    kinds[SP_PIECE_UNKNOWN]);
+	sp_free(sp);
+}
+
 static void t_load_errors(void **state)
 {
 	struct phimoe_tokenizer *t = (void *)1;
@@ -333,6 +367,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(t_special_tokens),
 		cmocka_unit_test(t_chat_format),
 		cmocka_unit_test(t_padding_ids),
+		cmocka_unit_test(t_decode_matches_sentencepiece),
 		cmocka_unit_test(t_load_errors),
 	};
 
