@@ -45,4 +45,10 @@ int bwarb_complete(struct bwarb_client *c, uint64_t grant_id, uint64_t actual_by
 int bwarb_query(struct bwarb_client *c, struct bwarb_client_info *out);
 void bwarb_close(struct bwarb_client *c);
 
+/* One line explaining a negative errno of these functions ("/dev/bwarb
+ * does not exist: the bwarb module is not loaded" for -ENOENT, ...). */
+const char *bwarb_strerror(int err);
+/* The client id the module gave at registration (0 before). */
+uint32_t bwarb_client_id(const struct bwarb_client *c);
+
 #endif /* SPLITMOE_BWARB_CLIENT_H */

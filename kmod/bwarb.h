@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bwarb module internals shared by its files: the device (one instance),
+ * the per-open-file client, and the entry points each file provides.
+ */
+#ifndef BWARB_H
+#define BWARB_H
+
+#include <linux/hrtimer.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include "arb_core.h"
+#include "uapi/bwarb.h"
+
+/*
+ * The arbiter device. @lock is a spinlock taken with interrupts disabled
+ * because the period hrtimer runs in hard-irq context; it protects every
+ * field marked [L], the core state and every registered client's core
+ * state. Nothing sleeps under it.
+ */
+struct bwarb_dev {
+	spinlock_t lock;		/* see above; irqsave everywhere */
+	struct arb_state arb;		/* [L] the policy core */
+	struct arb_params params;	/* [L] copy of the core's parameters */
+	struct list_head clients;	/* [L] registered bwarb_client.node */
+	u32 nr_clients;			/* [L] registered clients */
+	u32 nr_waiters;			/* [L] acquires blocked in the core */
+	u32 next_client_id;		/* [L] ids handed out so far */
+	u64 period_seq;			/* [L] ticks so far */
+	u64 last_granted_bytes;		/* [L] core total at the last tick */
+	u64 tamper_events;		/* [L] fast-path tampering, all clients */
+
+	wait_queue_head_t wq;		/* blocked acquires; woken per tick */
+	struct hrtimer timer;		/* the period timer */
+	struct miscdevice misc;
+	struct kobject *kobj;		/* /sys/kernel/bwarb */
+	struct dentry *debugfs;		/* /sys/kernel/debug/bwarb */
+	void *counters;			/* private to bwarb_counters.c */
+};
+
+/*
+ * One client per open file of /dev/bwarb. Fields marked [L] are protected
+ * by bwarb_dev.lock; the others are set once at REGISTER (under the lock,
+ * before @registered becomes true) and read-only afterwards.
+ */
+struct bwarb_client {
+	struct bwarb_dev *bd;
+	struct list_head node;		/* [L] in bwarb_dev.clients */
+	struct arb_client core;		/* [L] the core's view */
+	bool registered;		/* [L] */
+	u32 id;
+	pid_t pid;			/* tgid of the registering process */
+	char name[BWARB_NAME_LEN];
+	u64 max_wait_ns;		/* [L] longest wait of a granted acquire */
+	/*
+	 * The core keeps one pending demand per client, so only one thread of
+	 * the file waits in the core at a time; the others wait for @waiter
+	 * to become NULL.
+	 */
+	struct task_struct *waiter;	/* [L] */
+};
+
+extern struct bwarb_dev bwarb_dev;
+
+/* bwarb_dev.c: the misc device and its ioctls. */
+int bwarb_device_init(struct bwarb_dev *bd);
+void bwarb_device_exit(struct bwarb_dev *bd);
+
+/* bwarb_sysfs.c: /sys/kernel/bwarb (creates bd->kobj). */
+int bwarb_sysfs_init(struct bwarb_dev *bd);
+void bwarb_sysfs_exit(struct bwarb_dev *bd);
+
+#endif /* BWARB_H */

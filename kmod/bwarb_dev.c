@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/bwarb: one client per open file; the ioctls of uapi/bwarb.h.
+ * Every argument is copied in whole and validated before any state
+ * changes; structs copied out were either copied in whole or zeroed first.
+ */
+#include <linux/compat.h>
+#include <linux/fs.h>
+#include <linux/ktime.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+#include "bwarb.h"
+#include "bwarb_trace.h"
+
+static bool bwarb_zero(const u64 *v, size_t n)
+{
+	while (n--)
+		if (*v++)
+			return false;
+	return true;
+}
+
+static int bwarb_open(struct inode *inode, struct file *f)
+{
+	struct bwarb_client *cl = kzalloc(sizeof(*cl), GFP_KERNEL);
+
+	if (!cl)
+		return -ENOMEM;
+	cl->bd = &bwarb_dev;
+	INIT_LIST_HEAD(&cl->node);
+	f->private_data = cl;
+	return 0;
+}
+
+/* Last reference gone: no ioctl of this file runs any more. */
+static int bwarb_release(struct inode *inode, struct file *f)
+{
+	struct bwarb_client *cl = f->private_data;
+	struct bwarb_dev *bd = cl->bd;
+	unsigned long flags;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	if (cl->registered) {
+		arb_client_remove(&bd->arb, &cl->core);
+		list_del(&cl->node);
+		bd->nr_clients--;
+		cl->registered = false;
+	}
+	spin_unlock_irqrestore(&bd->lock, flags);
+	kfree(cl);
+	return 0;
+}
+
+static long bwarb_ioc_register(struct bwarb_client *cl,
+			       struct bwarb_register __user *arg)
+{
+	struct bwarb_dev *bd = cl->bd;
+	struct arb_client_params cp;
+	struct bwarb_register r;
+	unsigned long flags;
+	int ret;
+
+	if (copy_from_user(&r, arg, sizeof(r)))
+		return -EFAULT;
+	if (r.size != sizeof(r) || !bwarb_zero(r.reserved, ARRAY_SIZE(r.reserved)))
+		return -EINVAL;
+	if (strnlen(r.name, sizeof(r.name)) == sizeof(r.name))
+		return -EINVAL;
+	if (r.class >= ARB_CLASS_COUNT || !r.weight || r.weight > ARB_MAX_WEIGHT)
+		return -EINVAL;
+	cp.class = r.class;
+	cp.weight = r.weight;
+	cp.reserve_mbps = r.reserve_mbps;
+	cp.burst_bytes = r.burst_bytes;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	if (cl->registered) {
+		ret = -EBUSY;
+	} else {
+		ret = arb_client_add(&bd->arb, &cl->core, &cp);
+		if (!ret) {
+			cl->id = ++bd->next_client_id;
+			cl->pid = task_tgid_nr(current);
+			memcpy(cl->name, r.name, sizeof(cl->name));
+			list_add_tail(&cl->node, &bd->clients);
+			bd->nr_clients++;
+			cl->registered = true;
+		}
+	}
+	spin_unlock_irqrestore(&bd->lock, flags);
+
+	trace_bwarb_register(ret ? 0 : cl->id, task_tgid_nr(current), r.class,
+			     r.weight, r.reserve_mbps, r.burst_bytes, ret);
+	if (ret)
+		return ret;
+
+	r.client_id = cl->id;
+	if (copy_to_user(arg, &r, sizeof(r))) {
+		/* Nothing may change on a bad pointer: undo. */
+		spin_lock_irqsave(&bd->lock, flags);
+		arb_client_remove(&bd->arb, &cl->core);
+		list_del_init(&cl->node);
+		bd->nr_clients--;
+		cl->registered = false;
+		spin_unlock_irqrestore(&bd->lock, flags);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/* One acquire in progress: its request and the outcome. */
+struct bwarb_acq {
+	u64 bytes;
+	u64 grant_id;
+	u64 seq;	/* bwarb_dev.period_seq at our last try in the core */
+	int ret;
+};
+
+static void bwarb_drop_waiter(struct bwarb_client *cl)
+{
+	if (cl->waiter == current) {
+		cl->waiter = NULL;
+		cl->bd->nr_waiters--;
+	}
+}
+
+/*
+ * The wait condition of an acquire (runs with the task already queued on
+ * bd->wq). Returns true once the acquire is decided: granted (ret 0) or
+ * failed. The core is asked again only after a period boundary, and only
+ * by the one thread of the file that owns the client's pending demand.
+ */
+static bool bwarb_try_acquire(struct bwarb_client *cl, struct bwarb_acq *a)
+{
+	struct bwarb_dev *bd = cl->bd;
+	unsigned long flags;
+	bool done = false;
+	int ret;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	if (cl->waiter && cl->waiter != current)
+		goto out;
+	if (cl->waiter == current && a->seq == bd->period_seq)
+		goto out;
+	ret = arb_acquire(&bd->arb, &cl->core, a->bytes, &a->grant_id);
+	if (ret == -EAGAIN) {
+		if (!cl->waiter) {
+			cl->waiter = current;
+			bd->nr_waiters++;
+		}
+		a->seq = bd->period_seq;
+		goto out;
+	}
+	a->ret = ret;
+	bwarb_drop_waiter(cl);
+	done = true;
+out:
+	spin_unlock_irqrestore(&bd->lock, flags);
+	return done;
+}
+
+static long bwarb_ioc_acquire(struct bwarb_client *cl,
+			      struct bwarb_acquire __user *arg)
+{
+	struct bwarb_dev *bd = cl->bd;
+	struct bwarb_acquire q;
+	struct bwarb_acq a = { 0 };
+	unsigned long flags;
+	bool waited, registered;
+	u64 t0, wait_ns;
+	ktime_t timeout;
+	long wret;
+
+	if (copy_from_user(&q, arg, sizeof(q)))
+		return -EFAULT;
+	if (q.size != sizeof(q) || !bwarb_zero(q.reserved, ARRAY_SIZE(q.reserved)))
+		return -EINVAL;
+	if ((q.flags & ~BWARB_ACQUIRE_FLAGS) || !q.bytes)
+		return -EINVAL;
+	spin_lock_irqsave(&bd->lock, flags);
+	registered = cl->registered;
+	spin_unlock_irqrestore(&bd->lock, flags);
+	if (!registered)
+		return -ENOTCONN;
+
+	a.bytes = q.bytes;
+	t0 = ktime_get_ns();
+	if (q.flags & BWARB_ACQUIRE_NONBLOCK) {
+		wret = bwarb_try_acquire(cl, &a) ? 0 : -EAGAIN;
+	} else {
+		timeout = q.timeout_ns && q.timeout_ns < KTIME_MAX ?
+			  ns_to_ktime(q.timeout_ns) : KTIME_MAX;
+		wret = wait_event_interruptible_hrtimeout(bd->wq,
+							  bwarb_try_acquire(cl, &a),
+							  timeout);
+		if (wret == -ETIME)
+			wret = -ETIMEDOUT;
+		else if (wret)
+			wret = -EINTR;
+	}
+	wait_ns = ktime_get_ns() - t0;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	waited = cl->waiter == current;
+	if (wret) {
+		/* Gave up without a grant: the core forgets the demand. */
+		if (waited)
+			arb_cancel(&bd->arb, &cl->core);
+		a.ret = wret;
+	} else if (!a.ret && wait_ns > cl->max_wait_ns) {
+		cl->max_wait_ns = wait_ns;
+	}
+	bwarb_drop_waiter(cl);
+	spin_unlock_irqrestore(&bd->lock, flags);
+	/* Other threads of this file may be waiting for the waiter slot. */
+	wake_up_all(&bd->wq);
+
+	if (a.ret) {
+		trace_bwarb_acquire_fail(cl->id, q.bytes, wait_ns, a.ret);
+		return a.ret;
+	}
+	trace_bwarb_grant(cl->id, a.grant_id, q.bytes, wait_ns);
+	q.grant_id = a.grant_id;
+	q.wait_ns = wait_ns;
+	if (copy_to_user(arg, &q, sizeof(q))) {
+		/* The grant cannot be reported: give it back unused. */
+		spin_lock_irqsave(&bd->lock, flags);
+		arb_complete(&bd->arb, &cl->core, a.grant_id, 0);
+		spin_unlock_irqrestore(&bd->lock, flags);
+		return -EFAULT;
+	}
+	return 0;
+}
+
+static long bwarb_ioc_complete(struct bwarb_client *cl,
+			       struct bwarb_complete __user *arg)
+{
+	struct bwarb_dev *bd = cl->bd;
+	struct bwarb_complete c;
+	unsigned long flags;
+	u64 granted = 0;
+	int ret;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	if (c.size != sizeof(c) || c.reserved0 ||
+	    !bwarb_zero(c.reserved, ARRAY_SIZE(c.reserved)))
+		return -EINVAL;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	if (!cl->registered) {
+		ret = -ENOTCONN;
+	} else {
+		ret = arb_grant_bytes(&cl->core, c.grant_id, &granted);
+		if (!ret)
+			ret = arb_complete(&bd->arb, &cl->core, c.grant_id,
+					   c.actual_bytes);
+	}
+	spin_unlock_irqrestore(&bd->lock, flags);
+	if (!ret)
+		trace_bwarb_complete(cl->id, c.grant_id, granted, c.actual_bytes);
+	return ret;
+}
+
+static long bwarb_ioc_query(struct bwarb_client *cl,
+			    struct bwarb_query __user *arg)
+{
+	struct bwarb_dev *bd = cl->bd;
+	struct arb_client_stats cs;
+	struct bwarb_query q;
+	unsigned long flags;
+	u64 max_wait_ns;
+
+	if (copy_from_user(&q, arg, sizeof(q)))
+		return -EFAULT;
+	if (q.size != sizeof(q) || !bwarb_zero(q.reserved, ARRAY_SIZE(q.reserved)))
+		return -EINVAL;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	if (!cl->registered) {
+		spin_unlock_irqrestore(&bd->lock, flags);
+		return -ENOTCONN;
+	}
+	arb_client_get_stats(&cl->core, &cs);
+	max_wait_ns = cl->max_wait_ns;
+	spin_unlock_irqrestore(&bd->lock, flags);
+
+	memset(&q, 0, sizeof(q));
+	q.size = sizeof(q);
+	q.client_id = cl->id;
+	q.granted_bytes = cs.granted_bytes;
+	q.completed_bytes = cs.completed_bytes;
+	q.grants = cs.grants;
+	q.waits = cs.waits;
+	q.max_wait_ns = max_wait_ns;
+	q.debt_bytes = cs.debt_bytes;
+	q.tamper_events = cs.tamper_events;
+	if (copy_to_user(arg, &q, sizeof(q)))
+		return -EFAULT;
+	return 0;
+}
+
+static long bwarb_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+	struct bwarb_client *cl = f->private_data;
+	void __user *p = (void __user *)arg;
+
+	switch (cmd) {
+	case BWARB_IOC_REGISTER:
+		return bwarb_ioc_register(cl, p);
+	case BWARB_IOC_ACQUIRE:
+		return bwarb_ioc_acquire(cl, p);
+	case BWARB_IOC_COMPLETE:
+		return bwarb_ioc_complete(cl, p);
+	case BWARB_IOC_QUERY:
+		return bwarb_ioc_query(cl, p);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations bwarb_fops = {
+	.owner = THIS_MODULE,
+	.open = bwarb_open,
+	.release = bwarb_release,
+	.unlocked_ioctl = bwarb_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+int bwarb_device_init(struct bwarb_dev *bd)
+{
+	bd->misc.minor = MISC_DYNAMIC_MINOR;
+	bd->misc.name = "bwarb";
+	bd->misc.fops = &bwarb_fops;
+	bd->misc.mode = 0666;	/* any user may be a client; knobs are root's */
+	return misc_register(&bd->misc);
+}
+
+void bwarb_device_exit(struct bwarb_dev *bd)
+{
+	misc_deregister(&bd->misc);
+}

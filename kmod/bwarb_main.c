@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bwarb: DRAM bandwidth arbiter. Module set-up and the period timer; the
+ * grant policy lives in the plain-C core (arb_core.c), the device in
+ * bwarb_dev.c, the sysfs knobs in bwarb_sysfs.c.
+ */
+#include <linux/debugfs.h>
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "bwarb.h"
+#include "bwarb_counters.h"
+#include "bwarb_trace.h"
+
+static unsigned int period_us = 1000;
+module_param(period_us, uint, 0444);
+MODULE_PARM_DESC(period_us, "Initial period in us (sysfs period_us changes it)");
+
+static unsigned long capacity_mbps = 120000;
+module_param(capacity_mbps, ulong, 0444);
+MODULE_PARM_DESC(capacity_mbps, "Initial bus capacity in MB/s");
+
+static unsigned long guaranteed_mbps = 80000;
+module_param(guaranteed_mbps, ulong, 0444);
+MODULE_PARM_DESC(guaranteed_mbps, "Initial guaranteed bandwidth in MB/s (<= capacity)");
+
+static unsigned int max_clients = ARB_DEFAULT_CLIENTS;
+module_param(max_clients, uint, 0444);
+MODULE_PARM_DESC(max_clients, "Hard cap on registered clients (REGISTER beyond it: -EMFILE)");
+
+struct bwarb_dev bwarb_dev;
+
+/*
+ * A period boundary, in hard-irq context: measure, let the core refill
+ * budgets, wake the blocked acquires so they retry.
+ */
+static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
+{
+	struct bwarb_dev *bd = container_of(t, struct bwarb_dev, timer);
+	struct arb_stats st;
+	u64 measured, granted, seq, period_ns;
+	unsigned long flags;
+	u32 waiters;
+	bool wake;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	measured = bwarb_counters_period_bytes(bd);
+	arb_get_stats(&bd->arb, &st);
+	granted = st.granted_bytes - bd->last_granted_bytes;
+	bd->last_granted_bytes = st.granted_bytes;
+	wake = arb_tick(&bd->arb, measured);
+	seq = ++bd->period_seq;
+	waiters = bd->nr_waiters;
+	period_ns = bd->params.period_ns;
+	spin_unlock_irqrestore(&bd->lock, flags);
+
+	trace_bwarb_period(seq, granted, measured, waiters);
+	if (wake && waiters)
+		wake_up_all(&bd->wq);
+
+	hrtimer_forward_now(t, ns_to_ktime(period_ns));
+	return HRTIMER_RESTART;
+}
+
+static int __init bwarb_init(void)
+{
+	struct bwarb_dev *bd = &bwarb_dev;
+	struct arb_params p = {
+		.period_ns = (u64)period_us * NSEC_PER_USEC,
+		.capacity_mbps = capacity_mbps,
+		.guaranteed_mbps = guaranteed_mbps,
+		.max_clients = max_clients,
+	};
+	int ret;
+
+	spin_lock_init(&bd->lock);
+	INIT_LIST_HEAD(&bd->clients);
+	init_waitqueue_head(&bd->wq);
+	ret = arb_init(&bd->arb, &p);
+	if (ret) {
+		pr_err("bwarb: bad module parameters (%d)\n", ret);
+		return ret;
+	}
+	bd->params = p;
+
+	ret = bwarb_sysfs_init(bd);
+	if (ret)
+		return ret;
+	bd->debugfs = debugfs_create_dir("bwarb", NULL);
+	ret = bwarb_counters_init(bd);
+	if (ret)
+		goto err_sysfs;
+
+	hrtimer_init(&bd->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	bd->timer.function = bwarb_period_fn;
+	hrtimer_start(&bd->timer, ns_to_ktime(p.period_ns),
+		      HRTIMER_MODE_REL_HARD);
+
+	ret = bwarb_device_init(bd);
+	if (ret)
+		goto err_timer;
+	return 0;
+
+err_timer:
+	hrtimer_cancel(&bd->timer);
+	bwarb_counters_exit(bd);
+err_sysfs:
+	debugfs_remove_recursive(bd->debugfs);
+	bwarb_sysfs_exit(bd);
+	return ret;
+}
+
+static void __exit bwarb_exit(void)
+{
+	struct bwarb_dev *bd = &bwarb_dev;
+
+	/* No file is open: the misc device's fops hold the module. */
+	bwarb_device_exit(bd);
+	hrtimer_cancel(&bd->timer);
+	bwarb_counters_exit(bd);
+	debugfs_remove_recursive(bd->debugfs);
+	bwarb_sysfs_exit(bd);
+}
+
+module_init(bwarb_init);
+module_exit(bwarb_exit);
+
+MODULE_DESCRIPTION("DRAM bandwidth arbiter: reservations, admission control, weighted sharing");
+MODULE_LICENSE("GPL");

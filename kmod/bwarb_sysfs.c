@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /sys/kernel/bwarb: one value per file. period_us, capacity_mbps and
+ * guaranteed_mbps are knobs (root only: file mode and CAP_SYS_ADMIN); a bad
+ * value is rejected with -EINVAL and the old one kept, a guaranteed_mbps
+ * below the sum of reservations with -EBUSY. Other files (the counters
+ * source) add their own attribute groups to bd->kobj.
+ */
+#include <linux/capability.h>
+#include <linux/kernel.h>
+#include <linux/kobject.h>
+#include <linux/sysfs.h>
+
+#include "bwarb.h"
+
+enum bwarb_knob { KNOB_PERIOD_US, KNOB_CAPACITY, KNOB_GUARANTEED };
+
+static u64 bwarb_knob_get(struct bwarb_dev *bd, enum bwarb_knob k)
+{
+	unsigned long flags;
+	u64 v;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	switch (k) {
+	case KNOB_PERIOD_US:
+		v = div_u64(bd->params.period_ns, NSEC_PER_USEC);
+		break;
+	case KNOB_CAPACITY:
+		v = bd->params.capacity_mbps;
+		break;
+	default:
+		v = bd->params.guaranteed_mbps;
+		break;
+	}
+	spin_unlock_irqrestore(&bd->lock, flags);
+	return v;
+}
+
+static ssize_t bwarb_knob_set(struct bwarb_dev *bd, enum bwarb_knob k,
+			      const char *buf, size_t count)
+{
+	struct arb_params p;
+	unsigned long flags;
+	u64 v;
+	int ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (kstrtou64(buf, 10, &v))
+		return -EINVAL;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	p = bd->params;
+	switch (k) {
+	case KNOB_PERIOD_US:
+		if (v > U64_MAX / NSEC_PER_USEC)
+			v = U64_MAX / NSEC_PER_USEC;	/* the core rejects it */
+		p.period_ns = v * NSEC_PER_USEC;
+		break;
+	case KNOB_CAPACITY:
+		p.capacity_mbps = v;
+		break;
+	default:
+		p.guaranteed_mbps = v;
+		break;
+	}
+	ret = arb_set_params(&bd->arb, &p);
+	if (!ret)
+		bd->params = p;		/* the timer uses it from its next period */
+	spin_unlock_irqrestore(&bd->lock, flags);
+	return ret ? ret : count;
+}
+
+static u64 bwarb_total(struct bwarb_dev *bd, bool completed)
+{
+	struct arb_stats st;
+	unsigned long flags;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	arb_get_stats(&bd->arb, &st);
+	spin_unlock_irqrestore(&bd->lock, flags);
+	return completed ? st.completed_bytes : st.granted_bytes;
+}
+
+/* A knob's attribute knows which parameter it sets. */
+struct bwarb_knob_attr {
+	struct kobj_attribute kattr;
+	enum bwarb_knob knob;
+};
+
+static ssize_t bwarb_knob_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	enum bwarb_knob k = container_of(attr, struct bwarb_knob_attr, kattr)->knob;
+
+	return sysfs_emit(buf, "%llu\n", bwarb_knob_get(&bwarb_dev, k));
+}
+
+static ssize_t bwarb_knob_store(struct kobject *kobj,
+				struct kobj_attribute *attr,
+				const char *buf, size_t count)
+{
+	enum bwarb_knob k = container_of(attr, struct bwarb_knob_attr, kattr)->knob;
+
+	return bwarb_knob_set(&bwarb_dev, k, buf, count);
+}
+
+static struct bwarb_knob_attr period_us_attr = {
+	.kattr = __ATTR(period_us, 0644, bwarb_knob_show, bwarb_knob_store),
+	.knob = KNOB_PERIOD_US,
+};
+
+static struct bwarb_knob_attr capacity_mbps_attr = {
+	.kattr = __ATTR(capacity_mbps, 0644, bwarb_knob_show, bwarb_knob_store),
+	.knob = KNOB_CAPACITY,
+};
+
+static struct bwarb_knob_attr guaranteed_mbps_attr = {
+	.kattr = __ATTR(guaranteed_mbps, 0644, bwarb_knob_show, bwarb_knob_store),
+	.knob = KNOB_GUARANTEED,
+};
+
+static ssize_t nr_clients_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(bwarb_dev.nr_clients));
+}
+
+static ssize_t granted_bytes_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_total(&bwarb_dev, false));
+}
+
+static ssize_t completed_bytes_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_total(&bwarb_dev, true));
+}
+
+static struct kobj_attribute nr_clients_attr = __ATTR_RO(nr_clients);
+static struct kobj_attribute granted_bytes_attr = __ATTR_RO(granted_bytes);
+static struct kobj_attribute completed_bytes_attr = __ATTR_RO(completed_bytes);
+
+static struct attribute *bwarb_attrs[] = {
+	&period_us_attr.kattr.attr,
+	&capacity_mbps_attr.kattr.attr,
+	&guaranteed_mbps_attr.kattr.attr,
+	&nr_clients_attr.attr,
+	&granted_bytes_attr.attr,
+	&completed_bytes_attr.attr,
+	NULL,
+};
+
+static const struct attribute_group bwarb_attr_group = {
+	.attrs = bwarb_attrs,
+};
+
+int bwarb_sysfs_init(struct bwarb_dev *bd)
+{
+	int ret;
+
+	bd->kobj = kobject_create_and_add("bwarb", kernel_kobj);
+	if (!bd->kobj)
+		return -ENOMEM;
+	ret = sysfs_create_group(bd->kobj, &bwarb_attr_group);
+	if (ret) {
+		kobject_put(bd->kobj);
+		bd->kobj = NULL;
+	}
+	return ret;
+}
+
+void bwarb_sysfs_exit(struct bwarb_dev *bd)
+{
+	sysfs_remove_group(bd->kobj, &bwarb_attr_group);
+	kobject_put(bd->kobj);
+	bd->kobj = NULL;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note OR MIT */
+/*
+ * bwarb userspace ABI: ioctls on /dev/bwarb and the fast-path page.
+ *
+ * Every ioctl struct starts with its own size (versioning: a struct only
+ * ever grows, and the size names the version the caller speaks; this
+ * version accepts exactly sizeof(struct)). Reserved fields must be zero on
+ * input and read back as zero. Errors common to all ioctls:
+ *   -ENOTTY  unknown command
+ *   -EFAULT  bad user pointer
+ *   -EINVAL  wrong size, non-zero reserved field, unknown flag, value out
+ *            of range
+ *   -ENOTCONN the file has not registered a client yet (all but REGISTER)
+ * A rejected ioctl changes no state.
+ *
+ * One client per open file; closing the file (or the process dying)
+ * returns everything the client held.
+ */
+#ifndef _UAPI_LINUX_BWARB_H
+#define _UAPI_LINUX_BWARB_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define BWARB_DEVICE_PATH	"/dev/bwarb"
+#define BWARB_NAME_LEN		32	/* including the terminating NUL */
+
+#define BWARB_CLASS_CPU		0
+#define BWARB_CLASS_GPU		1
+#define BWARB_CLASS_OTHER	2
+
+#define BWARB_MAX_WEIGHT	10000
+
+/*
+ * REGISTER: makes this file a client. weight 1..BWARB_MAX_WEIGHT;
+ * reserve_mbps is admission-controlled against guaranteed_mbps (-ENOSPC);
+ * -EMFILE when the module's max_clients are registered; -EBUSY if this
+ * file already registered. name must be NUL-terminated.
+ */
+struct bwarb_register {
+	__u32 size;		/* in: sizeof(struct bwarb_register) */
+	__u32 class;		/* in: BWARB_CLASS_* */
+	char name[BWARB_NAME_LEN];	/* in */
+	__u32 weight;		/* in */
+	__u32 client_id;	/* out: id shown in stats and tracepoints */
+	__u64 reserve_mbps;	/* in: MB/s (10^6 bytes/s), may be 0 */
+	__u64 burst_bytes;	/* in: largest request the wait bound covers */
+	__u64 reserved[4];	/* must be zero */
+};
+
+/* flags of struct bwarb_acquire */
+#define BWARB_ACQUIRE_NONBLOCK	0x1U	/* -EAGAIN instead of waiting */
+#define BWARB_ACQUIRE_FLAGS	BWARB_ACQUIRE_NONBLOCK
+
+/*
+ * ACQUIRE: asks for bytes of DRAM traffic. Waits interruptibly until the
+ * arbiter grants it: -EINTR on a signal, -ETIMEDOUT after timeout_ns
+ * (0: no limit), -EAGAIN with BWARB_ACQUIRE_NONBLOCK. -EBUSY when the
+ * client already holds the maximum number of outstanding grants. A failed
+ * acquire leaves no grant behind.
+ */
+struct bwarb_acquire {
+	__u32 size;		/* in: sizeof(struct bwarb_acquire) */
+	__u32 flags;		/* in: BWARB_ACQUIRE_* */
+	__u64 bytes;		/* in: > 0 */
+	__u64 timeout_ns;	/* in: 0 waits without limit */
+	__u64 grant_id;		/* out: for COMPLETE */
+	__u64 wait_ns;		/* out: how long the acquire waited */
+	__u64 reserved[2];	/* must be zero */
+};
+
+/*
+ * COMPLETE: finishes a grant with the bytes actually moved. Fewer than
+ * granted returns the difference; more is charged as debt. -ENOENT: no
+ * such outstanding grant.
+ */
+struct bwarb_complete {
+	__u32 size;		/* in: sizeof(struct bwarb_complete) */
+	__u32 reserved0;	/* must be zero */
+	__u64 grant_id;		/* in */
+	__u64 actual_bytes;	/* in */
+	__u64 reserved[2];	/* must be zero */
+};
+
+/* QUERY: the calling client's own statistics. */
+struct bwarb_query {
+	__u32 size;		/* in: sizeof(struct bwarb_query) */
+	__u32 client_id;	/* out */
+	__u64 granted_bytes;	/* out */
+	__u64 completed_bytes;	/* out */
+	__u64 grants;		/* out: successful acquires */
+	__u64 waits;		/* out: acquires that had to wait */
+	__u64 max_wait_ns;	/* out: longest wait of a granted acquire */
+	__u64 debt_bytes;	/* out: outstanding over-completion charge */
+	__u64 tamper_events;	/* out: fast-path page inconsistencies */
+	__u64 fast_bytes;	/* out: bytes consumed through the fast path */
+	__u64 reserved[4];	/* in: must be zero; out: zero */
+};
+
+#define BWARB_IOC_MAGIC		0xb8
+#define BWARB_IOC_REGISTER	_IOWR(BWARB_IOC_MAGIC, 1, struct bwarb_register)
+#define BWARB_IOC_ACQUIRE	_IOWR(BWARB_IOC_MAGIC, 2, struct bwarb_acquire)
+#define BWARB_IOC_COMPLETE	_IOW(BWARB_IOC_MAGIC, 3, struct bwarb_complete)
+#define BWARB_IOC_QUERY		_IOWR(BWARB_IOC_MAGIC, 4, struct bwarb_query)
+
+#endif /* _UAPI_LINUX_BWARB_H */

@@ -1,0 +1,14 @@
+# bwarbctl -> build/bwarbctl: every tools/bwarbctl/*.c. Commands register
+# themselves (bwarbctl.h); a fragment that adds one needing libraries
+# appends them to BWARBCTL_LDLIBS (and generated headers to BWARBCTL_DEPS).
+BWARBCTL_SRCS := $(sort $(wildcard tools/bwarbctl/*.c))
+BWARBCTL_OBJS := $(patsubst %.c,build/obj/%.o,$(BWARBCTL_SRCS))
+BWARBCTL_LDLIBS += -lm
+
+$(BWARBCTL_OBJS): $(BWARBCTL_DEPS)
+
+build/bwarbctl: $(BWARBCTL_OBJS)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(BWARBCTL_LDLIBS)
+
+ALL_TARGETS += build/bwarbctl
