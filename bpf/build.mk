@@ -54,3 +54,7 @@ $(BPF_LIB): $(BPF_USER_SRCS:%.c=build/obj/%.o)
 $(BPF_LIB_ASAN): $(BPF_USER_SRCS:%.c=build/asan/%.o)
 	@rm -f $@
 	ar rcs $@ $^
+
+# bwarbctl's trace and top commands (tools/bwarbctl/cmd_{trace,top}.c).
+BWARBCTL_LDLIBS += $(BPF_LIB) $(BPF_LDLIBS)
+build/bwarbctl: $(BPF_LIB)

@@ -47,7 +47,8 @@ struct bwarb_trace_totals {
 	__u64 periods;			/* bwarb_period events */
 	__u64 last_period;		/* bwarb_period.period of the last one */
 	__u64 period_granted_bytes;	/* sum over periods */
-	__u64 period_measured_bytes;	/* sum over periods */
+	__u64 period_measured_bytes;	/* sum over measured periods */
+	__u64 unmeasured_periods;	/* measured_bytes was "none" (~0) */
 	__u32 last_waiters;
 	__u32 max_waiters;
 	__u64 register_failures;	/* bwarb_register with ret < 0 */

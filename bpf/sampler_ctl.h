@@ -25,7 +25,7 @@ struct bwarb_sampler_counter {
 	int cpu;		/* from the PMU's cpumask */
 	int kind;		/* BWARB_COUNTER_READ or _WRITE */
 	double bytes_per_count;	/* .scale times the .unit in bytes */
-	char name[64];		/* for messages: pmu/event */
+	char name[128];		/* for messages: pmu/event */
 };
 
 struct bwarb_sampler;

@@ -58,7 +58,7 @@ __u64 bwarb_hist_upper(unsigned int slot);
  */
 __u64 bwarb_hist_quantile(const __u64 *hist, unsigned int slots, double q);
 
-/* Routes libbpf's messages: warnings to stderr, the rest only if verbose. */
+/* libbpf's messages (verifier log included) go to stderr only if verbose. */
 void bwarb_bpf_set_verbose(bool verbose);
 
 #endif /* BWARB_TRACE_CTL_H */

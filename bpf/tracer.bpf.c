@@ -209,7 +209,11 @@ int BPF_PROG(bwarb_period, __u64 period, __u64 granted_bytes,
 	t->periods++;
 	t->last_period = period;
 	t->period_granted_bytes += granted_bytes;
-	t->period_measured_bytes += measured_bytes;
+	/* ~0: no counter source active (ARB_MEASURED_NONE). */
+	if (measured_bytes == ~0ULL)
+		t->unmeasured_periods++;
+	else
+		t->period_measured_bytes += measured_bytes;
 	t->last_waiters = waiters;
 	if (waiters > t->max_waiters)
 		t->max_waiters = waiters;
