@@ -19,6 +19,8 @@ struct special {
 	char *text;
 	size_t len;
 	int id;
+	/* added_tokens_decoder: whitespace before/after the token is eaten */
+	bool lstrip, rstrip;
 };
 
 struct phimoe_tokenizer {
@@ -50,7 +52,8 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 static int add_special(struct phimoe_tokenizer *tk, const char *path,
-		       const char *text, int id, char *err, size_t errlen)
+		       const char *text, int id, bool lstrip, bool rstrip,
+		       char *err, size_t errlen)
 {
 	int i;
 
@@ -61,6 +64,8 @@ static int add_special(struct phimoe_tokenizer *tk, const char *path,
 			if (tk->special[i].id != id)
 				return fail(err, errlen, "%s: special token \"%s\" has two ids (%d, %d)",
 					    path, text, tk->special[i].id, id);
+			tk->special[i].lstrip |= lstrip;
+			tk->special[i].rstrip |= rstrip;
 			return 0;
 		}
 	}
@@ -71,6 +76,8 @@ static int add_special(struct phimoe_tokenizer *tk, const char *path,
 		return fail(err, errlen, "%s: out of memory", path);
 	tk->special[tk->nspecial].len = strlen(text);
 	tk->special[tk->nspecial].id = id;
+	tk->special[tk->nspecial].lstrip = lstrip;
+	tk->special[tk->nspecial].rstrip = rstrip;
 	tk->first_byte[(unsigned char)text[0]] = true;
 	tk->nspecial++;
 	return 0;
@@ -104,7 +111,8 @@ static int load_added(struct phimoe_tokenizer *tk, const char *dir,
 					  path, k, json_object_get_int(v), tk->sp_size);
 				break;
 			}
-			rc = add_special(tk, path, k, json_object_get_int(v), err, errlen);
+			rc = add_special(tk, path, k, json_object_get_int(v), false, false,
+					 err, errlen);
 			if (rc)
 				break;
 		}
@@ -139,7 +147,8 @@ static int load_tok_config(struct phimoe_tokenizer *tk, const char *dir,
 	if (json_object_object_get_ex(o, "added_tokens_decoder", &v) &&
 	    json_object_is_type(v, json_type_object)) {
 		json_object_object_foreach(v, k, e) {
-			struct json_object *c;
+			struct json_object *c, *f;
+			bool ls = false, rs = false;
 			int id = atoi(k);
 
 			/* ids within SentencePiece (<s>, <unk>) are its own */
@@ -150,7 +159,12 @@ static int load_tok_config(struct phimoe_tokenizer *tk, const char *dir,
 				rc = fail(err, errlen, "%s: added_tokens_decoder[\"%s\"] has no content", path, k);
 				break;
 			}
-			rc = add_special(tk, path, json_object_get_string(c), id, err, errlen);
+			if (json_object_object_get_ex(e, "lstrip", &f))
+				ls = json_object_get_boolean(f);
+			if (json_object_object_get_ex(e, "rstrip", &f))
+				rs = json_object_get_boolean(f);
+			rc = add_special(tk, path, json_object_get_string(c), id, ls, rs,
+					 err, errlen);
 			if (rc)
 				break;
 		}
@@ -254,6 +268,11 @@ int phimoe_tokenizer_special_id(const struct phimoe_tokenizer *tk, const char *t
 	return -1;
 }
 
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 /* Longest special token starting at s, or NULL. */
 static const struct special *match_special(const struct phimoe_tokenizer *tk,
 					   const char *s)
@@ -289,7 +308,12 @@ int phimoe_tokenizer_encode(const struct phimoe_tokenizer *tk,
 		const struct special *sp = *p ? match_special(tk, p) : NULL;
 
 		if (!*p || sp) {
-			if (p > seg && sp_encode(tk->sp, seg, (size_t)(p - seg),
+			const char *end = p;
+
+			if (sp && sp->lstrip)
+				while (end > seg && is_space(end[-1]))
+					end--;
+			if (end > seg && sp_encode(tk->sp, seg, (size_t)(end - seg),
 						 continues && !tk->legacy, &v, &cnt, &cap)) {
 				free(v);
 				return fail(err, errlen, "tokenizer: SentencePiece failed to encode the text");
@@ -308,6 +332,9 @@ int phimoe_tokenizer_encode(const struct phimoe_tokenizer *tk,
 			}
 			v[cnt++] = sp->id;
 			p += sp->len;
+			if (sp->rstrip)
+				while (is_space(*p))
+					p++;
 			seg = p;
 			continues = true;
 			continue;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <new>
 #include <string>
 #include <vector>
@@ -14,10 +15,10 @@
 
 struct sp_proc {
 	sentencepiece::SentencePieceProcessor p;
-	// Length of Encode("<unk>"): the prefix that keeps SentencePiece from
-	// adding its dummy "▁" to a segment that continues earlier text (the
-	// way transformers' non-legacy Llama tokenizer does it).
-	size_t guard_len = 0;
+	// Encode("<unk>"): a prefix that keeps SentencePiece from adding its
+	// dummy "▁" to a segment that continues earlier text, its ids dropped
+	// again (the way transformers' non-legacy Llama tokenizer does it).
+	std::vector<int> guard;
 	bool strips_leading_space = true;
 };
 
@@ -44,7 +45,7 @@ extern "C" int sp_load(const char *path, struct sp_proc **out, char *err, size_t
 		delete sp;
 		return -1;
 	}
-	sp->guard_len = g.size();
+	sp->guard = g;
 	// Whether Decode drops the first piece's space marker (add_dummy_prefix
 	// or remove_extra_whitespaces in the normalizer): decode "▁x" alone.
 	std::vector<int> x;
@@ -124,9 +125,14 @@ extern "C" int sp_encode(const struct sp_proc *sp, const char *text, size_t len,
 			s.append(text, len);
 			if (!sp->p.Encode(s, &v).ok())
 				return -1;
-			skip = sp->guard_len;
-			if (v.size() < skip)
-				return -1;
+			skip = sp->guard.size();
+			// The guard merged with the text: encode the segment alone
+			// rather than drop the wrong ids.
+			if (v.size() < skip || !std::equal(sp->guard.begin(), sp->guard.end(), v.begin())) {
+				skip = 0;
+				if (!sp->p.Encode(std::string(text, len), &v).ok())
+					return -1;
+			}
 		} else if (!sp->p.Encode(std::string(text, len), &v).ok()) {
 			return -1;
 		}

@@ -21,7 +21,7 @@ build/runtime/%: build/asan/tests/runtime/%.o $(RUNTIME_ASAN_LIB)
 check-runtime: $(RT_BINS) build/splitmoe-asan $(RT_VARIANTS)/cases.tsv
 	@export CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1; rc=0; \
 	build/runtime/test_loader $(RT_FIXTURE) $(RT_VARIANTS) || rc=1; \
-	build/runtime/test_tokenizer $(RT_FIXTURE) || rc=1; \
+	build/runtime/test_tokenizer $(RT_FIXTURE) $(RT_VARIANTS) || rc=1; \
 	build/runtime/test_config configs/splitmoe.yaml build/runtime || rc=1; \
 	build/runtime/test_sampler || rc=1; \
 	tests/runtime/cli.sh build/splitmoe-asan $(RT_FIXTURE) $(RT_VARIANTS) || rc=1; \

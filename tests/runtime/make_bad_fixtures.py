@@ -157,6 +157,13 @@ tm = open(os.path.join(src, "tokenizer.model"), "rb").read()
 open(os.path.join(d, "tokenizer.model"), "wb").write(bytes(b ^ 0x5a for b in tm[:2000]))
 cases.append(("tokenizer_corrupt", "tokenizer.model: not a SentencePiece model"))
 
+# special tokens that eat the whitespace around them (Phi-3's chat markers)
+d = variant("tokenizer_strip", skip=("tokenizer_config.json",))
+tc = json.load(open(os.path.join(src, "tokenizer_config.json")))
+tc["added_tokens_decoder"] = {"487": {"content": "<|end|>", "lstrip": True, "rstrip": True,
+                                      "special": True}}
+json.dump(tc, open(os.path.join(d, "tokenizer_config.json"), "w"))
+
 # sharded checkpoint: the same tensors over two files and an index
 d = variant("sharded", skip=("model.safetensors",))
 names = sorted(k for k in header if k != "__metadata__")

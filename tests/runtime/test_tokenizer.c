@@ -2,7 +2,8 @@
 /*
  * Tokenizer tests against the fixture's reference.json (ids and greedy
  * text made by sentencepiece 0.2.2), special tokens, the chat format and
- * streamed decoding. argv[1]: fixture dir.
+ * streamed decoding. argv[1]: fixture dir, argv[2]: variants dir
+ * (make_bad_fixtures.py).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +21,7 @@
 #include "tokenizer.h"
 #include "tokenizer_sp.h"
 
-static const char *fixture;
+static const char *fixture, *variants;
 static struct json_object *ref;
 static struct phimoe_tokenizer *tk;
 
@@ -345,6 +346,31 @@ static void t_decode_matches_sentencepiece(void **state)
 	sp_free(sp);
 }
 
+/* lstrip/rstrip of tokenizer_config.json's added_tokens_decoder. */
+static void t_special_strip(void **state)
+{
+	struct phimoe_tokenizer *st;
+	char path[4200], err[512];
+	int *a, *b;
+	size_t na, nb;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/tokenizer_strip", variants);
+	if (phimoe_tokenizer_load(path, &st, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(phimoe_tokenizer_encode(st, "a \n<|end|>\n b", &a, &na, err, sizeof(err)), 0);
+	assert_int_equal(phimoe_tokenizer_encode(tk, "a<|end|>b", &b, &nb, err, sizeof(err)), 0);
+	assert_int_equal(na, nb);
+	assert_memory_equal(a, b, na * sizeof(int));
+	free(a);
+	free(b);
+	/* without the flags the whitespace stays */
+	assert_int_equal(phimoe_tokenizer_encode(tk, "a \n<|end|>\n b", &a, &na, err, sizeof(err)), 0);
+	assert_true(na > nb);
+	free(a);
+	phimoe_tokenizer_free(st);
+}
+
 static void t_load_errors(void **state)
 {
 	struct phimoe_tokenizer *t = (void *)1;
@@ -368,13 +394,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test(t_chat_format),
 		cmocka_unit_test(t_padding_ids),
 		cmocka_unit_test(t_decode_matches_sentencepiece),
+		cmocka_unit_test(t_special_strip),
 		cmocka_unit_test(t_load_errors),
 	};
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s FIXTURE_DIR\n", argv[0]);
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s FIXTURE_DIR VARIANTS_DIR\n", argv[0]);
 		return 2;
 	}
 	fixture = argv[1];
+	variants = argv[2];
 	return cmocka_run_group_tests_name("runtime-tokenizer", tests, setup, teardown);
 }
