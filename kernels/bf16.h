@@ -27,6 +27,10 @@ static inline float silu(float v)
  * Sum of one float per work item of a 1-D work-group of REDUCE_WG items
  * (a power of two); every item gets the result. scratch holds REDUCE_WG
  * floats. Contains barriers: every item of the group must call it.
+ * Give each reduction of a kernel its own scratch array: reusing one
+ * across two reductions with work in between gave wrong sums now and then
+ * under PoCL 3.1's multi-threaded execution (layernorm), though the
+ * barriers make it correct OpenCL.
  */
 #define REDUCE_WG 64
 static inline float group_sum(float v, __local float *scratch)

@@ -21,7 +21,8 @@ void expert_gate_up_mv_##WT(__global const float *x,			\
 			    __global const WTYPE_##WT *w3,		\
 			    __global float *h, int I, int H)		\
 {									\
-	__local float scratch[REDUCE_WG];				\
+	__local float scratch1[REDUCE_WG];				\
+	__local float scratch3[REDUCE_WG];				\
 	int i = get_group_id(0);					\
 	int m = get_group_id(1);					\
 	int lid = get_local_id(0);					\
@@ -34,8 +35,8 @@ void expert_gate_up_mv_##WT(__global const float *x,			\
 		a1 += xr[k] * LOAD_W_##WT(r1, k);			\
 		a3 += xr[k] * LOAD_W_##WT(r3, k);			\
 	}								\
-	a1 = group_sum(a1, scratch);					\
-	a3 = group_sum(a3, scratch);					\
+	a1 = group_sum(a1, scratch1);					\
+	a3 = group_sum(a3, scratch3);					\
 	if (lid == 0)							\
 		h[(size_t)m * I + i] = silu(a1) * a3;			\
 }									\

@@ -19,5 +19,17 @@ check-gpu: $(GPU_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 	@mkdir -p build/pocl-cache
 	$(GPU_TEST_ENV) $(GPU_TEST_BIN) build/kernels
 
-CHECK_SUITES += gpu
-ALL_TARGETS += $(GPU_TEST_BIN)
+# The forward pass through the Level Zero backend (libruntime/ze_*.c).
+ZE_BACKEND_TEST_BIN := build/tests/ze_backend_test
+
+$(ZE_BACKEND_TEST_BIN): build/asan/tests/gpu/ze_backend_test.o $(RUNTIME_ASAN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $< $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
+
+.PHONY: check-gpu-backend
+check-gpu-backend: $(ZE_BACKEND_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
+	@mkdir -p build/pocl-cache
+	$(GPU_TEST_ENV) $(ZE_BACKEND_TEST_BIN) tests/fixtures/phimoe-tiny-a build/kernels
+
+CHECK_SUITES += gpu gpu-backend
+ALL_TARGETS += $(GPU_TEST_BIN) $(ZE_BACKEND_TEST_BIN)

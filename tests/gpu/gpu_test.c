@@ -301,9 +301,9 @@ static void test_gather_scatter(void)
 	free(refg);
 }
 
-static void test_layernorm(void)
+static void test_layernorm_n(int T, int H)
 {
-	int T = 5, H = 200;
+
 	float eps = 1e-5f;
 	float *x = frandv((size_t)T * H, 3.0f), *w = frandv(H, 1.0f), *b = frandv(H, 0.5f);
 	float *y = zh_alloc(&z, (size_t)T * H * 4), *ref = malloc((size_t)T * H * 4);
@@ -316,7 +316,7 @@ static void test_layernorm(void)
 		!zh_launch(&z, k, G64, (uint32_t[]){ (uint32_t)T, 1, 1 }, NULL);
 	ref_layernorm(x, w, b, ref, T, H, eps);
 	if (ok)
-		compare("layernorm T=5 H=200", y, ref, (size_t)T * H, 1e-5, 1e-5);
+		{ char w[64]; snprintf(w, sizeof(w), "layernorm T=%d H=%d", T, H); compare(w, y, ref, (size_t)T * H, 1e-5, 1e-5); }
 	else
 		tap_result(false, "layernorm: launch");
 	zeKernelDestroy(k);
@@ -689,7 +689,11 @@ int main(int argc, char **argv)
 	test_scale_rows();
 	test_sparsemixer();
 	test_gather_scatter();
-	test_layernorm();
+	test_layernorm_n(5, 200);
+	/* Repeated: a reduction race under PoCL's multi-threaded work-group
+	 * execution showed up only in about one run of ten (bf16.h). */
+	for (int i = 0; i < 20; i++)
+		test_layernorm_n(31, 128);
 	test_rope();
 	test_attention(37, 5, 4, 2, 48, 16, false);
 	test_attention(70, 0, 4, 2, 48, 0, false);

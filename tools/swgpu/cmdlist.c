@@ -81,6 +81,10 @@ ze_result_t sw_cmd_enqueue(cl_command_queue q, const struct sw_cmd *c)
 	if (ev)
 		clReleaseEvent(ev);
 	clFlush(q);
+	/* SWGPU_SYNC=1: run each command to completion before the next one
+	 * (tells an ordering bug from a kernel bug when debugging). */
+	if (getenv("SWGPU_SYNC"))
+		clFinish(q);
 	return r;
 }
 

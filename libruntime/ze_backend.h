@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Level Zero backend (backend.h) for the iGPU: the forward pass's ops
+ * as the SPIR-V kernels of kernels/ (build/kernels/NAME.spv) on one Level
+ * Zero device, through an immediate command list. Every buffer it hands
+ * out is USM shared memory, so the CPU and the iGPU read one copy; packed
+ * weights are USM too. Ops are asynchronous and in order; sync() waits.
+ *
+ * Gating: each linear and expert acquires its byte estimate from the gate
+ * (a gpu-class arbiter client, borrowed) before it is appended, and is
+ * completed when the event of its last kernel has signalled.
+ *
+ * Profiling: the kernel timestamps of the gated ops add up per op class.
+ *
+ * With no Level Zero driver or no suitable device, create() fails with
+ * -ENODEV and one line saying so; the caller falls back to the CPU.
+ *
+ * OWNER: GPU engineer.
+ */
+#ifndef SPLITMOE_ZE_BACKEND_H
+#define SPLITMOE_ZE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+struct sm_ze_backend_opts {
+	enum sm_backend_compute compute;
+	/* Device to use: a substring of its Level Zero name (the YAML's
+	 * device), or NULL/"" for the first integrated GPU (else the first
+	 * GPU). */
+	const char *device;
+	/* Directory of the .spv modules; NULL: $SPLITMOE_KERNEL_DIR, else
+	 * "kernels" or "../kernels" next to the executable. */
+	const char *kernel_dir;
+	int max_rows;			/* largest m of linear/expert; 0: 512 */
+	struct sm_arb_client *gate;	/* NULL: ungated; borrowed */
+};
+
+/* 0, or a negative errno with one line in err (-ENODEV: no driver or
+ * device, -ENOENT: a kernel module missing, -EIO: a kernel build failed,
+ * with the build log's first line). */
+int sm_ze_backend_create(const struct sm_ze_backend_opts *o, struct sm_backend **out,
+			 char *err, size_t errlen);
+
+/* Device time of the gated ops so far (kernel timestamps). */
+struct sm_ze_profile {
+	uint64_t linear_ns, linear_ops;
+	uint64_t expert_ns, expert_ops;
+};
+void sm_ze_backend_profile(struct sm_backend *be, struct sm_ze_profile *out);
+
+/* One Level Zero device, for `splitmoe info`. */
+struct sm_ze_device_info {
+	char name[256];
+	bool integrated;
+	uint32_t vendor_id, device_id;
+	bool has_pci;			/* PCI address known (zeDevicePciGetPropertiesExt) */
+	uint32_t pci_domain, pci_bus, pci_dev, pci_func;
+};
+
+/* Fills up to max devices; returns how many there are (0 when no driver),
+ * or a negative errno with one line in err. */
+int sm_ze_list_devices(struct sm_ze_device_info *out, int max, char *err, size_t errlen);
+
+#endif /* SPLITMOE_ZE_BACKEND_H */
