@@ -3,6 +3,7 @@
  * YAML configuration through libyaml's event parser: nested mappings of
  * scalars only, each leaf looked up in the schema table below.
  */
+#include "errbuf.h"
 #include "config_yaml.h"
 
 #include <errno.h>
@@ -46,20 +47,6 @@ static const struct field fields[] = {
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 static const struct field *find_field(const char *key)
 {
 	size_t i;
@@ -93,7 +80,7 @@ static int set_field(struct sm_config *c, const struct field *f, const char *v,
 	switch (f->type) {
 	case F_STR:
 		if (strlen(v) >= f->size)
-			return fail(err, errlen, "key '%s': value longer than %zu bytes", f->key, f->size - 1);
+			return sm_errf(err, errlen, "key '%s': value longer than %zu bytes", f->key, f->size - 1);
 		memcpy(p, v, strlen(v) + 1);
 		return 0;
 	case F_CHOICE:
@@ -109,13 +96,13 @@ static int set_field(struct sm_config *c, const struct field *f, const char *v,
 			for (i = 0; f->choices[i]; i++)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 					 i ? "|" : "", f->choices[i]);
-			return fail(err, errlen, "key '%s': bad value '%s' (want %s)", f->key, v, list);
+			return sm_errf(err, errlen, "key '%s': bad value '%s' (want %s)", f->key, v, list);
 		}
 	case F_INT:
 		errno = 0;
 		x = strtoll(v, &end, 10);
 		if (!*v || *end || errno || x < f->min || x > f->max)
-			return fail(err, errlen, "key '%s': bad value '%s' (want an integer in [%" PRId64 ", %" PRId64 "])",
+			return sm_errf(err, errlen, "key '%s': bad value '%s' (want an integer in [%" PRId64 ", %" PRId64 "])",
 				    f->key, v, f->min, f->max);
 		*(int *)p = (int)x;
 		return 0;
@@ -125,7 +112,7 @@ static int set_field(struct sm_config *c, const struct field *f, const char *v,
 		u = strtoull(v, &end, 10);
 		if (!*v || *v == '-' || *end || errno || u < (unsigned long long)f->min ||
 		    u > (unsigned long long)f->max)
-			return fail(err, errlen, "key '%s': bad value '%s' (want an integer in [%" PRId64 ", %" PRId64 "])",
+			return sm_errf(err, errlen, "key '%s': bad value '%s' (want an integer in [%" PRId64 ", %" PRId64 "])",
 				    f->key, v, f->min, f->max);
 		if (f->type == F_U32)
 			*(uint32_t *)p = (uint32_t)u;
@@ -152,7 +139,7 @@ int sm_config_set(struct sm_config *c, const char *key, const char *value,
 	const struct field *f = find_field(key);
 
 	if (!f)
-		return fail(err, errlen, "unknown key '%s'", key);
+		return sm_errf(err, errlen, "unknown key '%s'", key);
 	return set_field(c, f, value, err, errlen);
 }
 
@@ -173,17 +160,17 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 
 	fp = fopen(path, "rb");
 	if (!fp)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return sm_errf(err, errlen, "%s: %s", path, strerror(errno));
 	if (!yaml_parser_initialize(&parser)) {
 		fclose(fp);
-		return fail(err, errlen, "%s: out of memory", path);
+		return sm_errf(err, errlen, "%s: out of memory", path);
 	}
 	yaml_parser_set_input_file(&parser, fp);
 	while (!done) {
 		unsigned long line;
 
 		if (!yaml_parser_parse(&parser, &ev)) {
-			fail(err, errlen, "%s:%lu: YAML syntax error: %s", path,
+			sm_errf(err, errlen, "%s:%lu: YAML syntax error: %s", path,
 			     (unsigned long)parser.problem_mark.line + 1,
 			     parser.problem ? parser.problem : "?");
 			goto out;
@@ -197,11 +184,11 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 			char full[256];
 
 			if (depth >= 0 && !have_key) {
-				fail(err, errlen, "%s:%lu: a mapping cannot be a key", path, line);
+				sm_errf(err, errlen, "%s:%lu: a mapping cannot be a key", path, line);
 				goto bad_event;
 			}
 			if (depth + 1 >= MAX_DEPTH) {
-				fail(err, errlen, "%s:%lu: nested too deep", path, line);
+				sm_errf(err, errlen, "%s:%lu: nested too deep", path, line);
 				goto bad_event;
 			}
 			if (depth < 0) {
@@ -210,7 +197,7 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 				snprintf(full, sizeof(full), "%s%s%s", prefix[depth],
 					 prefix[depth][0] ? "." : "", key);
 				if (!is_section(full)) {
-					fail(err, errlen, "%s:%lu: unknown key '%s'%s", path, key_line, full,
+					sm_errf(err, errlen, "%s:%lu: unknown key '%s'%s", path, key_line, full,
 					     find_field(full) ? " (a scalar, not a mapping)" : "");
 					goto bad_event;
 				}
@@ -225,12 +212,12 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 			have_key = false;
 			break;
 		case YAML_SEQUENCE_START_EVENT:
-			fail(err, errlen, "%s:%lu: %s%s%s: lists are not used in this file", path, line,
+			sm_errf(err, errlen, "%s:%lu: %s%s%s: lists are not used in this file", path, line,
 			     depth >= 0 ? prefix[depth] : "", depth >= 0 && prefix[depth][0] ? "." : "",
 			     have_key ? key : "");
 			goto bad_event;
 		case YAML_ALIAS_EVENT:
-			fail(err, errlen, "%s:%lu: aliases are not supported", path, line);
+			sm_errf(err, errlen, "%s:%lu: aliases are not supported", path, line);
 			goto bad_event;
 		case YAML_SCALAR_EVENT: {
 			const char *v = (const char *)ev.data.scalar.value;
@@ -240,7 +227,7 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 			if (depth < 0) {
 				/* a document that is a lone scalar: only an empty one is fine */
 				if (*v) {
-					fail(err, errlen, "%s:%lu: expected a mapping of keys", path, line);
+					sm_errf(err, errlen, "%s:%lu: expected a mapping of keys", path, line);
 					goto bad_event;
 				}
 				break;
@@ -256,12 +243,12 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 			have_key = false;
 			f = find_field(full);
 			if (!f) {
-				fail(err, errlen, "%s:%lu: unknown key '%s'%s", path, line, full,
+				sm_errf(err, errlen, "%s:%lu: unknown key '%s'%s", path, line, full,
 				     is_section(full) ? " (a section: expected a mapping)" : "");
 				goto bad_event;
 			}
 			if (set_field(&tmp, f, v, msg, sizeof(msg))) {
-				fail(err, errlen, "%s:%lu: %s", path, line, msg);
+				sm_errf(err, errlen, "%s:%lu: %s", path, line, msg);
 				goto bad_event;
 			}
 			break;

@@ -3,6 +3,7 @@
  * Model loading: config + mapped checkpoint -> per-layer weight views,
  * each checked for presence, dtype and shape against the config.
  */
+#include "errbuf.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -12,20 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 size_t phimoe_dtype_size(enum phimoe_dtype dt)
 {
@@ -122,10 +109,10 @@ static int bind(const struct phimoe_checkpoint *ck, const struct want *w,
 	if (!t) {
 		if (!required)
 			return 0;
-		return fail(err, errlen, "%s: missing tensor '%s'", w->file, name);
+		return sm_errf(err, errlen, "%s: missing tensor '%s'", w->file, name);
 	}
 	if (t->dtype != w->dtype)
-		return fail(err, errlen, "%s: tensor '%s' has dtype %s but the checkpoint's dtype is %s",
+		return sm_errf(err, errlen, "%s: tensor '%s' has dtype %s but the checkpoint's dtype is %s",
 			    t->file, name, phimoe_dtype_name(t->dtype), phimoe_dtype_name(w->dtype));
 	if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
 		char got[96] = "", *p = got;
@@ -134,9 +121,9 @@ static int bind(const struct phimoe_checkpoint *ck, const struct want *w,
 		for (i = 0; i < t->ndim && p < got + sizeof(got) - 24; i++)
 			p += sprintf(p, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
 		if (ndim == 2)
-			return fail(err, errlen, "%s: tensor '%s' has shape [%s] but config.json implies [%lld, %lld]",
+			return sm_errf(err, errlen, "%s: tensor '%s' has shape [%s] but config.json implies [%lld, %lld]",
 				    t->file, name, got, (long long)d0, (long long)d1);
-		return fail(err, errlen, "%s: tensor '%s' has shape [%s] but config.json implies [%lld]",
+		return sm_errf(err, errlen, "%s: tensor '%s' has shape [%s] but config.json implies [%lld]",
 			    t->file, name, got, (long long)d0);
 	}
 	out->name = t->name;
@@ -181,7 +168,7 @@ static int bind_layer(struct phimoe_model *m, const struct want *w, int l,
 		return -1;
 	/* A bias the config says is absent must not be silently ignored. */
 	if (!ab && (L->q_b.data || L->k_b.data || L->v_b.data || L->o_b.data))
-		return fail(err, errlen, "%s: layer %d has attention biases but config.json says attention_bias false",
+		return sm_errf(err, errlen, "%s: layer %d has attention biases but config.json says attention_bias false",
 			    w->file, l);
 	for (e = 0; e < c->num_local_experts; e++) {
 		char s[128];
@@ -220,7 +207,7 @@ int phimoe_model_load(const char *dir, struct phimoe_model *m,
 
 	memset(m, 0, sizeof(*m));
 	if ((size_t)snprintf(m->dir, sizeof(m->dir), "%s", dir) >= sizeof(m->dir))
-		return fail(err, errlen, "%s: path too long", dir);
+		return sm_errf(err, errlen, "%s: path too long", dir);
 	c = &m->cfg;
 	if (phimoe_config_load(dir, c, err, errlen))
 		goto bad;
@@ -231,7 +218,7 @@ int phimoe_model_load(const char *dir, struct phimoe_model *m,
 	w.file = where;
 	emb = st_find(m->ckpt, "model.embed_tokens.weight");
 	if (!emb) {
-		fail(err, errlen, "%s: missing tensor 'model.embed_tokens.weight'", w.file);
+		sm_errf(err, errlen, "%s: missing tensor 'model.embed_tokens.weight'", w.file);
 		goto bad;
 	}
 	if ((int)c->storage_dtype < 0)
@@ -239,14 +226,14 @@ int phimoe_model_load(const char *dir, struct phimoe_model *m,
 	w.dtype = c->storage_dtype;
 	m->layers = calloc((size_t)c->num_hidden_layers, sizeof(*m->layers));
 	if (!m->layers) {
-		fail(err, errlen, "%s: out of memory", dir);
+		sm_errf(err, errlen, "%s: out of memory", dir);
 		goto bad;
 	}
 	for (l = 0; l < c->num_hidden_layers; l++) {
 		m->layers[l].experts = calloc((size_t)c->num_local_experts,
 					      sizeof(*m->layers[l].experts));
 		if (!m->layers[l].experts) {
-			fail(err, errlen, "%s: out of memory", dir);
+			sm_errf(err, errlen, "%s: out of memory", dir);
 			goto bad;
 		}
 	}
@@ -262,7 +249,7 @@ int phimoe_model_load(const char *dir, struct phimoe_model *m,
 	if (!m->lm_head_w.data)
 		m->lm_head_w = m->embed_tokens;
 	if (!c->lm_head_bias && m->lm_head_b.data) {
-		fail(err, errlen, "%s: tensor 'lm_head.bias' present but config.json says lm_head_bias false",
+		sm_errf(err, errlen, "%s: tensor 'lm_head.bias' present but config.json says lm_head_bias false",
 		     w.file);
 		goto bad;
 	}

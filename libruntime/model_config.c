@@ -4,6 +4,7 @@
  * into struct phimoe_config. Every field the forward pass depends on is
  * required and range-checked; errors name the file and the field.
  */
+#include "errbuf.h"
 #include "model.h"
 
 #include <limits.h>
@@ -13,20 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <json-c/json.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 /* Integer field in [lo, hi]; absent is an error unless dflt_ok. */
 static int get_int(struct json_object *o, const char *path, const char *key,
@@ -41,13 +28,13 @@ static int get_int(struct json_object *o, const char *path, const char *key,
 			*out = dflt;
 			return 0;
 		}
-		return fail(err, errlen, "%s: missing field \"%s\"", path, key);
+		return sm_errf(err, errlen, "%s: missing field \"%s\"", path, key);
 	}
 	if (!json_object_is_type(v, json_type_int))
-		return fail(err, errlen, "%s: field \"%s\" must be an integer", path, key);
+		return sm_errf(err, errlen, "%s: field \"%s\" must be an integer", path, key);
 	x = json_object_get_int64(v);
 	if (x < lo || x > hi)
-		return fail(err, errlen, "%s: field \"%s\" = %lld out of range [%d, %d]",
+		return sm_errf(err, errlen, "%s: field \"%s\" = %lld out of range [%d, %d]",
 			    path, key, (long long)x, lo, hi);
 	*out = (int)x;
 	return 0;
@@ -65,13 +52,13 @@ static int get_double(struct json_object *o, const char *path, const char *key,
 			*out = dflt;
 			return 0;
 		}
-		return fail(err, errlen, "%s: missing field \"%s\"", path, key);
+		return sm_errf(err, errlen, "%s: missing field \"%s\"", path, key);
 	}
 	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
-		return fail(err, errlen, "%s: field \"%s\" must be a number", path, key);
+		return sm_errf(err, errlen, "%s: field \"%s\" must be a number", path, key);
 	x = json_object_get_double(v);
 	if (!(x >= lo && x <= hi))
-		return fail(err, errlen, "%s: field \"%s\" = %g out of range [%g, %g]",
+		return sm_errf(err, errlen, "%s: field \"%s\" = %g out of range [%g, %g]",
 			    path, key, x, lo, hi);
 	*out = x;
 	return 0;
@@ -87,7 +74,7 @@ static int get_bool(struct json_object *o, const char *path, const char *key,
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_boolean))
-		return fail(err, errlen, "%s: field \"%s\" must be true or false", path, key);
+		return sm_errf(err, errlen, "%s: field \"%s\" must be true or false", path, key);
 	*out = json_object_get_boolean(v);
 	return 0;
 }
@@ -106,27 +93,27 @@ static int get_eos(struct json_object *o, const char *path, int vocab,
 		int64_t x = json_object_get_int64(v);
 
 		if (x < 0 || x >= vocab)
-			return fail(err, errlen, "%s: field \"eos_token_id\" = %lld outside the vocabulary (%d)",
+			return sm_errf(err, errlen, "%s: field \"eos_token_id\" = %lld outside the vocabulary (%d)",
 				    path, (long long)x, vocab);
 		c->eos_token_ids[0] = (int)x;
 		c->n_eos = 1;
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_array))
-		return fail(err, errlen, "%s: field \"eos_token_id\" must be an integer or a list", path);
+		return sm_errf(err, errlen, "%s: field \"eos_token_id\" must be an integer or a list", path);
 	n = json_object_array_length(v);
 	if (n > PHIMOE_MAX_EOS)
-		return fail(err, errlen, "%s: field \"eos_token_id\" lists %zu ids (at most %d)",
+		return sm_errf(err, errlen, "%s: field \"eos_token_id\" lists %zu ids (at most %d)",
 			    path, n, PHIMOE_MAX_EOS);
 	for (i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
 		int64_t x;
 
 		if (!json_object_is_type(e, json_type_int))
-			return fail(err, errlen, "%s: field \"eos_token_id\"[%zu] must be an integer", path, i);
+			return sm_errf(err, errlen, "%s: field \"eos_token_id\"[%zu] must be an integer", path, i);
 		x = json_object_get_int64(e);
 		if (x < 0 || x >= vocab)
-			return fail(err, errlen, "%s: field \"eos_token_id\"[%zu] = %lld outside the vocabulary (%d)",
+			return sm_errf(err, errlen, "%s: field \"eos_token_id\"[%zu] = %lld outside the vocabulary (%d)",
 				    path, i, (long long)x, vocab);
 		c->eos_token_ids[i] = (int)x;
 	}
@@ -154,7 +141,7 @@ static int parse_storage_dtype(struct json_object *o, const char *path,
 	else if (!strcmp(s, "float32"))
 		c->storage_dtype = PHIMOE_DTYPE_F32;
 	else
-		return fail(err, errlen, "%s: field \"torch_dtype\" = \"%s\" not supported (bfloat16, float16, float32)",
+		return sm_errf(err, errlen, "%s: field \"torch_dtype\" = \"%s\" not supported (bfloat16, float16, float32)",
 			    path, s);
 	return 0;
 }
@@ -169,7 +156,7 @@ static int parse_config(struct json_object *o, const char *path,
 	if (json_object_object_get_ex(o, "model_type", &v) &&
 	    json_object_is_type(v, json_type_string) &&
 	    strcmp(json_object_get_string(v), "phimoe"))
-		return fail(err, errlen, "%s: field \"model_type\" = \"%s\", expected \"phimoe\"",
+		return sm_errf(err, errlen, "%s: field \"model_type\" = \"%s\", expected \"phimoe\"",
 			    path, json_object_get_string(v));
 	if (get_int(o, path, "vocab_size", 1, big, false, 0, &c->vocab_size, err, errlen) ||
 	    get_int(o, path, "hidden_size", 1, big, false, 0, &c->hidden_size, err, errlen) ||
@@ -197,17 +184,17 @@ static int parse_config(struct json_object *o, const char *path,
 	c->sliding_window = sw;
 	if (!c->head_dim) {
 		if (c->hidden_size % c->num_attention_heads)
-			return fail(err, errlen, "%s: no \"head_dim\" and hidden_size %% num_attention_heads != 0", path);
+			return sm_errf(err, errlen, "%s: no \"head_dim\" and hidden_size %% num_attention_heads != 0", path);
 		c->head_dim = c->hidden_size / c->num_attention_heads;
 	}
 	if (c->num_attention_heads % c->num_key_value_heads)
-		return fail(err, errlen, "%s: field \"num_key_value_heads\" = %d does not divide num_attention_heads = %d",
+		return sm_errf(err, errlen, "%s: field \"num_key_value_heads\" = %d does not divide num_attention_heads = %d",
 			    path, c->num_key_value_heads, c->num_attention_heads);
 	if (c->num_experts_per_tok > c->num_local_experts)
-		return fail(err, errlen, "%s: field \"num_experts_per_tok\" = %d exceeds num_local_experts = %d",
+		return sm_errf(err, errlen, "%s: field \"num_experts_per_tok\" = %d exceeds num_local_experts = %d",
 			    path, c->num_experts_per_tok, c->num_local_experts);
 	if (c->head_dim % 2)
-		return fail(err, errlen, "%s: field \"head_dim\" = %d must be even for RoPE", path, c->head_dim);
+		return sm_errf(err, errlen, "%s: field \"head_dim\" = %d must be even for RoPE", path, c->head_dim);
 
 	/* RoPE: transformers 5 nests theta and type in rope_parameters;
 	 * older configs have rope_theta and rope_scaling at top level. */
@@ -232,7 +219,7 @@ static int parse_config(struct json_object *o, const char *path,
 	    get_double(o, path, "rope_theta", 1e-9, 1e30, true, 10000.0, &c->rope_theta, err, errlen))
 		return -1;
 	if (strcmp(c->rope_type, "default"))
-		return fail(err, errlen, "%s: rope type \"%s\" not supported (only \"default\")", path, c->rope_type);
+		return sm_errf(err, errlen, "%s: rope type \"%s\" not supported (only \"default\")", path, c->rope_type);
 	return 0;
 }
 
@@ -247,15 +234,15 @@ int phimoe_config_load(const char *dir, struct phimoe_config *cfg,
 	memset(&c, 0, sizeof(c));
 	memset(cfg, 0, sizeof(*cfg));
 	if (access(dir, F_OK))
-		return fail(err, errlen, "%s: model directory does not exist", dir);
+		return sm_errf(err, errlen, "%s: model directory does not exist", dir);
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	if (access(path, R_OK))
-		return fail(err, errlen, "%s: missing", path);
+		return sm_errf(err, errlen, "%s: missing", path);
 	o = json_object_from_file(path);
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		if (o)
 			json_object_put(o);
-		return fail(err, errlen, "%s: not a JSON object (parse error)", path);
+		return sm_errf(err, errlen, "%s: not a JSON object (parse error)", path);
 	}
 	rc = parse_config(o, path, &c, err, errlen);
 	json_object_put(o);
@@ -271,7 +258,7 @@ int phimoe_config_load(const char *dir, struct phimoe_config *cfg,
 		if (!o || !json_object_is_type(o, json_type_object)) {
 			if (o)
 				json_object_put(o);
-			return fail(err, errlen, "%s: not a JSON object", path);
+			return sm_errf(err, errlen, "%s: not a JSON object", path);
 		}
 		g.n_eos = 0;
 		rc = get_eos(o, path, c.vocab_size, &g, err, errlen);

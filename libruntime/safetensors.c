@@ -4,6 +4,7 @@
  * {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}},
  * then the data, offsets relative to the data start.
  */
+#include "errbuf.h"
 #include "safetensors.h"
 
 #include <errno.h>
@@ -34,20 +35,6 @@ struct phimoe_checkpoint {
 	struct st_tensor *tensors;	/* sorted by name once all are read */
 	size_t ntensors, cap;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static int parse_dtype(const char *s, enum phimoe_dtype *dt)
 {
@@ -129,42 +116,42 @@ static int parse_entry(struct phimoe_checkpoint *c, struct st_file *f,
 	    !json_object_is_type(js, json_type_array) ||
 	    !json_object_is_type(jo, json_type_array) ||
 	    json_object_array_length(jo) != 2)
-		return fail(err, errlen, "%s: tensor '%s': malformed header entry",
+		return sm_errf(err, errlen, "%s: tensor '%s': malformed header entry",
 			    f->path, name);
 	if (parse_dtype(json_object_get_string(jd), &t.dtype))
-		return fail(err, errlen, "%s: tensor '%s': unsupported dtype %s (want BF16, F16 or F32)",
+		return sm_errf(err, errlen, "%s: tensor '%s': unsupported dtype %s (want BF16, F16 or F32)",
 			    f->path, name, json_object_get_string(jd));
 	n = json_object_array_length(js);
 	if (n > ST_MAX_DIMS)
-		return fail(err, errlen, "%s: tensor '%s': %zu dimensions", f->path, name, n);
+		return sm_errf(err, errlen, "%s: tensor '%s': %zu dimensions", f->path, name, n);
 	for (i = 0; i < n; i++) {
 		uint64_t d;
 
 		if (!get_u64(json_object_array_get_idx(js, i), &d) ||
 		    d > (uint64_t)INT64_MAX || (d && numel > UINT64_MAX / d / 4))
-			return fail(err, errlen, "%s: tensor '%s': bad shape", f->path, name);
+			return sm_errf(err, errlen, "%s: tensor '%s': bad shape", f->path, name);
 		t.shape[i] = (int64_t)d;
 		numel *= d;
 	}
 	t.ndim = (int)n;
 	if (!get_u64(json_object_array_get_idx(jo, 0), &b) ||
 	    !get_u64(json_object_array_get_idx(jo, 1), &en) || b > en)
-		return fail(err, errlen, "%s: tensor '%s': bad data_offsets", f->path, name);
+		return sm_errf(err, errlen, "%s: tensor '%s': bad data_offsets", f->path, name);
 	esz = phimoe_dtype_size(t.dtype);
 	if (en > data_len)
-		return fail(err, errlen, "%s: tensor '%s': data_offsets [%llu, %llu] run past the end of the file (%llu data bytes)",
+		return sm_errf(err, errlen, "%s: tensor '%s': data_offsets [%llu, %llu] run past the end of the file (%llu data bytes)",
 			    f->path, name, (unsigned long long)b,
 			    (unsigned long long)en, (unsigned long long)data_len);
 	if (en - b != numel * esz)
-		return fail(err, errlen, "%s: tensor '%s': data_offsets span %llu bytes but shape and dtype need %llu",
+		return sm_errf(err, errlen, "%s: tensor '%s': data_offsets span %llu bytes but shape and dtype need %llu",
 			    f->path, name, (unsigned long long)(en - b),
 			    (unsigned long long)(numel * esz));
 	if ((data_start + b) % esz)
-		return fail(err, errlen, "%s: tensor '%s': data not aligned to its %zu-byte elements",
+		return sm_errf(err, errlen, "%s: tensor '%s': data not aligned to its %zu-byte elements",
 			    f->path, name, esz);
 	t.name = strdup(name);
 	if (!t.name)
-		return fail(err, errlen, "%s: out of memory", f->path);
+		return sm_errf(err, errlen, "%s: out of memory", f->path);
 	t.file = f->path;
 	t.numel = numel;
 	t.nbytes = en - b;
@@ -174,7 +161,7 @@ static int parse_entry(struct phimoe_checkpoint *c, struct st_file *f,
 	sp->name = t.name;
 	if (push_tensor(c, &t)) {
 		free((char *)t.name);
-		return fail(err, errlen, "%s: out of memory", f->path);
+		return sm_errf(err, errlen, "%s: out of memory", f->path);
 	}
 	return 0;
 }
@@ -191,25 +178,25 @@ static int parse_header(struct phimoe_checkpoint *c, struct st_file *f,
 	int rc = -1;
 
 	if (f->size < 8)
-		return fail(err, errlen, "%s: truncated: %zu bytes, no header", f->path, f->size);
+		return sm_errf(err, errlen, "%s: truncated: %zu bytes, no header", f->path, f->size);
 	for (i = 0; i < 8; i++)
 		hlen |= (uint64_t)p[i] << (8 * i);
 	if (hlen > ST_MAX_HEADER || hlen > f->size - 8)
-		return fail(err, errlen, "%s: truncated or corrupt: header of %llu bytes in a %zu-byte file",
+		return sm_errf(err, errlen, "%s: truncated or corrupt: header of %llu bytes in a %zu-byte file",
 			    f->path, (unsigned long long)hlen, f->size);
 	data_start = 8 + (size_t)hlen;
 	tok = json_tokener_new();
 	if (!tok)
-		return fail(err, errlen, "%s: out of memory", f->path);
+		return sm_errf(err, errlen, "%s: out of memory", f->path);
 	root = json_tokener_parse_ex(tok, (const char *)p + 8, (int)hlen);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
 	    !json_object_is_type(root, json_type_object)) {
-		fail(err, errlen, "%s: header is not a JSON object", f->path);
+		sm_errf(err, errlen, "%s: header is not a JSON object", f->path);
 		goto out;
 	}
 	spans = calloc(json_object_object_length(root) + 1, sizeof(*spans));
 	if (!spans) {
-		fail(err, errlen, "%s: out of memory", f->path);
+		sm_errf(err, errlen, "%s: out of memory", f->path);
 		goto out;
 	}
 	{
@@ -225,7 +212,7 @@ static int parse_header(struct phimoe_checkpoint *c, struct st_file *f,
 	qsort(spans, nspans, sizeof(*spans), cmp_span);
 	for (i = 1; i < nspans; i++) {
 		if (spans[i].begin < spans[i - 1].end) {
-			fail(err, errlen, "%s: tensor '%s' overlaps tensor '%s' (data_offsets %llu < %llu)",
+			sm_errf(err, errlen, "%s: tensor '%s' overlaps tensor '%s' (data_offsets %llu < %llu)",
 			     f->path, spans[i].name, spans[i - 1].name,
 			     (unsigned long long)spans[i].begin,
 			     (unsigned long long)spans[i - 1].end);
@@ -251,22 +238,22 @@ static int map_file(struct phimoe_checkpoint *c, const char *path,
 
 	nf = realloc(c->files, (c->nfiles + 1) * sizeof(*nf));
 	if (!nf)
-		return fail(err, errlen, "%s: out of memory", path);
+		return sm_errf(err, errlen, "%s: out of memory", path);
 	c->files = nf;
 	f = &c->files[c->nfiles];
 	memset(f, 0, sizeof(*f));
 	f->path = strdup(path);
 	if (!f->path)
-		return fail(err, errlen, "%s: out of memory", path);
+		return sm_errf(err, errlen, "%s: out of memory", path);
 	slash = strrchr(f->path, '/');
 	f->base = slash ? slash + 1 : f->path;
 	c->nfiles++;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(err, errlen, "%s: %s", path, strerror(errno));
+		return sm_errf(err, errlen, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(err, errlen, "%s: not a regular file", path);
+		return sm_errf(err, errlen, "%s: not a regular file", path);
 	}
 	f->size = (size_t)st.st_size;
 	if (f->size) {
@@ -274,7 +261,7 @@ static int map_file(struct phimoe_checkpoint *c, const char *path,
 		if (f->map == MAP_FAILED) {
 			f->map = NULL;
 			close(fd);
-			return fail(err, errlen, "%s: mmap: %s", path, strerror(errno));
+			return sm_errf(err, errlen, "%s: mmap: %s", path, strerror(errno));
 		}
 	}
 	close(fd);
@@ -288,7 +275,7 @@ static int finish(struct phimoe_checkpoint *c, char *err, size_t errlen)
 	qsort(c->tensors, c->ntensors, sizeof(*c->tensors), cmp_tensor_name);
 	for (i = 1; i < c->ntensors; i++)
 		if (!strcmp(c->tensors[i].name, c->tensors[i - 1].name))
-			return fail(err, errlen, "%s: tensor '%s' appears twice (also in %s)",
+			return sm_errf(err, errlen, "%s: tensor '%s' appears twice (also in %s)",
 				    c->tensors[i].file, c->tensors[i].name,
 				    c->tensors[i - 1].file);
 	return 0;
@@ -301,7 +288,7 @@ int st_open_file(const char *path, struct phimoe_checkpoint **out,
 
 	*out = NULL;
 	if (!c)
-		return fail(err, errlen, "%s: out of memory", path);
+		return sm_errf(err, errlen, "%s: out of memory", path);
 	if (map_file(c, path, err, errlen) || finish(c, err, errlen)) {
 		st_close(c);
 		return -1;
@@ -327,7 +314,7 @@ static int open_index(struct phimoe_checkpoint *c, const char *dir,
 	root = json_object_from_file(index);
 	if (!root || !json_object_object_get_ex(root, "weight_map", &wm) ||
 	    !json_object_is_type(wm, json_type_object)) {
-		fail(err, errlen, "%s: not JSON with a \"weight_map\" object", index);
+		sm_errf(err, errlen, "%s: not JSON with a \"weight_map\" object", index);
 		goto out;
 	}
 	{
@@ -338,7 +325,7 @@ static int open_index(struct phimoe_checkpoint *c, const char *dir,
 
 			if (!json_object_is_type(shard, json_type_string) ||
 			    !*s || strchr(s, '/')) {
-				fail(err, errlen, "%s: tensor '%s': bad shard name", index, name);
+				sm_errf(err, errlen, "%s: tensor '%s': bad shard name", index, name);
 				goto out;
 			}
 			for (i = 0; i < c->nfiles; i++)
@@ -347,7 +334,7 @@ static int open_index(struct phimoe_checkpoint *c, const char *dir,
 			if (seen)
 				continue;
 			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, s) >= sizeof(path)) {
-				fail(err, errlen, "%s: path too long", index);
+				sm_errf(err, errlen, "%s: path too long", index);
 				goto out;
 			}
 			if (map_file(c, path, err, errlen))
@@ -364,7 +351,7 @@ static int open_index(struct phimoe_checkpoint *c, const char *dir,
 
 			base = base ? base + 1 : t ? t->file : NULL;
 			if (!t || strcmp(base, json_object_get_string(shard))) {
-				fail(err, errlen, "%s: tensor '%s' not found in %s",
+				sm_errf(err, errlen, "%s: tensor '%s' not found in %s",
 				     index, name, json_object_get_string(shard));
 				goto out;
 			}
@@ -385,16 +372,16 @@ int st_open_dir(const char *dir, struct phimoe_checkpoint **out,
 
 	*out = NULL;
 	if ((size_t)snprintf(path, sizeof(path), "%s/model.safetensors.index.json", dir) >= sizeof(path))
-		return fail(err, errlen, "%s: path too long", dir);
+		return sm_errf(err, errlen, "%s: path too long", dir);
 	if (!file_exists(path)) {
 		snprintf(path, sizeof(path), "%s/model.safetensors", dir);
 		if (!file_exists(path))
-			return fail(err, errlen, "%s: no model.safetensors nor model.safetensors.index.json", dir);
+			return sm_errf(err, errlen, "%s: no model.safetensors nor model.safetensors.index.json", dir);
 		return st_open_file(path, out, err, errlen);
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return fail(err, errlen, "%s: out of memory", path);
+		return sm_errf(err, errlen, "%s: out of memory", path);
 	if (open_index(c, dir, path, err, errlen)) {
 		st_close(c);
 		return -1;

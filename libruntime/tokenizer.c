@@ -3,6 +3,7 @@
  * Tokenizer: special tokens around SentencePiece, BOS policy, and the
  * decoder used for both whole-sequence and streamed text.
  */
+#include "errbuf.h"
 #include "tokenizer.h"
 #include "tokenizer_sp.h"
 
@@ -14,6 +15,7 @@
 #include <json-c/json.h>
 
 #define MAX_SPECIAL 256
+#define PHIMOE_TOKERR 512
 
 struct special {
 	char *text;
@@ -37,20 +39,6 @@ struct phimoe_tokenizer {
 	int added_lo, added_n;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 static int add_special(struct phimoe_tokenizer *tk, const char *path,
 		       const char *text, int id, bool lstrip, bool rstrip,
 		       char *err, size_t errlen)
@@ -58,11 +46,11 @@ static int add_special(struct phimoe_tokenizer *tk, const char *path,
 	int i;
 
 	if (!*text || id < 0)
-		return fail(err, errlen, "%s: bad special token \"%s\" = %d", path, text, id);
+		return sm_errf(err, errlen, "%s: bad special token \"%s\" = %d", path, text, id);
 	for (i = 0; i < tk->nspecial; i++) {
 		if (!strcmp(tk->special[i].text, text)) {
 			if (tk->special[i].id != id)
-				return fail(err, errlen, "%s: special token \"%s\" has two ids (%d, %d)",
+				return sm_errf(err, errlen, "%s: special token \"%s\" has two ids (%d, %d)",
 					    path, text, tk->special[i].id, id);
 			tk->special[i].lstrip |= lstrip;
 			tk->special[i].rstrip |= rstrip;
@@ -70,10 +58,10 @@ static int add_special(struct phimoe_tokenizer *tk, const char *path,
 		}
 	}
 	if (tk->nspecial == MAX_SPECIAL)
-		return fail(err, errlen, "%s: more than %d special tokens", path, MAX_SPECIAL);
+		return sm_errf(err, errlen, "%s: more than %d special tokens", path, MAX_SPECIAL);
 	tk->special[tk->nspecial].text = strdup(text);
 	if (!tk->special[tk->nspecial].text)
-		return fail(err, errlen, "%s: out of memory", path);
+		return sm_errf(err, errlen, "%s: out of memory", path);
 	tk->special[tk->nspecial].len = strlen(text);
 	tk->special[tk->nspecial].id = id;
 	tk->special[tk->nspecial].lstrip = lstrip;
@@ -98,16 +86,16 @@ static int load_added(struct phimoe_tokenizer *tk, const char *dir,
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		if (o)
 			json_object_put(o);
-		return fail(err, errlen, "%s: not a JSON object", path);
+		return sm_errf(err, errlen, "%s: not a JSON object", path);
 	}
 	{
 		json_object_object_foreach(o, k, v) {
 			if (!json_object_is_type(v, json_type_int)) {
-				rc = fail(err, errlen, "%s: \"%s\" must map to an integer id", path, k);
+				rc = sm_errf(err, errlen, "%s: \"%s\" must map to an integer id", path, k);
 				break;
 			}
 			if (json_object_get_int(v) < tk->sp_size) {
-				rc = fail(err, errlen, "%s: \"%s\" = %d collides with a SentencePiece id (< %d)",
+				rc = sm_errf(err, errlen, "%s: \"%s\" = %d collides with a SentencePiece id (< %d)",
 					  path, k, json_object_get_int(v), tk->sp_size);
 				break;
 			}
@@ -138,7 +126,7 @@ static int load_tok_config(struct phimoe_tokenizer *tk, const char *dir,
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		if (o)
 			json_object_put(o);
-		return fail(err, errlen, "%s: not a JSON object", path);
+		return sm_errf(err, errlen, "%s: not a JSON object", path);
 	}
 	if (json_object_object_get_ex(o, "add_bos_token", &v) && json_object_is_type(v, json_type_boolean))
 		tk->add_bos = json_object_get_boolean(v);
@@ -156,7 +144,7 @@ static int load_tok_config(struct phimoe_tokenizer *tk, const char *dir,
 				continue;
 			if (!json_object_object_get_ex(e, "content", &c) ||
 			    !json_object_is_type(c, json_type_string)) {
-				rc = fail(err, errlen, "%s: added_tokens_decoder[\"%s\"] has no content", path, k);
+				rc = sm_errf(err, errlen, "%s: added_tokens_decoder[\"%s\"] has no content", path, k);
 				break;
 			}
 			if (json_object_object_get_ex(e, "lstrip", &f))
@@ -187,11 +175,11 @@ static int build_added_table(struct phimoe_tokenizer *tk, char *err, size_t errl
 			hi = tk->special[i].id;
 	}
 	if (hi - tk->added_lo >= 1 << 20)
-		return fail(err, errlen, "special token ids span too wide a range");
+		return sm_errf(err, errlen, "special token ids span too wide a range");
 	tk->added_n = hi - tk->added_lo + 1;
 	tk->added_text = calloc((size_t)tk->added_n, sizeof(*tk->added_text));
 	if (!tk->added_text)
-		return fail(err, errlen, "out of memory");
+		return sm_errf(err, errlen, "out of memory");
 	for (i = 0; i < tk->nspecial; i++)
 		tk->added_text[tk->special[i].id - tk->added_lo] = tk->special[i].text;
 	return 0;
@@ -206,12 +194,17 @@ int phimoe_tokenizer_load(const char *dir, struct phimoe_tokenizer **out,
 	*out = NULL;
 	snprintf(path, sizeof(path), "%s/tokenizer.model", dir);
 	if (access(path, R_OK))
-		return fail(err, errlen, "%s: missing", path);
+		return sm_errf(err, errlen, "%s: missing", path);
 	tk = calloc(1, sizeof(*tk));
 	if (!tk)
-		return fail(err, errlen, "%s: out of memory", path);
-	if (sp_load(path, &tk->sp, err, errlen))
+		return sm_errf(err, errlen, "%s: out of memory", path);
+	if (sp_load(path, &tk->sp, err, errlen)) {
+		char msg[PHIMOE_TOKERR];
+
+		snprintf(msg, sizeof(msg), "%s", err);
+		sm_errf(err, errlen, "%s", msg);	/* the library's text: one line */
 		goto bad;
+	}
 	tk->sp_size = sp_piece_size(tk->sp);
 	tk->bos_id = sp_bos_id(tk->sp);
 	if (tk->bos_id >= tk->sp_size)
@@ -220,7 +213,7 @@ int phimoe_tokenizer_load(const char *dir, struct phimoe_tokenizer **out,
 	    build_added_table(tk, err, errlen))
 		goto bad;
 	if (tk->add_bos && tk->bos_id < 0) {
-		fail(err, errlen, "%s: add_bos_token is set but the model has no BOS piece", path);
+		sm_errf(err, errlen, "%s: add_bos_token is set but the model has no BOS piece", path);
 		goto bad;
 	}
 	*out = tk;
@@ -301,7 +294,7 @@ int phimoe_tokenizer_encode(const struct phimoe_tokenizer *tk,
 	*ids = NULL;
 	*n = 0;
 	if (!v)
-		return fail(err, errlen, "tokenizer: out of memory");
+		return sm_errf(err, errlen, "tokenizer: out of memory");
 	if (tk->add_bos)
 		v[cnt++] = tk->bos_id;
 	for (;;) {
@@ -316,7 +309,7 @@ int phimoe_tokenizer_encode(const struct phimoe_tokenizer *tk,
 			if (end > seg && sp_encode(tk->sp, seg, (size_t)(end - seg),
 						 continues && !tk->legacy, &v, &cnt, &cap)) {
 				free(v);
-				return fail(err, errlen, "tokenizer: SentencePiece failed to encode the text");
+				return sm_errf(err, errlen, "tokenizer: SentencePiece failed to encode the text");
 			}
 			if (!*p)
 				break;
@@ -325,7 +318,7 @@ int phimoe_tokenizer_encode(const struct phimoe_tokenizer *tk,
 
 				if (!nv) {
 					free(v);
-					return fail(err, errlen, "tokenizer: out of memory");
+					return sm_errf(err, errlen, "tokenizer: out of memory");
 				}
 				v = nv;
 				cap *= 2;

@@ -27,3 +27,25 @@ check-runtime: $(RT_BINS) build/splitmoe-asan $(RT_VARIANTS)/cases.tsv
 	tests/runtime/cli.sh build/splitmoe-asan $(RT_FIXTURE) $(RT_VARIANTS) || rc=1; \
 	exit $$rc
 CHECK_SUITES += runtime
+
+# make fuzz: libFuzzer (clang-14) on the safetensors and YAML parsers,
+# seeded with the fixture's checkpoint, its corrupt variants and the YAML
+# files; FUZZ_SECONDS per run (default 120).
+FUZZ_SECONDS ?= 120
+RT_FUZZ_SRCS := tests/runtime/fuzz_safetensors.c libruntime/safetensors.c libruntime/model.c \
+	libruntime/model_config.c libruntime/config_yaml.c libruntime/errbuf.c
+build/runtime/fuzz_safetensors: $(RT_FUZZ_SRCS) libruntime/safetensors.h libruntime/config_yaml.h
+	@mkdir -p $(@D)
+	$(CLANG) $(CPPFLAGS) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(RT_FUZZ_SRCS) \
+		-o $@ -ljson-c -lyaml -lm
+
+.PHONY: fuzz-runtime
+fuzz-runtime: build/runtime/fuzz_safetensors $(RT_VARIANTS)/cases.tsv
+	@mkdir -p build/runtime/fuzz-corpus
+	@cp -L $(RT_FIXTURE)/model.safetensors build/runtime/fuzz-corpus/fixture.safetensors
+	@for d in $(RT_VARIANTS)/*/; do f=$$d/model.safetensors; \
+		[ -f $$f ] && [ $$(stat -Lc %s $$f) -lt 4000000 ] && cp -L $$f build/runtime/fuzz-corpus/$$(basename $$d).safetensors; done; true
+	@cp configs/splitmoe.yaml build/runtime/fuzz-corpus/
+	build/runtime/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		-rss_limit_mb=1024 -artifact_prefix=build/runtime/ build/runtime/fuzz-corpus
+FUZZ_TARGETS += fuzz-runtime

@@ -16,13 +16,16 @@
 
 void cli_err(const char *fmt, ...)
 {
+	char msg[1024], *p;
 	va_list ap;
 
-	fputs("splitmoe: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	for (p = msg; *p; p++)	/* one line, whatever the arguments held */
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fprintf(stderr, "splitmoe: %s\n", msg);
 }
 
 enum {
