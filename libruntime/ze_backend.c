@@ -37,7 +37,9 @@ struct ze_kernels {
 };
 
 struct gate_slot {
-	ze_event_handle_t ev;
+	ze_event_handle_t ev;		/* signalled by the op's last kernel */
+	ze_event_handle_t ev_first;	/* by its first, when there are several */
+	bool first_used;
 	bool busy;
 	int op;
 	uint64_t grant, bytes;
@@ -173,10 +175,12 @@ static uint32_t cdiv(long a, long b)
 
 static void slot_finish(struct ze_be *z, struct gate_slot *s)
 {
-	ze_kernel_timestamp_result_t ts;
+	ze_kernel_timestamp_result_t ts, t0;
 
-	if (zeEventQueryKernelTimestamp(s->ev, &ts) == ZE_RESULT_SUCCESS) {
-		uint64_t ns = ts.global.kernelEnd - ts.global.kernelStart;
+	if (zeEventQueryKernelTimestamp(s->ev, &ts) == ZE_RESULT_SUCCESS &&
+	    (!s->first_used || zeEventQueryKernelTimestamp(s->ev_first, &t0) == ZE_RESULT_SUCCESS)) {
+		uint64_t start = s->first_used ? t0.global.kernelStart : ts.global.kernelStart;
+		uint64_t ns = ts.global.kernelEnd > start ? ts.global.kernelEnd - start : 0;
 
 		if (s->op == OP_LINEAR) {
 			z->prof.linear_ns += ns;
@@ -189,6 +193,9 @@ static void slot_finish(struct ze_be *z, struct gate_slot *s)
 	if (z->be.gate)
 		sm_arb_complete(z->be.gate, s->grant, s->bytes);
 	zeEventHostReset(s->ev);
+	if (s->first_used)
+		zeEventHostReset(s->ev_first);
+	s->first_used = false;
 	s->busy = false;
 }
 
@@ -244,6 +251,7 @@ static int gate_begin(struct ze_be *z, int op, uint64_t bytes, struct gate_slot 
 	}
 	s->op = op;
 	s->bytes = bytes;
+	s->first_used = false;
 	z->next_slot = (z->next_slot + 1) % ZE_GATE_SLOTS;
 	*out = s;
 	return 0;
@@ -421,7 +429,9 @@ static int ze_linear(struct sm_backend *be, struct sm_linear *l, const float *x,
 	rc = gate_begin(z, OP_LINEAR, bytes, &s);
 	if (rc)
 		return rc;
-	rc = run_linear(z, l->w, l->wt, l->b, x, m, l->out, l->in, dst, staged ? NULL : s->ev);
+	s->first_used = staged;
+	rc = run_linear(z, l->w, l->wt, l->b, x, m, l->out, l->in, dst,
+			staged ? s->ev_first : s->ev);
 	if (!rc && staged) {
 		ze_result_t r = zeCommandListAppendMemoryCopy(z->dev.list, y, dst, ybytes, s->ev,
 							      0, NULL);
@@ -511,12 +521,13 @@ static int ze_expert(struct sm_backend *be, struct sm_expert *e, const float *x,
 		return rc;
 	if (m <= ZE_MV_MAX_ROWS)
 		rc = LAUNCH(z, z->k.gate_up_mv[e->wt], "expert gate/up", ((uint32_t[]){ 64, 1, 1 }),
-			    ((uint32_t[]){ (uint32_t)I, (uint32_t)m, 1 }), NULL,
+			    ((uint32_t[]){ (uint32_t)I, (uint32_t)m, 1 }), s->ev_first,
 			    A(x), A(w1), A(w3), A(z->h), A(I), A(H));
 	else
 		rc = LAUNCH(z, z->k.gate_up_tiled[e->wt], "expert gate/up",
 			    ((uint32_t[]){ 16, 16, 1 }), ((uint32_t[]){ cdiv(I, 16), cdiv(m, 16), 1 }),
-			    NULL, A(x), A(w1), A(w3), A(z->h), A(m), A(I), A(H));
+			    s->ev_first, A(x), A(w1), A(w3), A(z->h), A(m), A(I), A(H));
+	s->first_used = true;
 	if (!rc)
 		rc = run_linear(z, e->w2, e->wt, NULL, z->h, m, H, I, y, scale ? NULL : s->ev);
 	if (!rc && scale)
@@ -712,6 +723,8 @@ static void ze_destroy(struct sm_backend *be)
 			sm_arb_complete(z->be.gate, z->slots[i].grant, z->slots[i].bytes);
 		if (z->slots[i].ev)
 			zeEventDestroy(z->slots[i].ev);
+		if (z->slots[i].ev_first)
+			zeEventDestroy(z->slots[i].ev_first);
 	}
 	if (z->sync_ev)
 		zeEventDestroy(z->sync_ev);
@@ -802,7 +815,7 @@ int sm_ze_backend_create(const struct sm_ze_backend_opts *o, struct sm_backend *
 	struct ze_be *z;
 	ze_event_pool_desc_t pd = { ZE_STRUCTURE_TYPE_EVENT_POOL_DESC, NULL,
 				    ZE_EVENT_POOL_FLAG_HOST_VISIBLE |
-				    ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP, ZE_GATE_SLOTS + 1 };
+				    ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP, 2 * ZE_GATE_SLOTS + 1 };
 	ze_result_t r;
 	int rc;
 
@@ -833,11 +846,13 @@ int sm_ze_backend_create(const struct sm_ze_backend_opts *o, struct sm_backend *
 	if (rc)
 		goto fail;
 	r = zeEventPoolCreate(z->dev.ctx, &pd, 1, &z->dev.device, &z->pool);
-	for (uint32_t i = 0; r == ZE_RESULT_SUCCESS && i <= ZE_GATE_SLOTS; i++) {
+	for (uint32_t i = 0; r == ZE_RESULT_SUCCESS && i <= 2 * ZE_GATE_SLOTS; i++) {
 		ze_event_desc_t ed = { ZE_STRUCTURE_TYPE_EVENT_DESC, NULL, i,
 				       0, ZE_EVENT_SCOPE_FLAG_HOST };
+		ze_event_handle_t *slot = i == 2 * ZE_GATE_SLOTS ? &z->sync_ev :
+			i % 2 ? &z->slots[i / 2].ev_first : &z->slots[i / 2].ev;
 
-		r = zeEventCreate(z->pool, &ed, i < ZE_GATE_SLOTS ? &z->slots[i].ev : &z->sync_ev);
+		r = zeEventCreate(z->pool, &ed, slot);
 	}
 	if (r != ZE_RESULT_SUCCESS) {
 		snprintf(err, errlen, "Level Zero: %s: cannot create events: %s", z->dev.name,

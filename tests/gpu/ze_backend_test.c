@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "arbiter.h"
+#include "drm_devices.h"
 #include "eval_reference.h"
 #include "inference.h"
 #include "model.h"
@@ -160,6 +161,22 @@ int main(int argc, char **argv)
 	} else {
 		tap(0, "gpu-class arbiter client");
 	}
+	/* bf16 compute: weights packed as bf16 (exact for this fixture) */
+	{
+		struct sm_ze_backend_opts bo = zo;
+		struct sm_backend *bbe = NULL;
+		struct eval_opts beo = { .compute = SM_COMPUTE_BF16 };
+
+		bo.compute = SM_BACKEND_BF16;
+		rc = sm_ze_backend_create(&bo, &bbe, err, sizeof(err));
+		if (!rc) {
+			beo.backend = bbe;
+			rc = splitmoe_eval(argv[1], ref, &beo, NULL, res);
+			bbe->ops->destroy(bbe);
+		}
+		tap(rc == 0 && res->pass, "bf16 through Level Zero: top-1 >= 95%%, cosine >= 0.999 "
+		    "(%d/%d top-1)", res->top1_agree, res->positions);
+	}
 	sm_ze_backend_profile(be, &prof);
 	tap(prof.linear_ops > 0 && prof.expert_ops > 0 && prof.linear_ns > 0 && prof.expert_ns > 0,
 	    "kernel timestamps profile the gated ops (linear %.1f ms / %llu, expert %.1f ms / %llu)",
@@ -169,6 +186,33 @@ int main(int argc, char **argv)
 	be->ops->destroy(be);
 	sm_arb_client_close(cl);
 	sm_arbiter_close(arb);
+
+	/* splitmoe info's GPU section: the software GPU has no DRM node. */
+	{
+		char *text = NULL;
+		size_t tl = 0;
+		FILE *mf = open_memstream(&text, &tl);
+		struct sm_drm_device fake[2] = {
+			{ .is_pci = true, .pci_bus = 0, .pci_dev = 2, .render_node = "/dev/dri/renderD128" },
+			{ .is_pci = true, .pci_bus = 3, .pci_dev = 0, .render_node = "/dev/dri/renderD129" },
+		};
+
+		sm_gpu_info_print(mf);
+		fclose(mf);
+		for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n"))
+			printf("# info: %s\n", l);
+		free(text);
+		tl = 0;
+		mf = open_memstream(&text, &tl);
+		sm_gpu_info_print(mf);
+		fclose(mf);
+		tap(strstr(text, "swgpu software test GPU") && strstr(text, "(integrated)") &&
+		    strstr(text, "DRM node: none (not a PCI device)") &&
+		    sm_drm_find_pci(fake, 2, 0, 3, 0, 0) == 1 && sm_drm_find_pci(fake, 2, 0, 0, 2, 0) == 0 &&
+		    sm_drm_find_pci(fake, 2, 0, 0, 2, 1) == -1,
+		    "GPU info lists the Level Zero device, its DRM node (none) and matches by PCI address");
+		free(text);
+	}
 
 	/* No driver: one clear error, no crash. */
 	rc = run_create(argv[0], argv[2], "ZE_ENABLE_ALT_DRIVERS", "/nonexistent/libze_swgpu.so",
