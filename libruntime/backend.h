@@ -91,6 +91,17 @@ struct sm_attn_args {
 	float *scratch;		/* >= n_heads * (pos0+m) floats, from alloc() */
 };
 
+/* The stages of a layer, in order (see the top of this file): layernorm,
+ * qkv, rope, attention, o, add | layernorm, router linear, router | gather,
+ * experts, scatter_add, add. */
+enum sm_stage {
+	SM_STAGE_ATTENTION = 0,
+	SM_STAGE_ROUTER,
+	SM_STAGE_EXPERTS,
+	SM_STAGE_HEAD,
+	SM_STAGE_COUNT,
+};
+
 struct sm_backend_ops {
 	const char *name;		/* "cpu-onednn", "level-zero", ... */
 	void (*destroy)(struct sm_backend *be);
@@ -140,6 +151,12 @@ struct sm_backend_ops {
 	int (*add)(struct sm_backend *be, float *y, const float *x, size_t n);
 
 	int (*sync)(struct sm_backend *be);
+
+	/* Optional (NULL: nothing to do). The forward pass says which stage
+	 * of which layer the ops that follow belong to, so that a scheduling
+	 * backend (scheduler.h) can place them; layer -1 with SM_STAGE_HEAD
+	 * for the final norm and the lm_head. */
+	void (*stage)(struct sm_backend *be, int layer, enum sm_stage stage);
 };
 
 struct sm_backend {
@@ -168,5 +185,10 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 
 /* Wrappers that read well at call sites. */
 static inline int sm_be_sync(struct sm_backend *be) { return be->ops->sync(be); }
+static inline void sm_be_stage(struct sm_backend *be, int layer, enum sm_stage st)
+{
+	if (be->ops->stage)
+		be->ops->stage(be, layer, st);
+}
 
 #endif /* SPLITMOE_BACKEND_H */

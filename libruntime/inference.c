@@ -486,6 +486,7 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 			.out = s->attn, .scratch = s->scratch,
 		};
 
+		sm_be_stage(be, l, SM_STAGE_ATTENTION);
 		BE(layernorm(be, s->x, n, H, ls->ln1_g, ls->ln1_b, s->eps, s->xn));
 		BE(linear(be, ls->qkv, s->xn, n, s->qkv));
 		BE(rope(be, s->qkv, n, s->qkv_dim, s->nh + s->nkv, s->hd, pos0,
@@ -494,6 +495,7 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 		BE(linear(be, ls->o, s->attn, n, s->tmp));
 		BE(add(be, s->x, s->tmp, (size_t)n * H));
 
+		sm_be_stage(be, l, SM_STAGE_ROUTER);
 		BE(layernorm(be, s->x, n, H, ls->ln2_g, ls->ln2_b, s->eps, s->xn));
 		BE(linear(be, ls->router, s->xn, n, s->scores));
 		BE(router(be, s->scores, n, s->E, s->jitter, s->sel, s->sel_w));
@@ -514,6 +516,7 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 				out->expert_weights[o + 1] = s->sel_w[2 * r + 1];
 			}
 		}
+		sm_be_stage(be, l, SM_STAGE_EXPERTS);
 		int rc = moe(s, ls, n);
 
 		if (rc)
@@ -521,6 +524,7 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 		BE(add(be, s->x, s->tmp, (size_t)n * H));
 	}
 
+	sm_be_stage(be, -1, SM_STAGE_HEAD);
 	if (out && out->logits) {
 		float *dst = out->logits + (size_t)row0 * s->V;
 
