@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * bwarbctl source: discovers the memory-controller PMUs (pmu_discovery.c)
+ * bwarbctl source                       source, counters and figures
+ * bwarbctl source declared              no counters
+ * bwarbctl source perf [--pmu PATTERN] [--cpu N] [--dry-run]
+ * bwarbctl source pmus [--pmu PATTERN]  what discovery finds; changes nothing
+ * Environment (for tests): BWARB_SYSFS_DIR, BWARB_PMU_ROOT (default
+ * /sys/bus/event_source/devices).
+ *
+ * It discovers the memory-controller PMUs (pmu_discovery.c)
  * and programs them into the bwarb module through sysfs:
  *   counters  <- "clear", then one "add DIR type=.. config=.. ..." per write
  *   source    <- "perf" | "declared"
@@ -8,7 +15,7 @@
  * is reported with the module's reason and the source is left 'declared'
  * with no counters, never half-programmed.
  */
-#include "cmd_source.h"
+#include "bwarbctl.h"
 #include "pmu_discovery.h"
 
 #include <errno.h>
@@ -22,13 +29,6 @@
 #include <unistd.h>
 
 #define SRC_MAX_COUNTERS 16
-
-static const char *sysfs_dir(void)
-{
-	const char *d = getenv("BWARB_SYSFS_DIR");
-
-	return d && *d ? d : "/sys/kernel/bwarb";
-}
 
 static const char *pmu_root(void)
 {
@@ -53,7 +53,7 @@ static int sysfs_write(const char *file, const char *text)
 	ssize_t n;
 	int fd, e;
 
-	snprintf(path, sizeof(path), "%s/%s", sysfs_dir(), file);
+	snprintf(path, sizeof(path), "%s/%s", bwarbctl_sysfs_dir(), file);
 	fd = open(path, O_WRONLY);
 	if (fd < 0) {
 		e = errno;
@@ -78,7 +78,7 @@ static int sysfs_read(const char *file, char *buf, size_t len)
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/%s", sysfs_dir(), file);
+	snprintf(path, sizeof(path), "%s/%s", bwarbctl_sysfs_dir(), file);
 	f = fopen(path, "r");
 	if (!f) {
 		int e = errno;
@@ -203,7 +203,7 @@ static int program_perf(const struct pmu_counter *c, size_t n)
 	return 0;
 }
 
-int cmd_source(int argc, char **argv)
+static int cmd_source(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "pmu", required_argument, NULL, 'p' },
@@ -284,3 +284,6 @@ int cmd_source(int argc, char **argv)
 	}
 	return program_perf(c, n);
 }
+
+BWARBCTL_COMMAND(source, "show or select the measured-traffic source (declared, perf)",
+		 cmd_source)
