@@ -31,5 +31,17 @@ check-gpu-backend: $(ZE_BACKEND_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 	@mkdir -p build/pocl-cache
 	$(GPU_TEST_ENV) $(ZE_BACKEND_TEST_BIN) tests/fixtures/phimoe-tiny-a build/kernels
 
-CHECK_SUITES += gpu gpu-backend
-ALL_TARGETS += $(GPU_TEST_BIN) $(ZE_BACKEND_TEST_BIN)
+# The CPU/iGPU split scheduler (libruntime/scheduler*.c) in every mode.
+SPLIT_TEST_BIN := build/tests/split_test
+
+$(SPLIT_TEST_BIN): build/asan/tests/gpu/split_test.o $(RUNTIME_ASAN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $< $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
+
+.PHONY: check-gpu-split
+check-gpu-split: $(SPLIT_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
+	@mkdir -p build/pocl-cache
+	$(GPU_TEST_ENV) $(SPLIT_TEST_BIN) tests/fixtures/phimoe-tiny-a build/kernels
+
+CHECK_SUITES += gpu gpu-backend gpu-split
+ALL_TARGETS += $(GPU_TEST_BIN) $(ZE_BACKEND_TEST_BIN) $(SPLIT_TEST_BIN)
