@@ -11,7 +11,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage:\n"
-	      "  splitmoe run --model DIR (--prompt TEXT | --chat TEXT | --ids 1,2,3) [-n N]\n"
+	      "  splitmoe run --model DIR (--prompt TEXT | --chat TEXT | --ids 1,2,3) [-n N (32)]\n"
 	      "               [--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
 	      "               [--dtype f32|bf16] [--print-ids]\n"
 	      "  splitmoe logits --model DIR --ids 1,2,3 --out FILE [--dtype f32|bf16]\n"
