@@ -18,6 +18,14 @@
 #define ARB_ALL_SLOTS	UINT64_MAX	/* ARB_MAX_GRANTS == 64 */
 #define ARB_WF_PASSES	4	/* water-fill refinements per tick */
 #define ARB_EMA_FRAC	8	/* fixed-point bits of the EMA */
+/*
+ * Tuning of the shared demand (docs/arbitration.md has the measurements):
+ * a client waiting at ARB_STREAK ticks in a row is backlogged and owns
+ * room to grow of 1 + 2^-ARB_GROW_SHIFT times its use; a client that does
+ * not wait has 7/8 of its average use held in the light pool.
+ */
+#define ARB_STREAK	6
+#define ARB_GROW_SHIFT	2
 
 static u64 arb_min(u64 a, u64 b)
 {
@@ -251,6 +259,13 @@ int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
 		return -EBUSY;
 
 	have = arb_budget(c);
+	if (have < bytes && st->pool_light && !c->backlogged) {
+		/* What the tick held for the clients that did not wait. */
+		draw = arb_min(st->pool_light, bytes - have + c->debt);
+		st->pool_light -= draw;
+		c->share_budget += arb_repay(st, c, draw);
+		have = arb_budget(c);
+	}
 	if (have < bytes && st->pool) {
 		/* Capacity nobody was funded with: work-conserving draw. */
 		draw = arb_min(st->pool, bytes - have + c->debt);
@@ -340,6 +355,28 @@ int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
 	return 0;
 }
 
+/*
+ * What a client that does not wait is expected to use in a period: its
+ * average less half its mean deviation, so that a steady client is held
+ * all it uses and a fluctuating one about its lower half (held but unused
+ * capacity idles; a request above the hold waits for the next tick).
+ */
+static u64 arb_predict(const struct arb_client *c)
+{
+	return arb_sub_sat(c->avg_used, c->dev_used >> 1) >> 4;
+}
+
+/* v += (sample - v) >> shift, with v in 1/16 units. */
+static void arb_ema_update(u64 *v, u64 sample, unsigned int shift)
+{
+	sample <<= 4;
+	/* Rounded away from v, so that v reaches a constant sample. */
+	if (sample >= *v)
+		*v += (sample - *v + (1U << shift) - 1) >> shift;
+	else
+		*v -= (*v - sample + (1U << shift) - 1) >> shift;
+}
+
 /* Reservation bytes of this period; the remainder carries (in 1/1000 B). */
 static u64 arb_reserve_refill(const struct arb_state *st, struct arb_client *c)
 {
@@ -375,10 +412,20 @@ static void arb_update_unattributed(struct arb_state *st, u64 measured)
 }
 
 /*
- * First pass of the tick over the active clients: expires budgets,
- * funds reservations and sets each client's demand on the shared capacity.
- * Returns the bytes charged to reservations; *weights gets the sum of
- * the weights of clients with a demand.
+ * First pass of the tick over the active clients: expires budgets, funds
+ * reservations and sets each client's demand on the shared capacity.
+ *
+ * A waiting client (or one in debt) owns what it is funded with: its
+ * reservation accumulates towards its request (the wait bound) and its
+ * shared demand is what its request still needs; once it waited at
+ * ARB_STREAK ticks in a row (backlogged: it asks again as soon as it is
+ * served) also its recent use, plus room to grow when it used all it
+ * owned. The predicted use (arb_predict()) of the others is held in the
+ * light pool, which only clients that are not backlogged draw from:
+ * pooled, their fluctuations average out.
+ *
+ * Returns the bytes charged to reservations; *weights gets the sum of the
+ * weights of clients with a shared demand.
  */
 static u64 arb_fund_reservations(struct arb_state *st, u64 *weights)
 {
@@ -386,36 +433,76 @@ static u64 arb_fund_reservations(struct arb_state *st, u64 *weights)
 	u64 charged = 0, w = 0;
 
 	for (c = st->active_head; c; c = next) {
-		u64 used = c->used_this_period, add, need;
+		u64 used = c->used_this_period, add, need, avg, grow;
 
 		next = c->anext;
 		c->used_this_period = 0;
+		avg = c->avg_used >> 4;
+		arb_ema_update(&c->dev_used, used > avg ? used - avg : avg - used, 3);
+		arb_ema_update(&c->avg_used, used, 3);
+		avg = c->avg_used >> 4;
 		c->demand = 0;
+		c->light_share = 0;
+		c->owned_last = 0;
 		if (c->pending_bytes) {
-			/* Waiting: the reservation accumulates (wait bound). */
-			c->backlogged = true;
-			add = arb_reserve_refill(st, c);
+			c->backlogged = c->streak >= ARB_STREAK;
+			grow = 0;
+			if (c->backlogged) {
+				/*
+				 * Owns its request and its use; room to grow
+				 * only if it used all it owned (it is held back).
+				 */
+				if (used >= c->owned_last) {
+					grow = used > avg ? used : avg;
+					grow += grow >> ARB_GROW_SHIFT;
+				} else {
+					grow = arb_predict(c);
+				}
+			}
+			/*
+			 * The reservation funds the request (accumulating
+			 * until it is covered: the wait bound), the debt and,
+			 * backlogged, the growth; not more.
+			 */
+			need = arb_sub_sat(c->pending_bytes, arb_budget(c));
+			add = arb_min(arb_reserve_refill(st, c),
+				      arb_add_sat(need + c->debt, grow));
 			charged += add;
 			c->reserve_budget += arb_repay(st, c, add);
+			c->owned_last = add;
 			need = arb_sub_sat(c->pending_bytes, arb_budget(c));
-			/* Room to grow: twice last period's use. */
-			c->demand = arb_add_sat(need + c->debt, used << 1);
-		} else if (!used && !c->debt && !c->fp_issued) {
+			c->own_demand = arb_add_sat(need + c->debt,
+						    arb_sub_sat(grow, add));
+			/* Not backlogged: its usual use goes to the light pool. */
+			c->demand = c->backlogged ? c->own_demand :
+				    arb_add_sat(c->own_demand, arb_predict(c));
+			c->waited_last_tick = true;
+			c->streak++;
+		} else if (!used && !c->debt && !c->fp_issued && !avg) {
 			arb_expire(c);
 			c->backlogged = false;
+			c->waited_last_tick = false;
+			c->streak = 0;
 			arb_deactivate(st, c);
 			continue;
 		} else {
-			/* Not waiting: fund last period's use plus 1/16. */
-			u64 want = used + (used >> 4);
+			u64 want = arb_predict(c);
 
 			c->backlogged = false;
+			c->waited_last_tick = false;
+			c->streak = 0;
 			arb_expire(c);
 			add = arb_min(arb_rate_bytes(c->p.reserve_mbps,
 						     st->p.period_ns), want);
 			charged += add;
-			c->reserve_budget = arb_repay(st, c, add);
+			if (c->debt) {
+				c->reserve_budget = arb_repay(st, c, add);
+			} else {
+				st->pool_light += add;
+				c->light_share = add;
+			}
 			c->demand = arb_sub_sat(want, add) + c->debt;
+			c->own_demand = c->debt;
 		}
 		if (c->demand)
 			w += c->p.weight;
@@ -424,10 +511,18 @@ static u64 arb_fund_reservations(struct arb_state *st, u64 *weights)
 	return charged;
 }
 
+/* The owned part of a demand is funded first, the rest goes to the light pool. */
 static void arb_fund_share(struct arb_state *st, struct arb_client *c, u64 b)
 {
-	c->share_budget += arb_repay(st, c, b);
+	u64 own = arb_min(b, c->own_demand);
+
 	c->demand -= b;
+	c->own_demand -= own;
+	if (own)
+		c->share_budget += arb_repay(st, c, own);
+	c->owned_last += own;
+	st->pool_light += b - own;
+	c->light_share += b - own;
 }
 
 /*
@@ -486,6 +581,7 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 	st->period++;
 	st->st.periods++;
 
+	st->pool_light = 0;
 	charged = arb_fund_reservations(st, &w);
 	/* Undeclared traffic shrinks what is shared, never reservations. */
 	unattributed = st->unattr_ema_fp >> ARB_EMA_FRAC;
@@ -493,7 +589,7 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 	st->reserved_last = charged;
 	st->shared_last = shared;
 	st->pool = arb_water_fill(st, shared, w);
-	/* The pool counts as funded: acquires draw it during the period. */
+	/* Both pools count as funded: acquires draw them during the period. */
 	st->funded = charged + shared;
 
 	for (c = st->active_head; c && !wake; c = c->anext)
@@ -504,10 +600,15 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 
 u64 arb_fastpath_issue(struct arb_state *st, struct arb_client *c)
 {
-	u64 give, from_share;
+	u64 give, from_share, take;
 
 	if (c->fp_issued)
 		return 0;
+	/* Its part of the light pool becomes its own, on the page. */
+	take = arb_min(c->light_share, st->pool_light);
+	st->pool_light -= take;
+	c->light_share = 0;
+	c->share_budget += arb_repay(st, c, take);
 	give = arb_sub_sat(arb_budget(c), c->pending_bytes);
 	from_share = arb_min(c->share_budget, give);
 	c->share_budget -= from_share;
@@ -567,7 +668,8 @@ void arb_get_stats(const struct arb_state *st, struct arb_stats *out)
 	out->reserved_bytes_last = st->reserved_last;
 	out->shared_bytes_last = st->shared_last;
 	out->pool_bytes = st->pool;
-	out->funded_bytes_period = st->funded - st->pool;
+	out->light_pool_bytes = st->pool_light;
+	out->funded_bytes_period = st->funded - st->pool - st->pool_light;
 	out->sum_reserve_mbps = st->sum_reserve_mbps;
 	out->nr_clients = st->nr_clients;
 	out->nr_active = st->nr_active;
@@ -643,7 +745,8 @@ int arb_check_invariants(const struct arb_state *st)
 	 * A period never funds more than its capacity, give or take the
 	 * sub-byte carry of each reservation refill.
 	 */
-	if (st->funded > st->cap_bytes + st->nr_clients || st->pool > st->funded)
+	if (st->funded > st->cap_bytes + st->nr_clients ||
+	    st->pool + st->pool_light > st->funded)
 		return -7;
 	return 0;
 }

@@ -108,7 +108,9 @@ struct arb_client {
 	struct arb_client_params p;
 	u32 id;
 	bool active;
-	bool backlogged;		/* waited at the last tick */
+	bool backlogged;		/* waited at the last two ticks */
+	bool waited_last_tick;
+	u32 streak;			/* ticks in a row it was waiting at */
 	u64 reserve_budget;		/* bytes of reservation usable now */
 	u64 share_budget;		/* bytes of shared capacity usable now */
 	u64 debt;			/* over-completion still to repay */
@@ -116,7 +118,12 @@ struct arb_client {
 	u64 pending_bytes;		/* demand of a waiting acquire, 0 if none */
 	u64 wait_start_period;
 	u64 used_this_period;		/* granted + fast path, this period */
+	u64 avg_used;			/* EMA of used per period, << 4 */
+	u64 dev_used;			/* EMA of |used - average|, << 4 */
+	u64 light_share;		/* its part of the light pool this period */
+	u64 owned_last;			/* budget it owned from the last tick */
 	u64 demand;			/* tick scratch: shared bytes wanted */
+	u64 own_demand;			/* tick scratch: the part it owns */
 	u64 fp_issued;			/* page budget not yet settled */
 	u64 next_grant_id;		/* sequence; ids are seq << 6 | slot */
 	u64 used_slots;			/* bitmap of grants[] */
@@ -141,6 +148,7 @@ struct arb_stats {
 	u64 reserved_bytes_last;	/* reservations funded at the last tick */
 	u64 shared_bytes_last;		/* shared capacity of the last tick */
 	u64 pool_bytes;			/* unfunded capacity left this period */
+	u64 light_pool_bytes;		/* held for clients not waiting at the tick */
 	u64 funded_bytes_period;	/* budget funded this period so far */
 	u64 sum_reserve_mbps;
 	u32 nr_clients;
@@ -166,6 +174,7 @@ struct arb_state {
 	u64 cap_bytes;			/* capacity per period */
 	u64 completed_this_period;
 	u64 pool;			/* unfunded capacity left this period */
+	u64 pool_light;			/* held for clients that did not wait */
 	u64 funded;			/* budget funded this period (checks) */
 	u64 unattr_ema_fp;		/* EMA, bytes per period << 8 */
 	u64 measured_last;
