@@ -29,7 +29,8 @@ struct field {
 };
 
 static const char *const dtype_choices[] = { "auto", "f32", "bf16", NULL };
-static const char *const device_choices[] = { "cpu", NULL };
+static const char *const device_choices[] = { "cpu", "gpu", "split", NULL };
+static const char *const split_mode_choices[] = { "partition", "expert-parallel", "dynamic", NULL };
 static const char *const arbiter_choices[] = { "auto", "kernel", "process", "off", NULL };
 
 #define OFF(f) offsetof(struct sm_config, f), sizeof(((struct sm_config *)0)->f)
@@ -44,6 +45,11 @@ static const struct field fields[] = {
 	{ "arbiter.device", F_STR, OFF(arbiter_dev), 0, 0, NULL, "/dev/bwarb" },
 	{ "arbiter.cpu.reserve_mbps", F_U64, OFF(cpu_reserve_mbps), 0, 1000000, NULL, "0" },
 	{ "arbiter.cpu.weight", F_U32, OFF(cpu_weight), 1, 10000, NULL, "100" },
+	{ "arbiter.gpu.reserve_mbps", F_U64, OFF(gpu_reserve_mbps), 0, 1000000, NULL, "0" },
+	{ "arbiter.gpu.weight", F_U32, OFF(gpu_weight), 1, 10000, NULL, "100" },
+	{ "gpu.device", F_STR, OFF(gpu_device), 0, 0, NULL, "" },
+	{ "split.mode", F_CHOICE, OFF(split_mode), 0, 0, split_mode_choices, "partition" },
+	{ "split.rules", F_STR, OFF(split_rules), 0, 0, NULL, "attention=cpu,router=cpu,experts=gpu" },
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 

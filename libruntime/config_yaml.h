@@ -21,11 +21,17 @@ struct sm_config {
 	char model[4096];		/* model directory */
 	int threads;			/* 0: library default */
 	char dtype[SM_CONFIG_STR];	/* auto | f32 | bf16 */
-	char device[SM_CONFIG_STR];	/* cpu */
+	char device[SM_CONFIG_STR];	/* cpu | gpu | split */
 	char arbiter[SM_CONFIG_STR];	/* auto | kernel | process | off */
 	char arbiter_dev[SM_CONFIG_STR];	/* device node, default /dev/bwarb */
 	uint64_t cpu_reserve_mbps;	/* the CPU client's reservation */
 	uint32_t cpu_weight;		/* its weight for the spare bandwidth */
+	/* The iGPU path (device_setup.h, scheduler.h). */
+	char gpu_device[SM_CONFIG_STR];	/* Level Zero device name part; "": the iGPU */
+	char split_mode[SM_CONFIG_STR];	/* partition | expert-parallel | dynamic */
+	char split_rules[SM_CONFIG_STR];	/* e.g. attention=cpu,router=cpu,experts=gpu */
+	uint64_t gpu_reserve_mbps;	/* the GPU client's reservation */
+	uint32_t gpu_weight;		/* its weight for the spare bandwidth */
 };
 
 /* Defaults (what an empty file gives). */

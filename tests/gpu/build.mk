@@ -43,5 +43,12 @@ check-gpu-split: $(SPLIT_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 	@mkdir -p build/pocl-cache
 	$(GPU_TEST_ENV) $(SPLIT_TEST_BIN) tests/fixtures/phimoe-tiny-a build/kernels
 
-CHECK_SUITES += gpu gpu-backend gpu-split
+# splitmoe --device cpu|gpu|split, YAML split modes, fallback, info.
+.PHONY: check-gpu-cli
+check-gpu-cli: build/splitmoe $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
+	@mkdir -p build/pocl-cache
+	POCL_CACHE_DIR=$(abspath build/pocl-cache) tests/gpu/cli_test.sh build/splitmoe \
+		tests/fixtures/phimoe-tiny-a $(abspath $(GPU_SWGPU_LIB))
+
+CHECK_SUITES += gpu gpu-backend gpu-split gpu-cli
 ALL_TARGETS += $(GPU_TEST_BIN) $(ZE_BACKEND_TEST_BIN) $(SPLIT_TEST_BIN)

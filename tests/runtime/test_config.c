@@ -126,7 +126,7 @@ static void t_unknown_keys(void **state)
 	expect_error("unknown.yaml", "threads: 2\nthreadz: 2\n", 2, "unknown key 'threadz'");
 	expect_error("unknown_nested.yaml", "arbiter:\n  cpu:\n    reserve_mbs: 5\n", 3,
 		     "unknown key 'arbiter.cpu.reserve_mbs'");
-	expect_error("unknown_section.yaml", "gpu:\n  weight: 1\n", 1, "unknown key 'gpu'");
+	expect_error("unknown_section.yaml", "tpu:\n  weight: 1\n", 1, "unknown key 'tpu'");
 	expect_error("section_as_scalar.yaml", "arbiter: kernel\n", 1,
 		     "unknown key 'arbiter' (a section: expected a mapping)");
 	expect_error("scalar_as_section.yaml", "threads:\n  n: 1\n", 1,

@@ -30,7 +30,7 @@ void cli_err(const char *fmt, ...)
 
 enum {
 	O_MODEL = 256, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, O_TEMP, O_TOPK, O_TOPP,
-	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB,
+	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB, O_DEVICE,
 };
 
 static const struct option longopts[] = {
@@ -50,6 +50,7 @@ static const struct option longopts[] = {
 	{ "reference", required_argument, NULL, O_REF },
 	{ "threads", required_argument, NULL, O_THREADS },
 	{ "arbiter", required_argument, NULL, O_ARB },
+	{ "device", required_argument, NULL, O_DEVICE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -59,10 +60,10 @@ static const struct {
 	int flags[20];
 } allowed[] = {
 	{ "run", { O_MODEL, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, 'n', O_TEMP, O_TOPK, O_TOPP,
-		   O_SEED, O_DTYPE, O_PRINT_IDS, O_THREADS, O_ARB } },
-	{ "logits", { O_MODEL, O_CONFIG, O_IDS, O_OUT, O_DTYPE, O_THREADS, O_ARB } },
+		   O_SEED, O_DTYPE, O_PRINT_IDS, O_THREADS, O_ARB, O_DEVICE } },
+	{ "logits", { O_MODEL, O_CONFIG, O_IDS, O_OUT, O_DTYPE, O_THREADS, O_ARB, O_DEVICE } },
 	{ "tokenize", { O_MODEL, O_CONFIG, O_TEXT } },
-	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB } },
+	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB, O_DEVICE } },
 	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB } },
 };
 
@@ -217,6 +218,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			break;
 		case O_ARB:
 			if (set_cfg(o, "arbiter", "arbiter.backend", optarg))
+				return -1;
+			break;
+		case O_DEVICE:
+			if (set_cfg(o, "device", "device", optarg))
 				return -1;
 			break;
 		}

@@ -2,6 +2,7 @@
 /* splitmoe eval: compare with a reference.json through the forward-pass
  * evaluator (libruntime/eval_reference.h), gated like run. */
 #include "cli.h"
+#include "session.h"
 #include "arbiter.h"
 #include "eval_reference.h"
 #include "model.h"
@@ -13,6 +14,7 @@ int cmd_eval(struct cli_opts *o)
 	struct sm_arbiter_opts ao = { 0 };
 	struct eval_opts eo = { 0 };
 	struct sm_arbiter *arb = NULL;
+	struct sm_devices dev;
 	char err[PHIMOE_ERRLEN];
 	int rc;
 
@@ -32,7 +34,12 @@ int cmd_eval(struct cli_opts *o)
 	}
 	eo.threads = o->cfg.threads;
 	eo.arbiter = arb;
+	if (cli_open_devices(o, arb, eo.compute, &dev, &eo.backend)) {
+		sm_arbiter_close(arb);
+		return 1;
+	}
 	rc = splitmoe_eval(o->cfg.model, o->reference, &eo, stdout, NULL);
+	sm_devices_close(&dev);
 	sm_arbiter_close(arb);
 	/* negative: the evaluator printed why; 1: a criterion failed */
 	return rc < 0 ? 1 : rc;

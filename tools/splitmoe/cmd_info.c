@@ -6,6 +6,7 @@
 #include "session.h"
 #include "arbiter.h"
 #include "cpu_features.h"
+#include "drm_devices.h"
 #include "inference.h"
 
 #include <stdio.h>
@@ -94,6 +95,7 @@ int cmd_info(struct cli_opts *o)
 
 	print_cpu();
 	print_arbiter(o);
+	sm_gpu_info_print(stdout);
 	if (o->have_model) {
 		if (cli_load(o, &c, false))
 			return 1;

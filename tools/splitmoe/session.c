@@ -53,6 +53,8 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	so.arbiter = c->arb;
 	so.arb_weight = o->cfg.cpu_weight;
 	so.arb_reserve_mbps = o->cfg.cpu_reserve_mbps;
+	if (cli_open_devices(o, c->arb, so.compute, &c->dev, &so.backend))
+		return -1;
 	rc = phimoe_session_create(&c->m, &so, &c->s, err, sizeof(err));
 	if (rc) {
 		cli_err("%s", err);
@@ -61,10 +63,48 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	return 0;
 }
 
+int cli_open_devices(struct cli_opts *o, struct sm_arbiter *arb, enum sm_compute compute,
+		     struct sm_devices *d, struct sm_backend **backend)
+{
+	struct sm_device_opts dop = {
+		.device = o->cfg.device,
+		.gpu_name = o->cfg.gpu_device,
+		.split_mode = o->cfg.split_mode,
+		.split_rules = o->cfg.split_rules,
+		.threads = o->cfg.threads,
+		.arbiter = arb,
+		.cpu_weight = o->cfg.cpu_weight,
+		.gpu_weight = o->cfg.gpu_weight,
+		.cpu_reserve_mbps = o->cfg.cpu_reserve_mbps,
+		.gpu_reserve_mbps = o->cfg.gpu_reserve_mbps,
+	};
+	char err[PHIMOE_ERRLEN];
+
+	*backend = NULL;
+	memset(d, 0, sizeof(*d));
+	if (!strcmp(o->cfg.device, "cpu"))
+		return 0;	/* the session's own CPU backend, as always */
+	if (compute == SM_COMPUTE_AUTO)
+		compute = sm_compute_default();
+	dop.compute = compute == SM_COMPUTE_BF16 ? SM_BACKEND_BF16 : SM_BACKEND_F32;
+	if (sm_devices_open(&dop, d, err, sizeof(err))) {
+		cli_err("%s", err);
+		return -1;
+	}
+	if (d->note[0]) {
+		cli_err("%s", d->note);
+		sm_devices_close(d);	/* the session's own CPU backend */
+		return 0;
+	}
+	*backend = d->use;
+	return 0;
+}
+
 void cli_close(struct cli_ctx *c)
 {
 	if (c->s)
 		phimoe_session_destroy(c->s);
+	sm_devices_close(&c->dev);
 	if (c->arb)
 		sm_arbiter_close(c->arb);
 	phimoe_tokenizer_free(c->tk);

@@ -6,6 +6,8 @@
 #include "cli.h"
 #include "model.h"
 #include "tokenizer.h"
+#include "device_setup.h"
+#include "inference.h"
 
 struct phimoe_session;
 struct sm_arbiter;
@@ -16,6 +18,7 @@ struct cli_ctx {
 	struct phimoe_tokenizer *tk;
 	struct sm_arbiter *arb;
 	struct phimoe_session *s;
+	struct sm_devices dev;		/* --device gpu|split: the backends */
 };
 
 /* Load the model (and the tokenizer when asked). 0, or -1 after one error. */
@@ -23,5 +26,10 @@ int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer);
 /* Open the arbiter and create the session (KV cache for max_seq tokens). */
 int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq);
 void cli_close(struct cli_ctx *c);
+/* For --device gpu|split: the backends and their arbiter clients (arb may
+ * be NULL); *backend stays NULL for the CPU path (also after a fallback,
+ * which prints one line). 0, or -1 after one error. */
+int cli_open_devices(struct cli_opts *o, struct sm_arbiter *arb, enum sm_compute compute,
+		     struct sm_devices *d, struct sm_backend **backend);
 
 #endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# splitmoe run/eval/info with --device cpu|gpu|split on the software GPU:
+# every device generates the CPU's tokens; without a driver, one line and
+# the CPU path; bad split rules are one error. TAP on stdout.
+# usage: cli_test.sh SPLITMOE MODEL_DIR SWGPU_LIB
+set -u
+bin=$1 model=$2 lib=$3
+n=0 fail=0
+ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi; }
+ids() { "$bin" run --model "$model" --prompt "Copyright 2007 Free Software Foundation" -n 16 \
+	--dtype f32 --print-ids "$@" 2>/dev/null | tail -n 1; }
+
+export ZE_ENABLE_ALT_DRIVERS=$lib
+cpu=$(ids --device cpu)
+[ -n "$cpu" ]; ok $? "cpu run prints ids ($cpu)"
+for d in gpu split; do
+	got=$(ids --device "$d")
+	[ "$got" = "$cpu" ]; ok $? "--device $d generates the CPU's tokens"
+done
+cfg=$(mktemp)
+trap 'rm -f "$cfg"' EXIT
+for mode in expert-parallel dynamic; do
+	printf 'split:\n  mode: %s\n  rules: attention=gpu,router=cpu,experts=gpu,head=cpu\n' "$mode" >"$cfg"
+	got=$(ids --config "$cfg" --device split)
+	[ "$got" = "$cpu" ]; ok $? "split mode $mode (YAML) generates the CPU's tokens"
+done
+printf 'split:\n  rules: attention=cpu,experts[0-x]=gpu\n' >"$cfg"
+err=$("$bin" run --config "$cfg" --model "$model" --ids 1,2 -n 1 --device split 2>&1 >/dev/null)
+rc=$?
+[ $rc -ne 0 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [[ $err == *"experts[0-x]=gpu"* ]]
+ok $? "a bad split rule: one error line naming it, non-zero exit ($err)"
+
+out=$("$bin" eval --model "$model" --reference "$model/reference.json" --dtype f32 --device split 2>&1)
+[[ $out == *PASS* ]]; ok $? "eval --device split passes the fixture"
+out=$("$bin" info 2>&1)
+[[ $out == *"swgpu software test GPU"*"DRM node: none"* ]]; ok $? "info lists the Level Zero device and its DRM node"
+
+export ZE_ENABLE_ALT_DRIVERS=/nonexistent/libze_swgpu.so
+err=$("$bin" run --model "$model" --prompt "Copyright 2007 Free Software Foundation" -n 16 --dtype f32 \
+	--print-ids --device gpu 2>&1 >/dev/null | grep -c "no driver.*running on the CPU")
+got=$(ids --device gpu)
+[ "$err" -eq 1 ] && [ "$got" = "$cpu" ]; ok $? "no driver: one line, then the CPU path with the same tokens"
+echo "1..$n"
+exit $fail
