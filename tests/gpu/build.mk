@@ -52,3 +52,11 @@ check-gpu-cli: build/splitmoe $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 
 CHECK_SUITES += gpu gpu-backend gpu-split gpu-cli
 ALL_TARGETS += $(GPU_TEST_BIN) $(ZE_BACKEND_TEST_BIN) $(SPLIT_TEST_BIN)
+
+# Tokens/s of every device mode with the software GPU: functional only.
+.PHONY: bench-gpu
+bench-gpu: build/splitmoe $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
+	@mkdir -p build/pocl-cache
+	@POCL_CACHE_DIR=$(abspath build/pocl-cache) tests/gpu/bench_modes.sh build/splitmoe \
+		tests/fixtures/phimoe-tiny-a $(abspath $(GPU_SWGPU_LIB))
+BENCH_TARGETS += bench-gpu
