@@ -172,7 +172,7 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 	struct bwarb_acq a = { 0 };
 	unsigned long flags;
 	bool waited, registered;
-	u64 t0, wait_ns;
+	u64 t0, wait_ns, seq0, wait_periods;
 	ktime_t timeout;
 	long wret;
 
@@ -184,6 +184,7 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 		return -EINVAL;
 	spin_lock_irqsave(&bd->lock, flags);
 	registered = cl->registered;
+	seq0 = bd->period_seq;
 	spin_unlock_irqrestore(&bd->lock, flags);
 	if (!registered)
 		return -ENOTCONN;
@@ -206,6 +207,7 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 	wait_ns = ktime_get_ns() - t0;
 
 	spin_lock_irqsave(&bd->lock, flags);
+	wait_periods = bd->period_seq - seq0;
 	waited = cl->waiter == current;
 	if (wret) {
 		/* Gave up without a grant: the core forgets the demand. */
@@ -227,6 +229,7 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 	trace_bwarb_grant(cl->id, a.grant_id, q.bytes, wait_ns);
 	q.grant_id = a.grant_id;
 	q.wait_ns = wait_ns;
+	q.wait_periods = wait_periods;
 	if (copy_to_user(arg, &q, sizeof(q))) {
 		/* The grant cannot be reported: give it back unused. */
 		spin_lock_irqsave(&bd->lock, flags);

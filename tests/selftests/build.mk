@@ -1,0 +1,19 @@
+# Kernel selftests of bwarb (tests/selftests/bwarb/), written with the
+# kernel's kselftest_harness.h taken from linux-source-6.1 at build time
+# (kmod/build.mk extracts it), run in one VM boot by suite 'selftests':
+# every build/selftests/bwarb*_test binary, then the guest dmesg check.
+# About 1 minute on 2 cores (boot included).
+SELFTEST_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Werror -O2 -g \
+	-I. -I$(KSELFTEST_DIR)
+SELFTESTS := build/selftests/bwarb_test
+
+build/selftests/%: tests/selftests/bwarb/%.c kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
+	@mkdir -p $(@D)
+	$(CC) $(SELFTEST_CFLAGS) -o $@ $< -lpthread
+
+ALL_TARGETS += $(SELFTESTS)
+
+.PHONY: check-selftests
+check-selftests: $(BWARB_KO) $(SELFTESTS)
+	@tests/vm/run --load --check-dmesg --timeout 600 -- tests/selftests/bwarb/run_all.sh
+CHECK_SUITES += selftests

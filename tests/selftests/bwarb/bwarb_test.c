@@ -1,0 +1,630 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bwarb kernel selftests (kselftest harness, TAP). Run as root in a guest
+ * with bwarb loaded, from the repository top (the load/unload tests take
+ * ./bwarb.ko, or $BWARB_KO).
+ *
+ * Each test sets the knobs it relies on (fixture) and puts the old values
+ * back. The module tests that unload the module come last and leave it
+ * loaded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmod/uapi/bwarb.h"
+
+#define SYSFS		"/sys/kernel/bwarb/"
+#define MB		1000000ULL
+
+/* Knob helpers: 0 or -errno. */
+static int knob_write(const char *name, const char *val)
+{
+	char path[128];
+	ssize_t n;
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), SYSFS "%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	if (n < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int knob_set(const char *name, unsigned long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", v);
+	return knob_write(name, buf);
+}
+
+static unsigned long long knob_get(const char *name)
+{
+	char path[128], buf[64] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SYSFS "%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ~0ULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return ~0ULL;
+	buf[n] = '\0';
+	return strtoull(buf, NULL, 10);
+}
+
+/* Sets the three knobs in an order that keeps guaranteed <= capacity. */
+static int knobs_set(unsigned long long period_us, unsigned long long cap,
+		     unsigned long long guar)
+{
+	int ret;
+
+	if (guar <= knob_get("capacity_mbps")) {
+		ret = knob_set("guaranteed_mbps", guar);
+		if (!ret)
+			ret = knob_set("capacity_mbps", cap);
+	} else {
+		ret = knob_set("capacity_mbps", cap);
+		if (!ret)
+			ret = knob_set("guaranteed_mbps", guar);
+	}
+	if (!ret)
+		ret = knob_set("period_us", period_us);
+	return ret;
+}
+
+static int dev_open(void)
+{
+	return open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+}
+
+static int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+static int do_register(int fd, const char *name, __u32 weight, __u64 reserve)
+{
+	struct bwarb_register r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.class = BWARB_CLASS_CPU;
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	r.weight = weight;
+	r.reserve_mbps = reserve;
+	r.burst_bytes = 1 * MB;
+	return xioctl(fd, BWARB_IOC_REGISTER, &r);
+}
+
+static int do_acquire(int fd, __u64 bytes, __u64 timeout_ns, __u32 flags,
+		      struct bwarb_acquire *out)
+{
+	struct bwarb_acquire a;
+	int ret;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.bytes = bytes;
+	a.timeout_ns = timeout_ns;
+	a.flags = flags;
+	ret = xioctl(fd, BWARB_IOC_ACQUIRE, &a);
+	if (out)
+		*out = a;
+	return ret;
+}
+
+static int do_complete(int fd, __u64 grant_id, __u64 actual)
+{
+	struct bwarb_complete c;
+
+	memset(&c, 0, sizeof(c));
+	c.size = sizeof(c);
+	c.grant_id = grant_id;
+	c.actual_bytes = actual;
+	return xioctl(fd, BWARB_IOC_COMPLETE, &c);
+}
+
+static int do_query(int fd, struct bwarb_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->size = sizeof(*q);
+	return xioctl(fd, BWARB_IOC_QUERY, q);
+}
+
+/* The knobs every fixture test starts from, and what was there before. */
+FIXTURE(bwarb) {
+	unsigned long long period_us, capacity, guaranteed;
+};
+
+FIXTURE_SETUP(bwarb)
+{
+	self->period_us = knob_get("period_us");
+	self->capacity = knob_get("capacity_mbps");
+	self->guaranteed = knob_get("guaranteed_mbps");
+	ASSERT_NE(~0ULL, self->period_us) TH_LOG("bwarb not loaded?");
+	/* 1 ms periods of 100 000 bytes; 50 MB/s may be reserved. */
+	ASSERT_EQ(0, knobs_set(1000, 100, 50));
+}
+
+FIXTURE_TEARDOWN(bwarb)
+{
+	knobs_set(self->period_us, self->capacity, self->guaranteed);
+}
+
+TEST_F(bwarb, register_acquire_complete_close)
+{
+	struct bwarb_acquire a;
+	struct bwarb_register r;
+	struct bwarb_query q;
+	unsigned long long g0 = knob_get("granted_bytes");
+	unsigned long long c0 = knob_get("completed_bytes");
+	int fd = dev_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(-ENOTCONN, do_acquire(fd, 1000, 0, 0, NULL));
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	r.class = BWARB_CLASS_GPU;
+	strcpy(r.name, "basic");
+	r.weight = 3;
+	r.burst_bytes = 4096;
+	ASSERT_EQ(0, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	ASSERT_NE(0, r.client_id);
+	ASSERT_EQ(-EBUSY, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	ASSERT_EQ(1, knob_get("nr_clients"));
+
+	ASSERT_EQ(0, do_acquire(fd, 1000, 1000000000ULL, 0, &a));
+	ASSERT_NE(0, a.grant_id);
+	ASSERT_EQ(0, do_complete(fd, a.grant_id, 800));
+	ASSERT_EQ(-ENOENT, do_complete(fd, a.grant_id, 800));
+
+	ASSERT_EQ(0, do_query(fd, &q));
+	EXPECT_EQ(r.client_id, q.client_id);
+	EXPECT_EQ(1000, q.granted_bytes);
+	EXPECT_EQ(800, q.completed_bytes);
+	EXPECT_EQ(1, q.grants);
+	EXPECT_EQ(0, q.reserved[0]);
+	EXPECT_LE(g0 + 1000, knob_get("granted_bytes"));
+	EXPECT_LE(c0 + 800, knob_get("completed_bytes"));
+
+	/* An outstanding grant is returned by close. */
+	ASSERT_EQ(0, do_acquire(fd, 1000, 1000000000ULL, 0, &a));
+	close(fd);
+	EXPECT_EQ(0, knob_get("nr_clients"));
+}
+
+TEST_F(bwarb, blocked_acquire_woken_next_period)
+{
+	struct bwarb_acquire a;
+	struct bwarb_query q;
+	int fd = dev_open(), tries, ret;
+	/* 50 ms periods: wide enough that the test's own steps fit in one. */
+	const __u64 per_period = 100 * MB / 20;
+
+	ASSERT_EQ(0, knob_set("period_us", 50000));
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, do_register(fd, "blocked", 1, 0));
+	for (tries = 0; tries < 5; tries++) {
+		/* Take everything this period offers... */
+		do {
+			ret = do_acquire(fd, per_period, 0, BWARB_ACQUIRE_NONBLOCK, &a);
+			if (!ret)
+				ASSERT_EQ(0, do_complete(fd, a.grant_id, per_period));
+		} while (!ret);
+		ASSERT_EQ(-EAGAIN, ret);
+		/* ...so this one has to wait for the next boundary. */
+		ASSERT_EQ(0, do_acquire(fd, per_period, 5000000000ULL, 0, &a));
+		ASSERT_EQ(0, do_complete(fd, a.grant_id, per_period));
+		if (a.wait_periods)
+			break;
+		/* A boundary fell between the two calls: try again. */
+	}
+	ASSERT_LT(tries, 5);
+	EXPECT_EQ(1, a.wait_periods);
+	EXPECT_LT(0, a.wait_ns);
+	ASSERT_EQ(0, do_query(fd, &q));
+	EXPECT_LE(1, q.waits);
+	EXPECT_LE(a.wait_ns, q.max_wait_ns);
+	close(fd);
+}
+
+TEST_F(bwarb, timeout_gives_etimedout)
+{
+	struct bwarb_acquire a;
+	struct bwarb_query q;
+	int fd = dev_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, do_register(fd, "timeout", 1, 0));
+	/* 10^12 bytes at 100 000 bytes a period: never within 20 ms. */
+	ASSERT_EQ(-ETIMEDOUT, do_acquire(fd, 1000000ULL * MB, 20000000ULL, 0, &a));
+	ASSERT_EQ(0, do_query(fd, &q));
+	EXPECT_EQ(0, q.grants);
+	EXPECT_EQ(0, q.granted_bytes);
+	/* The demand is gone: a small acquire is served. */
+	ASSERT_EQ(0, do_acquire(fd, 1000, 1000000000ULL, 0, &a));
+	ASSERT_EQ(0, do_complete(fd, a.grant_id, 1000));
+	close(fd);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+TEST_F(bwarb, signal_interrupts_blocked_acquire)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct itimerval it = { .it_value = { .tv_usec = 30000 } };
+	struct bwarb_acquire a;
+	struct bwarb_query q;
+	int fd = dev_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, do_register(fd, "signal", 1, 0));
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	ASSERT_EQ(-EINTR, do_acquire(fd, 1000000ULL * MB, 0, 0, &a));
+	ASSERT_EQ(0, do_query(fd, &q));
+	EXPECT_EQ(0, q.grants);
+	EXPECT_EQ(0, q.granted_bytes);
+	/* No grant and no demand left behind: a small acquire is served. */
+	ASSERT_EQ(0, do_acquire(fd, 1000, 1000000000ULL, 0, &a));
+	ASSERT_EQ(0, do_complete(fd, a.grant_id, 1000));
+	ASSERT_EQ(0, do_query(fd, &q));
+	EXPECT_EQ(1, q.grants);
+	EXPECT_EQ(1000, q.granted_bytes);
+	close(fd);
+}
+
+/* Everything QUERY and sysfs show about one client and the device. */
+struct snapshot {
+	struct bwarb_query q;
+	unsigned long long nr_clients, granted, completed;
+};
+
+static int snap(int fd, struct snapshot *s)
+{
+	s->nr_clients = knob_get("nr_clients");
+	s->granted = knob_get("granted_bytes");
+	s->completed = knob_get("completed_bytes");
+	return do_query(fd, &s->q);
+}
+
+TEST_F(bwarb, bad_input_changes_nothing)
+{
+	struct bwarb_register r;
+	struct bwarb_acquire a;
+	struct bwarb_complete c;
+	struct bwarb_query q;
+	struct snapshot s0, s1;
+	int fd = dev_open(), fd2;
+
+	ASSERT_LE(0, fd);
+	/* Unregistered: every bad REGISTER leaves the file unregistered. */
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	strcpy(r.name, "bad");
+	r.weight = 1;
+	r.size = sizeof(r) - 8;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	r.size = sizeof(r) + 8;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	r.size = sizeof(r);
+	r.reserved[3] = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	r.reserved[3] = 0;
+	r.weight = 0;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	r.weight = BWARB_MAX_WEIGHT + 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	r.weight = 1;
+	r.class = BWARB_CLASS_OTHER + 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	r.class = BWARB_CLASS_CPU;
+	memset(r.name, 'x', sizeof(r.name));	/* no terminating NUL */
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	strcpy(r.name, "bad");
+	r.burst_bytes = ~0ULL;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	r.burst_bytes = 0;
+	EXPECT_EQ(-EFAULT, xioctl(fd, BWARB_IOC_REGISTER, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(fd, BWARB_IOC_REGISTER, (void *)8));
+	EXPECT_EQ(-ENOTCONN, do_query(fd, &q));
+	EXPECT_EQ(0, knob_get("nr_clients"));
+
+	ASSERT_EQ(0, xioctl(fd, BWARB_IOC_REGISTER, &r));
+	ASSERT_EQ(0, do_acquire(fd, 5000, 1000000000ULL, 0, &a));
+	/* Keep another client's grant outstanding as part of the state. */
+	fd2 = dev_open();
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, do_register(fd2, "bystander", 1, 0));
+	ASSERT_EQ(0, snap(fd, &s0));
+
+	/* Unknown commands, and known numbers with another size encoded. */
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IO(BWARB_IOC_MAGIC, 99), &a));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR(BWARB_IOC_MAGIC, 2, __u64), &a));
+	EXPECT_EQ(-ENOTTY, xioctl(fd, _IOWR('x', 2, struct bwarb_acquire), &a));
+
+	/* ACQUIRE */
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a) - 1;
+	a.bytes = 1000;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_ACQUIRE, &a));
+	a.size = sizeof(a);
+	a.reserved[0] = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_ACQUIRE, &a));
+	a.reserved[0] = 0;
+	a.flags = 0x80;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_ACQUIRE, &a));
+	a.flags = 0;
+	a.bytes = 0;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_ACQUIRE, &a));
+	a.bytes = ~0ULL;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_ACQUIRE, &a));
+	EXPECT_EQ(-EFAULT, xioctl(fd, BWARB_IOC_ACQUIRE, NULL));
+	EXPECT_EQ(-EFAULT, xioctl(fd, BWARB_IOC_ACQUIRE, (void *)8));
+
+	/* COMPLETE */
+	memset(&c, 0, sizeof(c));
+	c.size = sizeof(c) + 4;
+	c.grant_id = s0.q.grants;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_COMPLETE, &c));
+	c.size = sizeof(c);
+	c.reserved0 = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_COMPLETE, &c));
+	c.reserved0 = 0;
+	c.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_COMPLETE, &c));
+	c.reserved[1] = 0;
+	c.grant_id = 0;
+	EXPECT_EQ(-ENOENT, xioctl(fd, BWARB_IOC_COMPLETE, &c));
+	c.grant_id = 0x123456789ULL;
+	EXPECT_EQ(-ENOENT, xioctl(fd, BWARB_IOC_COMPLETE, &c));
+	EXPECT_EQ(-EFAULT, xioctl(fd, BWARB_IOC_COMPLETE, NULL));
+
+	/* QUERY */
+	memset(&q, 0, sizeof(q));
+	q.size = 8;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_QUERY, &q));
+	q.size = sizeof(q);
+	q.reserved[0] = 7;
+	EXPECT_EQ(-EINVAL, xioctl(fd, BWARB_IOC_QUERY, &q));
+	EXPECT_EQ(-EFAULT, xioctl(fd, BWARB_IOC_QUERY, (void *)8));
+
+	/* Registering again on another file with bad input: no new client. */
+	EXPECT_EQ(-EINVAL, xioctl(fd2, BWARB_IOC_REGISTER, &a));
+
+	ASSERT_EQ(0, snap(fd, &s1));
+	EXPECT_EQ(s0.nr_clients, s1.nr_clients);
+	EXPECT_EQ(s0.granted, s1.granted);
+	EXPECT_EQ(s0.completed, s1.completed);
+	EXPECT_EQ(0, memcmp(&s0.q, &s1.q, sizeof(s0.q)));
+	close(fd2);
+	close(fd);
+}
+
+TEST_F(bwarb, knob_bad_values_keep_old)
+{
+	EXPECT_EQ(-EINVAL, knob_write("period_us", "5"));
+	EXPECT_EQ(-EINVAL, knob_write("period_us", "2000000"));
+	EXPECT_EQ(-EINVAL, knob_write("period_us", "abc"));
+	EXPECT_EQ(-EINVAL, knob_write("period_us", "-1"));
+	EXPECT_EQ(-EINVAL, knob_write("period_us", "99999999999999999999999"));
+	EXPECT_EQ(1000, knob_get("period_us"));
+	/* guaranteed above capacity, capacity below guaranteed */
+	EXPECT_EQ(-EINVAL, knob_write("guaranteed_mbps", "101"));
+	EXPECT_EQ(-EINVAL, knob_write("capacity_mbps", "49"));
+	EXPECT_EQ(50, knob_get("guaranteed_mbps"));
+	EXPECT_EQ(100, knob_get("capacity_mbps"));
+	/* read-only figures */
+	EXPECT_EQ(-EACCES, knob_write("nr_clients", "3"));
+	EXPECT_EQ(0, knob_write("period_us", "500"));
+	EXPECT_EQ(500, knob_get("period_us"));
+}
+
+/* Drops CAP_SYS_ADMIN from the calling process (stays uid 0). */
+static int drop_sys_admin(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d))
+		return -1;
+	d[CAP_SYS_ADMIN / 32].effective &= ~(1U << (CAP_SYS_ADMIN % 32));
+	d[CAP_SYS_ADMIN / 32].permitted &= ~(1U << (CAP_SYS_ADMIN % 32));
+	return syscall(SYS_capset, &h, d) ? -1 : 0;
+}
+
+TEST_F(bwarb, non_root_cannot_write_knobs)
+{
+	static const char *const knobs[] = {
+		"period_us", "capacity_mbps", "guaranteed_mbps",
+	};
+	int status, i;
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		for (i = 0; i < 3; i++)
+			if (knob_write(knobs[i], "2000") != -EACCES)
+				_exit(20 + i);
+		/* Any user may be a client. */
+		i = dev_open();
+		if (i < 0 || do_register(i, "nobody", 1, 0))
+			_exit(30);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+
+	/* Root without CAP_SYS_ADMIN passes the file mode, not the check. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (drop_sys_admin())
+			_exit(10);
+		for (i = 0; i < 3; i++)
+			if (knob_write(knobs[i], "2000") != -EPERM)
+				_exit(20 + i);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(1000, knob_get("period_us"));
+	EXPECT_EQ(100, knob_get("capacity_mbps"));
+	EXPECT_EQ(50, knob_get("guaranteed_mbps"));
+}
+
+TEST_F(bwarb, admission_control)
+{
+	int a = dev_open(), b = dev_open();
+
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, do_register(a, "res30", 1, 30));
+	/* 30 + 30 > guaranteed 50 */
+	EXPECT_EQ(-ENOSPC, do_register(b, "res30b", 1, 30));
+	EXPECT_EQ(0, do_register(b, "res20", 1, 20));
+	/* guaranteed below the 50 reserved: refused, kept */
+	EXPECT_EQ(-EBUSY, knob_write("guaranteed_mbps", "49"));
+	EXPECT_EQ(50, knob_get("guaranteed_mbps"));
+	close(b);
+	EXPECT_EQ(0, knob_write("guaranteed_mbps", "30"));
+	EXPECT_EQ(-EBUSY, knob_write("guaranteed_mbps", "29"));
+	close(a);
+	EXPECT_EQ(0, knob_write("guaranteed_mbps", "0"));
+	EXPECT_EQ(0, knob_get("nr_clients"));
+}
+
+struct thread_arg {
+	int fd;
+	int failures;
+};
+
+static void *acquire_loop(void *p)
+{
+	struct thread_arg *t = p;
+	struct bwarb_acquire a;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		if (do_acquire(t->fd, 20000, 5000000000ULL, 0, &a) ||
+		    do_complete(t->fd, a.grant_id, 20000))
+			t->failures++;
+	}
+	return NULL;
+}
+
+TEST_F(bwarb, threads_share_one_file)
+{
+	struct thread_arg t[4];
+	pthread_t th[4];
+	struct bwarb_query q;
+	int fd = dev_open(), i;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, do_register(fd, "threads", 1, 0));
+	for (i = 0; i < 4; i++) {
+		t[i].fd = fd;
+		t[i].failures = 0;
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, acquire_loop, &t[i]));
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(0, t[i].failures);
+	}
+	ASSERT_EQ(0, do_query(fd, &q));
+	EXPECT_EQ(200, q.grants);
+	EXPECT_EQ(200 * 20000ULL, q.granted_bytes);
+	EXPECT_EQ(200 * 20000ULL, q.completed_bytes);
+	close(fd);
+}
+
+/* Module load and unload, by system call (no kmod tools needed). */
+static const char *ko_path(void)
+{
+	const char *p = getenv("BWARB_KO");
+
+	return p && *p ? p : "bwarb.ko";
+}
+
+static int unload(void)
+{
+	return syscall(SYS_delete_module, "bwarb", O_NONBLOCK) ? -errno : 0;
+}
+
+static int load(void)
+{
+	int fd = open(ko_path(), O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+TEST(rmmod_refused_while_client_open)
+{
+	struct stat sb;
+	int fd = dev_open(), ret;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, do_register(fd, "pin", 1, 0));
+	ret = unload();
+	EXPECT_TRUE(ret == -EWOULDBLOCK || ret == -EBUSY) TH_LOG("unload: %d", ret);
+	EXPECT_EQ(0, stat(BWARB_DEVICE_PATH, &sb));
+	close(fd);
+	ASSERT_EQ(0, unload());
+	EXPECT_NE(0, stat(BWARB_DEVICE_PATH, &sb));
+	EXPECT_NE(0, stat(SYSFS "period_us", &sb));
+	ASSERT_EQ(0, load()) TH_LOG("cannot load %s", ko_path());
+	EXPECT_EQ(0, stat(BWARB_DEVICE_PATH, &sb));
+}
+
+TEST(load_unload_20_cycles_with_clients)
+{
+	struct bwarb_acquire a;
+	int i, fd;
+
+	for (i = 0; i < 20; i++) {
+		ASSERT_EQ(0, unload()) TH_LOG("cycle %d", i);
+		ASSERT_EQ(0, load()) TH_LOG("cycle %d: cannot load %s", i, ko_path());
+		fd = dev_open();
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, do_register(fd, "cycle", 1, 0));
+		ASSERT_EQ(0, do_acquire(fd, 1000, 1000000000ULL, 0, &a));
+		/* Half the cycles close with the grant outstanding. */
+		if (i % 2)
+			ASSERT_EQ(0, do_complete(fd, a.grant_id, 1000));
+		close(fd);
+		ASSERT_EQ(0, knob_get("nr_clients"));
+	}
+}
+
+TEST_HARNESS_MAIN
