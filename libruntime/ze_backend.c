@@ -76,6 +76,7 @@ struct ze_be {
 	float *stage;		/* output staging for non-USM destinations */
 	size_t stage_bytes;
 	int err;		/* sticky */
+	bool busy;		/* work appended since the list was last drained */
 	struct sm_ze_profile prof;
 };
 
@@ -127,10 +128,25 @@ static void *usm_alloc(struct ze_be *z, size_t bytes)
 	return p;
 }
 
+/* Waits for everything appended so far, whatever the sticky error says:
+ * memory may be freed, events destroyed, only once nothing uses them. */
+static void drain(struct ze_be *z)
+{
+	if (!z->busy || !z->dev.list)
+		return;
+	if (zeCommandListAppendBarrier(z->dev.list, z->sync_ev, 0, NULL) == ZE_RESULT_SUCCESS) {
+		zeEventHostSynchronize(z->sync_ev, ZE_SYNC_TIMEOUT_NS);
+		zeEventHostReset(z->sync_ev);
+	}
+	z->busy = false;
+}
+
 static void usm_free(struct ze_be *z, void *p)
 {
-	if (p)
-		zeMemFree(z->dev.ctx, p);
+	if (!p)
+		return;
+	drain(z);
+	zeMemFree(z->dev.ctx, p);
 }
 
 /* ---- launching ---- */
@@ -154,6 +170,7 @@ static int launch(struct ze_be *z, ze_kernel_handle_t k, const char *what,
 			return ze_fail(z, r, what);
 	}
 	r = zeKernelSetGroupSize(k, gx, gy, gz);
+	z->busy = true;
 	if (r == ZE_RESULT_SUCCESS)
 		r = zeCommandListAppendLaunchKernel(z->dev.list, k, &gc, signal, 0, NULL);
 	if (r != ZE_RESULT_SUCCESS)
@@ -433,8 +450,10 @@ static int ze_linear(struct sm_backend *be, struct sm_linear *l, const float *x,
 	rc = run_linear(z, l->w, l->wt, l->b, x, m, l->out, l->in, dst,
 			staged ? s->ev_first : s->ev);
 	if (!rc && staged) {
-		ze_result_t r = zeCommandListAppendMemoryCopy(z->dev.list, y, dst, ybytes, s->ev,
-							      0, NULL);
+		ze_result_t r;
+
+		z->busy = true;
+		r = zeCommandListAppendMemoryCopy(z->dev.list, y, dst, ybytes, s->ev, 0, NULL);
 
 		if (r != ZE_RESULT_SUCCESS)
 			rc = ze_fail(z, r, "copying out");
@@ -707,6 +726,7 @@ static int ze_sync(struct sm_backend *be)
 		return fail(z, -EIO, "Level Zero: %s: a kernel failed: %s", z->dev.name,
 			    ze_result_name(r));
 	}
+	z->busy = false;
 	rc = reap(z, true);
 	return rc;
 }
@@ -716,8 +736,12 @@ static void ze_destroy(struct sm_backend *be)
 	struct ze_be *z = zb(be);
 	ze_kernel_handle_t *ks = (ze_kernel_handle_t *)&z->k;
 
-	if (z->dev.list && !z->err)
-		ze_sync(be);
+	if (z->dev.list) {
+		z->busy = true;	/* drain even what an error left behind */
+		drain(z);
+		zeCommandListDestroy(z->dev.list);
+		z->dev.list = NULL;
+	}
 	for (int i = 0; i < ZE_GATE_SLOTS; i++) {
 		if (z->slots[i].busy && z->be.gate)
 			sm_arb_complete(z->be.gate, z->slots[i].grant, z->slots[i].bytes);

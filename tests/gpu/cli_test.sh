@@ -35,6 +35,15 @@ out=$("$bin" eval --model "$model" --reference "$model/reference.json" --dtype f
 out=$("$bin" info 2>&1)
 [[ $out == *"swgpu software test GPU"*"DRM node: none"* ]]; ok $? "info lists the Level Zero device and its DRM node"
 
+# A device error mid-run (swgpu's fault injection): one error, no hang.
+for d in gpu split; do
+	err=$(SWGPU_FAIL_LAUNCH=40 timeout 120 "$bin" run --model "$model" --prompt "Copyright 2007" \
+		-n 16 --dtype f32 --device "$d" 2>&1 >/dev/null)
+	rc=$?
+	[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ "$(printf '%s\n' "$err" | grep -c 'device lost')" -eq 1 ]
+	ok $? "--device $d: a device lost mid-run ends in one error (exit $rc: $(printf '%s' "$err" | grep 'device lost'))"
+done
+
 export ZE_ENABLE_ALT_DRIVERS=/nonexistent/libze_swgpu.so
 err=$("$bin" run --model "$model" --prompt "Copyright 2007 Free Software Foundation" -n 16 --dtype f32 \
 	--print-ids --device gpu 2>&1 >/dev/null | grep -c "no driver.*running on the CPU")

@@ -22,12 +22,37 @@ static void CL_CALLBACK timestamp_cb(cl_event cmd, cl_int status, void *data)
 	memcpy(data, &t, sizeof(t));
 }
 
+/*
+ * Fault injection for the tests of the device-error paths:
+ * SWGPU_FAIL_LAUNCH=N makes the N-th kernel launch of the process and
+ * every later one fail as a lost device would.
+ */
+static bool launch_fails(void)
+{
+	static long limit = -1;
+	static long count;
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	bool fails;
+
+	pthread_mutex_lock(&mu);
+	if (limit < 0) {
+		const char *e = getenv("SWGPU_FAIL_LAUNCH");
+
+		limit = e && *e ? atol(e) : 0;
+	}
+	fails = limit > 0 && ++count >= limit;
+	pthread_mutex_unlock(&mu);
+	return fails;
+}
+
 ze_result_t sw_cmd_enqueue(cl_command_queue q, const struct sw_cmd *c)
 {
 	cl_event *gates = NULL, ev = NULL;
 	ze_result_t r;
 	cl_int err = CL_SUCCESS;
 
+	if (c->kind == SW_CMD_LAUNCH && launch_fails())
+		return ZE_RESULT_ERROR_DEVICE_LOST;
 	r = sw_event_gates(c->nwait, c->wait, &gates);
 	if (r)
 		return r;

@@ -196,6 +196,9 @@ static ze_result_t ZE_APICALL sw_event_destroy(ze_event_handle_t ev)
 	if (ev->magic != SW_MAGIC_EVENT)
 		return ZE_RESULT_ERROR_INVALID_ARGUMENT;
 	pthread_mutex_lock(&ev->done.mu);
+	/* A command still to signal it would call back into freed memory. */
+	while (ev->pending)
+		pthread_cond_wait(&ev->done.cv, &ev->done.mu);
 	/* Never leave a command waiting on a gate nobody can open. */
 	complete_locked(ev, false);
 	pthread_mutex_unlock(&ev->done.mu);
@@ -301,6 +304,8 @@ static void CL_CALLBACK event_done_cb(cl_event cmd, cl_int status, void *data)
 	ev->ts_start = t0;
 	ev->ts_end = t1;
 	complete_locked(ev, status != CL_COMPLETE);
+	ev->pending--;
+	pthread_cond_broadcast(&ev->done.cv);
 	pthread_mutex_unlock(&ev->done.mu);
 	free(a);
 	clReleaseEvent(cmd);
@@ -315,11 +320,17 @@ ze_result_t sw_event_attach(struct _ze_event_handle_t *ev, cl_event cmd, bool ti
 		return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
 	a->ev = ev;
 	a->timestamps = timestamps;
+	pthread_mutex_lock(&ev->done.mu);
+	ev->pending++;
+	pthread_mutex_unlock(&ev->done.mu);
 	clRetainEvent(cmd);
 	err = clSetEventCallback(cmd, CL_COMPLETE, event_done_cb, a);
 	if (err != CL_SUCCESS) {
 		clReleaseEvent(cmd);
 		free(a);
+		pthread_mutex_lock(&ev->done.mu);
+		ev->pending--;
+		pthread_mutex_unlock(&ev->done.mu);
 		return sw_cl_result(err);
 	}
 	return ZE_RESULT_SUCCESS;
