@@ -90,6 +90,7 @@ struct bwarb_counters {
 	spinlock_t lock;		/* see Locking above */
 	enum bwarb_source source;	/* [M]+[S] */
 	bool stopping;			/* [S] no more work is queued */
+	int sample_cpu;			/* [S] where the counters live, or -1 */
 	bool sample_valid;		/* [S] rate_bps holds a full sample */
 	u64 rate_bps[BWARB_DIR_COUNT];	/* [S] last sample, bytes/s */
 	u64 avg_bps[BWARB_DIR_COUNT];	/* [S] EMA of rate_bps */
@@ -195,6 +196,7 @@ u64 bwarb_counters_period_bytes(struct bwarb_dev *bd)
 	u64 completed;
 	struct arb_stats st;
 	bool sample = false;
+	int cpu = -1;
 
 	if (!cs)
 		return ARB_MEASURED_NONE;
@@ -214,10 +216,17 @@ u64 bwarb_counters_period_bytes(struct bwarb_dev *bd)
 			measured = mul_u64_u64_div_u64(cs->measured_bps,
 						       period_ns, NSEC_PER_SEC);
 		sample = !cs->stopping;
+		cpu = cs->sample_cpu;
 	}
 	spin_unlock(&cs->lock);
 
-	if (sample)
+	/*
+	 * On the counters' CPU, perf_event_read_value() needs no IPI, so the
+	 * read sits tightly between its two timestamps.
+	 */
+	if (sample && cpu >= 0 && cpu_online(cpu))
+		queue_work_on(cpu, system_highpri_wq, &cs->sample_work);
+	else if (sample)
 		queue_work(system_highpri_wq, &cs->sample_work);
 	return measured;
 }
@@ -260,6 +269,16 @@ out:
 	return ret;
 }
 
+/* The CPU of the first counter; called with @mutex held. */
+static void bwarb_update_sample_cpu(struct bwarb_counters *cs)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&cs->lock, flags);
+	cs->sample_cpu = cs->nr ? cs->ctr[0].cpu : -1;
+	spin_unlock_irqrestore(&cs->lock, flags);
+}
+
 static void bwarb_counters_clear_locked(struct bwarb_counters *cs)
 {
 	while (cs->nr) {
@@ -267,6 +286,7 @@ static void bwarb_counters_clear_locked(struct bwarb_counters *cs)
 		perf_event_release_kernel(cs->ctr[cs->nr].event);
 		cs->ctr[cs->nr].event = NULL;
 	}
+	bwarb_update_sample_cpu(cs);
 }
 
 /*
@@ -385,6 +405,7 @@ static int bwarb_counters_add(struct bwarb_counters *cs, char *line)
 	if (ret)
 		goto out;
 	cs->ctr[cs->nr++] = c;
+	bwarb_update_sample_cpu(cs);
 out:
 	mutex_unlock(&cs->mutex);
 	return ret;
@@ -585,6 +606,7 @@ int bwarb_counters_init(struct bwarb_dev *bd)
 	spin_lock_init(&cs->lock);
 	INIT_WORK(&cs->sample_work, bwarb_sample_work);
 	cs->source = BWARB_SRC_DECLARED;
+	cs->sample_cpu = -1;
 
 	spin_lock_irqsave(&bd->lock, flags);
 	bd->counters = cs;

@@ -30,3 +30,18 @@ ALL_TARGETS += $(TEST_PMU_KO)
 counters-clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP)/tests/selftests/bwarb clean >/dev/null 2>&1
 CLEAN_TARGETS += counters-clean
+
+# VM selftests of the counters (kselftest harness, TAP): one boot.
+COUNTERS_SELFTEST := build/selftests/test_pmu_counters
+$(COUNTERS_SELFTEST): tests/selftests/bwarb/test_pmu_counters.c kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -isystem $(KSELFTEST_DIR) $(OPT) -std=gnu11 -D_GNU_SOURCE $(WARN) \
+		-Wno-unused-parameter \
+		-o $@ $< -lpthread
+
+.PHONY: check-counters
+check-counters: $(COUNTERS_SELFTEST) $(TEST_PMU_KO) $(BWARB_KO) build/bwarbctl
+	@tests/vm/run --load --check-dmesg --timeout 400 -- \
+		tests/selftests/bwarb/test_pmu_run.sh
+CHECK_SUITES += counters
+ALL_TARGETS += $(COUNTERS_SELFTEST)

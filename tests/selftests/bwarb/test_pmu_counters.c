@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bwarb counters selftests, run in the VM with bwarb.ko and the test PMU
+ * (bwarb_test_pmu.ko, nr_pmus controllers) loaded by test_pmu_run.sh:
+ * bwarbctl discovers and programs the test PMU, a rate set on it shows in
+ * sysfs within 2 periods with under 1% error, undeclared traffic shrinks
+ * best-effort grants but not reservations, switching source loses no grant
+ * and no client, bad counter attributes are rejected with a clear errno,
+ * the debugfs clients table lists clients, and the test PMU cannot be
+ * removed while bwarb counts with it.
+ *
+ * Tests run in order and share the module state; each sets what it needs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmod/uapi/bwarb.h"
+
+#define SYSFS		"/sys/kernel/bwarb/"
+#define TP_PARAMS	"/sys/module/bwarb_test_pmu/parameters/"
+#define TP_PMU		"/sys/bus/event_source/devices/bwarb_test_imc_0/"
+#define CLIENTS_TABLE	"/sys/kernel/debug/bwarb/clients"
+#define TEST_PATTERN	"'bwarb_test_imc_*'"
+
+static const char *bwarbctl(void)
+{
+	const char *p = getenv("BWARBCTL");
+
+	return p && *p ? p : "build/bwarbctl";
+}
+
+/* Writes text to path in one write(2): 0 or -errno. */
+static int put(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int putf(const char *path, unsigned long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", v);
+	return put(path, buf);
+}
+
+static int get(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+static long long get_ll(const char *path)
+{
+	char buf[64];
+
+	if (get(path, buf, sizeof(buf)))
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+static int nr_pmus(void)
+{
+	return (int)get_ll(TP_PARAMS "nr_pmus");
+}
+
+static void msleep(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int sh(const char *fmt, const char *arg)
+{
+	char cmd[512];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), fmt, bwarbctl(), arg);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static void set_rates(unsigned int read_mbps, unsigned int write_mbps)
+{
+	putf(TP_PARAMS "read_mbps", read_mbps);
+	putf(TP_PARAMS "write_mbps", write_mbps);
+}
+
+static void set_arbiter(unsigned int period_us, unsigned int cap,
+			unsigned int guaranteed)
+{
+	/* Order matters: guaranteed must stay <= capacity at every step. */
+	putf(SYSFS "guaranteed_mbps", 0);
+	putf(SYSFS "capacity_mbps", cap);
+	putf(SYSFS "guaranteed_mbps", guaranteed);
+	putf(SYSFS "period_us", period_us);
+}
+
+static int program_test_pmu(void)
+{
+	return sh("%s source perf --pmu %s >/dev/null", TEST_PATTERN);
+}
+
+static int within(long long got, long long want, double tol)
+{
+	if (want == 0)
+		return got == 0;
+	return got >= want * (1 - tol) && got <= want * (1 + tol);
+}
+
+/* Clients through the uapi. */
+static int client_open(const char *name, unsigned int weight,
+		       unsigned long long reserve_mbps)
+{
+	struct bwarb_register r = {
+		.size = sizeof(r),
+		.class = BWARB_CLASS_OTHER,
+		.weight = weight,
+		.reserve_mbps = reserve_mbps,
+		.burst_bytes = 32 << 20,
+	};
+	int fd = open(BWARB_DEVICE_PATH, O_RDWR);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	if (ioctl(fd, BWARB_IOC_REGISTER, &r)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int acquire(int fd, unsigned long long bytes, unsigned long long tmo_ns,
+		   unsigned int flags, unsigned long long *id)
+{
+	struct bwarb_acquire a = {
+		.size = sizeof(a), .flags = flags, .bytes = bytes,
+		.timeout_ns = tmo_ns,
+	};
+
+	if (ioctl(fd, BWARB_IOC_ACQUIRE, &a))
+		return -errno;
+	*id = a.grant_id;
+	return 0;
+}
+
+static int complete(int fd, unsigned long long id, unsigned long long bytes)
+{
+	struct bwarb_complete c = {
+		.size = sizeof(c), .grant_id = id, .actual_bytes = bytes,
+	};
+
+	return ioctl(fd, BWARB_IOC_COMPLETE, &c) ? -errno : 0;
+}
+
+TEST(bwarbctl_discovers_and_programs_test_pmu)
+{
+	char buf[4096], want[64], *line;
+	int n = 0, reads = 0, writes = 0, cpu;
+
+	ASSERT_EQ(0, sh("%s source pmus --pmu %s", TEST_PATTERN));
+	ASSERT_EQ(0, sh("%s source perf --pmu %s", TEST_PATTERN));
+	ASSERT_EQ(0, get(SYSFS "source", buf, sizeof(buf)));
+	ASSERT_STREQ("perf\n", buf);
+
+	cpu = (int)get_ll(TP_PMU "cpumask");
+	ASSERT_EQ(0, get(SYSFS "counters", buf, sizeof(buf)));
+	snprintf(want, sizeof(want), "type=%lld ", get_ll(TP_PMU "type"));
+	ASSERT_NE(NULL, strstr(buf, want));
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		char c[16];
+
+		n++;
+		snprintf(c, sizeof(c), "cpu=%d ", cpu);
+		EXPECT_NE(NULL, strstr(line, c));
+		EXPECT_NE(NULL, strstr(line, "scale=64/1"));
+		if (!strncmp(line, "read ", 5) && strstr(line, "config=0x20ff "))
+			reads++;
+		if (!strncmp(line, "write ", 6) && strstr(line, "config=0x30ff "))
+			writes++;
+	}
+	EXPECT_EQ(2 * nr_pmus(), n);
+	EXPECT_EQ(nr_pmus(), reads);
+	EXPECT_EQ(nr_pmus(), writes);
+	/* The status view runs and prints units. */
+	EXPECT_EQ(0, sh("%s source | grep -q 'read_mbps .* MB/s'%s", ""));
+}
+
+/*
+ * Waits until read_mbps and write_mbps are within 1% of r and w (at most
+ * 40 periods); returns the periods it took, or -1.
+ */
+static double settle(long long r, long long w, unsigned int period_ms)
+{
+	double t0 = now_s(), t;
+
+	do {
+		if (within(get_ll(SYSFS "read_mbps"), r, 0.01) &&
+		    within(get_ll(SYSFS "write_mbps"), w, 0.01))
+			return (now_s() - t0) * 1000 / period_ms;
+		msleep(1);
+		t = now_s() - t0;
+	} while (t < 40 * period_ms / 1000.0);
+	return -1;
+}
+
+/*
+ * Per controller rates r and w: sysfs shows nr_pmus * r and nr_pmus * w
+ * with under 1% error, and the smoothed values follow. How many periods
+ * each change took to show is a figure (a test asserts no timing; the
+ * design bound is 2 periods plus the sampling work's latency).
+ */
+TEST(rate_shows_in_sysfs_within_one_percent)
+{
+	static const unsigned int rates[][2] = {
+		{ 1500, 500 }, { 50, 20000 }, { 0, 700 }, { 30000, 0 },
+		{ 4000, 1000 },
+	};
+	const unsigned int period_ms = 50;
+	long long errs0 = get_ll(SYSFS "sample_errors");
+	int k = nr_pmus();
+	double worst = 0;
+	unsigned int i;
+
+	set_arbiter(period_ms * 1000, 120000, 80000);
+	ASSERT_EQ(0, program_test_pmu());
+	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		long long r = (long long)rates[i][0] * k;
+		long long w = (long long)rates[i][1] * k;
+		double periods;
+
+		set_rates(rates[i][0], rates[i][1]);
+		periods = settle(r, w, period_ms);
+		TH_LOG("FIGURE set %lld+%lld MB/s: read_mbps %lld write_mbps %lld measured_mbps %lld after %.2f periods",
+		       r, w, get_ll(SYSFS "read_mbps"),
+		       get_ll(SYSFS "write_mbps"),
+		       get_ll(SYSFS "measured_mbps"), periods);
+		EXPECT_LE(0, periods);
+		EXPECT_TRUE(within(get_ll(SYSFS "measured_mbps"), r + w, 0.01));
+		if (periods > worst)
+			worst = periods;
+	}
+	TH_LOG("FIGURE slowest change to show within 1%%: %.2f periods of %u ms",
+	       worst, period_ms);
+
+	/* The smoothed values follow: 60 periods are 7 time constants. */
+	msleep(60 * period_ms);
+	EXPECT_TRUE(within(get_ll(SYSFS "read_mbps_avg"), 4000LL * k, 0.01));
+	EXPECT_TRUE(within(get_ll(SYSFS "write_mbps_avg"), 1000LL * k, 0.01));
+	EXPECT_TRUE(within(get_ll(SYSFS "measured_mbps_avg"), 5000LL * k, 0.01));
+	EXPECT_EQ(errs0, get_ll(SYSFS "sample_errors"));
+	set_rates(0, 0);
+}
+
+struct load {
+	int fd;
+	double seconds;
+	unsigned long long chunk, bytes;
+	int err;
+};
+
+/* Acquires and completes chunks for the given time; counts the bytes. */
+static void *load_fn(void *arg)
+{
+	struct load *l = arg;
+	double end = now_s() + l->seconds;
+	unsigned long long id = 0;
+	int ret = 0;
+
+	l->bytes = 0;
+	while (now_s() < end) {
+		ret = acquire(l->fd, l->chunk, 50000000ULL, 0, &id);
+		if (ret == -ETIMEDOUT)
+			continue;
+		if (ret) {
+			l->err = ret;
+			break;
+		}
+		ret = complete(l->fd, id, l->chunk);
+		if (ret) {
+			l->err = ret;
+			break;
+		}
+		l->bytes += l->chunk;
+	}
+	return NULL;
+}
+
+static void run_pair(struct load *a, struct load *b, double *ra, double *rb)
+{
+	pthread_t ta, tb;
+
+	pthread_create(&ta, NULL, load_fn, a);
+	pthread_create(&tb, NULL, load_fn, b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	*ra = a->bytes / a->seconds / 1e6;
+	*rb = b->bytes / b->seconds / 1e6;
+}
+
+/*
+ * A reserved client (100 MB/s) and a best-effort one share 400 MB/s (small
+ * enough for the client loops to use under TCG). Test PMU traffic above
+ * what they complete (1000 MB/s per controller) is unattributed: the
+ * best-effort client loses most of its share, the reserved one keeps its
+ * reservation.
+ */
+TEST(undeclared_load_shrinks_best_effort_not_reservations)
+{
+	/* Two chunks per 10 ms period make the 100 MB/s reservation. */
+	struct load a = { .seconds = 1.0, .chunk = 500000 };
+	struct load b = { .seconds = 1.0, .chunk = 500000 };
+	double a0, b0, a1, b1;
+	long long un0, un1;
+
+	set_rates(0, 0);
+	set_arbiter(10000, 400, 300);
+	ASSERT_EQ(0, program_test_pmu());
+	a.fd = client_open("reserved", 1, 100);
+	ASSERT_LE(0, a.fd);
+	b.fd = client_open("besteffort", 1, 0);
+	ASSERT_LE(0, b.fd);
+
+	msleep(300);
+	run_pair(&a, &b, &a0, &b0);
+	un0 = get_ll(SYSFS "unattributed_mbps");
+
+	set_rates(1000, 0);
+	msleep(300);		/* 30 periods: the EMA settles */
+	run_pair(&a, &b, &a1, &b1);
+	un1 = get_ll(SYSFS "unattributed_mbps");
+	set_rates(0, 0);
+
+	TH_LOG("FIGURE no load: reserved %.0f MB/s, best-effort %.0f MB/s, unattributed %lld MB/s",
+	       a0, b0, un0);
+	TH_LOG("FIGURE %d x 1000 MB/s undeclared: reserved %.0f MB/s, best-effort %.0f MB/s, unattributed %lld MB/s",
+	       nr_pmus(), a1, b1, un1);
+	EXPECT_EQ(0, a.err);
+	EXPECT_EQ(0, b.err);
+	EXPECT_GT(b0, 100);		/* the shared part is really used */
+	EXPECT_LT(un0, 20);
+	EXPECT_GT(un1, 200);
+	EXPECT_LT(b1, b0 / 2);
+	EXPECT_GT(a1, 90);		/* 100 MB/s reserved, minus loop overhead */
+	close(a.fd);
+	close(b.fd);
+}
+
+struct blocked {
+	int fd;
+	unsigned long long bytes, id;
+	int ret, done;
+};
+
+static void *blocked_fn(void *arg)
+{
+	struct blocked *w = arg;
+	sigset_t all;
+
+	/*
+	 * The main thread runs bwarbctl (system()): keep the SIGCHLD of its
+	 * children away from this thread, it would interrupt the wait.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	w->ret = acquire(w->fd, w->bytes, 0, 0, &w->id);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * With long periods, a client holds a grant and another waits in ACQUIRE
+ * while the source flips between perf and declared: the held grant still
+ * completes, the waiter is granted at a later period, no client is lost.
+ */
+TEST(switching_source_loses_no_grant_and_no_client)
+{
+	struct blocked w = { .bytes = 8 << 20 };
+	unsigned long long held = 0, id = 0;
+	long long clients;
+	char table[8192];
+	pthread_t t;
+	int holder, i, ret;
+
+	set_rates(0, 0);
+	set_arbiter(400000, 100, 80);	/* 40 MB per 400 ms period */
+	ASSERT_EQ(0, program_test_pmu());
+	holder = client_open("holder", 1, 0);
+	ASSERT_LE(0, holder);
+	w.fd = client_open("waiter", 1, 0);
+	ASSERT_LE(0, w.fd);
+	clients = get_ll(SYSFS "nr_clients");
+
+	ASSERT_EQ(0, acquire(holder, 1 << 20, 1000000000ULL, 0, &held));
+	/* Drain what the waiter could get at once. */
+	for (i = 0; i < 200; i++) {
+		ret = acquire(w.fd, 1 << 20, 0, BWARB_ACQUIRE_NONBLOCK, &id);
+		if (ret)
+			break;
+		ASSERT_EQ(0, complete(w.fd, id, 1 << 20));
+	}
+	ASSERT_EQ(-EAGAIN, ret);
+
+	pthread_create(&t, NULL, blocked_fn, &w);
+	msleep(20);
+	EXPECT_EQ(0, __atomic_load_n(&w.done, __ATOMIC_ACQUIRE));
+	for (i = 0; i < 6; i++) {
+		EXPECT_EQ(0, put(SYSFS "source", i % 2 ? "perf" : "declared"));
+		msleep(5);
+	}
+	EXPECT_EQ(0, sh("%s source declared >/dev/null%s", ""));
+	EXPECT_EQ(0, program_test_pmu());
+	EXPECT_EQ(clients, get_ll(SYSFS "nr_clients"));
+
+	pthread_join(t, NULL);
+	EXPECT_EQ(1, w.done);
+	EXPECT_EQ(0, w.ret);
+	EXPECT_EQ(0, complete(w.fd, w.id, w.bytes));
+	EXPECT_EQ(0, complete(holder, held, 1 << 20));
+	EXPECT_EQ(clients, get_ll(SYSFS "nr_clients"));
+	ASSERT_EQ(0, get(CLIENTS_TABLE, table, sizeof(table)));
+	EXPECT_NE(NULL, strstr(table, " holder "));
+	EXPECT_NE(NULL, strstr(table, " waiter "));
+	close(holder);
+	close(w.fd);
+	set_arbiter(1000, 120000, 80000);
+}
+
+TEST(bad_counter_attrs_rejected_with_clear_errno)
+{
+	char before[4096], after[4096], line[256];
+	long long type = get_ll(TP_PMU "type");
+	int cpu = (int)get_ll(TP_PMU "cpumask");
+	int other = cpu == 0 ? 1 : 0;
+
+	ASSERT_EQ(0, program_test_pmu());
+	ASSERT_EQ(0, get(SYSFS "counters", before, sizeof(before)));
+
+	/* No PMU has this type. */
+	EXPECT_EQ(-ENOENT, put(SYSFS "counters",
+			       "add read type=4000000 config=0x20ff cpu=0 scale=64/1"));
+	/* A CPU outside the PMU's cpumask (needs a second CPU). */
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		snprintf(line, sizeof(line),
+			 "add read type=%lld config=0x20ff cpu=%d scale=64/1",
+			 type, other);
+		EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+		/* bwarbctl checks the cpumask itself, naming the file. */
+		snprintf(line, sizeof(line), "%d", other);
+		EXPECT_EQ(0, sh("out=$(%s source perf --pmu 'bwarb_test_imc_*' --cpu %s 2>&1); [ $? = 1 ] && echo \"$out\" | grep -q 'not in the PMU.s cpumask'", line));
+	} else {
+		TH_LOG("one CPU: the outside-cpumask case is not exercised");
+	}
+	/* No such CPU, a generic perf type, an event the PMU does not have. */
+	snprintf(line, sizeof(line),
+		 "add read type=%lld config=0x20ff cpu=4096 scale=64/1", type);
+	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+	EXPECT_EQ(-EINVAL, put(SYSFS "counters",
+			       "add read type=1 config=0 cpu=0 scale=64/1"));
+	snprintf(line, sizeof(line),
+		 "add read type=%lld config=0x99ff cpu=%d scale=64/1", type, cpu);
+	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+	/* Malformed lines. */
+	snprintf(line, sizeof(line),
+		 "add read type=%lld config=0x20ff cpu=%d scale=64/0", type, cpu);
+	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+	snprintf(line, sizeof(line), "add read type=%lld config=0x20ff cpu=%d",
+		 type, cpu);
+	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+	snprintf(line, sizeof(line),
+		 "add sideways type=%lld config=0x20ff cpu=%d scale=64/1", type, cpu);
+	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+	EXPECT_EQ(-EINVAL, put(SYSFS "counters", "add read colour=blue"));
+	EXPECT_EQ(-EINVAL, put(SYSFS "counters", "remove everything"));
+	/* Counters in use cannot be cleared; sources are validated. */
+	EXPECT_EQ(-EBUSY, put(SYSFS "counters", "clear"));
+	EXPECT_EQ(-EINVAL, put(SYSFS "source", "mchbar-of-doom"));
+	ASSERT_EQ(0, get(SYSFS "counters", after, sizeof(after)));
+	EXPECT_STREQ(before, after);
+
+	EXPECT_EQ(0, put(SYSFS "source", "declared"));
+	EXPECT_EQ(0, put(SYSFS "counters", "clear"));
+	EXPECT_EQ(-ENODEV, put(SYSFS "source", "perf"));
+	EXPECT_EQ(0, get(SYSFS "source", after, sizeof(after)));
+	EXPECT_STREQ("declared\n", after);
+	/* bwarbctl reports an absent PMU by name and changes nothing. */
+	EXPECT_EQ(1, sh("%s source perf --pmu %s 2>/dev/null", "'no_such_pmu_*'"));
+	EXPECT_EQ(0, get(SYSFS "source", after, sizeof(after)));
+	EXPECT_STREQ("declared\n", after);
+}
+
+TEST(non_root_cannot_change_source)
+{
+	pid_t pid = fork();
+	int st;
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(3);
+		/* Mode 0644: the open fails before the store runs. */
+		_exit(put(SYSFS "source", "declared") == -EACCES ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	EXPECT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+}
+
+TEST(clients_table_lists_every_client)
+{
+	char table[8192], row[128];
+	int a, b;
+
+	a = client_open("tbl-alpha", 7, 0);
+	ASSERT_LE(0, a);
+	b = client_open("tbl-beta", 3, 25);
+	ASSERT_LE(0, b);
+	ASSERT_EQ(0, get(CLIENTS_TABLE, table, sizeof(table)));
+	EXPECT_EQ(0, strncmp(table,
+			     "id pid name class weight reserve_mbps granted_bytes completed_bytes waits max_wait_us\n",
+			     strlen("id pid name class")));
+	snprintf(row, sizeof(row), " %d tbl-alpha other 7 0 ", getpid());
+	EXPECT_NE(NULL, strstr(table, row));
+	snprintf(row, sizeof(row), " %d tbl-beta other 3 25 ", getpid());
+	EXPECT_NE(NULL, strstr(table, row));
+	close(a);
+	close(b);
+	ASSERT_EQ(0, get(CLIENTS_TABLE, table, sizeof(table)));
+	EXPECT_EQ(NULL, strstr(table, "tbl-alpha"));
+}
+
+/*
+ * bwarb holds the test PMU's counters: rmmod is refused (the perf core
+ * pins the PMU's module) and counting goes on; after 'declared' and
+ * 'clear' the module goes away cleanly and 'perf' has nothing to use.
+ */
+TEST(removing_test_pmu_in_use_is_refused)
+{
+	long long errs;
+
+	set_arbiter(20000, 120000, 80000);
+	ASSERT_EQ(0, program_test_pmu());
+	set_rates(1000, 0);
+	errs = get_ll(SYSFS "sample_errors");
+	EXPECT_NE(0, system("rmmod bwarb_test_pmu 2>/dev/null"));
+	EXPECT_EQ(0, access(TP_PMU "type", F_OK));
+	EXPECT_LE(0, settle(1000LL * nr_pmus(), 0, 20));
+	EXPECT_EQ(errs, get_ll(SYSFS "sample_errors"));
+
+	EXPECT_EQ(0, sh("%s source declared >/dev/null%s", ""));
+	EXPECT_EQ(0, put(SYSFS "counters", "clear"));
+	EXPECT_EQ(0, system("rmmod bwarb_test_pmu"));
+	EXPECT_NE(0, access(TP_PMU "type", F_OK));
+	EXPECT_EQ(-ENODEV, put(SYSFS "source", "perf"));
+	EXPECT_EQ(1, sh("%s source perf --pmu %s 2>/dev/null", TEST_PATTERN));
+	set_arbiter(1000, 120000, 80000);
+}
+
+TEST_HARNESS_MAIN
