@@ -705,6 +705,20 @@ int main(int argc, char **argv)
 	test_broken_module("garbage after a SPIR-V header", garbage, sizeof(garbage), "llvm-spirv");
 	test_broken_module("not SPIR-V", not_spirv, (sizeof(not_spirv) / 4) * 4, "not SPIR-V");
 	test_missing_driver(argv[0]);
+	{
+		ze_pci_ext_properties_t pci = { .stype = ZE_STRUCTURE_TYPE_PCI_EXT_PROPERTIES };
+		ze_image_desc_t idesc = { .stype = ZE_STRUCTURE_TYPE_IMAGE_DESC };
+		ze_image_handle_t img = NULL;
+		ze_result_t r1 = zeContextSystemBarrier(z.ctx, z.device);
+		ze_result_t r2 = zeImageCreate(z.ctx, z.device, &idesc, &img);
+		ze_result_t r3 = zeDevicePciGetPropertiesExt(z.device, &pci);
+
+		tap_result(r1 == ZE_RESULT_ERROR_UNSUPPORTED_FEATURE &&
+			   r2 == ZE_RESULT_ERROR_UNSUPPORTED_FEATURE &&
+			   r3 == ZE_RESULT_ERROR_UNSUPPORTED_FEATURE,
+			   "unimplemented entry points answer unsupported-feature (0x%x 0x%x 0x%x)",
+			   r1, r2, r3);
+	}
 
 	for (size_t i = 0; i < NMOD; i++)
 		if (mods[i])

@@ -213,4 +213,23 @@ void sw_fill_event(ze_event_dditable_t *t);
 void sw_fill_event_pool(ze_event_pool_dditable_t *t);
 void sw_fill_fence(ze_fence_dditable_t *t);
 
+/* unsupported.c (generated): the remaining slots of each ze table. */
+void sw_fill_unsupported_global(ze_global_dditable_t *t);
+void sw_fill_unsupported_driver(ze_driver_dditable_t *t);
+void sw_fill_unsupported_device(ze_device_dditable_t *t);
+void sw_fill_unsupported_context(ze_context_dditable_t *t);
+void sw_fill_unsupported_command_queue(ze_command_queue_dditable_t *t);
+void sw_fill_unsupported_command_list(ze_command_list_dditable_t *t);
+void sw_fill_unsupported_image(ze_image_dditable_t *t);
+void sw_fill_unsupported_fence(ze_fence_dditable_t *t);
+void sw_fill_unsupported_event_pool(ze_event_pool_dditable_t *t);
+void sw_fill_unsupported_event(ze_event_dditable_t *t);
+void sw_fill_unsupported_module(ze_module_dditable_t *t);
+void sw_fill_unsupported_module_build_log(ze_module_build_log_dditable_t *t);
+void sw_fill_unsupported_kernel(ze_kernel_dditable_t *t);
+void sw_fill_unsupported_sampler(ze_sampler_dditable_t *t);
+void sw_fill_unsupported_physical_mem(ze_physical_mem_dditable_t *t);
+void sw_fill_unsupported_mem(ze_mem_dditable_t *t);
+void sw_fill_unsupported_virtual_mem(ze_virtual_mem_dditable_t *t);
+
 #endif /* SPLITMOE_SWGPU_H */
