@@ -595,4 +595,20 @@ TEST(removing_test_pmu_in_use_is_refused)
 	set_arbiter(1000, 120000, 80000);
 }
 
+/*
+ * Unloading bwarb while it counts with perf releases the counters: the
+ * test PMU can go right after. bwarb is loaded again for the runner.
+ */
+TEST(unloading_bwarb_with_perf_source_releases_counters)
+{
+	ASSERT_EQ(0, system("grep -q '^bwarb_test_pmu ' /proc/modules || insmod build/bwarb_test_pmu.ko"));
+	ASSERT_EQ(0, program_test_pmu());
+	set_rates(500, 500);
+	msleep(50);
+	EXPECT_EQ(0, system("rmmod bwarb"));
+	EXPECT_EQ(0, system("rmmod bwarb_test_pmu"));
+	EXPECT_EQ(0, system("insmod bwarb.ko"));
+	EXPECT_EQ(0, access(SYSFS "source", F_OK));
+}
+
 TEST_HARNESS_MAIN
