@@ -2,7 +2,8 @@
 /*
  * Per-client table of the tracer's counts and wait-time histogram.
  * Quantiles come from the log2 histogram, so they are bucket upper bounds
- * (within a factor of two); average and maximum are exact.
+ * (within a factor of two, capped at the maximum); average and maximum
+ * are exact.
  */
 #include "trace_table.h"
 
@@ -43,11 +44,17 @@ void trace_table_print(FILE *f, const struct bwarb_trace_client *cur,
 		const struct bwarb_client_stats *s = &cur[i].st;
 		const struct bwarb_trace_client *p = find(prev, nr_prev, cur[i].id);
 		double rate = 0.0, avg_us = 0.0;
+		__u64 p50, p99;
 
 		if (p && secs > 0)
 			rate = (double)(s->grants - p->st.grants) / secs;
 		if (s->grants)
 			avg_us = (double)s->wait_ns_total / (double)s->grants / 1e3;
+		/* A bucket bound can exceed the exact maximum: cap it. */
+		p50 = bwarb_hist_quantile(s->wait_hist, BWARB_HIST_SLOTS, 0.5);
+		p99 = bwarb_hist_quantile(s->wait_hist, BWARB_HIST_SLOTS, 0.99);
+		p50 = p50 < s->wait_ns_max ? p50 : s->wait_ns_max;
+		p99 = p99 < s->wait_ns_max ? p99 : s->wait_ns_max;
 		fprintf(f, "%6" PRIu32 " %7d %5s %6" PRIu32 " %9llu %8.1f %8llu %6llu %6llu %11.3f %9.1f %9.1f %9.1f %9.1f\n",
 			cur[i].id, s->pid, class_name(s->class, s->registered),
 			s->weight, (unsigned long long)s->grants, rate,
@@ -55,8 +62,7 @@ void trace_table_print(FILE *f, const struct bwarb_trace_client *cur,
 			(unsigned long long)s->interrupts,
 			(unsigned long long)s->would_block,
 			(double)s->granted_bytes / 1e6, avg_us,
-			(double)bwarb_hist_quantile(s->wait_hist, BWARB_HIST_SLOTS, 0.5) / 1e3,
-			(double)bwarb_hist_quantile(s->wait_hist, BWARB_HIST_SLOTS, 0.99) / 1e3,
+			(double)p50 / 1e3, (double)p99 / 1e3,
 			(double)s->wait_ns_max / 1e3);
 	}
 	if (!nr)

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs inside the VM (make bench-bpf): grant throughput of one client
+# (tests/bpf/bench_grants.c) with and without the eBPF tracer attached,
+# alternating ROUNDS times so that drift hits both alike; reports the
+# medians and their ratio. capacity_mbps is raised so no acquire waits.
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+ctl=$top/build/bwarbctl
+bench=$top/build/tests/bpf/bench_grants
+sys=/sys/kernel/bwarb
+rounds=${BPF_BENCH_ROUNDS:-5} ms=${BPF_BENCH_MS:-1000}
+
+insmod "$top/bwarb.ko"
+echo 10000000 >$sys/capacity_mbps
+off=() on=()
+for i in $(seq "$rounds"); do
+	off+=("$("$bench" "$ms" | awk '{ print $2 }')")
+	"$ctl" trace start >/dev/null
+	on+=("$("$bench" "$ms" | awk '{ print $2 }')")
+	"$ctl" trace stop >/dev/null
+	echo "bpf-bench: round $i/$rounds: without ${off[-1]}, with ${on[-1]} grants/s" >&2
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+m_off=$(median "${off[@]}") m_on=$(median "${on[@]}")
+awk -v a="$m_off" -v b="$m_on" -v r="$rounds" -v ms="$ms" 'BEGIN {
+	printf "bpf tracer overhead (VM, TCG; median of %d x %d ms): %d grants/s without, %d grants/s with the tracer attached; ratio with/without = %.3f\n", r, ms, a, b, b / a
+}'
+rmmod bwarb
