@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Makes sure the Debian linux-image matching the installed linux-headers
+# (scripts/kver.sh) is unpacked under .cache/vm/KVER/pkg, with modules.dep
+# generated, and prints that directory. Never installs the package: the
+# image is fetched with `apt-get download` and unpacked with dpkg-deb.
+# Safe to run concurrently (flock) and a quick no-op once done.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+kver=$("$top/scripts/kver.sh")
+if [ -z "$kver" ]; then
+	echo "vm: no /usr/src/linux-headers-*-amd64 installed (run scripts/deps.sh)" >&2
+	exit 1
+fi
+cache="$top/.cache/vm"
+dir="$cache/$kver"
+if [ -f "$dir/ready" ]; then
+	echo "$dir"
+	exit 0
+fi
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+if [ -f "$dir/ready" ]; then
+	echo "$dir"
+	exit 0
+fi
+
+# Prefer exactly the version of the headers package; the ABI name in kver
+# guarantees module compatibility if the mirror has moved on.
+pkg="linux-image-$kver"
+want=$(dpkg-query -W -f='${Version}' "linux-headers-$kver" 2>/dev/null || true)
+have_pkg() { apt-cache show "$1" >/dev/null 2>&1; }
+if ! have_pkg "$pkg" && ! have_pkg "$pkg-unsigned"; then
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "vm: $pkg not in the apt lists, running apt-get update" >&2
+		apt-get update -q >&2
+	fi
+fi
+if ! have_pkg "$pkg"; then
+	pkg="$pkg-unsigned"
+	if ! have_pkg "$pkg"; then
+		echo "vm: neither linux-image-$kver nor $pkg is known to apt" >&2
+		exit 1
+	fi
+fi
+spec="$pkg"
+if [ -n "$want" ] && apt-cache show "$pkg=$want" >/dev/null 2>&1; then
+	spec="$pkg=$want"
+elif [ -n "$want" ]; then
+	echo "vm: $pkg $want not on the mirror, using its candidate (same ABI $kver)" >&2
+fi
+
+dl=$(mktemp -d "$cache/dl.XXXXXX")
+trap 'rm -rf "$dl"' EXIT
+echo "vm: fetching $spec (about 70 MB, once)" >&2
+(cd "$dl" && apt-get -q -o APT::Sandbox::User=root download "$spec" >&2)
+deb=$(ls "$dl"/*.deb)
+echo "vm: unpacking $(basename "$deb") into ${dir#"$top"/}" >&2
+rm -rf "$dir"
+mkdir -p "$dl/pkg"
+dpkg-deb -x "$deb" "$dl/pkg"
+rm -rf "$dl/pkg/usr" "$deb"
+if [ ! -f "$dl/pkg/boot/vmlinuz-$kver" ] || [ ! -d "$dl/pkg/lib/modules/$kver" ]; then
+	echo "vm: $deb holds no boot/vmlinuz-$kver or lib/modules/$kver" >&2
+	exit 1
+fi
+PATH=$PATH:/sbin:/usr/sbin depmod -b "$dl/pkg" "$kver"
+mkdir -p "$dir"
+mv "$dl/pkg" "$dir/pkg"
+echo "$spec" >"$dir/ready"
+echo "$dir"
