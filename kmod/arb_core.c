@@ -25,6 +25,7 @@
  * not wait has 7/8 of its average use held in the light pool.
  */
 #define ARB_STREAK	6
+#define ARB_IDLE_TICKS	8	/* ticks without use before it is idle */
 #define ARB_GROW_SHIFT	2
 
 static u64 arb_min(u64 a, u64 b)
@@ -260,8 +261,14 @@ int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
 
 	have = arb_budget(c);
 	if (have < bytes && st->pool_light && !c->backlogged) {
-		/* What the tick held for the clients that did not wait. */
-		draw = arb_min(st->pool_light, bytes - have + c->debt);
+		/*
+		 * What the tick held for the clients that did not wait: up to
+		 * twice its own part, so that one's fluctuation is covered by
+		 * the others' and a newcomer cannot take it all.
+		 */
+		draw = arb_min(arb_min(st->pool_light, bytes - have + c->debt),
+			       arb_sub_sat(2 * c->light_share, c->light_drawn));
+		c->light_drawn += draw;
 		st->pool_light -= draw;
 		c->share_budget += arb_repay(st, c, draw);
 		have = arb_budget(c);
@@ -359,10 +366,14 @@ int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
  * What a client that does not wait is expected to use in a period: its
  * average less half its mean deviation, so that a steady client is held
  * all it uses and a fluctuating one about its lower half (held but unused
- * capacity idles; a request above the hold waits for the next tick).
+ * capacity idles; a request above the hold waits for the next tick); and
+ * nothing for one that used nothing last period (sporadic clients).
  */
 static u64 arb_predict(const struct arb_client *c)
 {
+	/* A client that used nothing last period is held nothing. */
+	if (c->idle_ticks)
+		return 0;
 	return arb_sub_sat(c->avg_used, c->dev_used >> 1) >> 4;
 }
 
@@ -443,21 +454,22 @@ static u64 arb_fund_reservations(struct arb_state *st, u64 *weights)
 		avg = c->avg_used >> 4;
 		c->demand = 0;
 		c->light_share = 0;
-		c->owned_last = 0;
+		c->light_drawn = 0;
+		c->idle_ticks = used ? 0 : c->idle_ticks + 1;
 		if (c->pending_bytes) {
 			c->backlogged = c->streak >= ARB_STREAK;
 			grow = 0;
 			if (c->backlogged) {
 				/*
-				 * Owns its request and its use; room to grow
-				 * only if it used all it owned (it is held back).
+				 * Owns its request, its use and room to grow,
+				 * unless it left budget unused last time it was
+				 * backlogged (and has not waited long since).
 				 */
-				if (used >= c->owned_last) {
-					grow = used > avg ? used : avg;
+				grow = used > avg ? used : avg;
+				if (c->streak >= 2 * ARB_STREAK)
+					c->overfunded = false;
+				if (!c->overfunded)
 					grow += grow >> ARB_GROW_SHIFT;
-				} else {
-					grow = arb_predict(c);
-				}
 			}
 			/*
 			 * The reservation funds the request (accumulating
@@ -469,7 +481,6 @@ static u64 arb_fund_reservations(struct arb_state *st, u64 *weights)
 				      arb_add_sat(need + c->debt, grow));
 			charged += add;
 			c->reserve_budget += arb_repay(st, c, add);
-			c->owned_last = add;
 			need = arb_sub_sat(c->pending_bytes, arb_budget(c));
 			c->own_demand = arb_add_sat(need + c->debt,
 						    arb_sub_sat(grow, add));
@@ -478,8 +489,13 @@ static u64 arb_fund_reservations(struct arb_state *st, u64 *weights)
 				    arb_add_sat(c->own_demand, arb_predict(c));
 			c->waited_last_tick = true;
 			c->streak++;
-		} else if (!used && !c->debt && !c->fp_issued && !avg) {
+		} else if (!c->debt && !c->fp_issued &&
+			   (!avg || c->idle_ticks >= ARB_IDLE_TICKS)) {
+			/* Idle: nothing is held for it any more. */
 			arb_expire(c);
+			c->avg_used = 0;
+			c->dev_used = 0;
+			c->idle_ticks = 0;
 			c->backlogged = false;
 			c->waited_last_tick = false;
 			c->streak = 0;
@@ -488,6 +504,8 @@ static u64 arb_fund_reservations(struct arb_state *st, u64 *weights)
 		} else {
 			u64 want = arb_predict(c);
 
+			if (c->backlogged && arb_budget(c))
+				c->overfunded = true;
 			c->backlogged = false;
 			c->waited_last_tick = false;
 			c->streak = 0;
@@ -504,8 +522,13 @@ static u64 arb_fund_reservations(struct arb_state *st, u64 *weights)
 			c->demand = arb_sub_sat(want, add) + c->debt;
 			c->own_demand = c->debt;
 		}
-		if (c->demand)
+		if (c->demand) {
 			w += c->p.weight;
+			c->wnext = st->wf_head;
+			st->wf_head = c;
+		} else if (c->pending_bytes) {
+			st->ready = true;
+		}
 	}
 	*weights = w;
 	return charged;
@@ -520,7 +543,6 @@ static void arb_fund_share(struct arb_state *st, struct arb_client *c, u64 b)
 	c->own_demand -= own;
 	if (own)
 		c->share_budget += arb_repay(st, c, own);
-	c->owned_last += own;
 	st->pool_light += b - own;
 	c->light_share += b - own;
 }
@@ -540,7 +562,7 @@ static u64 arb_water_fill(struct arb_state *st, u64 left, u64 w)
 	for (pass = 0; pass < ARB_WF_PASSES && left && w; pass++) {
 		u64 given = 0, wdone = 0;
 
-		for (c = st->active_head; c; c = c->anext) {
+		for (c = st->wf_head; c; c = c->wnext) {
 			if (c->demand && c->demand <= left * c->p.weight / w) {
 				wdone += c->p.weight;
 				given += c->demand;
@@ -557,7 +579,7 @@ static u64 arb_water_fill(struct arb_state *st, u64 left, u64 w)
 	{
 		u64 given = 0;
 
-		for (c = st->active_head; c; c = c->anext) {
+		for (c = st->wf_head; c; c = c->wnext) {
 			if (c->demand) {
 				u64 b = arb_min(c->demand,
 						left * c->p.weight / w);
@@ -582,6 +604,8 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 	st->st.periods++;
 
 	st->pool_light = 0;
+	st->wf_head = NULL;
+	st->ready = false;
 	charged = arb_fund_reservations(st, &w);
 	/* Undeclared traffic shrinks what is shared, never reservations. */
 	unattributed = st->unattr_ema_fp >> ARB_EMA_FRAC;
@@ -592,9 +616,11 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 	/* Both pools count as funded: acquires draw them during the period. */
 	st->funded = charged + shared;
 
-	for (c = st->active_head; c && !wake; c = c->anext)
-		wake = c->pending_bytes &&
-		       (st->pool || arb_budget(c) >= c->pending_bytes);
+	/* A waiter left out of the water-fill was covered already. */
+	if (st->nr_waiting && (st->pool || st->ready))
+		return true;
+	for (c = st->wf_head; c && !wake; c = c->wnext)
+		wake = c->pending_bytes && arb_budget(c) >= c->pending_bytes;
 	return wake;
 }
 

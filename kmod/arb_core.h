@@ -105,12 +105,15 @@ struct arb_client {
 	/* Fields are private to arb_core.c. */
 	struct arb_client *next, *prev;	/* registered-client list */
 	struct arb_client *anext, *aprev; /* active list (see arb_tick) */
+	struct arb_client *wnext;	/* tick scratch: clients with a demand */
 	struct arb_client_params p;
 	u32 id;
 	bool active;
 	bool backlogged;		/* waited at the last two ticks */
 	bool waited_last_tick;
+	bool overfunded;		/* left owned budget unused */
 	u32 streak;			/* ticks in a row it was waiting at */
+	u32 idle_ticks;			/* ticks in a row without use */
 	u64 reserve_budget;		/* bytes of reservation usable now */
 	u64 share_budget;		/* bytes of shared capacity usable now */
 	u64 debt;			/* over-completion still to repay */
@@ -121,7 +124,7 @@ struct arb_client {
 	u64 avg_used;			/* EMA of used per period, << 4 */
 	u64 dev_used;			/* EMA of |used - average|, << 4 */
 	u64 light_share;		/* its part of the light pool this period */
-	u64 owned_last;			/* budget it owned from the last tick */
+	u64 light_drawn;		/* what it drew from the light pool */
 	u64 demand;			/* tick scratch: shared bytes wanted */
 	u64 own_demand;			/* tick scratch: the part it owns */
 	u64 fp_issued;			/* page budget not yet settled */
@@ -165,6 +168,8 @@ struct arb_state {
 	struct arb_params p;
 	struct arb_client *head;
 	struct arb_client *active_head;
+	struct arb_client *wf_head;		/* tick scratch: demands */
+	bool ready;				/* tick scratch: a waiter is covered */
 	u32 nr_clients;
 	u32 nr_active;
 	u32 nr_waiting;
