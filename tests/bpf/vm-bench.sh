@@ -43,4 +43,27 @@ m_off=$(median "${off[@]}") m_on=$(median "${on[@]}")
 awk -v a="$m_off" -v b="$m_on" -v r="$rounds" -v ms="$ms" 'BEGIN {
 	printf "bpf tracer overhead (VM, TCG; median of %d x %d ms): %d grants/s without, %d grants/s with the tracer attached; ratio with/without = %.3f\n", r, ms, a, b, b / a
 }'
+
+# Cost per grant measured by the kernel itself (kernel.bpf_stats_enabled:
+# run time of each tracer program), less sensitive to a busy host than
+# the throughput: one more run with the statistics on.
+echo 1 >/proc/sys/kernel/bpf_stats_enabled
+"$ctl" trace start >/dev/null
+g=$(taskset -c 0 "$bench" "$ms" | awk '{ print $2 }')
+bpftool prog show | awk -v g="$g" -v off="$m_off" '
+	/ name bwarb_/ {
+		t = 0; c = 0
+		for (i = 1; i < NF; i++) {
+			if ($i == "name") name = $(i + 1)
+			if ($i == "run_time_ns") t = $(i + 1)
+			if ($i == "run_cnt") c = $(i + 1)
+		}
+		if (c > 0) printf "bpf tracer program %s: %d runs, %.0f ns per run\n", name, c, t / c
+		if (name == "bwarb_grant" || name == "bwarb_complete") per_grant += (c > 0 ? t / c : 0)
+	}
+	END {
+		if (off > 0) printf "bpf tracer cost per grant (grant + complete programs): %.0f ns = %.1f%% of a grant at %d grants/s without the tracer\n", per_grant, per_grant * off / 1e7, off
+	}'
+"$ctl" trace stop >/dev/null
+echo 0 >/proc/sys/kernel/bpf_stats_enabled
 rmmod bwarb
