@@ -76,7 +76,9 @@ static int start_sampler(const char *pattern, unsigned int tick_ms,
 	ret = pmu_discover(pmu_root(), pattern, pc, TOP_MAX_COUNTERS, &n, err,
 			   sizeof(err));
 	if (ret) {
-		fprintf(stderr, "bwarbctl: top: %s\n", err);
+		/* The caller reports a default search that found nothing. */
+		if (ret != -ENOENT || pattern)
+			fprintf(stderr, "bwarbctl: top: %s\n", err);
 		return ret;
 	}
 	for (i = 0; i < n; i++) {
@@ -224,8 +226,17 @@ static int cmd_top(int argc, char **argv)
 		return 2;
 	}
 	bwarb_bpf_set_verbose(verbose);
-	if (sampler && start_sampler(pattern, tick_ms, &s, &nr_counters, &cpu))
-		return 1;
+	if (sampler) {
+		ret = start_sampler(pattern, tick_ms, &s, &nr_counters, &cpu);
+		/* No memory-controller PMU here (most VMs): the client
+		 * table is still worth showing, unless a PMU was asked for.
+		 */
+		if (ret == -ENOENT && !pattern)
+			printf("DRAM: no memory-controller PMU found, sampler off\n");
+		else if (ret)
+			return 1;
+		ret = 0;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
