@@ -44,6 +44,18 @@ for d in gpu split; do
 	ok $? "--device $d: a device lost mid-run ends in one error (exit $rc: $(printf '%s' "$err" | grep 'device lost'))"
 done
 
+# A kernel module that does not build: one line with the build log, then
+# the CPU path.
+kdir=$(mktemp -d)
+cp "$(dirname "$lib")"/kernels/*.spv "$kdir"/
+printf '\003\002\043\007garbage' | dd of="$kdir/layernorm.spv" bs=1 seek=20 conv=notrunc 2>/dev/null
+err=$(SPLITMOE_KERNEL_DIR=$kdir "$bin" run --model "$model" --prompt "Copyright 2007 Free Software Foundation" \
+	-n 16 --dtype f32 --print-ids --device gpu 2>&1 >/dev/null | grep "kernel build failed.*running on the CPU")
+got=$(SPLITMOE_KERNEL_DIR=$kdir ids --device gpu)
+rm -rf "$kdir"
+[ -n "$err" ] && [ "$got" = "$cpu" ]
+ok $? "a kernel that does not build: one line naming it, then the CPU path (${err:0:90}...)"
+
 export ZE_ENABLE_ALT_DRIVERS=/nonexistent/libze_swgpu.so
 err=$("$bin" run --model "$model" --prompt "Copyright 2007 Free Software Foundation" -n 16 --dtype f32 \
 	--print-ids --device gpu 2>&1 >/dev/null | grep -c "no driver.*running on the CPU")

@@ -250,6 +250,9 @@ static ze_result_t ZE_APICALL sw_event_host_reset(ze_event_handle_t ev)
 	if (!gate)
 		return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
 	pthread_mutex_lock(&ev->done.mu);
+	/* a command still to signal it would complete the reset event */
+	while (ev->pending)
+		pthread_cond_wait(&ev->done.cv, &ev->done.mu);
 	complete_locked(ev, false);	/* the old gate must not stay shut */
 	clReleaseEvent(ev->gate);
 	ev->gate = gate;
