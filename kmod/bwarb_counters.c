@@ -15,6 +15,10 @@
  * the latest published rate into the bytes of the period that just ended.
  * The feedback therefore lags the bus by one period.
  *
+ * 'mchbar' (optional, UNTESTED ON HARDWARE): the client chips' controller
+ * counters read over MMIO (bwarb_mchbar.c); an MMIO load does not sleep,
+ * so the timer reads them itself and the figures have no lag.
+ *
  * Smoothed values (*_avg) are an exponential moving average over samples
  * with weight 1/BWARB_AVG_SHIFT_N (time constant about 8 periods).
  */
@@ -35,16 +39,19 @@
 #include "bwarb.h"
 #include "bwarb_counters.h"
 #include "bwarb_debugfs.h"
+#include "bwarb_mchbar.h"
 
 #define BWARB_MAX_COUNTERS	16
 #define BWARB_LABEL_LEN		48
 #define BWARB_AVG_SHIFT		3	/* EMA weight 1/8 per sample */
 
-enum bwarb_source { BWARB_SRC_DECLARED, BWARB_SRC_PERF, BWARB_SRC_COUNT };
+enum bwarb_source { BWARB_SRC_DECLARED, BWARB_SRC_PERF, BWARB_SRC_MCHBAR,
+		    BWARB_SRC_COUNT };
 
 static const char * const bwarb_source_names[BWARB_SRC_COUNT] = {
 	[BWARB_SRC_DECLARED] = "declared",
 	[BWARB_SRC_PERF] = "perf",
+	[BWARB_SRC_MCHBAR] = "mchbar",
 };
 
 /* What a counter counts; 'total' counters feed only measured_mbps. */
@@ -97,6 +104,11 @@ struct bwarb_counters {
 	u64 measured_bps;		/* [S] last period, every direction */
 	u64 measured_avg_bps;		/* [S] EMA of measured_bps */
 	u64 sample_errors;		/* [S] failed or inconsistent samples */
+	/* mapped under [M] before source becomes mchbar, read under [S] */
+	struct bwarb_mchbar mchbar;
+	bool mchbar_primed;		/* [S] mchbar_lines holds a reading */
+	u64 mchbar_lines[MCHBAR_NR_IMC][MCHBAR_NR_COUNTERS];	/* [S] */
+	u64 mchbar_ns;			/* [S] time of that reading */
 	u64 last_completed;		/* [L] clients' total at the last tick */
 };
 
@@ -120,6 +132,23 @@ static void bwarb_publish_measured(struct bwarb_counters *cs, u64 bps)
 	cs->measured_bps = bps;
 }
 
+/* Publishes one sample's per-direction rates; called with @lock held. */
+static void bwarb_publish_rates(struct bwarb_counters *cs,
+				const u64 rate[BWARB_DIR_COUNT])
+{
+	u64 total = 0;
+	unsigned int i;
+
+	for (i = 0; i < BWARB_DIR_COUNT; i++) {
+		cs->avg_bps[i] = cs->sample_valid ?
+			bwarb_ema(cs->avg_bps[i], rate[i]) : rate[i];
+		cs->rate_bps[i] = rate[i];
+		total += rate[i];
+	}
+	bwarb_publish_measured(cs, total);
+	cs->sample_valid = true;
+}
+
 /*
  * Reads every counter once. A counter's rate is taken between the
  * midpoints of its consecutive reads, so queueing delays of the work item
@@ -135,7 +164,6 @@ static void bwarb_sample_work(struct work_struct *work)
 	unsigned long flags;
 	unsigned int i, errors = 0;
 	bool complete = true;
-	u64 total;
 
 	mutex_lock(&cs->mutex);
 	if (cs->source != BWARB_SRC_PERF || !cs->nr)
@@ -172,20 +200,48 @@ static void bwarb_sample_work(struct work_struct *work)
 
 	spin_lock_irqsave(&cs->lock, flags);
 	cs->sample_errors += errors;
-	if (!errors && complete && cs->source == BWARB_SRC_PERF) {
-		total = 0;
-		for (i = 0; i < BWARB_DIR_COUNT; i++) {
-			cs->avg_bps[i] = cs->sample_valid ?
-				bwarb_ema(cs->avg_bps[i], rate[i]) : rate[i];
-			cs->rate_bps[i] = rate[i];
-			total += rate[i];
-		}
-		bwarb_publish_measured(cs, total);
-		cs->sample_valid = true;
-	}
+	if (!errors && complete && cs->source == BWARB_SRC_PERF)
+		bwarb_publish_rates(cs, rate);
 	spin_unlock_irqrestore(&cs->lock, flags);
 out:
 	mutex_unlock(&cs->mutex);
+}
+
+/*
+ * The mchbar source, from the period timer with @lock held: the bytes the
+ * controllers moved since the previous tick (ARB_MEASURED_NONE on the
+ * first), and the rates over the time actually elapsed.
+ */
+static u64 bwarb_mchbar_sample(struct bwarb_counters *cs)
+{
+	u64 lines[MCHBAR_NR_IMC][MCHBAR_NR_COUNTERS];
+	u64 bytes[BWARB_DIR_COUNT] = { 0 }, rate[BWARB_DIR_COUNT] = { 0 };
+	u64 now, measured;
+	unsigned int i;
+
+	bwarb_mchbar_read(&cs->mchbar, lines);
+	now = ktime_get_ns();
+	if (!cs->mchbar_primed || now <= cs->mchbar_ns) {
+		measured = ARB_MEASURED_NONE;
+	} else {
+		for (i = 0; i < MCHBAR_NR_IMC; i++) {
+			bytes[BWARB_DIR_READ] +=
+				mchbar_delta_bytes(cs->mchbar_lines[i][MCHBAR_READ],
+						   lines[i][MCHBAR_READ]);
+			bytes[BWARB_DIR_WRITE] +=
+				mchbar_delta_bytes(cs->mchbar_lines[i][MCHBAR_WRITE],
+						   lines[i][MCHBAR_WRITE]);
+		}
+		for (i = 0; i < BWARB_DIR_COUNT; i++)
+			rate[i] = mul_u64_u64_div_u64(bytes[i], NSEC_PER_SEC,
+						      now - cs->mchbar_ns);
+		bwarb_publish_rates(cs, rate);
+		measured = bytes[BWARB_DIR_READ] + bytes[BWARB_DIR_WRITE];
+	}
+	memcpy(cs->mchbar_lines, lines, sizeof(lines));
+	cs->mchbar_ns = now;
+	cs->mchbar_primed = true;
+	return measured;
 }
 
 u64 bwarb_counters_period_bytes(struct bwarb_dev *bd)
@@ -211,6 +267,8 @@ u64 bwarb_counters_period_bytes(struct bwarb_dev *bd)
 							       NSEC_PER_SEC,
 							       period_ns));
 		cs->sample_valid = true;
+	} else if (cs->source == BWARB_SRC_MCHBAR) {
+		measured = bwarb_mchbar_sample(cs);
 	} else {
 		if (cs->sample_valid)
 			measured = mul_u64_u64_div_u64(cs->measured_bps,
@@ -245,11 +303,13 @@ static void bwarb_reset_figures(struct bwarb_counters *cs)
 	memset(cs->avg_bps, 0, sizeof(cs->avg_bps));
 	cs->measured_bps = 0;
 	cs->measured_avg_bps = 0;
+	cs->mchbar_primed = false;
 	spin_unlock_irqrestore(&cs->lock, flags);
 }
 
 static int bwarb_set_source(struct bwarb_counters *cs, enum bwarb_source src)
 {
+	enum bwarb_source old;
 	unsigned long flags;
 	int ret = 0;
 
@@ -260,10 +320,19 @@ static int bwarb_set_source(struct bwarb_counters *cs, enum bwarb_source src)
 	}
 	if (src == cs->source)
 		goto out;
+	if (src == BWARB_SRC_MCHBAR) {
+		ret = bwarb_mchbar_open(&cs->mchbar);
+		if (ret)
+			goto out;
+	}
 	bwarb_reset_figures(cs);
 	spin_lock_irqsave(&cs->lock, flags);
+	old = cs->source;
 	cs->source = src;
 	spin_unlock_irqrestore(&cs->lock, flags);
+	/* The timer reads the mapping only under @lock as source mchbar. */
+	if (old == BWARB_SRC_MCHBAR)
+		bwarb_mchbar_close(&cs->mchbar);
 out:
 	mutex_unlock(&cs->mutex);
 	return ret;
@@ -647,6 +716,7 @@ void bwarb_counters_exit(struct bwarb_dev *bd)
 
 	mutex_lock(&cs->mutex);
 	bwarb_counters_clear_locked(cs);
+	bwarb_mchbar_close(&cs->mchbar);
 	mutex_unlock(&cs->mutex);
 	kfree(cs);
 }

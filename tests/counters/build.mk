@@ -1,7 +1,10 @@
-# Counters work: unit tests of bwarbctl's PMU discovery (host, ASan+UBSan)
-# and the test PMU module the VM selftests load.
+# Counters work: unit tests of bwarbctl's PMU discovery and of the MCHBAR
+# layout (host, ASan+UBSan), the test PMU module and the VM selftests.
 #
-#   check-counters-unit   cmocka over fake sysfs trees in build/counters/
+#   check-counters-unit   cmocka over fake sysfs trees in build/counters/,
+#                         and kmod/mchbar_layout.c
+#   check-counters        tests/selftests/bwarb/test_pmu_counters.c in one
+#                         VM boot (about 25 s)
 #   build/bwarb_test_pmu.ko   tests/selftests/bwarb/test_pmu.c, via Kbuild
 
 COUNTERS_UNIT_BIN := build/counters/test_pmu_discovery
@@ -12,9 +15,17 @@ $(COUNTERS_UNIT_BIN): $(COUNTERS_UNIT_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) -o $@ $^ -lcmocka
 
+MCHBAR_UNIT_BIN := build/counters/test_mchbar_layout
+$(MCHBAR_UNIT_BIN): build/asan/tests/counters/test_mchbar_layout.o \
+		build/asan/kmod/mchbar_layout.o
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ -lcmocka
+
 .PHONY: check-counters-unit
-check-counters-unit: $(COUNTERS_UNIT_BIN)
-	@CMOCKA_MESSAGE_OUTPUT=TAP $(COUNTERS_UNIT_BIN)
+check-counters-unit: $(COUNTERS_UNIT_BIN) $(MCHBAR_UNIT_BIN)
+	@CMOCKA_MESSAGE_OUTPUT=TAP $(COUNTERS_UNIT_BIN); a=$$?; \
+	CMOCKA_MESSAGE_OUTPUT=TAP $(MCHBAR_UNIT_BIN); b=$$?; \
+	[ $$a -eq 0 ] && [ $$b -eq 0 ]
 CHECK_SUITES += counters-unit
 
 # The test PMU module, built in place by Kbuild (objects are git-ignored)

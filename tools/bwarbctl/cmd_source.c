@@ -2,6 +2,8 @@
 /*
  * bwarbctl source                       source, counters and figures
  * bwarbctl source declared              no counters
+ * bwarbctl source mchbar                MMIO counters of ADL/RPL/MTL chips
+ *                                       (untested on hardware)
  * bwarbctl source perf [--pmu PATTERN] [--cpu N] [--dry-run]
  * bwarbctl source pmus [--pmu PATTERN]  what discovery finds; changes nothing
  * Environment (for tests): BWARB_SYSFS_DIR, BWARB_PMU_ROOT (default
@@ -42,6 +44,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: bwarbctl source                      show source, counters, figures\n"
 		"       bwarbctl source declared             measured = what clients completed\n"
+		"       bwarbctl source mchbar               MMIO counters of Alder/Raptor/Meteor Lake\n"
 		"       bwarbctl source perf [--pmu PATTERN] [--cpu N] [--dry-run]\n"
 		"       bwarbctl source pmus [--pmu PATTERN] list the counters discovery finds\n");
 }
@@ -258,18 +261,20 @@ static int cmd_source(int argc, char **argv)
 		return 2;
 	}
 
-	if (!strcmp(what, "declared")) {
+	if (!strcmp(what, "declared") || !strcmp(what, "mchbar")) {
 		if (pattern || cpu >= 0 || dry_run) {
-			fprintf(stderr, "bwarbctl: source declared takes no option\n");
+			fprintf(stderr, "bwarbctl: source %s takes no option\n", what);
 			return 2;
 		}
-		if (sysfs_write("source", "declared"))
+		if (sysfs_write("source", what))
 			return 1;
-		printf("source declared: measured traffic = what clients completed\n");
+		printf("source %s: %s\n", what, !strcmp(what, "declared") ?
+		       "measured traffic = what clients completed" :
+		       "memory controller counters over MMIO");
 		return 0;
 	}
 	if (strcmp(what, "perf") && strcmp(what, "pmus")) {
-		fprintf(stderr, "bwarbctl: source: unknown source '%s' (declared, perf, pmus)\n",
+		fprintf(stderr, "bwarbctl: source: unknown source '%s' (declared, perf, mchbar, pmus)\n",
 			what);
 		usage(stderr);
 		return 2;
@@ -285,5 +290,5 @@ static int cmd_source(int argc, char **argv)
 	return program_perf(c, n);
 }
 
-BWARBCTL_COMMAND(source, "show or select the measured-traffic source (declared, perf)",
+BWARBCTL_COMMAND(source, "show or select the measured-traffic source (declared, perf, mchbar)",
 		 cmd_source)
