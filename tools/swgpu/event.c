@@ -196,11 +196,24 @@ static ze_result_t ZE_APICALL sw_event_destroy(ze_event_handle_t ev)
 	if (ev->magic != SW_MAGIC_EVENT)
 		return ZE_RESULT_ERROR_INVALID_ARGUMENT;
 	pthread_mutex_lock(&ev->done.mu);
-	/* A command still to signal it would call back into freed memory. */
-	while (ev->pending)
-		pthread_cond_wait(&ev->done.cv, &ev->done.mu);
+	/* A command still to signal it would call back into freed memory:
+	 * wait for it, but not for ever (a stuck command: leak the event). */
+	if (ev->pending) {
+		struct timespec dl;
+
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_sec += 10;
+		while (ev->pending &&
+		       pthread_cond_timedwait(&ev->done.cv, &ev->done.mu, &dl) != ETIMEDOUT)
+			;
+	}
 	/* Never leave a command waiting on a gate nobody can open. */
 	complete_locked(ev, false);
+	if (ev->pending) {
+		ev->magic = 0;
+		pthread_mutex_unlock(&ev->done.mu);
+		return ZE_RESULT_SUCCESS;
+	}
 	pthread_mutex_unlock(&ev->done.mu);
 	pthread_mutex_lock(&ev->pool->mu);
 	ev->pool->used[ev->index] = 0;
@@ -250,9 +263,7 @@ static ze_result_t ZE_APICALL sw_event_host_reset(ze_event_handle_t ev)
 	if (!gate)
 		return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
 	pthread_mutex_lock(&ev->done.mu);
-	/* a command still to signal it would complete the reset event */
-	while (ev->pending)
-		pthread_cond_wait(&ev->done.cv, &ev->done.mu);
+	ev->gen++;	/* a signaller still pending belongs to the old life */
 	complete_locked(ev, false);	/* the old gate must not stay shut */
 	clReleaseEvent(ev->gate);
 	ev->gate = gate;
@@ -287,6 +298,7 @@ static ze_result_t ZE_APICALL sw_event_timestamp(ze_event_handle_t ev,
 
 struct attach_ctx {
 	struct _ze_event_handle_t *ev;
+	uint64_t gen;		/* the event's life it signals */
 	bool timestamps;
 };
 
@@ -303,10 +315,12 @@ static void CL_CALLBACK event_done_cb(cl_event cmd, cl_int status, void *data)
 		t0 = t1 = now_ns();
 	}
 	pthread_mutex_lock(&ev->done.mu);
-	ev->has_ts = true;
-	ev->ts_start = t0;
-	ev->ts_end = t1;
-	complete_locked(ev, status != CL_COMPLETE);
+	if (a->gen == ev->gen) {
+		ev->has_ts = true;
+		ev->ts_start = t0;
+		ev->ts_end = t1;
+		complete_locked(ev, status != CL_COMPLETE);
+	}
 	ev->pending--;
 	pthread_cond_broadcast(&ev->done.cv);
 	pthread_mutex_unlock(&ev->done.mu);
@@ -325,6 +339,7 @@ ze_result_t sw_event_attach(struct _ze_event_handle_t *ev, cl_event cmd, bool ti
 	a->timestamps = timestamps;
 	pthread_mutex_lock(&ev->done.mu);
 	ev->pending++;
+	a->gen = ev->gen;
 	pthread_mutex_unlock(&ev->done.mu);
 	clRetainEvent(cmd);
 	err = clSetEventCallback(cmd, CL_COMPLETE, event_done_cb, a);

@@ -80,10 +80,11 @@ struct _ze_event_handle_t {
 	struct _ze_event_pool_handle_t *pool;
 	uint32_t index;
 	/* Protected by done.mu: gate (the user event device-side waits use),
-	 * pending, the kernel timestamps and whether they are valid. */
+	 * pending, gen, the kernel timestamps and whether they are valid. */
 	struct sw_completion done;
 	cl_event gate;
 	int pending;			/* commands attached, callback not yet run */
+	uint64_t gen;			/* lives: bumped by each reset */
 	bool has_ts;
 	uint64_t ts_start, ts_end;
 };
