@@ -5,4 +5,9 @@ set -o pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 "$top/tests/vm/run" --check-dmesg --timeout "${BPF_VM_TIMEOUT:-400}" -- \
 	"$top/tests/bpf/vm-suite.sh" |
-	awk '/^(not )?ok -/ { n++; sub(/ok -/, "ok " n " -") } { print; fflush() }'
+	awk '/^(not )?ok( [0-9]+)?( |$)/ {
+		n++
+		sub(/^ok( [0-9]+)?/, "ok " n)
+		sub(/^not ok( [0-9]+)?/, "not ok " n)
+	}
+	{ print; fflush() }'

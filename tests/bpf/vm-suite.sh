@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The eBPF suite, run inside the VM by `make check-bpf` (one boot):
-#   - every program loads under the guest (6.1) verifier;
+#   - every program loads under the guest (6.1) verifier, and the tracer's
+#     bookkeeping is right program by program (BPF_PROG_TEST_RUN);
 #   - trace start without the module fails cleanly; with it, it pins the
 #     maps and links; a second start is refused; rmmod is refused while
 #     attached;
@@ -35,12 +36,14 @@ ids() { bpftool "$1" show | sed -n 's/^\([0-9][0-9]*\): .*/\1/p' | sort -n | tr 
 # within A B PCT: |A - B| <= PCT% of B
 within() { awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d <= b * p / 100) }'; }
 
-for f in "$ctl" "$bin/load_all" "$bin/trace_workload" "$ko" "$pmu_ko"; do
+for f in "$ctl" "$bin/load_all" "$bin/test_tracer_logic" "$bin/trace_workload" "$ko" "$pmu_ko"; do
 	[ -e "$f" ] || { not_ok "missing $f (run make)"; exit 1; }
 done
 
-# 1. The verifier of the running kernel, program by program.
+# 1. The verifier of the running kernel, program by program; then the
+# tracer's bookkeeping through BPF_PROG_TEST_RUN (cmocka).
 "$bin/load_all"
+CMOCKA_MESSAGE_OUTPUT=TAP "$bin/test_tracer_logic" | grep -v '^1\.\.'
 
 before_progs=$(ids prog)
 nr_before=$(wc -w <<<"$before_progs")
