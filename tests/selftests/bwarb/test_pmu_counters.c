@@ -132,6 +132,22 @@ static void set_arbiter(unsigned int period_us, unsigned int cap,
 	putf(SYSFS "period_us", period_us);
 }
 
+/*
+ * Lets the arbiter's unattributed estimate of earlier tests decay to 0
+ * (short periods make it quick), then sets the arbiter up.
+ */
+static void fresh_arbiter(unsigned int period_us, unsigned int cap,
+			  unsigned int guaranteed)
+{
+	int i;
+
+	set_rates(0, 0);
+	set_arbiter(1000, cap, guaranteed);
+	for (i = 0; i < 500 && get_ll(SYSFS "unattributed_mbps") > 0; i++)
+		msleep(10);
+	set_arbiter(period_us, cap, guaranteed);
+}
+
 static int program_test_pmu(void)
 {
 	return sh("%s source perf --pmu %s >/dev/null", TEST_PATTERN);
@@ -308,7 +324,7 @@ static void *load_fn(void *arg)
 
 	l->bytes = 0;
 	while (now_s() < end) {
-		ret = acquire(l->fd, l->chunk, 200000000ULL, 0, &id);
+		ret = acquire(l->fd, l->chunk, 400000000ULL, 0, &id);
 		if (ret == -ETIMEDOUT)
 			continue;
 		if (ret) {
@@ -347,32 +363,28 @@ static void run_pair(struct load *a, struct load *b, double *ra, double *rb)
 TEST(undeclared_load_shrinks_best_effort_not_reservations)
 {
 	/*
-	 * One chunk per 100 ms period is the 100 MB/s reservation (the core
+	 * One chunk per 200 ms period is the 100 MB/s reservation (the core
 	 * funds a reservation up to the pending request); few ioctls per
 	 * second and long periods, so that a busy host runs the loops in time.
 	 */
-	struct load a = { .seconds = 2.0, .chunk = 10000000 };
-	struct load b = { .seconds = 2.0, .chunk = 5000000 };
+	struct load a = { .seconds = 3.0, .chunk = 20000000 };
+	struct load b = { .seconds = 3.0, .chunk = 5000000 };
 	double a0, b0, a1, b1;
 	long long un0, un1;
-	int i;
 
-	set_rates(0, 0);
-	set_arbiter(100000, 400, 300);
 	ASSERT_EQ(0, program_test_pmu());
+	fresh_arbiter(200000, 400, 300);
 	a.fd = client_open("reserved", 1, 100);
 	ASSERT_LE(0, a.fd);
 	b.fd = client_open("besteffort", 1, 0);
 	ASSERT_LE(0, b.fd);
 
-	/* Earlier tests' traffic leaves the unattributed EMA to decay. */
-	for (i = 0; i < 100 && get_ll(SYSFS "unattributed_mbps") > 0; i++)
-		msleep(100);
+	msleep(400);
 	run_pair(&a, &b, &a0, &b0);
 	un0 = get_ll(SYSFS "unattributed_mbps");
 
 	set_rates(1000, 0);
-	msleep(1600);		/* 16 periods: the EMA settles */
+	msleep(2400);		/* 12 periods: the EMA settles */
 	run_pair(&a, &b, &a1, &b1);
 	un1 = get_ll(SYSFS "unattributed_mbps");
 	set_rates(0, 0);
@@ -387,8 +399,12 @@ TEST(undeclared_load_shrinks_best_effort_not_reservations)
 	EXPECT_LT(un0, 20);
 	EXPECT_GT(un1, 200);
 	EXPECT_LT(b1, b0 / 2);
-	/* The reservation, or what the loop managed before the load. */
-	EXPECT_GT(a1, 0.85 * (a0 < 100 ? a0 : 100));
+	/*
+	 * The reservation, or what the loop managed before the load; a loaded
+	 * host delays wake-ups, hence the margin (the loss is the client's, a
+	 * shrunk reservation would show as 0 MB/s like the best effort).
+	 */
+	EXPECT_GT(a1, 0.75 * (a0 < 100 ? a0 : 100));
 	close(a.fd);
 	close(b.fd);
 }
@@ -429,9 +445,8 @@ TEST(switching_source_loses_no_grant_and_no_client)
 	pthread_t t;
 	int holder, i, ret;
 
-	set_rates(0, 0);
-	set_arbiter(400000, 100, 80);	/* 40 MB per 400 ms period */
 	ASSERT_EQ(0, program_test_pmu());
+	fresh_arbiter(400000, 100, 80);	/* 40 MB per 400 ms period */
 	holder = client_open("holder", 1, 0);
 	ASSERT_LE(0, holder);
 	w.fd = client_open("waiter", 1, 0);
