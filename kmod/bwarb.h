@@ -27,12 +27,13 @@ struct bwarb_dev {
 	struct arb_state arb;		/* [L] the policy core */
 	struct arb_params params;	/* [L] copy of the core's parameters */
 	struct list_head clients;	/* [L] registered bwarb_client.node */
+	struct list_head fast_clients;	/* [L] clients with a fast page */
+	struct list_head waiting;	/* [L] undecided waiting acquires */
 	u32 nr_clients;			/* [L] registered clients */
 	u32 nr_waiters;			/* [L] acquires blocked in the core */
 	u32 next_client_id;		/* [L] ids handed out so far */
 	u64 period_seq;			/* [L] ticks so far */
 	u64 last_granted_bytes;		/* [L] core total at the last tick */
-	u64 tamper_events;		/* [L] fast-path tampering, all clients */
 
 	wait_queue_head_t wq;		/* blocked acquires; woken per tick */
 	struct hrtimer timer;		/* the period timer */
@@ -58,10 +59,27 @@ struct bwarb_client {
 	u64 max_wait_ns;		/* [L] longest wait of a granted acquire */
 	/*
 	 * The core keeps one pending demand per client, so only one thread of
-	 * the file waits in the core at a time; the others wait for @waiter
-	 * to become NULL.
+	 * the file waits in the core at a time (@waiter); the others wait for
+	 * the slot to be free. The period timer retries the waiting demand
+	 * (@wait_bytes) at each boundary and leaves the outcome in @wait_ret,
+	 * @wait_grant_id and @wait_seq, setting @wait_done.
 	 */
 	struct task_struct *waiter;	/* [L] */
+	struct list_head wait_node;	/* [L] in bwarb_dev.waiting until decided */
+	u64 wait_bytes;			/* [L] */
+	u64 wait_grant_id;		/* [L] */
+	u64 wait_seq;			/* [L] */
+	int wait_ret;			/* [L] */
+	bool wait_done;			/* [L] */
+	/*
+	 * The fast-path page (bwarb_fast.c), mapped into userspace, so its
+	 * contents are never trusted; what the kernel issued is kept here.
+	 * Set once under the lock, freed at release.
+	 */
+	struct bwarb_fast_page *fast;	/* [L] */
+	struct list_head fast_node;	/* [L] in bwarb_dev.fast_clients */
+	u64 fast_issued;		/* [L] bytes put on the page */
+	u64 fast_period;		/* [L] boundary that put them there */
 };
 
 extern struct bwarb_dev bwarb_dev;
@@ -69,6 +87,21 @@ extern struct bwarb_dev bwarb_dev;
 /* bwarb_dev.c: the misc device and its ioctls. */
 int bwarb_device_init(struct bwarb_dev *bd);
 void bwarb_device_exit(struct bwarb_dev *bd);
+/*
+ * At a boundary, after arb_tick() (bd->lock held): asks the core again for
+ * every waiting acquire; true if any was decided (wake the waiters).
+ */
+bool bwarb_grant_waiters(struct bwarb_dev *bd);
+
+/*
+ * bwarb_fast.c: the mmap fast path. The settle/issue calls run in the
+ * period timer with bd->lock held; release with it held, before the core
+ * forgets the client; it returns the page to free after unlocking.
+ */
+int bwarb_fast_mmap(struct file *f, struct vm_area_struct *vma);
+void bwarb_fast_settle_all(struct bwarb_dev *bd);
+void bwarb_fast_issue_all(struct bwarb_dev *bd);
+struct bwarb_fast_page *bwarb_fast_release(struct bwarb_client *cl);
 
 /* bwarb_sysfs.c: /sys/kernel/bwarb (creates bd->kobj). */
 int bwarb_sysfs_init(struct bwarb_dev *bd);

@@ -6,6 +6,7 @@
  */
 #include <linux/compat.h>
 #include <linux/fs.h>
+#include <linux/gfp.h>
 #include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -33,6 +34,8 @@ static int bwarb_open(struct inode *inode, struct file *f)
 		return -ENOMEM;
 	cl->bd = &bwarb_dev;
 	INIT_LIST_HEAD(&cl->node);
+	INIT_LIST_HEAD(&cl->wait_node);
+	INIT_LIST_HEAD(&cl->fast_node);
 	f->private_data = cl;
 	return 0;
 }
@@ -42,9 +45,11 @@ static int bwarb_release(struct inode *inode, struct file *f)
 {
 	struct bwarb_client *cl = f->private_data;
 	struct bwarb_dev *bd = cl->bd;
+	struct bwarb_fast_page *pg;
 	unsigned long flags;
 
 	spin_lock_irqsave(&bd->lock, flags);
+	pg = bwarb_fast_release(cl);
 	if (cl->registered) {
 		arb_client_remove(&bd->arb, &cl->core);
 		list_del(&cl->node);
@@ -52,6 +57,8 @@ static int bwarb_release(struct inode *inode, struct file *f)
 		cl->registered = false;
 	}
 	spin_unlock_irqrestore(&bd->lock, flags);
+	if (pg)
+		free_page((unsigned long)pg);
 	kfree(cl);
 	return 0;
 }
@@ -117,23 +124,40 @@ static long bwarb_ioc_register(struct bwarb_client *cl,
 struct bwarb_acq {
 	u64 bytes;
 	u64 grant_id;
-	u64 seq;	/* bwarb_dev.period_seq at our last try in the core */
+	u64 seq_start;	/* bwarb_dev.period_seq at our first look */
+	u64 seq_end;	/* ... when the acquire was decided */
+	bool started;
 	int ret;
 };
 
+/* The calling thread gives up the client's waiter slot, if it holds it. */
 static void bwarb_drop_waiter(struct bwarb_client *cl)
 {
-	if (cl->waiter == current) {
-		cl->waiter = NULL;
-		cl->bd->nr_waiters--;
-	}
+	if (cl->waiter != current)
+		return;
+	cl->waiter = NULL;
+	cl->wait_done = false;
+	list_del_init(&cl->wait_node);
+	cl->bd->nr_waiters--;
+}
+
+/* Takes the outcome the period timer decided for this thread's acquire. */
+static void bwarb_take_outcome(struct bwarb_client *cl, struct bwarb_acq *a)
+{
+	a->ret = cl->wait_ret;
+	a->grant_id = cl->wait_grant_id;
+	a->seq_end = cl->wait_seq;
+	bwarb_drop_waiter(cl);
 }
 
 /*
  * The wait condition of an acquire (runs with the task already queued on
  * bd->wq). Returns true once the acquire is decided: granted (ret 0) or
- * failed. The core is asked again only after a period boundary, and only
- * by the one thread of the file that owns the client's pending demand.
+ * failed. Asks the core once; if it must wait, the thread takes the
+ * client's waiter slot (one demand per client in the core) and the period
+ * timer asks again at each boundary (bwarb_grant_waiters()), so a grant
+ * does not depend on when the thread gets to run. Other threads of the
+ * file wait for the slot.
  */
 static bool bwarb_try_acquire(struct bwarb_client *cl, struct bwarb_acq *a)
 {
@@ -143,25 +167,53 @@ static bool bwarb_try_acquire(struct bwarb_client *cl, struct bwarb_acq *a)
 	int ret;
 
 	spin_lock_irqsave(&bd->lock, flags);
-	if (cl->waiter && cl->waiter != current)
+	if (!a->started) {
+		a->seq_start = bd->period_seq;
+		a->started = true;
+	}
+	if (cl->waiter) {
+		if (cl->waiter == current && cl->wait_done) {
+			bwarb_take_outcome(cl, a);
+			done = true;
+		}
 		goto out;
-	if (cl->waiter == current && a->seq == bd->period_seq)
-		goto out;
+	}
 	ret = arb_acquire(&bd->arb, &cl->core, a->bytes, &a->grant_id);
 	if (ret == -EAGAIN) {
-		if (!cl->waiter) {
-			cl->waiter = current;
-			bd->nr_waiters++;
-		}
-		a->seq = bd->period_seq;
+		cl->waiter = current;
+		cl->wait_bytes = a->bytes;
+		cl->wait_done = false;
+		list_add_tail(&cl->wait_node, &bd->waiting);
+		bd->nr_waiters++;
 		goto out;
 	}
 	a->ret = ret;
-	bwarb_drop_waiter(cl);
+	a->seq_end = bd->period_seq;
 	done = true;
 out:
 	spin_unlock_irqrestore(&bd->lock, flags);
 	return done;
+}
+
+bool bwarb_grant_waiters(struct bwarb_dev *bd)
+{
+	struct bwarb_client *cl, *tmp;
+	bool decided = false;
+	int ret;
+
+	lockdep_assert_held(&bd->lock);
+	list_for_each_entry_safe(cl, tmp, &bd->waiting, wait_node) {
+		ret = arb_acquire(&bd->arb, &cl->core, cl->wait_bytes,
+				  &cl->wait_grant_id);
+		if (ret == -EAGAIN)
+			continue;
+		cl->wait_ret = ret;
+		cl->wait_seq = bd->period_seq;
+		cl->wait_done = true;
+		list_del_init(&cl->wait_node);
+		decided = true;
+	}
+	return decided;
 }
 
 static long bwarb_ioc_acquire(struct bwarb_client *cl,
@@ -171,8 +223,8 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 	struct bwarb_acquire q;
 	struct bwarb_acq a = { 0 };
 	unsigned long flags;
-	bool waited, registered;
-	u64 t0, wait_ns, seq0, wait_periods;
+	bool registered;
+	u64 t0, wait_ns;
 	ktime_t timeout;
 	long wret;
 
@@ -184,7 +236,6 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 		return -EINVAL;
 	spin_lock_irqsave(&bd->lock, flags);
 	registered = cl->registered;
-	seq0 = bd->period_seq;
 	spin_unlock_irqrestore(&bd->lock, flags);
 	if (!registered)
 		return -ENOTCONN;
@@ -207,17 +258,21 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 	wait_ns = ktime_get_ns() - t0;
 
 	spin_lock_irqsave(&bd->lock, flags);
-	wait_periods = bd->period_seq - seq0;
-	waited = cl->waiter == current;
-	if (wret) {
-		/* Gave up without a grant: the core forgets the demand. */
-		if (waited)
+	if (wret && cl->waiter == current) {
+		if (cl->wait_done) {
+			/* Decided at a boundary before we gave up: keep it. */
+			bwarb_take_outcome(cl, &a);
+			wret = 0;
+		} else {
+			/* Gave up without a grant: the core forgets the demand. */
 			arb_cancel(&bd->arb, &cl->core);
-		a.ret = wret;
-	} else if (!a.ret && wait_ns > cl->max_wait_ns) {
-		cl->max_wait_ns = wait_ns;
+			bwarb_drop_waiter(cl);
+		}
 	}
-	bwarb_drop_waiter(cl);
+	if (wret)
+		a.ret = wret;
+	else if (!a.ret && wait_ns > cl->max_wait_ns)
+		cl->max_wait_ns = wait_ns;
 	spin_unlock_irqrestore(&bd->lock, flags);
 	/* Other threads of this file may be waiting for the waiter slot. */
 	wake_up_all(&bd->wq);
@@ -229,7 +284,7 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 	trace_bwarb_grant(cl->id, a.grant_id, q.bytes, wait_ns);
 	q.grant_id = a.grant_id;
 	q.wait_ns = wait_ns;
-	q.wait_periods = wait_periods;
+	q.wait_periods = a.seq_end - a.seq_start;
 	if (copy_to_user(arg, &q, sizeof(q))) {
 		/* The grant cannot be reported: give it back unused. */
 		spin_lock_irqsave(&bd->lock, flags);
@@ -303,6 +358,7 @@ static long bwarb_ioc_query(struct bwarb_client *cl,
 	q.max_wait_ns = max_wait_ns;
 	q.debt_bytes = cs.debt_bytes;
 	q.tamper_events = cs.tamper_events;
+	q.fast_bytes = cs.fast_bytes;
 	if (copy_to_user(arg, &q, sizeof(q)))
 		return -EFAULT;
 	return 0;
@@ -333,6 +389,7 @@ static const struct file_operations bwarb_fops = {
 	.release = bwarb_release,
 	.unlocked_ioctl = bwarb_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = bwarb_fast_mmap,
 	.llseek = noop_llseek,
 };
 

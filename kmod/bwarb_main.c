@@ -33,8 +33,9 @@ MODULE_PARM_DESC(max_clients, "Hard cap on registered clients (REGISTER beyond i
 struct bwarb_dev bwarb_dev;
 
 /*
- * A period boundary, in hard-irq context: measure, let the core refill
- * budgets, wake the blocked acquires so they retry.
+ * A period boundary, in hard-irq context: measure, settle the fast-path
+ * pages, let the core refill budgets, grant the waiting acquires that now
+ * fit and wake them, issue the pages' new budgets.
  */
 static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 {
@@ -47,17 +48,22 @@ static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 
 	spin_lock_irqsave(&bd->lock, flags);
 	measured = bwarb_counters_period_bytes(bd);
+	/* The core wants fast-path use charged before the tick. */
+	bwarb_fast_settle_all(bd);
 	arb_get_stats(&bd->arb, &st);
 	granted = st.granted_bytes - bd->last_granted_bytes;
 	bd->last_granted_bytes = st.granted_bytes;
-	wake = arb_tick(&bd->arb, measured);
+	arb_tick(&bd->arb, measured);
 	seq = ++bd->period_seq;
+	/* Waiters first: the pages get what is left after their demand. */
+	wake = bwarb_grant_waiters(bd);
+	bwarb_fast_issue_all(bd);
 	waiters = bd->nr_waiters;
 	period_ns = bd->params.period_ns;
 	spin_unlock_irqrestore(&bd->lock, flags);
 
 	trace_bwarb_period(seq, granted, measured, waiters);
-	if (wake && waiters)
+	if (wake)
 		wake_up_all(&bd->wq);
 
 	hrtimer_forward_now(t, ns_to_ktime(period_ns));
@@ -77,6 +83,8 @@ static int __init bwarb_init(void)
 
 	spin_lock_init(&bd->lock);
 	INIT_LIST_HEAD(&bd->clients);
+	INIT_LIST_HEAD(&bd->fast_clients);
+	INIT_LIST_HEAD(&bd->waiting);
 	init_waitqueue_head(&bd->wq);
 	ret = arb_init(&bd->arb, &p);
 	if (ret) {

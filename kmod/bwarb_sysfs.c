@@ -71,7 +71,7 @@ static ssize_t bwarb_knob_set(struct bwarb_dev *bd, enum bwarb_knob k,
 	return ret ? ret : count;
 }
 
-static u64 bwarb_total(struct bwarb_dev *bd, bool completed)
+static struct arb_stats bwarb_stats(struct bwarb_dev *bd)
 {
 	struct arb_stats st;
 	unsigned long flags;
@@ -79,7 +79,7 @@ static u64 bwarb_total(struct bwarb_dev *bd, bool completed)
 	spin_lock_irqsave(&bd->lock, flags);
 	arb_get_stats(&bd->arb, &st);
 	spin_unlock_irqrestore(&bd->lock, flags);
-	return completed ? st.completed_bytes : st.granted_bytes;
+	return st;
 }
 
 /* A knob's attribute knows which parameter it sets. */
@@ -129,18 +129,42 @@ static ssize_t nr_clients_show(struct kobject *kobj,
 static ssize_t granted_bytes_show(struct kobject *kobj,
 				  struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", bwarb_total(&bwarb_dev, false));
+	return sysfs_emit(buf, "%llu\n", bwarb_stats(&bwarb_dev).granted_bytes);
 }
 
 static ssize_t completed_bytes_show(struct kobject *kobj,
 				    struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", bwarb_total(&bwarb_dev, true));
+	return sysfs_emit(buf, "%llu\n", bwarb_stats(&bwarb_dev).completed_bytes);
+}
+
+/* Period boundaries since the module was loaded. */
+static ssize_t periods_show(struct kobject *kobj,
+			    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_stats(&bwarb_dev).periods);
+}
+
+/* Fast-path pages found tampered with, all clients, ever. */
+static ssize_t tamper_events_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_stats(&bwarb_dev).tamper_events);
+}
+
+/* Bytes consumed through the fast path, all clients. */
+static ssize_t fast_bytes_show(struct kobject *kobj,
+			       struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_stats(&bwarb_dev).fast_bytes);
 }
 
 static struct kobj_attribute nr_clients_attr = __ATTR_RO(nr_clients);
 static struct kobj_attribute granted_bytes_attr = __ATTR_RO(granted_bytes);
 static struct kobj_attribute completed_bytes_attr = __ATTR_RO(completed_bytes);
+static struct kobj_attribute periods_attr = __ATTR_RO(periods);
+static struct kobj_attribute tamper_events_attr = __ATTR_RO(tamper_events);
+static struct kobj_attribute fast_bytes_attr = __ATTR_RO(fast_bytes);
 
 static struct attribute *bwarb_attrs[] = {
 	&period_us_attr.kattr.attr,
@@ -149,6 +173,9 @@ static struct attribute *bwarb_attrs[] = {
 	&nr_clients_attr.attr,
 	&granted_bytes_attr.attr,
 	&completed_bytes_attr.attr,
+	&periods_attr.attr,
+	&tamper_events_attr.attr,
+	&fast_bytes_attr.attr,
 	NULL,
 };
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kmod/uapi/bwarb.h"
@@ -16,6 +17,8 @@
 struct bwarb_client {
 	int fd;
 	uint32_t id;
+	struct bwarb_fast_page *fp;	/* mapped budget page, or NULL */
+	int fast;			/* use fp for acquires */
 };
 
 int bwarb_open(const char *path, struct bwarb_client **out)
@@ -57,9 +60,44 @@ int bwarb_register(struct bwarb_client *c, const struct bwarb_register_opts *o)
 	if (o->name)
 		strncpy(r.name, o->name, sizeof(r.name) - 1);
 	ret = bwarb_ioctl(c, BWARB_IOC_REGISTER, &r);
-	if (!ret)
-		c->id = r.client_id;
-	return ret;
+	if (ret)
+		return ret;
+	c->id = r.client_id;
+	/* Without the page every acquire is an ioctl: not an error. */
+	c->fp = mmap(NULL, BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_SHARED, c->fd, 0);
+	if (c->fp == MAP_FAILED)
+		c->fp = NULL;
+	c->fast = c->fp != NULL;
+	return 0;
+}
+
+/* Takes bytes from the page if it holds them: one compare-and-swap. */
+static int fast_take(struct bwarb_client *c, uint64_t bytes)
+{
+	int64_t v;
+
+	if (!c->fast || !bytes || bytes > (uint64_t)INT64_MAX)
+		return 0;
+	v = __atomic_load_n(&c->fp->avail, __ATOMIC_ACQUIRE);
+	while (v >= (int64_t)bytes)
+		if (__atomic_compare_exchange_n(&c->fp->avail, &v, v - (int64_t)bytes,
+						0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return 1;
+	return 0;
+}
+
+int bwarb_set_fastpath(struct bwarb_client *c, int enable)
+{
+	if (!c->fp)
+		return -ENODEV;
+	c->fast = !!enable;
+	return 0;
+}
+
+int bwarb_has_fastpath(const struct bwarb_client *c)
+{
+	return c->fp != NULL;
 }
 
 int bwarb_acquire(struct bwarb_client *c, uint64_t bytes, uint64_t timeout_ns,
@@ -68,6 +106,10 @@ int bwarb_acquire(struct bwarb_client *c, uint64_t bytes, uint64_t timeout_ns,
 	struct bwarb_acquire a;
 	int ret;
 
+	if (bytes < BWARB_FAST_GRANT_FLAG && fast_take(c, bytes)) {
+		*grant_id = BWARB_FAST_GRANT_FLAG | bytes;
+		return 0;
+	}
 	memset(&a, 0, sizeof(a));
 	a.size = sizeof(a);
 	a.bytes = bytes;
@@ -84,7 +126,19 @@ int bwarb_acquire(struct bwarb_client *c, uint64_t bytes, uint64_t timeout_ns,
 int bwarb_complete(struct bwarb_client *c, uint64_t grant_id, uint64_t actual_bytes)
 {
 	struct bwarb_complete r;
+	uint64_t granted, excess, id;
+	int ret;
 
+	if (grant_id & BWARB_FAST_GRANT_FLAG) {
+		granted = grant_id & ~BWARB_FAST_GRANT_FLAG;
+		if (actual_bytes <= granted)
+			return 0;
+		excess = actual_bytes - granted;
+		if (fast_take(c, excess))
+			return 0;
+		ret = bwarb_acquire(c, excess, 0, BWARB_ACQ_NONBLOCK, &id);
+		return ret ? ret : bwarb_complete(c, id, excess);
+	}
 	memset(&r, 0, sizeof(r));
 	r.size = sizeof(r);
 	r.grant_id = grant_id;
@@ -108,6 +162,8 @@ int bwarb_query(struct bwarb_client *c, struct bwarb_client_info *out)
 	out->grants = q.grants;
 	out->waits = q.waits;
 	out->max_wait_ns = q.max_wait_ns;
+	out->fast_bytes = q.fast_bytes;
+	out->tamper_events = q.tamper_events;
 	return 0;
 }
 
@@ -115,6 +171,8 @@ void bwarb_close(struct bwarb_client *c)
 {
 	if (!c)
 		return;
+	if (c->fp)
+		munmap(c->fp, BWARB_FAST_PAGE_SIZE);
 	close(c->fd);
 	free(c);
 }

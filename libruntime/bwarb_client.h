@@ -30,6 +30,8 @@ struct bwarb_client_info {
 	uint64_t grants;
 	uint64_t waits;
 	uint64_t max_wait_ns;
+	uint64_t fast_bytes;	/* consumed through the fast path (settled) */
+	uint64_t tamper_events;	/* fast-path page inconsistencies */
 };
 
 /* flags for bwarb_acquire() */
@@ -48,6 +50,19 @@ void bwarb_close(struct bwarb_client *c);
 /* One line explaining a negative errno of these functions ("/dev/bwarb
  * does not exist: the bwarb module is not loaded" for -ENOENT, ...). */
 const char *bwarb_strerror(int err);
+
+/*
+ * Fast path: bwarb_register() maps the client's budget page when the module
+ * offers it; bwarb_acquire() then takes from it with an atomic operation
+ * and only makes a system call when it is short. Such grants have
+ * BWARB_FAST_GRANT_FLAG set in their id; completing one with fewer bytes
+ * returns nothing (the page charges what was taken), with more takes the
+ * excess from the page or, failing that, acquires it without waiting
+ * (-EAGAIN if even that fails). bwarb_set_fastpath(c, 0) forces the ioctl
+ * path (benchmarks, tests); -ENODEV when no page is mapped.
+ */
+int bwarb_set_fastpath(struct bwarb_client *c, int enable);
+int bwarb_has_fastpath(const struct bwarb_client *c);
 /* The client id the module gave at registration (0 before). */
 uint32_t bwarb_client_id(const struct bwarb_client *c);
 

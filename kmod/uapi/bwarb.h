@@ -19,6 +19,7 @@
 #ifndef _UAPI_LINUX_BWARB_H
 #define _UAPI_LINUX_BWARB_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -96,6 +97,35 @@ struct bwarb_query {
 	__u64 tamper_events;	/* out: fast-path page inconsistencies */
 	__u64 fast_bytes;	/* out: bytes consumed through the fast path */
 	__u64 reserved[4];	/* in: must be zero; out: zero */
+};
+
+/*
+ * Fast path: after REGISTER, mmap(NULL, BWARB_FAST_PAGE_SIZE,
+ * PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) maps the client's page (mmap
+ * before REGISTER: -ENOTCONN; another size, offset or a private mapping:
+ * -EINVAL). At each period boundary the kernel takes back what is left in
+ * @avail and puts the client's new budget there. An acquire of n bytes
+ * within budget is an atomic compare-and-swap of @avail from v to v - n
+ * that keeps it >= 0: no system call; the bytes count as granted and
+ * completed. When @avail is short, use ACQUIRE.
+ *
+ * The page is advisory: the kernel keeps its own record of what it issued.
+ * Anything but @avail decreasing between two boundaries (a larger or
+ * negative @avail, other fields rewritten) is a tamper event (QUERY
+ * tamper_events, sysfs tamper_events): the whole issue counts as consumed
+ * and as much again, or what was taken beyond it, as debt.
+ *
+ * No ioctl grant id has BWARB_FAST_GRANT_FLAG set, so a library may use it
+ * for ids of fast-path acquires.
+ */
+#define BWARB_FAST_PAGE_SIZE	4096
+#define BWARB_FAST_GRANT_FLAG	_BITULL(63)
+
+struct bwarb_fast_page {
+	__s64 avail;		/* bytes that may be taken now */
+	__u64 period;		/* boundary that issued them (kernel) */
+	__u64 issued;		/* what that boundary put in @avail (kernel) */
+	__u64 reserved[5];	/* zero (kernel) */
 };
 
 #define BWARB_IOC_MAGIC		0xb8

@@ -5,11 +5,18 @@
 # About 1 minute on 2 cores (boot included).
 SELFTEST_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Werror -O2 -g \
 	-I. -I$(KSELFTEST_DIR)
-SELFTESTS := build/selftests/bwarb_test
+SELFTESTS := build/selftests/bwarb_test build/selftests/bwarb_contract_test
 
 build/selftests/%: tests/selftests/bwarb/%.c kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(SELFTEST_CFLAGS) -o $@ $< -lpthread
+
+# The contract tests drive the module through the client library too.
+build/selftests/bwarb_contract_test: tests/selftests/bwarb/bwarb_contract_test.c \
+		libruntime/bwarb_client.c libruntime/bwarb_client.h kmod/uapi/bwarb.h \
+		$(LINUX_SRC)/.stamp
+	@mkdir -p $(@D)
+	$(CC) $(SELFTEST_CFLAGS) -Ilibruntime -o $@ $< libruntime/bwarb_client.c -lpthread
 
 ALL_TARGETS += $(SELFTESTS)
 

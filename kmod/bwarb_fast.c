@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The mmap fast path: one page per client holding its current budget
+ * (uapi/bwarb.h, struct bwarb_fast_page). Userspace takes from it with an
+ * atomic compare-and-swap; at each period boundary the kernel takes back
+ * what is left, lets the core charge what was consumed (settle), and after
+ * the core's tick puts the new budget there (issue).
+ *
+ * The page is writable by the client, so nothing on it is trusted: the
+ * kernel keeps what it issued in struct bwarb_client, and a page that is
+ * not what it wrote with a smaller or equal @avail is reported to the core
+ * as tampered (ARB_FP_INCONSISTENT, or the consumption beyond the issue).
+ */
+#include <linux/atomic.h>
+#include <linux/build_bug.h>
+#include <linux/fs.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/spinlock.h>
+
+#include "bwarb.h"
+
+/* What the client consumed from its page since the last issue. */
+static u64 bwarb_fast_consumed(struct bwarb_client *cl)
+{
+	struct bwarb_fast_page *pg = cl->fast;
+	s64 left = xchg(&pg->avail, 0);
+	bool intact = READ_ONCE(pg->period) == cl->fast_period &&
+		      READ_ONCE(pg->issued) == cl->fast_issued;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(pg->reserved); i++)
+		intact &= !READ_ONCE(pg->reserved[i]);
+	if (!intact)
+		return ARB_FP_INCONSISTENT;
+	if (left < 0)		/* took more than issued */
+		return cl->fast_issued + (0 - (u64)left);
+	if ((u64)left > cl->fast_issued)	/* budget was added */
+		return ARB_FP_INCONSISTENT;
+	return cl->fast_issued - (u64)left;
+}
+
+static void bwarb_fast_settle(struct bwarb_dev *bd, struct bwarb_client *cl)
+{
+	/* -ENOENT (nothing issued, nothing taken) and -EINVAL (tampering,
+	 * counted by the core) are both already accounted for.
+	 */
+	arb_fastpath_settle(&bd->arb, &cl->core, bwarb_fast_consumed(cl));
+	cl->fast_issued = 0;
+}
+
+void bwarb_fast_settle_all(struct bwarb_dev *bd)
+{
+	struct bwarb_client *cl;
+
+	lockdep_assert_held(&bd->lock);
+	list_for_each_entry(cl, &bd->fast_clients, fast_node)
+		bwarb_fast_settle(bd, cl);
+}
+
+void bwarb_fast_issue_all(struct bwarb_dev *bd)
+{
+	struct bwarb_fast_page *pg;
+	struct bwarb_client *cl;
+	unsigned int i;
+	u64 b;
+
+	lockdep_assert_held(&bd->lock);
+	list_for_each_entry(cl, &bd->fast_clients, fast_node) {
+		pg = cl->fast;
+		b = arb_fastpath_issue(&bd->arb, &cl->core);
+		cl->fast_issued = b;
+		cl->fast_period = bd->period_seq;
+		WRITE_ONCE(pg->period, cl->fast_period);
+		WRITE_ONCE(pg->issued, b);
+		for (i = 0; i < ARRAY_SIZE(pg->reserved); i++)
+			WRITE_ONCE(pg->reserved[i], 0);
+		/* The budget becomes visible last, after what describes it. */
+		smp_store_release(&pg->avail, (s64)b);
+	}
+}
+
+struct bwarb_fast_page *bwarb_fast_release(struct bwarb_client *cl)
+{
+	struct bwarb_fast_page *pg = cl->fast;
+
+	lockdep_assert_held(&cl->bd->lock);
+	if (!pg)
+		return NULL;
+	bwarb_fast_settle(cl->bd, cl);
+	list_del(&cl->fast_node);
+	cl->fast = NULL;
+	return pg;
+}
+
+int bwarb_fast_mmap(struct file *f, struct vm_area_struct *vma)
+{
+	struct bwarb_client *cl = f->private_data;
+	struct bwarb_dev *bd = cl->bd;
+	struct bwarb_fast_page *pg;
+	unsigned long flags, page;
+	int ret = 0;
+
+	BUILD_BUG_ON(BWARB_FAST_PAGE_SIZE != PAGE_SIZE);
+	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != PAGE_SIZE ||
+	    !(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	page = get_zeroed_page(GFP_KERNEL);
+	if (!page)
+		return -ENOMEM;
+
+	spin_lock_irqsave(&bd->lock, flags);
+	if (!cl->registered) {
+		ret = -ENOTCONN;
+	} else if (!cl->fast) {
+		/* Zeroed: consistent with nothing issued yet. */
+		cl->fast = (struct bwarb_fast_page *)page;
+		cl->fast_issued = 0;
+		cl->fast_period = 0;
+		list_add_tail(&cl->fast_node, &bd->fast_clients);
+		page = 0;
+	}
+	pg = cl->fast;
+	spin_unlock_irqrestore(&bd->lock, flags);
+	if (page)
+		free_page(page);
+	if (ret)
+		return ret;
+
+	/* Freed at release, which waits for every mapping to go. */
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	return vm_insert_page(vma, vma->vm_start, virt_to_page(pg));
+}

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bwarb arbitration-contract selftests (kselftest harness, TAP), with real
+ * processes and threads against the loaded module: the mmap fast path and
+ * its tamper accounting, the reservation bound under 8 greedy competitors,
+ * equal and 1:2:4 weighted shares, and clients killed while holding grants
+ * and while blocked. Run as root in a guest with bwarb loaded.
+ *
+ * Waits are counted in the module's periods (ACQUIRE wait_periods, sysfs
+ * periods), never in wall time: the guest may be slow, the figures hold.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "kmod/uapi/bwarb.h"
+#include "bwarb_client.h"
+
+#define SYSFS		"/sys/kernel/bwarb/"
+#define MAX_KIDS	9
+
+static int knob_set(const char *name, unsigned long long v)
+{
+	char path[128], buf[32];
+	int fd, ret = 0, n;
+
+	snprintf(path, sizeof(path), SYSFS "%s", name);
+	n = snprintf(buf, sizeof(buf), "%llu", v);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, buf, n) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static unsigned long long knob_get(const char *name)
+{
+	char path[128], buf[64] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SYSFS "%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ~0ULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return ~0ULL;
+	buf[n] = '\0';
+	return strtoull(buf, NULL, 10);
+}
+
+static int knobs_set(unsigned long long period_us, unsigned long long cap,
+		     unsigned long long guar)
+{
+	int ret;
+
+	if (guar <= knob_get("capacity_mbps")) {
+		ret = knob_set("guaranteed_mbps", guar);
+		if (!ret)
+			ret = knob_set("capacity_mbps", cap);
+	} else {
+		ret = knob_set("capacity_mbps", cap);
+		if (!ret)
+			ret = knob_set("guaranteed_mbps", guar);
+	}
+	if (!ret)
+		ret = knob_set("period_us", period_us);
+	return ret;
+}
+
+/* Sleeps until the module has counted n more period boundaries. */
+static void wait_periods(unsigned long long n, unsigned int period_us)
+{
+	unsigned long long end = knob_get("periods") + n;
+
+	while (knob_get("periods") < end)
+		usleep(period_us / 2);
+}
+
+static int raw_register(int fd, const char *name, __u32 weight, __u64 reserve,
+			__u64 burst)
+{
+	struct bwarb_register r;
+
+	memset(&r, 0, sizeof(r));
+	r.size = sizeof(r);
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	r.weight = weight;
+	r.reserve_mbps = reserve;
+	r.burst_bytes = burst;
+	return ioctl(fd, BWARB_IOC_REGISTER, &r) ? -errno : 0;
+}
+
+static int raw_acquire(int fd, __u64 bytes, __u64 timeout_ns,
+		       struct bwarb_acquire *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->size = sizeof(*a);
+	a->bytes = bytes;
+	a->timeout_ns = timeout_ns;
+	return ioctl(fd, BWARB_IOC_ACQUIRE, a) ? -errno : 0;
+}
+
+static int raw_complete(int fd, __u64 id, __u64 actual)
+{
+	struct bwarb_complete c;
+
+	memset(&c, 0, sizeof(c));
+	c.size = sizeof(c);
+	c.grant_id = id;
+	c.actual_bytes = actual;
+	return ioctl(fd, BWARB_IOC_COMPLETE, &c) ? -errno : 0;
+}
+
+static int raw_query(int fd, struct bwarb_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->size = sizeof(*q);
+	return ioctl(fd, BWARB_IOC_QUERY, q) ? -errno : 0;
+}
+
+/* Shared between the test and its client processes. */
+struct board {
+	int ready;
+	int go;
+	int stop;
+	int failed[MAX_KIDS];
+	unsigned long long bytes[MAX_KIDS];	/* acquired between go and stop */
+	unsigned long long fast[MAX_KIDS];	/* of which through the page */
+};
+
+static struct board *board_new(void)
+{
+	struct board *b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (b == MAP_FAILED)
+		return NULL;
+	memset(b, 0, sizeof(*b));
+	return b;
+}
+
+/*
+ * A greedy client process: acquires chunk after chunk through the library
+ * (fast path included) until told to stop, counting what it got.
+ */
+static void greedy(struct board *b, int idx, __u32 weight, __u64 chunk)
+{
+	struct bwarb_register_opts o = { .name = "greedy", .weight = weight,
+					 .burst_bytes = chunk };
+	struct bwarb_client *c;
+	uint64_t id;
+	int counting;
+
+	if (bwarb_open(NULL, &c) || bwarb_register(c, &o)) {
+		b->failed[idx] = 1;
+		_exit(1);
+	}
+	__atomic_add_fetch(&b->ready, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&b->stop, __ATOMIC_SEQ_CST)) {
+		counting = __atomic_load_n(&b->go, __ATOMIC_SEQ_CST);
+		if (bwarb_acquire(c, chunk, 2000000000ULL, 0, &id)) {
+			b->failed[idx]++;
+			continue;
+		}
+		if (counting && !__atomic_load_n(&b->stop, __ATOMIC_SEQ_CST)) {
+			b->bytes[idx] += chunk;
+			if (id & BWARB_FAST_GRANT_FLAG)
+				b->fast[idx] += chunk;
+		}
+		if (bwarb_complete(c, id, chunk))
+			b->failed[idx]++;
+	}
+	bwarb_close(c);
+	_exit(0);
+}
+
+/* Client i asks for weights[i] * chunk at a time when per_weight is set. */
+static int spawn_greedy(struct board *b, pid_t *pids, int n, const __u32 *weights,
+			__u64 chunk, int per_weight)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			return -1;
+		if (pids[i] == 0)
+			greedy(b, i, weights[i], per_weight ? weights[i] * chunk : chunk);
+	}
+	while (__atomic_load_n(&b->ready, __ATOMIC_SEQ_CST) < n)
+		usleep(1000);
+	return 0;
+}
+
+static int reap(struct board *b, pid_t *pids, int n)
+{
+	int i, status, bad = 0;
+
+	__atomic_store_n(&b->stop, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < n; i++) {
+		if (waitpid(pids[i], &status, 0) != pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			bad++;
+	}
+	return bad;
+}
+
+FIXTURE(contract) {
+	unsigned long long period_us, capacity, guaranteed;
+};
+
+FIXTURE_SETUP(contract)
+{
+	self->period_us = knob_get("period_us");
+	self->capacity = knob_get("capacity_mbps");
+	self->guaranteed = knob_get("guaranteed_mbps");
+	ASSERT_NE(~0ULL, self->period_us) TH_LOG("bwarb not loaded?");
+	/* 5 ms periods of 5 MB: slow enough for a TCG guest to keep up. */
+	ASSERT_EQ(0, knobs_set(5000, 1000, 500));
+	ASSERT_EQ(0, knob_get("nr_clients"));
+}
+
+FIXTURE_TEARDOWN(contract)
+{
+	knobs_set(self->period_us, self->capacity, self->guaranteed);
+}
+
+#define PERIOD_US	5000
+#define PERIOD_BYTES	5000000ULL	/* 1000 MB/s * 5 ms */
+
+TEST_F(contract, fast_path_page)
+{
+	struct bwarb_fast_page *pg;
+	struct bwarb_acquire a;
+	struct bwarb_query q;
+	int fd = open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC), i;
+	long long v, taken = 0;
+	void *m;
+
+	ASSERT_LE(0, fd);
+	m = mmap(NULL, BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_EQ(MAP_FAILED, m);
+	ASSERT_EQ(ENOTCONN, errno);
+	ASSERT_EQ(0, raw_register(fd, "fast", 1, 0, PERIOD_BYTES));
+	m = mmap(NULL, 2 * BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_EQ(MAP_FAILED, m);
+	ASSERT_EQ(EINVAL, errno);
+	m = mmap(NULL, BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_EQ(MAP_FAILED, m);
+	ASSERT_EQ(EINVAL, errno);
+	m = mmap(NULL, BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	pg = m;
+
+	/* Use bandwidth through the ioctl until a boundary issues budget. */
+	for (i = 0; i < 400 && __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE) <= 0; i++) {
+		ASSERT_EQ(0, raw_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, &a));
+		ASSERT_EQ(0, raw_complete(fd, a.grant_id, PERIOD_BYTES / 10));
+	}
+	v = __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE);
+	ASSERT_LT(0, v) TH_LOG("no fast-path budget after %d acquires", i);
+	EXPECT_EQ((__u64)v, pg->issued);
+	EXPECT_LE(pg->issued, 2 * PERIOD_BYTES);
+
+	/* Take from the page with a compare-and-swap, like the library. */
+	ASSERT_EQ(0, raw_query(fd, &q));
+	ASSERT_EQ(0, q.fast_bytes);
+	while (v >= 1000 && taken < 100000)
+		if (__atomic_compare_exchange_n(&pg->avail, &v, v - 1000, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			taken += 1000;
+	ASSERT_LT(0, taken);
+	wait_periods(2, PERIOD_US);
+	ASSERT_EQ(0, raw_query(fd, &q));
+	EXPECT_EQ((__u64)taken, q.fast_bytes);
+	EXPECT_EQ(0, q.tamper_events);
+	EXPECT_EQ(0, q.debt_bytes);
+	munmap(m, BWARB_FAST_PAGE_SIZE);
+	close(fd);
+}
+
+TEST_F(contract, fast_path_tampering_is_counted_never_granted)
+{
+	unsigned long long t0 = knob_get("tamper_events");
+	struct bwarb_fast_page *pg;
+	struct bwarb_acquire a;
+	struct bwarb_query q, q1;
+	int fd = open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC), i;
+	__u64 issued;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, raw_register(fd, "liar", 1, 0, PERIOD_BYTES));
+	pg = mmap(NULL, BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, pg);
+	for (i = 0; i < 400 && __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE) <= 0; i++) {
+		ASSERT_EQ(0, raw_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, &a));
+		ASSERT_EQ(0, raw_complete(fd, a.grant_id, PERIOD_BYTES / 10));
+	}
+	ASSERT_LT(0, pg->avail);
+	ASSERT_EQ(0, raw_query(fd, &q));
+
+	/*
+	 * More budget than issued: the whole issue counts as consumed, and as
+	 * much again is charged (completed, owed as debt), nothing granted
+	 * beyond the issue.
+	 */
+	__atomic_store_n(&pg->avail, 1LL << 50, __ATOMIC_RELEASE);
+	wait_periods(2, PERIOD_US);
+	ASSERT_EQ(0, raw_query(fd, &q1));
+	EXPECT_EQ(q.tamper_events + 1, q1.tamper_events);
+	issued = q1.fast_bytes - q.fast_bytes;
+	EXPECT_LT(0, issued);
+	EXPECT_LE(issued, 2 * PERIOD_BYTES);
+	EXPECT_EQ(issued, q1.granted_bytes - q.granted_bytes);
+	EXPECT_EQ(2 * issued, q1.completed_bytes - q.completed_bytes);
+	EXPECT_LE(t0 + 1, knob_get("tamper_events"));
+
+	/* A rewritten period field is tampering too. */
+	__atomic_store_n(&pg->period, pg->period + 7, __ATOMIC_RELEASE);
+	wait_periods(2, PERIOD_US);
+	ASSERT_EQ(0, raw_query(fd, &q));
+	EXPECT_EQ(q1.tamper_events + 1, q.tamper_events);
+
+	/* Taking 10^6 bytes more than issued (negative avail): charged. */
+	for (i = 0; i < 400 && __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE) <= 0; i++) {
+		ASSERT_EQ(0, raw_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, &a));
+		ASSERT_EQ(0, raw_complete(fd, a.grant_id, PERIOD_BYTES / 10));
+	}
+	ASSERT_EQ(0, raw_query(fd, &q));
+	__atomic_store_n(&pg->avail, -1000000LL, __ATOMIC_RELEASE);
+	wait_periods(2, PERIOD_US);
+	ASSERT_EQ(0, raw_query(fd, &q1));
+	EXPECT_EQ(q.tamper_events + 1, q1.tamper_events);
+	issued = q1.fast_bytes - q.fast_bytes;
+	EXPECT_EQ(issued, q1.granted_bytes - q.granted_bytes);
+	EXPECT_EQ(issued + 1000000, q1.completed_bytes - q.completed_bytes);
+	munmap(pg, BWARB_FAST_PAGE_SIZE);
+	close(fd);
+}
+
+TEST_F(contract, library_fast_path_and_fallback)
+{
+	struct bwarb_register_opts o = { .name = "lib", .weight = 1,
+					 .burst_bytes = PERIOD_BYTES };
+	struct bwarb_client_info info;
+	struct bwarb_client *c;
+	uint64_t id;
+	int i, fast = 0, slow = 0;
+
+	ASSERT_EQ(0, bwarb_open(NULL, &c));
+	ASSERT_EQ(0, bwarb_register(c, &o));
+	ASSERT_TRUE(bwarb_has_fastpath(c));
+	for (i = 0; i < 2000 && fast < 50; i++) {
+		ASSERT_EQ(0, bwarb_acquire(c, 10000, 2000000000ULL, 0, &id));
+		if (id & BWARB_FAST_GRANT_FLAG)
+			fast++;
+		else
+			slow++;
+		ASSERT_EQ(0, bwarb_complete(c, id, 10000));
+	}
+	EXPECT_LT(0, fast);
+	EXPECT_LT(0, slow);
+	/* Bigger than any page budget: always the ioctl, which waits. */
+	ASSERT_EQ(0, bwarb_acquire(c, 3 * PERIOD_BYTES, 5000000000ULL, 0, &id));
+	EXPECT_EQ(0, id & BWARB_FAST_GRANT_FLAG);
+	ASSERT_EQ(0, bwarb_complete(c, id, 3 * PERIOD_BYTES));
+	wait_periods(2, PERIOD_US);
+	ASSERT_EQ(0, bwarb_query(c, &info));
+	EXPECT_LE(fast * 10000ULL, info.fast_bytes);
+	EXPECT_EQ(0, info.tamper_events);
+	ASSERT_EQ(0, bwarb_set_fastpath(c, 0));
+	ASSERT_EQ(0, bwarb_acquire(c, 10000, 2000000000ULL, 0, &id));
+	EXPECT_EQ(0, id & BWARB_FAST_GRANT_FLAG);
+	ASSERT_EQ(0, bwarb_complete(c, id, 10000));
+	bwarb_close(c);
+}
+
+/*
+ * A client reserving 200 MB/s (1 MB a period) asks for one period's
+ * reservation once a period while 8 greedy clients take all they can. Each
+ * request must be granted within ceil(bytes / (r * P)) + 1 = 2 periods.
+ */
+TEST_F_TIMEOUT(contract, reservation_bound_under_8_greedy, 120)
+{
+	const __u64 r_bytes = 1000000;	/* 200 MB/s * 5 ms */
+	const __u32 weights[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+	struct sched_param sp = { .sched_priority = 10 };
+	struct board *b = board_new();
+	unsigned long long p, last = 0, end, worst = 0, requests = 0, late = 0;
+	struct bwarb_acquire a;
+	pid_t pids[8];
+	int fd, i;
+
+	ASSERT_NE(NULL, b);
+	fd = open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, raw_register(fd, "reserved", 1, 200, r_bytes));
+	ASSERT_EQ(0, spawn_greedy(b, pids, 8, weights, PERIOD_BYTES / 4, 0));
+	__atomic_store_n(&b->go, 1, __ATOMIC_SEQ_CST);
+	/* The reserved client is latency-critical: it runs first. */
+	sched_setscheduler(0, SCHED_FIFO, &sp);
+	end = knob_get("periods") + 2000;
+	while ((p = knob_get("periods")) < end) {
+		if (p == last) {
+			usleep(PERIOD_US / 5);
+			continue;
+		}
+		last = p;
+		if (raw_acquire(fd, r_bytes, 10000000000ULL, &a)) {
+			late++;
+			continue;
+		}
+		requests++;
+		if (a.wait_periods > worst)
+			worst = a.wait_periods;
+		if (a.wait_periods > 2)
+			late++;
+		raw_complete(fd, a.grant_id, r_bytes);
+	}
+	sp.sched_priority = 0;
+	sched_setscheduler(0, SCHED_OTHER, &sp);
+	EXPECT_EQ(0, reap(b, pids, 8));
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(0, b->failed[i]);
+	TH_LOG("%llu requests over 2000 periods, worst wait %llu periods", requests, worst);
+	EXPECT_LT(0, requests);
+	EXPECT_EQ(0, late);
+	EXPECT_GE(2, worst);
+	close(fd);
+}
+
+/*
+ * Shares of the greedy clients over n periods, against weights. Greedy
+ * means that at every boundary each client's demand exceeds what the
+ * arbiter can give it: each asks for 4 times its ideal share of a period at
+ * a time (large requests accumulate budget across periods). With smaller
+ * requests the shares would follow the clients' demand and their speed in
+ * the guest, rightly (max-min: what a client does not ask for goes to the
+ * others). Requests in proportion to the weights do not make the shares:
+ * an arbiter that ignored weights would serve the larger ones less often.
+ */
+static void run_shares(struct __test_metadata *_metadata, int n, const __u32 *weights,
+		       __u64 chunk, unsigned int periods)
+{
+	struct board *b = board_new();
+	unsigned long long total = 0, wsum = 0, fast = 0;
+	double share, ideal, err, worst = 0;
+	pid_t pids[MAX_KIDS];
+	int i;
+
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, spawn_greedy(b, pids, n, weights, chunk, 1));
+	wait_periods(20, PERIOD_US);	/* settle */
+	__atomic_store_n(&b->go, 1, __ATOMIC_SEQ_CST);
+	wait_periods(periods, PERIOD_US);
+	EXPECT_EQ(0, reap(b, pids, n));
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(0, b->failed[i]);
+		total += b->bytes[i];
+		wsum += weights[i];
+		fast += b->fast[i];
+	}
+	ASSERT_LT(0, total);
+	for (i = 0; i < n; i++) {
+		share = (double)b->bytes[i] / total;
+		ideal = (double)weights[i] / wsum;
+		err = share > ideal ? share / ideal - 1 : 1 - share / ideal;
+		if (err > worst)
+			worst = err;
+		TH_LOG("client %d weight %u: %.2f MB, share %.4f (ideal %.4f)",
+		       i, weights[i], b->bytes[i] / 1e6, share, ideal);
+		EXPECT_GE(0.05, err);
+	}
+	TH_LOG("worst share error %.2f%%, %.1f%% of bytes through the fast path, %.0f%% of capacity used",
+	       worst * 100, 100.0 * fast / total, 100.0 * total / (periods * (double)PERIOD_BYTES));
+}
+
+TEST_F_TIMEOUT(contract, equal_weights_share_equally, 120)
+{
+	const __u32 w[4] = { 1, 1, 1, 1 };
+
+	run_shares(_metadata, 4, w, PERIOD_BYTES, 1000);	/* 4 x 1/4 */
+}
+
+TEST_F_TIMEOUT(contract, weights_1_2_4_share_1_2_4, 120)
+{
+	const __u32 w[3] = { 1, 2, 4 };
+
+	run_shares(_metadata, 3, w, 4 * PERIOD_BYTES / 7, 1000);	/* 4 x w/7 */
+}
+
+struct steady {
+	int fd;
+	volatile int stop;
+	int failures;
+	unsigned long long grants, worst_wait;
+};
+
+static void *steady_loop(void *p)
+{
+	struct steady *s = p;
+	struct bwarb_acquire a;
+
+	while (!s->stop) {
+		if (raw_acquire(s->fd, PERIOD_BYTES / 4, 5000000000ULL, &a)) {
+			s->failures++;
+			continue;
+		}
+		s->grants++;
+		if (a.wait_periods > s->worst_wait)
+			s->worst_wait = a.wait_periods;
+		if (raw_complete(s->fd, a.grant_id, PERIOD_BYTES / 4))
+			s->failures++;
+	}
+	return NULL;
+}
+
+/*
+ * A client holding grants and blocked in a huge acquire is killed; another
+ * client acquiring all along sees no failure, and afterwards nothing of
+ * the dead one remains (its reservation is free, its demand gone).
+ */
+TEST_F_TIMEOUT(contract, killed_client_leaves_others_unaffected, 60)
+{
+	struct steady s = { 0 };
+	struct bwarb_acquire a;
+	pthread_t th;
+	int pipefd[2], status, fd;
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(0, pipe(pipefd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int i, cfd = open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+		if (cfd < 0 || raw_register(cfd, "victim", 4, 400, PERIOD_BYTES))
+			_exit(1);
+		for (i = 0; i < 3; i++)
+			if (raw_acquire(cfd, PERIOD_BYTES / 2, 2000000000ULL, &a))
+				_exit(2);
+		if (write(pipefd[1], "x", 1) != 1)
+			_exit(3);
+		/* Blocks: far more than any period offers. */
+		raw_acquire(cfd, 1ULL << 39, 0, &a);
+		_exit(4);
+	}
+	close(pipefd[1]);
+	ASSERT_EQ(1, read(pipefd[0], &c, 1));
+	close(pipefd[0]);
+	/* Its reservation counts while it lives. */
+	EXPECT_EQ(-EBUSY, knob_set("guaranteed_mbps", 399));
+
+	fd = open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, raw_register(fd, "survivor", 1, 0, PERIOD_BYTES));
+	s.fd = fd;
+	ASSERT_EQ(0, pthread_create(&th, NULL, steady_loop, &s));
+	wait_periods(20, PERIOD_US);	/* the victim is blocked by now */
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	wait_periods(20, PERIOD_US);
+	s.stop = 1;
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, s.failures);
+	EXPECT_LT(0, s.grants);
+
+	EXPECT_EQ(1, knob_get("nr_clients"));
+	EXPECT_EQ(0, knob_set("guaranteed_mbps", 0));
+	EXPECT_EQ(0, knob_set("guaranteed_mbps", 500));
+	/* No demand of the dead client left: a whole period's worth comes
+	 * within the bound of an unreserved client alone (next boundary).
+	 */
+	ASSERT_EQ(0, raw_acquire(fd, PERIOD_BYTES, 5000000000ULL, &a));
+	EXPECT_GE(2, a.wait_periods);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
