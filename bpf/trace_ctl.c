@@ -170,15 +170,17 @@ int bwarb_trace_start(const char *pin_dir, char *err, size_t errlen)
 	ret = tracer_pin_names(&pn, err, errlen);
 	if (ret)
 		return ret;
-	if (bwarb_trace_started(pin_dir)) {
-		set_err(err, errlen, "tracer already started (%s exists; bwarbctl trace stop)",
-			pin_dir);
-		return -EEXIST;
-	}
-	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+	/* Creating the directory is the lock: of two racing starts, one
+	 * fails here, and a leftover directory is never reused.
+	 */
+	if (mkdir(pin_dir, 0700)) {
 		ret = -errno;
-		set_err(err, errlen, "cannot create %s: %s", pin_dir,
-			strerror(errno));
+		if (ret == -EEXIST)
+			set_err(err, errlen, "tracer already started (%s exists; bwarbctl trace stop)",
+				pin_dir);
+		else
+			set_err(err, errlen, "cannot create %s: %s", pin_dir,
+				strerror(errno));
 		return ret;
 	}
 
@@ -241,6 +243,7 @@ int bwarb_trace_stop(const char *pin_dir, char *err, size_t errlen)
 	ret = unpin_all(pin_dir, &pn, &removed, err, errlen);
 	if (ret)
 		return ret;
+	/* An empty directory (a start that died early) is removed too. */
 	if (!removed) {
 		set_err(err, errlen, "tracer not started (nothing pinned in %s)",
 			pin_dir);

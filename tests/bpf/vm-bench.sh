@@ -49,8 +49,8 @@ awk -v a="$m_off" -v b="$m_on" -v r="$rounds" -v ms="$ms" 'BEGIN {
 # the throughput: one more run with the statistics on.
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
 "$ctl" trace start >/dev/null
-g=$(taskset -c 0 "$bench" "$ms" | awk '{ print $2 }')
-bpftool prog show | awk -v g="$g" -v off="$m_off" '
+taskset -c 0 "$bench" "$ms" >/dev/null
+bpftool prog show | awk -v off="$m_off" '
 	/ name bwarb_/ {
 		t = 0; c = 0
 		for (i = 1; i < NF; i++) {
