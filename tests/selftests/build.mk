@@ -24,3 +24,16 @@ ALL_TARGETS += $(SELFTESTS)
 check-selftests: $(BWARB_KO) $(SELFTESTS)
 	@tests/vm/run --load --check-dmesg --timeout 600 -- tests/selftests/bwarb/run_all.sh
 CHECK_SUITES += selftests
+
+# make bench: ns per acquire (+ complete) through the fast path and the
+# ioctl, in the VM, and the userspace equivalents on this machine.
+build/bwarb_bench: tests/selftests/bwarb/bwarb_bench.c libruntime/bwarb_client.c \
+		libruntime/bwarb_client.h kmod/uapi/bwarb.h kmod/arb_core.c kmod/arb_core.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CSTD) $(WARN) -O2 -o $@ $< libruntime/bwarb_client.c kmod/arb_core.c -lpthread
+
+.PHONY: bench-bwarb-acquire
+bench-bwarb-acquire: $(BWARB_KO) build/bwarb_bench
+	@build/bwarb_bench userspace
+	@tests/vm/run --load --timeout 300 -- build/bwarb_bench device
+BENCH_TARGETS += bench-bwarb-acquire
