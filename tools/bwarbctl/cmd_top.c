@@ -131,6 +131,21 @@ static void print_bandwidth(struct bwarb_sampler *s, size_t nr, int cpu)
 	       (unsigned long long)errors);
 }
 
+/* The module's own measurement, to set against the sampler's; nothing
+ * when the module is not loaded (or predates the measured figures).
+ */
+static void print_module_figures(void)
+{
+	char src[32], rd[32], wr[32];
+
+	if (bwarbctl_sysfs_read("source", src, sizeof(src)) ||
+	    bwarbctl_sysfs_read("read_mbps_avg", rd, sizeof(rd)) ||
+	    bwarbctl_sysfs_read("write_mbps_avg", wr, sizeof(wr)))
+		return;
+	printf("bwarb module (source %s): read %s MB/s, write %s MB/s (smoothed)\n",
+	       src, rd, wr);
+}
+
 /* Prints the tracer's table; keeps the snapshot for the next rates. */
 static void print_clients(struct bwarb_trace_client **prev, size_t *nr_prev,
 			  double secs)
@@ -267,6 +282,7 @@ static int cmd_top(int argc, char **argv)
 		printf("--- bwarbctl top, report %ld\n", done + 1);
 		if (s)
 			print_bandwidth(s, nr_counters, cpu);
+		print_module_figures();
 		print_clients(&prev, &nr_prev, t - t_prev);
 		t_prev = t;
 		fflush(stdout);
