@@ -21,7 +21,7 @@ build/selftests/bwarb_contract_test: tests/selftests/bwarb/bwarb_contract_test.c
 ALL_TARGETS += $(SELFTESTS)
 
 .PHONY: check-selftests
-check-selftests: $(BWARB_KO) $(SELFTESTS)
+check-selftests: $(BWARB_KO) $(SELFTESTS) build/bwarbctl
 	@tests/vm/run --load --check-dmesg --timeout 600 -- tests/selftests/bwarb/run_all.sh
 CHECK_SUITES += selftests
 
@@ -37,3 +37,15 @@ bench-bwarb-acquire: $(BWARB_KO) build/bwarb_bench
 	@build/bwarb_bench userspace
 	@tests/vm/run --load --timeout 300 -- build/bwarb_bench device
 BENCH_TARGETS += bench-bwarb-acquire
+
+# Suite 'bwarb-host' (host, ASan+UBSan, a second or two): the client
+# library without the module and bwarbctl over a fake sysfs directory.
+build/bwarb-host/host_unit_test: build/asan/tests/selftests/bwarb/host_unit_test.o \
+		build/asan/libruntime/bwarb_client.o
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $^ -lcmocka
+
+.PHONY: check-bwarb-host
+check-bwarb-host: build/bwarb-host/host_unit_test build/bwarbctl
+	@CMOCKA_MESSAGE_OUTPUT=TAP build/bwarb-host/host_unit_test
+CHECK_SUITES += bwarb-host

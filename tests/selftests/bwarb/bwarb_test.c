@@ -565,6 +565,144 @@ TEST_F(bwarb, threads_share_one_file)
 	close(fd);
 }
 
+#define TRACEFS "/sys/kernel/tracing/"
+
+static int trace_write(const char *file, const char *val)
+{
+	char path[128];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), TRACEFS "%s", file);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The whole trace buffer as one string (caller frees). */
+static char *trace_read(void)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap + 1);
+	ssize_t n;
+	int fd = open(TRACEFS "trace", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += n;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+TEST_F(bwarb, tracepoints_fire)
+{
+	struct bwarb_acquire a;
+	char *t, want[128];
+	int fd, ret;
+	__u64 id;
+
+	if (access(TRACEFS "events/bwarb/enable", W_OK))
+		SKIP(return, "no tracefs at " TRACEFS);
+	ASSERT_EQ(0, trace_write("trace", ""));
+	ASSERT_EQ(0, trace_write("events/bwarb/enable", "1"));
+	fd = dev_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, do_register(fd, "traced", 7, 20));
+	ASSERT_EQ(0, do_acquire(fd, 1000, 1000000000ULL, 0, &a));
+	id = a.grant_id;
+	ASSERT_EQ(0, do_complete(fd, id, 800));
+	/* Drain the period, then a non-blocking acquire fails. */
+	do {
+		ret = do_acquire(fd, 50000, 0, BWARB_ACQUIRE_NONBLOCK, &a);
+		if (!ret)
+			ASSERT_EQ(0, do_complete(fd, a.grant_id, 50000));
+	} while (!ret);
+	ASSERT_EQ(-EAGAIN, ret);
+	close(fd);
+	usleep(5000);	/* a few boundaries */
+	ASSERT_EQ(0, trace_write("events/bwarb/enable", "0"));
+	t = trace_read();
+	ASSERT_NE(NULL, t);
+	EXPECT_NE(NULL, strstr(t, "bwarb_register: client="));
+	EXPECT_NE(NULL, strstr(t, "class=0 weight=7 reserve_mbps=20 burst_bytes=1000000 ret=0"));
+	snprintf(want, sizeof(want), "grant_id=%llu bytes=1000 wait_ns=", (unsigned long long)id);
+	EXPECT_NE(NULL, strstr(t, want));
+	snprintf(want, sizeof(want), "grant_id=%llu granted=1000 actual=800", (unsigned long long)id);
+	EXPECT_NE(NULL, strstr(t, want));
+	EXPECT_NE(NULL, strstr(t, "bwarb_acquire_fail: client="));
+	EXPECT_NE(NULL, strstr(t, "bytes=50000 wait_ns="));
+	EXPECT_NE(NULL, strstr(t, "ret=-11"));
+	EXPECT_NE(NULL, strstr(t, "bwarb_period: period="));
+	free(t);
+	trace_write("trace", "");
+}
+
+/* Runs build/bwarbctl with args; returns its exit status, output in out. */
+static int bwarbctl(char *out, size_t len, const char *args)
+{
+	char cmd[256];
+	size_t n = 0;
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "build/bwarbctl %s 2>&1", args);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (n + 1 < len && fgets(out + n, len - n, p))
+		n += strlen(out + n);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST_F(bwarb, bwarbctl_status_and_set)
+{
+	char out[4096];
+	int status;
+	pid_t pid;
+
+	if (access("build/bwarbctl", X_OK))
+		SKIP(return, "build/bwarbctl not built");
+	ASSERT_EQ(0, bwarbctl(out, sizeof(out), "status"));
+	EXPECT_NE(NULL, strstr(out, "period_us          1000 us\n"));
+	EXPECT_NE(NULL, strstr(out, "capacity_mbps      100 MB/s\n"));
+	EXPECT_NE(NULL, strstr(out, "guaranteed_mbps    50 MB/s\n"));
+	EXPECT_NE(NULL, strstr(out, "nr_clients         0\n"));
+	EXPECT_NE(NULL, strstr(out, "granted_bytes      "));
+	EXPECT_NE(NULL, strstr(out, " bytes ("));
+
+	EXPECT_EQ(0, bwarbctl(out, sizeof(out), "set period_us 700"));
+	EXPECT_EQ(700, knob_get("period_us"));
+	EXPECT_EQ(1, bwarbctl(out, sizeof(out), "set period_us 5"));
+	EXPECT_NE(NULL, strstr(out, "out of range")) TH_LOG("%s", out);
+	EXPECT_EQ(2, bwarbctl(out, sizeof(out), "set period_us 5ms"));
+	EXPECT_EQ(2, bwarbctl(out, sizeof(out), "set nosuch 5"));
+	EXPECT_EQ(2, bwarbctl(out, sizeof(out), "frobnicate"));
+	EXPECT_EQ(700, knob_get("period_us"));
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		_exit(bwarbctl(out, sizeof(out), "set period_us 900") == 1 &&
+		      strstr(out, "permission denied") ? 0 : 11);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(700, knob_get("period_us"));
+}
+
 /* Module load and unload, by system call (no kmod tools needed). */
 static const char *ko_path(void)
 {
@@ -578,15 +716,20 @@ static int unload(void)
 	return syscall(SYS_delete_module, "bwarb", O_NONBLOCK) ? -errno : 0;
 }
 
-static int load(void)
+static int load_with(const char *params)
 {
 	int fd = open(ko_path(), O_RDONLY | O_CLOEXEC), ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? -errno : 0;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+static int load(void)
+{
+	return load_with("");
 }
 
 TEST(rmmod_refused_while_client_open)
@@ -625,6 +768,28 @@ TEST(load_unload_20_cycles_with_clients)
 		close(fd);
 		ASSERT_EQ(0, knob_get("nr_clients"));
 	}
+}
+
+TEST(max_clients_cap_gives_emfile)
+{
+	int fd[3], i;
+
+	ASSERT_EQ(0, unload());
+	ASSERT_EQ(0, load_with("max_clients=2"));
+	for (i = 0; i < 3; i++) {
+		fd[i] = dev_open();
+		ASSERT_LE(0, fd[i]);
+	}
+	EXPECT_EQ(0, do_register(fd[0], "one", 1, 0));
+	EXPECT_EQ(0, do_register(fd[1], "two", 1, 0));
+	EXPECT_EQ(-EMFILE, do_register(fd[2], "three", 1, 0));
+	EXPECT_EQ(2, knob_get("nr_clients"));
+	close(fd[0]);
+	EXPECT_EQ(0, do_register(fd[2], "three", 1, 0));
+	close(fd[1]);
+	close(fd[2]);
+	ASSERT_EQ(0, unload());
+	ASSERT_EQ(0, load());
 }
 
 TEST_HARNESS_MAIN
