@@ -14,7 +14,10 @@
  *
  * Memory model: every float pointer an op receives was allocated with the
  * backend's alloc() (host-visible: USM shared/host memory on an iGPU) or is
- * a weight view the backend packed itself. Shapes are row-major.
+ * a weight view the backend packed itself. Shapes are row-major. An expert
+ * that two backends may run is packed once, by the one whose memory both
+ * devices read (desc.shared), and the other computes on it in place
+ * (expert_view, expert_create_shared): one copy of the weights.
  *
  * Ordering: ops may run asynchronously but in submission order per backend;
  * sync() waits for all of them. inference.c calls sync() before it reads a
@@ -37,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <errno.h>
 
 #include "model.h"
 
@@ -64,6 +68,27 @@ struct sm_linear_desc {
 struct sm_expert_desc {
 	const char *name;
 	struct phimoe_tensor w1, w3, w2;
+	/* Packed once for two backends (the split's expert modes): in the
+	 * layout of struct sm_expert_view, as shared_dtype (F32 or BF16), in
+	 * memory the CPU reads too; expert_view() then describes it. false:
+	 * the backend's own layout. */
+	bool shared;
+	enum phimoe_dtype shared_dtype;
+};
+
+/* A weight matrix in host-readable memory: row-major [rows][cols] of
+ * dtype (F32 or BF16), as the checkpoint stores it. */
+struct sm_weight_view {
+	const void *data;
+	enum phimoe_dtype dtype;
+	int rows, cols;
+};
+
+/* An expert's weights in the one layout both backends read: w13 is
+ * [2*inter][hidden], the rows of w1 then those of w3 (the fused gate/up
+ * product of both backends), w2 is [hidden][inter]. */
+struct sm_expert_view {
+	struct sm_weight_view w13, w2;
 };
 
 /* Compute type of packed weights (the rest of the pass is f32). */
@@ -125,6 +150,17 @@ struct sm_backend_ops {
 	 * x: [m][hidden], y: [m][hidden]. */
 	int (*expert)(struct sm_backend *be, struct sm_expert *e, const float *x,
 		      int m, const float *scale, float *y);
+	/* Optional (NULL: -EOPNOTSUPP). The weights the expert's op reads,
+	 * as views, when they are in the layout of sm_expert_view (valid until
+	 * expert_destroy); -EOPNOTSUPP when they are in a private layout. */
+	int (*expert_view)(struct sm_backend *be, struct sm_expert *e,
+			   struct sm_expert_view *out);
+	/* Optional (NULL: -EOPNOTSUPP). An expert over weights that another
+	 * backend owns, read in place, no copy: the view must outlive it.
+	 * -EOPNOTSUPP when this backend cannot compute on that dtype. */
+	int (*expert_create_shared)(struct sm_backend *be, const char *name,
+				    const struct sm_expert_view *v,
+				    struct sm_expert **out);
 
 	/* y[i] = (x[i] - mean) / sqrt(var + eps) * gamma + beta; n columns. */
 	int (*layernorm)(struct sm_backend *be, const float *x, int m, int n,
@@ -163,7 +199,10 @@ struct sm_backend {
 	const struct sm_backend_ops *ops;
 	enum sm_backend_compute compute;
 	struct sm_arb_client *gate;	/* NULL: ungated; borrowed */
-	uint64_t packed_bytes;		/* weight bytes the backend allocated */
+	/* Weight bytes held now (created minus destroyed). */
+	uint64_t packed_bytes;		/* allocated by this backend */
+	uint64_t shared_bytes;		/* of those, packed for another backend too */
+	uint64_t borrowed_bytes;	/* read in place from another's memory */
 	char last_error[256];
 	void *priv;
 };
@@ -185,6 +224,11 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 
 /* Wrappers that read well at call sites. */
 static inline int sm_be_sync(struct sm_backend *be) { return be->ops->sync(be); }
+static inline int sm_be_expert_view(struct sm_backend *be, struct sm_expert *e,
+				    struct sm_expert_view *out)
+{
+	return be->ops->expert_view ? be->ops->expert_view(be, e, out) : -EOPNOTSUPP;
+}
 static inline void sm_be_stage(struct sm_backend *be, int layer, enum sm_stage st)
 {
 	if (be->ops->stage)

@@ -25,6 +25,7 @@ struct sm_expert {
 	struct dmm_weights *w13;	/* [2*inter][hidden]: w1 rows, then w3 */
 	struct dmm_weights *w2;		/* [hidden][inter] */
 	int hidden, inter;
+	uint64_t borrowed;		/* bytes read from another backend's memory */
 };
 
 struct cpu_be {
@@ -153,9 +154,9 @@ static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc 
 
 static void cpu_linear_destroy(struct sm_backend *be, struct sm_linear *l)
 {
-	(void)be;
 	if (!l)
 		return;
+	be->packed_bytes -= dmm_weights_packed_bytes(l->w);
 	dmm_weights_destroy(l->w);
 	free(l);
 }
@@ -180,6 +181,26 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 		return fail(be, rc, "oneDNN: matmul %dx%dx%d failed", m, l->in, l->out);
 	}
 	return gate_complete(be, grant, bytes);
+}
+
+/* Work buffers sized by the widest expert, once. */
+static int work_buffers(struct sm_backend *be, int inter)
+{
+	struct cpu_be *c = cpu(be);
+
+	if ((size_t)c->max_rows * 2 * inter <= c->h_elems)
+		return 0;
+	free(c->h);
+	free(c->g);
+	c->h_elems = (size_t)c->max_rows * 2 * inter;
+	c->g_elems = (size_t)c->max_rows * inter;
+	c->h = cpu_alloc(be, sizeof(float) * c->h_elems);
+	c->g = cpu_alloc(be, sizeof(float) * c->g_elems);
+	if (!c->h || !c->g) {
+		c->h_elems = c->g_elems = 0;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc *d,
@@ -212,31 +233,74 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 			    dmm_weights_packed_bytes(e->w2);
 	e->hidden = (int)d->w1.shape[1];
 	e->inter = (int)d->w1.shape[0];
-	/* work buffers sized by the widest expert, once */
-	if ((size_t)c->max_rows * 2 * e->inter > c->h_elems) {
-		free(c->h);
-		free(c->g);
-		c->h_elems = (size_t)c->max_rows * 2 * e->inter;
-		c->g_elems = (size_t)c->max_rows * e->inter;
-		c->h = cpu_alloc(be, sizeof(float) * c->h_elems);
-		c->g = cpu_alloc(be, sizeof(float) * c->g_elems);
-		if (!c->h || !c->g) {
-			c->h_elems = c->g_elems = 0;
-			dmm_weights_destroy(e->w13);
-			dmm_weights_destroy(e->w2);
-			free(e);
-			return fail(be, -ENOMEM, "out of memory");
-		}
+	if (work_buffers(be, e->inter)) {
+		dmm_weights_destroy(e->w13);
+		dmm_weights_destroy(e->w2);
+		free(e);
+		return fail(be, -ENOMEM, "out of memory");
 	}
 	*out = e;
 	return 0;
 }
 
+/* The weights stay where the view says (another backend's memory, e.g.
+ * the iGPU's host USM): oneDNN runs on the row-major layout as it is. */
+static int cpu_expert_create_shared(struct sm_backend *be, const char *name,
+				    const struct sm_expert_view *v, struct sm_expert **out)
+{
+	struct cpu_be *c = cpu(be);
+	struct sm_expert *e;
+	int rc;
+
+	if (v->w13.rows % 2 || v->w2.rows != v->w13.cols || v->w2.cols != v->w13.rows / 2 ||
+	    v->w13.dtype != v->w2.dtype)
+		return fail(be, -EINVAL, "expert %s: shared w13/w2 views disagree",
+			    name ? name : "?");
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return fail(be, -ENOMEM, "out of memory");
+	rc = dmm_weights_wrap(c->mm, v->w13.data, v->w13.dtype, v->w13.rows, v->w13.cols,
+			      &e->w13, be->last_error, sizeof(be->last_error));
+	if (!rc)
+		rc = dmm_weights_wrap(c->mm, v->w2.data, v->w2.dtype, v->w2.rows, v->w2.cols,
+				      &e->w2, be->last_error, sizeof(be->last_error));
+	e->hidden = v->w13.cols;
+	e->inter = v->w13.rows / 2;
+	if (!rc && work_buffers(be, e->inter))
+		rc = fail(be, -ENOMEM, "out of memory");
+	if (rc) {
+		dmm_weights_destroy(e->w13);
+		dmm_weights_destroy(e->w2);
+		free(e);
+		return rc;
+	}
+	e->borrowed = dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2);
+	be->borrowed_bytes += e->borrowed;
+	*out = e;
+	return 0;
+}
+
+/* Only the row-major weights (shared or mapped in place) have a view:
+ * what oneDNN reads, from its memory objects. */
+static int cpu_expert_view(struct sm_backend *be, struct sm_expert *e,
+			   struct sm_expert_view *out)
+{
+	enum phimoe_dtype dt = be->compute == SM_BACKEND_BF16 ? PHIMOE_DTYPE_BF16 :
+				PHIMOE_DTYPE_F32;
+
+	out->w13 = (struct sm_weight_view){ dmm_weights_plain_data(e->w13), dt,
+					    2 * e->inter, e->hidden };
+	out->w2 = (struct sm_weight_view){ dmm_weights_plain_data(e->w2), dt,
+					   e->hidden, e->inter };
+	return out->w13.data && out->w2.data ? 0 : -EOPNOTSUPP;
+}
+
 static void cpu_expert_destroy(struct sm_backend *be, struct sm_expert *e)
 {
-	(void)be;
 	if (!e)
 		return;
+	be->borrowed_bytes -= e->borrowed;
+	be->packed_bytes -= dmm_weights_packed_bytes(e->w13) + dmm_weights_packed_bytes(e->w2);
 	dmm_weights_destroy(e->w13);
 	dmm_weights_destroy(e->w2);
 	free(e);
@@ -355,6 +419,8 @@ static const struct sm_backend_ops cpu_ops = {
 	.expert_create = cpu_expert_create,
 	.expert_destroy = cpu_expert_destroy,
 	.expert = cpu_expert,
+	.expert_view = cpu_expert_view,
+	.expert_create_shared = cpu_expert_create_shared,
 	.layernorm = cpu_layernorm,
 	.rope = cpu_rope,
 	.attention = cpu_attention,

@@ -16,6 +16,7 @@ struct dmm_shape {
 	struct dmm_shape *next;
 	int k, n;
 	bool bias;
+	bool plain;			/* wmd is the checkpoint's row-major [n][k] */
 	dnnl_memory_desc_t wmd;		/* the packed layout, fixed for every m */
 	dnnl_primitive_t *prim;		/* [max_rows + 1], NULL until first use */
 	dnnl_memory_t *src, *dst;	/* per m; handles set at each call */
@@ -39,6 +40,7 @@ struct dmm_weights {
 	dnnl_memory_t wmem, bmem;
 	float *bias;			/* [n] f32, NULL without bias */
 	uint64_t bytes, packed_bytes;
+	bool plain;			/* wmem is row-major [n][k] (not reordered) */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -197,14 +199,25 @@ static int shape_make_m(struct dmm_ctx *c, struct dmm_shape *sh, int m)
 	return st == dnnl_success ? 0 : -EIO;
 }
 
-static struct dmm_shape *shape_get(struct dmm_ctx *c, int k, int n, bool bias,
+/* The checkpoint's [n][k] row-major is oneDNN's {k, n} in "ba". */
+static dnnl_status_t plain_md(const struct dmm_ctx *c, int k, int n, dnnl_memory_desc_t *md)
+{
+	dnnl_dims_t wd = { k, n };
+
+	return dnnl_memory_desc_init_by_tag(md, 2, wd, ctx_dt(c), dnnl_ba);
+}
+
+/* The shape's primitives; plain: on the row-major weight as it is, else
+ * on the layout oneDNN prefers. */
+static struct dmm_shape *shape_get(struct dmm_ctx *c, int k, int n, bool bias, bool plain,
 				   char *err, size_t errlen)
 {
 	struct dmm_shape *sh;
 	dnnl_primitive_desc_t pd;
+	dnnl_memory_desc_t pmd;
 
 	for (sh = c->shapes; sh; sh = sh->next)
-		if (sh->k == k && sh->n == n && sh->bias == bias)
+		if (sh->k == k && sh->n == n && sh->bias == bias && sh->plain == plain)
 			return sh;
 	sh = calloc(1, sizeof(*sh));
 	if (!sh)
@@ -212,15 +225,17 @@ static struct dmm_shape *shape_get(struct dmm_ctx *c, int k, int n, bool bias,
 	sh->k = k;
 	sh->n = n;
 	sh->bias = bias;
+	sh->plain = plain;
 	sh->prim = calloc(c->prim_rows + 1, sizeof(*sh->prim));
 	sh->src = calloc(c->prim_rows + 1, sizeof(*sh->src));
 	sh->dst = calloc(c->prim_rows + 1, sizeof(*sh->dst));
 	if (!sh->prim || !sh->src || !sh->dst)
 		goto nomem;
-	if (make_pd(c, k, n, bias, 1, NULL, &pd) != dnnl_success) {
-		seterr(err, errlen, "oneDNN: no %s matmul for k=%d n=%d on this CPU (%s)%s",
-		       c->bf16 ? "bf16" : "f32", k, n, dmm_isa_name(),
-		       c->bf16 ? "; use compute type f32" : "");
+	if ((plain && plain_md(c, k, n, &pmd) != dnnl_success) ||
+	    make_pd(c, k, n, bias, 1, plain ? &pmd : NULL, &pd) != dnnl_success) {
+		seterr(err, errlen, "oneDNN: no %s matmul for k=%d n=%d%s on this CPU (%s)%s",
+		       c->bf16 ? "bf16" : "f32", k, n, plain ? " on row-major weights" : "",
+		       dmm_isa_name(), c->bf16 ? "; use compute type f32" : "");
 		shape_free(sh, c->prim_rows);
 		return NULL;
 	}
@@ -266,6 +281,29 @@ static void convert_rows(const struct dmm_ctx *c, const struct phimoe_tensor *t,
 	}
 }
 
+/* bf16: the input and output rows of every m go through two buffers,
+ * sized for the widest shape. */
+static int ctx_bufs(struct dmm_ctx *c, int k, int n)
+{
+	if (c->bf16 && (size_t)c->prim_rows * k > c->xbf_elems) {
+		uint16_t *nb = realloc(c->xbf, (size_t)c->prim_rows * k * 2);
+
+		if (!nb)
+			return -ENOMEM;
+		c->xbf = nb;
+		c->xbf_elems = (size_t)c->prim_rows * k;
+	}
+	if (c->bf16 && (size_t)c->prim_rows * n > c->y2_elems) {
+		float *nb = realloc(c->y2, (size_t)c->prim_rows * n * sizeof(float));
+
+		if (!nb)
+			return -ENOMEM;
+		c->y2 = nb;
+		c->y2_elems = (size_t)c->prim_rows * n;
+	}
+	return 0;
+}
+
 int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 		       const struct phimoe_tensor *b, int nparts,
 		       struct dmm_weights **out, char *err, size_t errlen)
@@ -275,7 +313,7 @@ int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 	bool bias = false;
 	size_t esz = c->bf16 ? 2 : 4;
 	dnnl_memory_desc_t plain, bmd;
-	dnnl_dims_t wd, bd;
+	dnnl_dims_t bd;
 	dnnl_memory_t pmem = NULL;
 	dnnl_primitive_desc_t rpd = NULL;
 	dnnl_primitive_t rprim = NULL;
@@ -314,27 +352,12 @@ int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 		return -ENOMEM;
 	dw->c = c;
 	/* bf16 adds the bias itself, after summing the hi and lo products */
-	dw->sh = shape_get(c, k, n, bias && !c->bf16, err, errlen);
+	dw->sh = shape_get(c, k, n, bias && !c->bf16, false, err, errlen);
 	if (!dw->sh)
 		goto fail;
 
-	/* the input and output rows of every m go through two buffers */
-	if (c->bf16 && (size_t)c->prim_rows * k > c->xbf_elems) {
-		uint16_t *nb = realloc(c->xbf, (size_t)c->prim_rows * k * 2);
-
-		if (!nb)
-			goto nomem;
-		c->xbf = nb;
-		c->xbf_elems = (size_t)c->prim_rows * k;
-	}
-	if (c->bf16 && (size_t)c->prim_rows * n > c->y2_elems) {
-		float *nb = realloc(c->y2, (size_t)c->prim_rows * n * sizeof(float));
-
-		if (!nb)
-			goto nomem;
-		c->y2 = nb;
-		c->y2_elems = (size_t)c->prim_rows * n;
-	}
+	if (ctx_bufs(c, k, n))
+		goto nomem;
 
 	if (bias) {
 		size_t off = 0;
@@ -358,10 +381,7 @@ int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 			goto fail_dnnl;
 	}
 
-	/* the checkpoint's [n][k] row-major is oneDNN's {k, n} in "ba" */
-	wd[0] = k;
-	wd[1] = n;
-	if (dnnl_memory_desc_init_by_tag(&plain, 2, wd, ctx_dt(c), dnnl_ba))
+	if (plain_md(c, k, n, &plain))
 		goto fail_dnnl;
 	dw->bytes = dnnl_memory_desc_get_size(&dw->sh->wmd);
 	if (nparts == 1 && dnnl_memory_desc_equal(&plain, &dw->sh->wmd) &&
@@ -370,6 +390,7 @@ int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 		/* already in the preferred layout: use the mapping in place */
 		if (dnnl_memory_create(&dw->wmem, &dw->sh->wmd, c->eng, (void *)w[0].data))
 			goto fail_dnnl;
+		dw->plain = true;
 		*out = dw;
 		return 0;
 	}
@@ -421,6 +442,56 @@ fail:
 	free(tmp_row);
 	dmm_weights_destroy(dw);
 	return rc;
+}
+
+int dmm_weights_wrap(struct dmm_ctx *c, const void *data, enum phimoe_dtype dtype, int n,
+		     int k, struct dmm_weights **out, char *err, size_t errlen)
+{
+	struct dmm_weights *dw;
+
+	if (!data || n < 1 || k < 1) {
+		seterr(err, errlen, "matmul: bad row-major weight (%d x %d)", n, k);
+		return -EINVAL;
+	}
+	if (dtype != (c->bf16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32)) {
+		/* oneDNN 2.6 has no f32 x bf16 matmul, and a conversion would
+		 * be the second copy this function exists to avoid */
+		seterr(err, errlen, "matmul: %s weights for a %s matmul", phimoe_dtype_name(dtype),
+		       c->bf16 ? "bf16" : "f32");
+		return -EOPNOTSUPP;
+	}
+	dw = calloc(1, sizeof(*dw));
+	if (!dw)
+		return -ENOMEM;
+	dw->c = c;
+	dw->sh = shape_get(c, k, n, false, true, err, errlen);
+	if (!dw->sh) {
+		free(dw);
+		return -EOPNOTSUPP;
+	}
+	if (ctx_bufs(c, k, n)) {
+		free(dw);
+		seterr(err, errlen, "matmul: out of memory");
+		return -ENOMEM;
+	}
+	dw->bytes = dnnl_memory_desc_get_size(&dw->sh->wmd);
+	dw->plain = true;
+	if (dnnl_memory_create(&dw->wmem, &dw->sh->wmd, c->eng, (void *)data)) {
+		free(dw);
+		seterr(err, errlen, "oneDNN: cannot wrap a %d x %d weight", n, k);
+		return -EIO;
+	}
+	*out = dw;
+	return 0;
+}
+
+const void *dmm_weights_plain_data(const struct dmm_weights *w)
+{
+	void *p = NULL;
+
+	if (!w->plain || dnnl_memory_get_data_handle(w->wmem, &p) != dnnl_success)
+		return NULL;
+	return p;
 }
 
 void dmm_weights_destroy(struct dmm_weights *w)

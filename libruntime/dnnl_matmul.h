@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * y[m][n] = x[m][k] W^T + b through oneDNN matmul, with W packed once into
- * the layout oneDNN's brgemm kernels prefer (queried, not assumed) and the
- * primitives cached per (k, n, compute type, bias) and per exact m: oneDNN
- * 2.6 only picks its fast kernels for a fixed m, and with a runtime m it
- * falls back to gemm:jit, which re-packs the weights on every call. The
- * primitive for m = 1 (decode) is made when the shape is first packed;
- * others on first use of that m, then reused for good.
+ * the layout oneDNN's brgemm kernels prefer (queried, not assumed), or used
+ * in place when row-major (dmm_weights_wrap: memory another device reads),
+ * and the primitives cached per (k, n, compute type, bias, layout) and per
+ * exact m: oneDNN 2.6 only picks its fast kernels for a fixed m, and with a
+ * runtime m it falls back to gemm:jit, which re-packs the weights on every
+ * call. The primitive for m = 1 (decode) is made when the shape is first
+ * packed; others on first use of that m, then reused for good.
  *
  * Activations are f32 in and out; in bf16 the input rows are converted
  * into a work buffer first (oneDNN 2.6 has no f32 x bf16 matmul).
@@ -42,6 +43,19 @@ int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 		       const struct phimoe_tensor *b, int nparts,
 		       struct dmm_weights **out, char *err, size_t errlen);
 void dmm_weights_destroy(struct dmm_weights *w);
+
+/*
+ * A weight that is already row-major [n][k] in the compute type (f32, or
+ * bf16 for a bf16 context) at data, used in place: no copy, no reorder,
+ * the primitives are made for that plain layout (kept apart from those of
+ * the packed one). data must outlive the weight. -EOPNOTSUPP when the
+ * dtype is not the compute type or oneDNN has no matmul on that layout.
+ */
+int dmm_weights_wrap(struct dmm_ctx *c, const void *data, enum phimoe_dtype dtype, int n,
+		     int k, struct dmm_weights **out, char *err, size_t errlen);
+/* The row-major [n][k] data oneDNN reads for w (its memory object's
+ * handle), or NULL when w is in a packed layout. */
+const void *dmm_weights_plain_data(const struct dmm_weights *w);
 int dmm_weights_k(const struct dmm_weights *w);
 int dmm_weights_n(const struct dmm_weights *w);
 /* Bytes of the weight as oneDNN reads it (packed or mapped). */

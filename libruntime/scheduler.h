@@ -17,7 +17,13 @@
  *                    it first: bytes over each device's measured rate (the
  *                    rates include the arbiter's throttling, i.e. its
  *                    grants), plus what the iGPU still has queued.
- * In the two expert modes every expert is packed for both devices.
+ * In the two expert modes every expert is stored once: the Level Zero
+ * backend packs it into host USM, row-major in the CPU's compute type
+ * (f32, or bf16 for bf16 compute), and the CPU backend runs oneDNN on that
+ * memory in place (backend.h: expert_view, expert_create_shared). Only
+ * where the CPU cannot compute on it (-EOPNOTSUPP) is it packed for each
+ * device (counted in unshared_experts). In partition mode each weight is
+ * packed for its one device, in that device's preferred layout.
  *
  * Memory is the Level Zero backend's (USM shared), which the CPU reads
  * directly. Ordering: CPU ops are synchronous; before a CPU op the iGPU is
@@ -87,7 +93,17 @@ struct sm_split_stats {
 	uint64_t overlapped;		/* CPU experts run while the iGPU had experts queued */
 	uint64_t gpu_drains;		/* waits for the iGPU before a CPU op */
 	double rate_mb_s[2];		/* measured expert rates (dynamic) */
+	uint64_t weight_bytes[2];	/* weights each device's backend holds */
+	uint64_t shared_weight_bytes;	/* of the iGPU's, those the CPU reads too */
+	uint64_t borrowed_weight_bytes;	/* what the CPU reads of them in place */
+	uint64_t unshared_experts;	/* experts packed twice (CPU could not share) */
 };
 void sm_split_backend_stats(struct sm_backend *be, struct sm_split_stats *out);
+
+/* What each device's op of expert e reads (the one-copy check of tests
+ * and reports): rc[d] 0 with v[d] set, -EOPNOTSUPP where that device keeps
+ * the expert in a private layout, -ENOENT where it has no copy. */
+void sm_split_expert_views(struct sm_backend *be, struct sm_expert *e,
+			   struct sm_expert_view v[2], int rc[2]);
 
 #endif /* SPLITMOE_SCHEDULER_H */

@@ -156,6 +156,13 @@ static void split_free(struct sm_backend *be, void *p)
 
 /* ---- weights ---- */
 
+static void sum_bytes(struct split_be *s)
+{
+	s->be.packed_bytes = s->d[0]->packed_bytes + s->d[1]->packed_bytes;
+	s->be.shared_bytes = s->d[0]->shared_bytes + s->d[1]->shared_bytes;
+	s->be.borrowed_bytes = s->d[0]->borrowed_bytes + s->d[1]->borrowed_bytes;
+}
+
 /* Layer and stage from a linear's name (inference.c's names). */
 static int linear_place(const char *name, int *layer, enum sm_stage *st)
 {
@@ -201,7 +208,7 @@ static int split_linear_create(struct sm_backend *be, const struct sm_linear_des
 		free(l);
 		return dev_fail(s, dev, rc);
 	}
-	be->packed_bytes = s->d[0]->packed_bytes + s->d[1]->packed_bytes;
+	sum_bytes(s);
 	*out = l;
 	return 0;
 }
@@ -214,6 +221,7 @@ static void split_linear_destroy(struct sm_backend *be, struct sm_linear *l)
 		return;
 	s->d[l->dev]->ops->linear_destroy(s->d[l->dev], l->h);
 	free(l);
+	sum_bytes(s);
 }
 
 static int split_linear(struct sm_backend *be, struct sm_linear *l, const float *x, int m,
@@ -229,6 +237,42 @@ static int split_linear(struct sm_backend *be, struct sm_linear *l, const float 
 		return dev_fail(s, l->dev, rc);
 	submitted(s, l->dev, false);
 	return 0;
+}
+
+/*
+ * An expert either device may run, stored once: the iGPU backend packs it
+ * into host USM in the CPU's compute type and the row-major layout both
+ * read, and the CPU backend computes on that memory in place. 0; 1 when
+ * the CPU cannot compute on it (nothing created: pack for each device);
+ * else a negative errno.
+ */
+static int expert_create_once(struct split_be *s, const struct sm_expert_desc *d,
+			      struct sm_expert *e)
+{
+	struct sm_backend *cpu = s->d[SM_DEV_CPU], *gpu = s->d[SM_DEV_GPU];
+	struct sm_expert_desc sd = *d;
+	struct sm_expert_view v;
+	int rc;
+
+	if (!cpu->ops->expert_create_shared)
+		return 1;
+	sd.shared = true;
+	sd.shared_dtype = s->be.compute == SM_BACKEND_BF16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32;
+	rc = gpu->ops->expert_create(gpu, &sd, &e->h[SM_DEV_GPU]);
+	if (rc)
+		return dev_fail(s, SM_DEV_GPU, rc);
+	rc = sm_be_expert_view(gpu, e->h[SM_DEV_GPU], &v);
+	if (!rc)
+		rc = cpu->ops->expert_create_shared(cpu, d->name, &v, &e->h[SM_DEV_CPU]);
+	if (!rc)
+		return 0;
+	gpu->ops->expert_destroy(gpu, e->h[SM_DEV_GPU]);
+	e->h[SM_DEV_GPU] = NULL;
+	if (rc == -EOPNOTSUPP) {
+		s->st.unshared_experts++;
+		return 1;
+	}
+	return dev_fail(s, SM_DEV_CPU, rc);
 }
 
 static int split_expert_create(struct sm_backend *be, const struct sm_expert_desc *d,
@@ -251,6 +295,12 @@ static int split_expert_create(struct sm_backend *be, const struct sm_expert_des
 		}
 		dev = sm_split_place(&s->plan, SM_STAGE_EXPERTS, layer);
 		need[!dev] = false;
+	} else {
+		rc = expert_create_once(s, d, e);
+		if (rc <= 0)
+			need[0] = need[1] = false;
+		if (rc > 0)
+			rc = 0;
 	}
 	for (int i = 0; i < 2 && !rc; i++)
 		if (need[i]) {
@@ -268,7 +318,7 @@ static int split_expert_create(struct sm_backend *be, const struct sm_expert_des
 	e->hidden = (int)d->w1.shape[1];
 	e->inter = (int)d->w1.shape[0];
 	e->wbytes = d->w1.nbytes + d->w2.nbytes + d->w3.nbytes;
-	be->packed_bytes = s->d[0]->packed_bytes + s->d[1]->packed_bytes;
+	sum_bytes(s);
 	*out = e;
 	return 0;
 }
@@ -279,10 +329,12 @@ static void split_expert_destroy(struct sm_backend *be, struct sm_expert *e)
 
 	if (!e)
 		return;
+	/* the CPU's view first: it reads the iGPU's memory */
 	for (int i = 0; i < 2; i++)
 		if (e->h[i])
 			s->d[i]->ops->expert_destroy(s->d[i], e->h[i]);
 	free(e);
+	sum_bytes(s);
 }
 
 /* Dynamic: the device that would finish this batch first. */
@@ -471,6 +523,20 @@ void sm_split_backend_stats(struct sm_backend *be, struct sm_split_stats *out)
 	struct split_be *s = sb(be);
 
 	*out = s->st;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		out->rate_mb_s[i] = s->rate[i] * 1e3;	/* bytes/ns = GB/s = 1000 MB/s */
+		out->weight_bytes[i] = s->d[i]->packed_bytes;
+	}
+	out->shared_weight_bytes = s->d[SM_DEV_GPU]->shared_bytes;
+	out->borrowed_weight_bytes = s->d[SM_DEV_CPU]->borrowed_bytes;
+}
+
+void sm_split_expert_views(struct sm_backend *be, struct sm_expert *e,
+			   struct sm_expert_view v[2], int rc[2])
+{
+	struct split_be *s = sb(be);
+
+	memset(v, 0, 2 * sizeof(*v));
+	for (int i = 0; i < 2; i++)
+		rc[i] = e->h[i] ? sm_be_expert_view(s->d[i], e->h[i], &v[i]) : -ENOENT;
 }

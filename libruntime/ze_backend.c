@@ -59,6 +59,7 @@ struct sm_expert {
 	int wt;
 	int hidden, inter;
 	uint64_t wbytes;
+	bool shared;		/* host USM, read by the CPU backend too */
 };
 
 struct ze_be {
@@ -114,6 +115,19 @@ static bool is_usm(struct ze_be *z, const void *p)
 
 	return p && zeMemGetAllocProperties(z->dev.ctx, p, &mp, NULL) == ZE_RESULT_SUCCESS &&
 	       mp.type != ZE_MEMORY_TYPE_UNKNOWN;
+}
+
+/* Host USM: weights that the CPU reads as well. On an iGPU it is the
+ * same DRAM the device reads; unlike shared USM it never migrates, so
+ * both devices may read it at the same time. */
+static void *usm_alloc_host(struct ze_be *z, size_t bytes)
+{
+	ze_host_mem_alloc_desc_t hd = { ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC, NULL, 0 };
+	void *p = NULL;
+
+	if (zeMemAllocHost(z->dev.ctx, &hd, bytes ? bytes : 64, 64, &p) != ZE_RESULT_SUCCESS)
+		return NULL;
+	return p;
 }
 
 static void *usm_alloc(struct ze_be *z, size_t bytes)
@@ -395,6 +409,7 @@ static void ze_linear_destroy(struct sm_backend *be, struct sm_linear *l)
 {
 	if (!l)
 		return;
+	be->packed_bytes -= l->wbytes + (l->b ? (size_t)l->out * sizeof(float) : 0);
 	usm_free(zb(be), l->w);
 	usm_free(zb(be), l->b);
 	free(l);
@@ -474,17 +489,24 @@ static int ze_expert_create(struct sm_backend *be, const struct sm_expert_desc *
 	    d->w1.dtype != d->w3.dtype || d->w1.dtype != d->w2.dtype)
 		return fail(z, -EINVAL, "expert %s: w1/w2/w3 shapes or dtypes disagree",
 			    d->name ? d->name : "?");
+	if (d->shared && d->shared_dtype != PHIMOE_DTYPE_F32 &&
+	    d->shared_dtype != PHIMOE_DTYPE_BF16)
+		return fail(z, -EINVAL, "expert %s: shared weights as %s", d->name ? d->name : "?",
+			    phimoe_dtype_name(d->shared_dtype));
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return fail(z, -ENOMEM, "out of memory");
-	e->wt = weight_type(z, &d->w1);
+	/* shared: the CPU's compute type (oneDNN 2.6 multiplies f32 by f32
+	 * or bf16 by bf16 only), which the kernels read as well */
+	e->wt = d->shared ? d->shared_dtype == PHIMOE_DTYPE_F32 : weight_type(z, &d->w1);
+	e->shared = d->shared;
 	e->hidden = (int)d->w1.shape[1];
 	e->inter = (int)d->w1.shape[0];
 	esz = e->wt ? 4 : 2;
 	n13 = d->w1.numel;
 	e->wbytes = esz * 3 * n13;
-	e->w13 = usm_alloc(z, esz * 2 * n13);
-	e->w2 = usm_alloc(z, esz * d->w2.numel);
+	e->w13 = e->shared ? usm_alloc_host(z, esz * 2 * n13) : usm_alloc(z, esz * 2 * n13);
+	e->w2 = e->shared ? usm_alloc_host(z, esz * d->w2.numel) : usm_alloc(z, esz * d->w2.numel);
 	if ((size_t)z->max_rows * e->inter > z->h_elems) {
 		usm_free(z, z->h);
 		z->h_elems = (size_t)z->max_rows * e->inter;
@@ -502,6 +524,8 @@ static int ze_expert_create(struct sm_backend *be, const struct sm_expert_desc *
 	pack(&d->w3, 0, n13, e->wt, (char *)e->w13 + esz * n13);
 	pack(&d->w2, 0, d->w2.numel, e->wt, e->w2);
 	be->packed_bytes += e->wbytes;
+	if (e->shared)
+		be->shared_bytes += e->wbytes;
 	*out = e;
 	return 0;
 }
@@ -510,6 +534,9 @@ static void ze_expert_destroy(struct sm_backend *be, struct sm_expert *e)
 {
 	if (!e)
 		return;
+	be->packed_bytes -= e->wbytes;
+	if (e->shared)
+		be->shared_bytes -= e->wbytes;
 	usm_free(zb(be), e->w13);
 	usm_free(zb(be), e->w2);
 	free(e);
@@ -554,6 +581,18 @@ static int ze_expert(struct sm_backend *be, struct sm_expert *e, const float *x,
 			    ((uint32_t[]){ cdiv(H, 64), (uint32_t)m, 1 }), s->ev,
 			    A(y), A(scale), A(m), A(H));
 	return gate_end(z, s, rc);
+}
+
+/* Every expert is packed row-major ([2*inter][hidden] w1|w3, [hidden][inter]
+ * w2) in host-visible USM: the view is what the kernels read. */
+static int ze_expert_view(struct sm_backend *be, struct sm_expert *e, struct sm_expert_view *out)
+{
+	enum phimoe_dtype dt = e->wt ? PHIMOE_DTYPE_F32 : PHIMOE_DTYPE_BF16;
+
+	(void)be;
+	out->w13 = (struct sm_weight_view){ e->w13, dt, 2 * e->inter, e->hidden };
+	out->w2 = (struct sm_weight_view){ e->w2, dt, e->hidden, e->inter };
+	return 0;
 }
 
 /* ---- the ungated ops ---- */
@@ -777,6 +816,7 @@ static const struct sm_backend_ops ze_ops = {
 	.expert_create = ze_expert_create,
 	.expert_destroy = ze_expert_destroy,
 	.expert = ze_expert,
+	.expert_view = ze_expert_view,
 	.layernorm = ze_layernorm,
 	.rope = ze_rope,
 	.attention = ze_attention,

@@ -4,7 +4,10 @@
  * as the SPIR-V kernels of kernels/ (build/kernels/NAME.spv) on one Level
  * Zero device, through an immediate command list. Every buffer it hands
  * out is USM shared memory, so the CPU and the iGPU read one copy; packed
- * weights are USM too. Ops are asynchronous and in order; sync() waits.
+ * weights are USM too, and an expert packed for both devices (desc.shared)
+ * is host USM, row-major in the CPU's compute type, which the CPU backend
+ * reads in place (expert_view). Ops are asynchronous and in order; sync()
+ * waits.
  *
  * Gating: each linear and expert acquires its byte estimate from the gate
  * (a gpu-class arbiter client, borrowed) before it is appended, and is

@@ -60,3 +60,19 @@ bench-gpu: build/splitmoe $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 	@POCL_CACHE_DIR=$(abspath build/pocl-cache) tests/gpu/bench_modes.sh build/splitmoe \
 		tests/fixtures/phimoe-tiny-a $(abspath $(GPU_SWGPU_LIB))
 BENCH_TARGETS += bench-gpu
+
+# One copy of the experts in the split's expert modes (CPU reads the
+# iGPU's host USM in place): pointers, numerics, weight accounting.
+SHARED_WEIGHTS_TEST_BIN := build/tests/shared_weights_test
+
+$(SHARED_WEIGHTS_TEST_BIN): build/asan/tests/gpu/shared_weights_test.o $(RUNTIME_ASAN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(SANITIZE) -o $@ $< $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
+
+.PHONY: check-gpu-shared
+check-gpu-shared: $(SHARED_WEIGHTS_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
+	@mkdir -p build/pocl-cache
+	$(GPU_TEST_ENV) $(SHARED_WEIGHTS_TEST_BIN) tests/fixtures/phimoe-tiny-a build/kernels
+
+CHECK_SUITES += gpu-shared
+ALL_TARGETS += $(SHARED_WEIGHTS_TEST_BIN)
