@@ -19,7 +19,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by the loader before load. */
+/* Set by the loader before load (libbpf's const volatile .rodata idiom:
+ * the verifier then knows them as constants).
+ */
 const volatile __u32 nr_counters;
 const volatile __u32 counter_kind[BWARB_SAMPLER_MAX_COUNTERS];	/* READ/WRITE */
 const volatile __u64 counter_bytes_q16[BWARB_SAMPLER_MAX_COUNTERS];	/* bytes/count << 16 */
