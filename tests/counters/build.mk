@@ -37,6 +37,30 @@ $(TEST_PMU_KO): tests/selftests/bwarb/test_pmu.c tests/selftests/bwarb/Kbuild
 	cp tests/selftests/bwarb/bwarb_test_pmu.ko $@
 ALL_TARGETS += $(TEST_PMU_KO)
 
+# Lint of the test PMU module (kmod-lint covers kmod/): W=1 build of a copy
+# and checkpatch --strict, as TAP lines of the counters-unit suite.
+TEST_PMU_LINT_DIR := build/test-pmu-lint
+.PHONY: check-counters-lint
+check-counters-lint: $(LINUX_SRC)/.stamp
+	@rm -rf $(TEST_PMU_LINT_DIR) && mkdir -p $(TEST_PMU_LINT_DIR)
+	@cp tests/selftests/bwarb/Kbuild tests/selftests/bwarb/test_pmu.c $(TEST_PMU_LINT_DIR)/
+	@if $(MAKE) -s -C $(KDIR) M=$(TOP)/$(TEST_PMU_LINT_DIR) W=1 modules \
+		>$(TEST_PMU_LINT_DIR)/build.log 2>&1 && \
+		! grep -qiE 'warning|error' $(TEST_PMU_LINT_DIR)/build.log; then \
+		echo "ok - bwarb_test_pmu.ko builds with W=1 without warnings"; \
+	else \
+		sed 's/^/# /' $(TEST_PMU_LINT_DIR)/build.log; \
+		echo "not ok - bwarb_test_pmu.ko builds with W=1 without warnings"; \
+	fi
+	@if perl $(CHECKPATCH) --strict --no-tree --terse -f \
+		tests/selftests/bwarb/test_pmu.c >$(TEST_PMU_LINT_DIR)/checkpatch.log 2>&1; then \
+		echo "ok - checkpatch.pl --strict reports nothing on test_pmu.c"; \
+	else \
+		sed 's/^/# /' $(TEST_PMU_LINT_DIR)/checkpatch.log; \
+		echo "not ok - checkpatch.pl --strict reports nothing on test_pmu.c"; \
+	fi
+check-counters-unit: check-counters-lint
+
 .PHONY: counters-clean
 counters-clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP)/tests/selftests/bwarb clean >/dev/null 2>&1
