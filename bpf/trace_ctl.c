@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -56,41 +55,55 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Every name the tracer pins: its pinned maps, then link_<program>. */
+#define PIN_NAMES_MAX	16
+#define PIN_NAME_LEN	64
+
+/* Every name the tracer pins: its maps, then link_<program>. */
 struct pin_names {
-	char name[16][64];
+	char name[PIN_NAMES_MAX][PIN_NAME_LEN];
 	size_t n;
 };
+
+static int pin_name_add(struct pin_names *pn, const char *prefix,
+			const char *name)
+{
+	if (pn->n == PIN_NAMES_MAX)
+		return -E2BIG;
+	snprintf(pn->name[pn->n++], PIN_NAME_LEN, "%s%s", prefix, name);
+	return 0;
+}
 
 static int tracer_pin_names(struct pin_names *pn, char *err, size_t errlen)
 {
 	struct tracer_bpf *skel = tracer_bpf__open();
 	struct bpf_program *prog;
 	struct bpf_map *map;
+	int ret = 0;
 
 	if (!skel) {
+		ret = -errno;
 		set_err(err, errlen, "cannot open the tracer's BPF object: %s",
-			strerror(errno));
-		return -errno;
+			strerror(-ret));
+		return ret;
 	}
 	pn->n = 0;
 	bpf_object__for_each_map(map, skel->obj) {
-		/* Only maps declared with LIBBPF_PIN_BY_NAME have a pin path
-		 * at open time (when a root is set); .bss/.data have none.
+		/* Internal maps (.bss, .rodata: "tracer_b.bss") are not
+		 * pinned; every map the program declares is.
 		 */
-		if (strchr(bpf_map__name(map), '.'))
-			continue;
-		if (pn->n < 16)
-			snprintf(pn->name[pn->n++], 64, "%s", bpf_map__name(map));
+		if (!ret && !strchr(bpf_map__name(map), '.'))
+			ret = pin_name_add(pn, "", bpf_map__name(map));
 	}
 	bpf_object__for_each_program(prog, skel->obj) {
-		if (pn->n < 16)
-			snprintf(pn->name[pn->n++], 64, "%s%s",
-				 BWARB_TRACE_LINK_PREFIX,
-				 bpf_program__name(prog));
+		if (!ret)
+			ret = pin_name_add(pn, BWARB_TRACE_LINK_PREFIX,
+					   bpf_program__name(prog));
 	}
 	tracer_bpf__destroy(skel);
-	return 0;
+	if (ret)
+		set_err(err, errlen, "the tracer pins more than %d objects",
+			PIN_NAMES_MAX);
+	return ret;
 }
 
 static int check_bpffs(const char *pin_dir, char *err, size_t errlen)
