@@ -409,6 +409,50 @@ TEST(undeclared_load_shrinks_best_effort_not_reservations)
 	close(b.fd);
 }
 
+/* Acquires and completes in the background while the test samples sysfs. */
+static void *load_bg(void *arg)
+{
+	return load_fn(arg);
+}
+
+/*
+ * Under 'declared' the measured traffic is what clients complete: the
+ * figures follow the client, nothing is unattributed, directions are 0,
+ * and test PMU traffic is ignored.
+ */
+TEST(declared_source_measures_completed_traffic)
+{
+	struct load a = { .seconds = 2.0, .chunk = 1000000 };
+	long long m = 0, un = 0, rd = 0;
+	pthread_t t;
+	double rate;
+
+	ASSERT_EQ(0, put(SYSFS "source", "declared"));
+	fresh_arbiter(20000, 100, 80);
+	set_rates(5000, 5000);
+	a.fd = client_open("declared", 1, 50);
+	ASSERT_LE(0, a.fd);
+	pthread_create(&t, NULL, load_bg, &a);
+	msleep(1500);
+	m = get_ll(SYSFS "measured_mbps_avg");
+	un = get_ll(SYSFS "unattributed_mbps");
+	rd = get_ll(SYSFS "read_mbps") + get_ll(SYSFS "write_mbps");
+	pthread_join(t, NULL);
+	rate = a.bytes / a.seconds / 1e6;
+	TH_LOG("FIGURE declared: client %.0f MB/s, measured_mbps_avg %lld, unattributed %lld",
+	       rate, m, un);
+	EXPECT_EQ(0, a.err);
+	EXPECT_GT(rate, 10);
+	/* The capacity (100 MB/s) bounds both; the EMA lags a little. */
+	EXPECT_GT(m, rate / 2);
+	EXPECT_LE(m, 100);
+	EXPECT_EQ(0, un);
+	EXPECT_EQ(0, rd);
+	close(a.fd);
+	set_rates(0, 0);
+	set_arbiter(1000, 120000, 80000);
+}
+
 struct blocked {
 	int fd;
 	unsigned long long bytes, id;
