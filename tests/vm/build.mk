@@ -11,3 +11,8 @@ ALL_TARGETS += vm-image
 check-vm: vm-image
 	@tests/vm/selfcheck.sh
 CHECK_SUITES += vm
+
+# The two-client demonstration of `make demo` (scripts/demo.d/).
+build/demo_clients: build/obj/tests/vm/demo_clients.o build/obj/libruntime/bwarb_client.o
+	$(CC) -o $@ $^ -lpthread
+ALL_TARGETS += build/demo_clients
