@@ -26,6 +26,7 @@ struct bwarb_client_stats {
 	__u32 class;			/* BWARB_CLASS_* */
 	__u32 weight;
 	__u32 registered;		/* 1 once bwarb_register was seen */
+	char comm[16];			/* the registering task's name */
 	__u64 reserve_mbps;
 	__u64 burst_bytes;
 	__u64 grants;			/* bwarb_grant events */

@@ -138,6 +138,8 @@ int BPF_PROG(bwarb_register, __u32 client, __s32 pid, __u32 class,
 	s->weight = weight;
 	s->reserve_mbps = reserve_mbps;
 	s->burst_bytes = burst_bytes;
+	/* The tracepoint runs in the registering task. */
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
 	s->registered = 1;
 	return 0;
 }

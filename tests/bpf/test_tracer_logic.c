@@ -181,6 +181,8 @@ static void test_register(void **state)
 	assert_int_equal(st.weight, 50);
 	assert_int_equal(st.reserve_mbps, 2000);
 	assert_int_equal(st.burst_bytes, 1 << 20);
+	/* The test run happens in this process: its name (15 chars max). */
+	assert_string_equal(st.comm, "test_tracer_log");
 	assert_int_equal(t1.register_failures, t0.register_failures + 1);
 	/* A failed registration creates no entry (its id is 0). */
 	assert_int_equal(lookup(f, 0, &st), -ENOENT);

@@ -193,6 +193,10 @@ int main(int argc, char **argv)
 	check(st->registered == 1 && st->pid == getpid() && st->weight == 7 &&
 	      st->class == BWARB_CLASS_OTHER, "tracer: register seen (pid, class, weight) for pid",
 	      (unsigned long long)st->pid, (unsigned long long)getpid());
+	printf("%s - tracer: registering task's name '%.16s'\n",
+	       strncmp(st->comm, "trace_workload", sizeof(st->comm)) ? "not ok" : "ok",
+	       st->comm);
+	failures += !!strncmp(st->comm, "trace_workload", sizeof(st->comm));
 	check(st->grants == got_grants, "tracer: grants", st->grants, got_grants);
 	check(st->timeouts == got_timeouts, "tracer: timeouts", st->timeouts, got_timeouts);
 	check(st->interrupts == got_eintr, "tracer: interrupted waits", st->interrupts, got_eintr);

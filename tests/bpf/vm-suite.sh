@@ -83,7 +83,7 @@ check "bpftool map dump pinned $pin/totals counts periods" \
 	test -n "$(bpftool map dump pinned $pin/totals | grep -E '"periods": [1-9]')"
 show=$("$ctl" trace show)
 check "bwarbctl trace show has the workload's row" \
-	test -n "$(awk '$5 == 25 && $7 == 3 && $8 == 2 && $9 == 4' <<<"$show")"
+	test -n "$(awk '$3 == "trace_workload" && $6 == 25 && $8 == 3 && $9 == 2 && $10 == 4' <<<"$show")"
 echo "$old_c" >$sys/capacity_mbps
 echo "$old_g" >$sys/guaranteed_mbps
 

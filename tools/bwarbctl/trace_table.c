@@ -36,8 +36,8 @@ void trace_table_print(FILE *f, const struct bwarb_trace_client *cur,
 {
 	size_t i;
 
-	fprintf(f, "%6s %7s %5s %6s %9s %8s %8s %6s %6s %11s %9s %9s %9s %9s\n",
-		"client", "pid", "class", "weight", "grants", "grants/s",
+	fprintf(f, "%6s %7s %-15s %5s %6s %9s %8s %8s %6s %6s %11s %9s %9s %9s %9s\n",
+		"client", "pid", "name", "class", "weight", "grants", "grants/s",
 		"timeouts", "eintr", "eagain", "granted MB", "avg us",
 		"p50 us", "p99 us", "max us");
 	for (i = 0; i < nr; i++) {
@@ -55,8 +55,9 @@ void trace_table_print(FILE *f, const struct bwarb_trace_client *cur,
 		p99 = bwarb_hist_quantile(s->wait_hist, BWARB_HIST_SLOTS, 0.99);
 		p50 = p50 < s->wait_ns_max ? p50 : s->wait_ns_max;
 		p99 = p99 < s->wait_ns_max ? p99 : s->wait_ns_max;
-		fprintf(f, "%6" PRIu32 " %7d %5s %6" PRIu32 " %9llu %8.1f %8llu %6llu %6llu %11.3f %9.1f %9.1f %9.1f %9.1f\n",
-			cur[i].id, s->pid, class_name(s->class, s->registered),
+		fprintf(f, "%6" PRIu32 " %7d %-15.15s %5s %6" PRIu32 " %9llu %8.1f %8llu %6llu %6llu %11.3f %9.1f %9.1f %9.1f %9.1f\n",
+			cur[i].id, s->pid, s->registered && s->comm[0] ? s->comm : "?",
+			class_name(s->class, s->registered),
 			s->weight, (unsigned long long)s->grants, rate,
 			(unsigned long long)s->timeouts,
 			(unsigned long long)s->interrupts,
