@@ -4,6 +4,7 @@
  * Every argument is copied in whole and validated before any state
  * changes; structs copied out were either copied in whole or zeroed first.
  */
+#include <linux/build_bug.h>
 #include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
@@ -71,6 +72,12 @@ static long bwarb_ioc_register(struct bwarb_client *cl,
 	struct bwarb_register r;
 	unsigned long flags;
 	int ret;
+
+	/* The UAPI's names for the core's values. */
+	BUILD_BUG_ON(BWARB_CLASS_CPU - ARB_CLASS_CPU);
+	BUILD_BUG_ON(BWARB_CLASS_GPU - ARB_CLASS_GPU);
+	BUILD_BUG_ON(BWARB_CLASS_OTHER + 1 - ARB_CLASS_COUNT);
+	BUILD_BUG_ON(BWARB_MAX_WEIGHT - ARB_MAX_WEIGHT);
 
 	if (copy_from_user(&r, arg, sizeof(r)))
 		return -EFAULT;
