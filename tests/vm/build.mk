@@ -16,3 +16,9 @@ CHECK_SUITES += vm
 build/demo_clients: build/obj/tests/vm/demo_clients.o build/obj/libruntime/bwarb_client.o
 	$(CC) -o $@ $^ -lpthread
 ALL_TARGETS += build/demo_clients
+
+# Boot-to-command time of the harness (3 boots; VM_BENCH_RUNS=N for more).
+.PHONY: bench-vm
+bench-vm: vm-image
+	@tests/vm/bench-boot.sh
+BENCH_TARGETS += bench-vm

@@ -18,7 +18,7 @@ if ! "$busybox" --list >/dev/null 2>&1; then
 	echo "vm: $busybox is not a busybox binary (install busybox-static)" >&2
 	exit 1
 fi
-if file -L "$busybox" 2>/dev/null | grep -q 'dynamically linked'; then
+if LC_ALL=C readelf -l "$busybox" 2>/dev/null | grep 'INTERP' >/dev/null; then
 	echo "vm: $busybox is dynamically linked (install busybox-static)" >&2
 	exit 1
 fi
@@ -57,9 +57,15 @@ if [ -f "$out" ]; then
 	echo "$out"
 	exit 0
 fi
+exec 9>"$dir/.initramfs.lock"
+flock 9
+if [ -f "$out" ]; then
+	echo "$out"
+	exit 0
+fi
 
 stage=$(mktemp -d "$dir/initramfs.XXXXXX")
-trap 'rm -rf "$stage"' EXIT
+trap 'rm -rf "$stage" "$stage.cpio"' EXIT
 mkdir -p "$stage"/{bin,dev,proc,sys,newroot,modules}
 cp "$busybox" "$stage/bin/busybox"
 for a in $("$busybox" --list); do
@@ -74,8 +80,8 @@ done
 # init reopens it itself after mounting devtmpfs.
 [ "$(id -u)" -eq 0 ] && mknod -m 600 "$stage/dev/console" c 5 1
 (cd "$stage" && find . -print0 | LC_ALL=C sort -z |
-	cpio --null -o -H newc --quiet -R 0:0) >"$out.tmp"
-mv "$out.tmp" "$out"
+	cpio --null -o -H newc --quiet -R 0:0) >"$stage.cpio"
+mv "$stage.cpio" "$out"
 # Older archives are dead weight.
 find "$dir" -maxdepth 1 -name 'initramfs-*.cpio' ! -name "$(basename "$out")" -delete
 echo "$out"
