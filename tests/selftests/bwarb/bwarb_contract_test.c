@@ -447,7 +447,7 @@ TEST_F_TIMEOUT(contract, reservation_bound_under_8_greedy, 120)
 /*
  * Shares of the greedy clients over n periods, against weights. Greedy
  * means that at every boundary each client's demand exceeds what the
- * arbiter can give it: each asks for 4 times its ideal share of a period at
+ * arbiter can give it: each asks for 8 times its ideal share of a period at
  * a time (large requests accumulate budget across periods). With smaller
  * requests the shares would follow the clients' demand and their speed in
  * the guest, rightly (max-min: what a client does not ask for goes to the
@@ -494,14 +494,14 @@ TEST_F_TIMEOUT(contract, equal_weights_share_equally, 120)
 {
 	const __u32 w[4] = { 1, 1, 1, 1 };
 
-	run_shares(_metadata, 4, w, PERIOD_BYTES, 1000);	/* 4 x 1/4 */
+	run_shares(_metadata, 4, w, 2 * PERIOD_BYTES, 1000);	/* 8 x 1/4 */
 }
 
 TEST_F_TIMEOUT(contract, weights_1_2_4_share_1_2_4, 120)
 {
 	const __u32 w[3] = { 1, 2, 4 };
 
-	run_shares(_metadata, 3, w, 4 * PERIOD_BYTES / 7, 1000);	/* 4 x w/7 */
+	run_shares(_metadata, 3, w, 8 * PERIOD_BYTES / 7, 1000);	/* 8 x w/7 */
 }
 
 struct steady {
