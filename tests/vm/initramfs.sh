@@ -66,7 +66,7 @@ fi
 
 stage=$(mktemp -d "$dir/initramfs.XXXXXX")
 trap 'rm -rf "$stage" "$stage.cpio"' EXIT
-mkdir -p "$stage"/{bin,dev,proc,sys,newroot,modules}
+mkdir -p "$stage"/{bin,dev,proc,sys,newroot,host,modules}
 cp "$busybox" "$stage/bin/busybox"
 for a in $("$busybox" --list); do
 	[ "$a" = busybox ] || ln -s busybox "$stage/bin/$a"

@@ -5,8 +5,9 @@
 #      guest kernel is scripts/kver.sh's, root and uid 65534, mounts,
 #      resources, modprobe; output and a non-zero status come back; the
 #      guest dmesg check passes on a clean run
-#   2. status 0 comes back; a WARNING in the guest log is caught by
-#      tests/vm/check-dmesg; --dmesg saves the log
+#   2. status 0 comes back; a current directory under /tmp is visible; a
+#      WARNING in the guest log is caught by tests/vm/check-dmesg; --dmesg
+#      saves the log
 #   3. a kernel panic ends the run with status 125 and a clear message
 #   and a --timeout that expires (exit 124), killed during boot.
 set -u
@@ -80,13 +81,15 @@ else
 	tap FAIL "--check-dmesg passes on a clean run"
 fi
 
-# Boot 2: status 0, and a warning in the guest log.
-$run --dmesg "$work/dmesg2" --timeout 240 -- \
-	sh -c 'echo "WARNING: CPU: 0 PID: 1 at vm-selfcheck injected" >/dev/kmsg; echo two' \
+# Boot 2: status 0, a warning in the guest log, and a current directory
+# under /tmp (hidden by the guest's own /tmp unless the harness binds it).
+echo two >"$work/marker"
+(cd "$work" && "$top/$run" --dmesg "$work/dmesg2" --timeout 240 -- \
+	sh -c 'echo "WARNING: CPU: 0 PID: 1 at vm-selfcheck injected" >/dev/kmsg; cat marker') \
 	>"$work/out2" 2>"$work/err2"
 rc=$?
 expect "zero exit status of COMMAND comes back" "$rc" 0
-expect "output of the second boot" "$(cat "$work/out2")" two
+expect "a current directory under the host's /tmp is visible in the guest" "$(cat "$work/out2")" two
 if [ -s "$work/dmesg2" ] && grep -q 'vm-run: command start' "$work/dmesg2"; then
 	tap OK "--dmesg saves the guest kernel log"
 else
