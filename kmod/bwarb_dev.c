@@ -87,6 +87,12 @@ static long bwarb_ioc_register(struct bwarb_client *cl,
 		return -EINVAL;
 	if (r.class >= ARB_CLASS_COUNT || !r.weight || r.weight > ARB_MAX_WEIGHT)
 		return -EINVAL;
+	/*
+	 * Nothing may change on a bad pointer, and the id goes back through
+	 * it: make sure it can be written before registering.
+	 */
+	if (copy_to_user(arg, &r, sizeof(r)))
+		return -EFAULT;
 	cp.class = r.class;
 	cp.weight = r.weight;
 	cp.reserve_mbps = r.reserve_mbps;
@@ -113,17 +119,9 @@ static long bwarb_ioc_register(struct bwarb_client *cl,
 	if (ret)
 		return ret;
 
-	r.client_id = cl->id;
-	if (copy_to_user(arg, &r, sizeof(r))) {
-		/* Nothing may change on a bad pointer: undo. */
-		spin_lock_irqsave(&bd->lock, flags);
-		arb_client_remove(&bd->arb, &cl->core);
-		list_del_init(&cl->node);
-		bd->nr_clients--;
-		cl->registered = false;
-		spin_unlock_irqrestore(&bd->lock, flags);
+	/* Fails only if the caller unmapped it meanwhile; the client stays. */
+	if (put_user(cl->id, &arg->client_id))
 		return -EFAULT;
-	}
 	return 0;
 }
 

@@ -93,11 +93,29 @@ struct bwarb_fast_page *bwarb_fast_release(struct bwarb_client *cl)
 	return pg;
 }
 
+/*
+ * The page is mapped on fault, so that it comes back after
+ * MADV_DONTNEED and in a forked child. It exists while any mapping does:
+ * it is set before the first mapping and freed at release, after the last.
+ */
+static vm_fault_t bwarb_fast_fault(struct vm_fault *vmf)
+{
+	struct bwarb_client *cl = vmf->vma->vm_file->private_data;
+	struct page *page = virt_to_page(READ_ONCE(cl->fast));
+
+	get_page(page);
+	vmf->page = page;
+	return 0;
+}
+
+static const struct vm_operations_struct bwarb_fast_vm_ops = {
+	.fault = bwarb_fast_fault,
+};
+
 int bwarb_fast_mmap(struct file *f, struct vm_area_struct *vma)
 {
 	struct bwarb_client *cl = f->private_data;
 	struct bwarb_dev *bd = cl->bd;
-	struct bwarb_fast_page *pg;
 	unsigned long flags, page;
 	int ret = 0;
 
@@ -114,20 +132,19 @@ int bwarb_fast_mmap(struct file *f, struct vm_area_struct *vma)
 		ret = -ENOTCONN;
 	} else if (!cl->fast) {
 		/* Zeroed: consistent with nothing issued yet. */
-		cl->fast = (struct bwarb_fast_page *)page;
+		WRITE_ONCE(cl->fast, (struct bwarb_fast_page *)page);
 		cl->fast_issued = 0;
 		cl->fast_period = 0;
 		list_add_tail(&cl->fast_node, &bd->fast_clients);
 		page = 0;
 	}
-	pg = cl->fast;
 	spin_unlock_irqrestore(&bd->lock, flags);
 	if (page)
 		free_page(page);
 	if (ret)
 		return ret;
 
-	/* Freed at release, which waits for every mapping to go. */
 	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
-	return vm_insert_page(vma, vma->vm_start, virt_to_page(pg));
+	vma->vm_ops = &bwarb_fast_vm_ops;
+	return 0;
 }

@@ -250,6 +250,8 @@ TEST_F(contract, fast_path_page)
 	struct bwarb_query q;
 	int fd = open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC), i;
 	long long v, taken = 0;
+	int status;
+	pid_t pid;
 	void *m;
 
 	ASSERT_LE(0, fd);
@@ -290,6 +292,17 @@ TEST_F(contract, fast_path_page)
 	EXPECT_EQ((__u64)taken, q.fast_bytes);
 	EXPECT_EQ(0, q.tamper_events);
 	EXPECT_EQ(0, q.debt_bytes);
+
+	/* The page comes back after MADV_DONTNEED, and in a child. */
+	ASSERT_EQ(0, madvise(m, BWARB_FAST_PAGE_SIZE, MADV_DONTNEED));
+	wait_periods(1, PERIOD_US);
+	EXPECT_NE(0, __atomic_load_n(&pg->period, __ATOMIC_ACQUIRE));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(__atomic_load_n(&pg->period, __ATOMIC_ACQUIRE) ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	munmap(m, BWARB_FAST_PAGE_SIZE);
 	close(fd);
 }

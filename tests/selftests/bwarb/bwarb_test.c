@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -320,6 +321,7 @@ TEST_F(bwarb, bad_input_changes_nothing)
 	struct bwarb_query q;
 	struct snapshot s0, s1;
 	int fd = dev_open(), fd2;
+	void *ro;
 
 	ASSERT_LE(0, fd);
 	/* Unregistered: every bad REGISTER leaves the file unregistered. */
@@ -351,6 +353,13 @@ TEST_F(bwarb, bad_input_changes_nothing)
 	r.burst_bytes = 0;
 	EXPECT_EQ(-EFAULT, xioctl(fd, BWARB_IOC_REGISTER, NULL));
 	EXPECT_EQ(-EFAULT, xioctl(fd, BWARB_IOC_REGISTER, (void *)8));
+	/* Readable but not writable: the id could not be returned. */
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	memcpy(ro, &r, sizeof(r));
+	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
+	EXPECT_EQ(-EFAULT, xioctl(fd, BWARB_IOC_REGISTER, ro));
+	munmap(ro, 4096);
 	EXPECT_EQ(-ENOTCONN, do_query(fd, &q));
 	EXPECT_EQ(0, knob_get("nr_clients"));
 
