@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -572,6 +573,113 @@ TEST_F(bwarb, threads_share_one_file)
 	EXPECT_EQ(200 * 20000ULL, q.granted_bytes);
 	EXPECT_EQ(200 * 20000ULL, q.completed_bytes);
 	close(fd);
+}
+
+/*
+ * Random ioctl sequences from 4 processes of 2 threads each (threads share
+ * the file), with fast pages scribbled on and files closed and reopened:
+ * the kernel must survive (the dmesg check after the suite) and end with
+ * no client left.
+ */
+struct storm {
+	int fd;
+	unsigned int seed;
+	__u64 last_id;
+};
+
+static void storm_step(struct storm *st)
+{
+	struct bwarb_acquire a;
+	struct bwarb_query q;
+	unsigned int r = rand_r(&st->seed);
+	__u64 big[32];
+
+	switch (r % 6) {
+	case 0:
+	case 1:
+		if (!do_acquire(st->fd, 1 + rand_r(&st->seed) % 300000,
+				1000000ULL * (1 + rand_r(&st->seed) % 5),
+				rand_r(&st->seed) % 2 ? BWARB_ACQUIRE_NONBLOCK : 0, &a))
+			st->last_id = a.grant_id;
+		break;
+	case 2:
+		do_complete(st->fd, rand_r(&st->seed) % 4 ? st->last_id :
+			    rand_r(&st->seed), rand_r(&st->seed) % 400000);
+		break;
+	case 3:
+		do_query(st->fd, &q);
+		break;
+	case 4:
+		/* Any size may match a real command: a buffer for all. */
+		memset(big, 0, sizeof(big));
+		ioctl(st->fd, _IOC(rand_r(&st->seed) % 4, BWARB_IOC_MAGIC,
+				   rand_r(&st->seed) % 8, rand_r(&st->seed) % 200), big);
+		break;
+	default:
+		do_register(st->fd, "storm", 1 + rand_r(&st->seed) % 10,
+			    rand_r(&st->seed) % 3 ? 0 : rand_r(&st->seed) % 30);
+		break;
+	}
+}
+
+static void *storm_loop(void *p)
+{
+	struct storm *st = p;
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		storm_step(st);
+	return NULL;
+}
+
+static void storm_process(unsigned int seed)
+{
+	struct storm st[2];
+	struct bwarb_fast_page *pg;
+	pthread_t th;
+	int round, fd;
+
+	for (round = 0; round < 4; round++) {
+		fd = dev_open();
+		if (fd < 0)
+			_exit(1);
+		do_register(fd, "storm", 1 + seed % 5, 0);
+		pg = mmap(NULL, BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_SHARED, fd, 0);
+		st[0] = (struct storm){ .fd = fd, .seed = seed * 7 + round };
+		st[1] = (struct storm){ .fd = fd, .seed = seed * 13 + round };
+		if (pthread_create(&th, NULL, storm_loop, &st[1]))
+			_exit(2);
+		storm_loop(&st[0]);
+		if (pg != MAP_FAILED) {
+			/* Scribble: the kernel must count it, not trust it. */
+			pg->avail = (long long)rand_r(&seed) - RAND_MAX / 2;
+			pg->reserved[rand_r(&seed) % 5] = rand_r(&seed);
+		}
+		pthread_join(th, NULL);
+		if (pg != MAP_FAILED && round % 2)
+			munmap(pg, BWARB_FAST_PAGE_SIZE);
+		close(fd);	/* the mapping, if kept, holds the file */
+	}
+	_exit(0);
+}
+
+TEST_F(bwarb, random_ioctl_storm)
+{
+	int i, status;
+	pid_t pids[4];
+
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		ASSERT_LE(0, pids[i]);
+		if (pids[i] == 0)
+			storm_process(i + 1);
+	}
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(pids[i], waitpid(pids[i], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	EXPECT_EQ(0, knob_get("nr_clients"));
 }
 
 #define TRACEFS "/sys/kernel/tracing/"
