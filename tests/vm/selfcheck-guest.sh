@@ -38,4 +38,6 @@ if modprobe dummy numdummies=0 2>/dev/null && rmmod dummy; then
 else
 	echo "guest: modprobe=fails"
 fi
+# Bulk output (about 0.5 MB) to check that none is lost before power-off.
+seq 1 50000 | sed 's/^/seq /'
 exit 42
