@@ -78,6 +78,7 @@ int arb_init(struct arb_state *st, const struct arb_params *p)
 	st->p = np;
 	st->next_client_id = 1;
 	st->cap_bytes = arb_rate_bytes(np.capacity_mbps, np.period_ns);
+	st->cap_frac = np.capacity_mbps * np.period_ns % 1000;
 	st->measured_last = ARB_MEASURED_NONE;
 	/* Until the first tick the whole first period is the pool. */
 	st->pool = st->cap_bytes;
@@ -595,10 +596,13 @@ static u64 arb_water_fill(struct arb_state *st, u64 left, u64 w)
 bool arb_tick(struct arb_state *st, u64 measured_bytes)
 {
 	struct arb_client *c;
-	u64 charged, shared, w, unattributed;
+	u64 charged, shared, w, unattributed, cap;
 	bool wake = false;
 
-	st->cap_bytes = arb_rate_bytes(st->p.capacity_mbps, st->p.period_ns);
+	/* Capacity per period, its fraction of a byte carried (in 1/1000 B). */
+	cap = st->p.capacity_mbps * st->p.period_ns + st->cap_frac;
+	st->cap_bytes = cap / 1000;
+	st->cap_frac = cap % 1000;
 	arb_update_unattributed(st, measured_bytes);
 	st->period++;
 	st->st.periods++;

@@ -176,7 +176,8 @@ struct arb_state {
 	u32 next_client_id;
 	u64 sum_reserve_mbps;
 	u64 period;			/* periods elapsed */
-	u64 cap_bytes;			/* capacity per period */
+	u64 cap_bytes;			/* capacity of this period */
+	u64 cap_frac;			/* its carry, in 1/1000 byte */
 	u64 completed_this_period;
 	u64 pool;			/* unfunded capacity left this period */
 	u64 pool_light;			/* held for clients that did not wait */

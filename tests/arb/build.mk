@@ -15,3 +15,28 @@ ALL_TARGETS += $(ARB_UNIT_BIN)
 check-arb-unit: $(ARB_UNIT_BIN)
 	@CMOCKA_MESSAGE_OUTPUT=TAP $(ARB_UNIT_BIN)
 CHECK_SUITES += arb-unit
+
+# libFuzzer target (clang-14): build/fuzz/fuzz-arb. The seed corpus lives
+# in tests/arb/fuzz-corpus; what the runs find goes to build/fuzz/corpus.
+FUZZ_ARB_BIN := build/fuzz/fuzz-arb
+FUZZ_ARB_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_TIME ?= 600
+
+$(FUZZ_ARB_BIN): tests/arb/fuzz_arb.c kmod/arb_core.c kmod/arb_core.h kmod/arb_types.h
+	@mkdir -p $(@D) build/fuzz/corpus
+	$(CLANG) $(CSTD) $(WARN) $(CPPFLAGS) $(FUZZ_ARB_FLAGS) \
+		tests/arb/fuzz_arb.c kmod/arb_core.c -o $@
+
+ALL_TARGETS += $(FUZZ_ARB_BIN)
+
+# A 20 s run (plus the seed corpus) in make check; one TAP line.
+.PHONY: check-arb-fuzz fuzz-arb
+check-arb-fuzz: $(FUZZ_ARB_BIN)
+	@tests/arb/run-fuzz $(FUZZ_ARB_BIN) 20
+CHECK_SUITES += arb-fuzz
+
+# Long runs: make fuzz FUZZ_TIME=3600
+fuzz-arb: $(FUZZ_ARB_BIN)
+	@tests/arb/run-fuzz $(FUZZ_ARB_BIN) $(FUZZ_TIME)
+FUZZ_TARGETS += fuzz-arb
