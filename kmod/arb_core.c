@@ -6,10 +6,13 @@
  * allocation; every call is serialised by the caller (see arb_core.h).
  *
  * Budget flows one way: the tick funds clients out of the period's
- * capacity (reservation refills, water-filled shares) or leaves it in the
- * period's pool; acquires spend a client's own budget, then the pool.
- * Budget of a client that is not waiting expires at the next tick, so a
- * period never funds more than its capacity and nobody hoards.
+ * capacity (reservation refills, water-filled shares), holds the expected
+ * use of clients that do not wait in the light pool and leaves the rest in
+ * the pool; acquires spend a client's own budget, then the light pool (if
+ * it did not wait), then the pool. Budget of a client that is not waiting
+ * expires at the next tick, so a period never funds more than its
+ * capacity and nobody hoards; a waiting client keeps its budget, so large
+ * requests accumulate it. docs/arbitration.md has the full account.
  */
 #include "arb_core.h"
 
@@ -21,8 +24,8 @@
 /*
  * Tuning of the shared demand (docs/arbitration.md has the measurements):
  * a client waiting at ARB_STREAK ticks in a row is backlogged and owns
- * room to grow of 1 + 2^-ARB_GROW_SHIFT times its use; a client that does
- * not wait has 7/8 of its average use held in the light pool.
+ * its use plus room to grow of 2^-ARB_GROW_SHIFT of it; a client without
+ * use for ARB_IDLE_TICKS ticks leaves the active list.
  */
 #define ARB_STREAK	6
 #define ARB_IDLE_TICKS	8	/* ticks without use before it is idle */
@@ -365,8 +368,8 @@ int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
 
 /*
  * What a client that does not wait is expected to use in a period: its
- * average less half its mean deviation, so that a steady client is held
- * all it uses and a fluctuating one about its lower half (held but unused
+ * average (plus 1/32) less half its mean deviation, so that a steady
+ * client is held all it uses and a fluctuating one about its lower half (held but unused
  * capacity idles; a request above the hold waits for the next tick); and
  * nothing for one that used nothing last period (sporadic clients).
  */
@@ -375,7 +378,8 @@ static u64 arb_predict(const struct arb_client *c)
 	/* A client that used nothing last period is held nothing. */
 	if (c->idle_ticks)
 		return 0;
-	return arb_sub_sat(c->avg_used, c->dev_used >> 1) >> 4;
+	return arb_sub_sat(c->avg_used + (c->avg_used >> 5),
+			   c->dev_used >> 1) >> 4;
 }
 
 /* v += (sample - v) >> shift, with v in 1/16 units. */
@@ -439,7 +443,7 @@ static void arb_update_unattributed(struct arb_state *st, u64 measured)
  * Returns the bytes charged to reservations; *weights gets the sum of the
  * weights of clients with a shared demand.
  */
-static u64 arb_fund_reservations(struct arb_state *st, u64 *weights)
+static u64 arb_fund_clients(struct arb_state *st, u64 *weights)
 {
 	struct arb_client *c, *next;
 	u64 charged = 0, w = 0;
@@ -610,7 +614,7 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 	st->pool_light = 0;
 	st->wf_head = NULL;
 	st->ready = false;
-	charged = arb_fund_reservations(st, &w);
+	charged = arb_fund_clients(st, &w);
 	/* Undeclared traffic shrinks what is shared, never reservations. */
 	unattributed = st->unattr_ema_fp >> ARB_EMA_FRAC;
 	shared = arb_sub_sat(arb_sub_sat(st->cap_bytes, unattributed), charged);

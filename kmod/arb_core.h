@@ -19,17 +19,21 @@
  * same client while one waits replaces the demand's size.
  *
  * The policy (docs/arbitration.md has the full account):
- *  - each period the tick funds budgets out of that period's capacity:
- *    a waiting client's reservation r_i*P is added to its reserve budget
- *    (accumulating while it waits, so the wait bound holds whatever the
- *    others do); an active client that does not wait gets what it used last
- *    period (plus 1/16), reservation first; the rest of the shared capacity
- *    is water-filled by weight among waiting clients (weighted max-min);
- *  - unused budget expires at the next tick unless its client is waiting
- *    (large requests accumulate); capacity nobody was funded with stays in
- *    a pool that any client may draw from during the period
- *    (work-conserving);
- *  - reservations of idle clients are lent to the shared pool;
+ *  - each tick funds the period that starts out of its capacity: a
+ *    waiting client's reserve budget gets its reservation r_i*P (capped at
+ *    what its request still needs; it accumulates while it waits, so the
+ *    wait bound holds whatever the others do); the rest of the capacity,
+ *    less the unattributed traffic, is water-filled by weight (weighted
+ *    max-min) among the demands: a waiting client's request, plus its
+ *    recent use and room to grow once it is backlogged (waiting at 6 ticks
+ *    in a row), and the expected use of clients that do not wait;
+ *  - what waiting clients are funded with is theirs; the expected use of
+ *    the others is held in a light pool that only they draw from (each up
+ *    to twice its part); what no demand took is the pool, open to all
+ *    during the period (work-conserving);
+ *  - unused budget expires at the next tick unless its client waits
+ *    (large requests accumulate across periods); reservations of clients
+ *    that do not use them are lent to the others;
  *  - measured DRAM traffic nobody declared (EMA, 1/8 per period, time
  *    constant about 7.5 periods) shrinks the shared capacity, never the
  *    reservations.

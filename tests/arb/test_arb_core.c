@@ -257,6 +257,117 @@ static void test_reservation_bound_under_greedy(void **state)
 	}
 }
 
+/*
+ * Contract 2 with nothing shared: undeclared traffic fills the bus (the
+ * counters see the whole capacity), so only reservations are funded; a
+ * greedy reserved competitor holds the rest of guaranteed. The asker gets
+ * exactly its reservation: granted within ceil(bytes / (r * P)) periods.
+ */
+static void test_reservation_bound_no_shared_capacity(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t r = 50, per = r * PERIOD_NS / 1000;	/* 50,000 B */
+	const uint64_t sizes[] = { 1, per / 3, per, per + 1, 5 * per - 1, 8 * per };
+	struct arb_stats st;
+	unsigned int s;
+	int i;
+
+	add(f, 0, 1, r, 8 * per);
+	add(f, 1, ARB_MAX_WEIGHT, GUAR_MBPS - r, 0);
+	add(f, 2, ARB_MAX_WEIGHT, 0, 0);
+	for (i = 0; i < 64; i++) {
+		greedy_period(f, 1, 7777);
+		greedy_period(f, 2, 7777);
+		arb_tick(&f->st, f->st.completed_this_period + CAP_BYTES);
+	}
+	arb_get_stats(&f->st, &st);
+	assert_true(st.shared_bytes_last < per / 10);
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		uint64_t n = (sizes[s] + per - 1) / per, waited, id;
+		int ret;
+
+		greedy_period(f, 1, 7777);
+		greedy_period(f, 2, 7777);
+		ret = arb_acquire(&f->st, &f->c[0], sizes[s], &id);
+		for (waited = 0; ret == -EAGAIN; waited++) {
+			assert_true(waited < n + 1);
+			arb_tick(&f->st, f->st.completed_this_period + CAP_BYTES);
+			check(f);
+			greedy_period(f, 1, 7777);
+			greedy_period(f, 2, 7777);
+			ret = arb_acquire(&f->st, &f->c[0], sizes[s], &id);
+		}
+		assert_int_equal(ret, 0);
+		print_message("# no shared capacity: %llu bytes after %llu periods (ceil %llu)\n",
+			      (unsigned long long)sizes[s],
+			      (unsigned long long)waited, (unsigned long long)n);
+		assert_true(waited <= n);
+		assert_int_equal(arb_complete(&f->st, &f->c[0], id, sizes[s]), 0);
+	}
+}
+
+/*
+ * Work-conserving: capacity no demand took stays in the pool and any
+ * client short of budget draws from it during the period, even one that
+ * was idle at the tick.
+ */
+static void test_pool_serves_newcomer(void **state)
+{
+	struct fixture *f = *state;
+	struct arb_stats st;
+	uint64_t id;
+
+	add(f, 0, 1, 0, 0);
+	add(f, 1, 1, 0, 0);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 100000, &id), 0);
+	arb_tick(&f->st, ARB_MEASURED_NONE);
+	arb_get_stats(&f->st, &st);
+	assert_true(st.pool_bytes > CAP_BYTES / 2);
+	/* Client 1 was idle at the tick: the pool serves it at once. */
+	assert_int_equal(arb_acquire(&f->st, &f->c[1], CAP_BYTES / 2, &id), 0);
+	check(f);
+}
+
+/*
+ * The light pool: a steady client (30,000 bytes each period, in 3 asks,
+ * under its weighted share of 47,619) against greedy ones is held its use
+ * at every tick and never waits once its average is known.
+ */
+static void test_steady_client_held(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t id, waits_before;
+	struct arb_client_stats cs;
+	int p, k;
+
+	add(f, 0, 10, 0, 0);
+	add(f, 1, 100, 0, 0);
+	add(f, 2, 100, 0, 0);
+	for (p = 0; p < 200; p++) {
+		if (p == 100) {
+			arb_client_get_stats(&f->c[0], &cs);
+			waits_before = cs.waits;
+		}
+		greedy_period(f, 1 + p % 2, 4096);
+		for (k = 0; k < 3; k++) {
+			if (arb_acquire(&f->st, &f->c[0], 10000, &id) == -EAGAIN)
+				break;
+			arb_complete(&f->st, &f->c[0], id, 10000);
+		}
+		greedy_period(f, 2 - p % 2, 4096);
+		arb_tick(&f->st, ARB_MEASURED_NONE);
+		if (f->c[0].pending_bytes) {
+			assert_int_equal(arb_acquire(&f->st, &f->c[0], 10000, &id), 0);
+			arb_complete(&f->st, &f->c[0], id, 10000);
+		}
+		check(f);
+	}
+	arb_client_get_stats(&f->c[0], &cs);
+	print_message("# steady client waited %llu times in the last 100 periods\n",
+		      (unsigned long long)(cs.waits - waits_before));
+	assert_int_equal(cs.waits, waits_before);
+}
+
 /* Runs n periods of greedy clients 0..k-1; got[i] is what each received. */
 static void run_greedy(struct fixture *f, int k, const uint64_t *size,
 		       int periods, uint64_t *got)
@@ -679,6 +790,9 @@ int main(void)
 		T(test_max_clients_emfile),
 		T(test_acquire_errors),
 		T(test_reservation_bound_under_greedy),
+		T(test_reservation_bound_no_shared_capacity),
+		T(test_pool_serves_newcomer),
+		T(test_steady_client_held),
 		T(test_weighted_shares),
 		T(test_equal_shares_mixed_sizes),
 		T(test_max_min_low_demand),
