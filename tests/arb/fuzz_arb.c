@@ -407,7 +407,7 @@ static void greedy_round(struct fz *f, uint64_t bytes, int load)
 
 		if (!s->on || s->ask_bytes || s->c.pending_bytes)
 			continue;
-		for (guard = 0; guard < 10000 && s->ngrant < NGRANT; guard++) {
+		for (guard = 0; guard < 256 && s->ngrant < NGRANT; guard++) {
 			if (arb_acquire(&f->st, &s->c, bytes, &id))
 				break;
 			granted(f, s, id, bytes);
@@ -425,7 +425,7 @@ static void greedy_round(struct fz *f, uint64_t bytes, int load)
 /* A reserved client asks for a few periods' worth, then greedy periods. */
 static void do_greedy_periods(struct fz *f)
 {
-	unsigned int k = take(f, 1) % 64 + 1, size = take(f, 2) + 1;
+	unsigned int k = take(f, 1) % 64 + 1, size = take(f, 2) + 4096;
 	unsigned int shift = take(f, 1) % 24;
 	int load = take(f, 1) & 1, warm;
 	struct slot *a = &f->s[take(f, 1) % NSLOT];
@@ -449,13 +449,13 @@ static void do_greedy_periods(struct fz *f)
 /*
  * At the end of the program, adversarial periods go on until every
  * tracked ask is granted, so that each one's bound is checked (granted()
- * fails past it); asks whose bound is beyond 4096 periods are dropped.
+ * fails past it); asks whose bound is beyond 512 periods are dropped.
  */
 static void drain_asks(struct fz *f)
 {
 	int i, left, rounds;
 
-	for (rounds = 0; rounds < 4100; rounds++) {
+	for (rounds = 0; rounds < 600; rounds++) {
 		for (i = 0, left = 0; i < NSLOT; i++) {
 			struct slot *s = &f->s[i];
 			uint64_t per;
@@ -464,7 +464,7 @@ static void drain_asks(struct fz *f)
 			    !s->c.pending_bytes)
 				continue;
 			per = arb_mbps_to_period_bytes(&f->st, s->c.p.reserve_mbps);
-			if (!per || s->ask_bytes / per > 4096) {
+			if (!per || s->ask_bytes / per > 512) {
 				s->exempt = 1;
 				continue;
 			}

@@ -4,6 +4,7 @@
  * contract. Usage: bwsim [--clients] [--progress] SCENARIO.yaml
  * Exit: 0 pass, 1 contract violation or missed expectation, 2 bad input.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -15,15 +16,17 @@
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bwsim [--clients] [--progress] SCENARIO.yaml\n"
-		"  --clients   one line per client (default when <= 64 clients)\n"
-		"  --progress  progress lines on stderr\n");
+		"usage: bwsim [--clients] [--progress] [--all-violations] SCENARIO.yaml\n"
+		"  --clients         one line per client (default when <= 64 clients)\n"
+		"  --progress        progress lines on stderr\n"
+		"  --all-violations  print every violation (default: 10 of each kind,\n"
+		"                    then the count of each kind)\n");
 }
 
 int main(int argc, char **argv)
 {
 	const char *path = NULL;
-	int per_client = -1, progress = 0, i, ret;
+	int per_client = -1, progress = 0, all = 0, i, ret;
 	struct bw_scenario sc;
 	struct timespec t0, t1, c0, c1;
 	char err[512];
@@ -34,6 +37,8 @@ int main(int argc, char **argv)
 			per_client = 1;
 		} else if (!strcmp(argv[i], "--progress")) {
 			progress = 1;
+		} else if (!strcmp(argv[i], "--all-violations")) {
+			all = 1;
 		} else if (argv[i][0] == '-' || path) {
 			usage();
 			return 2;
@@ -53,7 +58,7 @@ int main(int argc, char **argv)
 		per_client = sc.nclients <= 64;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
-	if (sim_init(&s, &sc)) {
+	if (sim_init(&s, &sc, all ? UINT64_MAX : 10)) {
 		sim_free(&s);
 		scenario_free(&sc);
 		return 2;

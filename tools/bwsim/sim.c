@@ -45,7 +45,7 @@ static void violation(struct sim *s, enum violation_kind k, uint32_t client,
 {
 	va_list ap;
 
-	if (s->violations[k]++ < 5) {
+	if (s->violations[k]++ < s->max_printed) {
 		printf("violation: %s: period %" PRIu64 ": ", violation_names[k],
 		       s->period);
 		if (client != UINT32_MAX)
@@ -637,7 +637,7 @@ static void admit(struct sim *s)
 	}
 }
 
-int sim_init(struct sim *s, const struct bw_scenario *sc)
+int sim_init(struct sim *s, const struct bw_scenario *sc, uint64_t max_printed)
 {
 	struct arb_params p = {
 		.period_ns = sc->period_us * 1000, .capacity_mbps = sc->capacity_mbps,
@@ -646,7 +646,8 @@ int sim_init(struct sim *s, const struct bw_scenario *sc)
 	uint32_t i = 0, k;
 	size_t g;
 
-	*s = (struct sim){ .sc = sc, .n = sc->nclients, .period_ns = p.period_ns };
+	*s = (struct sim){ .sc = sc, .n = sc->nclients, .period_ns = p.period_ns,
+			   .max_printed = max_printed };
 	if (arb_init(&s->st, &p)) {
 		fprintf(stderr, "%s: parameters refused by arb_init\n", sc->path);
 		return -1;

@@ -104,13 +104,16 @@ struct sim {
 	struct wait_hist all;
 	uint64_t violations[V_COUNT];
 	uint64_t tamper_expected;
-	int verbose_violations;		/* how many to print in detail */
+	uint64_t max_printed;		/* violations printed per kind */
 };
 
 extern const char *const violation_names[V_COUNT];
 
-/* 0, or -1 with a message on stderr (out of memory, too many phases). */
-int sim_init(struct sim *s, const struct bw_scenario *sc);
+/*
+ * 0, or -1 with a message on stderr (out of memory, too many phases).
+ * max_printed: violations of each kind printed in detail (all are counted).
+ */
+int sim_init(struct sim *s, const struct bw_scenario *sc, uint64_t max_printed);
 void sim_run(struct sim *s, int progress);
 void sim_free(struct sim *s);
 uint64_t sim_client_debt(const struct sim_client *c);
