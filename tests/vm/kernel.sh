@@ -89,4 +89,6 @@ mkdir -p "$dir"
 mv "$dl/pkg" "$dir/pkg"
 echo "$spec" >"$dir/ready"
 extract_vmlinux
+# Kernels of earlier header versions are dead weight (about 440 MB each).
+find "$cache" -mindepth 1 -maxdepth 1 -type d ! -name "$kver" ! -name 'dl.*' -exec rm -rf {} +
 echo "$dir"
