@@ -149,10 +149,60 @@ bool dmm_ctx_bf16(const struct dmm_ctx *c)
 	return c->bf16;
 }
 
+/* The checkpoint's [n][k] row-major is oneDNN's {k, n} in "ba". */
+static dnnl_status_t plain_md(const struct dmm_ctx *c, int k, int n, dnnl_memory_desc_t *md)
+{
+	dnnl_dims_t wd = { k, n };
+
+	return dnnl_memory_desc_init_by_tag(md, 2, wd, ctx_dt(c), dnnl_ba);
+}
+
+/*
+ * On row-major weights brgemm copies them into its blocked layout at every
+ * call. For one f32 row (decode), where that copy is most of the work, the
+ * jit gemm that reads them as they are is faster; not with more rows, nor
+ * for bf16's two (make bench-plain-layout).
+ */
+/* The first implementation oneDNN offers whose name starts with prefer,
+ * else its first choice. */
+static dnnl_status_t pd_prefer(struct dmm_ctx *c, const dnnl_matmul_desc_t *md,
+			       const char *prefer, dnnl_primitive_desc_t *pd)
+{
+	dnnl_primitive_desc_iterator_t it;
+	dnnl_status_t st;
+
+	if (!prefer)
+		return dnnl_primitive_desc_create(pd, md, NULL, c->eng, NULL);
+	st = dnnl_primitive_desc_iterator_create(&it, md, NULL, c->eng, NULL);
+	if (st != dnnl_success)
+		return st;
+	*pd = NULL;
+	do {
+		dnnl_primitive_desc_t cand = dnnl_primitive_desc_iterator_fetch(it);
+		const char *impl = "";
+
+		if (!cand)
+			break;
+		dnnl_primitive_desc_query(cand, dnnl_query_impl_info_str, 0, &impl);
+		if (!*pd || !strncmp(impl, prefer, strlen(prefer))) {
+			if (*pd)
+				dnnl_primitive_desc_destroy(*pd);
+			*pd = cand;
+			if (!strncmp(impl, prefer, strlen(prefer)))
+				break;
+		} else {
+			dnnl_primitive_desc_destroy(cand);
+		}
+	} while (dnnl_primitive_desc_iterator_next(it) == dnnl_success);
+	dnnl_primitive_desc_iterator_destroy(it);
+	return *pd ? dnnl_success : dnnl_unimplemented;
+}
+
 /* The matmul primitive descriptor for m rows; wmd NULL lets oneDNN choose. */
 static dnnl_status_t make_pd(struct dmm_ctx *c, int k, int n, bool bias, int m,
 			     const dnnl_memory_desc_t *wmd, dnnl_primitive_desc_t *pd)
 {
+	bool plain = false;
 	dnnl_memory_desc_t src, wei, bia, dst;
 	dnnl_dims_t sd = { m, k }, wd = { k, n }, bd = { 1, n }, dd = { m, n };
 	dnnl_matmul_desc_t md;
@@ -160,9 +210,13 @@ static dnnl_status_t make_pd(struct dmm_ctx *c, int k, int n, bool bias, int m,
 
 	st = dnnl_memory_desc_init_by_tag(&src, 2, sd, ctx_dt(c), dnnl_ab);
 	if (st == dnnl_success) {
-		if (wmd)
+		if (wmd) {
+			dnnl_memory_desc_t pmd;
+
 			wei = *wmd;
-		else
+			plain = plain_md(c, k, n, &pmd) == dnnl_success &&
+				dnnl_memory_desc_equal(&pmd, wmd);
+		} else
 			st = dnnl_memory_desc_init_by_tag(&wei, 2, wd, ctx_dt(c),
 							  dnnl_format_tag_any);
 	}
@@ -173,7 +227,7 @@ static dnnl_status_t make_pd(struct dmm_ctx *c, int k, int n, bool bias, int m,
 	if (st == dnnl_success)
 		st = dnnl_matmul_desc_init(&md, &src, &wei, bias ? &bia : NULL, &dst);
 	if (st == dnnl_success)
-		st = dnnl_primitive_desc_create(pd, &md, NULL, c->eng, NULL);
+		st = pd_prefer(c, &md, plain && !c->bf16 && m == 1 ? "gemm:" : NULL, pd);
 	return st;
 }
 
@@ -197,14 +251,6 @@ static int shape_make_m(struct dmm_ctx *c, struct dmm_shape *sh, int m)
 					c->eng, DNNL_MEMORY_NONE);
 	dnnl_primitive_desc_destroy(pd);
 	return st == dnnl_success ? 0 : -EIO;
-}
-
-/* The checkpoint's [n][k] row-major is oneDNN's {k, n} in "ba". */
-static dnnl_status_t plain_md(const struct dmm_ctx *c, int k, int n, dnnl_memory_desc_t *md)
-{
-	dnnl_dims_t wd = { k, n };
-
-	return dnnl_memory_desc_init_by_tag(md, 2, wd, ctx_dt(c), dnnl_ba);
 }
 
 /* The shape's primitives; plain: on the row-major weight as it is, else

@@ -69,10 +69,43 @@ $(SHARED_WEIGHTS_TEST_BIN): build/asan/tests/gpu/shared_weights_test.o $(RUNTIME
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) -o $@ $< $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
 
+# Then splitmoe's resident memory in the expert modes against the CPU-only
+# run, on a checkpoint whose experts dominate (WIDE_MODEL, below).
 .PHONY: check-gpu-shared
-check-gpu-shared: $(SHARED_WEIGHTS_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
+check-gpu-shared: $(SHARED_WEIGHTS_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS) build/splitmoe \
+		build/wide-model/model.safetensors
 	@mkdir -p build/pocl-cache
 	$(GPU_TEST_ENV) $(SHARED_WEIGHTS_TEST_BIN) tests/fixtures/phimoe-tiny-a build/kernels
+	POCL_CACHE_DIR=$(abspath build/pocl-cache) tests/gpu/shared_memory_test.sh build/splitmoe \
+		build/wide-model $(abspath $(GPU_SWGPU_LIB))
 
 CHECK_SUITES += gpu-shared
 ALL_TARGETS += $(SHARED_WEIGHTS_TEST_BIN)
+
+# CPU cost of the one copy: oneDNN on row-major weights vs packed (ms, ratio).
+PLAIN_LAYOUT_BENCH_BIN := build/tests/bench_plain_layout
+
+$(PLAIN_LAYOUT_BENCH_BIN): build/obj/tests/gpu/bench_plain_layout.o $(RUNTIME_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
+
+.PHONY: bench-plain-layout
+bench-plain-layout: $(PLAIN_LAYOUT_BENCH_BIN)
+	@$(PLAIN_LAYOUT_BENCH_BIN)
+BENCH_TARGETS += bench-plain-layout
+ALL_TARGETS += $(PLAIN_LAYOUT_BENCH_BIN)
+
+# Resident memory of each split mode against the CPU-only run (MB), on a
+# synthetic checkpoint whose experts dominate (hidden/intermediate 512, 4
+# layers: 50 M expert parameters).
+WIDE_MODEL := build/wide-model
+
+$(WIDE_MODEL)/model.safetensors: tests/gpu/make_wide_model.py
+	python3 tests/gpu/make_wide_model.py tests/fixtures/phimoe-tiny-a $(WIDE_MODEL) 512 512 4
+
+.PHONY: bench-shared-memory
+bench-shared-memory: build/splitmoe $(GPU_SWGPU_LIB) $(KERNEL_SPVS) $(WIDE_MODEL)/model.safetensors
+	@mkdir -p build/pocl-cache
+	@POCL_CACHE_DIR=$(abspath build/pocl-cache) tests/gpu/bench_shared_memory.sh build/splitmoe \
+		$(WIDE_MODEL) $(abspath $(GPU_SWGPU_LIB))
+BENCH_TARGETS += bench-shared-memory

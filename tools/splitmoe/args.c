@@ -64,7 +64,7 @@ static const struct {
 	{ "logits", { O_MODEL, O_CONFIG, O_IDS, O_OUT, O_DTYPE, O_THREADS, O_ARB, O_DEVICE } },
 	{ "tokenize", { O_MODEL, O_CONFIG, O_TEXT } },
 	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB, O_DEVICE } },
-	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB } },
+	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB, O_DEVICE } },
 };
 
 static const char *flag_name(int c)
@@ -223,6 +223,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		case O_DEVICE:
 			if (set_cfg(o, "device", "device", optarg))
 				return -1;
+			o->device_given = true;
 			break;
 		}
 	}

@@ -101,6 +101,15 @@ int cmd_info(struct cli_opts *o)
 			return 1;
 		print_model(&c);
 		cli_report_memory(stdout, "model mapped");
+		/* packing is run's work: only when a device was asked for */
+		if (o->device_given || strcmp(o->cfg.device, "cpu")) {
+			if (cli_start_session(o, &c, 16)) {
+				cli_close(&c);
+				return 1;
+			}
+			cli_report_weights(stdout, &c);
+			cli_report_memory(stdout, "weights packed");
+		}
 		cli_close(&c);
 	}
 	return 0;

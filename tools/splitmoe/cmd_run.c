@@ -117,6 +117,7 @@ int cmd_run(struct cli_opts *o)
 		goto out;
 	fprintf(stderr, "splitmoe: %zu prompt tokens, compute %s, up to %d new tokens\n", n,
 		sm_compute_name(phimoe_session_compute(c.s)), n_gen);
+	cli_report_weights(stderr, &c);
 
 	t0 = now_ns();
 	e = phimoe_prefill(c.s, (const int32_t *)ids, (int)n, NULL);

@@ -17,7 +17,7 @@ static void usage(FILE *f)
 	      "  splitmoe logits --model DIR --ids 1,2,3 --out FILE [--dtype f32|bf16]\n"
 	      "  splitmoe tokenize --model DIR --text TEXT\n"
 	      "  splitmoe eval --model DIR --reference FILE.json [--dtype f32|bf16]\n"
-	      "  splitmoe info [--model DIR]\n"
+	      "  splitmoe info [--model DIR [--device cpu|gpu|split]]\n"
 	      "every subcommand also takes --config FILE (YAML; flags override it),\n"
 	      "and those that compute --threads N and --arbiter auto|kernel|process|off\n",
 	      f);

@@ -100,6 +100,31 @@ int cli_open_devices(struct cli_opts *o, struct sm_arbiter *arb, enum sm_compute
 	return 0;
 }
 
+void cli_report_weights(FILE *out, const struct cli_ctx *c)
+{
+	uint64_t cpu = 0, gpu = 0, shared = 0, borrowed = 0;
+	struct phimoe_model_stats ms;
+
+	phimoe_model_stats(&c->m, &ms);
+	if (c->dev.gpu) {
+		gpu = c->dev.gpu->packed_bytes;
+		shared = c->dev.gpu->shared_bytes;
+	}
+	if (c->dev.cpu) {
+		cpu = c->dev.cpu->packed_bytes;
+		borrowed = c->dev.cpu->borrowed_bytes;
+	} else if (!c->dev.gpu && c->s) {
+		struct phimoe_session_stats st;
+
+		phimoe_session_get_stats(c->s, &st);	/* the session's own CPU backend */
+		cpu = st.packed_weight_bytes;
+	}
+	fprintf(out, "weights held (%s): cpu %.2f MB, gpu %.2f MB; shared %.2f MB (the gpu's, "
+		"which the cpu reads in place: %.2f MB); checkpoint %.2f MB mapped\n",
+		c->dev.running ? c->dev.running : "cpu", cpu / 1e6, gpu / 1e6, shared / 1e6,
+		borrowed / 1e6, ms.bytes / 1e6);
+}
+
 void cli_close(struct cli_ctx *c)
 {
 	if (c->s)

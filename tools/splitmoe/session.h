@@ -26,6 +26,9 @@ int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer);
 /* Open the arbiter and create the session (KV cache for max_seq tokens). */
 int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq);
 void cli_close(struct cli_ctx *c);
+/* One line: the weight bytes each device's backend holds for the session,
+ * and how many of them both devices read from one copy. */
+void cli_report_weights(FILE *out, const struct cli_ctx *c);
 /* For --device gpu|split: the backends and their arbiter clients (arb may
  * be NULL); *backend stays NULL for the CPU path (also after a fallback,
  * which prints one line). 0, or -1 after one error. */
