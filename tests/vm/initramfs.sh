@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the guest's busybox initramfs for the unpacked kernel in DIR (as
 # printed by tests/vm/kernel.sh) and prints its path. The archive lives in
-# DIR and is named after a hash of its inputs (tests/vm/init, the module
-# list, busybox, the kernel), so it is rebuilt exactly when one changes.
+# DIR and is named after a hash of its inputs (tests/vm/init, this script,
+# the module list, busybox, the kernel), so it is rebuilt when one changes.
 # Uncompressed cpio: decompressing under TCG costs more than reading it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +21,24 @@ fi
 if LC_ALL=C readelf -l "$busybox" 2>/dev/null | grep 'INTERP' >/dev/null; then
 	echo "vm: $busybox is dynamically linked (install busybox-static)" >&2
 	exit 1
+fi
+
+# Named after its inputs (checked on every run, so kept cheap: no parsing).
+hash=$( {
+	echo "$kver $wanted"
+	stat -L -c '%s %Y' "$moddir/modules.dep" "$busybox"
+	cat "$here/init" "$0"
+} | sha256sum | cut -c1-16)
+out="$dir/initramfs-$hash.cpio"
+if [ -f "$out" ]; then
+	echo "$out"
+	exit 0
+fi
+exec 9>"$dir/.initramfs.lock"
+flock 9
+if [ -f "$out" ]; then
+	echo "$out"
+	exit 0
 fi
 
 # Dependency order from modules.dep: each module after everything it uses.
@@ -47,22 +65,6 @@ for name in $wanted; do
 	visit "$path"
 done
 
-hash=$( {
-	echo "$kver ${order[*]}"
-	cat "$here/init"
-	stat -L -c '%s %Y' "$busybox"
-} | sha256sum | cut -c1-16)
-out="$dir/initramfs-$hash.cpio"
-if [ -f "$out" ]; then
-	echo "$out"
-	exit 0
-fi
-exec 9>"$dir/.initramfs.lock"
-flock 9
-if [ -f "$out" ]; then
-	echo "$out"
-	exit 0
-fi
 
 stage=$(mktemp -d "$dir/initramfs.XXXXXX")
 trap 'rm -rf "$stage" "$stage.cpio"' EXIT
