@@ -119,7 +119,10 @@ static bool is_usm(struct ze_be *z, const void *p)
 
 /* Host USM: weights that the CPU reads as well. On an iGPU it is the
  * same DRAM the device reads; unlike shared USM it never migrates, so
- * both devices may read it at the same time. */
+ * both devices may read it at the same time. (Not the checkpoint's own
+ * pages: a file-backed mapping is no USM, and importing it takes the
+ * zexDriverImportExternalPointer extension, which swgpu lacks; f32
+ * compute needs a converted copy anyway.) */
 static void *usm_alloc_host(struct ze_be *z, size_t bytes)
 {
 	ze_host_mem_alloc_desc_t hd = { ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC, NULL, 0 };

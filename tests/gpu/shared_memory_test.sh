@@ -34,5 +34,12 @@ for mode in expert-parallel dynamic; do
 	awk -v c="$c_rss" -v s="${s_rss:-1e9}" -v sh="${s_sh:-0}" 'BEGIN { exit !(s - c <= sh / 4) }'
 	ok $? "$mode: resident ${s_rss:-?} MB, cpu-only ${c_rss} MB: +$(awk -v c="$c_rss" -v s="${s_rss:-0}" 'BEGIN { printf "%.1f", s - c }') MB <= a quarter of the shared ${s_sh:-?} MB"
 done
+printf 'split:\n  mode: expert-parallel\n' >"$cfg"
+out=$("$bin" info --model "$model" --config "$cfg" --device split --dtype f32 2>&1)
+[[ $out == *"weights held (split): cpu "*" MB, gpu "*" MB; shared "[1-9]*" MB"* ]]
+ok $? "info --model --device split reports the weights per device and shared ($(printf '%s\n' "$out" | grep -o 'gpu [0-9.]* MB; shared [0-9.]* MB'))"
+out=$("$bin" info --model "$model" 2>&1)
+[[ $out != *"weights held"* ]]
+ok $? "info --model without --device packs nothing"
 echo "1..$n"
 exit $fail
