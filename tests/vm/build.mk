@@ -1,8 +1,9 @@
 # The VM harness (tests/vm/run): the guest kernel, unpacked from Debian's
 # linux-image of scripts/kver.sh's version into .cache/vm/ (fetched once,
 # about 70 MB), and its busybox initramfs. A quick no-op once cached.
+# After deps: it needs apt, busybox-static, cpio, kmod, xz-utils (make -j).
 .PHONY: vm-image check-vm
-vm-image:
+vm-image: deps
 	@tests/vm/initramfs.sh "$$(tests/vm/kernel.sh)" >/dev/null
 ALL_TARGETS += vm-image
 
