@@ -215,8 +215,14 @@ static void record_grant(struct sim *s, uint32_t i, uint64_t bytes)
 	if (c->wh)
 		wait_hist_add(c->wh, wait, s->period_ns);
 
-	/* Contract 2: the reservation's bound, for a debt-free client. */
-	if (c->g->reserve_mbps && bytes <= c->g->burst_bytes && !c->ask_debt) {
+	/*
+	 * Contract 2: the reservation's bound, for a client that keeps to its
+	 * reservation: no debt when it asked, and not a liar or tamperer
+	 * (whose debt may appear while it waits).
+	 */
+	if (c->g->reserve_mbps && bytes <= c->g->burst_bytes && !c->ask_debt &&
+	    c->g->complete_pct <= 100 && !c->g->tamper_pct &&
+	    !c->g->tamper_inconsistent) {
 		uint64_t per_x1000 = c->g->reserve_mbps * s->period_ns;
 		uint64_t n = (bytes * 1000 + per_x1000 - 1) / per_x1000;
 		uint64_t bound = (n + 1) * s->period_ns;
