@@ -242,19 +242,20 @@ int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
 int arb_grant_bytes(const struct arb_client *c, u64 grant_id, u64 *bytes);
 
 /*
- * A period boundary: refills budgets and divides the shared capacity among
- * waiting clients by weight. measured_bytes is the DRAM traffic the counters
- * saw during the period that ended, or ARB_MEASURED_NONE. Returns true if
- * any waiter may now be granted (the caller wakes its waiters).
- * Cost: O(active clients); idle clients are not visited.
+ * A period boundary: funds reservations and divides the shared capacity
+ * among the demands by weight (see the policy above). measured_bytes is the
+ * DRAM traffic the counters saw during the period that ended, or
+ * ARB_MEASURED_NONE. Returns true if any waiter may now be granted (the
+ * caller wakes its waiters). Cost: O(active clients); idle clients are not
+ * visited.
  */
 bool arb_tick(struct arb_state *st, u64 measured_bytes);
 
 /*
- * Fast path. arb_fastpath_issue() moves the client's usable budget (less
- * what a waiting acquire of it needs) to its page and returns the bytes the
- * caller writes there; call it after arb_tick(). Returns 0 while an earlier
- * issue is unsettled.
+ * Fast path. arb_fastpath_issue() moves the client's usable budget and its
+ * part of the light pool (less what a waiting acquire of it needs) to its
+ * page and returns the bytes the caller writes there; call it after
+ * arb_tick(). Returns 0 while an earlier issue is unsettled.
  * arb_fastpath_settle() is called before the next arb_tick() (and before
  * arb_client_remove()) with what the client consumed from the page
  * (issued - remaining). consumed <= issued: counted as granted and
