@@ -87,13 +87,18 @@ case ${1:-} in
 '') ;;
 *) echo "usage: scripts/demo.sh [--vm | --host | --steps]" >&2; exit 2 ;;
 esac
+why="(asked for)"
 if [ $where = auto ]; then
-	if host_can_load_modules; then where=host; else where=vm; fi
+	if host_can_load_modules; then
+		where=host why="(this host can load modules)"
+	else
+		where=vm why="(this host, kernel $(uname -r), cannot load modules)"
+	fi
 fi
 if [ $where = host ]; then
-	echo "$me: this host can load modules: running here"
+	echo "$me: running on this host $why"
 	run_on_host
 	exit
 fi
-echo "$me: this host cannot load modules (kernel $(uname -r)): running in the QEMU guest (tests/vm/run)"
+echo "$me: running in the QEMU guest of tests/vm/run $why"
 exec tests/vm/run --load --check-dmesg --timeout "${DEMO_TIMEOUT:-600}" -- scripts/demo.sh --steps
