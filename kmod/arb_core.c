@@ -612,17 +612,26 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 	st->st.periods++;
 
 	st->pool_light = 0;
+	st->tick_clients = st->nr_clients;
 	st->wf_head = NULL;
 	st->ready = false;
 	charged = arb_fund_clients(st, &w);
 	/* Undeclared traffic shrinks what is shared, never reservations. */
 	unattributed = st->unattr_ema_fp >> ARB_EMA_FRAC;
-	shared = arb_sub_sat(arb_sub_sat(st->cap_bytes, unattributed), charged);
+	/*
+	 * Reservation refills round up and down apart from the capacity's own
+	 * carry, so a period may charge a byte or two more than it has: that
+	 * overdraw comes off the next periods' shared capacity.
+	 */
+	shared = arb_sub_sat(arb_sub_sat(arb_sub_sat(st->cap_bytes, unattributed),
+					 charged), st->cap_overdraw);
 	st->reserved_last = charged;
 	st->shared_last = shared;
 	st->pool = arb_water_fill(st, shared, w);
 	/* Both pools count as funded: acquires draw them during the period. */
 	st->funded = charged + shared;
+	st->cap_overdraw = arb_sub_sat(st->cap_overdraw + st->funded,
+				       st->cap_bytes);
 
 	/* A waiter left out of the water-fill was covered already. */
 	if (st->nr_waiting && (st->pool || st->ready))
@@ -779,7 +788,7 @@ int arb_check_invariants(const struct arb_state *st)
 	 * A period never funds more than its capacity, give or take the
 	 * sub-byte carry of each reservation refill.
 	 */
-	if (st->funded > st->cap_bytes + st->nr_clients ||
+	if (st->funded > st->cap_bytes + st->tick_clients ||
 	    st->pool + st->pool_light > st->funded)
 		return -7;
 	return 0;

@@ -178,10 +178,12 @@ struct arb_state {
 	u32 nr_active;
 	u32 nr_waiting;
 	u32 next_client_id;
+	u32 tick_clients;			/* registered at the last tick */
 	u64 sum_reserve_mbps;
 	u64 period;			/* periods elapsed */
 	u64 cap_bytes;			/* capacity of this period */
 	u64 cap_frac;			/* its carry, in 1/1000 byte */
+	u64 cap_overdraw;		/* funded above capacity, to repay */
 	u64 completed_this_period;
 	u64 pool;			/* unfunded capacity left this period */
 	u64 pool_light;			/* held for clients that did not wait */
