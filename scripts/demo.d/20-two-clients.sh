@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two clients with weights 1 and 3 acquiring in a loop against a capacity
-# lowered to 1000 MB/s, so that they compete: their grants split about 1:3.
+# lowered to 200 MB/s, so that they compete: their grants split about 1:3.
 # Shows the grant tracepoint, the clients' figures and every sysfs figure.
 set -u
 sys=/sys/kernel/bwarb
@@ -17,7 +17,7 @@ restore() {
 }
 trap restore EXIT
 # guaranteed <= capacity at every step
-echo 500 >$sys/guaranteed_mbps && echo 1000 >$sys/capacity_mbps || exit 1
+echo 100 >$sys/guaranteed_mbps && echo 200 >$sys/capacity_mbps || exit 1
 echo "capacity_mbps $(cat $sys/capacity_mbps) MB/s, guaranteed_mbps $(cat $sys/guaranteed_mbps) MB/s, period_us $(cat $sys/period_us) us"
 if [ -d $trace/events/bwarb ]; then
 	echo >$trace/trace
