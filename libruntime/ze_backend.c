@@ -4,11 +4,14 @@
  * USM shared memory, through one immediate (in-order) command list. See
  * ze_backend.h.
  *
- * Gated ops (linear, expert) each take a slot of a small ring: acquire,
- * append the kernels with the last one signalling the slot's event, and
- * complete the grant once the event has signalled (checked at each later
- * gated op and at sync). A slot still busy when its turn comes round is
- * waited for, so at most ZE_GATE_SLOTS grants are outstanding.
+ * Every op is gated: it takes a slot of a small ring, acquires its byte
+ * estimate, appends its kernels with the last one signalling the slot's
+ * event, and completes the grant once the event has signalled (checked at
+ * each later op and at sync). A slot still busy when its turn comes round
+ * is waited for, so at most ZE_GATE_SLOTS grants are outstanding. The
+ * small ops (norms, RoPE, attention, router, gather/scatter, add) are
+ * gated too: the issue asks for every submission, and attention reads the
+ * whole KV cache.
  */
 #include "ze_backend.h"
 #include "arbiter.h"
@@ -25,7 +28,7 @@
 #define ZE_MV_MAX_ROWS 4	/* up to this many rows: the matrix-vector kernels */
 #define ZE_ATT_HD_MAX 256	/* kernels/attention.cl */
 
-enum { OP_LINEAR, OP_EXPERT };
+enum { OP_LINEAR, OP_EXPERT, OP_OTHER };
 
 /* Kernel handles, one per kernel function; both weight types. */
 struct ze_kernels {
@@ -78,6 +81,7 @@ struct ze_be {
 	size_t stage_bytes;
 	int err;		/* sticky */
 	bool busy;		/* work appended since the list was last drained */
+	struct gate_slot *cur;	/* the op being appended, between gate_begin and gate_end */
 	struct sm_ze_profile prof;
 };
 
@@ -192,6 +196,11 @@ static int launch(struct ze_be *z, ze_kernel_handle_t k, const char *what,
 		r = zeCommandListAppendLaunchKernel(z->dev.list, k, &gc, signal, 0, NULL);
 	if (r != ZE_RESULT_SUCCESS)
 		return ze_fail(z, r, what);
+	/* counted here, where kernels are appended, so that a test can see
+	 * that none escapes the arbiter */
+	z->prof.launches++;
+	if (z->cur)
+		z->prof.gated_launches++;
 	return 0;
 }
 
@@ -219,9 +228,12 @@ static void slot_finish(struct ze_be *z, struct gate_slot *s)
 		if (s->op == OP_LINEAR) {
 			z->prof.linear_ns += ns;
 			z->prof.linear_ops++;
-		} else {
+		} else if (s->op == OP_EXPERT) {
 			z->prof.expert_ns += ns;
 			z->prof.expert_ops++;
+		} else {
+			z->prof.other_ns += ns;
+			z->prof.other_ops++;
 		}
 	}
 	if (z->be.gate)
@@ -287,6 +299,7 @@ static int gate_begin(struct ze_be *z, int op, uint64_t bytes, struct gate_slot 
 	s->bytes = bytes;
 	s->first_used = false;
 	z->next_slot = (z->next_slot + 1) % ZE_GATE_SLOTS;
+	z->cur = s;
 	*out = s;
 	return 0;
 }
@@ -295,6 +308,7 @@ static int gate_begin(struct ze_be *z, int op, uint64_t bytes, struct gate_slot 
  * its grant goes back at once. */
 static int gate_end(struct ze_be *z, struct gate_slot *s, int rc)
 {
+	z->cur = NULL;
 	if (!rc) {
 		s->busy = true;
 		return 0;
@@ -598,13 +612,19 @@ static int ze_expert_view(struct sm_backend *be, struct sm_expert *e, struct sm_
 	return 0;
 }
 
-/* ---- the ungated ops ---- */
+/* ---- the small ops, gated as OP_OTHER ---- */
+
+static uint64_t fbytes(uint64_t n)
+{
+	return n * sizeof(float);
+}
 
 static int ze_layernorm(struct sm_backend *be, const float *x, int m, int n,
 			const float *gamma, const float *beta, float eps, float *y)
 {
 	struct ze_be *z = zb(be);
 	int rc = need_usm(z, x, "layernorm");
+	struct gate_slot *s;
 
 	if (!rc)
 		rc = need_usm(z, gamma, "layernorm weight");
@@ -612,11 +632,14 @@ static int ze_layernorm(struct sm_backend *be, const float *x, int m, int n,
 		rc = need_usm(z, beta, "layernorm bias");
 	if (!rc)
 		rc = need_usm(z, y, "layernorm output");
+	if (!rc)
+		rc = gate_begin(z, OP_OTHER, fbytes(2ull * m * n + 2ull * n), &s);
 	if (rc)
 		return rc;
-	return LAUNCH(z, z->k.layernorm, "layernorm", ((uint32_t[]){ 64, 1, 1 }),
-		      ((uint32_t[]){ (uint32_t)m, 1, 1 }), NULL,
-		      A(x), A(gamma), A(beta), A(y), A(n), A(eps));
+	rc = LAUNCH(z, z->k.layernorm, "layernorm", ((uint32_t[]){ 64, 1, 1 }),
+		    ((uint32_t[]){ (uint32_t)m, 1, 1 }), s->ev,
+		    A(x), A(gamma), A(beta), A(y), A(n), A(eps));
+	return gate_end(z, s, rc);
 }
 
 static int ze_rope(struct sm_backend *be, float *x, int m, int row_stride, int heads,
@@ -624,12 +647,16 @@ static int ze_rope(struct sm_backend *be, float *x, int m, int row_stride, int h
 {
 	struct ze_be *z = zb(be);
 	int half = head_dim / 2, rc = need_usm(z, x, "rope");
+	struct gate_slot *s;
 	uint32_t g = 1;
 
 	if (!rc)
 		rc = need_usm(z, cos_tab, "rope cos table");
 	if (!rc)
 		rc = need_usm(z, sin_tab, "rope sin table");
+	if (!rc)
+		rc = gate_begin(z, OP_OTHER, fbytes(2ull * m * heads * head_dim + 2ull * m * half),
+				&s);
 	if (rc)
 		return rc;
 	for (uint32_t d = 64; d > 1; d--)	/* a group that divides hd/2 */
@@ -637,16 +664,19 @@ static int ze_rope(struct sm_backend *be, float *x, int m, int row_stride, int h
 			g = d;
 			break;
 		}
-	return LAUNCH(z, z->k.rope, "rope", ((uint32_t[]){ g, 1, 1 }),
-		      ((uint32_t[]){ (uint32_t)half / g, (uint32_t)heads, (uint32_t)m }), NULL,
-		      A(x), A(m), A(row_stride), A(heads), A(head_dim), A(pos0), A(cos_tab),
-		      A(sin_tab));
+	rc = LAUNCH(z, z->k.rope, "rope", ((uint32_t[]){ g, 1, 1 }),
+		    ((uint32_t[]){ (uint32_t)half / g, (uint32_t)heads, (uint32_t)m }), s->ev,
+		    A(x), A(m), A(row_stride), A(heads), A(head_dim), A(pos0), A(cos_tab),
+		    A(sin_tab));
+	return gate_end(z, s, rc);
 }
 
 static int ze_attention(struct sm_backend *be, const struct sm_attn_args *a)
 {
 	struct ze_be *z = zb(be);
 	int kv_dim = a->n_kv_heads * a->head_dim, rc;
+	uint64_t qo = 2ull * a->m * a->n_heads * a->head_dim;
+	struct gate_slot *s;
 
 	if (a->pos0 < 0 || a->m < 1 || a->pos0 + a->m > a->max_seq || a->n_kv_heads < 1 ||
 	    a->n_heads % a->n_kv_heads || a->head_dim > ZE_ATT_HD_MAX)
@@ -659,25 +689,30 @@ static int ze_attention(struct sm_backend *be, const struct sm_attn_args *a)
 		rc = need_usm(z, a->v_cache, "attention v cache");
 	if (!rc)
 		rc = need_usm(z, a->out, "attention output");
+	/* q and out, the new keys and values stored, the cache read once */
+	if (!rc)
+		rc = gate_begin(z, OP_OTHER, fbytes(qo + 4ull * a->m * kv_dim +
+						    2ull * (a->pos0 + a->m) * kv_dim), &s);
 	if (rc)
 		return rc;
+	s->first_used = true;
 	rc = LAUNCH(z, z->k.kv_store, "kv store", ((uint32_t[]){ 32, 1, 1 }),
-		    ((uint32_t[]){ cdiv(kv_dim, 32), (uint32_t)a->m, 1 }), NULL,
+		    ((uint32_t[]){ cdiv(kv_dim, 32), (uint32_t)a->m, 1 }), s->ev_first,
 		    A(a->k), A(a->v), A(a->row_stride), A(a->k_cache), A(a->v_cache), A(a->m),
 		    A(kv_dim), A(a->pos0));
-	if (rc)
-		return rc;
-	if (a->m == 1)
-		return LAUNCH(z, z->k.att_decode, "attention", ((uint32_t[]){ 64, 1, 1 }),
-			      ((uint32_t[]){ (uint32_t)a->n_heads, 1, 1 }), NULL,
-			      A(a->q), A(a->k_cache), A(a->v_cache), A(a->out), A(a->n_heads),
-			      A(a->n_kv_heads), A(a->head_dim), A(a->pos0), A(a->window),
-			      A(a->scale));
-	return LAUNCH(z, z->k.att_prefill, "attention", ((uint32_t[]){ 64, 1, 1 }),
-		      ((uint32_t[]){ (uint32_t)a->n_heads, (uint32_t)a->m, 1 }), NULL,
-		      A(a->q), A(a->row_stride), A(a->k_cache), A(a->v_cache), A(a->out), A(a->m),
-		      A(a->n_heads), A(a->n_kv_heads), A(a->head_dim), A(a->pos0), A(a->window),
-		      A(a->scale));
+	if (!rc && a->m == 1)
+		rc = LAUNCH(z, z->k.att_decode, "attention", ((uint32_t[]){ 64, 1, 1 }),
+			    ((uint32_t[]){ (uint32_t)a->n_heads, 1, 1 }), s->ev,
+			    A(a->q), A(a->k_cache), A(a->v_cache), A(a->out), A(a->n_heads),
+			    A(a->n_kv_heads), A(a->head_dim), A(a->pos0), A(a->window),
+			    A(a->scale));
+	else if (!rc)
+		rc = LAUNCH(z, z->k.att_prefill, "attention", ((uint32_t[]){ 64, 1, 1 }),
+			    ((uint32_t[]){ (uint32_t)a->n_heads, (uint32_t)a->m, 1 }), s->ev,
+			    A(a->q), A(a->row_stride), A(a->k_cache), A(a->v_cache), A(a->out),
+			    A(a->m), A(a->n_heads), A(a->n_kv_heads), A(a->head_dim), A(a->pos0),
+			    A(a->window), A(a->scale));
+	return gate_end(z, s, rc);
 }
 
 static int ze_router(struct sm_backend *be, const float *scores, int m, int n_experts,
@@ -685,16 +720,20 @@ static int ze_router(struct sm_backend *be, const float *scores, int m, int n_ex
 {
 	struct ze_be *z = zb(be);
 	int rc = need_usm(z, scores, "router scores");
+	struct gate_slot *s;
 
 	if (!rc)
 		rc = need_usm(z, experts, "router experts");
 	if (!rc)
 		rc = need_usm(z, weights, "router weights");
+	if (!rc)
+		rc = gate_begin(z, OP_OTHER, fbytes((uint64_t)m * n_experts + 4ull * m), &s);
 	if (rc)
 		return rc;
-	return LAUNCH(z, z->k.sparsemixer, "router", ((uint32_t[]){ 32, 1, 1 }),
-		      ((uint32_t[]){ cdiv(m, 32), 1, 1 }), NULL,
-		      A(scores), A(m), A(n_experts), A(jitter_eps), A(experts), A(weights));
+	rc = LAUNCH(z, z->k.sparsemixer, "router", ((uint32_t[]){ 32, 1, 1 }),
+		    ((uint32_t[]){ cdiv(m, 32), 1, 1 }), s->ev,
+		    A(scores), A(m), A(n_experts), A(jitter_eps), A(experts), A(weights));
+	return gate_end(z, s, rc);
 }
 
 static int ze_gather(struct sm_backend *be, const float *src, int cols, const int32_t *rows,
@@ -702,16 +741,20 @@ static int ze_gather(struct sm_backend *be, const float *src, int cols, const in
 {
 	struct ze_be *z = zb(be);
 	int rc = need_usm(z, src, "gather source");
+	struct gate_slot *s;
 
 	if (!rc)
 		rc = need_usm(z, rows, "gather rows");
 	if (!rc)
 		rc = need_usm(z, dst, "gather destination");
+	if (!rc)
+		rc = gate_begin(z, OP_OTHER, fbytes(2ull * n * cols + (uint64_t)n), &s);
 	if (rc)
 		return rc;
-	return LAUNCH(z, z->k.gather, "gather", ((uint32_t[]){ 32, 1, 1 }),
-		      ((uint32_t[]){ cdiv(cols, 32), (uint32_t)n, 1 }), NULL,
-		      A(src), A(cols), A(rows), A(n), A(dst));
+	rc = LAUNCH(z, z->k.gather, "gather", ((uint32_t[]){ 32, 1, 1 }),
+		    ((uint32_t[]){ cdiv(cols, 32), (uint32_t)n, 1 }), s->ev,
+		    A(src), A(cols), A(rows), A(n), A(dst));
+	return gate_end(z, s, rc);
 }
 
 static int ze_scatter_add(struct sm_backend *be, const float *src, int cols,
@@ -719,22 +762,27 @@ static int ze_scatter_add(struct sm_backend *be, const float *src, int cols,
 {
 	struct ze_be *z = zb(be);
 	int rc = need_usm(z, src, "scatter source");
+	struct gate_slot *s;
 
 	if (!rc)
 		rc = need_usm(z, rows, "scatter rows");
 	if (!rc)
 		rc = need_usm(z, dst, "scatter destination");
+	if (!rc)
+		rc = gate_begin(z, OP_OTHER, fbytes(3ull * n * cols + (uint64_t)n), &s);
 	if (rc)
 		return rc;
-	return LAUNCH(z, z->k.scatter_add, "scatter_add", ((uint32_t[]){ 32, 1, 1 }),
-		      ((uint32_t[]){ cdiv(cols, 32), 1, 1 }), NULL,
-		      A(src), A(cols), A(rows), A(n), A(dst));
+	rc = LAUNCH(z, z->k.scatter_add, "scatter_add", ((uint32_t[]){ 32, 1, 1 }),
+		    ((uint32_t[]){ cdiv(cols, 32), 1, 1 }), s->ev,
+		    A(src), A(cols), A(rows), A(n), A(dst));
+	return gate_end(z, s, rc);
 }
 
 static int ze_add(struct sm_backend *be, float *y, const float *x, size_t n)
 {
 	struct ze_be *z = zb(be);
 	int rc = need_usm(z, y, "add");
+	struct gate_slot *s;
 	int ni = (int)n;
 
 	if (!rc)
@@ -743,8 +791,12 @@ static int ze_add(struct sm_backend *be, float *y, const float *x, size_t n)
 		return rc;
 	if (n > (size_t)INT32_MAX)
 		return fail(z, -EINVAL, "add: %zu elements", n);
-	return LAUNCH(z, z->k.residual_add, "add", ((uint32_t[]){ 64, 1, 1 }),
-		      ((uint32_t[]){ cdiv((long)n, 64), 1, 1 }), NULL, A(y), A(x), A(ni));
+	rc = gate_begin(z, OP_OTHER, fbytes(3ull * n), &s);
+	if (rc)
+		return rc;
+	rc = LAUNCH(z, z->k.residual_add, "add", ((uint32_t[]){ 64, 1, 1 }),
+		    ((uint32_t[]){ cdiv((long)n, 64), 1, 1 }), s->ev, A(y), A(x), A(ni));
+	return gate_end(z, s, rc);
 }
 
 static int ze_sync(struct sm_backend *be)

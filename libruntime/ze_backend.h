@@ -9,11 +9,12 @@
  * reads in place (expert_view). Ops are asynchronous and in order; sync()
  * waits.
  *
- * Gating: each linear and expert acquires its byte estimate from the gate
- * (a gpu-class arbiter client, borrowed) before it is appended, and is
- * completed when the event of its last kernel has signalled.
+ * Gating: every op (linear, expert and the small ones) acquires its byte
+ * estimate from the gate (a gpu-class arbiter client, borrowed) before its
+ * kernels are appended, and is completed when the event of its last
+ * kernel has signalled.
  *
- * Profiling: the kernel timestamps of the gated ops add up per op class.
+ * Profiling: the kernel timestamps of the ops add up per op class.
  *
  * With no Level Zero driver or no suitable device, create() fails with
  * -ENODEV and one line saying so; the caller falls back to the CPU.
@@ -48,10 +49,13 @@ struct sm_ze_backend_opts {
 int sm_ze_backend_create(const struct sm_ze_backend_opts *o, struct sm_backend **out,
 			 char *err, size_t errlen);
 
-/* Device time of the gated ops so far (kernel timestamps). */
+/* Device time of the ops so far (kernel timestamps), and the kernels
+ * appended: all of them, and those appended under an acquired grant. */
 struct sm_ze_profile {
 	uint64_t linear_ns, linear_ops;
 	uint64_t expert_ns, expert_ops;
+	uint64_t other_ns, other_ops;	/* norms, RoPE, attention, router, ... */
+	uint64_t launches, gated_launches;
 };
 void sm_ze_backend_profile(struct sm_backend *be, struct sm_ze_profile *out);
 

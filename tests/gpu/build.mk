@@ -2,7 +2,8 @@
 # software GPU (build/libze_swgpu.so), against plain-C references.
 # PoCL caches compiled kernels under build/pocl-cache, so only the first
 # run after a kernel change pays for the compiles.
-GPU_TEST_SRCS := tests/gpu/gpu_test.c tests/gpu/ze_harness.c tests/gpu/cpu_ref.c
+GPU_TEST_SRCS := tests/gpu/gpu_test.c tests/gpu/ze_harness.c tests/gpu/tap.c tests/gpu/cpu_ref.c
+GPU_TAP_OBJ   := build/asan/tests/gpu/tap.o
 GPU_TEST_BIN  := build/tests/gpu_test
 # (tools/swgpu/build.mk is included after this file: name the library
 # literally, never let ZE_ENABLE_ALT_DRIVERS expand to an empty string.)
@@ -22,9 +23,9 @@ check-gpu: $(GPU_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 # The forward pass through the Level Zero backend (libruntime/ze_*.c).
 ZE_BACKEND_TEST_BIN := build/tests/ze_backend_test
 
-$(ZE_BACKEND_TEST_BIN): build/asan/tests/gpu/ze_backend_test.o $(RUNTIME_ASAN_LIB)
+$(ZE_BACKEND_TEST_BIN): build/asan/tests/gpu/ze_backend_test.o $(GPU_TAP_OBJ) $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) -o $@ $< $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
+	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
 
 .PHONY: check-gpu-backend
 check-gpu-backend: $(ZE_BACKEND_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
@@ -34,9 +35,9 @@ check-gpu-backend: $(ZE_BACKEND_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 # The CPU/iGPU split scheduler (libruntime/scheduler*.c) in every mode.
 SPLIT_TEST_BIN := build/tests/split_test
 
-$(SPLIT_TEST_BIN): build/asan/tests/gpu/split_test.o $(RUNTIME_ASAN_LIB)
+$(SPLIT_TEST_BIN): build/asan/tests/gpu/split_test.o $(GPU_TAP_OBJ) $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) -o $@ $< $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
+	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
 
 .PHONY: check-gpu-split
 check-gpu-split: $(SPLIT_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
@@ -65,9 +66,9 @@ BENCH_TARGETS += bench-gpu
 # iGPU's host USM in place): pointers, numerics, weight accounting.
 SHARED_WEIGHTS_TEST_BIN := build/tests/shared_weights_test
 
-$(SHARED_WEIGHTS_TEST_BIN): build/asan/tests/gpu/shared_weights_test.o $(RUNTIME_ASAN_LIB)
+$(SHARED_WEIGHTS_TEST_BIN): build/asan/tests/gpu/shared_weights_test.o $(GPU_TAP_OBJ) $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) -o $@ $< $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
+	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
 
 # Then splitmoe's resident memory in the expert modes against the CPU-only
 # run, on a checkpoint whose experts dominate (WIDE_MODEL, below).

@@ -24,31 +24,11 @@
 #include "model.h"
 #include "scheduler.h"
 #include "ze_backend.h"
+#include "tap.h"
 
 #define LAYER 1
 #define EXPERT 5
 #define ROWS 3		/* most tokens through the expert (matrix-vector kernels) */
-
-static int tap_n, tap_fail;
-
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		tap_fail++;
-}
-
-static void skip(const char *what, const char *why)
-{
-	printf("ok %d - %s # SKIP %s\n", ++tap_n, what, why);
-}
 
 struct rig {
 	const char *kernels;
@@ -91,7 +71,7 @@ static struct sm_backend *split_open(struct rig *r, enum sm_split_mode mode, con
 	so.plan.mode = mode;
 	if (sm_split_plan_parse(rules, &so.plan, err, sizeof(err)) ||
 	    sm_split_backend_create(&so, &be, err, sizeof(err))) {
-		tap(0, "split %s '%s': %s", sm_split_mode_name(mode), rules, err);
+		tap_result(0, "split %s '%s': %s", sm_split_mode_name(mode), rules, err);
 		return NULL;
 	}
 	return be;
@@ -170,22 +150,22 @@ static void test_expert_once(struct rig *r, enum sm_split_mode mode)
 		return;
 	rc = be->ops->expert_create(be, &d, &e);
 	if (rc) {
-		tap(0, "%s %s: expert_create: %s", mn, r->cname, be->last_error);
+		tap_result(0, "%s %s: expert_create: %s", mn, r->cname, be->last_error);
 		be->ops->destroy(be);
 		return;
 	}
 	sm_split_expert_views(be, e, v, vrc);
-	tap(vrc[0] == 0 && vrc[1] == 0 && v[0].w13.data && v[0].w13.data == v[1].w13.data &&
+	tap_result(vrc[0] == 0 && vrc[1] == 0 && v[0].w13.data && v[0].w13.data == v[1].w13.data &&
 	    v[0].w2.data == v[1].w2.data,
 	    "%s %s: the CPU's oneDNN memory is the iGPU's buffer (w13 %p / %p, w2 %p / %p)",
 	    mn, r->cname, v[0].w13.data, v[1].w13.data, v[0].w2.data, v[1].w2.data);
-	tap(v[0].w13.dtype == dt && v[1].w13.dtype == dt && v[0].w13.rows == 2 * I &&
+	tap_result(v[0].w13.dtype == dt && v[1].w13.dtype == dt && v[0].w13.rows == 2 * I &&
 	    v[0].w13.cols == H && v[0].w2.rows == H && v[0].w2.cols == I &&
 	    v[1].w13.rows == 2 * I && v[1].w2.rows == H,
 	    "%s %s: one layout: w1|w3 fused [%d][%d], w2 [%d][%d], %s", mn, r->cname, 2 * I, H,
 	    H, I, phimoe_dtype_name(dt));
 	sm_split_backend_stats(be, &st);
-	tap(r->cpu->packed_bytes == cpu0 && r->gpu->packed_bytes - gpu0 == want &&
+	tap_result(r->cpu->packed_bytes == cpu0 && r->gpu->packed_bytes - gpu0 == want &&
 	    r->gpu->shared_bytes - sh0 == want && r->cpu->borrowed_bytes - bor0 == want &&
 	    st.unshared_experts == 0,
 	    "%s %s: %llu bytes held once, by the iGPU (CPU +%llu own, +%llu read in place)",
@@ -200,7 +180,7 @@ static void test_expert_once(struct rig *r, enum sm_split_mode mode)
 	y[1] = be->ops->alloc(be, sizeof(float) * ROWS * H);
 	ref = malloc(sizeof(float) * ROWS * H);
 	if (!x || !y[0] || !y[1] || !ref) {
-		tap(0, "%s %s: out of memory", mn, r->cname);
+		tap_result(0, "%s %s: out of memory", mn, r->cname);
 	} else if (mode == SM_SPLIT_EXPERT_PARALLEL) {
 		for (int i = 0; i < ROWS * H; i++)
 			x[i] = (float)sin(0.37 * i) * 0.5f;
@@ -218,13 +198,13 @@ static void test_expert_once(struct rig *r, enum sm_split_mode mode)
 			if (!rc)
 				rc = be->ops->sync(be);
 			sm_split_backend_stats(be, &s1);
-			tap(!rc && s1.experts[0] == s0.experts[0] + 1 &&
+			tap_result(!rc && s1.experts[0] == s0.experts[0] + 1 &&
 			    s1.experts[1] == s0.experts[1] + 1,
 			    "%s %s, %d rows: the expert ran once on each device%s%s", mn, r->cname,
 			    m, rc ? ": " : "", rc ? be->last_error : "");
 			e0 = max_rel_err(y[0], ref, (size_t)m * H);
 			e1 = max_rel_err(y[1], ref, (size_t)m * H);
-			tap(!rc && e0 <= tol && e1 <= tol,
+			tap_result(!rc && e0 <= tol && e1 <= tol,
 			    "%s %s, %d rows: CPU and iGPU results from the one copy match the "
 			    "checkpoint's (max rel. error %.2g / %.2g <= %.0g)", mn, r->cname, m,
 			    e0, e1, tol);
@@ -235,7 +215,7 @@ static void test_expert_once(struct rig *r, enum sm_split_mode mode)
 	be->ops->free(be, y[0]);
 	be->ops->free(be, y[1]);
 	be->ops->expert_destroy(be, e);
-	tap(r->cpu->packed_bytes == cpu0 && r->gpu->packed_bytes == gpu0 &&
+	tap_result(r->cpu->packed_bytes == cpu0 && r->gpu->packed_bytes == gpu0 &&
 	    r->gpu->shared_bytes == sh0 && r->cpu->borrowed_bytes == bor0,
 	    "%s %s: destroying the expert gives its bytes back on both sides", mn, r->cname);
 	be->ops->destroy(be);
@@ -259,7 +239,7 @@ static void test_partition(struct rig *r)
 		sm_split_expert_views(be, e, v, vrc);
 		be->ops->expert_destroy(be, e);
 	}
-	tap(e && vrc[0] == -ENOENT && vrc[1] == 0 && r->gpu->shared_bytes == sh0 &&
+	tap_result(e && vrc[0] == -ENOENT && vrc[1] == 0 && r->gpu->shared_bytes == sh0 &&
 	    r->cpu->borrowed_bytes == bor0,
 	    "partition %s: an iGPU expert is packed for the iGPU only, not shared", r->cname);
 	be->ops->destroy(be);
@@ -277,7 +257,7 @@ static uint64_t session_bytes(struct rig *r, struct sm_backend *be, uint64_t *sh
 	uint64_t bytes;
 
 	if (phimoe_session_create(&r->m, &so, &s, err, sizeof(err))) {
-		tap(0, "%s session: %s", r->cname, err);
+		tap_result(0, "%s session: %s", r->cname, err);
 		return 0;
 	}
 	bytes = be->packed_bytes;
@@ -303,11 +283,11 @@ static void test_session(struct rig *r)
 	       "%llu shared (experts %llu)\n", r->cname, (unsigned long long)cpu_only,
 	       (unsigned long long)split, (unsigned long long)split_sh,
 	       (unsigned long long)experts);
-	tap(cpu_only && split && split_sh == experts && split <= cpu_only + cpu_only / 100,
+	tap_result(cpu_only && split && split_sh == experts && split <= cpu_only + cpu_only / 100,
 	    "%s: an expert-parallel session holds %.3f MB of weights, the CPU-only one %.3f MB "
 	    "(<= 1%% more; the iGPU's own bf16 copies were %.3f MB more)", r->cname,
 	    split / 1e6, cpu_only / 1e6, experts / esz * 2 / 1e6);
-	tap(r->cpu->packed_bytes == 0 && r->gpu->packed_bytes == 0 &&
+	tap_result(r->cpu->packed_bytes == 0 && r->gpu->packed_bytes == 0 &&
 	    r->cpu->borrowed_bytes == 0 && r->gpu->shared_bytes == 0,
 	    "%s: after the sessions no weight bytes are held", r->cname);
 	be->ops->destroy(be);
@@ -318,7 +298,7 @@ static void run_compute(struct rig *r, enum sm_backend_compute compute)
 	char err[512] = "";
 
 	if (rig_open(r, compute, err, sizeof(err))) {
-		tap(0, "%s set-up: %s", r->cname, err);
+		tap_result(0, "%s set-up: %s", r->cname, err);
 		rig_close(r);
 		return;
 	}
@@ -340,14 +320,14 @@ int main(int argc, char **argv)
 	}
 	r.kernels = argv[2];
 	if (phimoe_model_load(argv[1], &r.m, err, sizeof(err))) {
-		tap(0, "model: %s", err);
+		tap_result(0, "model: %s", err);
 		return 1;
 	}
 	run_compute(&r, SM_BACKEND_F32);
 	if (dmm_cpu_has_bf16())
 		run_compute(&r, SM_BACKEND_BF16);
 	else
-		skip("bf16: one copy read by both devices", "no bf16 matmul on this CPU");
+		tap_skip("no bf16 matmul on this CPU", "bf16: one copy read by both devices");
 	phimoe_model_free(&r.m);
-	return tap_fail ? 1 : 0;
+	return tap_failures() ? 1 : 0;
 }

@@ -17,22 +17,7 @@
 #include "eval_reference.h"
 #include "scheduler.h"
 #include "ze_backend.h"
-
-static int tap_n, tap_fail;
-
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		tap_fail++;
-}
+#include "tap.h"
 
 static void test_plan(void)
 {
@@ -45,7 +30,7 @@ static void test_plan(void)
 	int rc = sm_split_plan_parse("attention=cpu,experts=gpu,experts[2-3]=cpu,head=gpu", &p, err,
 				     sizeof(err));
 
-	tap(rc == 0 && p.n_rules == 4 &&
+	tap_result(rc == 0 && p.n_rules == 4 &&
 	    sm_split_place(&p, SM_STAGE_EXPERTS, 0) == SM_DEV_GPU &&
 	    sm_split_place(&p, SM_STAGE_EXPERTS, 2) == SM_DEV_CPU &&
 	    sm_split_place(&p, SM_STAGE_EXPERTS, 3) == SM_DEV_CPU &&
@@ -56,12 +41,12 @@ static void test_plan(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
 		rc = sm_split_plan_parse(bad[i], &p, err, sizeof(err));
-		tap(rc == -22 && strstr(err, bad[i]), "bad split rule '%s' refused: %s", bad[i], err);
+		tap_result(rc == -22 && strstr(err, bad[i]), "bad split rule '%s' refused: %s", bad[i], err);
 	}
 	{
 		enum sm_split_mode m;
 
-		tap(!sm_split_mode_parse("expert-parallel", &m) && m == SM_SPLIT_EXPERT_PARALLEL &&
+		tap_result(!sm_split_mode_parse("expert-parallel", &m) && m == SM_SPLIT_EXPERT_PARALLEL &&
 		    !sm_split_mode_parse("dynamic", &m) && m == SM_SPLIT_DYNAMIC &&
 		    sm_split_mode_parse("fast", &m) == -22, "split modes by name");
 	}
@@ -91,7 +76,7 @@ static void run_mode(struct rig *r, enum sm_split_mode mode, const char *rules, 
 	if (!rc)
 		rc = sm_split_backend_create(&so, &be, err, sizeof(err));
 	if (rc || !res) {
-		tap(0, "%s '%s': %s", sm_split_mode_name(mode), rules, err);
+		tap_result(0, "%s '%s': %s", sm_split_mode_name(mode), rules, err);
 		free(res);
 		return;
 	}
@@ -111,16 +96,16 @@ static void run_mode(struct rig *r, enum sm_split_mode mode, const char *rules, 
 	       (unsigned long long)(c0b.acquires - c0.acquires),
 	       (unsigned long long)(c1b.acquires - c1.acquires), res->prefill_tok_s,
 	       res->decode_tok_s);
-	tap(rc == 0 && res->pass, "%s '%s': fixture f32 criteria, greedy ids as the CPU run",
+	tap_result(rc == 0 && res->pass, "%s '%s': fixture f32 criteria, greedy ids as the CPU run",
 	    sm_split_mode_name(mode), rules);
 	if (want_both)
-		tap(st.ops[0] > 0 && st.ops[1] > 0 && c0b.acquires > c0.acquires &&
+		tap_result(st.ops[0] > 0 && st.ops[1] > 0 && c0b.acquires > c0.acquires &&
 		    c1b.acquires > c1.acquires && c0b.completed_bytes == c0b.granted_bytes &&
 		    c1b.completed_bytes == c1b.granted_bytes,
 		    "%s '%s': both devices ran, each through its own arbiter client",
 		    sm_split_mode_name(mode), rules);
 	if (want_overlap)
-		tap(st.experts[0] > 0 && st.experts[1] > 0 && st.overlapped > 0,
+		tap_result(st.experts[0] > 0 && st.experts[1] > 0 && st.overlapped > 0,
 		    "%s: CPU experts ran while the iGPU had experts queued (%llu times)",
 		    sm_split_mode_name(mode), (unsigned long long)st.overlapped);
 	be->ops->destroy(be);
@@ -165,12 +150,12 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = sm_ze_backend_create(&zo, &r.gpu, err, sizeof(err));
 	if (rc) {
-		tap(0, "set-up: %s", err);
+		tap_result(0, "set-up: %s", err);
 		return 1;
 	}
 	eo.backend = r.cpu;
 	rc = splitmoe_eval(r.model, ref, &eo, NULL, res);
-	tap(rc == 0 && res->pass, "CPU-only run meets the fixture (the tokens the splits must match)");
+	tap_result(rc == 0 && res->pass, "CPU-only run meets the fixture (the tokens the splits must match)");
 
 	run_mode(&r, SM_SPLIT_PARTITION, "attention=cpu,router=cpu,experts=gpu", 1, 0);
 	run_mode(&r, SM_SPLIT_PARTITION, "attention=gpu,router=gpu,experts=cpu,head=gpu", 1, 0);
@@ -184,5 +169,5 @@ int main(int argc, char **argv)
 	sm_arb_client_close(r.gpu_cl);
 	sm_arbiter_close(r.arb);
 	free(res);
-	return tap_fail ? 1 : 0;
+	return tap_failures() ? 1 : 0;
 }

@@ -24,22 +24,7 @@
 #include "inference.h"
 #include "model.h"
 #include "ze_backend.h"
-
-static int tap_n, tap_fail;
-
-static void tap(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		tap_fail++;
-}
+#include "tap.h"
 
 static int create_only(const char *kdir)
 {
@@ -133,7 +118,7 @@ int main(int argc, char **argv)
 	}
 	zo.kernel_dir = argv[2];
 	rc = sm_ze_backend_create(&zo, &be, err, sizeof(err));
-	tap(rc == 0, "Level Zero backend on the software GPU (%s)", rc ? err : "created");
+	tap_result(rc == 0, "Level Zero backend on the software GPU (%s)", rc ? err : "created");
 	if (rc)
 		return 1;
 
@@ -146,20 +131,31 @@ int main(int argc, char **argv)
 	eo.backend = be;
 	snprintf(ref, sizeof(ref), "%s/reference.json", argv[1]);
 	rc = splitmoe_eval(argv[1], ref, &eo, stdout, res);
-	tap(rc == 0 && res->pass,
+	tap_result(rc == 0 && res->pass,
 	    "f32 through Level Zero meets the fixture: logits within 1e-3, router top-2, greedy ids "
 	    "(%d cases)", res->n_cases);
 	for (int i = 0; i < res->n_cases; i++)
 		printf("# case %d: max |logit err| %.2e, router %d/%d, greedy %d/%d\n", i,
 		       res->cases[i].max_abs_err, res->cases[i].router_agree,
 		       res->cases[i].router_total, res->cases[i].greedy_agree, res->cases[i].greedy_n);
+	sm_ze_backend_profile(be, &prof);
 	if (cl) {
+		uint64_t ops = prof.linear_ops + prof.expert_ops + prof.other_ops;
+
 		sm_arb_client_get_stats(cl, &cs);
-		tap(cs.acquires > 0 && cs.completed_bytes == cs.granted_bytes,
+		tap_result(cs.acquires > 0 && cs.completed_bytes == cs.granted_bytes,
 		    "every gated submission acquired and completed (%llu acquires, %llu MB)",
 		    (unsigned long long)cs.acquires, (unsigned long long)(cs.granted_bytes >> 20));
+		/* counted where kernels are appended: none outside a grant, and
+		 * one acquire per op whose event signalled */
+		tap_result(prof.launches > 0 && prof.gated_launches == prof.launches &&
+			   prof.other_ops > 0 && cs.acquires == ops,
+		    "every kernel appended under a gpu-client grant (%llu of %llu launches; "
+		    "%llu acquires, %llu ops completed)",
+		    (unsigned long long)prof.gated_launches, (unsigned long long)prof.launches,
+		    (unsigned long long)cs.acquires, (unsigned long long)ops);
 	} else {
-		tap(0, "gpu-class arbiter client");
+		tap_result(0, "gpu-class arbiter client");
 	}
 	/* bf16 compute: weights packed as bf16 (exact for this fixture) */
 	{
@@ -174,14 +170,16 @@ int main(int argc, char **argv)
 			rc = splitmoe_eval(argv[1], ref, &beo, NULL, res);
 			bbe->ops->destroy(bbe);
 		}
-		tap(rc == 0 && res->pass, "bf16 through Level Zero: top-1 >= 95%%, cosine >= 0.999 "
+		tap_result(rc == 0 && res->pass, "bf16 through Level Zero: top-1 >= 95%%, cosine >= 0.999 "
 		    "(%d/%d top-1)", res->top1_agree, res->positions);
 	}
-	sm_ze_backend_profile(be, &prof);
-	tap(prof.linear_ops > 0 && prof.expert_ops > 0 && prof.linear_ns > 0 && prof.expert_ns > 0,
-	    "kernel timestamps profile the gated ops (linear %.1f ms / %llu, expert %.1f ms / %llu)",
+	tap_result(prof.linear_ops > 0 && prof.expert_ops > 0 && prof.linear_ns > 0 &&
+		   prof.expert_ns > 0 && prof.other_ns > 0,
+	    "kernel timestamps profile the ops (linear %.1f ms / %llu, expert %.1f ms / %llu, "
+	    "other %.1f ms / %llu)",
 	    prof.linear_ns / 1e6, (unsigned long long)prof.linear_ops, prof.expert_ns / 1e6,
-	    (unsigned long long)prof.expert_ops);
+	    (unsigned long long)prof.expert_ops, prof.other_ns / 1e6,
+	    (unsigned long long)prof.other_ops);
 	be->gate = NULL;
 	be->ops->destroy(be);
 	sm_arb_client_close(cl);
@@ -206,7 +204,7 @@ int main(int argc, char **argv)
 		mf = open_memstream(&text, &tl);
 		sm_gpu_info_print(mf);
 		fclose(mf);
-		tap(strstr(text, "swgpu software test GPU") && strstr(text, "(integrated)") &&
+		tap_result(strstr(text, "swgpu software test GPU") && strstr(text, "(integrated)") &&
 		    strstr(text, "DRM node: none (not a PCI device)") &&
 		    sm_drm_find_pci(fake, 2, 0, 3, 0, 0) == 1 && sm_drm_find_pci(fake, 2, 0, 0, 2, 0) == 0 &&
 		    sm_drm_find_pci(fake, 2, 0, 0, 2, 1) == -1,
@@ -218,7 +216,7 @@ int main(int argc, char **argv)
 	rc = run_create(argv[0], argv[2], "ZE_ENABLE_ALT_DRIVERS", "/nonexistent/libze_swgpu.so",
 			line, sizeof(line));
 	printf("# without the driver (exit %d): %s\n", rc, line);
-	tap(rc == ENODEV && strstr(line, "Level Zero: no driver"),
+	tap_result(rc == ENODEV && strstr(line, "Level Zero: no driver"),
 	    "without a Level Zero driver: -ENODEV and \"Level Zero: no driver\"");
 
 	/* A broken module in a copy of the kernel directory. */
@@ -241,7 +239,7 @@ int main(int argc, char **argv)
 		}
 		rc = run_create(argv[0], tmpd, NULL, NULL, line, sizeof(line));
 		printf("# broken module: %.200s\n", line);
-		tap(ok && rc == EIO && strstr(line, "attention.spv: kernel build failed"),
+		tap_result(ok && rc == EIO && strstr(line, "attention.spv: kernel build failed"),
 		    "a broken kernel module: -EIO naming the file with its build log");
 		for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
 			snprintf(to, sizeof(to), "%s/%s.spv", tmpd, mods[i]);
@@ -249,8 +247,8 @@ int main(int argc, char **argv)
 		}
 		rmdir(tmpd);
 	} else {
-		tap(0, "a broken kernel module: mkdtemp");
+		tap_result(0, "a broken kernel module: mkdtemp");
 	}
 	free(res);
-	return tap_fail ? 1 : 0;
+	return tap_failures() ? 1 : 0;
 }

@@ -25,10 +25,7 @@ struct zh {
 
 #define ZH_TIMEOUT_NS (120ull * 1000000000ull)
 
-/* TAP */
-void tap_result(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void tap_skip(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int tap_failures(void);
+#include "tap.h"
 
 /* 0, or -1 with a message on stderr. */
 int zh_open(struct zh *z, const char *kernel_dir, char *err, size_t errlen);

@@ -166,6 +166,7 @@ int cmd_run(struct cli_opts *o)
 		fprintf(stderr, "decode: %d tokens in %.1f ms, %.1f tok/s\n", steps, dc * 1e3,
 			dc > 0 && steps ? steps / dc : 0);
 	}
+	cli_report_gpu(stderr, &c);
 	cli_report_memory(stderr, "end of run");
 	rc = 0;
 out:

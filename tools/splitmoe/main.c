@@ -19,7 +19,8 @@ static void usage(FILE *f)
 	      "  splitmoe eval --model DIR --reference FILE.json [--dtype f32|bf16]\n"
 	      "  splitmoe info [--model DIR [--device cpu|gpu|split]]\n"
 	      "every subcommand also takes --config FILE (YAML; flags override it),\n"
-	      "and those that compute --threads N and --arbiter auto|kernel|process|off\n",
+	      "and those that compute --threads N, --arbiter auto|kernel|process|off\n"
+	      "and --device cpu|gpu|split\n",
 	      f);
 }
 

@@ -3,6 +3,7 @@
 #include "session.h"
 #include "arbiter.h"
 #include "inference.h"
+#include "ze_backend.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -123,6 +124,26 @@ void cli_report_weights(FILE *out, const struct cli_ctx *c)
 		"which the cpu reads in place: %.2f MB); checkpoint %.2f MB mapped\n",
 		c->dev.running ? c->dev.running : "cpu", cpu / 1e6, gpu / 1e6, shared / 1e6,
 		borrowed / 1e6, ms.bytes / 1e6);
+}
+
+void cli_report_gpu(FILE *out, const struct cli_ctx *c)
+{
+	struct sm_arb_client_stats cs = { 0 };
+	struct sm_ze_profile p;
+
+	if (!c->dev.gpu)
+		return;
+	sm_ze_backend_profile(c->dev.gpu, &p);
+	if (c->dev.gpu_client)
+		sm_arb_client_get_stats(c->dev.gpu_client, &cs);
+	fprintf(out, "gpu kernels (Level Zero timestamps): linear %.2f ms in %llu ops, experts "
+		"%.2f ms in %llu, other %.2f ms in %llu; %llu of %llu kernels under grants of "
+		"the gpu client (%llu acquires, %.2f MB, %.2f ms waiting)\n",
+		p.linear_ns / 1e6, (unsigned long long)p.linear_ops, p.expert_ns / 1e6,
+		(unsigned long long)p.expert_ops, p.other_ns / 1e6,
+		(unsigned long long)p.other_ops, (unsigned long long)p.gated_launches,
+		(unsigned long long)p.launches, (unsigned long long)cs.acquires,
+		cs.granted_bytes / 1e6, cs.wait_ns / 1e6);
 }
 
 void cli_close(struct cli_ctx *c)

@@ -29,6 +29,10 @@ void cli_close(struct cli_ctx *c);
 /* One line: the weight bytes each device's backend holds for the session,
  * and how many of them both devices read from one copy. */
 void cli_report_weights(FILE *out, const struct cli_ctx *c);
+/* For --device gpu|split, after the work: one line with the iGPU's
+ * device time per op class (Level Zero kernel timestamps) and its arbiter
+ * client's figures; nothing on the CPU path. */
+void cli_report_gpu(FILE *out, const struct cli_ctx *c);
 /* For --device gpu|split: the backends and their arbiter clients (arb may
  * be NULL); *backend stays NULL for the CPU path (also after a fallback,
  * which prints one line). 0, or -1 after one error. */
