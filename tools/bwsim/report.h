@@ -17,7 +17,7 @@ int report_print(struct sim *s, int per_client);
 
 /*
  * Weighted max-min: share 'avail' among n demands (UINT64_MAX: unbounded)
- * by weight; out[i] gets each one's part. Exposed for the unit of bwsim.
+ * by weight; out[i] gets each one's part.
  */
 void ideal_water_fill(double avail, const double *demand, const double *weight,
 		      double *out, size_t n);
