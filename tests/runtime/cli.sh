@@ -112,6 +112,45 @@ else
 	not_ok "logits file matches the reference" "$(cat "$tmp/err")"
 fi
 
+# --- eval: the table, exit 0 on the fixture; exit 1 and a FAIL row for
+# the case whose reference logit is moved by 0.01 (10x the tolerance)
+"$bin" eval --model "$fx" --reference "$ref" --dtype f32 --arbiter off >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ] && grep -q '^case  *tokens  *tok-ids  *max|dlogit|' "$tmp/out" &&
+	[ "$(grep -c ' pass$' "$tmp/out")" -eq "$ncases" ] && [ "$(tail -n 1 "$tmp/out")" = PASS ]; then
+	ok "eval f32: a table row per case, PASS, exit 0"
+else
+	not_ok "eval f32: a table row per case, PASS, exit 0" "rc $rc" "$(tail -n 4 "$tmp/out" "$tmp/err")"
+fi
+python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+r["cases"][1]["logits"][2][5] += 0.01
+json.dump(r, open(sys.argv[2], "w"))' "$ref" "$tmp/moved.json"
+"$bin" eval --model "$fx" --reference "$tmp/moved.json" --dtype f32 --arbiter off \
+	>"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q '^1  .* FAIL$' "$tmp/out" && [ "$(grep -c ' FAIL$' "$tmp/out")" -eq 1 ] &&
+	[ "$(tail -n 1 "$tmp/out")" = FAIL ]; then
+	ok "eval: a logit off by 0.01 fails its case's row and exits 1"
+else
+	not_ok "eval: a logit off by 0.01 fails its case's row and exits 1" "rc $rc" \
+		"$(cat "$tmp/out" "$tmp/err")"
+fi
+
+# --- sampling options reach the sampler: another seed, other ids
+c=$("$bin" run --model "$fx" --prompt "The license" -n 16 --temperature 1.2 --top-k 40 \
+	--top-p 0.95 --seed 8 --print-ids --arbiter off 2>/dev/null | tail -n 1)
+g=$("$bin" run --model "$fx" --prompt "The license" -n 16 --print-ids --arbiter off 2>/dev/null |
+	tail -n 1)
+t0=$("$bin" run --model "$fx" --prompt "The license" -n 16 --temperature 0 --seed 8 --top-k 3 \
+	--print-ids --arbiter off 2>/dev/null | tail -n 1)
+if [ -n "$c" ] && [ "$c" != "$a" ] && [ "$a" != "$g" ] && [ -n "$g" ] && [ "$t0" = "$g" ]; then
+	ok "run: seeds 7 and 8 sample different ids, neither greedy; temperature 0 is greedy"
+else
+	not_ok "run: seeds 7 and 8 sample different ids, neither greedy; temperature 0 is greedy" \
+		"seed 7: $a" "seed 8: $c" "greedy: $g" "t=0: $t0"
+fi
+
 # --- info
 if "$bin" info --model "$fx" --arbiter process >"$tmp/out" 2>"$tmp/err" &&
 	grep -q '^isa: .*avx512_bf16=' "$tmp/out" && grep -q '^onednn: ' "$tmp/out" &&
@@ -170,6 +209,8 @@ expect_fail "unknown YAML key" "$tmp/bad.yaml:3: unknown key 'arbitre'" \
 printf 'threads: lots\n' >"$tmp/bad2.yaml"
 expect_fail "bad YAML value" "$tmp/bad2.yaml:1: key 'threads': bad value 'lots'" \
 	"$bin" tokenize --config "$tmp/bad2.yaml" --model "$fx" --text hi
+expect_fail "eval: missing reference" "$tmp/none.json" \
+	"$bin" eval --model "$fx" --reference "$tmp/none.json"
 expect_fail "missing YAML file" "$tmp/none.yaml: No such file" \
 	"$bin" info --config "$tmp/none.yaml"
 expect_fail "missing tokenizer" "tokenizer.model: missing" \
