@@ -59,7 +59,7 @@ fi
 if ! have_pkg "$pkg"; then
 	pkg="$pkg-unsigned"
 	if ! have_pkg "$pkg"; then
-		echo "vm: neither linux-image-$kver nor $pkg is known to apt" >&2
+		echo "vm: neither linux-image-$kver nor $pkg is known to apt; if the mirror has moved to a newer ABI, upgrade the headers (apt-get install linux-headers-amd64) so that scripts/kver.sh names it" >&2
 		exit 1
 	fi
 fi
