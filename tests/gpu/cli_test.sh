@@ -18,7 +18,7 @@ for d in gpu split; do
 	[ "$got" = "$cpu" ]; ok $? "--device $d generates the CPU's tokens"
 done
 cfg=$(mktemp)
-trap 'rm -f "$cfg"' EXIT
+trap 'rm -f "$cfg" "$cfg.out" "$cfg.err"' EXIT
 for mode in expert-parallel dynamic; do
 	printf 'split:\n  mode: %s\n  rules: attention=gpu,router=cpu,experts=gpu,head=cpu\n' "$mode" >"$cfg"
 	got=$(ids --config "$cfg" --device split)
@@ -29,6 +29,28 @@ err=$("$bin" run --config "$cfg" --model "$model" --ids 1,2 -n 1 --device split 
 rc=$?
 [ $rc -ne 0 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [[ $err == *"experts[0-x]=gpu"* ]]
 ok $? "a bad split rule: one error line naming it, non-zero exit ($err)"
+
+# The YAML equivalent of --device, and the YAML-named Level Zero device;
+# run's stderr reports the kernel timestamps and that every kernel was
+# appended under a grant of the gpu client.
+printf 'device: split\ngpu:\n  device: "swgpu software"\n' >"$cfg"
+"$bin" run --config "$cfg" --model "$model" --prompt "Copyright 2007 Free Software Foundation" \
+	-n 16 --dtype f32 --print-ids >"$cfg.out" 2>"$cfg.err"
+rc=$?
+line=$(grep '^gpu kernels (Level Zero timestamps): ' "$cfg.err")
+[ $rc -eq 0 ] && [ "$(tail -n 1 "$cfg.out")" = "$cpu" ] && grep -q '^weights held (split)' "$cfg.err" &&
+	[[ $line =~ experts\ [0-9.]+\ ms\ in\ [1-9][0-9]*.*\;\ ([0-9]+)\ of\ ([0-9]+)\ kernels ]] &&
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && [ "${BASH_REMATCH[1]}" -gt 0 ]
+ok $? "YAML device: split, gpu.device named: the CPU's tokens; stderr: ${line:0:100}..."
+printf 'device: gpu\ngpu:\n  device: "Arc A770"\n' >"$cfg"
+"$bin" run --config "$cfg" --model "$model" --prompt "Copyright 2007 Free Software Foundation" \
+	-n 16 --dtype f32 --print-ids >"$cfg.out" 2>"$cfg.err"
+rc=$?
+[ $rc -eq 0 ] && [ "$(tail -n 1 "$cfg.out")" = "$cpu" ] &&
+	[ "$(grep -c "no GPU named like 'Arc A770'; running on the CPU" "$cfg.err")" -eq 1 ] &&
+	! grep -q '^gpu kernels' "$cfg.err"
+ok $? "YAML gpu.device that no device matches: one line, then the CPU path"
+rm -f "$cfg.out" "$cfg.err"
 
 out=$("$bin" eval --model "$model" --reference "$model/reference.json" --dtype f32 --device split 2>&1)
 [[ $out == *PASS* ]]; ok $? "eval --device split passes the fixture"
