@@ -633,8 +633,11 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 	st->cap_overdraw = arb_sub_sat(st->cap_overdraw + st->funded,
 				       st->cap_bytes);
 
-	/* A waiter left out of the water-fill was covered already. */
-	if (st->nr_waiting && (st->pool || st->ready))
+	/*
+	 * A waiter left out of the water-fill was covered already; one that
+	 * was not backlogged may draw the light pool.
+	 */
+	if (st->nr_waiting && (st->pool || st->pool_light || st->ready))
 		return true;
 	for (c = st->wf_head; c && !wake; c = c->wnext)
 		wake = c->pending_bytes && arb_budget(c) >= c->pending_bytes;
