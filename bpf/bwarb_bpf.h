@@ -31,7 +31,7 @@ struct bwarb_client_stats {
 	__u64 burst_bytes;
 	__u64 grants;			/* bwarb_grant events */
 	__u64 timeouts;			/* bwarb_acquire_fail, -ETIMEDOUT */
-	__u64 interrupts;		/* bwarb_acquire_fail, -EINTR */
+	__u64 interrupts;		/* bwarb_acquire_fail, a signal */
 	__u64 would_block;		/* bwarb_acquire_fail, -EAGAIN */
 	__u64 other_failures;		/* bwarb_acquire_fail, any other ret */
 	__u64 completes;		/* bwarb_complete events */

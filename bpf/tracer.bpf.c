@@ -25,6 +25,7 @@
 #define BW_EAGAIN	11
 #define BW_EEXIST	17
 #define BW_ETIMEDOUT	110
+#define BW_ERESTARTSYS	512	/* a signal: -EINTR or a restart for the caller */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -174,6 +175,7 @@ int BPF_PROG(bwarb_acquire_fail, __u32 client, __u64 bytes, __u64 wait_ns,
 		__sync_fetch_and_add(&s->timeouts, 1);
 		break;
 	case -BW_EINTR:
+	case -BW_ERESTARTSYS:
 		__sync_fetch_and_add(&s->interrupts, 1);
 		break;
 	case -BW_EAGAIN:

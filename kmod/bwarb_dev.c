@@ -221,6 +221,20 @@ bool bwarb_grant_waiters(struct bwarb_dev *bd)
 	return decided;
 }
 
+/*
+ * Before an interrupted ACQUIRE with a deadline returns -ERESTARTSYS: the
+ * time left goes into the caller's timeout_ns (at least 1 ns, as 0 means
+ * no limit), so a restarted call keeps the original deadline. Returns
+ * non-zero if it cannot be stored.
+ */
+static int bwarb_acquire_restart_timeout(struct bwarb_acquire __user *arg,
+					 u64 timeout_ns, u64 waited_ns)
+{
+	u64 left = timeout_ns > waited_ns ? timeout_ns - waited_ns : 1;
+
+	return put_user(left, &arg->timeout_ns);
+}
+
 static long bwarb_ioc_acquire(struct bwarb_client *cl,
 			      struct bwarb_acquire __user *arg)
 {
@@ -255,10 +269,13 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 		wret = wait_event_interruptible_hrtimeout(bd->wq,
 							  bwarb_try_acquire(cl, &a),
 							  timeout);
+		/*
+		 * A signal gives -ERESTARTSYS: the kernel restarts the call
+		 * after a signal that has no handler (an ignored SIGCHLD) or
+		 * one with SA_RESTART, and returns -EINTR otherwise.
+		 */
 		if (wret == -ETIME)
 			wret = -ETIMEDOUT;
-		else if (wret)
-			wret = -EINTR;
 	}
 	wait_ns = ktime_get_ns() - t0;
 
@@ -282,6 +299,9 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 	/* Other threads of this file may be waiting for the waiter slot. */
 	wake_up_all(&bd->wq);
 
+	if (a.ret == -ERESTARTSYS && q.timeout_ns &&
+	    bwarb_acquire_restart_timeout(arg, q.timeout_ns, wait_ns))
+		a.ret = -EINTR;		/* the time left cannot be stored */
 	if (a.ret) {
 		trace_bwarb_acquire_fail(cl->id, q.bytes, wait_ns, a.ret);
 		return a.ret;

@@ -55,8 +55,12 @@ struct bwarb_register {
 
 /*
  * ACQUIRE: asks for bytes of DRAM traffic. Waits interruptibly until the
- * arbiter grants it: -EINTR on a signal, -ETIMEDOUT after timeout_ns
- * (0: no limit), -EAGAIN with BWARB_ACQUIRE_NONBLOCK. -EBUSY when the
+ * arbiter grants it: -ETIMEDOUT after timeout_ns (0: no limit), -EAGAIN
+ * with BWARB_ACQUIRE_NONBLOCK. A signal caught by a handler without
+ * SA_RESTART gives -EINTR; after an ignored signal (SIGCHLD by default) or
+ * a handler with SA_RESTART the call restarts by itself. An interrupted
+ * wait rewrites timeout_ns with the time left, so a restarted call keeps
+ * the deadline. -EBUSY when the
  * client already holds the maximum number of outstanding grants. A failed
  * acquire leaves no grant behind.
  */
