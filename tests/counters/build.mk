@@ -68,11 +68,14 @@ CLEAN_TARGETS += counters-clean
 
 # VM selftests of the counters (kselftest harness, TAP): one boot.
 COUNTERS_SELFTEST := build/selftests/test_pmu_counters
-$(COUNTERS_SELFTEST): tests/selftests/bwarb/test_pmu_counters.c kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
+# (tests/selftests/build.mk, included after this file, defines SELFTEST_IO.)
+$(COUNTERS_SELFTEST): tests/selftests/bwarb/test_pmu_counters.c \
+		tests/selftests/bwarb/bwarb_selftest_io.c \
+		tests/selftests/bwarb/bwarb_selftest_io.h kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -isystem $(KSELFTEST_DIR) $(OPT) -std=gnu11 -D_GNU_SOURCE $(WARN) \
 		-Wno-unused-parameter \
-		-o $@ $< -lpthread
+		-o $@ $< $(SELFTEST_IO) -lpthread
 
 .PHONY: check-counters
 check-counters: $(COUNTERS_SELFTEST) $(TEST_PMU_KO) $(BWARB_KO) build/bwarbctl

@@ -6,17 +6,22 @@
 SELFTEST_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Werror -O2 -g \
 	-I. -I$(KSELFTEST_DIR)
 SELFTESTS := build/selftests/bwarb_test build/selftests/bwarb_contract_test
+# sysfs and raw ioctl helpers, linked into every selftest binary.
+SELFTEST_IO := tests/selftests/bwarb/bwarb_selftest_io.c
+SELFTEST_IO_DEPS := $(SELFTEST_IO) tests/selftests/bwarb/bwarb_selftest_io.h
 
-build/selftests/%: tests/selftests/bwarb/%.c kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
+build/selftests/%: tests/selftests/bwarb/%.c $(SELFTEST_IO_DEPS) kmod/uapi/bwarb.h \
+		$(LINUX_SRC)/.stamp
 	@mkdir -p $(@D)
-	$(CC) $(SELFTEST_CFLAGS) -o $@ $< -lpthread
+	$(CC) $(SELFTEST_CFLAGS) -o $@ $< $(SELFTEST_IO) -lpthread
 
 # The contract tests drive the module through the client library too.
 build/selftests/bwarb_contract_test: tests/selftests/bwarb/bwarb_contract_test.c \
-		libruntime/bwarb_client.c libruntime/bwarb_client.h kmod/uapi/bwarb.h \
-		$(LINUX_SRC)/.stamp
+		$(SELFTEST_IO_DEPS) libruntime/bwarb_client.c libruntime/bwarb_client.h \
+		kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
 	@mkdir -p $(@D)
-	$(CC) $(SELFTEST_CFLAGS) -Ilibruntime -o $@ $< libruntime/bwarb_client.c -lpthread
+	$(CC) $(SELFTEST_CFLAGS) -Ilibruntime -o $@ $< $(SELFTEST_IO) \
+		libruntime/bwarb_client.c -lpthread
 
 ALL_TARGETS += $(SELFTESTS)
 

@@ -25,113 +25,9 @@
 #include "kselftest_harness.h"
 #include "kmod/uapi/bwarb.h"
 #include "bwarb_client.h"
+#include "bwarb_selftest_io.h"
 
-#define SYSFS		"/sys/kernel/bwarb/"
 #define MAX_KIDS	9
-
-static int knob_set(const char *name, unsigned long long v)
-{
-	char path[128], buf[32];
-	int fd, ret = 0, n;
-
-	snprintf(path, sizeof(path), SYSFS "%s", name);
-	n = snprintf(buf, sizeof(buf), "%llu", v);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, buf, n) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static unsigned long long knob_get(const char *name)
-{
-	char path[128], buf[64] = "";
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), SYSFS "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ~0ULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return ~0ULL;
-	buf[n] = '\0';
-	return strtoull(buf, NULL, 10);
-}
-
-static int knobs_set(unsigned long long period_us, unsigned long long cap,
-		     unsigned long long guar)
-{
-	int ret;
-
-	if (guar <= knob_get("capacity_mbps")) {
-		ret = knob_set("guaranteed_mbps", guar);
-		if (!ret)
-			ret = knob_set("capacity_mbps", cap);
-	} else {
-		ret = knob_set("capacity_mbps", cap);
-		if (!ret)
-			ret = knob_set("guaranteed_mbps", guar);
-	}
-	if (!ret)
-		ret = knob_set("period_us", period_us);
-	return ret;
-}
-
-/* Sleeps until the module has counted n more period boundaries. */
-static void wait_periods(unsigned long long n, unsigned int period_us)
-{
-	unsigned long long end = knob_get("periods") + n;
-
-	while (knob_get("periods") < end)
-		usleep(period_us / 2);
-}
-
-static int raw_register(int fd, const char *name, __u32 weight, __u64 reserve,
-			__u64 burst)
-{
-	struct bwarb_register r;
-
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	snprintf(r.name, sizeof(r.name), "%s", name);
-	r.weight = weight;
-	r.reserve_mbps = reserve;
-	r.burst_bytes = burst;
-	return ioctl(fd, BWARB_IOC_REGISTER, &r) ? -errno : 0;
-}
-
-static int raw_acquire(int fd, __u64 bytes, __u64 timeout_ns,
-		       struct bwarb_acquire *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->size = sizeof(*a);
-	a->bytes = bytes;
-	a->timeout_ns = timeout_ns;
-	return ioctl(fd, BWARB_IOC_ACQUIRE, a) ? -errno : 0;
-}
-
-static int raw_complete(int fd, __u64 id, __u64 actual)
-{
-	struct bwarb_complete c;
-
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.grant_id = id;
-	c.actual_bytes = actual;
-	return ioctl(fd, BWARB_IOC_COMPLETE, &c) ? -errno : 0;
-}
-
-static int raw_query(int fd, struct bwarb_query *q)
-{
-	memset(q, 0, sizeof(*q));
-	q->size = sizeof(*q);
-	return ioctl(fd, BWARB_IOC_QUERY, q) ? -errno : 0;
-}
 
 /* Shared between the test and its client processes. */
 struct board {
@@ -258,7 +154,7 @@ TEST_F(contract, fast_path_page)
 	m = mmap(NULL, BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_EQ(MAP_FAILED, m);
 	ASSERT_EQ(ENOTCONN, errno);
-	ASSERT_EQ(0, raw_register(fd, "fast", 1, 0, PERIOD_BYTES));
+	ASSERT_EQ(0, do_register_burst(fd, "fast", 1, 0, PERIOD_BYTES));
 	m = mmap(NULL, 2 * BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_EQ(MAP_FAILED, m);
 	ASSERT_EQ(EINVAL, errno);
@@ -271,8 +167,8 @@ TEST_F(contract, fast_path_page)
 
 	/* Use bandwidth through the ioctl until a boundary issues budget. */
 	for (i = 0; i < 400 && __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE) <= 0; i++) {
-		ASSERT_EQ(0, raw_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, &a));
-		ASSERT_EQ(0, raw_complete(fd, a.grant_id, PERIOD_BYTES / 10));
+		ASSERT_EQ(0, do_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, 0, &a));
+		ASSERT_EQ(0, do_complete(fd, a.grant_id, PERIOD_BYTES / 10));
 	}
 	v = __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE);
 	ASSERT_LT(0, v) TH_LOG("no fast-path budget after %d acquires", i);
@@ -280,7 +176,7 @@ TEST_F(contract, fast_path_page)
 	EXPECT_LE(pg->issued, 2 * PERIOD_BYTES);
 
 	/* Take from the page with a compare-and-swap, like the library. */
-	ASSERT_EQ(0, raw_query(fd, &q));
+	ASSERT_EQ(0, do_query(fd, &q));
 	ASSERT_EQ(0, q.fast_bytes);
 	while (v >= 1000 && taken < 100000)
 		if (__atomic_compare_exchange_n(&pg->avail, &v, v - 1000, 0,
@@ -288,7 +184,7 @@ TEST_F(contract, fast_path_page)
 			taken += 1000;
 	ASSERT_LT(0, taken);
 	wait_periods(2, PERIOD_US);
-	ASSERT_EQ(0, raw_query(fd, &q));
+	ASSERT_EQ(0, do_query(fd, &q));
 	EXPECT_EQ((__u64)taken, q.fast_bytes);
 	EXPECT_EQ(0, q.tamper_events);
 	EXPECT_EQ(0, q.debt_bytes);
@@ -317,15 +213,15 @@ TEST_F(contract, fast_path_tampering_is_counted_never_granted)
 	__u64 issued;
 
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, raw_register(fd, "liar", 1, 0, PERIOD_BYTES));
+	ASSERT_EQ(0, do_register_burst(fd, "liar", 1, 0, PERIOD_BYTES));
 	pg = mmap(NULL, BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, pg);
 	for (i = 0; i < 400 && __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE) <= 0; i++) {
-		ASSERT_EQ(0, raw_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, &a));
-		ASSERT_EQ(0, raw_complete(fd, a.grant_id, PERIOD_BYTES / 10));
+		ASSERT_EQ(0, do_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, 0, &a));
+		ASSERT_EQ(0, do_complete(fd, a.grant_id, PERIOD_BYTES / 10));
 	}
 	ASSERT_LT(0, pg->avail);
-	ASSERT_EQ(0, raw_query(fd, &q));
+	ASSERT_EQ(0, do_query(fd, &q));
 
 	/*
 	 * More budget than issued: the whole issue counts as consumed, and as
@@ -334,7 +230,7 @@ TEST_F(contract, fast_path_tampering_is_counted_never_granted)
 	 */
 	__atomic_store_n(&pg->avail, 1LL << 50, __ATOMIC_RELEASE);
 	wait_periods(2, PERIOD_US);
-	ASSERT_EQ(0, raw_query(fd, &q1));
+	ASSERT_EQ(0, do_query(fd, &q1));
 	EXPECT_EQ(q.tamper_events + 1, q1.tamper_events);
 	issued = q1.fast_bytes - q.fast_bytes;
 	EXPECT_LT(0, issued);
@@ -346,18 +242,18 @@ TEST_F(contract, fast_path_tampering_is_counted_never_granted)
 	/* A rewritten period field is tampering too. */
 	__atomic_store_n(&pg->period, pg->period + 7, __ATOMIC_RELEASE);
 	wait_periods(2, PERIOD_US);
-	ASSERT_EQ(0, raw_query(fd, &q));
+	ASSERT_EQ(0, do_query(fd, &q));
 	EXPECT_EQ(q1.tamper_events + 1, q.tamper_events);
 
 	/* Taking 10^6 bytes more than issued (negative avail): charged. */
 	for (i = 0; i < 400 && __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE) <= 0; i++) {
-		ASSERT_EQ(0, raw_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, &a));
-		ASSERT_EQ(0, raw_complete(fd, a.grant_id, PERIOD_BYTES / 10));
+		ASSERT_EQ(0, do_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, 0, &a));
+		ASSERT_EQ(0, do_complete(fd, a.grant_id, PERIOD_BYTES / 10));
 	}
-	ASSERT_EQ(0, raw_query(fd, &q));
+	ASSERT_EQ(0, do_query(fd, &q));
 	__atomic_store_n(&pg->avail, -1000000LL, __ATOMIC_RELEASE);
 	wait_periods(2, PERIOD_US);
-	ASSERT_EQ(0, raw_query(fd, &q1));
+	ASSERT_EQ(0, do_query(fd, &q1));
 	EXPECT_EQ(q.tamper_events + 1, q1.tamper_events);
 	issued = q1.fast_bytes - q.fast_bytes;
 	EXPECT_EQ(issued, q1.granted_bytes - q.granted_bytes);
@@ -422,7 +318,7 @@ TEST_F_TIMEOUT(contract, reservation_bound_under_8_greedy, 120)
 	ASSERT_NE(NULL, b);
 	fd = open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, raw_register(fd, "reserved", 1, 200, r_bytes));
+	ASSERT_EQ(0, do_register_burst(fd, "reserved", 1, 200, r_bytes));
 	ASSERT_EQ(0, spawn_greedy(b, pids, 8, weights, PERIOD_BYTES / 4, 0));
 	__atomic_store_n(&b->go, 1, __ATOMIC_SEQ_CST);
 	/* The reserved client is latency-critical: it runs first. */
@@ -434,7 +330,7 @@ TEST_F_TIMEOUT(contract, reservation_bound_under_8_greedy, 120)
 			continue;
 		}
 		last = p;
-		if (raw_acquire(fd, r_bytes, 10000000000ULL, &a)) {
+		if (do_acquire(fd, r_bytes, 10000000000ULL, 0, &a)) {
 			late++;
 			continue;
 		}
@@ -443,7 +339,7 @@ TEST_F_TIMEOUT(contract, reservation_bound_under_8_greedy, 120)
 			worst = a.wait_periods;
 		if (a.wait_periods > 2)
 			late++;
-		raw_complete(fd, a.grant_id, r_bytes);
+		do_complete(fd, a.grant_id, r_bytes);
 	}
 	sp.sched_priority = 0;
 	sched_setscheduler(0, SCHED_OTHER, &sp);
@@ -530,14 +426,14 @@ static void *steady_loop(void *p)
 	struct bwarb_acquire a;
 
 	while (!s->stop) {
-		if (raw_acquire(s->fd, PERIOD_BYTES / 4, 5000000000ULL, &a)) {
+		if (do_acquire(s->fd, PERIOD_BYTES / 4, 5000000000ULL, 0, &a)) {
 			s->failures++;
 			continue;
 		}
 		s->grants++;
 		if (a.wait_periods > s->worst_wait)
 			s->worst_wait = a.wait_periods;
-		if (raw_complete(s->fd, a.grant_id, PERIOD_BYTES / 4))
+		if (do_complete(s->fd, a.grant_id, PERIOD_BYTES / 4))
 			s->failures++;
 	}
 	return NULL;
@@ -563,15 +459,15 @@ TEST_F_TIMEOUT(contract, killed_client_leaves_others_unaffected, 60)
 	if (pid == 0) {
 		int i, cfd = open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 
-		if (cfd < 0 || raw_register(cfd, "victim", 4, 400, PERIOD_BYTES))
+		if (cfd < 0 || do_register_burst(cfd, "victim", 4, 400, PERIOD_BYTES))
 			_exit(1);
 		for (i = 0; i < 3; i++)
-			if (raw_acquire(cfd, PERIOD_BYTES / 2, 2000000000ULL, &a))
+			if (do_acquire(cfd, PERIOD_BYTES / 2, 2000000000ULL, 0, &a))
 				_exit(2);
 		if (write(pipefd[1], "x", 1) != 1)
 			_exit(3);
 		/* Blocks: far more than any period offers. */
-		raw_acquire(cfd, 1ULL << 39, 0, &a);
+		do_acquire(cfd, 1ULL << 39, 0, 0, &a);
 		_exit(4);
 	}
 	close(pipefd[1]);
@@ -582,7 +478,7 @@ TEST_F_TIMEOUT(contract, killed_client_leaves_others_unaffected, 60)
 
 	fd = open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, raw_register(fd, "survivor", 1, 0, PERIOD_BYTES));
+	ASSERT_EQ(0, do_register_burst(fd, "survivor", 1, 0, PERIOD_BYTES));
 	s.fd = fd;
 	ASSERT_EQ(0, pthread_create(&th, NULL, steady_loop, &s));
 	wait_periods(20, PERIOD_US);	/* the victim is blocked by now */
@@ -601,7 +497,7 @@ TEST_F_TIMEOUT(contract, killed_client_leaves_others_unaffected, 60)
 	/* No demand of the dead client left: a whole period's worth comes
 	 * within the bound of an unreserved client alone (next boundary).
 	 */
-	ASSERT_EQ(0, raw_acquire(fd, PERIOD_BYTES, 5000000000ULL, &a));
+	ASSERT_EQ(0, do_acquire(fd, PERIOD_BYTES, 5000000000ULL, 0, &a));
 	EXPECT_GE(2, a.wait_periods);
 	close(fd);
 }

@@ -8,6 +8,7 @@
  * back. The module tests that unload the module come last and leave it
  * loaded.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -27,132 +28,7 @@
 
 #include "kselftest_harness.h"
 #include "kmod/uapi/bwarb.h"
-
-#define SYSFS		"/sys/kernel/bwarb/"
-#define MB		1000000ULL
-
-/* Knob helpers: 0 or -errno. */
-static int knob_write(const char *name, const char *val)
-{
-	char path[128];
-	ssize_t n;
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), SYSFS "%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	if (n < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int knob_set(const char *name, unsigned long long v)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%llu", v);
-	return knob_write(name, buf);
-}
-
-static unsigned long long knob_get(const char *name)
-{
-	char path[128], buf[64] = "";
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), SYSFS "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ~0ULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return ~0ULL;
-	buf[n] = '\0';
-	return strtoull(buf, NULL, 10);
-}
-
-/* Sets the three knobs in an order that keeps guaranteed <= capacity. */
-static int knobs_set(unsigned long long period_us, unsigned long long cap,
-		     unsigned long long guar)
-{
-	int ret;
-
-	if (guar <= knob_get("capacity_mbps")) {
-		ret = knob_set("guaranteed_mbps", guar);
-		if (!ret)
-			ret = knob_set("capacity_mbps", cap);
-	} else {
-		ret = knob_set("capacity_mbps", cap);
-		if (!ret)
-			ret = knob_set("guaranteed_mbps", guar);
-	}
-	if (!ret)
-		ret = knob_set("period_us", period_us);
-	return ret;
-}
-
-static int dev_open(void)
-{
-	return open(BWARB_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-}
-
-static int xioctl(int fd, unsigned long cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
-}
-
-static int do_register(int fd, const char *name, __u32 weight, __u64 reserve)
-{
-	struct bwarb_register r;
-
-	memset(&r, 0, sizeof(r));
-	r.size = sizeof(r);
-	r.class = BWARB_CLASS_CPU;
-	snprintf(r.name, sizeof(r.name), "%s", name);
-	r.weight = weight;
-	r.reserve_mbps = reserve;
-	r.burst_bytes = 1 * MB;
-	return xioctl(fd, BWARB_IOC_REGISTER, &r);
-}
-
-static int do_acquire(int fd, __u64 bytes, __u64 timeout_ns, __u32 flags,
-		      struct bwarb_acquire *out)
-{
-	struct bwarb_acquire a;
-	int ret;
-
-	memset(&a, 0, sizeof(a));
-	a.size = sizeof(a);
-	a.bytes = bytes;
-	a.timeout_ns = timeout_ns;
-	a.flags = flags;
-	ret = xioctl(fd, BWARB_IOC_ACQUIRE, &a);
-	if (out)
-		*out = a;
-	return ret;
-}
-
-static int do_complete(int fd, __u64 grant_id, __u64 actual)
-{
-	struct bwarb_complete c;
-
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.grant_id = grant_id;
-	c.actual_bytes = actual;
-	return xioctl(fd, BWARB_IOC_COMPLETE, &c);
-}
-
-static int do_query(int fd, struct bwarb_query *q)
-{
-	memset(q, 0, sizeof(*q));
-	q->size = sizeof(*q);
-	return xioctl(fd, BWARB_IOC_QUERY, q);
-}
+#include "bwarb_selftest_io.h"
 
 /* The knobs every fixture test starts from, and what was there before. */
 FIXTURE(bwarb) {
@@ -312,6 +188,98 @@ static int snap(int fd, struct snapshot *s)
 	s->granted = knob_get("granted_bytes");
 	s->completed = knob_get("completed_bytes");
 	return do_query(fd, &s->q);
+}
+
+static volatile sig_atomic_t alarms;
+
+static void count_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* SIGALRM every 20 ms to a handler with SA_RESTART; 0 or -errno. */
+static int restarting_alarms(void)
+{
+	struct sigaction sa = { .sa_handler = count_alarm,
+				.sa_flags = SA_RESTART };
+	struct itimerval it = { .it_value = { .tv_usec = 20000 },
+				.it_interval = { .tv_usec = 20000 } };
+
+	alarms = 0;
+	if (sigaction(SIGALRM, &sa, NULL) || setitimer(ITIMER_REAL, &it, NULL))
+		return -errno;
+	return 0;
+}
+
+static void stop_alarms(void)
+{
+	struct itimerval off = { 0 };
+
+	setitimer(ITIMER_REAL, &off, NULL);
+	signal(SIGALRM, SIG_DFL);
+}
+
+/*
+ * A handler with SA_RESTART (or an ignored signal, such as the SIGCHLD of
+ * a child) does not end a blocked acquire: the module returns
+ * -ERESTARTSYS and the call restarts until the grant.
+ */
+TEST_F(bwarb, sa_restart_signal_restarts_blocked_acquire)
+{
+	struct bwarb_acquire a;
+	int fd = dev_open(), tries, ret;
+	/* 300 ms periods of 30 MB: several alarms fall inside one wait. */
+	const __u64 per_period = 100 * MB * 3 / 10;
+
+	ASSERT_EQ(0, knob_set("period_us", 300000));
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, do_register(fd, "restart", 1, 0));
+	for (tries = 0; tries < 5; tries++) {
+		do {
+			ret = do_acquire(fd, per_period, 0, BWARB_ACQUIRE_NONBLOCK, &a);
+			if (!ret)
+				ASSERT_EQ(0, do_complete(fd, a.grant_id, per_period));
+		} while (!ret);
+		ASSERT_EQ(-EAGAIN, ret);
+		ASSERT_EQ(0, restarting_alarms());
+		ret = do_acquire(fd, per_period, 0, 0, &a);
+		stop_alarms();
+		ASSERT_EQ(0, ret);
+		ASSERT_EQ(0, do_complete(fd, a.grant_id, per_period));
+		if (alarms)
+			break;
+		/* The boundary came before the first alarm: try again. */
+	}
+	ASSERT_LT(tries, 5);
+	EXPECT_LE(1, a.wait_periods);
+	close(fd);
+}
+
+/*
+ * Each restart waits only for the time left (the module rewrites
+ * timeout_ns), so alarms every 20 ms cannot stretch a 200 ms timeout
+ * forever: the acquire ends with -ETIMEDOUT.
+ */
+TEST_F(bwarb, restarted_acquire_keeps_its_deadline)
+{
+	const __u64 timeout_ns = 200000000ULL;
+	struct bwarb_acquire a;
+	struct bwarb_query q;
+	int fd = dev_open(), ret;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, do_register(fd, "deadline", 1, 0));
+	ASSERT_EQ(0, restarting_alarms());
+	ret = do_acquire(fd, 1000000ULL * MB, timeout_ns, 0, &a);
+	stop_alarms();
+	ASSERT_EQ(-ETIMEDOUT, ret);
+	EXPECT_LE(1, alarms);
+	EXPECT_LT(0, a.timeout_ns);
+	EXPECT_GT(timeout_ns, a.timeout_ns);
+	ASSERT_EQ(0, do_query(fd, &q));
+	EXPECT_EQ(0, q.grants);
+	close(fd);
 }
 
 TEST_F(bwarb, bad_input_changes_nothing)
@@ -847,6 +815,59 @@ static int load_with(const char *params)
 static int load(void)
 {
 	return load_with("");
+}
+
+#define ABI_DOC "docs/ABI-sysfs-bwarb.md"
+
+/* Whether a "### a, b" heading of the ABI document names file. */
+static int abi_doc_has_heading(const char *doc, const char *file)
+{
+	size_t n = strlen(file);
+	const char *p;
+
+	for (p = strstr(doc, "\n### "); p; p = strstr(p + 1, "\n### ")) {
+		const char *q = p + 5, *eol = strchr(q, '\n');
+
+		for (; q && q < eol; q = strstr(q, ", "), q = q ? q + 2 : NULL)
+			if (!strncmp(q, file, n) &&
+			    (q[n] == ',' || q[n] == '\n'))
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * Every file the module creates in /sys/kernel/bwarb (knobs, totals and
+ * the counters' figures) has its own entry in the ABI document.
+ */
+TEST(abi_doc_covers_every_sysfs_file)
+{
+	static char doc[65536];
+	struct dirent *de;
+	int fd, n, files = 0;
+	ssize_t len;
+	DIR *d;
+
+	fd = open(ABI_DOC, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", ABI_DOC, strerror(errno));
+	len = read(fd, doc, sizeof(doc) - 1);
+	close(fd);
+	ASSERT_LT(0, len);
+	ASSERT_GT((ssize_t)sizeof(doc) - 1, len);
+	doc[len] = '\0';
+	d = opendir(SYSFS);
+	ASSERT_NE(NULL, d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		files++;
+		n = abi_doc_has_heading(doc, de->d_name);
+		EXPECT_TRUE(n) TH_LOG("%s%s has no entry in %s", SYSFS,
+				      de->d_name, ABI_DOC);
+	}
+	closedir(d);
+	/* 9 knobs and totals, 10 counters files at least. */
+	EXPECT_LE(19, files);
 }
 
 TEST(rmmod_refused_while_client_open)

@@ -26,8 +26,8 @@
 
 #include "kselftest_harness.h"
 #include "kmod/uapi/bwarb.h"
+#include "bwarb_selftest_io.h"
 
-#define SYSFS		"/sys/kernel/bwarb/"
 #define TP_PARAMS	"/sys/module/bwarb_test_pmu/parameters/"
 #define TP_PMU		"/sys/bus/event_source/devices/bwarb_test_imc_0/"
 #define CLIENTS_TABLE	"/sys/kernel/debug/bwarb/clients"
@@ -40,47 +40,19 @@ static const char *bwarbctl(void)
 	return p && *p ? p : "build/bwarbctl";
 }
 
-/* Writes text to path in one write(2): 0 or -errno. */
-static int put(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 static int putf(const char *path, unsigned long long v)
 {
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%llu", v);
-	return put(path, buf);
-}
-
-static int get(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
+	return sysfs_write(path, buf);
 }
 
 static long long get_ll(const char *path)
 {
 	char buf[64];
 
-	if (get(path, buf, sizeof(buf)))
+	if (sysfs_read(path, buf, sizeof(buf)))
 		return -1;
 	return strtoll(buf, NULL, 0);
 }
@@ -215,11 +187,11 @@ TEST(bwarbctl_discovers_and_programs_test_pmu)
 
 	ASSERT_EQ(0, sh("%s source pmus --pmu %s", TEST_PATTERN));
 	ASSERT_EQ(0, sh("%s source perf --pmu %s", TEST_PATTERN));
-	ASSERT_EQ(0, get(SYSFS "source", buf, sizeof(buf)));
+	ASSERT_EQ(0, sysfs_read(SYSFS "source", buf, sizeof(buf)));
 	ASSERT_STREQ("perf\n", buf);
 
 	cpu = (int)get_ll(TP_PMU "cpumask");
-	ASSERT_EQ(0, get(SYSFS "counters", buf, sizeof(buf)));
+	ASSERT_EQ(0, sysfs_read(SYSFS "counters", buf, sizeof(buf)));
 	snprintf(want, sizeof(want), "type=%lld ", get_ll(TP_PMU "type"));
 	ASSERT_NE(NULL, strstr(buf, want));
 	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
@@ -427,7 +399,7 @@ TEST(declared_source_measures_completed_traffic)
 	pthread_t t;
 	double rate;
 
-	ASSERT_EQ(0, put(SYSFS "source", "declared"));
+	ASSERT_EQ(0, sysfs_write(SYSFS "source", "declared"));
 	fresh_arbiter(20000, 100, 80);
 	set_rates(5000, 5000);
 	a.fd = client_open("declared", 1, 50);
@@ -462,14 +434,12 @@ struct blocked {
 static void *blocked_fn(void *arg)
 {
 	struct blocked *w = arg;
-	sigset_t all;
 
 	/*
-	 * The main thread runs bwarbctl (system()): keep the SIGCHLD of its
-	 * children away from this thread, it would interrupt the wait.
+	 * The main thread runs bwarbctl (system(), which blocks SIGCHLD in
+	 * that thread only): its children's SIGCHLD may wake this wait, and
+	 * the module restarts the call rather than fail it with -EINTR.
 	 */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	w->ret = acquire(w->fd, w->bytes, 0, 0, &w->id);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -511,7 +481,7 @@ TEST(switching_source_loses_no_grant_and_no_client)
 	msleep(20);
 	EXPECT_EQ(0, __atomic_load_n(&w.done, __ATOMIC_ACQUIRE));
 	for (i = 0; i < 6; i++) {
-		EXPECT_EQ(0, put(SYSFS "source", i % 2 ? "perf" : "declared"));
+		EXPECT_EQ(0, sysfs_write(SYSFS "source", i % 2 ? "perf" : "declared"));
 		msleep(5);
 	}
 	EXPECT_EQ(0, sh("%s source declared >/dev/null%s", ""));
@@ -524,7 +494,7 @@ TEST(switching_source_loses_no_grant_and_no_client)
 	EXPECT_EQ(0, complete(w.fd, w.id, w.bytes));
 	EXPECT_EQ(0, complete(holder, held, 1 << 20));
 	EXPECT_EQ(clients, get_ll(SYSFS "nr_clients"));
-	ASSERT_EQ(0, get(CLIENTS_TABLE, table, sizeof(table)));
+	ASSERT_EQ(0, sysfs_read(CLIENTS_TABLE, table, sizeof(table)));
 	EXPECT_NE(NULL, strstr(table, " holder "));
 	EXPECT_NE(NULL, strstr(table, " waiter "));
 	close(holder);
@@ -540,17 +510,17 @@ TEST(bad_counter_attrs_rejected_with_clear_errno)
 	int other = cpu == 0 ? 1 : 0;
 
 	ASSERT_EQ(0, program_test_pmu());
-	ASSERT_EQ(0, get(SYSFS "counters", before, sizeof(before)));
+	ASSERT_EQ(0, sysfs_read(SYSFS "counters", before, sizeof(before)));
 
 	/* No PMU has this type. */
-	EXPECT_EQ(-ENOENT, put(SYSFS "counters",
+	EXPECT_EQ(-ENOENT, sysfs_write(SYSFS "counters",
 			       "add read type=4000000 config=0x20ff cpu=0 scale=64/1"));
 	/* A CPU outside the PMU's cpumask (needs a second CPU). */
 	if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
 		snprintf(line, sizeof(line),
 			 "add read type=%lld config=0x20ff cpu=%d scale=64/1",
 			 type, other);
-		EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+		EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "counters", line));
 		/* bwarbctl checks the cpumask itself, naming the file. */
 		snprintf(line, sizeof(line), "%d", other);
 		EXPECT_EQ(0, sh("out=$(%s source perf --pmu 'bwarb_test_imc_*' --cpu %s 2>&1); [ $? = 1 ] && echo \"$out\" | grep -q 'not in the PMU.s cpumask'", line));
@@ -560,41 +530,41 @@ TEST(bad_counter_attrs_rejected_with_clear_errno)
 	/* No such CPU, a generic perf type, an event the PMU does not have. */
 	snprintf(line, sizeof(line),
 		 "add read type=%lld config=0x20ff cpu=4096 scale=64/1", type);
-	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
-	EXPECT_EQ(-EINVAL, put(SYSFS "counters",
+	EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "counters", line));
+	EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "counters",
 			       "add read type=1 config=0 cpu=0 scale=64/1"));
 	snprintf(line, sizeof(line),
 		 "add read type=%lld config=0x99ff cpu=%d scale=64/1", type, cpu);
-	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+	EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "counters", line));
 	/* Malformed lines. */
 	snprintf(line, sizeof(line),
 		 "add read type=%lld config=0x20ff cpu=%d scale=64/0", type, cpu);
-	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+	EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "counters", line));
 	snprintf(line, sizeof(line), "add read type=%lld config=0x20ff cpu=%d",
 		 type, cpu);
-	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
+	EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "counters", line));
 	snprintf(line, sizeof(line),
 		 "add sideways type=%lld config=0x20ff cpu=%d scale=64/1", type, cpu);
-	EXPECT_EQ(-EINVAL, put(SYSFS "counters", line));
-	EXPECT_EQ(-EINVAL, put(SYSFS "counters", "add read colour=blue"));
-	EXPECT_EQ(-EINVAL, put(SYSFS "counters", "remove everything"));
+	EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "counters", line));
+	EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "counters", "add read colour=blue"));
+	EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "counters", "remove everything"));
 	/* Counters in use cannot be cleared; sources are validated. */
-	EXPECT_EQ(-EBUSY, put(SYSFS "counters", "clear"));
-	EXPECT_EQ(-EINVAL, put(SYSFS "source", "mchbar-of-doom"));
+	EXPECT_EQ(-EBUSY, sysfs_write(SYSFS "counters", "clear"));
+	EXPECT_EQ(-EINVAL, sysfs_write(SYSFS "source", "mchbar-of-doom"));
 	/* The guest CPU is no Alder/Raptor/Meteor Lake: no MCHBAR counters. */
-	EXPECT_EQ(-ENODEV, put(SYSFS "source", "mchbar"));
+	EXPECT_EQ(-ENODEV, sysfs_write(SYSFS "source", "mchbar"));
 	EXPECT_EQ(1, sh("%s source mchbar 2>/dev/null%s", ""));
-	ASSERT_EQ(0, get(SYSFS "counters", after, sizeof(after)));
+	ASSERT_EQ(0, sysfs_read(SYSFS "counters", after, sizeof(after)));
 	EXPECT_STREQ(before, after);
 
-	EXPECT_EQ(0, put(SYSFS "source", "declared"));
-	EXPECT_EQ(0, put(SYSFS "counters", "clear"));
-	EXPECT_EQ(-ENODEV, put(SYSFS "source", "perf"));
-	EXPECT_EQ(0, get(SYSFS "source", after, sizeof(after)));
+	EXPECT_EQ(0, sysfs_write(SYSFS "source", "declared"));
+	EXPECT_EQ(0, sysfs_write(SYSFS "counters", "clear"));
+	EXPECT_EQ(-ENODEV, sysfs_write(SYSFS "source", "perf"));
+	EXPECT_EQ(0, sysfs_read(SYSFS "source", after, sizeof(after)));
 	EXPECT_STREQ("declared\n", after);
 	/* bwarbctl reports an absent PMU by name and changes nothing. */
 	EXPECT_EQ(1, sh("%s source perf --pmu %s 2>/dev/null", "'no_such_pmu_*'"));
-	EXPECT_EQ(0, get(SYSFS "source", after, sizeof(after)));
+	EXPECT_EQ(0, sysfs_read(SYSFS "source", after, sizeof(after)));
 	EXPECT_STREQ("declared\n", after);
 }
 
@@ -608,7 +578,7 @@ TEST(non_root_cannot_change_source)
 		if (setgid(65534) || setuid(65534))
 			_exit(3);
 		/* Mode 0644: the open fails before the store runs. */
-		_exit(put(SYSFS "source", "declared") == -EACCES ? 0 : 1);
+		_exit(sysfs_write(SYSFS "source", "declared") == -EACCES ? 0 : 1);
 	}
 	waitpid(pid, &st, 0);
 	EXPECT_TRUE(WIFEXITED(st));
@@ -624,7 +594,7 @@ TEST(clients_table_lists_every_client)
 	ASSERT_LE(0, a);
 	b = client_open("tbl-beta", 3, 25);
 	ASSERT_LE(0, b);
-	ASSERT_EQ(0, get(CLIENTS_TABLE, table, sizeof(table)));
+	ASSERT_EQ(0, sysfs_read(CLIENTS_TABLE, table, sizeof(table)));
 	EXPECT_EQ(0, strncmp(table,
 			     "id pid name class weight reserve_mbps granted_bytes completed_bytes waits max_wait_us\n",
 			     strlen("id pid name class")));
@@ -634,7 +604,7 @@ TEST(clients_table_lists_every_client)
 	EXPECT_NE(NULL, strstr(table, row));
 	close(a);
 	close(b);
-	ASSERT_EQ(0, get(CLIENTS_TABLE, table, sizeof(table)));
+	ASSERT_EQ(0, sysfs_read(CLIENTS_TABLE, table, sizeof(table)));
 	EXPECT_EQ(NULL, strstr(table, "tbl-alpha"));
 }
 
@@ -657,10 +627,10 @@ TEST(removing_test_pmu_in_use_is_refused)
 	EXPECT_EQ(errs, get_ll(SYSFS "sample_errors"));
 
 	EXPECT_EQ(0, sh("%s source declared >/dev/null%s", ""));
-	EXPECT_EQ(0, put(SYSFS "counters", "clear"));
+	EXPECT_EQ(0, sysfs_write(SYSFS "counters", "clear"));
 	EXPECT_EQ(0, system("rmmod bwarb_test_pmu"));
 	EXPECT_NE(0, access(TP_PMU "type", F_OK));
-	EXPECT_EQ(-ENODEV, put(SYSFS "source", "perf"));
+	EXPECT_EQ(-ENODEV, sysfs_write(SYSFS "source", "perf"));
 	EXPECT_EQ(1, sh("%s source perf --pmu %s 2>/dev/null", TEST_PATTERN));
 	set_arbiter(1000, 120000, 80000);
 }
