@@ -140,8 +140,8 @@ struct arb_client {
 	u64 acct_expired;		/* budget that expired unused */
 	u64 acct_repaid;		/* funding that went to debt */
 	u64 acct_granted;		/* ioctl grants + settled fast path */
-	struct arb_grant grants[ARB_MAX_GRANTS];
 	struct arb_client_stats st;
+	struct arb_grant grants[ARB_MAX_GRANTS];	/* last: the cold part */
 };
 
 struct arb_stats {

@@ -41,7 +41,6 @@ struct sim_req {
 };
 
 struct sim_client {
-	struct arb_client core;
 	const struct bw_group *g;
 	uint32_t group;
 	int reg_err;			/* 0: registered */
@@ -62,6 +61,7 @@ struct sim_client {
 	uint64_t grants;
 	struct wait_hist *wh;		/* per client when few clients */
 	uint64_t wait_max_ns;
+	struct arb_client core;		/* last: its grant table is cold */
 };
 
 struct sim_phase {
