@@ -274,31 +274,3 @@ out:
 	fclose(fp);
 	return rc;
 }
-
-void sm_config_print(const struct sm_config *c, void *file)
-{
-	FILE *fp = file;
-	size_t i;
-
-	for (i = 0; i < NFIELDS; i++) {
-		const struct field *f = &fields[i];
-		const char *p = (const char *)c + f->off;
-
-		fprintf(fp, "%s: ", f->key);
-		switch (f->type) {
-		case F_STR:
-		case F_CHOICE:
-			fprintf(fp, "%s\n", p);
-			break;
-		case F_INT:
-			fprintf(fp, "%d\n", *(const int *)p);
-			break;
-		case F_U32:
-			fprintf(fp, "%" PRIu32 "\n", *(const uint32_t *)p);
-			break;
-		case F_U64:
-			fprintf(fp, "%" PRIu64 "\n", *(const uint64_t *)p);
-			break;
-		}
-	}
-}

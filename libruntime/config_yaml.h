@@ -44,7 +44,5 @@ int sm_config_load(const char *path, struct sm_config *c, char *err, size_t errl
 /* Set one key from text, validated like the file. 0, or -1 with err. */
 int sm_config_set(struct sm_config *c, const char *key, const char *value,
 		  char *err, size_t errlen);
-/* Print every key and its value as YAML-ish "key: value" lines. */
-void sm_config_print(const struct sm_config *c, void *file /* FILE * */);
 
 #endif /* SPLITMOE_CONFIG_YAML_H */

@@ -60,8 +60,3 @@ void sm_cpu_features_get(struct sm_cpu_features *f)
 	}
 #endif
 }
-
-bool sm_cpu_has_fast_bf16(const struct sm_cpu_features *f)
-{
-	return f->avx512_bf16 || f->amx_bf16;
-}

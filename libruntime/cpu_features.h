@@ -17,7 +17,5 @@ struct sm_cpu_features {
 };
 
 void sm_cpu_features_get(struct sm_cpu_features *f);
-/* Whether bf16 compute is fast here (AVX512-BF16 or AMX-BF16). */
-bool sm_cpu_has_fast_bf16(const struct sm_cpu_features *f);
 
 #endif /* SPLITMOE_CPU_FEATURES_H */

@@ -144,11 +144,6 @@ void dmm_ctx_destroy(struct dmm_ctx *c)
 	free(c);
 }
 
-bool dmm_ctx_bf16(const struct dmm_ctx *c)
-{
-	return c->bf16;
-}
-
 /* The checkpoint's [n][k] row-major is oneDNN's {k, n} in "ba". */
 static dnnl_status_t plain_md(const struct dmm_ctx *c, int k, int n, dnnl_memory_desc_t *md)
 {

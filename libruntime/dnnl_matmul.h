@@ -30,7 +30,6 @@ struct dmm_weights;		/* one packed matrix and its bias */
 int dmm_ctx_create(bool bf16, int max_rows, struct dmm_ctx **out,
 		   char *err, size_t errlen);
 void dmm_ctx_destroy(struct dmm_ctx *c);
-bool dmm_ctx_bf16(const struct dmm_ctx *c);
 
 /*
  * Packs the row-wise concatenation of nparts matrices w[i] ([rows_i][k],

@@ -594,7 +594,6 @@ int phimoe_decode(struct phimoe_session *s, int32_t id, const float **logits)
 
 const float *phimoe_session_logits(const struct phimoe_session *s) { return s->logits; }
 int phimoe_session_pos(const struct phimoe_session *s) { return s->pos; }
-int phimoe_session_vocab(const struct phimoe_session *s) { return s->V; }
 enum sm_compute phimoe_session_compute(const struct phimoe_session *s) { return s->compute; }
 const char *phimoe_session_error(const struct phimoe_session *s) { return s->err; }
 

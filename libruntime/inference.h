@@ -110,7 +110,6 @@ int phimoe_decode(struct phimoe_session *s, int32_t id, const float **logits);
 /* Logits of the last position processed: [vocab]. */
 const float *phimoe_session_logits(const struct phimoe_session *s);
 int phimoe_session_pos(const struct phimoe_session *s);	/* tokens in cache */
-int phimoe_session_vocab(const struct phimoe_session *s);
 enum sm_compute phimoe_session_compute(const struct phimoe_session *s);
 /* Last error of the session as one line ("" if none). */
 const char *phimoe_session_error(const struct phimoe_session *s);

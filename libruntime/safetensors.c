@@ -410,16 +410,6 @@ const struct st_tensor *st_at(const struct phimoe_checkpoint *c, size_t i)
 	return c && i < c->ntensors ? &c->tensors[i] : NULL;
 }
 
-uint64_t st_mapped_bytes(const struct phimoe_checkpoint *c)
-{
-	uint64_t s = 0;
-	size_t i;
-
-	for (i = 0; c && i < c->nfiles; i++)
-		s += c->files[i].size;
-	return s;
-}
-
 void st_close(struct phimoe_checkpoint *c)
 {
 	size_t i;

@@ -40,8 +40,6 @@ const struct st_tensor *st_find(const struct phimoe_checkpoint *c,
 				const char *name);
 size_t st_count(const struct phimoe_checkpoint *c);
 const struct st_tensor *st_at(const struct phimoe_checkpoint *c, size_t i);
-/* Bytes mapped over all files. */
-uint64_t st_mapped_bytes(const struct phimoe_checkpoint *c);
 void st_close(struct phimoe_checkpoint *c);
 
 #endif /* SPLITMOE_SAFETENSORS_H */

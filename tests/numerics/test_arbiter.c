@@ -69,6 +69,31 @@ static void test_kernel_without_device_fails_clearly(void **st)
 	assert_non_null(strstr(err, rc == -ENOENT ? "/nonexistent/bwarb" : "bwarb_client"));
 }
 
+/* auto takes the kernel backend whenever the device node exists: here a
+ * node that is no bwarb device, so registering fails naming it, rather
+ * than falling back to the process backend unseen. */
+static void test_auto_with_device_is_kernel(void **st)
+{
+	struct sm_arbiter_opts o = { .kind = SM_ARB_AUTO, .dev_path = "/dev/null" };
+	struct sm_arb_client_opts co = { .name = "test", .class = SM_ARB_CLASS_CPU, .weight = 100 };
+	struct sm_arb_client *c = NULL;
+	struct sm_arbiter *a = NULL;
+	char err[256] = "";
+	int rc = sm_arbiter_open(&o, &a, err, sizeof(err));
+
+	(void)st;
+	if (rc == -ENOSYS) {	/* a build without the client library */
+		assert_null(a);
+		return;
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(sm_arbiter_get_kind(a), SM_ARB_KERNEL);
+	assert_true(sm_arb_client_open(a, &co, &c, err, sizeof(err)) < 0);
+	assert_null(c);
+	assert_non_null(strstr(err, "/dev/null"));
+	sm_arbiter_close(a);
+}
+
 static void test_off_counts(void **st)
 {
 	struct sm_arbiter *a = open_kind(SM_ARB_OFF, 0, 0);
@@ -215,6 +240,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_auto_without_device_is_process),
 		cmocka_unit_test(test_kernel_without_device_fails_clearly),
+		cmocka_unit_test(test_auto_with_device_is_kernel),
 		cmocka_unit_test(test_off_counts),
 		cmocka_unit_test(test_process_waits_for_next_period),
 		cmocka_unit_test(test_process_timeout),
