@@ -9,6 +9,8 @@ BPF_BENCH_BIN := build/tests/bpf/bench_grants
 build/asan/tests/bpf/%.o: CPPFLAGS += -I$(BPF_OUT)
 build/asan/tests/bpf/load_all.o build/asan/tests/bpf/test_tracer_logic.o: $(BPF_SKELS)
 build/tests/bpf/test_tracer_logic: BPF_TEST_LDLIBS := -lcmocka
+# The workload issues its ioctls through the selftests' helpers.
+build/tests/bpf/trace_workload: build/asan/tests/selftests/bwarb/bwarb_selftest_io.o
 
 # Test programs run under ASan+UBSan, linked with the loaders' ASan build.
 build/tests/bpf/%: build/asan/tests/bpf/%.o $(BPF_LIB_ASAN)

@@ -24,6 +24,7 @@
 
 #include "bpf/trace_ctl.h"
 #include "kmod/uapi/bwarb.h"
+#include "tests/selftests/bwarb/bwarb_selftest_io.h"
 
 #define HUGE_BYTES	(1ULL << 40)
 #define GRANT_BYTES	4096ULL
@@ -41,34 +42,6 @@ static void check(bool ok, const char *what, unsigned long long got,
 static void on_alarm(int sig)
 {
 	(void)sig;
-}
-
-/* One acquire; returns 0 or -errno and the grant id. */
-static int acquire(int fd, __u64 bytes, __u64 timeout_ns, __u32 flags,
-		   __u64 *grant_id)
-{
-	struct bwarb_acquire a;
-
-	memset(&a, 0, sizeof(a));
-	a.size = sizeof(a);
-	a.flags = flags;
-	a.bytes = bytes;
-	a.timeout_ns = timeout_ns;
-	if (ioctl(fd, BWARB_IOC_ACQUIRE, &a))
-		return -errno;
-	*grant_id = a.grant_id;
-	return 0;
-}
-
-static int complete(int fd, __u64 grant_id, __u64 bytes)
-{
-	struct bwarb_complete c;
-
-	memset(&c, 0, sizeof(c));
-	c.size = sizeof(c);
-	c.grant_id = grant_id;
-	c.actual_bytes = bytes;
-	return ioctl(fd, BWARB_IOC_COMPLETE, &c) ? -errno : 0;
 }
 
 static long parse_count(const char *s)
@@ -133,17 +106,17 @@ int main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);
 
 	for (i = 0; i < grants; i++) {
-		ret = acquire(fd, GRANT_BYTES, 0, 0, &gid);
+		ret = acquire_id(fd, GRANT_BYTES, 0, 0, &gid);
 		if (ret) {
 			got_other++;
 			continue;
 		}
 		got_grants++;
-		if (complete(fd, gid, GRANT_BYTES))
+		if (do_complete(fd, gid, GRANT_BYTES))
 			got_other++;
 	}
 	for (i = 0; i < timeouts; i++) {
-		ret = acquire(fd, HUGE_BYTES, 20000000ULL, 0, &gid);
+		ret = acquire_id(fd, HUGE_BYTES, 20000000ULL, 0, &gid);
 		if (ret == -ETIMEDOUT)
 			got_timeouts++;
 		else
@@ -153,14 +126,14 @@ int main(int argc, char **argv)
 		memset(&it, 0, sizeof(it));
 		it.it_value.tv_usec = 30000;
 		setitimer(ITIMER_REAL, &it, NULL);
-		ret = acquire(fd, HUGE_BYTES, 0, 0, &gid);
+		ret = acquire_id(fd, HUGE_BYTES, 0, 0, &gid);
 		if (ret == -EINTR)
 			got_eintr++;
 		else
 			got_other++;
 	}
 	for (i = 0; i < eagains; i++) {
-		ret = acquire(fd, HUGE_BYTES, 0, BWARB_ACQUIRE_NONBLOCK, &gid);
+		ret = acquire_id(fd, HUGE_BYTES, 0, BWARB_ACQUIRE_NONBLOCK, &gid);
 		if (ret == -EAGAIN)
 			got_eagain++;
 		else

@@ -137,6 +137,17 @@ int do_acquire(int fd, __u64 bytes, __u64 timeout_ns, __u32 flags,
 	return ret;
 }
 
+int acquire_id(int fd, __u64 bytes, __u64 timeout_ns, __u32 flags,
+	       __u64 *grant_id)
+{
+	struct bwarb_acquire a;
+	int ret = do_acquire(fd, bytes, timeout_ns, flags, &a);
+
+	if (!ret)
+		*grant_id = a.grant_id;
+	return ret;
+}
+
 int do_complete(int fd, __u64 grant_id, __u64 actual)
 {
 	struct bwarb_complete c;

@@ -38,6 +38,9 @@ int do_register(int fd, const char *name, __u32 weight, __u64 reserve);
 /* *out (if not NULL) gets the struct as the module left it. */
 int do_acquire(int fd, __u64 bytes, __u64 timeout_ns, __u32 flags,
 	       struct bwarb_acquire *out);
+/* do_acquire for callers that only want the grant id (set on success). */
+int acquire_id(int fd, __u64 bytes, __u64 timeout_ns, __u32 flags,
+	       __u64 *grant_id);
 int do_complete(int fd, __u64 grant_id, __u64 actual);
 int do_query(int fd, struct bwarb_query *q);
 

@@ -157,29 +157,6 @@ static int client_open(const char *name, unsigned int weight,
 	return fd;
 }
 
-static int acquire(int fd, unsigned long long bytes, unsigned long long tmo_ns,
-		   unsigned int flags, unsigned long long *id)
-{
-	struct bwarb_acquire a = {
-		.size = sizeof(a), .flags = flags, .bytes = bytes,
-		.timeout_ns = tmo_ns,
-	};
-
-	if (ioctl(fd, BWARB_IOC_ACQUIRE, &a))
-		return -errno;
-	*id = a.grant_id;
-	return 0;
-}
-
-static int complete(int fd, unsigned long long id, unsigned long long bytes)
-{
-	struct bwarb_complete c = {
-		.size = sizeof(c), .grant_id = id, .actual_bytes = bytes,
-	};
-
-	return ioctl(fd, BWARB_IOC_COMPLETE, &c) ? -errno : 0;
-}
-
 TEST(bwarbctl_discovers_and_programs_test_pmu)
 {
 	char buf[4096], want[64], *line;
@@ -296,14 +273,14 @@ static void *load_fn(void *arg)
 
 	l->bytes = 0;
 	while (now_s() < end) {
-		ret = acquire(l->fd, l->chunk, 400000000ULL, 0, &id);
+		ret = acquire_id(l->fd, l->chunk, 400000000ULL, 0, &id);
 		if (ret == -ETIMEDOUT)
 			continue;
 		if (ret) {
 			l->err = ret;
 			break;
 		}
-		ret = complete(l->fd, id, l->chunk);
+		ret = do_complete(l->fd, id, l->chunk);
 		if (ret) {
 			l->err = ret;
 			break;
@@ -440,7 +417,7 @@ static void *blocked_fn(void *arg)
 	 * that thread only): its children's SIGCHLD may wake this wait, and
 	 * the module restarts the call rather than fail it with -EINTR.
 	 */
-	w->ret = acquire(w->fd, w->bytes, 0, 0, &w->id);
+	w->ret = acquire_id(w->fd, w->bytes, 0, 0, &w->id);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -467,13 +444,13 @@ TEST(switching_source_loses_no_grant_and_no_client)
 	ASSERT_LE(0, w.fd);
 	clients = get_ll(SYSFS "nr_clients");
 
-	ASSERT_EQ(0, acquire(holder, 1 << 20, 1000000000ULL, 0, &held));
+	ASSERT_EQ(0, acquire_id(holder, 1 << 20, 1000000000ULL, 0, &held));
 	/* Drain what the waiter could get at once. */
 	for (i = 0; i < 200; i++) {
-		ret = acquire(w.fd, 1 << 20, 0, BWARB_ACQUIRE_NONBLOCK, &id);
+		ret = acquire_id(w.fd, 1 << 20, 0, BWARB_ACQUIRE_NONBLOCK, &id);
 		if (ret)
 			break;
-		ASSERT_EQ(0, complete(w.fd, id, 1 << 20));
+		ASSERT_EQ(0, do_complete(w.fd, id, 1 << 20));
 	}
 	ASSERT_EQ(-EAGAIN, ret);
 
@@ -491,8 +468,8 @@ TEST(switching_source_loses_no_grant_and_no_client)
 	pthread_join(t, NULL);
 	EXPECT_EQ(1, w.done);
 	EXPECT_EQ(0, w.ret);
-	EXPECT_EQ(0, complete(w.fd, w.id, w.bytes));
-	EXPECT_EQ(0, complete(holder, held, 1 << 20));
+	EXPECT_EQ(0, do_complete(w.fd, w.id, w.bytes));
+	EXPECT_EQ(0, do_complete(holder, held, 1 << 20));
 	EXPECT_EQ(clients, get_ll(SYSFS "nr_clients"));
 	ASSERT_EQ(0, sysfs_read(CLIENTS_TABLE, table, sizeof(table)));
 	EXPECT_NE(NULL, strstr(table, " holder "));
@@ -588,19 +565,23 @@ TEST(non_root_cannot_change_source)
 TEST(clients_table_lists_every_client)
 {
 	char table[8192], row[128];
+	unsigned long long id = 0;
 	int a, b;
 
 	a = client_open("tbl-alpha", 7, 0);
 	ASSERT_LE(0, a);
 	b = client_open("tbl-beta", 3, 25);
 	ASSERT_LE(0, b);
+	/* granted_bytes and completed_bytes are the client's own. */
+	ASSERT_EQ(0, acquire_id(a, 1000, 1000000000ULL, 0, &id));
+	ASSERT_EQ(0, do_complete(a, id, 800));
 	ASSERT_EQ(0, sysfs_read(CLIENTS_TABLE, table, sizeof(table)));
 	EXPECT_EQ(0, strncmp(table,
 			     "id pid name class weight reserve_mbps granted_bytes completed_bytes waits max_wait_us\n",
 			     strlen("id pid name class")));
-	snprintf(row, sizeof(row), " %d tbl-alpha other 7 0 ", getpid());
+	snprintf(row, sizeof(row), " %d tbl-alpha other 7 0 1000 800 ", getpid());
 	EXPECT_NE(NULL, strstr(table, row));
-	snprintf(row, sizeof(row), " %d tbl-beta other 3 25 ", getpid());
+	snprintf(row, sizeof(row), " %d tbl-beta other 3 25 0 0 0 0\n", getpid());
 	EXPECT_NE(NULL, strstr(table, row));
 	close(a);
 	close(b);
