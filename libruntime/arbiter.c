@@ -121,8 +121,10 @@ int sm_arb_complete(struct sm_arb_client *c, uint64_t grant, uint64_t actual)
 {
 	int rc = c->a->ops->complete(c, grant, actual ? actual : 1);
 
-	if (!rc)
+	if (!rc) {
+		c->st.completes++;
 		c->st.completed_bytes += actual;
+	}
 	return rc;
 }
 

@@ -91,6 +91,7 @@ int sm_arb_complete(struct sm_arb_client *c, uint64_t grant, uint64_t actual);
 
 struct sm_arb_client_stats {
 	uint64_t acquires;
+	uint64_t completes;		/* equals acquires when nothing is outstanding */
 	uint64_t granted_bytes;
 	uint64_t completed_bytes;
 	uint64_t waits;			/* acquires that had to wait */

@@ -607,6 +607,8 @@ void phimoe_session_get_stats(const struct phimoe_session *s,
 		sm_arb_client_get_stats(s->gate, &cs);
 		st->gated_submissions = cs.acquires;
 		st->gated_bytes = cs.granted_bytes;
+		st->gated_completions = cs.completes;
+		st->gated_completed_bytes = cs.completed_bytes;
 		st->gate_wait_ns = cs.wait_ns;
 	}
 }

@@ -119,6 +119,8 @@ struct phimoe_session_stats {
 	uint64_t prefill_ns, decode_ns;		/* wall time inside the calls */
 	uint64_t gated_submissions;		/* arbiter acquires */
 	uint64_t gated_bytes;			/* bytes acquired */
+	uint64_t gated_completions;		/* arbiter completes */
+	uint64_t gated_completed_bytes;		/* bytes completed */
 	uint64_t gate_wait_ns;			/* time spent in acquire */
 	uint64_t packed_weight_bytes;		/* weights packed at create */
 	uint64_t workspace_bytes;		/* KV cache + work buffers */

@@ -40,7 +40,9 @@ rc=$?
 line=$(grep '^gpu kernels (Level Zero timestamps): ' "$cfg.err")
 [ $rc -eq 0 ] && [ "$(tail -n 1 "$cfg.out")" = "$cpu" ] && grep -q '^weights held (split)' "$cfg.err" &&
 	[[ $line =~ experts\ [0-9.]+\ ms\ in\ [1-9][0-9]*.*\;\ ([0-9]+)\ of\ ([0-9]+)\ kernels ]] &&
-	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && [ "${BASH_REMATCH[1]}" -gt 0 ]
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] && [ "${BASH_REMATCH[1]}" -gt 0 ] &&
+	grep -qE '^arbiter process: gpu client ([1-9][0-9]*) acquires, \1 completed, ' "$cfg.err" &&
+	grep -qE '^arbiter process: cpu client ([1-9][0-9]*) acquires, \1 completed, ' "$cfg.err"
 ok $? "YAML device: split, gpu.device named: the CPU's tokens; stderr: ${line:0:100}..."
 printf 'device: gpu\ngpu:\n  device: "Arc A770"\n' >"$cfg"
 "$bin" run --config "$cfg" --model "$model" --prompt "Copyright 2007 Free Software Foundation" \

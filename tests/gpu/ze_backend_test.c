@@ -143,7 +143,8 @@ int main(int argc, char **argv)
 		uint64_t ops = prof.linear_ops + prof.expert_ops + prof.other_ops;
 
 		sm_arb_client_get_stats(cl, &cs);
-		tap_result(cs.acquires > 0 && cs.completed_bytes == cs.granted_bytes,
+		tap_result(cs.acquires > 0 && cs.completes == cs.acquires &&
+			   cs.completed_bytes == cs.granted_bytes,
 		    "every gated submission acquired and completed (%llu acquires, %llu MB)",
 		    (unsigned long long)cs.acquires, (unsigned long long)(cs.granted_bytes >> 20));
 		/* counted where kernels are appended: none outside a grant, and

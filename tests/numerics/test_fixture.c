@@ -223,11 +223,16 @@ static void check_gating(struct sm_arbiter *arb)
 	/* prefill: 3 linears per layer, >= 2 expert batches per layer, lm_head */
 	assert_true(a.gated_submissions >= (uint64_t)(5 * L + 1));
 	assert_true(a.gated_bytes > 0);
+	/* each acquire completed (the CPU completes what it was granted) */
+	assert_true(a.gated_completions == a.gated_submissions);
+	assert_true(a.gated_completed_bytes == a.gated_bytes);
 	assert_int_equal(phimoe_decode(s, 5, NULL), 0);
 	phimoe_session_get_stats(s, &b);
 	assert_int_equal(b.gated_submissions - a.gated_submissions, 5 * L + 1);
 	/* at least the weights: an expert alone is 3 * 64 * 128 f32 */
 	assert_true(b.gated_bytes - a.gated_bytes > (uint64_t)L * 2 * 3 * 64 * 128 * 4);
+	assert_true(b.gated_completions == b.gated_submissions);
+	assert_true(b.gated_completed_bytes == b.gated_bytes);
 	assert_int_equal(b.decode_tokens, 1);
 	assert_int_equal(b.prefill_tokens, 8);
 	phimoe_session_destroy(s);

@@ -45,8 +45,9 @@ for ((i = 0; i < ncases; i++)); do
 	rc=$?
 	got=$(tail -n 1 "$tmp/out")
 	if [ $rc -eq 0 ] && [ "$got" = "$want" ] && grep -q '^prefill: .* tok/s$' "$tmp/err" &&
-		grep -q '^decode: .* tok/s$' "$tmp/err" && grep -q '^resident memory (end of run): .* MB' "$tmp/err"; then
-		ok "run --ids case $i: greedy ids, tok/s and resident memory reported"
+		grep -q '^decode: .* tok/s$' "$tmp/err" && grep -q '^resident memory (end of run): .* MB' "$tmp/err" &&
+		grep -qE '^arbiter process: cpu client ([1-9][0-9]*) acquires, \1 completed, ' "$tmp/err"; then
+		ok "run --ids case $i: greedy ids, tok/s, the cpu client's acquires (all completed) and resident memory reported"
 	else
 		not_ok "run --ids case $i: greedy ids, tok/s and resident memory reported" \
 			"rc $rc" "got  $got" "want $want" "$(tail -n 3 "$tmp/err")"

@@ -167,6 +167,7 @@ int cmd_run(struct cli_opts *o)
 			dc > 0 && steps ? steps / dc : 0);
 	}
 	cli_report_gpu(stderr, &c);
+	cli_report_arbiter(stderr, &c);
 	cli_report_memory(stderr, "end of run");
 	rc = 0;
 out:

@@ -126,24 +126,55 @@ void cli_report_weights(FILE *out, const struct cli_ctx *c)
 		borrowed / 1e6, ms.bytes / 1e6);
 }
 
+static void report_client(FILE *out, const char *kind, const char *client,
+			  const struct sm_arb_client_stats *cs)
+{
+	fprintf(out, "arbiter %s: %s client %llu acquires, %llu completed, %.2f MB granted, "
+		"%.2f ms waiting\n", kind, client, (unsigned long long)cs->acquires,
+		(unsigned long long)cs->completes, cs->granted_bytes / 1e6, cs->wait_ns / 1e6);
+}
+
+void cli_report_arbiter(FILE *out, const struct cli_ctx *c)
+{
+	const char *kind;
+	struct sm_arb_client_stats cs;
+
+	if (!c->arb)
+		return;
+	kind = sm_arbiter_kind_name(sm_arbiter_get_kind(c->arb));
+	if (c->dev.cpu_client) {
+		sm_arb_client_get_stats(c->dev.cpu_client, &cs);
+		report_client(out, kind, "cpu", &cs);
+	} else if (!c->dev.gpu && c->s) {
+		struct phimoe_session_stats st;
+
+		phimoe_session_get_stats(c->s, &st);	/* the session's own CPU client */
+		cs = (struct sm_arb_client_stats){
+			.acquires = st.gated_submissions, .completes = st.gated_completions,
+			.granted_bytes = st.gated_bytes, .wait_ns = st.gate_wait_ns,
+		};
+		report_client(out, kind, "cpu", &cs);
+	}
+	if (c->dev.gpu_client) {
+		sm_arb_client_get_stats(c->dev.gpu_client, &cs);
+		report_client(out, kind, "gpu", &cs);
+	}
+}
+
 void cli_report_gpu(FILE *out, const struct cli_ctx *c)
 {
-	struct sm_arb_client_stats cs = { 0 };
 	struct sm_ze_profile p;
 
 	if (!c->dev.gpu)
 		return;
 	sm_ze_backend_profile(c->dev.gpu, &p);
-	if (c->dev.gpu_client)
-		sm_arb_client_get_stats(c->dev.gpu_client, &cs);
 	fprintf(out, "gpu kernels (Level Zero timestamps): linear %.2f ms in %llu ops, experts "
 		"%.2f ms in %llu, other %.2f ms in %llu; %llu of %llu kernels under grants of "
-		"the gpu client (%llu acquires, %.2f MB, %.2f ms waiting)\n",
+		"the gpu client\n",
 		p.linear_ns / 1e6, (unsigned long long)p.linear_ops, p.expert_ns / 1e6,
 		(unsigned long long)p.expert_ops, p.other_ns / 1e6,
 		(unsigned long long)p.other_ops, (unsigned long long)p.gated_launches,
-		(unsigned long long)p.launches, (unsigned long long)cs.acquires,
-		cs.granted_bytes / 1e6, cs.wait_ns / 1e6);
+		(unsigned long long)p.launches);
 }
 
 void cli_close(struct cli_ctx *c)

@@ -29,6 +29,9 @@ void cli_close(struct cli_ctx *c);
 /* One line: the weight bytes each device's backend holds for the session,
  * and how many of them both devices read from one copy. */
 void cli_report_weights(FILE *out, const struct cli_ctx *c);
+/* After the work: one line per arbiter client (cpu, and gpu for --device
+ * gpu|split): acquires, completes, bytes granted, time waiting. */
+void cli_report_arbiter(FILE *out, const struct cli_ctx *c);
 /* For --device gpu|split, after the work: one line with the iGPU's
  * device time per op class (Level Zero kernel timestamps) and its arbiter
  * client's figures; nothing on the CPU path. */
