@@ -11,9 +11,10 @@ GPU_SWGPU_LIB := build/libze_swgpu.so
 GPU_TEST_ENV  := ZE_ENABLE_ALT_DRIVERS=$(abspath $(GPU_SWGPU_LIB)) \
 	POCL_CACHE_DIR=$(abspath build/pocl-cache) ASAN_OPTIONS=detect_leaks=0
 
-$(GPU_TEST_BIN): $(patsubst %.c,build/asan/%.o,$(GPU_TEST_SRCS))
+# (libruntime for cpu_math.c: the kernels are checked against the CPU's own)
+$(GPU_TEST_BIN): $(patsubst %.c,build/asan/%.o,$(GPU_TEST_SRCS)) $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) -o $@ $^ -lze_loader -lm
+	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
 
 .PHONY: check-gpu
 check-gpu: $(GPU_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)

@@ -2,7 +2,9 @@
 /*
  * The GPU suite: the SPIR-V kernels run through the real Level Zero loader
  * on the software GPU (swgpu), each compared with a plain-C reference
- * (cpu_ref.c) on random inputs; events, kernel timestamps, recorded
+ * (cpu_ref.c) on random inputs, and the kernels of the non-matmul pieces
+ * also with the CPU implementation the CPU backend runs (libruntime's
+ * cpu_math.c); events, kernel timestamps, recorded
  * command lists and fences; a broken module gives a build log, not a
  * hang; a missing driver is reported as such.
  *
@@ -20,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu_math.h"
 #include "cpu_ref.h"
 #include "ze_harness.h"
 
@@ -207,15 +210,23 @@ static void test_scale_rows(void)
 	ze_kernel_handle_t k = zh_kernel(mod("matmul"), "scale_rows");
 	int ok;
 
+	float *cpu = malloc((size_t)M * N * sizeof(float));
+
 	for (int m = 0; m < M; m++)
 		for (int n = 0; n < N; n++)
 			ref[m * N + n] = y[m * N + n] * s[m];
+	memcpy(cpu, y, (size_t)M * N * sizeof(float));
+	cm_scale_rows(cpu, M, N, s);
 	ok = !zh_args(k, 4, ZH_ARG(y), ZH_ARG(s), ZH_ARG(M), ZH_ARG(N)) &&
 		!zh_launch(&z, k, G32, (uint32_t[]){ cdiv(N, 32), (uint32_t)M, 1 }, NULL);
-	if (ok)
+	if (ok) {
 		compare("scale_rows M=7 N=130", y, ref, (size_t)M * N, 0, 0);
-	else
+		compare("scale_rows vs the CPU implementation (cm_scale_rows)", y, cpu,
+			(size_t)M * N, 0, 0);
+	} else {
 		tap_result(false, "scale_rows: launch");
+	}
+	free(cpu);
 	zeKernelDestroy(k);
 	zh_free(&z, y);
 	zh_free(&z, s);
@@ -250,10 +261,25 @@ static void test_sparsemixer(void)
 			same = 0;
 		}
 	tap_result(ok && same, "sparsemixer_top2: chosen experts equal the reference (%d tokens)", T);
-	if (ok)
+	if (ok) {
+		int32_t csel[2];
+		float cw[2], cwts[128];
+
 		compare("sparsemixer_top2 weights", wts, rw, (size_t)T * 2, 1e-6, 1e-6);
-	else
+		same = 1;
+		for (int t = 0; t < T; t++) {
+			cm_sparsemixer_top2(s + (size_t)t * E, E, eps, csel, cw);
+			same &= sel[2 * t] == csel[0] && sel[2 * t + 1] == csel[1];
+			cwts[2 * t] = cw[0];
+			cwts[2 * t + 1] = cw[1];
+		}
+		tap_result(same, "sparsemixer_top2: chosen experts equal the CPU implementation's "
+			   "(cm_sparsemixer_top2)");
+		compare("sparsemixer_top2 weights vs the CPU implementation", wts, cwts,
+			(size_t)T * 2, 1e-6, 1e-6);
+	} else {
 		tap_result(false, "sparsemixer_top2 weights: launch");
+	}
 	zeKernelDestroy(k);
 	zh_free(&z, s);
 	zh_free(&z, wts);
@@ -277,20 +303,38 @@ static void test_gather_scatter(void)
 		memcpy(refg + (size_t)i * cols, src + (size_t)rows_h[i] * cols, cols * 4);
 	ok = !zh_args(kg, 5, ZH_ARG(src), ZH_ARG(cols), ZH_ARG(rows), ZH_ARG(n), ZH_ARG(g)) &&
 		!zh_launch(&z, kg, G32, (uint32_t[]){ cdiv(cols, 32), (uint32_t)n, 1 }, NULL);
-	if (ok)
+	if (ok) {
+		float *cpu = malloc((size_t)n * cols * 4);
+
 		compare("gather_rows n=12 cols=70", g, refg, (size_t)n * cols, 0, 0);
-	else
+		cm_gather(src, cols, rows, n, cpu);
+		compare("gather_rows vs the CPU implementation (cm_gather)", g, cpu,
+			(size_t)n * cols, 0, 0);
+		free(cpu);
+	} else {
 		tap_result(false, "gather_rows: launch");
+	}
 	memcpy(ref, dst, (size_t)T * cols * 4);
 	for (int i = 0; i < n; i++)
 		for (int c = 0; c < cols; c++)
 			ref[(size_t)rows_h[i] * cols + c] += g[(size_t)i * cols + c];
-	ok = !zh_args(ks, 5, ZH_ARG(g), ZH_ARG(cols), ZH_ARG(rows), ZH_ARG(n), ZH_ARG(dst)) &&
-		!zh_launch(&z, ks, G32, (uint32_t[]){ cdiv(cols, 32), 1, 1 }, NULL);
-	if (ok)
-		compare("scatter_add_rows (repeated rows, in order)", dst, ref, (size_t)T * cols, 0, 0);
-	else
-		tap_result(false, "scatter_add_rows: launch");
+	{
+		float *cpu = malloc((size_t)T * cols * 4);
+
+		memcpy(cpu, dst, (size_t)T * cols * 4);
+		cm_scatter_add(g, cols, rows, n, cpu);
+		ok = !zh_args(ks, 5, ZH_ARG(g), ZH_ARG(cols), ZH_ARG(rows), ZH_ARG(n), ZH_ARG(dst)) &&
+			!zh_launch(&z, ks, G32, (uint32_t[]){ cdiv(cols, 32), 1, 1 }, NULL);
+		if (ok) {
+			compare("scatter_add_rows (repeated rows, in order)", dst, ref,
+				(size_t)T * cols, 0, 0);
+			compare("scatter_add_rows vs the CPU implementation (cm_scatter_add)", dst,
+				cpu, (size_t)T * cols, 0, 0);
+		} else {
+			tap_result(false, "scatter_add_rows: launch");
+		}
+		free(cpu);
+	}
 	zeKernelDestroy(kg);
 	zeKernelDestroy(ks);
 	zh_free(&z, src);
@@ -315,10 +359,18 @@ static void test_layernorm_n(int T, int H)
 	ok = !zh_args(k, 6, ZH_ARG(x), ZH_ARG(w), ZH_ARG(b), ZH_ARG(y), ZH_ARG(H), ZH_ARG(eps)) &&
 		!zh_launch(&z, k, G64, (uint32_t[]){ (uint32_t)T, 1, 1 }, NULL);
 	ref_layernorm(x, w, b, ref, T, H, eps);
-	if (ok)
-		{ char w[64]; snprintf(w, sizeof(w), "layernorm T=%d H=%d", T, H); compare(w, y, ref, (size_t)T * H, 1e-5, 1e-5); }
-	else
+	if (ok) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "layernorm T=%d H=%d", T, H);
+		compare(what, y, ref, (size_t)T * H, 1e-5, 1e-5);
+		cm_layernorm(x, T, H, w, b, eps, ref);
+		snprintf(what, sizeof(what), "layernorm T=%d H=%d vs the CPU implementation "
+			 "(cm_layernorm)", T, H);
+		compare(what, y, ref, (size_t)T * H, 1e-5, 1e-5);
+	} else {
 		tap_result(false, "layernorm: launch");
+	}
 	zeKernelDestroy(k);
 	zh_free(&z, x);
 	zh_free(&z, w);
@@ -331,6 +383,7 @@ static void test_rope(void)
 {
 	int T = 6, nh = 3, hd = 48, stride = 200, pos0 = 11, half = hd / 2, maxpos = 32;
 	float *x = frandv((size_t)T * stride, 1.0f), *ref = malloc((size_t)T * stride * 4);
+	float *cpu = malloc((size_t)T * stride * 4);
 	float *ct = zh_alloc(&z, (size_t)maxpos * half * 4), *st = zh_alloc(&z, (size_t)maxpos * half * 4);
 	ze_kernel_handle_t k = zh_kernel(mod("rope"), "rope_rotate_half");
 	int ok;
@@ -343,16 +396,22 @@ static void test_rope(void)
 			st[p * half + i] = sinf((float)p * inv);
 		}
 	memcpy(ref, x, (size_t)T * stride * 4);
+	memcpy(cpu, x, (size_t)T * stride * 4);
 	ref_rope(ref, T, stride, nh, hd, pos0, ct, st);
+	cm_rope(cpu, T, stride, nh, hd, pos0, ct, st);
 	ok = !zh_args(k, 8, ZH_ARG(x), ZH_ARG(T), ZH_ARG(stride), ZH_ARG(nh), ZH_ARG(hd),
 		      ZH_ARG(pos0), ZH_ARG(ct), ZH_ARG(st)) &&
 		!zh_launch(&z, k, G1, (uint32_t[]){ (uint32_t)half, (uint32_t)nh, (uint32_t)T }, NULL);
 	/* Elements outside the heads (stride > nh*hd) must stay untouched:
 	 * the comparison covers whole rows. */
-	if (ok)
+	if (ok) {
 		compare("rope_rotate_half T=6 heads=3 hd=48 pos0=11", x, ref, (size_t)T * stride, 1e-6, 1e-6);
-	else
+		compare("rope_rotate_half vs the CPU implementation (cm_rope)", x, cpu,
+			(size_t)T * stride, 1e-6, 1e-6);
+	} else {
 		tap_result(false, "rope_rotate_half: launch");
+	}
+	free(cpu);
 	zeKernelDestroy(k);
 	zh_free(&z, x);
 	zh_free(&z, ct);
@@ -370,7 +429,7 @@ static void test_attention(int T, int pos0, int nh, int nkv, int hd, int window,
 	float *k_new = qkv + nh * hd, *v_new = qkv + nh * hd + kvdim;
 	ze_kernel_handle_t ks = zh_kernel(mod("attention"), "kv_store");
 	ze_kernel_handle_t ka = zh_kernel(mod("attention"), decode ? "attention_decode" : "attention_prefill");
-	char what[160];
+	char what[200];
 	bool stored = true;
 	int ok;
 
@@ -396,10 +455,18 @@ static void test_attention(int T, int pos0, int nh, int nkv, int hd, int window,
 				    ZH_ARG(o), ZH_ARG(T), ZH_ARG(nh), ZH_ARG(nkv), ZH_ARG(hd),
 				    ZH_ARG(pos0), ZH_ARG(window), ZH_ARG(scale)) &&
 			!zh_launch(&z, ka, G64, (uint32_t[]){ (uint32_t)nh, (uint32_t)T, 1 }, NULL);
-	if (ok)
+	if (ok) {
+		float *scratch = malloc((size_t)S * sizeof(float));
+
 		compare(what, o, ref, (size_t)T * nh * hd, 1e-5, 1e-5);
-	else
+		/* the caches hold the new rows (kv_store above) */
+		cm_attention(qkv, qstride, T, pos0, nh, nkv, hd, window, scale, kc, vc, ref, scratch);
+		strncat(what, " vs the CPU implementation (cm_attention)", sizeof(what) - strlen(what) - 1);
+		compare(what, o, ref, (size_t)T * nh * hd, 1e-5, 1e-5);
+		free(scratch);
+	} else {
 		tap_result(false, "%s: launch", what);
+	}
 	zeKernelDestroy(ks);
 	zeKernelDestroy(ka);
 	zh_free(&z, qkv);
@@ -420,14 +487,21 @@ static void test_elementwise(void)
 	ze_kernel_handle_t ke = zh_kernel(mod("elementwise"), "embed_bf16");
 	int ok;
 
+	float *cpu = malloc(n * 4);
+
 	for (int i = 0; i < n; i++)
 		ref[i] = y[i] + x[i];
+	memcpy(cpu, y, n * 4);
+	cm_add(cpu, x, (size_t)n);
 	ok = !zh_args(ka, 3, ZH_ARG(y), ZH_ARG(x), ZH_ARG(n)) &&
 		!zh_launch(&z, ka, G64, (uint32_t[]){ cdiv(n, 64), 1, 1 }, NULL);
-	if (ok)
+	if (ok) {
 		compare("residual_add n=1000", y, ref, n, 0, 0);
-	else
+		compare("residual_add vs the CPU implementation (cm_add)", y, cpu, n, 0, 0);
+	} else {
 		tap_result(false, "residual_add: launch");
+	}
+	free(cpu);
 	for (int t = 0; t < T; t++) {
 		ids[t] = (t * 7 + 3) % V;
 		memcpy(eref + t * H, tf + ids[t] * H, H * 4);
