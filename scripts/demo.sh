@@ -3,9 +3,10 @@
 # scripts/demo.d/NN-name.sh in order (add a step by adding a file), each
 # with the repository top as its directory and in its environment:
 #   DEMO_TOP, BWARBCTL (the bwarbctl binary), DEMO_CLIENTS (build/demo_clients)
-# Where: on this host when it can load modules (root, module support, the
-# running kernel's headers at /lib/modules/$(uname -r)/build), otherwise in
-# the QEMU guest of tests/vm/run (the usual case here).
+# Where: on this host when it can load modules (root with CAP_SYS_MODULE,
+# module support, the running kernel's headers at
+# /lib/modules/$(uname -r)/build), otherwise in the QEMU guest of
+# tests/vm/run (the usual case here).
 #
 #   scripts/demo.sh [--vm | --host]    choose the place instead of guessing
 #   scripts/demo.sh --steps            run the steps here (bwarb loaded)
@@ -47,8 +48,16 @@ run_steps() {
 	echo "== demo: all steps done"
 }
 
+# Root is not enough in a container: CAP_SYS_MODULE (bit 16) must be in
+# the effective set too.
+has_cap_sys_module() {
+	local eff
+	eff=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status 2>/dev/null)
+	[ -n "$eff" ] && (( (16#$eff >> 16) & 1 ))
+}
+
 host_can_load_modules() {
-	[ "$(id -u)" -eq 0 ] && [ -r /proc/modules ] &&
+	[ "$(id -u)" -eq 0 ] && has_cap_sys_module && [ -r /proc/modules ] &&
 		[ -d "/lib/modules/$(uname -r)/build" ] &&
 		[ "$(cat /proc/sys/kernel/modules_disabled 2>/dev/null)" = 0 ]
 }
