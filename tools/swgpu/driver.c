@@ -121,6 +121,16 @@ static ze_result_t ZE_APICALL sw_init(ze_init_flags_t flags)
 	return plat_result;
 }
 
+/* Level Zero's protocol for a list, here always of one item: with *count 0
+ * or no array the caller only asks how many; true when it wants them. */
+static bool list_of_one(uint32_t *count, const void *items)
+{
+	bool fill = *count != 0 && items;
+
+	*count = 1;
+	return fill;
+}
+
 static ze_result_t ZE_APICALL sw_driver_get(uint32_t *count, ze_driver_handle_t *drivers)
 {
 	if (!count)
@@ -129,12 +139,8 @@ static ze_result_t ZE_APICALL sw_driver_get(uint32_t *count, ze_driver_handle_t 
 		*count = 0;
 		return ZE_RESULT_ERROR_UNINITIALIZED;
 	}
-	if (*count == 0 || !drivers) {
-		*count = 1;
-		return ZE_RESULT_SUCCESS;
-	}
-	drivers[0] = &sw_driver;
-	*count = 1;
+	if (list_of_one(count, drivers))
+		drivers[0] = &sw_driver;
 	return ZE_RESULT_SUCCESS;
 }
 
@@ -150,6 +156,16 @@ static ze_result_t check_device(ze_device_handle_t d)
 	if (!d)
 		return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
 	return d->magic == SW_MAGIC_DEVICE ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_ARGUMENT;
+}
+
+/* What every device query checks first: the handle, and a place to write. */
+static ze_result_t check_query(ze_device_handle_t d, const void *out)
+{
+	ze_result_t r = check_device(d);
+
+	if (r == ZE_RESULT_SUCCESS && !out)
+		r = ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+	return r;
 }
 
 static ze_result_t ZE_APICALL sw_driver_api_version(ze_driver_handle_t d, ze_api_version_t *v)
@@ -252,12 +268,8 @@ static ze_result_t ZE_APICALL sw_device_get(ze_driver_handle_t d, uint32_t *coun
 		return r;
 	if (!count)
 		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-	if (*count == 0 || !devices) {
-		*count = 1;
-		return ZE_RESULT_SUCCESS;
-	}
-	devices[0] = &sw_device;
-	*count = 1;
+	if (list_of_one(count, devices))
+		devices[0] = &sw_device;
 	return ZE_RESULT_SUCCESS;
 }
 
@@ -277,12 +289,10 @@ static ze_result_t ZE_APICALL sw_device_sub_devices(ze_device_handle_t d, uint32
 
 static ze_result_t ZE_APICALL sw_device_properties(ze_device_handle_t d, ze_device_properties_t *p)
 {
-	ze_result_t r = check_device(d);
+	ze_result_t r = check_query(d, p);
 
 	if (r)
 		return r;
-	if (!p)
-		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
 	p->type = ZE_DEVICE_TYPE_GPU;
 	p->vendorId = 0;	/* no PCI device behind it */
 	p->deviceId = 0;
@@ -309,13 +319,11 @@ static ze_result_t ZE_APICALL sw_device_properties(ze_device_handle_t d, ze_devi
 static ze_result_t ZE_APICALL sw_device_compute(ze_device_handle_t d,
 						ze_device_compute_properties_t *p)
 {
-	ze_result_t r = check_device(d);
+	ze_result_t r = check_query(d, p);
 	uint32_t wg = plat.max_wg > 1024 ? 1024 : (uint32_t)plat.max_wg;
 
 	if (r)
 		return r;
-	if (!p)
-		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
 	p->maxTotalGroupSize = wg;
 	p->maxGroupSizeX = wg;
 	p->maxGroupSizeY = wg;
@@ -332,12 +340,10 @@ static ze_result_t ZE_APICALL sw_device_compute(ze_device_handle_t d,
 static ze_result_t ZE_APICALL sw_device_module(ze_device_handle_t d,
 					       ze_device_module_properties_t *p)
 {
-	ze_result_t r = check_device(d);
+	ze_result_t r = check_query(d, p);
 
 	if (r)
 		return r;
-	if (!p)
-		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
 	p->spirvVersionSupported = ZE_MAKE_VERSION(1, 4);
 	p->flags = ZE_DEVICE_MODULE_FLAG_INT64_ATOMICS;
 	p->fp16flags = 0;
@@ -353,58 +359,46 @@ static ze_result_t ZE_APICALL sw_device_module(ze_device_handle_t d,
 static ze_result_t ZE_APICALL sw_device_queue_groups(ze_device_handle_t d, uint32_t *count,
 						     ze_command_queue_group_properties_t *p)
 {
-	ze_result_t r = check_device(d);
+	ze_result_t r = check_query(d, count);
 
 	if (r)
 		return r;
-	if (!count)
-		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-	if (*count == 0 || !p) {
-		*count = 1;
+	if (!list_of_one(count, p))
 		return ZE_RESULT_SUCCESS;
-	}
 	p[0].flags = ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COMPUTE |
 		ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COPY;
 	p[0].maxMemoryFillPatternSize = 128;
 	p[0].numQueues = 1;
-	*count = 1;
 	return ZE_RESULT_SUCCESS;
 }
 
 static ze_result_t ZE_APICALL sw_device_memory(ze_device_handle_t d, uint32_t *count,
 					       ze_device_memory_properties_t *p)
 {
-	ze_result_t r = check_device(d);
+	ze_result_t r = check_query(d, count);
 
 	if (r)
 		return r;
-	if (!count)
-		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-	if (*count == 0 || !p) {
-		*count = 1;
+	if (!list_of_one(count, p))
 		return ZE_RESULT_SUCCESS;
-	}
 	p[0].flags = 0;
 	p[0].maxClockRate = 0;
 	p[0].maxBusWidth = 0;
 	p[0].totalSize = plat.global_mem;
 	snprintf(p[0].name, sizeof(p[0].name), "host memory (shared with the CPU)");
-	*count = 1;
 	return ZE_RESULT_SUCCESS;
 }
 
 static ze_result_t ZE_APICALL sw_device_memory_access(ze_device_handle_t d,
 						      ze_device_memory_access_properties_t *p)
 {
-	ze_result_t r = check_device(d);
+	ze_result_t r = check_query(d, p);
 	ze_memory_access_cap_flags_t all = ZE_MEMORY_ACCESS_CAP_FLAG_RW |
 		ZE_MEMORY_ACCESS_CAP_FLAG_ATOMIC | ZE_MEMORY_ACCESS_CAP_FLAG_CONCURRENT |
 		ZE_MEMORY_ACCESS_CAP_FLAG_CONCURRENT_ATOMIC;
 
 	if (r)
 		return r;
-	if (!p)
-		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
 	p->hostAllocCapabilities = all;
 	p->deviceAllocCapabilities = all;
 	p->sharedSingleDeviceAllocCapabilities = all;
