@@ -135,6 +135,20 @@ static ze_result_t ZE_APICALL sw_list_create(ze_context_handle_t ctx, ze_device_
 	return ZE_RESULT_SUCCESS;
 }
 
+/* What queue and immediate-list creation check alike: handles, pointers,
+ * and the one queue group (ordinal 0, index 0) that the device reports. */
+static ze_result_t check_queue_desc(ze_context_handle_t ctx, ze_device_handle_t dev,
+				    const ze_command_queue_desc_t *d, const void *out)
+{
+	if (!ctx || !dev)
+		return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+	if (!d || !out)
+		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+	if (d->ordinal != 0 || d->index != 0)
+		return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+	return ZE_RESULT_SUCCESS;
+}
+
 static ze_result_t ZE_APICALL sw_list_create_immediate(ze_context_handle_t ctx,
 						       ze_device_handle_t dev,
 						       const ze_command_queue_desc_t *d,
@@ -143,12 +157,9 @@ static ze_result_t ZE_APICALL sw_list_create_immediate(ze_context_handle_t ctx,
 	struct _ze_command_list_handle_t *l;
 	ze_result_t r;
 
-	if (!ctx || !dev)
-		return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-	if (!d || !out)
-		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-	if (d->ordinal != 0 || d->index != 0)
-		return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+	r = check_queue_desc(ctx, dev, d, out);
+	if (r != ZE_RESULT_SUCCESS)
+		return r;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
@@ -419,12 +430,9 @@ static ze_result_t ZE_APICALL sw_queue_create_ze(ze_context_handle_t ctx, ze_dev
 	struct _ze_command_queue_handle_t *q;
 	ze_result_t r;
 
-	if (!ctx || !dev)
-		return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-	if (!d || !out)
-		return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-	if (d->ordinal != 0 || d->index != 0)
-		return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+	r = check_queue_desc(ctx, dev, d, out);
+	if (r != ZE_RESULT_SUCCESS)
+		return r;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
