@@ -20,7 +20,8 @@
  * so the timer reads them itself and the figures have no lag.
  *
  * Smoothed values (*_avg) are an exponential moving average over samples
- * with weight 1/BWARB_AVG_SHIFT_N (time constant about 8 periods).
+ * with weight 1/8 (BWARB_AVG_SHIFT): time constant -1/ln(7/8), about 7.5
+ * samples (one sample per period).
  */
 #include <linux/capability.h>
 #include <linux/cpumask.h>

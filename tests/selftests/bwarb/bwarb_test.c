@@ -92,11 +92,28 @@ TEST_F(bwarb, register_acquire_complete_close)
 	EXPECT_EQ(0, knob_get("nr_clients"));
 }
 
+/*
+ * Takes (and completes) grants of chunk bytes without waiting until the
+ * period has none left: -EAGAIN then, or the first other error.
+ */
+static int drain_period(int fd, __u64 chunk)
+{
+	struct bwarb_acquire a;
+	int ret;
+
+	while (!(ret = do_acquire(fd, chunk, 0, BWARB_ACQUIRE_NONBLOCK, &a))) {
+		ret = do_complete(fd, a.grant_id, chunk);
+		if (ret)
+			return ret;
+	}
+	return ret;
+}
+
 TEST_F(bwarb, blocked_acquire_woken_next_period)
 {
 	struct bwarb_acquire a;
 	struct bwarb_query q;
-	int fd = dev_open(), tries, ret;
+	int fd = dev_open(), tries;
 	/* 50 ms periods: wide enough that the test's own steps fit in one. */
 	const __u64 per_period = 100 * MB / 20;
 
@@ -105,12 +122,7 @@ TEST_F(bwarb, blocked_acquire_woken_next_period)
 	ASSERT_EQ(0, do_register(fd, "blocked", 1, 0));
 	for (tries = 0; tries < 5; tries++) {
 		/* Take everything this period offers... */
-		do {
-			ret = do_acquire(fd, per_period, 0, BWARB_ACQUIRE_NONBLOCK, &a);
-			if (!ret)
-				ASSERT_EQ(0, do_complete(fd, a.grant_id, per_period));
-		} while (!ret);
-		ASSERT_EQ(-EAGAIN, ret);
+		ASSERT_EQ(-EAGAIN, drain_period(fd, per_period));
 		/* ...so this one has to wait for the next boundary. */
 		ASSERT_EQ(0, do_acquire(fd, per_period, 5000000000ULL, 0, &a));
 		ASSERT_EQ(0, do_complete(fd, a.grant_id, per_period));
@@ -236,12 +248,7 @@ TEST_F(bwarb, sa_restart_signal_restarts_blocked_acquire)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, do_register(fd, "restart", 1, 0));
 	for (tries = 0; tries < 5; tries++) {
-		do {
-			ret = do_acquire(fd, per_period, 0, BWARB_ACQUIRE_NONBLOCK, &a);
-			if (!ret)
-				ASSERT_EQ(0, do_complete(fd, a.grant_id, per_period));
-		} while (!ret);
-		ASSERT_EQ(-EAGAIN, ret);
+		ASSERT_EQ(-EAGAIN, drain_period(fd, per_period));
 		ASSERT_EQ(0, restarting_alarms());
 		ret = do_acquire(fd, per_period, 0, 0, &a);
 		stop_alarms();
