@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Backend-independent half of arbiter.h: names, clients, statistics. */
 #include "arbiter_impl.h"
+#include "name_table.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,19 +18,17 @@ static const char *const kind_names[] = {
 
 const char *sm_arbiter_kind_name(enum sm_arbiter_kind k)
 {
-	if ((unsigned)k >= sizeof(kind_names) / sizeof(kind_names[0]))
-		return "?";
-	return kind_names[k];
+	return sm_name_of(kind_names, SM_NAMES_LEN(kind_names), (unsigned)k);
 }
 
 int sm_arbiter_kind_parse(const char *s, enum sm_arbiter_kind *out)
 {
-	for (unsigned i = 0; s && i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
-		if (!strcmp(s, kind_names[i])) {
-			*out = (enum sm_arbiter_kind)i;
-			return 0;
-		}
-	return -EINVAL;
+	int i = sm_name_find(kind_names, SM_NAMES_LEN(kind_names), s);
+
+	if (i < 0)
+		return i;
+	*out = (enum sm_arbiter_kind)i;
+	return 0;
 }
 
 uint64_t sm_arb_now_ns(void)

@@ -10,6 +10,7 @@
 #include "cpu_math.h"
 #include "dnnl_matmul.h"
 #include "model.h"
+#include "name_table.h"
 
 #include <errno.h>
 #include <math.h>
@@ -83,19 +84,17 @@ static const char *const compute_names[] = {
 
 const char *sm_compute_name(enum sm_compute c)
 {
-	if ((unsigned)c >= sizeof(compute_names) / sizeof(compute_names[0]))
-		return "?";
-	return compute_names[c];
+	return sm_name_of(compute_names, SM_NAMES_LEN(compute_names), (unsigned)c);
 }
 
 int sm_compute_parse(const char *str, enum sm_compute *out)
 {
-	for (unsigned i = 0; str && i < sizeof(compute_names) / sizeof(compute_names[0]); i++)
-		if (!strcmp(str, compute_names[i])) {
-			*out = (enum sm_compute)i;
-			return 0;
-		}
-	return -EINVAL;
+	int i = sm_name_find(compute_names, SM_NAMES_LEN(compute_names), str);
+
+	if (i < 0)
+		return i;
+	*out = (enum sm_compute)i;
+	return 0;
 }
 
 enum sm_compute sm_compute_default(void)

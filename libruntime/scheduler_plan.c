@@ -4,6 +4,7 @@
  * scheduler.h.
  */
 #include "scheduler.h"
+#include "name_table.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -26,19 +27,17 @@ static const char *const stage_names[SM_STAGE_COUNT] = {
 
 const char *sm_split_mode_name(enum sm_split_mode m)
 {
-	if ((unsigned)m >= sizeof(mode_names) / sizeof(mode_names[0]))
-		return "?";
-	return mode_names[m];
+	return sm_name_of(mode_names, SM_NAMES_LEN(mode_names), (unsigned)m);
 }
 
 int sm_split_mode_parse(const char *s, enum sm_split_mode *out)
 {
-	for (unsigned i = 0; s && i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
-		if (!strcmp(s, mode_names[i])) {
-			*out = (enum sm_split_mode)i;
-			return 0;
-		}
-	return -EINVAL;
+	int i = sm_name_find(mode_names, SM_NAMES_LEN(mode_names), s);
+
+	if (i < 0)
+		return i;
+	*out = (enum sm_split_mode)i;
+	return 0;
 }
 
 /* One item "STAGE[LO-HI]=DEV" of length len. */
