@@ -238,9 +238,11 @@ static void slot_finish(struct ze_be *z, struct gate_slot *s)
 	}
 	if (z->be.gate)
 		sm_arb_complete(z->be.gate, s->grant, s->bytes);
-	zeEventHostReset(s->ev);
-	if (s->first_used)
-		zeEventHostReset(s->ev_first);
+	/* an event left signalled would complete the slot's next grant
+	 * before its kernels ran: the device is not to be trusted then */
+	if (zeEventHostReset(s->ev) != ZE_RESULT_SUCCESS ||
+	    (s->first_used && zeEventHostReset(s->ev_first) != ZE_RESULT_SUCCESS))
+		fail(z, -EIO, "Level Zero: %s: cannot reset an event", z->dev.name);
 	s->first_used = false;
 	s->busy = false;
 }

@@ -54,7 +54,11 @@ static int for_each_device(bool (*fn)(ze_driver_handle_t, ze_device_handle_t,
 	}
 	if (nd > 8)
 		nd = 8;
-	zeDriverGet(&nd, drivers);
+	r = zeDriverGet(&nd, drivers);
+	if (r != ZE_RESULT_SUCCESS) {
+		snprintf(err, errlen, "Level Zero: zeDriverGet: %s", ze_result_name(r));
+		return -ENODEV;
+	}
 	for (uint32_t i = 0; i < nd; i++) {
 		uint32_t n = 0;
 		ze_device_handle_t devs[16];
