@@ -27,7 +27,9 @@
  * Gating: a backend holds its own arbiter client (its class: cpu or gpu)
  * and acquires each heavy op (linear, expert) before it is submitted and
  * completes it when it has finished; the byte estimate is weights read +
- * activations read and written (sm_linear_bytes/sm_expert_bytes).
+ * activations read and written (sm_linear_bytes/sm_expert_bytes). The
+ * Level Zero backend gates its small ops as well (every submission of the
+ * iGPU goes through the arbiter); the CPU runs them ungated.
  *
  * Every op returns 0 or a negative errno; errors are sticky per backend
  * (see last_error).

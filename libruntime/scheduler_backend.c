@@ -117,7 +117,8 @@ static void submitted(struct split_be *s, enum sm_device d, bool expert)
 	}
 }
 
-/* The device of an ungated op of the current stage. */
+/* The device of a small op (not gated here; see backend.h) of the
+ * current stage. */
 static enum sm_device here(struct split_be *s)
 {
 	return sm_split_place(&s->plan, s->stage, s->layer);
@@ -391,7 +392,7 @@ static int split_expert(struct sm_backend *be, struct sm_expert *e, const float 
 	return 0;
 }
 
-/* ---- the ungated ops: where the plan puts the current stage ---- */
+/* ---- the small ops: where the plan puts the current stage ---- */
 
 static int split_layernorm(struct sm_backend *be, const float *x, int m, int n,
 			   const float *gamma, const float *beta, float eps, float *y)
