@@ -24,8 +24,9 @@ static double secs(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* Prefill and decode tok/s into rate[0], rate[1]. */
 static int bench(const struct phimoe_model *m, enum sm_compute c, int threads,
-		 struct sm_arbiter *arb)
+		 struct sm_arbiter *arb, double rate[2])
 {
 	struct phimoe_session_opts o = {
 		.compute = c, .threads = threads, .max_seq = PROMPT + DECODE + 1,
@@ -65,9 +66,11 @@ static int bench(const struct phimoe_model *m, enum sm_compute c, int threads,
 			td += secs() - t1;
 		}
 	}
+	rate[0] = PROMPT * ROUNDS / tp;
+	rate[1] = DECODE * ROUNDS / td;
 	printf("%-5s %-8s threads %d: prefill %8.1f tok/s (%d-token prompt), decode %8.1f tok/s (%d tokens), %d rounds\n",
 	       sm_compute_name(phimoe_session_compute(s)), arb ? "gated" : "ungated", threads,
-	       PROMPT * ROUNDS / tp, PROMPT, DECODE * ROUNDS / td, DECODE, ROUNDS);
+	       rate[0], PROMPT, rate[1], DECODE, ROUNDS);
 	phimoe_session_destroy(s);
 	return 0;
 fail:
@@ -96,10 +99,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	rc |= bench(&m, SM_COMPUTE_F32, threads, NULL);
-	rc |= bench(&m, SM_COMPUTE_BF16, threads, NULL);
-	rc |= bench(&m, SM_COMPUTE_F32, threads, arb);
-	rc |= bench(&m, SM_COMPUTE_BF16, threads, arb);
+	{
+		double r[4][2] = { { 0 } };
+		static const char *const name[2] = { "f32", "bf16" };
+
+		rc |= bench(&m, SM_COMPUTE_F32, threads, NULL, r[0]);
+		rc |= bench(&m, SM_COMPUTE_BF16, threads, NULL, r[1]);
+		rc |= bench(&m, SM_COMPUTE_F32, threads, arb, r[2]);
+		rc |= bench(&m, SM_COMPUTE_BF16, threads, arb, r[3]);
+		for (int i = 0; !rc && i < 2; i++)
+			printf("%-5s gated/ungated: prefill %.2fx, decode %.2fx\n", name[i],
+			       r[2 + i][0] / r[i][0], r[2 + i][1] / r[i][1]);
+		if (!rc)
+			printf("bf16/f32 ungated: prefill %.2fx, decode %.2fx\n", r[1][0] / r[0][0],
+			       r[1][1] / r[0][1]);
+	}
 	sm_arbiter_close(arb);
 	phimoe_model_free(&m);
 	return rc;
