@@ -24,6 +24,7 @@
 
 #include "cpu_math.h"
 #include "cpu_ref.h"
+#include "dnnl_matmul.h"
 #include "ze_harness.h"
 
 static struct zh z;
@@ -108,9 +109,51 @@ static ze_module_handle_t mod(const char *name)
 	return NULL;
 }
 
+/*
+ * y[M][sum rows] = x W^T (+ b) the way the CPU backend computes it: oneDNN
+ * on the parts w[0..nparts) stacked ([rows][K] each, bf16 bits or f32), in
+ * bf16 where the weights are bf16 and the CPU has native bf16, else f32.
+ * The compute type used goes to *how. 0, or -1 with a TAP failure.
+ */
+static int cpu_matmul(bool bf16, const void *const *w, int nparts, int rows, int K,
+		      const float *b, const float *x, int M, float *y, const char **how)
+{
+	struct phimoe_tensor wt[2], bt[2];
+	struct dmm_weights *dw = NULL;
+	struct dmm_ctx *c = NULL;
+	bool bf16_compute = bf16 && dmm_cpu_has_bf16();
+	size_t esz = bf16 ? 2 : 4;
+	char err[256] = "";
+	int rc;
+
+	for (int i = 0; i < nparts; i++) {
+		wt[i] = (struct phimoe_tensor){
+			.name = "w", .dtype = bf16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32, .ndim = 2,
+			.shape = { rows, K }, .numel = (size_t)rows * K,
+			.nbytes = (size_t)rows * K * esz, .data = w[i],
+		};
+		bt[i] = (struct phimoe_tensor){
+			.name = "b", .dtype = PHIMOE_DTYPE_F32, .ndim = 1, .shape = { rows, 0 },
+			.numel = (size_t)rows, .nbytes = (size_t)rows * 4,
+			.data = b ? b + (size_t)i * rows : NULL,
+		};
+	}
+	*how = bf16_compute ? "bf16" : "f32";
+	rc = dmm_ctx_create(bf16_compute, M, &c, err, sizeof(err));
+	if (!rc)
+		rc = dmm_weights_create(c, wt, bt, nparts, &dw, err, sizeof(err));
+	if (!rc)
+		rc = dmm_run(c, dw, x, M, y);
+	if (rc)
+		tap_result(false, "oneDNN (the CPU implementation): %s (%d)", err, rc);
+	dmm_weights_destroy(dw);
+	dmm_ctx_destroy(c);
+	return rc ? -1 : 0;
+}
+
 static void test_linear(bool bf16, bool tiled, int M, int N, int K, bool bias)
 {
-	char kname[64], what[128];
+	char kname[64], what[200];
 	float *wf, *x = frandv((size_t)M * K, 1.0f), *b = frandv((size_t)N, 0.5f);
 	float *y = zh_alloc(&z, (size_t)M * N * sizeof(float));
 	float *ref = malloc((size_t)M * N * sizeof(float));
@@ -139,10 +182,20 @@ static void test_linear(bool bf16, bool tiled, int M, int N, int K, bool bias)
 			!zh_launch(&z, k, G64, (uint32_t[]){ (uint32_t)N, (uint32_t)M, 1 }, NULL);
 	}
 	ref_linear(x, wf, bias ? b : NULL, ref, M, N, K);
-	if (ok)
+	if (ok) {
+		const void *parts[1] = { w };
+		const char *how;
+
 		compare(what, y, ref, (size_t)M * N, 1e-5, 1e-5);
-	else
+		if (!cpu_matmul(bf16, parts, 1, N, K, bias ? b : NULL, x, M, ref, &how)) {
+			strncat(what, " vs the CPU implementation (oneDNN ", sizeof(what) - strlen(what) - 1);
+			strncat(what, how, sizeof(what) - strlen(what) - 1);
+			strncat(what, ")", sizeof(what) - strlen(what) - 1);
+			compare(what, y, ref, (size_t)M * N, 1e-4, 1e-4);
+		}
+	} else {
 		tap_result(false, "%s: launch", what);
+	}
 	if (k)
 		zeKernelDestroy(k);
 	zh_free(&z, x);
@@ -155,7 +208,7 @@ static void test_linear(bool bf16, bool tiled, int M, int N, int K, bool bias)
 
 static void test_gate_up(bool bf16, bool tiled, int M, int I, int H)
 {
-	char kname[64], what[128];
+	char kname[64], what[200];
 	float *w1f, *w3f, *x = frandv((size_t)M * H, 1.0f);
 	float *h = zh_alloc(&z, (size_t)M * I * sizeof(float));
 	float *ref = malloc((size_t)M * I * sizeof(float));
@@ -187,10 +240,24 @@ static void test_gate_up(bool bf16, bool tiled, int M, int I, int H)
 			      ZH_ARG(H)) &&
 			!zh_launch(&z, k, G64, (uint32_t[]){ (uint32_t)I, (uint32_t)M, 1 }, NULL);
 	ref_gate_up(x, w1f, w3f, ref, M, I, H);
-	if (ok)
+	if (ok) {
+		const void *parts[2] = { w1, w3 };
+		float *h13 = malloc((size_t)M * 2 * I * sizeof(float));
+		const char *how;
+
 		compare(what, h, ref, (size_t)M * I, 1e-5, 1e-5);
-	else
+		/* the CPU backend's expert: oneDNN on w1|w3, then cm_silu_gate */
+		if (!cpu_matmul(bf16, parts, 2, I, H, NULL, x, M, h13, &how)) {
+			cm_silu_gate(h13, M, I, ref);
+			strncat(what, " vs the CPU implementation (oneDNN ", sizeof(what) - strlen(what) - 1);
+			strncat(what, how, sizeof(what) - strlen(what) - 1);
+			strncat(what, ", cm_silu_gate)", sizeof(what) - strlen(what) - 1);
+			compare(what, h, ref, (size_t)M * I, 1e-4, 1e-4);
+		}
+		free(h13);
+	} else {
 		tap_result(false, "%s: launch", what);
+	}
 	if (k)
 		zeKernelDestroy(k);
 	zh_free(&z, x);
