@@ -2,9 +2,9 @@
 /*
  * The GPU suite: the SPIR-V kernels run through the real Level Zero loader
  * on the software GPU (swgpu), each compared with a plain-C reference
- * (cpu_ref.c) on random inputs, and the kernels of the non-matmul pieces
- * also with the CPU implementation the CPU backend runs (libruntime's
- * cpu_math.c); events, kernel timestamps, recorded
+ * (cpu_ref.c) on random inputs, and also with what the CPU backend runs
+ * (libruntime: oneDNN for the matrix products, cpu_math.c for the rest);
+ * events, kernel timestamps, recorded
  * command lists and fences; a broken module gives a build log, not a
  * hang; a missing driver is reported as such.
  *
