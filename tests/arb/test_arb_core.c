@@ -812,6 +812,38 @@ static void test_param_change_midway(void **state)
 	assert_true(got[0] > got[1]);	/* the reserved one gets r + half */
 }
 
+/*
+ * arb_grant_bytes() (what the module's COMPLETE reports as granted): the
+ * size of each outstanding grant, -ENOENT once completed, for an id
+ * never handed out, and for an id whose slot was reused.
+ */
+static void test_grant_bytes_outstanding_only(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t a, b, c, bytes = 0;
+
+	add(f, 0, 1, 0, 0);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 1000, &a), 0);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 2500, &b), 0);
+	assert_int_equal(arb_grant_bytes(&f->c[0], a, &bytes), 0);
+	assert_int_equal(bytes, 1000);
+	assert_int_equal(arb_grant_bytes(&f->c[0], b, &bytes), 0);
+	assert_int_equal(bytes, 2500);
+	assert_int_equal(arb_grant_bytes(&f->c[0], 0, &bytes), -ENOENT);
+	assert_int_equal(arb_grant_bytes(&f->c[0], a ^ (1ULL << 40), &bytes), -ENOENT);
+	assert_int_equal(arb_complete(&f->st, &f->c[0], a, 1000), 0);
+	assert_int_equal(arb_grant_bytes(&f->c[0], a, &bytes), -ENOENT);
+	/* The freed slot serves a new grant under another id. */
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 300, &c), 0);
+	assert_int_not_equal(c, a);
+	assert_int_equal(arb_grant_bytes(&f->c[0], a, &bytes), -ENOENT);
+	assert_int_equal(arb_grant_bytes(&f->c[0], c, &bytes), 0);
+	assert_int_equal(bytes, 300);
+	assert_int_equal(arb_complete(&f->st, &f->c[0], b, 2500), 0);
+	assert_int_equal(arb_complete(&f->st, &f->c[0], c, 300), 0);
+	check(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -839,6 +871,7 @@ int main(void)
 		T(test_fastpath),
 		T(test_param_change_midway),
 		T(test_rounding_never_exceeds_capacity),
+		T(test_grant_bytes_outstanding_only),
 #undef T
 	};
 
