@@ -205,6 +205,7 @@ struct sm_backend {
 	uint64_t packed_bytes;		/* allocated by this backend */
 	uint64_t shared_bytes;		/* of those, packed for another backend too */
 	uint64_t borrowed_bytes;	/* read in place from another's memory */
+	uint64_t mapped_bytes;		/* read in place from the checkpoint mapping */
 	char last_error[256];
 	void *priv;
 };
@@ -213,8 +214,30 @@ struct sm_backend {
 uint64_t sm_linear_bytes(uint64_t weight_bytes, int m, int in, int out);
 uint64_t sm_expert_bytes(uint64_t weight_bytes, int m, int hidden, int inter);
 
+/*
+ * Where the CPU backend's oneDNN reads a weight from. packed: reordered
+ * once into the layout oneDNN prefers (a copy of the model, the fastest
+ * prefill). mapped: the checkpoint tensors in place (no copy; the separate
+ * checkpoint tensors of q|k|v and w1|w3 become separate products into one
+ * output, the input converted once per part in bf16); only where the
+ * tensor's dtype is the compute type, else an error naming it. auto:
+ * mapped where the dtype allows, packed elsewhere. Measured trade-off:
+ * README "Mapped or packed weights".
+ */
+enum sm_weights_layout {
+	SM_WEIGHTS_AUTO = 0,
+	SM_WEIGHTS_PACKED,
+	SM_WEIGHTS_MAPPED,
+};
+
+/* "auto", "packed", "mapped". */
+const char *sm_weights_layout_name(enum sm_weights_layout w);
+/* 0, or -EINVAL for anything but the three names above. */
+int sm_weights_layout_parse(const char *s, enum sm_weights_layout *out);
+
 struct sm_cpu_backend_opts {
 	enum sm_backend_compute compute;
+	enum sm_weights_layout weights;	/* 0: auto */
 	int threads;			/* 0: OpenMP default */
 	int max_rows;			/* largest m of linear/expert; 0: 512 */
 	struct sm_arb_client *gate;	/* NULL: ungated */
@@ -223,6 +246,16 @@ struct sm_cpu_backend_opts {
 /* The oneDNN CPU backend. 0, or a negative errno with one line in err. */
 int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 			  struct sm_backend **out, char *err, size_t errlen);
+
+/*
+ * Introspection of the CPU backend (tests): the memory oneDNN reads for
+ * part i of a linear layer (0..nparts-1) or of an expert (0: w1, 1: w3,
+ * 2: w2), when that part is row-major in place (mapped or shared); NULL
+ * when it is packed (w1 and w3 packed or shared as one fused matrix: part
+ * 0 is the fused matrix, part 1 NULL).
+ */
+const void *sm_cpu_linear_weight_data(const struct sm_linear *l, int i);
+const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i);
 
 /* Wrappers that read well at call sites. */
 static inline int sm_be_sync(struct sm_backend *be) { return be->ops->sync(be); }

@@ -8,6 +8,7 @@
 #include "arbiter.h"
 #include "cpu_math.h"
 #include "dnnl_matmul.h"
+#include "name_table.h"
 
 #include <errno.h>
 #include <omp.h>
@@ -16,14 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Packed: one fused product (w[0], nw 1). Mapped: one product per
+ * checkpoint tensor, each writing its columns of the same output. */
 struct sm_linear {
-	struct dmm_weights *w;
+	struct dmm_weights *w[SM_LINEAR_MAX_PARTS];
+	int nw;
+	int col[SM_LINEAR_MAX_PARTS];	/* first output column of each part */
 	int in, out;
+	uint64_t wbytes, packed, mapped;
 };
 
 struct sm_expert {
-	struct dmm_weights *w13;	/* [2*inter][hidden]: w1 rows, then w3 */
+	/* w13 [2*inter][hidden] (w1 rows, then w3) packed or shared; or,
+	 * mapped, w1 and w3 apart, writing the two halves of h */
+	struct dmm_weights *w13, *w1, *w3;
 	struct dmm_weights *w2;		/* [hidden][inter] */
+	uint64_t packed, mapped;
 	int hidden, inter;
 	uint64_t borrowed;		/* bytes read from another backend's memory */
 };
@@ -31,6 +40,7 @@ struct sm_expert {
 struct cpu_be {
 	struct sm_backend be;
 	struct dmm_ctx *mm;
+	enum sm_weights_layout weights;
 	int threads;
 	int max_rows;
 	float *h;			/* [max_rows][2*inter] */
@@ -38,9 +48,55 @@ struct cpu_be {
 	size_t h_elems, g_elems;
 };
 
+static int fail(struct sm_backend *be, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static struct cpu_be *cpu(struct sm_backend *be)
 {
 	return be->priv;
+}
+
+static const char *const weights_names[] = {
+	[SM_WEIGHTS_AUTO] = "auto", [SM_WEIGHTS_PACKED] = "packed",
+	[SM_WEIGHTS_MAPPED] = "mapped",
+};
+
+const char *sm_weights_layout_name(enum sm_weights_layout w)
+{
+	return sm_name_of(weights_names, SM_NAMES_LEN(weights_names), (unsigned)w);
+}
+
+int sm_weights_layout_parse(const char *s, enum sm_weights_layout *out)
+{
+	int i = sm_name_find(weights_names, SM_NAMES_LEN(weights_names), s);
+
+	if (i < 0)
+		return i;
+	*out = (enum sm_weights_layout)i;
+	return 0;
+}
+
+/* Whether the tensors t[0..n) are to be read in place: every one in the
+ * compute type (mapped, auto) or never (packed); mapped with another
+ * dtype is an error naming the tensor (-EOPNOTSUPP). */
+static int use_mapping(struct sm_backend *be, const struct phimoe_tensor *t, int n,
+		       bool *map)
+{
+	enum phimoe_dtype dt = be->compute == SM_BACKEND_BF16 ? PHIMOE_DTYPE_BF16 :
+				PHIMOE_DTYPE_F32;
+
+	*map = cpu(be)->weights != SM_WEIGHTS_PACKED;
+	for (int i = 0; *map && i < n; i++) {
+		if (t[i].dtype == dt && t[i].ndim == 2)
+			continue;
+		*map = false;
+		if (cpu(be)->weights == SM_WEIGHTS_MAPPED)
+			return fail(be, -EOPNOTSUPP, "weights mapped: %s is %s, the compute type %s "
+				    "(use weights packed or auto, or dtype %s)",
+				    t[i].name ? t[i].name : "?", phimoe_dtype_name(t[i].dtype),
+				    phimoe_dtype_name(dt), phimoe_dtype_name(t[i].dtype));
+	}
+	return 0;
 }
 
 static int fail(struct sm_backend *be, int rc, const char *fmt, ...)
@@ -130,24 +186,75 @@ static void cpu_free(struct sm_backend *be, void *p)
 	free(p);
 }
 
+static void linear_free(struct sm_linear *l)
+{
+	for (int i = 0; i < l->nw; i++)
+		dmm_weights_destroy(l->w[i]);
+	free(l);
+}
+
+/* One product per checkpoint tensor, each into its columns of y. */
+static int linear_map(struct sm_backend *be, const struct sm_linear_desc *d,
+		      struct sm_linear *l)
+{
+	int out = 0, rc;
+
+	for (int i = 0; i < d->nparts; i++)
+		out += (int)d->w[i].shape[0];
+	for (int i = 0; i < d->nparts; i++) {
+		if (d->w[i].shape[1] != d->w[0].shape[1])
+			return fail(be, -EINVAL, "%s: parts do not have %lld columns",
+				    d->name ? d->name : "?", (long long)d->w[0].shape[1]);
+		l->col[i] = i ? l->col[i - 1] + (int)d->w[i - 1].shape[0] : 0;
+		rc = dmm_weights_map(cpu(be)->mm, &d->w[i], &d->b[i], out, &l->w[i],
+				     be->last_error, sizeof(be->last_error));
+		if (rc)
+			return rc;
+		l->nw = i + 1;
+		l->mapped += dmm_weights_bytes(l->w[i]);
+	}
+	l->out = out;
+	return 0;
+}
+
 static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc *d,
 			     struct sm_linear **out)
 {
 	struct cpu_be *c = cpu(be);
-	struct sm_linear *l = calloc(1, sizeof(*l));
+	struct sm_linear *l;
+	bool map;
 	int rc;
 
+	if (d->nparts < 1 || d->nparts > SM_LINEAR_MAX_PARTS)
+		return fail(be, -EINVAL, "%s: %d parts", d->name ? d->name : "?", d->nparts);
+	rc = use_mapping(be, d->w, d->nparts, &map);
+	if (rc)
+		return rc;
+	l = calloc(1, sizeof(*l));
 	if (!l)
 		return fail(be, -ENOMEM, "out of memory");
-	rc = dmm_weights_create(c->mm, d->w, d->b, d->nparts, &l->w,
-				be->last_error, sizeof(be->last_error));
+	if (map) {
+		rc = linear_map(be, d, l);
+	} else {
+		rc = dmm_weights_create(c->mm, d->w, d->b, d->nparts, &l->w[0],
+					be->last_error, sizeof(be->last_error));
+		if (!rc) {
+			l->nw = 1;
+			l->out = dmm_weights_n(l->w[0]);
+			l->packed = dmm_weights_packed_bytes(l->w[0]);
+			/* a single tensor already in oneDNN's layout is used in place */
+			l->mapped = l->packed ? 0 : dmm_weights_bytes(l->w[0]);
+		}
+	}
 	if (rc) {
-		free(l);
+		linear_free(l);
 		return rc;
 	}
-	be->packed_bytes += dmm_weights_packed_bytes(l->w);
-	l->in = dmm_weights_k(l->w);
-	l->out = dmm_weights_n(l->w);
+	l->in = dmm_weights_k(l->w[0]);
+	for (int i = 0; i < l->nw; i++)
+		l->wbytes += dmm_weights_bytes(l->w[i]);
+	be->packed_bytes += l->packed;
+	be->mapped_bytes += l->mapped;
 	*out = l;
 	return 0;
 }
@@ -156,18 +263,23 @@ static void cpu_linear_destroy(struct sm_backend *be, struct sm_linear *l)
 {
 	if (!l)
 		return;
-	be->packed_bytes -= dmm_weights_packed_bytes(l->w);
-	dmm_weights_destroy(l->w);
-	free(l);
+	be->packed_bytes -= l->packed;
+	be->mapped_bytes -= l->mapped;
+	linear_free(l);
+}
+
+const void *sm_cpu_linear_weight_data(const struct sm_linear *l, int i)
+{
+	return i >= 0 && i < l->nw ? dmm_weights_plain_data(l->w[i]) : NULL;
 }
 
 static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x,
 		      int m, float *y)
 {
 	struct cpu_be *c = cpu(be);
-	uint64_t bytes = sm_linear_bytes(dmm_weights_bytes(l->w), m, l->in, l->out);
+	uint64_t bytes = sm_linear_bytes(l->wbytes, m, l->in, l->out);
 	uint64_t grant = 0;
-	int rc;
+	int rc = 0;
 
 	if (m < 1 || m > c->max_rows)
 		return fail(be, -EINVAL, "linear: %d rows (max %d)", m, c->max_rows);
@@ -175,7 +287,8 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 	if (rc)
 		return rc;
 	set_threads(c, bytes);
-	rc = dmm_run(c->mm, l->w, x, m, y);
+	for (int i = 0; !rc && i < l->nw; i++)
+		rc = dmm_run(c->mm, l->w[i], x, m, y + l->col[i]);
 	if (rc) {
 		gate_complete(be, grant, bytes);
 		return fail(be, rc, "oneDNN: matmul %dx%dx%d failed", m, l->in, l->out);
@@ -203,6 +316,15 @@ static int work_buffers(struct sm_backend *be, int inter)
 	return 0;
 }
 
+static void expert_free(struct sm_expert *e)
+{
+	dmm_weights_destroy(e->w13);
+	dmm_weights_destroy(e->w1);
+	dmm_weights_destroy(e->w3);
+	dmm_weights_destroy(e->w2);
+	free(e);
+}
+
 static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc *d,
 			     struct sm_expert **out)
 {
@@ -219,26 +341,47 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 		return fail(be, -EINVAL, "expert %s: w1/w2/w3 shapes disagree",
 			    d->name ? d->name : "?");
 	}
-	rc = dmm_weights_create(c->mm, w13, NULL, 2, &e->w13, be->last_error,
-				sizeof(be->last_error));
-	if (!rc)
-		rc = dmm_weights_create(c->mm, &d->w2, NULL, 1, &e->w2, be->last_error,
+	struct phimoe_tensor all[3] = { d->w1, d->w3, d->w2 };
+	bool map;
+	int inter = (int)d->w1.shape[0];
+
+	rc = use_mapping(be, all, 3, &map);
+	if (!rc && map) {
+		/* w1 and w3 write the two halves of h, as the fused product does */
+		rc = dmm_weights_map(c->mm, &d->w1, NULL, 2 * inter, &e->w1, be->last_error,
+				     sizeof(be->last_error));
+		if (!rc)
+			rc = dmm_weights_map(c->mm, &d->w3, NULL, 2 * inter, &e->w3,
+					     be->last_error, sizeof(be->last_error));
+		if (!rc)
+			rc = dmm_weights_map(c->mm, &d->w2, NULL, (int)d->w2.shape[0], &e->w2,
+					     be->last_error, sizeof(be->last_error));
+		if (!rc)
+			e->mapped = dmm_weights_bytes(e->w1) + dmm_weights_bytes(e->w3) +
+				    dmm_weights_bytes(e->w2);
+	} else if (!rc) {
+		rc = dmm_weights_create(c->mm, w13, NULL, 2, &e->w13, be->last_error,
 					sizeof(be->last_error));
+		if (!rc)
+			rc = dmm_weights_create(c->mm, &d->w2, NULL, 1, &e->w2, be->last_error,
+						sizeof(be->last_error));
+		if (!rc) {
+			e->packed = dmm_weights_packed_bytes(e->w13) +
+				    dmm_weights_packed_bytes(e->w2);
+			e->mapped = dmm_weights_packed_bytes(e->w2) ? 0 :
+				    dmm_weights_bytes(e->w2);
+		}
+	}
+	e->hidden = (int)d->w1.shape[1];
+	e->inter = inter;
+	if (!rc && work_buffers(be, e->inter))
+		rc = fail(be, -ENOMEM, "out of memory");
 	if (rc) {
-		dmm_weights_destroy(e->w13);
-		free(e);
+		expert_free(e);
 		return rc;
 	}
-	be->packed_bytes += dmm_weights_packed_bytes(e->w13) +
-			    dmm_weights_packed_bytes(e->w2);
-	e->hidden = (int)d->w1.shape[1];
-	e->inter = (int)d->w1.shape[0];
-	if (work_buffers(be, e->inter)) {
-		dmm_weights_destroy(e->w13);
-		dmm_weights_destroy(e->w2);
-		free(e);
-		return fail(be, -ENOMEM, "out of memory");
-	}
+	be->packed_bytes += e->packed;
+	be->mapped_bytes += e->mapped;
 	*out = e;
 	return 0;
 }
@@ -288,6 +431,8 @@ static int cpu_expert_view(struct sm_backend *be, struct sm_expert *e,
 	enum phimoe_dtype dt = be->compute == SM_BACKEND_BF16 ? PHIMOE_DTYPE_BF16 :
 				PHIMOE_DTYPE_F32;
 
+	if (!e->w13)
+		return -EOPNOTSUPP;	/* mapped: w1 and w3 are apart */
 	out->w13 = (struct sm_weight_view){ dmm_weights_plain_data(e->w13), dt,
 					    2 * e->inter, e->hidden };
 	out->w2 = (struct sm_weight_view){ dmm_weights_plain_data(e->w2), dt,
@@ -300,17 +445,27 @@ static void cpu_expert_destroy(struct sm_backend *be, struct sm_expert *e)
 	if (!e)
 		return;
 	be->borrowed_bytes -= e->borrowed;
-	be->packed_bytes -= dmm_weights_packed_bytes(e->w13) + dmm_weights_packed_bytes(e->w2);
-	dmm_weights_destroy(e->w13);
-	dmm_weights_destroy(e->w2);
-	free(e);
+	be->packed_bytes -= e->packed;
+	be->mapped_bytes -= e->mapped;
+	expert_free(e);
+}
+
+const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
+{
+	switch (i) {
+	case 0: return dmm_weights_plain_data(e->w13 ? e->w13 : e->w1);
+	case 1: return e->w3 ? dmm_weights_plain_data(e->w3) : NULL;
+	case 2: return dmm_weights_plain_data(e->w2);
+	default: return NULL;
+	}
 }
 
 static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x,
 		      int m, const float *scale, float *y)
 {
 	struct cpu_be *c = cpu(be);
-	uint64_t wbytes = dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2);
+	uint64_t wbytes = e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
+			  e->mapped;
 	uint64_t bytes = sm_expert_bytes(wbytes, m, e->hidden, e->inter);
 	uint64_t grant = 0;
 	int rc;
@@ -321,7 +476,13 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
 	if (rc)
 		return rc;
 	set_threads(c, bytes);
-	rc = dmm_run(c->mm, e->w13, x, m, c->h);
+	if (e->w13) {
+		rc = dmm_run(c->mm, e->w13, x, m, c->h);
+	} else {
+		rc = dmm_run(c->mm, e->w1, x, m, c->h);
+		if (!rc)
+			rc = dmm_run(c->mm, e->w3, x, m, c->h + e->inter);
+	}
 	if (!rc) {
 		cm_silu_gate(c->h, m, e->inter, c->g);
 		rc = dmm_run(c->mm, e->w2, c->g, m, y);
@@ -451,6 +612,13 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 		return -ENOMEM;
 	c->be.ops = &cpu_ops;
 	c->be.compute = o->compute;
+	if (o->weights != SM_WEIGHTS_AUTO && o->weights != SM_WEIGHTS_PACKED &&
+	    o->weights != SM_WEIGHTS_MAPPED) {
+		free(c);
+		snprintf(err, errlen, "cpu backend: unknown weights layout %d", (int)o->weights);
+		return -EINVAL;
+	}
+	c->weights = o->weights;
 	c->be.gate = o->gate;
 	c->be.priv = c;
 	/* 0: whatever OpenMP would use here (OMP_NUM_THREADS or the cores) */

@@ -37,6 +37,7 @@ static int open_cpu(const struct sm_device_opts *o, struct sm_devices *d, char *
 {
 	struct sm_cpu_backend_opts co = {
 		.compute = o->compute,
+		.weights = o->weights,
 		.threads = o->threads,
 		.max_rows = o->max_rows ? o->max_rows : DEFAULT_ROWS,
 	};

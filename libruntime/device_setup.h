@@ -27,6 +27,7 @@ struct sm_device_opts {
 	const char *split_mode;		/* "partition" | "expert-parallel" | "dynamic" */
 	const char *split_rules;	/* scheduler.h's rule text */
 	enum sm_backend_compute compute;
+	enum sm_weights_layout weights;	/* the CPU backend's; 0: auto */
 	int threads;			/* CPU backend threads; 0: default */
 	int max_rows;			/* prefill chunk; 0: 256 (inference.h's default) */
 	struct sm_arbiter *arbiter;	/* NULL: ungated */

@@ -17,6 +17,8 @@ struct dmm_shape {
 	int k, n;
 	bool bias;
 	bool plain;			/* wmd is the checkpoint's row-major [n][k] */
+	int ldc;			/* dst row stride (f32; n in bf16, whose
+					 * products go through y2) */
 	dnnl_memory_desc_t wmd;		/* the packed layout, fixed for every m */
 	dnnl_primitive_t *prim;		/* [max_rows + 1], NULL until first use */
 	dnnl_memory_t *src, *dst;	/* per m; handles set at each call */
@@ -41,6 +43,7 @@ struct dmm_weights {
 	float *bias;			/* [n] f32, NULL without bias */
 	uint64_t bytes, packed_bytes;
 	bool plain;			/* wmem is row-major [n][k] (not reordered) */
+	int ldy;			/* row stride of dmm_run's y */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -194,9 +197,10 @@ static dnnl_status_t pd_prefer(struct dmm_ctx *c, const dnnl_matmul_desc_t *md,
 }
 
 /* The matmul primitive descriptor for m rows; wmd NULL lets oneDNN choose. */
-static dnnl_status_t make_pd(struct dmm_ctx *c, int k, int n, bool bias, int m,
+static dnnl_status_t make_pd(struct dmm_ctx *c, int k, int n, int ldc, bool bias, int m,
 			     const dnnl_memory_desc_t *wmd, dnnl_primitive_desc_t *pd)
 {
+	dnnl_dims_t dstr = { ldc, 1 };
 	bool plain = false;
 	dnnl_memory_desc_t src, wei, bia, dst;
 	dnnl_dims_t sd = { m, k }, wd = { k, n }, bd = { 1, n }, dd = { m, n };
@@ -218,7 +222,7 @@ static dnnl_status_t make_pd(struct dmm_ctx *c, int k, int n, bool bias, int m,
 	if (st == dnnl_success)
 		st = dnnl_memory_desc_init_by_tag(&bia, 2, bd, dnnl_f32, dnnl_ab);
 	if (st == dnnl_success)
-		st = dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab);
+		st = dnnl_memory_desc_init_by_strides(&dst, 2, dd, dnnl_f32, dstr);
 	if (st == dnnl_success)
 		st = dnnl_matmul_desc_init(&md, &src, &wei, bias ? &bia : NULL, &dst);
 	if (st == dnnl_success)
@@ -232,7 +236,7 @@ static int shape_make_m(struct dmm_ctx *c, struct dmm_shape *sh, int m)
 	dnnl_primitive_desc_t pd;
 	dnnl_status_t st;
 
-	st = make_pd(c, sh->k, sh->n, sh->bias, m, &sh->wmd, &pd);
+	st = make_pd(c, sh->k, sh->n, sh->ldc, sh->bias, m, &sh->wmd, &pd);
 	if (st != dnnl_success)
 		return -EIO;
 	st = dnnl_primitive_create(&sh->prim[m], pd);
@@ -249,16 +253,17 @@ static int shape_make_m(struct dmm_ctx *c, struct dmm_shape *sh, int m)
 }
 
 /* The shape's primitives; plain: on the row-major weight as it is, else
- * on the layout oneDNN prefers. */
-static struct dmm_shape *shape_get(struct dmm_ctx *c, int k, int n, bool bias, bool plain,
-				   char *err, size_t errlen)
+ * on the layout oneDNN prefers. ldc: the output's row stride (f32 only). */
+static struct dmm_shape *shape_get(struct dmm_ctx *c, int k, int n, int ldc, bool bias,
+				   bool plain, char *err, size_t errlen)
 {
 	struct dmm_shape *sh;
 	dnnl_primitive_desc_t pd;
 	dnnl_memory_desc_t pmd;
 
 	for (sh = c->shapes; sh; sh = sh->next)
-		if (sh->k == k && sh->n == n && sh->bias == bias && sh->plain == plain)
+		if (sh->k == k && sh->n == n && sh->bias == bias && sh->plain == plain &&
+		    sh->ldc == ldc)
 			return sh;
 	sh = calloc(1, sizeof(*sh));
 	if (!sh)
@@ -267,13 +272,14 @@ static struct dmm_shape *shape_get(struct dmm_ctx *c, int k, int n, bool bias, b
 	sh->n = n;
 	sh->bias = bias;
 	sh->plain = plain;
+	sh->ldc = ldc;
 	sh->prim = calloc(c->prim_rows + 1, sizeof(*sh->prim));
 	sh->src = calloc(c->prim_rows + 1, sizeof(*sh->src));
 	sh->dst = calloc(c->prim_rows + 1, sizeof(*sh->dst));
 	if (!sh->prim || !sh->src || !sh->dst)
 		goto nomem;
 	if ((plain && plain_md(c, k, n, &pmd) != dnnl_success) ||
-	    make_pd(c, k, n, bias, 1, plain ? &pmd : NULL, &pd) != dnnl_success) {
+	    make_pd(c, k, n, ldc, bias, 1, plain ? &pmd : NULL, &pd) != dnnl_success) {
 		seterr(err, errlen, "oneDNN: no %s matmul for k=%d n=%d%s on this CPU (%s)%s",
 		       c->bf16 ? "bf16" : "f32", k, n, plain ? " on row-major weights" : "",
 		       dmm_isa_name(), c->bf16 ? "; use compute type f32" : "");
@@ -393,7 +399,8 @@ int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 		return -ENOMEM;
 	dw->c = c;
 	/* bf16 adds the bias itself, after summing the hi and lo products */
-	dw->sh = shape_get(c, k, n, bias && !c->bf16, false, err, errlen);
+	dw->ldy = n;
+	dw->sh = shape_get(c, k, n, n, bias && !c->bf16, false, err, errlen);
 	if (!dw->sh)
 		goto fail;
 
@@ -505,7 +512,8 @@ int dmm_weights_wrap(struct dmm_ctx *c, const void *data, enum phimoe_dtype dtyp
 	if (!dw)
 		return -ENOMEM;
 	dw->c = c;
-	dw->sh = shape_get(c, k, n, false, true, err, errlen);
+	dw->ldy = n;
+	dw->sh = shape_get(c, k, n, n, false, true, err, errlen);
 	if (!dw->sh) {
 		free(dw);
 		return -EOPNOTSUPP;
@@ -524,6 +532,76 @@ int dmm_weights_wrap(struct dmm_ctx *c, const void *data, enum phimoe_dtype dtyp
 	}
 	*out = dw;
 	return 0;
+}
+
+int dmm_weights_map(struct dmm_ctx *c, const struct phimoe_tensor *w,
+		    const struct phimoe_tensor *b, int ldy, struct dmm_weights **out,
+		    char *err, size_t errlen)
+{
+	const char *name = w->name ? w->name : "?";
+	struct dmm_weights *dw;
+	bool bias = b && b->data;
+	int k, n;
+
+	if (!w->data || w->ndim != 2 || w->shape[0] < 1 || w->shape[1] < 1) {
+		seterr(err, errlen, "matmul: bad weight %s", name);
+		return -EINVAL;
+	}
+	n = (int)w->shape[0];
+	k = (int)w->shape[1];
+	if (ldy < n) {
+		seterr(err, errlen, "matmul: %s: output stride %d < %d", name, ldy, n);
+		return -EINVAL;
+	}
+	if (w->dtype != (c->bf16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32)) {
+		seterr(err, errlen, "matmul: %s is %s, the compute type %s: it cannot be mapped",
+		       name, phimoe_dtype_name(w->dtype), c->bf16 ? "bf16" : "f32");
+		return -EOPNOTSUPP;
+	}
+	if (bias && (int64_t)b->numel != n) {
+		seterr(err, errlen, "matmul: bias %s has %zu values, want %d",
+		       b->name ? b->name : "?", b->numel, n);
+		return -EINVAL;
+	}
+	dw = calloc(1, sizeof(*dw));
+	if (!dw)
+		return -ENOMEM;
+	dw->c = c;
+	dw->plain = true;
+	dw->ldy = ldy;
+	/* bf16 adds the bias itself and writes y from its own buffer */
+	dw->sh = shape_get(c, k, n, c->bf16 ? n : ldy, bias && !c->bf16, true, err, errlen);
+	if (!dw->sh) {
+		free(dw);
+		return -EOPNOTSUPP;
+	}
+	if (ctx_bufs(c, k, n))
+		goto nomem;
+	if (bias) {
+		dnnl_memory_desc_t bmd;
+		dnnl_dims_t bd = { 1, n };
+
+		dw->bias = malloc(sizeof(float) * n);
+		if (!dw->bias)
+			goto nomem;
+		phimoe_tensor_to_f32(b, 0, (size_t)n, dw->bias);
+		if (dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab) ||
+		    dnnl_memory_create(&dw->bmem, &bmd, c->eng, dw->bias))
+			goto fail_dnnl;
+	}
+	dw->bytes = dnnl_memory_desc_get_size(&dw->sh->wmd);
+	if (dnnl_memory_create(&dw->wmem, &dw->sh->wmd, c->eng, (void *)w->data))
+		goto fail_dnnl;
+	*out = dw;
+	return 0;
+nomem:
+	dmm_weights_destroy(dw);
+	seterr(err, errlen, "matmul: out of memory mapping %s", name);
+	return -ENOMEM;
+fail_dnnl:
+	dmm_weights_destroy(dw);
+	seterr(err, errlen, "oneDNN: cannot map %s (k=%d n=%d)", name, k, n);
+	return -EIO;
 }
 
 const void *dmm_weights_plain_data(const struct dmm_weights *w)
@@ -590,7 +668,7 @@ int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,
 
 		for (size_t r = 0; r < (size_t)m; r++)
 			for (size_t j = 0; j < n; j++)
-				y[r * n + j] = hi[r * n + j] + lo[r * n + j] +
+				y[r * w->ldy + j] = hi[r * n + j] + lo[r * n + j] +
 					       (w->bias ? w->bias[j] : 0.0f);
 	}
 	return 0;

@@ -52,6 +52,18 @@ void dmm_weights_destroy(struct dmm_weights *w);
  */
 int dmm_weights_wrap(struct dmm_ctx *c, const void *data, enum phimoe_dtype dtype, int n,
 		     int k, struct dmm_weights **out, char *err, size_t errlen);
+/*
+ * The checkpoint tensor w ([n][k], mapped) used in place, zero copy, with
+ * its bias b (NULL or b->data NULL: none; converted to f32, n floats):
+ * the primitives run on the row-major layout (brgemm copies blocks of it
+ * per call, see make bench-plain-layout). dmm_run then writes row r of
+ * the product at y + r * ldy (ldy >= n), so that the parts of a fused
+ * product (q|k|v, w1|w3) land side by side. -EOPNOTSUPP when w's dtype is
+ * not the compute type.
+ */
+int dmm_weights_map(struct dmm_ctx *c, const struct phimoe_tensor *w,
+		    const struct phimoe_tensor *b, int ldy, struct dmm_weights **out,
+		    char *err, size_t errlen);
 /* The row-major [n][k] data oneDNN reads for w (its memory object's
  * handle), or NULL when w is in a packed layout. */
 const void *dmm_weights_plain_data(const struct dmm_weights *w);
@@ -62,7 +74,8 @@ uint64_t dmm_weights_bytes(const struct dmm_weights *w);
 /* Bytes this packing allocated (0 when mapped in place). */
 uint64_t dmm_weights_packed_bytes(const struct dmm_weights *w);
 
-/* y = x W^T + b for m rows (1 <= m <= max_rows). 0 or a negative errno. */
+/* y = x W^T + b for m rows (1 <= m <= max_rows), row r at y + r * ldy
+ * (ldy = n except for dmm_weights_map). 0 or a negative errno. */
 int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,
 	    float *y);
 

@@ -327,6 +327,7 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		.max_batch = max_n,
 		.arbiter = opt.arbiter,
 		.backend = opt.backend,
+		.weights = opt.weights,
 	};
 
 	if (so.max_seq > m->cfg.max_position_embeddings) {

@@ -30,6 +30,7 @@ struct eval_opts {
 	int threads;			/* 0: library default */
 	struct sm_arbiter *arbiter;	/* NULL: ungated */
 	struct sm_backend *backend;	/* NULL: CPU backend */
+	enum sm_weights_layout weights;	/* that CPU backend's; 0: auto */
 	double logit_tol;		/* 0: 1e-3 */
 	double min_top1;		/* 0: 0.95 */
 	double min_cos;			/* 0: 0.999 */

@@ -322,6 +322,7 @@ int phimoe_session_create(const struct phimoe_model *m,
 			.compute = s->compute == SM_COMPUTE_BF16 ? SM_BACKEND_BF16 : SM_BACKEND_F32,
 			.threads = o->threads,
 			.max_rows = s->max_batch,
+			.weights = o->weights,
 		};
 
 		rc = sm_cpu_backend_create(&bo, &s->be, s->err, sizeof(s->err));
@@ -359,6 +360,7 @@ int phimoe_session_create(const struct phimoe_model *m,
 	}
 	s->st.workspace_bytes = s->buf_bytes;
 	s->st.packed_weight_bytes = s->be->packed_bytes;
+	s->st.mapped_weight_bytes = s->be->mapped_bytes;
 	*out = s;
 	return 0;
 fail:

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "backend.h"	/* enum sm_weights_layout */
+
 struct phimoe_model;
 struct sm_arbiter;
 struct sm_backend;
@@ -55,6 +57,10 @@ struct phimoe_session_opts {
 	int max_seq;		/* KV cache capacity in tokens;
 				 * 0: min(max_position_embeddings, 4096) */
 	int max_batch;		/* prefill chunk (rows of the work buffers); 0: 256 */
+	/* The session's own CPU backend: weights mapped in place or packed
+	 * (backend.h); 0: auto (mapped where the compute type is the
+	 * checkpoint's dtype). */
+	enum sm_weights_layout weights;
 	/* Gating: the session registers one cpu-class client on this arbiter
 	 * (arbiter.h) and acquires every heavy submission through it.
 	 * NULL: not gated. */
@@ -123,6 +129,7 @@ struct phimoe_session_stats {
 	uint64_t gated_completed_bytes;		/* bytes completed */
 	uint64_t gate_wait_ns;			/* time spent in acquire */
 	uint64_t packed_weight_bytes;		/* weights packed at create */
+	uint64_t mapped_weight_bytes;		/* weights read in place from the mapping */
 	uint64_t workspace_bytes;		/* KV cache + work buffers */
 };
 void phimoe_session_get_stats(const struct phimoe_session *s,

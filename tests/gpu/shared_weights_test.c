@@ -40,7 +40,9 @@ struct rig {
 
 static int rig_open(struct rig *r, enum sm_backend_compute compute, char *err, size_t errlen)
 {
-	struct sm_cpu_backend_opts co = { .compute = compute, .threads = 1, .max_rows = 16 };
+	/* packed: these tests count copies made (a mapped CPU makes none) */
+	struct sm_cpu_backend_opts co = { .compute = compute, .threads = 1, .max_rows = 16,
+					  .weights = SM_WEIGHTS_PACKED };
 	struct sm_ze_backend_opts zo = { .compute = compute, .kernel_dir = r->kernels,
 					 .max_rows = 16 };
 	int rc;

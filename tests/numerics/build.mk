@@ -5,9 +5,11 @@
 #                    oneDNN matmul f32/bf16 against naive references;
 #                    test_fixture: reference.json criteria in f32 and bf16,
 #                    prefill vs decode, chunking, sliding window, gating,
-#                    bad input.  About 10 s on 2 cores.
+#                    bad input; test_mapped: weights mapped in place vs
+#                    packed (handles, criteria, resident memory).
+#                    About 15 s on 2 cores.
 #   bench-numerics   `splitmoe eval`-style tok/s on the fixture (optimised build)
-NUM_TESTS := test_pieces test_fixture
+NUM_TESTS := test_pieces test_fixture test_mapped
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
 RT_ARB_BIN := build/numerics/test_arbiter
@@ -23,7 +25,8 @@ build/numerics/bench_eval: build/obj/tests/numerics/bench_eval.o $(RUNTIME_LIB)
 ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval
 
 .PHONY: check-numerics bench-numerics
-check-numerics: $(NUM_BINS)
+# test_mapped reads the fixture's f32 copy (tests/runtime/make_bad_fixtures.py)
+check-numerics: $(NUM_BINS) build/runtime/variants/cases.tsv
 	@rc=0; for t in $(NUM_BINS); do \
 		CMOCKA_MESSAGE_OUTPUT=TAP OMP_NUM_THREADS=2 $$t || rc=1; \
 	done; exit $$rc

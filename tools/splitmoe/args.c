@@ -31,6 +31,7 @@ void cli_err(const char *fmt, ...)
 enum {
 	O_MODEL = 256, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, O_TEMP, O_TOPK, O_TOPP,
 	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB, O_DEVICE,
+	O_WEIGHTS,
 };
 
 static const struct option longopts[] = {
@@ -51,6 +52,7 @@ static const struct option longopts[] = {
 	{ "threads", required_argument, NULL, O_THREADS },
 	{ "arbiter", required_argument, NULL, O_ARB },
 	{ "device", required_argument, NULL, O_DEVICE },
+	{ "weights", required_argument, NULL, O_WEIGHTS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -60,11 +62,12 @@ static const struct {
 	int flags[20];
 } allowed[] = {
 	{ "run", { O_MODEL, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, 'n', O_TEMP, O_TOPK, O_TOPP,
-		   O_SEED, O_DTYPE, O_PRINT_IDS, O_THREADS, O_ARB, O_DEVICE } },
-	{ "logits", { O_MODEL, O_CONFIG, O_IDS, O_OUT, O_DTYPE, O_THREADS, O_ARB, O_DEVICE } },
+		   O_SEED, O_DTYPE, O_PRINT_IDS, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
+	{ "logits", { O_MODEL, O_CONFIG, O_IDS, O_OUT, O_DTYPE, O_THREADS, O_ARB, O_DEVICE,
+		      O_WEIGHTS } },
 	{ "tokenize", { O_MODEL, O_CONFIG, O_TEXT } },
-	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB, O_DEVICE } },
-	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB, O_DEVICE } },
+	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
+	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
 };
 
 static const char *flag_name(int c)
@@ -224,6 +227,11 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (set_cfg(o, "device", "device", optarg))
 				return -1;
 			o->device_given = true;
+			break;
+		case O_WEIGHTS:
+			if (set_cfg(o, "weights", "weights", optarg))
+				return -1;
+			o->weights_given = true;
 			break;
 		}
 	}

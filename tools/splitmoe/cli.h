@@ -23,6 +23,7 @@ struct cli_opts {
 	uint64_t seed;
 	bool print_ids;
 	bool device_given;		/* --device on the command line */
+	bool weights_given;		/* --weights on the command line */
 };
 
 /* Parse argv after the subcommand. 0, or -1 after printing one error. */

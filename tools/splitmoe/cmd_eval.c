@@ -23,8 +23,10 @@ int cmd_eval(struct cli_opts *o)
 		return 2;
 	}
 	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind) ||
-	    sm_compute_parse(o->cfg.dtype, &eo.compute)) {
-		cli_err("eval: bad arbiter '%s' or dtype '%s'", o->cfg.arbiter, o->cfg.dtype);
+	    sm_compute_parse(o->cfg.dtype, &eo.compute) ||
+	    sm_weights_layout_parse(o->cfg.weights, &eo.weights)) {
+		cli_err("eval: bad arbiter '%s', dtype '%s' or weights '%s'", o->cfg.arbiter,
+			o->cfg.dtype, o->cfg.weights);
 		return 2;
 	}
 	ao.dev_path = o->cfg.arbiter_dev;

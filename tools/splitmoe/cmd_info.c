@@ -69,7 +69,26 @@ static void print_arbiter(struct cli_opts *o)
 	sm_arbiter_close(a);
 }
 
-static void print_model(struct cli_ctx *c)
+/* What run will do with the weights on the CPU (backend.h's layouts). */
+static void print_layout(const struct cli_opts *o, enum phimoe_dtype storage)
+{
+	enum sm_compute cmp;
+	enum sm_weights_layout w;
+	enum phimoe_dtype cdt;
+
+	if (sm_compute_parse(o->cfg.dtype, &cmp) || sm_weights_layout_parse(o->cfg.weights, &w))
+		return;
+	if (cmp == SM_COMPUTE_AUTO)
+		cmp = sm_compute_default();
+	cdt = cmp == SM_COMPUTE_BF16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32;
+	printf("  cpu weights %s, compute %s: %s\n", o->cfg.weights, sm_compute_name(cmp),
+	       w == SM_WEIGHTS_PACKED ? "packed, a copy in oneDNN's preferred layout" :
+	       cdt == storage ? "read in place from the mapping, no copy" :
+	       w == SM_WEIGHTS_MAPPED ? "refused (mapped needs the checkpoint's dtype as compute type)" :
+	       "packed (the checkpoint's dtype is not the compute type)");
+}
+
+static void print_model(const struct cli_opts *o, struct cli_ctx *c)
 {
 	const struct phimoe_config *k = &c->m.cfg;
 	struct phimoe_model_stats s;
@@ -85,6 +104,7 @@ static void print_model(struct cli_ctx *c)
 	       s.params / 1e6, s.expert_params / 1e6);
 	printf("  weights: %.2f MB as %s, mapped from the checkpoint\n", s.bytes / 1e6,
 	       phimoe_dtype_name(k->storage_dtype));
+	print_layout(o, k->storage_dtype);
 	printf("  active per token: %llu parameters, %.2f MB\n",
 	       (unsigned long long)s.active_params_per_token, s.active_bytes_per_token / 1e6);
 }
@@ -99,16 +119,16 @@ int cmd_info(struct cli_opts *o)
 	if (o->have_model) {
 		if (cli_load(o, &c, false))
 			return 1;
-		print_model(&c);
+		print_model(o, &c);
 		cli_report_memory(stdout, "model mapped");
 		/* packing is run's work: only when a device was asked for */
-		if (o->device_given || strcmp(o->cfg.device, "cpu")) {
+		if (o->device_given || o->weights_given || strcmp(o->cfg.device, "cpu")) {
 			if (cli_start_session(o, &c, 16)) {
 				cli_close(&c);
 				return 1;
 			}
 			cli_report_weights(stdout, &c);
-			cli_report_memory(stdout, "weights packed");
+			cli_report_memory(stdout, "session created");
 		}
 		cli_close(&c);
 	}

@@ -39,8 +39,10 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	int rc;
 
 	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind) ||
-	    sm_compute_parse(o->cfg.dtype, &so.compute)) {
-		cli_err("bad arbiter '%s' or dtype '%s'", o->cfg.arbiter, o->cfg.dtype);
+	    sm_compute_parse(o->cfg.dtype, &so.compute) ||
+	    sm_weights_layout_parse(o->cfg.weights, &so.weights)) {
+		cli_err("bad arbiter '%s', dtype '%s' or weights '%s'", o->cfg.arbiter,
+			o->cfg.dtype, o->cfg.weights);
 		return -1;
 	}
 	ao.dev_path = o->cfg.arbiter_dev;
@@ -56,6 +58,7 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	so.arb_reserve_mbps = o->cfg.cpu_reserve_mbps;
 	if (cli_open_devices(o, c->arb, so.compute, &c->dev, &so.backend))
 		return -1;
+	c->weights_name = o->cfg.weights;
 	rc = phimoe_session_create(&c->m, &so, &c->s, err, sizeof(err));
 	if (rc) {
 		cli_err("%s", err);
@@ -83,6 +86,10 @@ int cli_open_devices(struct cli_opts *o, struct sm_arbiter *arb, enum sm_compute
 
 	*backend = NULL;
 	memset(d, 0, sizeof(*d));
+	if (sm_weights_layout_parse(o->cfg.weights, &dop.weights)) {
+		cli_err("bad weights '%s'", o->cfg.weights);
+		return -1;
+	}
 	if (!strcmp(o->cfg.device, "cpu"))
 		return 0;	/* the session's own CPU backend, as always */
 	if (compute == SM_COMPUTE_AUTO)
@@ -103,7 +110,7 @@ int cli_open_devices(struct cli_opts *o, struct sm_arbiter *arb, enum sm_compute
 
 void cli_report_weights(FILE *out, const struct cli_ctx *c)
 {
-	uint64_t cpu = 0, gpu = 0, shared = 0, borrowed = 0;
+	uint64_t cpu = 0, gpu = 0, shared = 0, borrowed = 0, mapped = 0;
 	struct phimoe_model_stats ms;
 
 	phimoe_model_stats(&c->m, &ms);
@@ -114,16 +121,20 @@ void cli_report_weights(FILE *out, const struct cli_ctx *c)
 	if (c->dev.cpu) {
 		cpu = c->dev.cpu->packed_bytes;
 		borrowed = c->dev.cpu->borrowed_bytes;
+		mapped = c->dev.cpu->mapped_bytes;
 	} else if (!c->dev.gpu && c->s) {
 		struct phimoe_session_stats st;
 
 		phimoe_session_get_stats(c->s, &st);	/* the session's own CPU backend */
 		cpu = st.packed_weight_bytes;
+		mapped = st.mapped_weight_bytes;
 	}
 	fprintf(out, "weights held (%s): cpu %.2f MB, gpu %.2f MB; shared %.2f MB (the gpu's, "
-		"which the cpu reads in place: %.2f MB); checkpoint %.2f MB mapped\n",
+		"which the cpu reads in place: %.2f MB); checkpoint %.2f MB mapped, of which the cpu "
+		"reads %.2f MB in place besides its %.2f MB packed (weights %s)\n",
 		c->dev.running ? c->dev.running : "cpu", cpu / 1e6, gpu / 1e6, shared / 1e6,
-		borrowed / 1e6, ms.bytes / 1e6);
+		borrowed / 1e6, ms.bytes / 1e6, mapped / 1e6, cpu / 1e6,
+		c->weights_name ? c->weights_name : "auto");
 }
 
 static void report_client(FILE *out, const char *kind, const char *client,

@@ -19,6 +19,7 @@ struct cli_ctx {
 	struct sm_arbiter *arb;
 	struct phimoe_session *s;
 	struct sm_devices dev;		/* --device gpu|split: the backends */
+	const char *weights_name;	/* the CPU's weights layout (config text) */
 };
 
 /* Load the model (and the tokenizer when asked). 0, or -1 after one error. */
