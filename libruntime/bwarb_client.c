@@ -106,6 +106,9 @@ int bwarb_acquire(struct bwarb_client *c, uint64_t bytes, uint64_t timeout_ns,
 	struct bwarb_acquire a;
 	int ret;
 
+	/* Before the fast path, which must not accept what the ioctl would not. */
+	if (flags & ~BWARB_ACQ_NONBLOCK)
+		return -EINVAL;
 	if (bytes < BWARB_FAST_GRANT_FLAG && fast_take(c, bytes)) {
 		*grant_id = BWARB_FAST_GRANT_FLAG | bytes;
 		return 0;
@@ -115,8 +118,6 @@ int bwarb_acquire(struct bwarb_client *c, uint64_t bytes, uint64_t timeout_ns,
 	a.bytes = bytes;
 	a.timeout_ns = timeout_ns;
 	a.flags = (flags & BWARB_ACQ_NONBLOCK) ? BWARB_ACQUIRE_NONBLOCK : 0;
-	if (flags & ~BWARB_ACQ_NONBLOCK)
-		return -EINVAL;
 	ret = bwarb_ioctl(c, BWARB_IOC_ACQUIRE, &a);
 	if (!ret)
 		*grant_id = a.grant_id;

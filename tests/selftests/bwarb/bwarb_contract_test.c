@@ -351,6 +351,8 @@ TEST_F(contract, library_fast_path_and_fallback)
 	}
 	EXPECT_LT(0, fast);
 	EXPECT_LT(0, slow);
+	/* Unknown flags are refused even while the page holds budget. */
+	EXPECT_EQ(-EINVAL, bwarb_acquire(c, 10000, 2000000000ULL, 0x80, &id));
 	/* Bigger than any page budget: always the ioctl, which waits. */
 	ASSERT_EQ(0, bwarb_acquire(c, 3 * PERIOD_BYTES, 5000000000ULL, 0, &id));
 	EXPECT_EQ(0, id & BWARB_FAST_GRANT_FLAG);
