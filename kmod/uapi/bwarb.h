@@ -113,11 +113,14 @@ struct bwarb_query {
  * that keeps it >= 0: no system call; the bytes count as granted and
  * completed. When @avail is short, use ACQUIRE.
  *
- * The page is advisory: the kernel keeps its own record of what it issued.
- * Anything but @avail decreasing between two boundaries (a larger or
- * negative @avail, other fields rewritten) is a tamper event (QUERY
- * tamper_events, sysfs tamper_events): the whole issue counts as consumed
- * and as much again, or what was taken beyond it, as debt.
+ * The page is advisory: the kernel keeps its own record of what it issued
+ * and sees the page only at boundaries. There, a negative @avail, an @avail
+ * above what was issued, or any other field rewritten is a tamper event
+ * (QUERY tamper_events, sysfs tamper_events): the whole issue counts as
+ * consumed and as much again, or what was taken beyond it, as debt. Bytes
+ * put back within the issue count as not consumed (what a client does
+ * between boundaries is not seen; it can never be granted more than the
+ * issue).
  *
  * No ioctl grant id has BWARB_FAST_GRANT_FLAG set, so a library may use it
  * for ids of fast-path acquires.
