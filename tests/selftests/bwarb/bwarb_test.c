@@ -5,8 +5,9 @@
  * ./bwarb.ko, or $BWARB_KO).
  *
  * Each test sets the knobs it relies on (fixture) and puts the old values
- * back. The module tests that unload the module come last and leave it
- * loaded.
+ * back. The tests that unload the module are global tests, which the
+ * harness runs before the fixture's; each leaves it loaded with its
+ * default parameters.
  */
 #include <dirent.h>
 #include <errno.h>
