@@ -37,6 +37,7 @@ check-runtime-arbiter: $(RT_ARB_BIN)
 	@CMOCKA_MESSAGE_OUTPUT=TAP $(RT_ARB_BIN)
 CHECK_SUITES += runtime-arbiter
 
-bench-numerics: build/numerics/bench_eval
-	@OMP_NUM_THREADS=2 build/numerics/bench_eval tests/fixtures/phimoe-tiny-a
+bench-numerics: build/numerics/bench_eval build/runtime/variants/cases.tsv
+	@OMP_NUM_THREADS=2 build/numerics/bench_eval tests/fixtures/phimoe-tiny-a 2 \
+		build/runtime/variants/as_f32
 BENCH_TARGETS += bench-numerics

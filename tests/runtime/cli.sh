@@ -163,6 +163,31 @@ else
 	not_ok "info --model" "$(cat "$tmp/out" "$tmp/err")"
 fi
 
+# --- weights mapped in place vs packed (README "Mapped or packed weights")
+if "$bin" info --model "$fx" --arbiter off --dtype f32 --weights packed >"$tmp/out" 2>"$tmp/err" &&
+	grep -q '^  cpu weights packed, compute f32: packed' "$tmp/out" &&
+	grep -q 'of which the cpu reads 0.00 MB in place besides its [1-9][0-9.]* MB packed (weights packed)$' "$tmp/out" &&
+	"$bin" run --model "$fx" --ids 1,398,428 -n 4 --print-ids --arbiter off --dtype f32 \
+		--config /dev/null >/dev/null 2>"$tmp/err2" &&
+	grep -q 'besides its [1-9][0-9.]* MB packed (weights auto)$' "$tmp/err2"; then
+	ok "info/run state mapped vs packed bytes (f32 on the bf16 fixture: auto packs)"
+else
+	not_ok "info/run state mapped vs packed bytes" "$(cat "$tmp/out" "$tmp/err" "$tmp/err2")"
+fi
+"$bin" run --model "$fx" --ids 1,398 -n 2 --dtype f32 --weights mapped >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && [ ! -s "$tmp/out" ] &&
+	grep -q 'weights mapped: model.layers.0.self_attn.q_proj.weight is bf16, the compute type f32' "$tmp/err"; then
+	ok "--weights mapped where the dtype is not the compute type: one error naming the tensor, exit $rc"
+else
+	not_ok "--weights mapped with another dtype refused" "rc $rc" "$(cat "$tmp/out" "$tmp/err")"
+fi
+if "$bin" run --model "$fx" --ids 1 -n 1 --weights copied >"$tmp/out" 2>"$tmp/err"; then
+	not_ok "--weights copied refused"
+else
+	ok "--weights copied refused: $(head -n 1 "$tmp/err")"
+fi
+
 # --- YAML config: flags override it
 cat >"$tmp/good.yaml" <<EOF
 model: $fx
