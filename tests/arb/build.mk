@@ -30,11 +30,17 @@ $(FUZZ_ARB_BIN): tests/arb/fuzz_arb.c kmod/arb_core.c kmod/arb_core.h kmod/arb_t
 
 ALL_TARGETS += $(FUZZ_ARB_BIN)
 
-# In make check a fixed seed and run count (about 15 s), so that CI is
-# repeatable: the same inputs every time; one TAP line. make fuzz explores.
+# In make check a fixed seed and run count from the seed corpus alone (a
+# scratch corpus directory, not what make fuzz collected), so that every
+# check, in CI or not, starts from the same inputs (libFuzzer's own
+# timing-dependent choices still vary later ones a little): 30,000 runs,
+# about 5 s, cov 509-519 (6,000 reached 470); one TAP line. make fuzz
+# explores.
+FUZZ_CHECK_CORPUS := build/fuzz/check-corpus
 .PHONY: check-arb-fuzz fuzz-arb
 check-arb-fuzz: $(FUZZ_ARB_BIN)
-	@tests/arb/run-fuzz $(FUZZ_ARB_BIN) 120 -seed=1 -runs=6000
+	@rm -rf $(FUZZ_CHECK_CORPUS)
+	@FUZZ_CORPUS=$(TOP)/$(FUZZ_CHECK_CORPUS) tests/arb/run-fuzz $(FUZZ_ARB_BIN) 120 -seed=1 -runs=30000
 CHECK_SUITES += arb-fuzz
 
 # Long runs: make fuzz FUZZ_TIME=3600
