@@ -372,11 +372,15 @@ TEST_F(contract, library_fast_path_and_fallback)
  * A client reserving 200 MB/s (1 MB a period) asks for one period's
  * reservation once a period while 8 greedy clients take all they can. Each
  * request must be granted within ceil(bytes / (r * P)) + 1 = 2 periods.
+ * The greedy clients weigh 100 each: by its weight alone (1 of 801) the
+ * reserved client would wait about 160 periods for 1 MB, so only the
+ * reservation can meet the bound (with equal weights, its 1/9 share
+ * would meet it too).
  */
 TEST_F_TIMEOUT(contract, reservation_bound_under_8_greedy, 120)
 {
 	const __u64 r_bytes = 1000000;	/* 200 MB/s * 5 ms */
-	const __u32 weights[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+	const __u32 weights[8] = { 100, 100, 100, 100, 100, 100, 100, 100 };
 	struct sched_param sp = { .sched_priority = 10 };
 	struct board *b = board_new();
 	unsigned long long p, last = 0, end, worst = 0, requests = 0, late = 0;
