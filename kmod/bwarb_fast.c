@@ -2,9 +2,10 @@
 /*
  * The mmap fast path: one page per client holding its current budget
  * (uapi/bwarb.h, struct bwarb_fast_page). Userspace takes from it with an
- * atomic compare-and-swap; at each period boundary the kernel takes back
- * what is left, lets the core charge what was consumed (settle), and after
- * the core's tick puts the new budget there (issue).
+ * atomic compare-and-swap; at each period boundary the kernel closes the
+ * page's period and takes back what is left (bwarb_fast_consumed()), lets
+ * the core charge what was consumed (settle), and after the core's tick
+ * puts the new budget and period there (issue).
  *
  * The page is writable by the client, so nothing on it is trusted: the
  * kernel keeps what it issued in struct bwarb_client, and a page that is
@@ -17,15 +18,25 @@
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/spinlock.h>
+#include <linux/stddef.h>
 
 #include "bwarb.h"
 
-/* What the client consumed from its page since the last issue. */
+/*
+ * What the client consumed from its page since the last issue. The period
+ * is closed before the budget is taken back: a library puts the unused
+ * part of a fast grant back with one 16-byte compare-and-swap of
+ * {@avail, @period} that expects the grant's period, so every such return
+ * either lands before the close and is seen in @avail here, or fails.
+ * Both exchanges are locked operations on the same cache line as that
+ * compare-and-swap.
+ */
 static u64 bwarb_fast_consumed(struct bwarb_client *cl)
 {
 	struct bwarb_fast_page *pg = cl->fast;
+	u64 period = xchg(&pg->period, BWARB_FAST_PERIOD_CLOSED);
 	s64 left = xchg(&pg->avail, 0);
-	bool intact = READ_ONCE(pg->period) == cl->fast_period &&
+	bool intact = period == cl->fast_period &&
 		      READ_ONCE(pg->issued) == cl->fast_issued;
 	unsigned int i;
 
@@ -120,6 +131,9 @@ int bwarb_fast_mmap(struct file *f, struct vm_area_struct *vma)
 	int ret = 0;
 
 	BUILD_BUG_ON(BWARB_FAST_PAGE_SIZE != PAGE_SIZE);
+	/* {avail, period} is one 16-byte unit for userspace's cmpxchg16b. */
+	BUILD_BUG_ON(offsetof(struct bwarb_fast_page, avail) != 0 ||
+		     offsetof(struct bwarb_fast_page, period) != 8);
 	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != PAGE_SIZE ||
 	    !(vma->vm_flags & VM_SHARED))
 		return -EINVAL;

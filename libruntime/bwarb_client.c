@@ -72,19 +72,94 @@ int bwarb_register(struct bwarb_client *c, const struct bwarb_register_opts *o)
 	return 0;
 }
 
-/* Takes bytes from the page if it holds them: one compare-and-swap. */
-static int fast_take(struct bwarb_client *c, uint64_t bytes)
-{
-	int64_t v;
+/*
+ * A fast grant's id: BWARB_FAST_GRANT_FLAG, the low 31 bits of the page
+ * period it was taken in (bits 32..62) and its bytes (bits 0..31; larger
+ * acquires take the ioctl). The period lets a short COMPLETE return the
+ * unused bytes while that period lasts; a grant completed 2^31 periods
+ * later (hours) may be taken for one of the current period: its unused
+ * bytes then return once to a budget the kernel still bounds by its issue.
+ */
+#define FAST_ID_BYTES_MAX	0xffffffffULL
+#define FAST_ID_PERIOD_SHIFT	32
+#define FAST_ID_PERIOD_MASK	0x7fffffffULL
 
-	if (!c->fast || !bytes || bytes > (uint64_t)INT64_MAX)
-		return 0;
-	v = __atomic_load_n(&c->fp->avail, __ATOMIC_ACQUIRE);
-	while (v >= (int64_t)bytes)
-		if (__atomic_compare_exchange_n(&c->fp->avail, &v, v - (int64_t)bytes,
-						0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return 1;
+/* {avail, period}, the page's first 16 bytes, as one cmpxchg16b operand. */
+__extension__ typedef unsigned __int128 fast_pair
+	__attribute__((may_alias, aligned(16)));
+
+static fast_pair pair_make(int64_t avail, uint64_t period)
+{
+	return (fast_pair)period << 64 | (uint64_t)avail;
+}
+
+static int64_t pair_avail(fast_pair p)
+{
+	return (int64_t)(uint64_t)p;
+}
+
+static uint64_t pair_period(fast_pair p)
+{
+	return (uint64_t)(p >> 64);
+}
+
+/* A first guess of the pair for pair_cas(), which checks it as one. */
+static fast_pair pair_load(const struct bwarb_fast_page *pg)
+{
+	uint64_t period = __atomic_load_n(&pg->period, __ATOMIC_ACQUIRE);
+
+	return pair_make(__atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE), period);
+}
+
+/* 16-byte compare-and-swap; on failure *old becomes what the page holds. */
+__attribute__((target("cx16")))
+static int pair_cas(struct bwarb_fast_page *pg, fast_pair *old, fast_pair new)
+{
+	fast_pair seen = __sync_val_compare_and_swap((fast_pair *)pg, *old, new);
+
+	if (seen == *old)
+		return 1;
+	*old = seen;
 	return 0;
+}
+
+/*
+ * Takes bytes from the page if it holds them: one compare-and-swap of
+ * {avail, period}, so that *period is the period of the budget taken.
+ */
+static int fast_take(struct bwarb_client *c, uint64_t bytes, uint64_t *period)
+{
+	fast_pair p;
+
+	if (!c->fast || !bytes || bytes > FAST_ID_BYTES_MAX)
+		return 0;
+	p = pair_load(c->fp);
+	while (pair_period(p) != BWARB_FAST_PERIOD_CLOSED &&
+	       pair_avail(p) >= (int64_t)bytes)
+		if (pair_cas(c->fp, &p, pair_make(pair_avail(p) - (int64_t)bytes,
+						  pair_period(p)))) {
+			*period = pair_period(p);
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * Puts bytes of a fast grant back on the page, only while the page still
+ * holds the period the grant was taken in (uapi/bwarb.h): after its
+ * boundary the bytes have expired and nothing is returned.
+ */
+static void fast_return(struct bwarb_client *c, uint64_t grant_id, uint64_t bytes)
+{
+	uint64_t tag = grant_id >> FAST_ID_PERIOD_SHIFT & FAST_ID_PERIOD_MASK;
+	fast_pair p = pair_load(c->fp);
+
+	while (pair_period(p) != BWARB_FAST_PERIOD_CLOSED &&
+	       (pair_period(p) & FAST_ID_PERIOD_MASK) == tag &&
+	       pair_avail(p) >= 0 && bytes <= (uint64_t)(INT64_MAX - pair_avail(p)))
+		if (pair_cas(c->fp, &p, pair_make(pair_avail(p) + (int64_t)bytes,
+						  pair_period(p))))
+			return;
 }
 
 int bwarb_set_fastpath(struct bwarb_client *c, int enable)
@@ -104,13 +179,15 @@ int bwarb_acquire(struct bwarb_client *c, uint64_t bytes, uint64_t timeout_ns,
 		  uint32_t flags, uint64_t *grant_id)
 {
 	struct bwarb_acquire a;
+	uint64_t period;
 	int ret;
 
 	/* Before the fast path, which must not accept what the ioctl would not. */
 	if (flags & ~BWARB_ACQ_NONBLOCK)
 		return -EINVAL;
-	if (bytes < BWARB_FAST_GRANT_FLAG && fast_take(c, bytes)) {
-		*grant_id = BWARB_FAST_GRANT_FLAG | bytes;
+	if (fast_take(c, bytes, &period)) {
+		*grant_id = BWARB_FAST_GRANT_FLAG |
+			    (period & FAST_ID_PERIOD_MASK) << FAST_ID_PERIOD_SHIFT | bytes;
 		return 0;
 	}
 	memset(&a, 0, sizeof(a));
@@ -127,15 +204,18 @@ int bwarb_acquire(struct bwarb_client *c, uint64_t bytes, uint64_t timeout_ns,
 int bwarb_complete(struct bwarb_client *c, uint64_t grant_id, uint64_t actual_bytes)
 {
 	struct bwarb_complete r;
-	uint64_t granted, excess, id;
+	uint64_t granted, excess, id, period;
 	int ret;
 
 	if (grant_id & BWARB_FAST_GRANT_FLAG) {
-		granted = grant_id & ~BWARB_FAST_GRANT_FLAG;
-		if (actual_bytes <= granted)
+		granted = grant_id & FAST_ID_BYTES_MAX;
+		if (actual_bytes <= granted) {
+			if (actual_bytes < granted && c->fp)
+				fast_return(c, grant_id, granted - actual_bytes);
 			return 0;
+		}
 		excess = actual_bytes - granted;
-		if (fast_take(c, excess))
+		if (fast_take(c, excess, &period))
 			return 0;
 		ret = bwarb_acquire(c, excess, 0, BWARB_ACQ_NONBLOCK, &id);
 		return ret ? ret : bwarb_complete(c, id, excess);
@@ -181,6 +261,11 @@ void bwarb_close(struct bwarb_client *c)
 uint32_t bwarb_client_id(const struct bwarb_client *c)
 {
 	return c->id;
+}
+
+int bwarb_client_fd(const struct bwarb_client *c)
+{
+	return c->fd;
 }
 
 const char *bwarb_strerror(int err)

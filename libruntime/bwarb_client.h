@@ -56,14 +56,19 @@ const char *bwarb_strerror(int err);
  * offers it; bwarb_acquire() then takes from it with an atomic operation
  * and only makes a system call when it is short. Such grants have
  * BWARB_FAST_GRANT_FLAG set in their id; completing one with fewer bytes
- * returns nothing (the page charges what was taken), with more takes the
+ * puts the difference back on the page while the period it was taken in
+ * lasts (after its boundary the bytes have expired: nothing is returned),
+ * with more takes the
  * excess from the page or, failing that, acquires it without waiting
- * (-EAGAIN if even that fails). bwarb_set_fastpath(c, 0) forces the ioctl
+ * (-EAGAIN if even that fails). A fast grant, like any grant, is completed
+ * once (the library keeps no record of it). bwarb_set_fastpath(c, 0) forces the ioctl
  * path (benchmarks, tests); -ENODEV when no page is mapped.
  */
 int bwarb_set_fastpath(struct bwarb_client *c, int enable);
 int bwarb_has_fastpath(const struct bwarb_client *c);
 /* The client id the module gave at registration (0 before). */
 uint32_t bwarb_client_id(const struct bwarb_client *c);
+/* The open /dev/bwarb file (tests map the page a second time with it). */
+int bwarb_client_fd(const struct bwarb_client *c);
 
 #endif /* SPLITMOE_BWARB_CLIENT_H */

@@ -107,11 +107,23 @@ struct bwarb_query {
  * Fast path: after REGISTER, mmap(NULL, BWARB_FAST_PAGE_SIZE,
  * PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) maps the client's page (mmap
  * before REGISTER: -ENOTCONN; another size, offset or a private mapping:
- * -EINVAL). At each period boundary the kernel takes back what is left in
- * @avail and puts the client's new budget there. An acquire of n bytes
- * within budget is an atomic compare-and-swap of @avail from v to v - n
- * that keeps it >= 0: no system call; the bytes count as granted and
- * completed. When @avail is short, use ACQUIRE.
+ * -EINVAL). At each period boundary the kernel first sets @period to
+ * BWARB_FAST_PERIOD_CLOSED, then takes back what is left in @avail, and
+ * later writes the new @period, @issued and, last, the client's new budget
+ * in @avail. An acquire of n bytes within budget is an atomic
+ * compare-and-swap of @avail from v to v - n that keeps it >= 0: no system
+ * call; the bytes count as granted and completed. When @avail is short,
+ * use ACQUIRE.
+ *
+ * {@avail, @period} is one 16-byte unit at the start of the page (16-byte
+ * aligned). A library that remembers the period a fast grant was taken in
+ * may return its unused bytes (a COMPLETE with fewer bytes than taken)
+ * with one 16-byte compare-and-swap (x86-64 cmpxchg16b) of {v, p} to
+ * {v + unused, p}, where p is the grant's period: it succeeds only before
+ * the boundary that ends p, and then counts as not consumed; after it the
+ * unused bytes have expired (as unused budget does at every boundary) and
+ * nothing is returned. Taking with the same 16-byte compare-and-swap tells
+ * the period of the budget taken.
  *
  * The page is advisory: the kernel keeps its own record of what it issued
  * and sees the page only at boundaries. There, a negative @avail, an @avail
@@ -127,10 +139,14 @@ struct bwarb_query {
  */
 #define BWARB_FAST_PAGE_SIZE	4096
 #define BWARB_FAST_GRANT_FLAG	_BITULL(63)
+/* @period between a boundary's take-back and its new issue: no budget. */
+#define BWARB_FAST_PERIOD_CLOSED	(~0ULL)
 
 struct bwarb_fast_page {
 	__s64 avail;		/* bytes that may be taken now */
-	__u64 period;		/* boundary that issued them (kernel) */
+	__u64 period;		/* boundary that issued them (kernel), or
+				 * BWARB_FAST_PERIOD_CLOSED
+				 */
 	__u64 issued;		/* what that boundary put in @avail (kernel) */
 	__u64 reserved[5];	/* zero (kernel) */
 };

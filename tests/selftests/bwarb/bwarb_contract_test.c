@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bwarb arbitration-contract selftests (kselftest harness, TAP), with real
- * processes and threads against the loaded module: the mmap fast path and
- * its tamper accounting, the reservation bound under 8 greedy competitors,
- * equal and 1:2:4 weighted shares, and clients killed while holding grants
- * and while blocked. Run as root in a guest with bwarb loaded.
+ * processes and threads against the loaded module: the mmap fast path, its
+ * tamper accounting and short completes of fast grants, the reservation
+ * bound under 8 greedy competitors, equal and 1:2:4 weighted shares, and
+ * clients killed while holding grants and while blocked. Run as root in a
+ * guest with bwarb loaded.
  *
  * Waits are counted in the module's periods (ACQUIRE wait_periods, sysfs
  * periods), never in wall time: the guest may be slow, the figures hold.
@@ -141,8 +142,8 @@ FIXTURE_TEARDOWN(contract)
 
 /*
  * The page's budget and what the kernel issued, read as one: a boundary
- * first takes the budget back (avail 0), then rewrites period, issued and
- * avail, so a read with a positive budget and the same period before and
+ * first closes the period and takes the budget back (avail 0), then
+ * rewrites period, issued and avail, so a read with a positive budget and the same period before and
  * after is of one issue. 0, or -1 if no budget showed for 50 periods.
  */
 static int page_snapshot(struct bwarb_fast_page *pg, long long *avail, __u64 *issued)
@@ -257,6 +258,41 @@ static int page_overwrite_avail(struct bwarb_fast_page *pg, __s64 val)
 	return -1;
 }
 
+/* {avail, period} of the page, read so that both are of one moment. */
+static void page_pair(struct bwarb_fast_page *pg, long long *avail, __u64 *period)
+{
+	do {
+		*period = __atomic_load_n(&pg->period, __ATOMIC_ACQUIRE);
+		*avail = __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE);
+	} while (*period != __atomic_load_n(&pg->period, __ATOMIC_ACQUIRE));
+}
+
+/*
+ * Sets the page's period to BWARB_FAST_PERIOD_CLOSED with one 16-byte
+ * compare-and-swap from a positive budget of an open period, so that it
+ * cannot land in a boundary's window (where the kernel itself closed it).
+ * 0, or -1 if the page showed no budget for 50 periods.
+ */
+__attribute__((target("cx16")))
+static int page_close_period(struct bwarb_fast_page *pg)
+{
+	typedef unsigned __int128 pair __attribute__((may_alias, aligned(16)));
+	unsigned long long end = knob_get("periods") + 50;
+	long long v;
+	__u64 p;
+
+	do {
+		page_pair(pg, &v, &p);
+		if (v > 0 && p != BWARB_FAST_PERIOD_CLOSED &&
+		    __sync_bool_compare_and_swap((pair *)pg,
+						 (pair)p << 64 | (__u64)v,
+						 (pair)BWARB_FAST_PERIOD_CLOSED << 64 | (__u64)v))
+			return 0;
+		usleep(100);
+	} while (knob_get("periods") < end);
+	return -1;
+}
+
 TEST_F(contract, fast_path_tampering_is_counted_never_granted)
 {
 	unsigned long long t0 = knob_get("tamper_events");
@@ -325,6 +361,26 @@ TEST_F(contract, fast_path_tampering_is_counted_never_granted)
 	issued = q1.fast_bytes - q.fast_bytes;
 	EXPECT_EQ(issued, q1.granted_bytes - q.granted_bytes);
 	EXPECT_EQ(issued + 1000000, q1.completed_bytes - q.completed_bytes);
+
+	/*
+	 * The period closed by the client (what the kernel writes at a
+	 * boundary, so that a stale return of a fast grant fails): tampering;
+	 * the whole issue counts as consumed and as much again as debt.
+	 */
+	for (i = 0; i < 400 && __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE) <= 0; i++) {
+		ASSERT_EQ(0, do_acquire(fd, PERIOD_BYTES / 10, 2000000000ULL, 0, &a));
+		ASSERT_EQ(0, do_complete(fd, a.grant_id, PERIOD_BYTES / 10));
+	}
+	ASSERT_EQ(0, do_query(fd, &q));
+	ASSERT_EQ(0, page_close_period(pg));
+	wait_periods(2, PERIOD_US);
+	ASSERT_EQ(0, do_query(fd, &q1));
+	EXPECT_EQ(q.tamper_events + 1, q1.tamper_events);
+	issued = q1.fast_bytes - q.fast_bytes;
+	EXPECT_LT(0, issued);
+	EXPECT_LE(issued, 2 * PERIOD_BYTES);
+	EXPECT_EQ(issued, q1.granted_bytes - q.granted_bytes);
+	EXPECT_EQ(2 * issued, q1.completed_bytes - q.completed_bytes);
 	munmap(pg, BWARB_FAST_PAGE_SIZE);
 	close(fd);
 }
@@ -365,6 +421,153 @@ TEST_F(contract, library_fast_path_and_fallback)
 	ASSERT_EQ(0, bwarb_acquire(c, 10000, 2000000000ULL, 0, &id));
 	EXPECT_EQ(0, id & BWARB_FAST_GRANT_FLAG);
 	ASSERT_EQ(0, bwarb_complete(c, id, 10000));
+	bwarb_close(c);
+}
+
+/* A library client and its page, mapped a second time for the test to see. */
+static struct bwarb_fast_page *lib_client(struct bwarb_client **c, const char *name)
+{
+	struct bwarb_register_opts o = { .name = name, .weight = 1,
+					 .burst_bytes = PERIOD_BYTES };
+	void *m;
+
+	if (bwarb_open(NULL, c) || bwarb_register(*c, &o) || !bwarb_has_fastpath(*c))
+		return NULL;
+	m = mmap(NULL, BWARB_FAST_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bwarb_client_fd(*c), 0);
+	return m == MAP_FAILED ? NULL : m;
+}
+
+/* Uses bandwidth through the library until its page holds budget. */
+static int lib_until_budget(struct bwarb_client *c, struct bwarb_fast_page *pg)
+{
+	uint64_t id;
+	int i;
+
+	for (i = 0; i < 400 && __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE) <= 0; i++)
+		if (bwarb_acquire(c, PERIOD_BYTES / 10, 2000000000ULL, 0, &id) ||
+		    bwarb_complete(c, id, PERIOD_BYTES / 10))
+			return -1;
+	return __atomic_load_n(&pg->avail, __ATOMIC_ACQUIRE) > 0 ? 0 : -1;
+}
+
+/*
+ * Contract point 4 on the fast path: a fast grant completed with fewer
+ * bytes within its period puts the difference back on the page, the next
+ * acquire takes it from there without a system call, and the kernel counts
+ * only what was used. The steps take microseconds; when a boundary falls
+ * among them (the period on the page changed) the whole is tried again, at
+ * most twice more.
+ */
+TEST_F(contract, fast_grant_completed_short_returns_the_rest_in_its_period)
+{
+	struct bwarb_client_info q0, q1;
+	struct bwarb_fast_page *pg;
+	struct bwarb_client *c;
+	long long v, a1 = 0, a2 = 0;
+	__u64 issued, p, p1, p2, r = 0;
+	uint64_t id, id2;
+	int i, ret, fast2 = 0;
+
+	pg = lib_client(&c, "short");
+	ASSERT_NE(NULL, pg);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, lib_until_budget(c, pg));
+		ASSERT_EQ(0, page_snapshot(pg, &v, &issued));
+		p = __atomic_load_n(&pg->period, __ATOMIC_ACQUIRE);
+		ASSERT_EQ(0, bwarb_query(c, &q0));
+		/* All the page holds, through the page. */
+		ret = bwarb_acquire(c, v, 0, BWARB_ACQ_NONBLOCK, &id);
+		if (ret == -EAGAIN)
+			continue;
+		ASSERT_EQ(0, ret);
+		if (!(id & BWARB_FAST_GRANT_FLAG)) {
+			ASSERT_EQ(0, bwarb_complete(c, id, v));
+			continue;
+		}
+		ASSERT_EQ(0, bwarb_complete(c, id, v / 4));
+		page_pair(pg, &a1, &p1);
+		r = v - v / 4;
+		ret = bwarb_acquire(c, r, 0, BWARB_ACQ_NONBLOCK, &id2);
+		if (ret == -EAGAIN)
+			continue;
+		ASSERT_EQ(0, ret);
+		fast2 = !!(id2 & BWARB_FAST_GRANT_FLAG);
+		ASSERT_EQ(0, bwarb_complete(c, id2, r / 2));
+		page_pair(pg, &a2, &p2);
+		if (p1 == p && p2 == p)
+			break;
+		TH_LOG("a boundary came between the steps; again");
+	}
+	ASSERT_GT(3, i);
+	EXPECT_EQ((long long)r, a1);
+	EXPECT_TRUE(fast2);
+	EXPECT_EQ((long long)(r - r / 2), a2);
+	wait_periods(2, PERIOD_US);
+	ASSERT_EQ(0, bwarb_query(c, &q1));
+	/* Used in period p: before our grant, v / 4, then r / 2. */
+	EXPECT_EQ(issued - v + v / 4 + r / 2, q1.fast_bytes - q0.fast_bytes);
+	EXPECT_EQ(issued - (__u64)a2, q1.fast_bytes - q0.fast_bytes);
+	EXPECT_EQ(q1.fast_bytes - q0.fast_bytes, q1.granted_bytes - q0.granted_bytes);
+	EXPECT_EQ(q1.fast_bytes - q0.fast_bytes, q1.completed_bytes - q0.completed_bytes);
+	EXPECT_EQ(0, q1.tamper_events);
+	munmap(pg, BWARB_FAST_PAGE_SIZE);
+	bwarb_close(c);
+}
+
+/*
+ * A fast grant completed short after the boundary that ended its period
+ * returns nothing: its bytes expired with the period. The page and the
+ * kernel's accounting of the current period are unchanged by the COMPLETE.
+ */
+TEST_F(contract, fast_grant_completed_short_after_its_period_returns_nothing)
+{
+	struct bwarb_client_info q0, q1;
+	struct bwarb_fast_page *pg;
+	struct bwarb_client *c;
+	long long v, a0 = 0, a1 = 0;
+	__u64 issued, p0, p1, is0 = 0;
+	uint64_t id;
+	int i, ret;
+
+	pg = lib_client(&c, "late");
+	ASSERT_NE(NULL, pg);
+	/*
+	 * A fast grant, then two boundaries, then its COMPLETE with nothing
+	 * used; tried again (at most twice more) when a boundary falls
+	 * between the reads of the page around the COMPLETE.
+	 */
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, lib_until_budget(c, pg));
+		ASSERT_EQ(0, page_snapshot(pg, &v, &issued));
+		ret = bwarb_acquire(c, v / 2 + 1, 0, BWARB_ACQ_NONBLOCK, &id);
+		if (ret == -EAGAIN)
+			continue;
+		ASSERT_EQ(0, ret);
+		if (!(id & BWARB_FAST_GRANT_FLAG)) {
+			ASSERT_EQ(0, bwarb_complete(c, id, v / 2 + 1));
+			continue;
+		}
+		wait_periods(2, PERIOD_US);
+		page_pair(pg, &a0, &p0);
+		is0 = __atomic_load_n(&pg->issued, __ATOMIC_ACQUIRE);
+		ASSERT_EQ(0, bwarb_query(c, &q0));
+		ASSERT_EQ(0, bwarb_complete(c, id, 0));
+		page_pair(pg, &a1, &p1);
+		if (p0 != BWARB_FAST_PERIOD_CLOSED && p1 == p0 &&
+		    is0 == __atomic_load_n(&pg->issued, __ATOMIC_ACQUIRE))
+			break;
+		TH_LOG("a boundary came around the COMPLETE; again");
+	}
+	ASSERT_GT(3, i);
+	EXPECT_EQ(a0, a1);
+	wait_periods(2, PERIOD_US);
+	ASSERT_EQ(0, bwarb_query(c, &q1));
+	/* Period p0 used nothing: the COMPLETE neither gave nor tampered. */
+	EXPECT_EQ(is0 - (__u64)a0, q1.fast_bytes - q0.fast_bytes);
+	EXPECT_EQ(q1.fast_bytes - q0.fast_bytes, q1.granted_bytes - q0.granted_bytes);
+	EXPECT_EQ(0, q1.tamper_events);
+	munmap(pg, BWARB_FAST_PAGE_SIZE);
 	bwarb_close(c);
 }
 
