@@ -571,6 +571,90 @@ TEST_F(contract, fast_grant_completed_short_after_its_period_returns_nothing)
 	bwarb_close(c);
 }
 
+/* One thread of the short-complete stress: what it took and declared. */
+struct shorter {
+	struct bwarb_client *c;
+	unsigned int seed;
+	int stop, failures;
+	unsigned long long granted, actual, fast, short_fast;
+};
+
+static void *shorter_loop(void *p)
+{
+	struct shorter *s = p;
+	uint64_t id, bytes, actual;
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		bytes = 1 + rand_r(&s->seed) % (PERIOD_BYTES / 50);
+		if (bwarb_acquire(s->c, bytes, 2000000000ULL, 0, &id)) {
+			s->failures++;
+			continue;
+		}
+		actual = rand_r(&s->seed) % 3 ? bytes * (rand_r(&s->seed) % 4) / 4 : bytes;
+		if (id & BWARB_FAST_GRANT_FLAG) {
+			s->fast++;
+			s->short_fast += actual < bytes;
+		}
+		if (bwarb_complete(s->c, id, actual))
+			s->failures++;
+		s->granted += bytes;
+		s->actual += actual;
+	}
+	return NULL;
+}
+
+/*
+ * Four threads of one library client take and complete short (a quarter
+ * to all of each grant, or nothing) for 200 periods, boundaries falling
+ * among their put-backs: the module never counts an honest put-back as
+ * tampering, never counts less than was declared used (a put-back that
+ * lands on a later issue would hide use) and never more than was taken.
+ */
+TEST_F_TIMEOUT(contract, short_fast_completes_across_boundaries_stay_exact, 60)
+{
+	struct bwarb_register_opts o = { .name = "shorter", .weight = 1,
+					 .burst_bytes = PERIOD_BYTES };
+	unsigned long long granted = 0, actual = 0, fast = 0, short_fast = 0;
+	struct bwarb_client_info q0, q1;
+	struct shorter s[4];
+	struct bwarb_client *c;
+	pthread_t th[4];
+	int i;
+
+	ASSERT_EQ(0, bwarb_open(NULL, &c));
+	ASSERT_EQ(0, bwarb_register(c, &o));
+	ASSERT_TRUE(bwarb_has_fastpath(c));
+	ASSERT_EQ(0, bwarb_query(c, &q0));
+	for (i = 0; i < 4; i++) {
+		memset(&s[i], 0, sizeof(s[i]));
+		s[i].c = c;
+		s[i].seed = 7919 * (i + 1);
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, shorter_loop, &s[i]));
+	}
+	wait_periods(200, PERIOD_US);
+	for (i = 0; i < 4; i++) {
+		__atomic_store_n(&s[i].stop, 1, __ATOMIC_RELEASE);
+		pthread_join(th[i], NULL);
+		EXPECT_EQ(0, s[i].failures);
+		granted += s[i].granted;
+		actual += s[i].actual;
+		fast += s[i].fast;
+		short_fast += s[i].short_fast;
+	}
+	wait_periods(2, PERIOD_US);
+	ASSERT_EQ(0, bwarb_query(c, &q1));
+	TH_LOG("%llu MB taken, %llu MB declared used, %llu MB counted; %llu fast grants, %llu completed short",
+	       granted / 1000000, actual / 1000000,
+	       (unsigned long long)(q1.completed_bytes - q0.completed_bytes) / 1000000,
+	       fast, short_fast);
+	EXPECT_LT(0, short_fast);
+	EXPECT_EQ(0, q1.tamper_events);
+	EXPECT_LE(actual, q1.completed_bytes - q0.completed_bytes);
+	EXPECT_GE(granted, q1.completed_bytes - q0.completed_bytes);
+	EXPECT_GE(granted, q1.granted_bytes - q0.granted_bytes);
+	bwarb_close(c);
+}
+
 /*
  * A client reserving 200 MB/s (1 MB a period) asks for one period's
  * reservation once a period while 8 greedy clients take all they can. Each
