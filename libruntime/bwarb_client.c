@@ -125,22 +125,25 @@ static int pair_cas(struct bwarb_fast_page *pg, fast_pair *old, fast_pair new)
 
 /*
  * Takes bytes from the page if it holds them: one compare-and-swap of
- * {avail, period}, so that *period is the period of the budget taken.
+ * @avail, with *period read before it. The budget taken is then of that
+ * period or of a later one (a boundary in between): a put-back expecting
+ * *period can only succeed when it was that period's, and otherwise
+ * returns nothing, as after any boundary.
  */
 static int fast_take(struct bwarb_client *c, uint64_t bytes, uint64_t *period)
 {
-	fast_pair p;
+	int64_t v;
 
 	if (!c->fast || !bytes || bytes > FAST_ID_BYTES_MAX)
 		return 0;
-	p = pair_load(c->fp);
-	while (pair_period(p) != BWARB_FAST_PERIOD_CLOSED &&
-	       pair_avail(p) >= (int64_t)bytes)
-		if (pair_cas(c->fp, &p, pair_make(pair_avail(p) - (int64_t)bytes,
-						  pair_period(p)))) {
-			*period = pair_period(p);
+	*period = __atomic_load_n(&c->fp->period, __ATOMIC_ACQUIRE);
+	if (*period == BWARB_FAST_PERIOD_CLOSED)
+		return 0;
+	v = __atomic_load_n(&c->fp->avail, __ATOMIC_ACQUIRE);
+	while (v >= (int64_t)bytes)
+		if (__atomic_compare_exchange_n(&c->fp->avail, &v, v - (int64_t)bytes,
+						0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 			return 1;
-		}
 	return 0;
 }
 

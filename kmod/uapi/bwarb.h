@@ -122,8 +122,9 @@ struct bwarb_query {
  * {v + unused, p}, where p is the grant's period: it succeeds only before
  * the boundary that ends p, and then counts as not consumed; after it the
  * unused bytes have expired (as unused budget does at every boundary) and
- * nothing is returned. Taking with the same 16-byte compare-and-swap tells
- * the period of the budget taken.
+ * nothing is returned. @period read before taking is the taken budget's
+ * period or an earlier one (a boundary in between): a put-back expecting
+ * it can then only fail.
  *
  * The page is advisory: the kernel keeps its own record of what it issued
  * and sees the page only at boundaries. There, a negative @avail, an @avail
