@@ -575,7 +575,7 @@ TEST_F(contract, fast_grant_completed_short_after_its_period_returns_nothing)
 struct shorter {
 	struct bwarb_client *c;
 	unsigned int seed;
-	int stop, failures;
+	int stop, failures, first_err, timeouts;
 	unsigned long long granted, actual, fast, short_fast;
 };
 
@@ -583,11 +583,24 @@ static void *shorter_loop(void *p)
 {
 	struct shorter *s = p;
 	uint64_t id, bytes, actual;
+	int err;
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		bytes = 1 + rand_r(&s->seed) % (PERIOD_BYTES / 50);
-		if (bwarb_acquire(s->c, bytes, 2000000000ULL, 0, &id)) {
-			s->failures++;
+		err = bwarb_acquire(s->c, bytes, 2000000000ULL, 0, &id);
+		/*
+		 * Threads of one client are not served in FIFO order among
+		 * themselves (the contract is per client; this one is best
+		 * effort), so under this hammering one may wait past 2 s: that
+		 * takes nothing and is reported, not counted as a failure.
+		 */
+		if (err == -ETIMEDOUT) {
+			s->timeouts++;
+			continue;
+		}
+		if (err) {
+			if (!s->failures++)
+				s->first_err = err;
 			continue;
 		}
 		actual = rand_r(&s->seed) % 3 ? bytes * (rand_r(&s->seed) % 4) / 4 : bytes;
@@ -595,8 +608,9 @@ static void *shorter_loop(void *p)
 			s->fast++;
 			s->short_fast += actual < bytes;
 		}
-		if (bwarb_complete(s->c, id, actual))
-			s->failures++;
+		err = bwarb_complete(s->c, id, actual);
+		if (err && !s->failures++)
+			s->first_err = 1000 + err;
 		s->granted += bytes;
 		s->actual += actual;
 	}
@@ -617,6 +631,7 @@ TEST_F_TIMEOUT(contract, short_fast_completes_across_boundaries_stay_exact, 60)
 	unsigned long long granted = 0, actual = 0, fast = 0, short_fast = 0;
 	struct bwarb_client_info q0, q1;
 	struct shorter s[4];
+	int timeouts = 0;
 	struct bwarb_client *c;
 	pthread_t th[4];
 	int i;
@@ -635,18 +650,20 @@ TEST_F_TIMEOUT(contract, short_fast_completes_across_boundaries_stay_exact, 60)
 	for (i = 0; i < 4; i++) {
 		__atomic_store_n(&s[i].stop, 1, __ATOMIC_RELEASE);
 		pthread_join(th[i], NULL);
-		EXPECT_EQ(0, s[i].failures);
+		EXPECT_EQ(0, s[i].failures)
+			TH_LOG("thread %d: first error %d (1000+: COMPLETE)", i, s[i].first_err);
 		granted += s[i].granted;
 		actual += s[i].actual;
 		fast += s[i].fast;
 		short_fast += s[i].short_fast;
+		timeouts += s[i].timeouts;
 	}
 	wait_periods(2, PERIOD_US);
 	ASSERT_EQ(0, bwarb_query(c, &q1));
-	TH_LOG("%llu MB taken, %llu MB declared used, %llu MB counted; %llu fast grants, %llu completed short",
+	TH_LOG("%llu MB taken, %llu MB declared used, %llu MB counted; %llu fast grants, %llu completed short; %d acquires timed out",
 	       granted / 1000000, actual / 1000000,
 	       (unsigned long long)(q1.completed_bytes - q0.completed_bytes) / 1000000,
-	       fast, short_fast);
+	       fast, short_fast, timeouts);
 	EXPECT_LT(0, short_fast);
 	EXPECT_EQ(0, q1.tamper_events);
 	EXPECT_LE(actual, q1.completed_bytes - q0.completed_bytes);
