@@ -5,6 +5,7 @@
  * required and range-checked; errors name the file and the field.
  */
 #include "errbuf.h"
+#include "json_file.h"
 #include "model.h"
 
 #include <limits.h>
@@ -238,12 +239,8 @@ int phimoe_config_load(const char *dir, struct phimoe_config *cfg,
 	snprintf(path, sizeof(path), "%s/config.json", dir);
 	if (access(path, R_OK))
 		return sm_errf(err, errlen, "%s: missing", path);
-	o = json_object_from_file(path);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		if (o)
-			json_object_put(o);
-		return sm_errf(err, errlen, "%s: not a JSON object (parse error)", path);
-	}
+	if (sm_json_load_object(path, &o, err, errlen))
+		return -1;
 	rc = parse_config(o, path, &c, err, errlen);
 	json_object_put(o);
 	if (rc)
@@ -254,12 +251,8 @@ int phimoe_config_load(const char *dir, struct phimoe_config *cfg,
 	if (!access(path, F_OK)) {
 		struct phimoe_config g = c;
 
-		o = json_object_from_file(path);
-		if (!o || !json_object_is_type(o, json_type_object)) {
-			if (o)
-				json_object_put(o);
-			return sm_errf(err, errlen, "%s: not a JSON object", path);
-		}
+		if (sm_json_load_object(path, &o, err, errlen))
+			return -1;
 		g.n_eos = 0;
 		rc = get_eos(o, path, c.vocab_size, &g, err, errlen);
 		json_object_put(o);

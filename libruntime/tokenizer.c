@@ -4,6 +4,7 @@
  * decoder used for both whole-sequence and streamed text.
  */
 #include "errbuf.h"
+#include "json_file.h"
 #include "tokenizer.h"
 #include "tokenizer_sp.h"
 
@@ -82,12 +83,8 @@ static int load_added(struct phimoe_tokenizer *tk, const char *dir,
 	snprintf(path, sizeof(path), "%s/added_tokens.json", dir);
 	if (access(path, F_OK))
 		return 0;
-	o = json_object_from_file(path);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		if (o)
-			json_object_put(o);
-		return sm_errf(err, errlen, "%s: not a JSON object", path);
-	}
+	if (sm_json_load_object(path, &o, err, errlen))
+		return -1;
 	{
 		json_object_object_foreach(o, k, v) {
 			if (!json_object_is_type(v, json_type_int)) {
@@ -122,12 +119,8 @@ static int load_tok_config(struct phimoe_tokenizer *tk, const char *dir,
 	snprintf(path, sizeof(path), "%s/tokenizer_config.json", dir);
 	if (access(path, F_OK))
 		return 0;
-	o = json_object_from_file(path);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		if (o)
-			json_object_put(o);
-		return sm_errf(err, errlen, "%s: not a JSON object", path);
-	}
+	if (sm_json_load_object(path, &o, err, errlen))
+		return -1;
 	if (json_object_object_get_ex(o, "add_bos_token", &v) && json_object_is_type(v, json_type_boolean))
 		tk->add_bos = json_object_get_boolean(v);
 	if (json_object_object_get_ex(o, "legacy", &v) && json_object_is_type(v, json_type_boolean))
