@@ -16,7 +16,11 @@ RT_ARB_BIN := build/numerics/test_arbiter
 
 build/numerics/%: build/asan/tests/numerics/%.o $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) -o $@ $< $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS) -lcmocka
+	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS) -lcmocka
+
+# Both check the fixture's criteria through one helper.
+build/numerics/test_fixture build/numerics/test_mapped: \
+	build/asan/tests/numerics/reference_criteria.o
 
 build/numerics/bench_eval: build/obj/tests/numerics/bench_eval.o $(RUNTIME_LIB)
 	@mkdir -p $(@D)

@@ -22,9 +22,8 @@
 #include "eval_reference.h"
 #include "inference.h"
 #include "model.h"
+#include "reference_criteria.h"
 
-#define FIXTURE "tests/fixtures/phimoe-tiny-a"
-#define REFERENCE FIXTURE "/reference.json"
 
 /* The first case's input_ids (reference.json). */
 static const int32_t prompt[] = {
@@ -72,41 +71,10 @@ static struct phimoe_session *open_session(const struct phimoe_model *m,
 	return s;
 }
 
-static void check_eval(enum sm_compute c)
-{
-	struct eval_opts o = { .compute = c, .threads = 2 };
-	struct eval_result r;
-	/* the table goes to stderr (the check log), TAP stays on stdout */
-	int rc = splitmoe_eval(FIXTURE, REFERENCE, &o, stderr, &r);
-
-	for (int i = 0; i < r.n_cases; i++)
-		printf("# case %d: max|dlogit| %.3e, min cos %.6f, top-1 %d/%d, router %d/%d, greedy %d/%d\n",
-		       i, r.cases[i].max_abs_err, r.cases[i].min_cos, r.cases[i].top1_agree,
-		       r.cases[i].n_pos, r.cases[i].router_agree, r.cases[i].router_total,
-		       r.cases[i].greedy_agree, r.cases[i].greedy_n);
-	assert_int_equal(rc, 0);
-	assert_true(r.pass);
-	assert_int_equal(r.n_cases, 4);
-	for (int i = 0; i < r.n_cases; i++) {
-		const struct eval_case_result *k = &r.cases[i];
-
-		assert_int_equal(k->tokenizer_ok, 1);
-		if (c == SM_COMPUTE_F32) {
-			assert_true(k->max_abs_err <= 1e-3);
-			assert_int_equal(k->router_agree, k->router_total);
-			assert_int_equal(k->greedy_agree, 24);
-		} else {
-			assert_true(k->min_cos >= 0.999);
-		}
-	}
-	if (c == SM_COMPUTE_BF16)
-		assert_true(r.top1_agree >= 0.95 * r.positions);
-}
-
 static void test_eval_f32(void **st)
 {
 	(void)st;
-	check_eval(SM_COMPUTE_F32);
+	check_reference_criteria(FIXTURE, SM_COMPUTE_F32, SM_WEIGHTS_AUTO);
 }
 
 static void test_eval_bf16(void **st)
@@ -124,7 +92,7 @@ static void test_eval_bf16(void **st)
 		return;
 	}
 	phimoe_session_destroy(s);
-	check_eval(SM_COMPUTE_BF16);
+	check_reference_criteria(FIXTURE, SM_COMPUTE_BF16, SM_WEIGHTS_AUTO);
 }
 
 static double max_diff(const float *a, const float *b, size_t n)

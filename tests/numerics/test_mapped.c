@@ -27,11 +27,10 @@
 #include "eval_reference.h"
 #include "inference.h"
 #include "model.h"
+#include "reference_criteria.h"
 #include "safetensors.h"
 
-#define FIXTURE "tests/fixtures/phimoe-tiny-a"
 #define FIXTURE_F32 "build/runtime/variants/as_f32"
-#define REFERENCE FIXTURE "/reference.json"
 
 /* The bf16 fixture and its f32 copy, each with the compute type that
  * can read it in place. */
@@ -174,43 +173,11 @@ static void test_handles_in_mapping(void **st)
 	}
 }
 
-/* The reference criteria (test_fixture.c's) in one layout. */
-static void check_eval(const char *dir, enum sm_compute c, enum sm_weights_layout w)
-{
-	struct eval_opts o = { .compute = c, .threads = 2, .weights = w };
-	struct eval_result r;
-	int rc = splitmoe_eval(dir, REFERENCE, &o, stderr, &r);
-
-	for (int i = 0; i < r.n_cases; i++)
-		printf("# %s %s %s case %d: max|dlogit| %.3e, min cos %.6f, top-1 %d/%d, router %d/%d, greedy %d/%d\n",
-		       dir, sm_compute_name(c), sm_weights_layout_name(w), i, r.cases[i].max_abs_err,
-		       r.cases[i].min_cos, r.cases[i].top1_agree, r.cases[i].n_pos,
-		       r.cases[i].router_agree, r.cases[i].router_total, r.cases[i].greedy_agree,
-		       r.cases[i].greedy_n);
-	assert_int_equal(rc, 0);
-	assert_true(r.pass);
-	assert_int_equal(r.n_cases, 4);
-	for (int i = 0; i < r.n_cases; i++) {
-		const struct eval_case_result *k = &r.cases[i];
-
-		assert_int_equal(k->tokenizer_ok, 1);
-		if (c == SM_COMPUTE_F32) {
-			assert_true(k->max_abs_err <= 1e-3);
-			assert_int_equal(k->router_agree, k->router_total);
-			assert_int_equal(k->greedy_agree, k->greedy_n);
-		} else {
-			assert_true(k->min_cos >= 0.999);
-		}
-	}
-	if (c == SM_COMPUTE_BF16)
-		assert_true(r.top1_agree >= 0.95 * r.positions);
-}
-
 static void test_eval_f32_mapped_and_packed(void **st)
 {
 	(void)st;
-	check_eval(FIXTURE_F32, SM_COMPUTE_F32, SM_WEIGHTS_MAPPED);
-	check_eval(FIXTURE_F32, SM_COMPUTE_F32, SM_WEIGHTS_PACKED);
+	check_reference_criteria(FIXTURE_F32, SM_COMPUTE_F32, SM_WEIGHTS_MAPPED);
+	check_reference_criteria(FIXTURE_F32, SM_COMPUTE_F32, SM_WEIGHTS_PACKED);
 }
 
 static void test_eval_bf16_mapped_and_packed(void **st)
@@ -218,8 +185,8 @@ static void test_eval_bf16_mapped_and_packed(void **st)
 	(void)st;
 	if (!dmm_cpu_has_bf16())
 		skip();
-	check_eval(FIXTURE, SM_COMPUTE_BF16, SM_WEIGHTS_MAPPED);
-	check_eval(FIXTURE, SM_COMPUTE_BF16, SM_WEIGHTS_PACKED);
+	check_reference_criteria(FIXTURE, SM_COMPUTE_BF16, SM_WEIGHTS_MAPPED);
+	check_reference_criteria(FIXTURE, SM_COMPUTE_BF16, SM_WEIGHTS_PACKED);
 }
 
 /* mapped with a dtype that is not the compute type: refused, naming the
