@@ -59,13 +59,15 @@ struct bwarb_client {
 	u64 max_wait_ns;		/* [L] longest wait of a granted acquire */
 	/*
 	 * The core keeps one pending demand per client, so only one thread of
-	 * the file waits in the core at a time (@waiter); the others wait for
-	 * the slot to be free. The period timer retries the waiting demand
+	 * the file waits in the core at a time (@waiter); the others queue on
+	 * @slot_queue and take the slot in arrival order, so that no thread
+	 * of the file starves its siblings. The period timer retries the waiting demand
 	 * (@wait_bytes) at each boundary and leaves the outcome in @wait_ret,
 	 * @wait_grant_id and @wait_seq, setting @wait_done.
 	 */
 	struct task_struct *waiter;	/* [L] */
 	struct list_head wait_node;	/* [L] in bwarb_dev.waiting until decided */
+	struct list_head slot_queue;	/* [L] acquires waiting for @waiter */
 	u64 wait_bytes;			/* [L] */
 	u64 wait_grant_id;		/* [L] */
 	u64 wait_seq;			/* [L] */

@@ -36,6 +36,7 @@ static int bwarb_open(struct inode *inode, struct file *f)
 	cl->bd = &bwarb_dev;
 	INIT_LIST_HEAD(&cl->node);
 	INIT_LIST_HEAD(&cl->wait_node);
+	INIT_LIST_HEAD(&cl->slot_queue);
 	INIT_LIST_HEAD(&cl->fast_node);
 	f->private_data = cl;
 	return 0;
@@ -133,7 +134,35 @@ struct bwarb_acq {
 	u64 seq_end;	/* ... when the acquire was decided */
 	bool started;
 	int ret;
+	struct list_head slot_node;	/* in bwarb_client.slot_queue if queued */
+	bool queued;
 };
+
+/* Queues the acquire for the client's waiter slot (once). */
+static void bwarb_slot_queue(struct bwarb_client *cl, struct bwarb_acq *a)
+{
+	if (a->queued)
+		return;
+	list_add_tail(&a->slot_node, &cl->slot_queue);
+	a->queued = true;
+}
+
+/* Leaves the slot queue, if queued. */
+static void bwarb_slot_unqueue(struct bwarb_acq *a)
+{
+	if (!a->queued)
+		return;
+	list_del(&a->slot_node);
+	a->queued = false;
+}
+
+/* True if the slot is free and this acquire is next in line for it. */
+static bool bwarb_slot_turn(struct bwarb_client *cl, struct bwarb_acq *a)
+{
+	return !cl->waiter &&
+	       (list_empty(&cl->slot_queue) ||
+		list_first_entry(&cl->slot_queue, struct bwarb_acq, slot_node) == a);
+}
 
 /* The calling thread gives up the client's waiter slot, if it holds it. */
 static void bwarb_drop_waiter(struct bwarb_client *cl)
@@ -162,7 +191,7 @@ static void bwarb_take_outcome(struct bwarb_client *cl, struct bwarb_acq *a)
  * client's waiter slot (one demand per client in the core) and the period
  * timer asks again at each boundary (bwarb_grant_waiters()), so a grant
  * does not depend on when the thread gets to run. Other threads of the
- * file wait for the slot.
+ * file queue for the slot and take it in arrival order.
  */
 static bool bwarb_try_acquire(struct bwarb_client *cl, struct bwarb_acq *a)
 {
@@ -176,13 +205,18 @@ static bool bwarb_try_acquire(struct bwarb_client *cl, struct bwarb_acq *a)
 		a->seq_start = bd->period_seq;
 		a->started = true;
 	}
-	if (cl->waiter) {
-		if (cl->waiter == current && cl->wait_done) {
+	if (cl->waiter == current) {
+		if (cl->wait_done) {
 			bwarb_take_outcome(cl, a);
 			done = true;
 		}
 		goto out;
 	}
+	if (!bwarb_slot_turn(cl, a)) {
+		bwarb_slot_queue(cl, a);
+		goto out;
+	}
+	bwarb_slot_unqueue(a);
 	ret = arb_acquire(&bd->arb, &cl->core, a->bytes, &a->grant_id);
 	if (ret == -EAGAIN) {
 		cl->waiter = current;
@@ -280,6 +314,7 @@ static long bwarb_ioc_acquire(struct bwarb_client *cl,
 	wait_ns = ktime_get_ns() - t0;
 
 	spin_lock_irqsave(&bd->lock, flags);
+	bwarb_slot_unqueue(&a);
 	if (wret && cl->waiter == current) {
 		if (cl->wait_done) {
 			/* Decided at a boundary before we gave up: keep it. */
