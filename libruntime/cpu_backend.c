@@ -6,6 +6,7 @@
  */
 #include "backend.h"
 #include "arbiter.h"
+#include "cpu_gemv.h"
 #include "cpu_math.h"
 #include "dnnl_matmul.h"
 #include "name_table.h"
@@ -25,6 +26,10 @@ struct sm_linear {
 	int col[SM_LINEAR_MAX_PARTS];	/* first output column of each part */
 	int in, out;
 	uint64_t wbytes, packed, mapped;
+	/* Every part row-major (mapped, or packed in place): few-row
+	 * products read it directly (cpu_gemv.h) */
+	bool rowmajor;
+	struct sm_gemv g[SM_LINEAR_MAX_PARTS];
 };
 
 struct sm_expert {
@@ -35,6 +40,11 @@ struct sm_expert {
 	uint64_t packed, mapped;
 	int hidden, inter;
 	uint64_t borrowed;		/* bytes read from another backend's memory */
+	/* Row-major weights: few-row products read them directly. up: w13,
+	 * or w1 and w3 into the two halves of h; down: w2. */
+	bool rowmajor;
+	int nup;
+	struct sm_gemv up[2], down;
 };
 
 struct cpu_be {
@@ -43,6 +53,7 @@ struct cpu_be {
 	enum sm_weights_layout weights;
 	int threads;
 	int max_rows;
+	int gemv_rows;			/* products of up to this many rows: cpu_gemv */
 	float *h;			/* [max_rows][2*inter] */
 	float *g;			/* [max_rows][inter] */
 	size_t h_elems, g_elems;
@@ -159,6 +170,35 @@ static void set_threads(struct cpu_be *c, uint64_t bytes)
 		omp_set_num_threads(c->threads);
 }
 
+/* Threads for a product of this many bytes (our own kernels). */
+static int threads_for(const struct cpu_be *c, uint64_t bytes)
+{
+	return bytes < SMALL_PRODUCT_BYTES ? 1 : c->threads;
+}
+
+static enum phimoe_dtype compute_dtype(const struct sm_backend *be)
+{
+	return be->compute == SM_BACKEND_BF16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32;
+}
+
+/* A row-major weight as a product of cpu_gemv (inputs filled per call);
+ * false when oneDNN holds it in a packed layout. */
+static bool gemv_of(const struct sm_backend *be, const struct dmm_weights *w,
+		    struct sm_gemv *g)
+{
+	const void *data = dmm_weights_plain_data(w);
+
+	memset(g, 0, sizeof(*g));
+	if (!data || !sm_gemv_dtype_ok(compute_dtype(be)))
+		return false;
+	g->w = data;
+	g->dtype = compute_dtype(be);
+	g->n = dmm_weights_n(w);
+	g->k = dmm_weights_k(w);
+	g->bias = dmm_weights_bias(w);
+	return true;
+}
+
 static void cpu_destroy(struct sm_backend *be)
 {
 	struct cpu_be *c = cpu(be);
@@ -251,8 +291,11 @@ static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc 
 		return rc;
 	}
 	l->in = dmm_weights_k(l->w[0]);
-	for (int i = 0; i < l->nw; i++)
+	l->rowmajor = true;
+	for (int i = 0; i < l->nw; i++) {
 		l->wbytes += dmm_weights_bytes(l->w[i]);
+		l->rowmajor &= gemv_of(be, l->w[i], &l->g[i]);
+	}
 	be->packed_bytes += l->packed;
 	be->mapped_bytes += l->mapped;
 	*out = l;
@@ -286,6 +329,17 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
+	if (l->rowmajor && m <= c->gemv_rows) {
+		for (int i = 0; i < l->nw; i++) {
+			l->g[i].m = m;
+			l->g[i].x = x;
+			l->g[i].ldx = l->in;
+			l->g[i].y = y + l->col[i];
+			l->g[i].ldy = l->out;
+		}
+		sm_gemv_run(l->g, l->nw, threads_for(c, bytes));
+		return gate_complete(be, grant, bytes);
+	}
 	set_threads(c, bytes);
 	for (int i = 0; !rc && i < l->nw; i++)
 		rc = dmm_run(c->mm, l->w[i], x, m, y + l->col[i]);
@@ -323,6 +377,19 @@ static void expert_free(struct sm_expert *e)
 	dmm_weights_destroy(e->w3);
 	dmm_weights_destroy(e->w2);
 	free(e);
+}
+
+/* The expert's products for cpu_gemv, where its weights are row-major. */
+static void expert_gemv(const struct sm_backend *be, struct sm_expert *e)
+{
+	if (e->w13) {
+		e->nup = 1;
+		e->rowmajor = gemv_of(be, e->w13, &e->up[0]);
+	} else {
+		e->nup = 2;
+		e->rowmajor = gemv_of(be, e->w1, &e->up[0]) && gemv_of(be, e->w3, &e->up[1]);
+	}
+	e->rowmajor = e->rowmajor && gemv_of(be, e->w2, &e->down);
 }
 
 static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc *d,
@@ -374,6 +441,8 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 	}
 	e->hidden = (int)d->w1.shape[1];
 	e->inter = inter;
+	if (!rc)
+		expert_gemv(be, e);
 	if (!rc && work_buffers(be, e->inter))
 		rc = fail(be, -ENOMEM, "out of memory");
 	if (rc) {
@@ -409,6 +478,8 @@ static int cpu_expert_create_shared(struct sm_backend *be, const char *name,
 				      &e->w2, be->last_error, sizeof(be->last_error));
 	e->hidden = v->w13.cols;
 	e->inter = v->w13.rows / 2;
+	if (!rc)
+		expert_gemv(be, e);
 	if (!rc && work_buffers(be, e->inter))
 		rc = fail(be, -ENOMEM, "out of memory");
 	if (rc) {
@@ -460,6 +531,71 @@ const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
 	}
 }
 
+/* Phase jobs of experts_gemv: at most 2 up products per expert. */
+#define GEMV_EXPERTS_MAX (SM_GEMV_MAX_JOBS / 2)
+
+/*
+ * Experts of few rows on row-major weights in one parallel region: the
+ * up products of all of them, silu(h1) * h3, the down products with the
+ * routing weights folded in. Rows of expert i sit at h/g row off_i.
+ * The caller checked count <= GEMV_EXPERTS_MAX and sum m <= max_rows.
+ */
+static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
+			 const float *const *x, const int *m, const float *const *scale,
+			 float *const *y, int count, int nthreads)
+{
+	struct sm_gemv up[SM_GEMV_MAX_JOBS] = { { 0 } }, down[GEMV_EXPERTS_MAX] = { { 0 } };
+	float *hrow[GEMV_EXPERTS_MAX], *grow[GEMV_EXPERTS_MAX];
+	int nup = 0, rows = 0;
+
+	for (int i = 0; i < count; i++) {
+		int inter = e[i]->inter;
+
+		hrow[i] = c->h + (size_t)rows * 2 * inter;
+		grow[i] = c->g + (size_t)rows * inter;
+		for (int u = 0; u < e[i]->nup; u++) {
+			up[nup] = e[i]->up[u];
+			up[nup].m = m[i];
+			up[nup].x = x[i];
+			up[nup].ldx = e[i]->hidden;
+			up[nup].y = hrow[i] + (size_t)u * inter;
+			up[nup].ldy = 2 * inter;
+			nup++;
+		}
+		down[i] = e[i]->down;
+		down[i].m = m[i];
+		down[i].x = grow[i];
+		down[i].ldx = inter;
+		down[i].row_scale = scale[i];
+		down[i].y = y[i];
+		down[i].ldy = e[i]->hidden;
+		rows += m[i];
+	}
+	if (nthreads <= 1) {
+		sm_gemv_part(up, nup, 0, 1);
+		for (int i = 0; i < count; i++)
+			cm_silu_gate(hrow[i], m[i], e[i]->inter, grow[i]);
+		sm_gemv_part(down, count, 0, 1);
+		return;
+	}
+#pragma omp parallel num_threads(nthreads)
+	{
+		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+
+		sm_gemv_part(up, nup, tid, nth);
+#pragma omp barrier
+		/* silu over (expert, row) pairs, a share each */
+		for (int i = 0, r = 0; i < count; i++) {
+			for (int j = 0; j < m[i]; j++, r++)
+				if (r % nth == tid)
+					cm_silu_gate(hrow[i] + (size_t)j * 2 * e[i]->inter, 1,
+						     e[i]->inter, grow[i] + (size_t)j * e[i]->inter);
+		}
+#pragma omp barrier
+		sm_gemv_part(down, count, tid, nth);
+	}
+}
+
 static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x,
 		      int m, const float *scale, float *y)
 {
@@ -475,6 +611,10 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
+	if (e->rowmajor && m <= c->gemv_rows) {
+		experts_gemv(c, &e, &x, &m, &scale, &y, 1, threads_for(c, bytes));
+		return gate_complete(be, grant, bytes);
+	}
 	set_threads(c, bytes);
 	if (e->w13) {
 		rc = dmm_run(c->mm, e->w13, x, m, c->h);
@@ -493,6 +633,45 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
 	}
 	if (scale)
 		cm_scale_rows(y, m, e->hidden, scale);
+	return gate_complete(be, grant, bytes);
+}
+
+static uint64_t expert_op_bytes(const struct sm_expert *e, int m)
+{
+	uint64_t wbytes = e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
+			  e->mapped;
+
+	return sm_expert_bytes(wbytes, m, e->hidden, e->inter);
+}
+
+static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
+		       const float *const *x, const int *m, const float *const *scale,
+		       float *const *y, int count)
+{
+	struct cpu_be *c = cpu(be);
+	uint64_t bytes = 0, grant = 0;
+	bool together = count <= GEMV_EXPERTS_MAX;
+	int rows = 0, rc;
+
+	for (int i = 0; i < count; i++) {
+		if (m[i] < 1 || m[i] > c->max_rows)
+			return fail(be, -EINVAL, "expert: %d rows (max %d)", m[i], c->max_rows);
+		together &= e[i]->rowmajor && m[i] <= c->gemv_rows;
+		bytes += expert_op_bytes(e[i], m[i]);
+		rows += m[i];
+	}
+	if (!together || rows > c->max_rows) {
+		for (int i = 0; i < count; i++) {
+			rc = cpu_expert(be, e[i], x[i], m[i], scale[i], y[i]);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	rc = gate_acquire(be, bytes, &grant);
+	if (rc)
+		return rc;
+	experts_gemv(c, e, x, m, scale, y, count, threads_for(c, bytes));
 	return gate_complete(be, grant, bytes);
 }
 
@@ -580,6 +759,7 @@ static const struct sm_backend_ops cpu_ops = {
 	.expert_create = cpu_expert_create,
 	.expert_destroy = cpu_expert_destroy,
 	.expert = cpu_expert,
+	.experts = cpu_experts,
 	.expert_view = cpu_expert_view,
 	.expert_create_shared = cpu_expert_create_shared,
 	.layernorm = cpu_layernorm,
@@ -591,6 +771,22 @@ static const struct sm_backend_ops cpu_ops = {
 	.add = cpu_add,
 	.sync = cpu_sync,
 };
+
+/* Up to this many rows, our kernel on row-major weights beats oneDNN
+ * (bench --profile); SPLITMOE_GEMV_ROWS overrides it for measurement. */
+#define GEMV_ROWS_DEFAULT 8
+
+static int gemv_rows_default(void)
+{
+	const char *env = getenv("SPLITMOE_GEMV_ROWS");
+	char *end;
+	long v;
+
+	if (!env || !*env)
+		return GEMV_ROWS_DEFAULT;
+	v = strtol(env, &end, 10);
+	return *end || v < 0 || v > 4096 ? GEMV_ROWS_DEFAULT : (int)v;
+}
 
 int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 			  struct sm_backend **out, char *err, size_t errlen)
@@ -624,6 +820,7 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 	/* 0: whatever OpenMP would use here (OMP_NUM_THREADS or the cores) */
 	c->threads = o->threads > 0 ? o->threads : omp_get_max_threads();
 	c->max_rows = o->max_rows ? o->max_rows : 512;
+	c->gemv_rows = gemv_rows_default();
 	set_threads(c, 0);
 	rc = dmm_ctx_create(o->compute == SM_BACKEND_BF16, c->max_rows, &c->mm, err, errlen);
 	if (rc) {

@@ -625,6 +625,7 @@ void dmm_weights_destroy(struct dmm_weights *w)
 	free(w);
 }
 
+const float *dmm_weights_bias(const struct dmm_weights *w) { return w->bias; }
 int dmm_weights_k(const struct dmm_weights *w) { return w->sh->k; }
 int dmm_weights_n(const struct dmm_weights *w) { return w->sh->n; }
 uint64_t dmm_weights_bytes(const struct dmm_weights *w) { return w->bytes; }

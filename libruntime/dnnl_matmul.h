@@ -67,6 +67,8 @@ int dmm_weights_map(struct dmm_ctx *c, const struct phimoe_tensor *w,
 /* The row-major [n][k] data oneDNN reads for w (its memory object's
  * handle), or NULL when w is in a packed layout. */
 const void *dmm_weights_plain_data(const struct dmm_weights *w);
+/* The bias as f32 [n], or NULL without one. */
+const float *dmm_weights_bias(const struct dmm_weights *w);
 int dmm_weights_k(const struct dmm_weights *w);
 int dmm_weights_n(const struct dmm_weights *w);
 /* Bytes of the weight as oneDNN reads it (packed or mapped). */

@@ -50,6 +50,11 @@ struct phimoe_session {
 	int32_t *rows;
 	float *rscale, *xs, *ys;
 	int32_t *count, *fill;			/* [E] */
+	/* one experts() call of prefill: the experts with tokens, [E] */
+	struct sm_expert **ex_e;
+	const float **ex_x, **ex_scale;
+	float **ex_y;
+	int *ex_m;
 	float *logits;				/* [V] */
 	float *scratch;				/* attention: [nh * max_seq] */
 
@@ -222,6 +227,13 @@ static int alloc_buffers(struct phimoe_session *s)
 	s->ys = balloc(s, sizeof(float) * B * 2 * s->H);
 	s->count = balloc(s, sizeof(int32_t) * s->E);
 	s->fill = balloc(s, sizeof(int32_t) * s->E);
+	s->ex_e = calloc(s->E, sizeof(*s->ex_e));
+	s->ex_x = calloc(s->E, sizeof(*s->ex_x));
+	s->ex_scale = calloc(s->E, sizeof(*s->ex_scale));
+	s->ex_y = calloc(s->E, sizeof(*s->ex_y));
+	s->ex_m = calloc(s->E, sizeof(*s->ex_m));
+	if (!s->ex_e || !s->ex_x || !s->ex_scale || !s->ex_y || !s->ex_m)
+		return seterr(s, -ENOMEM, "out of memory for the work buffers");
 	s->logits = balloc(s, sizeof(float) * s->V);
 	s->scratch = balloc(s, sizeof(float) * (size_t)s->nh * s->max_seq);
 	s->norm_g = vec_f32(s, &s->model->norm_w, s->H);
@@ -413,6 +425,11 @@ void phimoe_session_destroy(struct phimoe_session *s)
 	sm_arb_client_close(s->gate);
 	free(s->layers);
 	free(s->layer_ns);
+	free(s->ex_e);
+	free(s->ex_x);
+	free(s->ex_scale);
+	free(s->ex_y);
+	free(s->ex_m);
 	free(s);
 }
 
@@ -425,6 +442,15 @@ void phimoe_session_reset(struct phimoe_session *s)
 #define BE(call)							\
 	do {								\
 		int rc_ = s->be->ops->call;				\
+		if (rc_)						\
+			return seterr(s, rc_, "%s: %s", s->be->ops->name, \
+				      s->be->last_error);		\
+	} while (0)
+
+/* The same for a wrapper of backend.h that calls the ops itself. */
+#define BE_CALL(expr)							\
+	do {								\
+		int rc_ = (expr);					\
 		if (rc_)						\
 			return seterr(s, rc_, "%s: %s", s->be->ops->name, \
 				      s->be->last_error);		\
@@ -451,12 +477,18 @@ static int moe(struct phimoe_session *s, struct layer_state *ls, int n)
 	struct sm_backend *be = s->be;
 	int H = s->H;
 	uint64_t t_ = s->profile ? now_ns() : 0;
+	int ne = 0;
 
 	if (n == 1) {
-		/* decode: the two experts straight from xn, no gather */
-		for (int k = 0; k < 2; k++)
-			BE(expert(be, ls->experts[s->sel[k]], s->xn, 1, &s->sel_w[k],
-				  s->ys + (size_t)k * H));
+		/* decode: the two experts straight from xn, no gather, side by
+		 * side where the backend can */
+		struct sm_expert *ex[2] = { ls->experts[s->sel[0]], ls->experts[s->sel[1]] };
+		const float *xs[2] = { s->xn, s->xn };
+		const float *sc[2] = { &s->sel_w[0], &s->sel_w[1] };
+		float *ys[2] = { s->ys, s->ys + H };
+		int ms[2] = { 1, 1 };
+
+		BE_CALL(sm_be_experts(be, ex, xs, ms, sc, ys, 2));
 		s->rows[0] = s->rows[1] = 0;
 		PROF(SM_OP_EXPERTS);
 	} else {
@@ -479,9 +511,14 @@ static int moe(struct phimoe_session *s, struct layer_state *ls, int n)
 		for (int e = 0, off = 0; e < s->E; off += s->count[e], e++) {
 			if (!s->count[e])
 				continue;
-			BE(expert(be, ls->experts[e], s->xs + (size_t)off * H, s->count[e],
-				  s->rscale + off, s->ys + (size_t)off * H));
+			s->ex_e[ne] = ls->experts[e];
+			s->ex_x[ne] = s->xs + (size_t)off * H;
+			s->ex_m[ne] = s->count[e];
+			s->ex_scale[ne] = s->rscale + off;
+			s->ex_y[ne] = s->ys + (size_t)off * H;
+			ne++;
 		}
+		BE_CALL(sm_be_experts(be, s->ex_e, s->ex_x, s->ex_m, s->ex_scale, s->ex_y, ne));
 		PROF(SM_OP_EXPERTS);
 	}
 	memset(s->tmp, 0, sizeof(float) * (size_t)n * H);
