@@ -827,6 +827,8 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 		free(c);
 		return rc;
 	}
+	/* fewer rows on row-major weights run in cpu_gemv */
+	dmm_ctx_set_min_plain_rows(c->mm, c->gemv_rows + 1);
 	*out = &c->be;
 	return 0;
 }

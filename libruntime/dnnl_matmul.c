@@ -11,7 +11,25 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-/* Primitives of one (k, n, bias) shape, indexed by m. */
+/* Row counts a primitive is made for: a product of r rows runs the
+ * smallest bucket >= r on padded buffers (at most a third more rows
+ * beyond 8; oneDNN 2.6 picks its fast kernels only for a fixed m). */
+static const int bucket_rows[] = {
+	1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512,
+	768, 1024, 1536, 2048, 3072, 4096, 6144, 8192,
+};
+#define DMM_BUCKETS ((int)(sizeof(bucket_rows) / sizeof(bucket_rows[0])))
+
+/* Index of the smallest bucket of at least rows, or -1. */
+static int bucket_of(int rows)
+{
+	for (int b = 0; b < DMM_BUCKETS; b++)
+		if (bucket_rows[b] >= rows)
+			return b;
+	return -1;
+}
+
+/* Primitives of one (k, n, bias) shape, per row bucket. */
 struct dmm_shape {
 	struct dmm_shape *next;
 	int k, n;
@@ -20,8 +38,11 @@ struct dmm_shape {
 	int ldc;			/* dst row stride (f32; n in bf16, whose
 					 * products go through y2) */
 	dnnl_memory_desc_t wmd;		/* the packed layout, fixed for every m */
-	dnnl_primitive_t *prim;		/* [max_rows + 1], NULL until first use */
-	dnnl_memory_t *src, *dst;	/* per m; handles set at each call */
+	/* per row bucket (bucket_rows[]), made with the shape: a call's
+	 * rows are padded up to their bucket, so that no primitive is made
+	 * on the hot path; NULL for buckets no call can reach */
+	dnnl_primitive_t prim[DMM_BUCKETS];
+	dnnl_memory_t src[DMM_BUCKETS], dst[DMM_BUCKETS];	/* handles set per call */
 };
 
 struct dmm_ctx {
@@ -29,10 +50,14 @@ struct dmm_ctx {
 	dnnl_stream_t strm;
 	bool bf16;
 	int max_rows;
-	int prim_rows;			/* rows a primitive may have: 2 * max_rows in bf16 */
-	size_t xbf_elems, y2_elems;
+	int prim_rows;			/* rows a call may have: 2 * max_rows in bf16 */
+	int cap_rows;			/* rows of the largest bucket used */
+	int min_plain_rows;		/* fewer rows never reach a plain weight */
+	size_t xbf_elems, y2_elems, xf_elems;
 	uint16_t *xbf;			/* bf16: hi rows, then lo rows of the input */
-	float *y2;			/* bf16: the products of the hi and lo rows */
+	float *y2;			/* bf16: the products of the hi and lo rows;
+					 * f32: a padded call's output */
+	float *xf;			/* f32: a padded call's input */
 	struct dmm_shape *shapes;
 };
 
@@ -102,6 +127,14 @@ int dmm_ctx_create(bool bf16, int max_rows, struct dmm_ctx **out,
 	c->bf16 = bf16;
 	c->max_rows = max_rows;
 	c->prim_rows = bf16 ? 2 * max_rows : max_rows;
+	if (bucket_of(c->prim_rows) < 0) {
+		seterr(err, errlen, "matmul: max_rows %d above %d", max_rows,
+		       bucket_rows[DMM_BUCKETS - 1] / (bf16 ? 2 : 1));
+		free(c);
+		return -EINVAL;
+	}
+	c->cap_rows = bucket_rows[bucket_of(c->prim_rows)];
+	c->min_plain_rows = 1;
 	if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success ||
 	    dnnl_stream_create(&c->strm, c->eng, dnnl_stream_default_flags) != dnnl_success) {
 		seterr(err, errlen, "oneDNN: cannot create the CPU engine/stream");
@@ -112,20 +145,22 @@ int dmm_ctx_create(bool bf16, int max_rows, struct dmm_ctx **out,
 	return 0;
 }
 
-static void shape_free(struct dmm_shape *sh, int prim_rows)
+static void shape_free(struct dmm_shape *sh)
 {
-	for (int m = 0; m <= prim_rows; m++) {
-		if (sh->prim[m])
-			dnnl_primitive_destroy(sh->prim[m]);
-		if (sh->src[m])
-			dnnl_memory_destroy(sh->src[m]);
-		if (sh->dst[m])
-			dnnl_memory_destroy(sh->dst[m]);
+	for (int b = 0; b < DMM_BUCKETS; b++) {
+		if (sh->prim[b])
+			dnnl_primitive_destroy(sh->prim[b]);
+		if (sh->src[b])
+			dnnl_memory_destroy(sh->src[b]);
+		if (sh->dst[b])
+			dnnl_memory_destroy(sh->dst[b]);
 	}
-	free(sh->prim);
-	free(sh->src);
-	free(sh->dst);
 	free(sh);
+}
+
+void dmm_ctx_set_min_plain_rows(struct dmm_ctx *c, int m)
+{
+	c->min_plain_rows = m < 1 ? 1 : m;
 }
 
 void dmm_ctx_destroy(struct dmm_ctx *c)
@@ -135,11 +170,12 @@ void dmm_ctx_destroy(struct dmm_ctx *c)
 	while (c->shapes) {
 		struct dmm_shape *n = c->shapes->next;
 
-		shape_free(c->shapes, c->prim_rows);
+		shape_free(c->shapes);
 		c->shapes = n;
 	}
 	free(c->xbf);
 	free(c->y2);
+	free(c->xf);
 	if (c->strm)
 		dnnl_stream_destroy(c->strm);
 	if (c->eng)
@@ -230,26 +266,48 @@ static dnnl_status_t make_pd(struct dmm_ctx *c, int k, int n, int ldc, bool bias
 	return st;
 }
 
-/* Creates the primitive and the activation memories of one m. */
-static int shape_make_m(struct dmm_ctx *c, struct dmm_shape *sh, int m)
+/* Creates the primitive and the activation memories of bucket b. */
+static int shape_make_bucket(struct dmm_ctx *c, struct dmm_shape *sh, int b)
 {
 	dnnl_primitive_desc_t pd;
 	dnnl_status_t st;
 
-	st = make_pd(c, sh->k, sh->n, sh->ldc, sh->bias, m, &sh->wmd, &pd);
+	st = make_pd(c, sh->k, sh->n, sh->ldc, sh->bias, bucket_rows[b], &sh->wmd, &pd);
 	if (st != dnnl_success)
 		return -EIO;
-	st = dnnl_primitive_create(&sh->prim[m], pd);
+	st = dnnl_primitive_create(&sh->prim[b], pd);
 	if (st == dnnl_success)
-		st = dnnl_memory_create(&sh->src[m],
+		st = dnnl_memory_create(&sh->src[b],
 					dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
 					c->eng, DNNL_MEMORY_NONE);
 	if (st == dnnl_success)
-		st = dnnl_memory_create(&sh->dst[m],
+		st = dnnl_memory_create(&sh->dst[b],
 					dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
 					c->eng, DNNL_MEMORY_NONE);
 	dnnl_primitive_desc_destroy(pd);
 	return st == dnnl_success ? 0 : -EIO;
+}
+
+/* Every bucket a call can reach: rows from the least a call has (on a
+ * plain weight, what the caller's own kernels leave to oneDNN) up to
+ * prim_rows. */
+static int shape_make_buckets(struct dmm_ctx *c, struct dmm_shape *sh)
+{
+	int lo = sh->plain ? c->min_plain_rows : 1;
+	int lo_rows = c->bf16 ? 2 * lo : lo;
+
+	for (int b = 0; b < DMM_BUCKETS; b++) {
+		int prev = b ? bucket_rows[b - 1] : 0;
+
+		if (bucket_rows[b] < lo_rows || prev >= c->prim_rows)
+			continue;
+		/* bf16 calls have an even row count (hi and lo rows) */
+		if (c->bf16 && bucket_rows[b] - prev < 2 && bucket_rows[b] % 2)
+			continue;
+		if (shape_make_bucket(c, sh, b))
+			return -EIO;
+	}
+	return 0;
 }
 
 /* The shape's primitives; plain: on the row-major weight as it is, else
@@ -273,37 +331,25 @@ static struct dmm_shape *shape_get(struct dmm_ctx *c, int k, int n, int ldc, boo
 	sh->bias = bias;
 	sh->plain = plain;
 	sh->ldc = ldc;
-	sh->prim = calloc(c->prim_rows + 1, sizeof(*sh->prim));
-	sh->src = calloc(c->prim_rows + 1, sizeof(*sh->src));
-	sh->dst = calloc(c->prim_rows + 1, sizeof(*sh->dst));
-	if (!sh->prim || !sh->src || !sh->dst)
-		goto nomem;
 	if ((plain && plain_md(c, k, n, &pmd) != dnnl_success) ||
 	    make_pd(c, k, n, ldc, bias, 1, plain ? &pmd : NULL, &pd) != dnnl_success) {
 		seterr(err, errlen, "oneDNN: no %s matmul for k=%d n=%d%s on this CPU (%s)%s",
 		       c->bf16 ? "bf16" : "f32", k, n, plain ? " on row-major weights" : "",
 		       dmm_isa_name(), c->bf16 ? "; use compute type f32" : "");
-		shape_free(sh, c->prim_rows);
+		shape_free(sh);
 		return NULL;
 	}
 	sh->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 	dnnl_primitive_desc_destroy(pd);
-	/* the decode primitive: one row (two in bf16: hi and lo) */
-	if (shape_make_m(c, sh, c->bf16 ? 2 : 1)) {
+	if (shape_make_buckets(c, sh)) {
 		seterr(err, errlen, "oneDNN: cannot create the matmul k=%d n=%d", k, n);
-		shape_free(sh, c->prim_rows);
+		shape_free(sh);
 		return NULL;
 	}
 	sh->next = c->shapes;
 	c->shapes = sh;
 	return sh;
 nomem:
-	if (sh) {
-		free(sh->prim);
-		free(sh->src);
-		free(sh->dst);
-		free(sh);
-	}
 	seterr(err, errlen, "matmul: out of memory");
 	return NULL;
 }
@@ -328,27 +374,33 @@ static void convert_rows(const struct dmm_ctx *c, const struct phimoe_tensor *t,
 	}
 }
 
-/* bf16: the input and output rows of every m go through two buffers,
- * sized for the widest shape. */
-static int ctx_bufs(struct dmm_ctx *c, int k, int n)
+/* The input and output rows of a call go through these buffers (bf16:
+ * always; f32: when padded to a bucket), sized for the widest shape and
+ * the largest bucket. Calloc'ed: pad rows hold finite values. */
+static int grow(void **buf, size_t *have, size_t want, size_t esz)
 {
-	if (c->bf16 && (size_t)c->prim_rows * k > c->xbf_elems) {
-		uint16_t *nb = realloc(c->xbf, (size_t)c->prim_rows * k * 2);
+	void *nb;
 
-		if (!nb)
-			return -ENOMEM;
-		c->xbf = nb;
-		c->xbf_elems = (size_t)c->prim_rows * k;
-	}
-	if (c->bf16 && (size_t)c->prim_rows * n > c->y2_elems) {
-		float *nb = realloc(c->y2, (size_t)c->prim_rows * n * sizeof(float));
-
-		if (!nb)
-			return -ENOMEM;
-		c->y2 = nb;
-		c->y2_elems = (size_t)c->prim_rows * n;
-	}
+	if (want <= *have)
+		return 0;
+	nb = calloc(want, esz);
+	if (!nb)
+		return -ENOMEM;
+	free(*buf);
+	*buf = nb;
+	*have = want;
 	return 0;
+}
+
+static int ctx_bufs(struct dmm_ctx *c, int k, int n, int ldc)
+{
+	size_t rows = (size_t)c->cap_rows, wide = (size_t)(ldc > n ? ldc : n);
+
+	if (c->bf16 && grow((void **)&c->xbf, &c->xbf_elems, rows * k, 2))
+		return -ENOMEM;
+	if (!c->bf16 && grow((void **)&c->xf, &c->xf_elems, rows * k, sizeof(float)))
+		return -ENOMEM;
+	return grow((void **)&c->y2, &c->y2_elems, rows * wide, sizeof(float));
 }
 
 int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
@@ -404,7 +456,7 @@ int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 	if (!dw->sh)
 		goto fail;
 
-	if (ctx_bufs(c, k, n))
+	if (ctx_bufs(c, k, n, n))
 		goto nomem;
 
 	if (bias) {
@@ -518,7 +570,7 @@ int dmm_weights_wrap(struct dmm_ctx *c, const void *data, enum phimoe_dtype dtyp
 		free(dw);
 		return -EOPNOTSUPP;
 	}
-	if (ctx_bufs(c, k, n)) {
+	if (ctx_bufs(c, k, n, n)) {
 		free(dw);
 		seterr(err, errlen, "matmul: out of memory");
 		return -ENOMEM;
@@ -575,7 +627,7 @@ int dmm_weights_map(struct dmm_ctx *c, const struct phimoe_tensor *w,
 		free(dw);
 		return -EOPNOTSUPP;
 	}
-	if (ctx_bufs(c, k, n))
+	if (ctx_bufs(c, k, n, ldy))
 		goto nomem;
 	if (bias) {
 		dnnl_memory_desc_t bmd;
@@ -631,46 +683,67 @@ int dmm_weights_n(const struct dmm_weights *w) { return w->sh->n; }
 uint64_t dmm_weights_bytes(const struct dmm_weights *w) { return w->bytes; }
 uint64_t dmm_weights_packed_bytes(const struct dmm_weights *w) { return w->packed_bytes; }
 
+/* Large enough to fork threads for the conversions around a product. */
+#define PAR_ELEMS 65536
+
 int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,
 	    float *y)
 {
 	struct dmm_shape *sh = w->sh;
-	const void *src = x;
-
 	int rows = c->bf16 ? 2 * m : m;
-	float *dst = c->bf16 ? c->y2 : y;
+	int b = bucket_of(rows);
+	size_t k = (size_t)sh->k, n = (size_t)sh->n;
+	bool padded;
+	const void *src = x;
+	float *dst = y;
 
-	if (m < 1 || m > c->max_rows)
+	if (m < 1 || m > c->max_rows || b < 0 || !sh->prim[b])
 		return -EINVAL;
-	if (!sh->prim[rows] && shape_make_m(c, sh, rows))
-		return -EIO;
+	padded = bucket_rows[b] != rows;
 	if (c->bf16) {
-		cm_f32_to_bf16_split(x, c->xbf, c->xbf + (size_t)m * sh->k,
-				     (size_t)m * sh->k);
+		size_t half = (size_t)m * k;
+
+		/* hi rows, then lo rows */
+#pragma omp parallel for if (half > PAR_ELEMS) schedule(static)
+		for (int r = 0; r < m; r++)
+			cm_f32_to_bf16_split(x + (size_t)r * k, c->xbf + (size_t)r * k,
+					     c->xbf + half + (size_t)r * k, k);
 		src = c->xbf;
+		dst = c->y2;
+	} else if (padded) {
+		memcpy(c->xf, x, sizeof(float) * (size_t)m * k);
+		src = c->xf;
+		dst = c->y2;
 	}
-	if (dnnl_memory_set_data_handle(sh->src[rows], (void *)src) ||
-	    dnnl_memory_set_data_handle(sh->dst[rows], dst))
+	if (dnnl_memory_set_data_handle(sh->src[b], (void *)src) ||
+	    dnnl_memory_set_data_handle(sh->dst[b], dst))
 		return -EIO;
 
 	dnnl_exec_arg_t args[4] = {
-		{ DNNL_ARG_SRC, sh->src[rows] },
+		{ DNNL_ARG_SRC, sh->src[b] },
 		{ DNNL_ARG_WEIGHTS, w->wmem },
-		{ DNNL_ARG_DST, sh->dst[rows] },
+		{ DNNL_ARG_DST, sh->dst[b] },
 		{ DNNL_ARG_BIAS, w->bmem },
 	};
 
-	if (dnnl_primitive_execute(sh->prim[rows], c->strm, sh->bias ? 4 : 3, args) ||
+	if (dnnl_primitive_execute(sh->prim[b], c->strm, sh->bias ? 4 : 3, args) ||
 	    dnnl_stream_wait(c->strm))
 		return -EIO;
 	if (c->bf16) {
-		size_t n = (size_t)sh->n;
+		/* bf16 products have a dense output of n columns */
 		const float *hi = c->y2, *lo = c->y2 + (size_t)m * n;
+		const float *bias = w->bias;
+		size_t ldy = (size_t)w->ldy;
 
-		for (size_t r = 0; r < (size_t)m; r++)
+#pragma omp parallel for if ((size_t)m * n > PAR_ELEMS) schedule(static)
+		for (int r = 0; r < m; r++)
 			for (size_t j = 0; j < n; j++)
-				y[r * w->ldy + j] = hi[r * n + j] + lo[r * n + j] +
-					       (w->bias ? w->bias[j] : 0.0f);
+				y[r * ldy + j] = hi[r * n + j] + lo[r * n + j] +
+						 (bias ? bias[j] : 0.0f);
+	} else if (padded) {
+		for (int r = 0; r < m; r++)
+			memcpy(y + (size_t)r * w->ldy, c->y2 + (size_t)r * sh->ldc,
+			       sizeof(float) * n);
 	}
 	return 0;
 }

@@ -4,10 +4,11 @@
  * the layout oneDNN's brgemm kernels prefer (queried, not assumed), or used
  * in place when row-major (dmm_weights_wrap: memory another device reads),
  * and the primitives cached per (k, n, compute type, bias, layout) and per
- * exact m: oneDNN 2.6 only picks its fast kernels for a fixed m, and with a
- * runtime m it falls back to gemm:jit, which re-packs the weights on every
- * call. The primitive for m = 1 (decode) is made when the shape is first
- * packed; others on first use of that m, then reused for good.
+ * row bucket: oneDNN 2.6 only picks its fast kernels for a fixed m, and
+ * with a runtime m it falls back to gemm:jit, which re-packs the weights on
+ * every call. Every bucket a call can reach is made with the shape; a call
+ * runs on its bucket's row count with padded buffers: no primitive is
+ * made on the hot path.
  *
  * Activations are f32 in and out; in bf16 the input rows are converted
  * into a work buffer first (oneDNN 2.6 has no f32 x bf16 matmul).
@@ -30,6 +31,10 @@ struct dmm_weights;		/* one packed matrix and its bias */
 int dmm_ctx_create(bool bf16, int max_rows, struct dmm_ctx **out,
 		   char *err, size_t errlen);
 void dmm_ctx_destroy(struct dmm_ctx *c);
+/* Products of fewer than m rows on plain (row-major, mapped or wrapped)
+ * weights never come here (the caller runs them itself): their row
+ * buckets are not made. Before the first weight is made. */
+void dmm_ctx_set_min_plain_rows(struct dmm_ctx *c, int m);
 
 /*
  * Packs the row-wise concatenation of nparts matrices w[i] ([rows_i][k],
