@@ -675,11 +675,21 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 	return gate_complete(be, grant, bytes);
 }
 
+/* Rows of the element-wise ops per thread below which one thread does
+ * them all (a fork costs microseconds). */
+#define PAR_MIN_ELEMS 32768
+
+static int par_threads(const struct sm_backend *be, size_t elems)
+{
+	return elems >= PAR_MIN_ELEMS ? cpu((struct sm_backend *)be)->threads : 1;
+}
+
 static int cpu_layernorm(struct sm_backend *be, const float *x, int m, int n,
 			 const float *gamma, const float *beta, float eps, float *y)
 {
-	(void)be;
-	cm_layernorm(x, m, n, gamma, beta, eps, y);
+#pragma omp parallel for num_threads(par_threads(be, (size_t)m * n)) schedule(static)
+	for (int r = 0; r < m; r++)
+		cm_layernorm(x + (size_t)r * n, 1, n, gamma, beta, eps, y + (size_t)r * n);
 	return 0;
 }
 
@@ -687,8 +697,11 @@ static int cpu_rope(struct sm_backend *be, float *x, int m, int row_stride,
 		    int heads, int head_dim, int pos0, const float *cos_tab,
 		    const float *sin_tab)
 {
-	(void)be;
-	cm_rope(x, m, row_stride, heads, head_dim, pos0, cos_tab, sin_tab);
+#pragma omp parallel for num_threads(par_threads(be, (size_t)m * heads * head_dim)) \
+	schedule(static)
+	for (int r = 0; r < m; r++)
+		cm_rope(x + (size_t)r * row_stride, 1, row_stride, heads, head_dim, pos0 + r,
+			cos_tab, sin_tab);
 	return 0;
 }
 
@@ -712,7 +725,8 @@ static int cpu_router(struct sm_backend *be, const float *scores, int m,
 		      int n_experts, float jitter_eps, int32_t *experts,
 		      float *weights)
 {
-	(void)be;
+#pragma omp parallel for num_threads(par_threads(be, (size_t)m * n_experts * 64)) \
+	schedule(static)
 	for (int r = 0; r < m; r++)
 		cm_sparsemixer_top2(scores + (size_t)r * n_experts, n_experts,
 				    jitter_eps, experts + 2 * r, weights + 2 * r);
@@ -722,23 +736,45 @@ static int cpu_router(struct sm_backend *be, const float *scores, int m,
 static int cpu_gather(struct sm_backend *be, const float *src, int cols,
 		      const int32_t *rows, int n, float *dst)
 {
-	(void)be;
-	cm_gather(src, cols, rows, n, dst);
+#pragma omp parallel for num_threads(par_threads(be, (size_t)n * cols)) schedule(static)
+	for (int i = 0; i < n; i++)
+		cm_gather(src, cols, rows + i, 1, dst + (size_t)i * cols);
 	return 0;
 }
+
+/* Columns per thread share of scatter_add: each destination row still
+ * takes its sources in increasing i. */
+#define SCATTER_COL_BLOCK 256
 
 static int cpu_scatter_add(struct sm_backend *be, const float *src, int cols,
 			   const int32_t *rows, int n, float *dst)
 {
-	(void)be;
-	cm_scatter_add(src, cols, rows, n, dst);
+	int nblk = (cols + SCATTER_COL_BLOCK - 1) / SCATTER_COL_BLOCK;
+
+#pragma omp parallel for num_threads(par_threads(be, (size_t)n * cols)) schedule(static)
+	for (int b = 0; b < nblk; b++) {
+		int c0 = b * SCATTER_COL_BLOCK;
+		int w = cols - c0 < SCATTER_COL_BLOCK ? cols - c0 : SCATTER_COL_BLOCK;
+
+		for (int i = 0; i < n; i++) {
+			float *d = dst + (size_t)rows[i] * cols + c0;
+			const float *sr = src + (size_t)i * cols + c0;
+
+#pragma omp simd
+			for (int c = 0; c < w; c++)
+				d[c] += sr[c];
+		}
+	}
 	return 0;
 }
 
 static int cpu_add(struct sm_backend *be, float *y, const float *x, size_t n)
 {
-	(void)be;
-	cm_add(y, x, n);
+	size_t blk = PAR_MIN_ELEMS, nblk = (n + blk - 1) / blk;
+
+#pragma omp parallel for num_threads(par_threads(be, n)) schedule(static)
+	for (size_t b = 0; b < nblk; b++)
+		cm_add(y + b * blk, x + b * blk, n - b * blk < blk ? n - b * blk : blk);
 	return 0;
 }
 
