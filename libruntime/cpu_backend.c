@@ -282,6 +282,9 @@ static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc 
 			l->nw = 1;
 			l->out = dmm_weights_n(l->w[0]);
 			l->packed = dmm_weights_packed_bytes(l->w[0]);
+			/* the copy is what oneDNN reads: the checkpoint's pages go */
+			for (int i = 0; l->packed && i < d->nparts; i++)
+				phimoe_tensor_release(&d->w[i]);
 			/* a single tensor already in oneDNN's layout is used in place */
 			l->mapped = l->packed ? 0 : dmm_weights_bytes(l->w[0]);
 		}
@@ -435,6 +438,10 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 		if (!rc) {
 			e->packed = dmm_weights_packed_bytes(e->w13) +
 				    dmm_weights_packed_bytes(e->w2);
+			phimoe_tensor_release(&d->w1);
+			phimoe_tensor_release(&d->w3);
+			if (dmm_weights_packed_bytes(e->w2))
+				phimoe_tensor_release(&d->w2);
 			e->mapped = dmm_weights_packed_bytes(e->w2) ? 0 :
 				    dmm_weights_bytes(e->w2);
 		}
