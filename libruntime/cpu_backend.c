@@ -54,8 +54,11 @@ struct cpu_be {
 	int threads;
 	int max_rows;
 	int gemv_rows;			/* products of up to this many rows: cpu_gemv */
-	float *h;			/* [max_rows][2*inter] */
-	float *g;			/* [max_rows][inter] */
+	/* expert work rows per lane (dnnl_matmul.h): lane 0 for the calls
+	 * of the team, the others for experts run side by side */
+	int nlanes;
+	float **h;			/* [nlanes][max_rows][2*inter] */
+	float **g;			/* [nlanes][max_rows][inter] */
 	size_t h_elems, g_elems;
 };
 
@@ -204,6 +207,10 @@ static void cpu_destroy(struct sm_backend *be)
 	struct cpu_be *c = cpu(be);
 
 	dmm_ctx_destroy(c->mm);
+	for (int l = 0; l < c->nlanes; l++) {
+		free(c->h ? c->h[l] : NULL);
+		free(c->g ? c->g[l] : NULL);
+	}
 	free(c->h);
 	free(c->g);
 	free(c);
@@ -357,19 +364,22 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 static int work_buffers(struct sm_backend *be, int inter)
 {
 	struct cpu_be *c = cpu(be);
+	size_t he = (size_t)c->max_rows * 2 * inter, ge = (size_t)c->max_rows * inter;
 
-	if ((size_t)c->max_rows * 2 * inter <= c->h_elems)
+	if (he <= c->h_elems)
 		return 0;
-	free(c->h);
-	free(c->g);
-	c->h_elems = (size_t)c->max_rows * 2 * inter;
-	c->g_elems = (size_t)c->max_rows * inter;
-	c->h = cpu_alloc(be, sizeof(float) * c->h_elems);
-	c->g = cpu_alloc(be, sizeof(float) * c->g_elems);
-	if (!c->h || !c->g) {
-		c->h_elems = c->g_elems = 0;
-		return -ENOMEM;
+	for (int l = 0; l < c->nlanes; l++) {
+		free(c->h[l]);
+		free(c->g[l]);
+		c->h[l] = cpu_alloc(be, sizeof(float) * he);
+		c->g[l] = cpu_alloc(be, sizeof(float) * ge);
+		if (!c->h[l] || !c->g[l]) {
+			c->h_elems = c->g_elems = 0;
+			return -ENOMEM;
+		}
 	}
+	c->h_elems = he;
+	c->g_elems = ge;
 	return 0;
 }
 
@@ -393,6 +403,17 @@ static void expert_gemv(const struct sm_backend *be, struct sm_expert *e)
 		e->rowmajor = gemv_of(be, e->w1, &e->up[0]) && gemv_of(be, e->w3, &e->up[1]);
 	}
 	e->rowmajor = e->rowmajor && gemv_of(be, e->w2, &e->down);
+}
+
+/* Every lane may run the expert (experts side by side in prefill). */
+static int expert_lanes(struct cpu_be *c, struct sm_expert *e)
+{
+	struct dmm_weights *w[4] = { e->w13, e->w1, e->w3, e->w2 };
+
+	for (int i = 0; i < 4; i++)
+		if (w[i] && dmm_weights_lanes(c->mm, w[i]))
+			return -ENOMEM;
+	return 0;
 }
 
 static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc *d,
@@ -450,7 +471,7 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 	e->inter = inter;
 	if (!rc)
 		expert_gemv(be, e);
-	if (!rc && work_buffers(be, e->inter))
+	if (!rc && (work_buffers(be, e->inter) || expert_lanes(c, e)))
 		rc = fail(be, -ENOMEM, "out of memory");
 	if (rc) {
 		expert_free(e);
@@ -487,7 +508,7 @@ static int cpu_expert_create_shared(struct sm_backend *be, const char *name,
 	e->inter = v->w13.rows / 2;
 	if (!rc)
 		expert_gemv(be, e);
-	if (!rc && work_buffers(be, e->inter))
+	if (!rc && (work_buffers(be, e->inter) || expert_lanes(c, e)))
 		rc = fail(be, -ENOMEM, "out of memory");
 	if (rc) {
 		dmm_weights_destroy(e->w13);
@@ -558,8 +579,8 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 	for (int i = 0; i < count; i++) {
 		int inter = e[i]->inter;
 
-		hrow[i] = c->h + (size_t)rows * 2 * inter;
-		grow[i] = c->g + (size_t)rows * inter;
+		hrow[i] = c->h[0] + (size_t)rows * 2 * inter;
+		grow[i] = c->g[0] + (size_t)rows * inter;
 		for (int u = 0; u < e[i]->nup; u++) {
 			up[nup] = e[i]->up[u];
 			up[nup].m = m[i];
@@ -603,13 +624,42 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 	}
 }
 
+/* One expert through oneDNN on a lane's buffers (ungated). */
+static int expert_dnnl(struct cpu_be *c, int lane, struct sm_expert *e, const float *x,
+		       int m, const float *scale, float *y)
+{
+	float *h = c->h[lane], *g = c->g[lane];
+	int rc;
+
+	if (e->w13) {
+		rc = dmm_run_lane(c->mm, lane, e->w13, x, m, h);
+	} else {
+		rc = dmm_run_lane(c->mm, lane, e->w1, x, m, h);
+		if (!rc)
+			rc = dmm_run_lane(c->mm, lane, e->w3, x, m, h + e->inter);
+	}
+	if (!rc) {
+		cm_silu_gate(h, m, e->inter, g);
+		rc = dmm_run_lane(c->mm, lane, e->w2, g, m, y);
+	}
+	if (!rc && scale)
+		cm_scale_rows(y, m, e->hidden, scale);
+	return rc;
+}
+
+static uint64_t expert_op_bytes(const struct sm_expert *e, int m)
+{
+	uint64_t wbytes = e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
+			  e->mapped;
+
+	return sm_expert_bytes(wbytes, m, e->hidden, e->inter);
+}
+
 static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x,
 		      int m, const float *scale, float *y)
 {
 	struct cpu_be *c = cpu(be);
-	uint64_t wbytes = e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
-			  e->mapped;
-	uint64_t bytes = sm_expert_bytes(wbytes, m, e->hidden, e->inter);
+	uint64_t bytes = expert_op_bytes(e, m);
 	uint64_t grant = 0;
 	int rc;
 
@@ -623,32 +673,44 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
 		return gate_complete(be, grant, bytes);
 	}
 	set_threads(c, bytes);
-	if (e->w13) {
-		rc = dmm_run(c->mm, e->w13, x, m, c->h);
-	} else {
-		rc = dmm_run(c->mm, e->w1, x, m, c->h);
-		if (!rc)
-			rc = dmm_run(c->mm, e->w3, x, m, c->h + e->inter);
-	}
-	if (!rc) {
-		cm_silu_gate(c->h, m, e->inter, c->g);
-		rc = dmm_run(c->mm, e->w2, c->g, m, y);
-	}
+	rc = expert_dnnl(c, 0, e, x, m, scale, y);
 	if (rc) {
 		gate_complete(be, grant, bytes);
 		return fail(be, rc, "oneDNN: expert (%d rows) failed", m);
 	}
-	if (scale)
-		cm_scale_rows(y, m, e->hidden, scale);
 	return gate_complete(be, grant, bytes);
 }
 
-static uint64_t expert_op_bytes(const struct sm_expert *e, int m)
+/*
+ * Experts of many rows through oneDNN. Side by side, one per thread on
+ * its own lane, when there are enough of them to keep the team busy (a
+ * product of ~64 rows split over every core spends more on splitting
+ * than on work); else one after the other, each over the whole team.
+ * idx: the experts to run, largest first (dynamic scheduling then
+ * evens the team out).
+ */
+static int experts_dnnl(struct cpu_be *c, struct sm_expert *const *e,
+			const float *const *x, const int *m, const float *const *scale,
+			float *const *y, const int *idx, int nbig)
 {
-	uint64_t wbytes = e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
-			  e->mapped;
+	int rc = 0;
 
-	return sm_expert_bytes(wbytes, m, e->hidden, e->inter);
+	if (nbig * 2 < c->threads || c->nlanes < 2 || nbig < 2) {
+		omp_set_num_threads(c->threads);
+		for (int j = 0; !rc && j < nbig; j++) {
+			int i = idx[j];
+
+			rc = expert_dnnl(c, 0, e[i], x[i], m[i], scale[i], y[i]);
+		}
+		return rc;
+	}
+#pragma omp parallel for num_threads(c->nlanes) schedule(dynamic, 1) reduction(|:rc)
+	for (int j = 0; j < nbig; j++) {
+		int i = idx[j];
+
+		rc |= expert_dnnl(c, omp_get_thread_num(), e[i], x[i], m[i], scale[i], y[i]);
+	}
+	return rc ? -EIO : 0;
 }
 
 static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
@@ -657,17 +719,14 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 {
 	struct cpu_be *c = cpu(be);
 	uint64_t bytes = 0, grant = 0;
-	bool together = count <= GEMV_EXPERTS_MAX;
-	int rows = 0, rc;
+	int small[GEMV_EXPERTS_MAX], big[GEMV_EXPERTS_MAX];
+	struct sm_expert *se[GEMV_EXPERTS_MAX];
+	const float *sx[GEMV_EXPERTS_MAX], *ss[GEMV_EXPERTS_MAX];
+	float *sy[GEMV_EXPERTS_MAX];
+	int sm[GEMV_EXPERTS_MAX];
+	int nsmall = 0, nbig = 0, rows = 0, rc;
 
-	for (int i = 0; i < count; i++) {
-		if (m[i] < 1 || m[i] > c->max_rows)
-			return fail(be, -EINVAL, "expert: %d rows (max %d)", m[i], c->max_rows);
-		together &= e[i]->rowmajor && m[i] <= c->gemv_rows;
-		bytes += expert_op_bytes(e[i], m[i]);
-		rows += m[i];
-	}
-	if (!together || rows > c->max_rows) {
+	if (count > GEMV_EXPERTS_MAX) {
 		for (int i = 0; i < count; i++) {
 			rc = cpu_expert(be, e[i], x[i], m[i], scale[i], y[i]);
 			if (rc)
@@ -675,10 +734,49 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 		}
 		return 0;
 	}
+	for (int i = 0; i < count; i++) {
+		if (m[i] < 1 || m[i] > c->max_rows)
+			return fail(be, -EINVAL, "expert: %d rows (max %d)", m[i], c->max_rows);
+		bytes += expert_op_bytes(e[i], m[i]);
+		if (e[i]->rowmajor && m[i] <= c->gemv_rows)
+			small[nsmall++] = i;
+		else
+			big[nbig++] = i;
+	}
+	for (int a = 1; a < nbig; a++)		/* largest first */
+		for (int b = a; b > 0 && m[big[b]] > m[big[b - 1]]; b--) {
+			int t = big[b];
+
+			big[b] = big[b - 1];
+			big[b - 1] = t;
+		}
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
-	experts_gemv(c, e, x, m, scale, y, count, threads_for(c, bytes));
+	/* the few-row ones in passes of at most max_rows work rows */
+	for (int j = 0, n = 0; j <= nsmall; j++) {
+		int i = j < nsmall ? small[j] : -1;
+
+		if (n && (i < 0 || rows + m[i] > c->max_rows)) {
+			experts_gemv(c, se, sx, sm, ss, sy, n, threads_for(c, bytes));
+			n = 0;
+			rows = 0;
+		}
+		if (i < 0)
+			break;
+		se[n] = e[i];
+		sx[n] = x[i];
+		sm[n] = m[i];
+		ss[n] = scale[i];
+		sy[n] = y[i];
+		rows += m[i];
+		n++;
+	}
+	rc = experts_dnnl(c, e, x, m, scale, y, big, nbig);
+	if (rc) {
+		gate_complete(be, grant, bytes);
+		return fail(be, rc, "oneDNN: experts failed");
+	}
 	return gate_complete(be, grant, bytes);
 }
 
@@ -865,8 +963,20 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 	c->max_rows = o->max_rows ? o->max_rows : 512;
 	c->gemv_rows = gemv_rows_default();
 	set_threads(c, 0);
-	rc = dmm_ctx_create(o->compute == SM_BACKEND_BF16, c->max_rows, &c->mm, err, errlen);
+	c->nlanes = c->threads;
+	c->h = calloc(c->nlanes, sizeof(*c->h));
+	c->g = calloc(c->nlanes, sizeof(*c->g));
+	if (!c->h || !c->g) {
+		free(c->h);
+		free(c->g);
+		free(c);
+		return -ENOMEM;
+	}
+	rc = dmm_ctx_create(o->compute == SM_BACKEND_BF16, c->max_rows, c->nlanes, &c->mm,
+			    err, errlen);
 	if (rc) {
+		free(c->h);
+		free(c->g);
 		free(c);
 		return rc;
 	}

@@ -27,8 +27,9 @@
 struct dmm_ctx;			/* engine, stream, primitive cache */
 struct dmm_weights;		/* one packed matrix and its bias */
 
-/* max_rows: the largest m any call will pass (sizes the bf16 buffer). */
-int dmm_ctx_create(bool bf16, int max_rows, struct dmm_ctx **out,
+/* max_rows: the largest m any call will pass (sizes the bf16 buffer).
+ * nlanes: how many threads may run products at once (dmm_run_lane). */
+int dmm_ctx_create(bool bf16, int max_rows, int nlanes, struct dmm_ctx **out,
 		   char *err, size_t errlen);
 void dmm_ctx_destroy(struct dmm_ctx *c);
 /* Products of fewer than m rows on plain (row-major, mapped or wrapped)
@@ -85,6 +86,18 @@ uint64_t dmm_weights_packed_bytes(const struct dmm_weights *w);
  * (ldy = n except for dmm_weights_map). 0 or a negative errno. */
 int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,
 	    float *y);
+
+/*
+ * Lanes: a stream and work buffers each, so that up to nlanes threads of
+ * one parallel region may run products at once (oneDNN then runs each on
+ * its calling thread alone: small products side by side rather than each
+ * split over every core). dmm_run is lane 0. dmm_weights_lanes makes w
+ * runnable on every lane (buffers and memory objects, once, at set-up).
+ */
+int dmm_lanes(const struct dmm_ctx *c);
+int dmm_weights_lanes(struct dmm_ctx *c, struct dmm_weights *w);
+int dmm_run_lane(struct dmm_ctx *c, int lane, struct dmm_weights *w, const float *x,
+		 int m, float *y);
 
 /* oneDNN's CPU ISA in use ("avx512_core_bf16", ...) and whether it has
  * native bf16 (AVX512-BF16 or AMX). */

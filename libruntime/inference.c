@@ -256,7 +256,9 @@ static uint64_t largest_submission(const struct phimoe_session *s)
 	uint64_t esz = s->be->compute == SM_BACKEND_BF16 ? 2 : 4, B = s->max_batch;
 	uint64_t lm = sm_linear_bytes(esz * s->V * s->H, (int)B, s->H, s->V);
 	uint64_t qkv = sm_linear_bytes(esz * s->qkv_dim * s->H, (int)B, s->H, s->qkv_dim);
-	uint64_t ex = sm_expert_bytes(esz * 3 * s->I * s->H, (int)B, s->H, s->I);
+	/* the experts of a layer are one submission: all of them, 2B rows */
+	uint64_t ex = sm_expert_bytes(esz * 3 * s->I * s->H * (uint64_t)s->E, (int)(2 * B),
+				      s->H, s->I);
 	uint64_t mx = lm > qkv ? lm : qkv;
 
 	return mx > ex ? mx : ex;
