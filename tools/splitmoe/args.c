@@ -260,8 +260,17 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			o->n_given = true;
 			break;
 		case 'p':
-			if (parse_list("-p", optarg, 1, 1 << 20, "positive integer", &o->pp))
+			if (parse_list("-p", optarg, 0, 1 << 20, "positive integer", &o->pp))
 				return -1;
+			if (o->pp.n == 1 && o->pp.v[0] == 0) {
+				o->pp.n = 0;	/* -p 0: no prefill test */
+				break;
+			}
+			for (i = 0; i < o->pp.n; i++)
+				if (!o->pp.v[i]) {
+					cli_err("-p: '0' is not a positive integer (-p 0 alone: no prefill test)");
+					return -1;
+				}
 			break;
 		case 'd':
 			if (parse_list("-d", optarg, 0, 1 << 20, "non-negative integer", &o->depth))
