@@ -212,7 +212,7 @@ int bench_print_membw_json(FILE *out, const struct sm_membw *bw)
 		return -1;
 	put(o, "membw", membw_json(bw, "measured", &oom), &oom);
 	if (!oom)
-		fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY));
+		fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
 	json_object_put(o);
 	return oom ? -1 : 0;
 }
@@ -347,7 +347,7 @@ int bench_print_json(FILE *out, const struct bench_report *rep)
 	}
 	put(o, "resident_memory", mem, &oom);
 	if (!oom)
-		fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+		fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return oom ? -1 : 0;

@@ -46,7 +46,7 @@ static int write_json(const char *dir, const char *name, struct json_object *o, 
 	int rc = -1;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	s = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 					       JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
 	if (s && asprintf(&text, "%s\n", s) < 0)
 		text = NULL;
