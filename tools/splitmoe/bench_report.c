@@ -104,7 +104,7 @@ void bench_print_table(FILE *out, const struct bench_report *rep)
 
 	model_line(out, rep);
 	bw_line(out, rep);
-	fprintf(out, "tests: %d runs each after one warm-up, seed %llu, device %s, arbiter %s\n\n",
+	fprintf(out, "tests: -r %d timed runs each after one warm-up, seed %llu, device %s, arbiter %s\n\n",
 		rep->reps, (unsigned long long)rep->seed, rep->device, rep->arbiter);
 	if (!cells)
 		return;

@@ -27,11 +27,11 @@ static void usage(FILE *f)
 	      "  splitmoe bench --membw   DRAM read and copy GB/s with every core\n"
 	      "  splitmoe synth --out DIR [--shape phi-tiny-moe|tiny] [--seed S]\n"
 	      "               [--dtype bf16|f32] [--layers N]\n"
-	      "      a checkpoint of that shape with seeded random weights (7.6 GB for\n"
+	      "      a checkpoint of that shape with seeded random weights (7.51 GB for\n"
 	      "      phi-tiny-moe in bf16); DIR must not exist or be empty\n"
 	      "every subcommand also takes --config FILE (YAML; flags override it),\n"
 	      "and those that compute --threads N, --arbiter auto|kernel|process|off\n"
-	      "and --device cpu|gpu|split\n",
+	      "and --device cpu|gpu|split (bench: -t 16,8 in place of --threads)\n",
 	      f);
 }
 
