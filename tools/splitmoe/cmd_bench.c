@@ -291,7 +291,7 @@ static int run_pp(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp
 		if (phimoe_prefill(s, x->ids, n, NULL))
 			return fail(x, r, "prefill");
 		t1 = now_ns();
-		r->tok_s[rep] = n / ((t1 - t0) / 1e9);
+		r->tok_s[rep] = n / ((t1 > t0 ? t1 - t0 : 1) / 1e9);
 		add_profile(x, r, tmp);
 	}
 	return 0;
@@ -321,7 +321,7 @@ static int run_tg(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp
 			if (phimoe_decode(s, x->ids[d + i], NULL))
 				return fail(x, r, "decode");
 		t1 = now_ns();
-		r->tok_s[rep] = n / ((t1 - t0) / 1e9);
+		r->tok_s[rep] = n / ((t1 > t0 ? t1 - t0 : 1) / 1e9);
 		add_profile(x, r, tmp);
 	}
 	return 0;
