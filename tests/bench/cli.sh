@@ -169,7 +169,7 @@ if [ $? -eq 0 ]; then
 	bench_table_ok "$tmp/table2" "bench on the synthesized tiny model: pp6 tg2 'tg2 @ d3'" 2 pp6 tg2 "tg2 @ d3"
 else not_ok "bench on the synthesized model" "$(tail -n 3 "$tmp/err")"; fi
 
-"$bin" bench --model "$fx" -p 8 -n 2 -d 0,4 -t 1,2 -r 2 --arbiter off --no-membw --json --profile \
+"$bin" bench --model "$fx" -p 8 -n 2 -d 0,4 -t 1,2 -r 2 -b 4 --arbiter off --no-membw --json --profile \
 	>"$tmp/json" 2>"$tmp/err"
 rc=$?
 python3 - "$tmp/json" "$ops" <<'PY' >"$tmp/check.out" 2>&1
@@ -189,8 +189,9 @@ for r in d["results"]:
     assert p["ops"]["experts"]["calls_per_token"] > 0
 assert d["membw"] == {"source": "none"} and d["resident_memory"]["rss_bytes"] > 0
 assert len(d["weights_held"]) == 2
+assert d["prefill_chunk"] == 4, d["prefill_chunk"]
 PY
-if [ $rc -eq 0 ] && [ $? -eq 0 ]; then ok "bench --json --profile: one JSON document, every test with tok/s > 0 and every op class"
+if [ $rc -eq 0 ] && [ $? -eq 0 ]; then ok "bench --json --profile -b 4: one JSON document, every test with tok/s > 0 and every op class"
 else not_ok "bench --json --profile" "rc $rc" "$(tail -n 4 "$tmp/check.out")" "$(tail -n 2 "$tmp/err")"; fi
 
 "$bin" bench --model "$fx" -p 8 -n 2 -t 1 -r 1 --arbiter off --no-membw --profile >"$tmp/prof" 2>/dev/null
@@ -214,6 +215,7 @@ grep -qx "splitmoe: -p: 'abc' is not a positive integer" "$tmp/err" ||
 one_error "bench -t 0" bench --model "$fx" -t 0
 one_error "bench -d 1,-2" bench --model "$fx" -d 1,-2
 one_error "bench -r 2,3" bench --model "$fx" -r 2,3
+one_error "bench -b 0" bench --model "$fx" -b 0
 one_error "bench -p ''" bench --model "$fx" -p ''
 one_error "bench -p 8,,9" bench --model "$fx" -p 8,,9
 one_error "bench --no-membw --membw" bench --model "$fx" --no-membw --membw

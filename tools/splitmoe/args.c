@@ -77,7 +77,7 @@ static const struct {
 	{ "tokenize", { O_MODEL, O_CONFIG, O_TEXT } },
 	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
 	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
-	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', O_DTYPE, O_WEIGHTS, O_ARB,
+	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', 'b', O_DTYPE, O_WEIGHTS, O_ARB,
 		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW } },
 	{ "synth", { O_CONFIG, O_SHAPE, O_OUT, O_SEED, O_DTYPE, O_LAYERS } },
 };
@@ -86,8 +86,8 @@ static const char *flag_name(int c)
 {
 	size_t i;
 
-	static const char *const shorts[] = { "-n", "-p", "-d", "-t", "-r" };
-	static const char letters[] = "npdtr";
+	static const char *const shorts[] = { "-n", "-p", "-d", "-t", "-r", "-b" };
+	static const char letters[] = "npdtrb";
 
 	for (i = 0; letters[i]; i++)
 		if (c == letters[i])
@@ -224,7 +224,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	o->top_p = 1.0f;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":n:p:d:t:r:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:p:d:t:r:b:", longopts, NULL)) != -1) {
 		if (c == '?') {
 			cli_err("%s: unknown option '%s'", o->cmd, argv[optind - 1]);
 			return -1;
@@ -280,16 +280,21 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (parse_list("-t", optarg, 1, 1024, "positive integer", &o->tlist))
 				return -1;
 			break;
-		case 'r': {
+		case 'r':
+		case 'b': {
 			struct cli_int_list r;
+			const char *f = c == 'r' ? "-r" : "-b";
 
-			if (parse_list("-r", optarg, 1, 10000, "positive integer", &r))
+			if (parse_list(f, optarg, 1, c == 'r' ? 10000 : 1 << 16, "positive integer", &r))
 				return -1;
 			if (r.n != 1) {
-				cli_err("-r: '%s' is not a positive integer", optarg);
+				cli_err("%s: '%s' is not a positive integer", f, optarg);
 				return -1;
 			}
-			o->reps = r.v[0];
+			if (c == 'r')
+				o->reps = r.v[0];
+			else
+				o->max_batch = r.v[0];
 			break;
 		}
 		case O_PROFILE: o->profile = true; break;

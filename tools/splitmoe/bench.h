@@ -17,7 +17,7 @@
 #include "membw.h"
 #include "model.h"
 
-/* Rows of one prefill chunk: the session's max_batch, set by bench. */
+/* Rows of one prefill chunk (the session's max_batch) unless -b says. */
 #define BENCH_CHUNK 256
 
 enum bench_kind { BENCH_PP, BENCH_TG };
@@ -71,6 +71,7 @@ struct bench_report {
 	const char *device, *arbiter;
 	int reps, n, layers;
 	uint64_t seed;
+	int chunk;			/* prefill chunk (-b) */
 	char **weights_lines;		/* [n_sessions] cli_report_weights' line */
 	int n_sessions;
 	const struct bench_result *r;

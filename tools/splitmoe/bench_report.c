@@ -158,7 +158,7 @@ void bench_print_table(FILE *out, const struct bench_report *rep)
 		"experts of every layer, lm_head, one embedding row; prefill: that per %d-token "
 		"chunk with the distinct experts its tokens use, over the tokens) x tok/s; "
 		"%% read bw: of the membw read figure\n", rep->m->cfg.num_experts_per_tok,
-		BENCH_CHUNK);
+		rep->chunk);
 	for (i = 0; i < rep->nr; i++)
 		if (rep->r[i].have_profile)
 			print_profile(out, &rep->r[i], rep->layers);
@@ -331,7 +331,7 @@ int bench_print_json(FILE *out, const struct bench_report *rep)
 	put(o, "device", json_object_new_string(rep->device), &oom);
 	put(o, "arbiter", json_object_new_string(rep->arbiter), &oom);
 	put(o, "seed", json_object_new_int64((int64_t)rep->seed), &oom);
-	put(o, "prefill_chunk", json_object_new_int(BENCH_CHUNK), &oom);
+	put(o, "prefill_chunk", json_object_new_int(rep->chunk), &oom);
 	for (i = 0; i < rep->nr; i++)
 		json_object_array_add(res, result_json(rep, &rep->r[i], &oom));
 	put(o, "results", res, &oom);

@@ -3,7 +3,7 @@
  * splitmoe bench: prefill and decode speed of a model, per thread count,
  * in the manner of llama-bench (bench.h). Every test is warmed up once,
  * untimed, then timed -r times from an empty KV cache:
- *   ppN          prefill of N random ids (seeded) as one call
+ *   ppN          prefill of N random ids (seeded) as one call (in chunks of -b)
  *   tgN @ dD     D ids prefilled (untimed), then N decode steps timed
  * One session per thread count; progress on stderr, the report on stdout.
  */
@@ -133,6 +133,8 @@ static int settle_flags(struct cli_opts *o)
 	}
 	if (!o->reps)
 		o->reps = 3;
+	if (!o->max_batch)
+		o->max_batch = BENCH_CHUNK;
 	if (!o->seed_given)
 		o->seed = 1234;
 	return 0;
@@ -279,7 +281,7 @@ static int run_pp(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp
 		free(out.experts);
 		return fail(x, r, "prefill");
 	}
-	r->bytes_per_token = bench_bytes_prefill(x->bytes, out.experts, n, BENCH_CHUNK) / n;
+	r->bytes_per_token = bench_bytes_prefill(x->bytes, out.experts, n, x->o->max_batch) / n;
 	free(out.experts);
 	for (rep = 0; rep < r->reps; rep++) {
 		uint64_t t0, t1;
@@ -453,7 +455,6 @@ int cmd_bench(struct cli_opts *o)
 	touch_weights(&c.m);
 
 
-	o->max_batch = BENCH_CHUNK;
 	x.o = o;
 	x.c = &c;
 	x.ids = ids;
@@ -507,6 +508,7 @@ int cmd_bench(struct cli_opts *o)
 	rep.n = o->n;
 	rep.layers = L;
 	rep.seed = o->seed;
+	rep.chunk = o->max_batch;
 	rep.weights_lines = wlines;
 	rep.r = res;
 	rep.nr = nres;
