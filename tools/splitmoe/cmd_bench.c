@@ -128,8 +128,8 @@ static int settle_flags(struct cli_opts *o)
 	if (!o->tlist.given) {
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-		o->tlist.n = 1;
-		o->tlist.v[0] = ncpu > 0 ? (int)ncpu : 1;
+		o->tlist.n = 1;	/* the YAML's threads, else every core */
+		o->tlist.v[0] = o->cfg.threads > 0 ? o->cfg.threads : ncpu > 0 ? (int)ncpu : 1;
 	}
 	if (!o->reps)
 		o->reps = 3;
