@@ -392,6 +392,7 @@ int cmd_bench(struct cli_opts *o)
 	char **wlines = NULL;
 	int ntests = 0, nres = 0, max_seq, n_ids, rc = 1, ti, i, L;
 	const char *slash;
+	char name[sizeof(c.m.dir)];
 
 	if (settle_flags(o))
 		return 2;
@@ -454,7 +455,6 @@ int cmd_bench(struct cli_opts *o)
 	random_ids(ids, n_ids, k->vocab_size, o->seed);
 	touch_weights(&c.m);
 
-
 	x.o = o;
 	x.c = &c;
 	x.ids = ids;
@@ -497,9 +497,13 @@ int cmd_bench(struct cli_opts *o)
 		cli_end_session(&c);
 	}
 
-	slash = strrchr(c.m.dir, '/');
+	/* the directory's last component, trailing slashes aside */
+	snprintf(name, sizeof(name), "%s", c.m.dir);
+	for (i = (int)strlen(name); i > 1 && name[i - 1] == '/'; i--)
+		name[i - 1] = '\0';
+	slash = strrchr(name, '/');
 	rep.model_dir = c.m.dir;
-	rep.model_name = slash && slash[1] ? slash + 1 : c.m.dir;
+	rep.model_name = slash && slash[1] ? slash + 1 : name;
 	rep.m = &c.m;
 	rep.device = o->cfg.device;
 	if (!rep.arbiter)
