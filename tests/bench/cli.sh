@@ -36,6 +36,10 @@ one_error() {
 # --- synth
 m=$tmp/tiny
 check "synth --shape tiny writes a model" "$bin" synth --shape tiny --out "$m" --seed 7
+if grep -qE '^synth: [0-9.]+ of 2.14 MB written, [0-9.]+ GB/s$' "$tmp/check.out" &&
+	grep -qE "^synth: wrote $m: 2.14 MB in [0-9.]+ s \([0-9.]+ GB/s\)$" "$tmp/check.out"; then
+	ok "synth: progress and the closing line, with units"
+else not_ok "synth: progress lines" "$(cat "$tmp/check.out")"; fi
 files="config.json model.safetensors.index.json model-00001-of-00002.safetensors
 model-00002-of-00002.safetensors tokenizer.model added_tokens.json generation_config.json tokenizer_config.json"
 miss=""
