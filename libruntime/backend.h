@@ -214,6 +214,9 @@ struct sm_backend {
 	uint64_t shared_bytes;		/* of those, packed for another backend too */
 	uint64_t borrowed_bytes;	/* read in place from another's memory */
 	uint64_t mapped_bytes;		/* read in place from the checkpoint mapping */
+	/* Work memory the backend allocated for its ops (buffers, oneDNN
+	 * scratchpads), now. */
+	uint64_t work_bytes;
 	char last_error[256];
 	void *priv;
 };

@@ -202,6 +202,15 @@ static bool gemv_of(const struct sm_backend *be, const struct dmm_weights *w,
 	return true;
 }
 
+/* Work memory now: oneDNN's buffers and the experts' work rows. */
+static void update_work_bytes(struct sm_backend *be)
+{
+	struct cpu_be *c = cpu(be);
+
+	be->work_bytes = dmm_ctx_buffer_bytes(c->mm) +
+			 (uint64_t)c->nlanes * (c->h_elems + c->g_elems) * sizeof(float);
+}
+
 static void cpu_destroy(struct sm_backend *be)
 {
 	struct cpu_be *c = cpu(be);
@@ -308,6 +317,7 @@ static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc 
 	}
 	be->packed_bytes += l->packed;
 	be->mapped_bytes += l->mapped;
+	update_work_bytes(be);
 	*out = l;
 	return 0;
 }
@@ -479,6 +489,7 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 	}
 	be->packed_bytes += e->packed;
 	be->mapped_bytes += e->mapped;
+	update_work_bytes(be);
 	*out = e;
 	return 0;
 }
@@ -518,6 +529,7 @@ static int cpu_expert_create_shared(struct sm_backend *be, const char *name,
 	}
 	e->borrowed = dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2);
 	be->borrowed_bytes += e->borrowed;
+	update_work_bytes(be);
 	*out = e;
 	return 0;
 }

@@ -806,6 +806,19 @@ int dmm_lanes(const struct dmm_ctx *c)
 	return c->nlanes;
 }
 
+uint64_t dmm_ctx_buffer_bytes(const struct dmm_ctx *c)
+{
+	uint64_t b = 0;
+
+	for (int i = 0; i < c->nlanes; i++) {
+		const struct dmm_lane *ln = &c->lanes[i];
+
+		b += ln->xbf_elems * 2 + (ln->y2_elems + ln->xf_elems) * sizeof(float) +
+		     ln->scratch_bytes;
+	}
+	return b;
+}
+
 /* Large enough to fork threads for the conversions around a product. */
 #define PAR_ELEMS 65536
 

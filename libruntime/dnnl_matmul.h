@@ -95,6 +95,8 @@ int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,
  * runnable on every lane (buffers and memory objects, once, at set-up).
  */
 int dmm_lanes(const struct dmm_ctx *c);
+/* Bytes of the lanes' buffers and scratchpads, now. */
+uint64_t dmm_ctx_buffer_bytes(const struct dmm_ctx *c);
 int dmm_weights_lanes(struct dmm_ctx *c, struct dmm_weights *w);
 int dmm_run_lane(struct dmm_ctx *c, int lane, struct dmm_weights *w, const float *x,
 		 int m, float *y);

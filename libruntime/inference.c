@@ -377,7 +377,7 @@ int phimoe_session_create(const struct phimoe_model *m,
 			goto fail;
 		s->be->gate = s->gate;
 	}
-	s->st.workspace_bytes = s->buf_bytes;
+	s->st.workspace_bytes = s->buf_bytes + s->be->work_bytes;
 	s->st.packed_weight_bytes = s->be->packed_bytes;
 	s->st.mapped_weight_bytes = s->be->mapped_bytes;
 	*out = s;

@@ -133,7 +133,8 @@ struct phimoe_session_stats {
 	uint64_t gate_wait_ns;			/* time spent in acquire */
 	uint64_t packed_weight_bytes;		/* weights packed at create */
 	uint64_t mapped_weight_bytes;		/* weights read in place from the mapping */
-	uint64_t workspace_bytes;		/* KV cache + work buffers */
+	uint64_t workspace_bytes;		/* KV cache + work buffers, the
+						 * backend's included */
 };
 void phimoe_session_get_stats(const struct phimoe_session *s,
 			      struct phimoe_session_stats *st);
