@@ -58,7 +58,7 @@ struct ca_call {
 	const float *k, *v;
 	float *out;
 	int group;		/* heads per kv head */
-	int hc, nhc;		/* heads per tile, head chunks per group */
+	int hc, nhc;		/* heads per tile, head chunks */
 	int qb, nqb;		/* query positions per tile, query blocks */
 	int nsplit;		/* key splits per tile (1: none) */
 	int rows;		/* m * n_heads */
@@ -224,31 +224,37 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 	int ra[CA_ROWS], rb[CA_ROWS];	/* keys of each row */
 	int ua[CA_ROWS], ub[CA_ROWS];	/* keys of the row's pair in this block */
 	const float *qp[CA_ROWS];
+	size_t kvo[CA_ROWS];		/* the row's kv head in a cache row */
+	int pr0[CA_ROWS], pr1[CA_ROWS], np = 0;	/* pairs of rows on one kv head */
 	int hd = c->hd, kv_dim = c->kv_dim;
 
 	int split = t % c->nsplit;
 	int rest = t / c->nsplit;
 	int hci = rest % c->nhc;
-
-	rest /= c->nhc;
-	int kvh = rest % c->n_kv;
-	int qbi = c->nqb - 1 - rest / c->n_kv;	/* the longest tiles first */
+	int qbi = c->nqb - 1 - rest / c->nhc;	/* the longest tiles first */
 
 	int r0 = qbi * c->qb, r1 = r0 + c->qb < c->m ? r0 + c->qb : c->m;
-	int h0 = kvh * c->group + hci * c->hc;
-	int h1 = h0 + c->hc < (kvh + 1) * c->group ? h0 + c->hc : (kvh + 1) * c->group;
+	int h0 = hci * c->hc, h1 = h0 + c->hc < c->n_heads ? h0 + c->hc : c->n_heads;
 	int nh = h1 - h0, nr = (r1 - r0) * nh;
 
 	for (int i = 0; i < nr; i++) {
 		int r = r0 + i / nh, h = h0 + i % nh;
 
 		qp[i] = c->q + (size_t)r * c->q_stride + (size_t)h * hd;
+		kvo[i] = (size_t)(h / c->group) * hd;
 		rb[i] = c->pos0 + r;
 		ra[i] = first_key(c, rb[i]);
 		mx[i] = -INFINITY;
 		l[i] = 0.0f;
 	}
 	memset(O, 0, sizeof(float) * (size_t)nr * hd);
+	for (int i = 0; i < nr; np++) {
+		int i1 = i + 1 < nr && kvo[i + 1] == kvo[i] ? i + 1 : i;
+
+		pr0[np] = i;
+		pr1[np] = i1;
+		i = i1 + 1;
+	}
 
 	/* this split's keys of the tile */
 	int tlo = ra[0], thi = rb[nr - 1];
@@ -257,15 +263,14 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 	int ts = tlo + split * per;
 	int te = ts + per - 1 < thi ? ts + per - 1 : thi;
 
-	const float *kbase = c->k + (size_t)kvh * hd;
-	const float *vbase = c->v + (size_t)kvh * hd;
-
 	for (int kb = ts; kb <= te; kb += CA_BK) {
 		int ke = kb + CA_BK - 1 < te ? kb + CA_BK - 1 : te;
 
-		/* scores, two rows at a time over the pair's keys */
-		for (int i = 0; i < nr; i += 2) {
-			int i1 = i + 1 < nr ? i + 1 : i;
+		/* keys of each pair of rows in this block */
+		int blo = ke + 1, bhi = kb - 1;
+
+		for (int pi = 0; pi < np; pi++) {
+			int i = pr0[pi], i1 = pr1[pi];
 			int a0 = ra[i] > kb ? ra[i] : kb, b0 = rb[i] < ke ? rb[i] : ke;
 			int a1 = ra[i1] > kb ? ra[i1] : kb, b1 = rb[i1] < ke ? rb[i1] : ke;
 			int lo, hi;
@@ -285,13 +290,27 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 			}
 			ua[i] = ua[i1] = lo;
 			ub[i] = ub[i1] = hi;
-			for (int j = lo; j <= hi; j += 2) {
-				int j1 = j + 1 <= hi ? j + 1 : j;
+			blo = lo < blo ? lo : blo;
+			bhi = hi > bhi ? hi : bhi;
+		}
+		/*
+		 * Scores, two rows and two keys at a time; keys outer, so that
+		 * the cache is read in order, whole rows (all kv heads) when the
+		 * tile has every head (decode).
+		 */
+		for (int j = blo; j <= bhi; j += 2) {
+			for (int pi = 0; pi < np; pi++) {
+				int i = pr0[pi], i1 = pr1[pi];
+				int ja = j > ua[i] ? j : ua[i];
+				int jb = j + 1 < ub[i] ? j + 1 : ub[i];
+				const float *kbase = c->k + kvo[i];
 
-				dot2x2(qp[i], qp[i1], kbase + (size_t)j * kv_dim,
-				       kbase + (size_t)j1 * kv_dim, hd,
-				       &S[i][j - kb], &S[i][j1 - kb],
-				       &S[i1][j - kb], &S[i1][j1 - kb], L);
+				if (ja > jb)
+					continue;
+				dot2x2(qp[i], qp[i1], kbase + (size_t)ja * kv_dim,
+				       kbase + (size_t)jb * kv_dim, hd,
+				       &S[i][ja - kb], &S[i][jb - kb],
+				       &S[i1][ja - kb], &S[i1][jb - kb], L);
 			}
 		}
 		/* online softmax per row */
@@ -337,21 +356,24 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 			l[i] += sum;
 			mx[i] = mnew;
 		}
-		/* O += P V, two rows and four keys at a time */
-		for (int i = 0; i < nr; i += 2) {
-			int lo = ua[i], hi = ub[i];
-			bool two = i + 1 < nr;
-
-			for (int j = lo; j <= hi; j += 4) {
+		/* O += P V, two rows and four keys at a time, keys outer */
+		for (int j = blo; j <= bhi; j += 4) {
+			for (int pi = 0; pi < np; pi++) {
+				int i = pr0[pi], lo = ua[i], hi = ub[i];
+				bool two = pr1[pi] != i;
+				const float *vbase = c->v + kvo[i];
 				const float *vp[4];
 				float p0[4], p1[4];
 
+				if (j + 3 < lo || j > hi)
+					continue;
 				for (int u = 0; u < 4; u++) {
-					int jj = j + u <= hi ? j + u : hi;
+					bool in = j + u >= lo && j + u <= hi;
+					int jj = j + u < lo ? lo : j + u > hi ? hi : j + u;
 
 					vp[u] = vbase + (size_t)jj * kv_dim;
-					p0[u] = j + u <= hi ? S[i][jj - kb] : 0.0f;
-					p1[u] = two && j + u <= hi ? S[i + 1][jj - kb] : 0.0f;
+					p0[u] = in ? S[i][jj - kb] : 0.0f;
+					p1[u] = two && in ? S[i + 1][jj - kb] : 0.0f;
 				}
 				if (two)
 					pv2x4(O + (size_t)i * hd, O + (size_t)(i + 1) * hd, p0, p1,
@@ -589,7 +611,7 @@ static void attention_scalar(const struct ca_call *c)
  * thread count where one is near, within the partial-sum buffer. */
 static int choose_splits(const struct ca_call *c, int nthreads)
 {
-	int base = c->n_kv * c->nhc * c->nqb;
+	int base = c->nhc * c->nqb;
 
 	if (nthreads <= 1 || base >= 2 * nthreads)
 		return 1;
@@ -632,9 +654,20 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 		attention_scalar(&c);
 		return;
 	}
-	c.hc = c.group < CA_ROWS ? c.group : CA_ROWS;
-	c.nhc = (c.group + c.hc - 1) / c.hc;
-	c.qb = CA_ROWS / c.hc;
+	if (m * n_heads <= CA_ROWS) {
+		/* decode: one tile of every head, so that it reads whole cache
+		 * rows (all kv heads) in order; threads split the keys */
+		c.hc = n_heads;
+		c.qb = m;
+	} else if (m == 1) {
+		c.hc = c.group < CA_ROWS ? CA_ROWS / c.group * c.group : CA_ROWS;
+		c.qb = 1;
+	} else {
+		/* prefill: the heads of a group (one kv head) times positions */
+		c.hc = c.group < CA_ROWS ? c.group : CA_ROWS;
+		c.qb = CA_ROWS / c.hc;
+	}
+	c.nhc = (n_heads + c.hc - 1) / c.hc;
 	c.nqb = (m + c.qb - 1) / c.qb;
 	c.nsplit = choose_splits(&c, nthreads);
 	if (c.nsplit > 1) {
@@ -644,7 +677,7 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 	}
 
 	const struct ca_kernels *kern = &kernels[ca_isa_current()];
-	int ntasks = c.n_kv * c.nhc * c.nqb * c.nsplit;
+	int ntasks = c.nhc * c.nqb * c.nsplit;
 
 	if (nthreads <= 1) {
 		for (int t = 0; t < ntasks; t++)
