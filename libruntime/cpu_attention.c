@@ -115,88 +115,180 @@ AI void expf_body(const float *x, float *y, int n)
 /* --- kernels ---------------------------------------------------------------- */
 
 /*
- * s[a][b] = q_a . k_b over hd (2 rows x 2 keys: each load serves two
- * FMAs). L is the vector width in floats of the instance (a constant once
- * inlined): the sums run in L lanes held in vector registers, then a tree
- * over the lanes. (An omp simd reduction would do, but GCC 12 ends those
- * with a scalar loop over the lanes, a chain of 16 dependent adds per sum;
- * plain reductions do not vectorise in f32 without -fassociative-math,
- * which would also undo ca_expf's range reduction.)
+ * The kernels work on quads: up to four query rows on one kv head (a
+ * quad short of four is padded with a dummy row whose results go nowhere).
+ * L is the vector width in floats of the instance (a constant once
+ * inlined); sums run in arrays of L lanes, which GCC keeps in vector
+ * registers when a loop covers exactly L.
  */
-AI void dot2x2(const float *restrict q0, const float *restrict q1,
-	       const float *restrict k0, const float *restrict k1, int hd,
-	       float *s00, float *s01, float *s10, float *s11, const int L)
+struct quad {
+	const float *q[4];	/* query rows */
+	float *s[4];		/* their score / probability rows (S) */
+	float *o[4];		/* their output accumulators */
+	size_t kvo;		/* the kv head's offset in a cache row */
+	int lo, hi;		/* keys of the quad's rows in the current block */
+};
+
+#define LANES4(X) X(0) X(1) X(2) X(3)
+
+/*
+ * s[r][j0], s[r][j1] = q_r . k_j for the quad's 4 rows and 2 keys: 8 sums,
+ * 6 loads per 8 FMAs, then a tree over the lanes. (An omp simd reduction
+ * would do, but GCC 12 ends those with a scalar loop over the lanes, a
+ * chain of 16 dependent adds per sum; plain f32 reductions do not
+ * vectorise without -fassociative-math, which would also undo ca_expf's
+ * range reduction.)
+ */
+AI void dot4x2(const struct quad *qd, const float *restrict k0,
+	       const float *restrict k1, int j0, int j1, int hd, const int L)
 {
-	float a[CA_LMAX], b[CA_LMAX], c[CA_LMAX], d[CA_LMAX];
+	const float *restrict q0 = qd->q[0], *restrict q1 = qd->q[1];
+	const float *restrict q2 = qd->q[2], *restrict q3 = qd->q[3];
+	float a0[CA_LMAX], a1[CA_LMAX], a2[CA_LMAX], a3[CA_LMAX];
+	float b0[CA_LMAX], b1[CA_LMAX], b2[CA_LMAX], b3[CA_LMAX];
 	int hv = hd / L * L;
 
 	for (int l = 0; l < L; l++)
-		a[l] = b[l] = c[l] = d[l] = 0.0f;
+		a0[l] = a1[l] = a2[l] = a3[l] = b0[l] = b1[l] = b2[l] = b3[l] = 0.0f;
 	for (int i = 0; i < hv; i += L) {
 #pragma omp simd
 		for (int l = 0; l < L; l++) {
-			a[l] += q0[i + l] * k0[i + l];
-			b[l] += q0[i + l] * k1[i + l];
-			c[l] += q1[i + l] * k0[i + l];
-			d[l] += q1[i + l] * k1[i + l];
+			float x = k0[i + l], y = k1[i + l];
+
+			a0[l] += q0[i + l] * x;
+			a1[l] += q1[i + l] * x;
+			a2[l] += q2[i + l] * x;
+			a3[l] += q3[i + l] * x;
+			b0[l] += q0[i + l] * y;
+			b1[l] += q1[i + l] * y;
+			b2[l] += q2[i + l] * y;
+			b3[l] += q3[i + l] * y;
 		}
 	}
 	for (int i = hv; i < hd; i++) {
-		a[0] += q0[i] * k0[i];
-		b[0] += q0[i] * k1[i];
-		c[0] += q1[i] * k0[i];
-		d[0] += q1[i] * k1[i];
+		a0[0] += q0[i] * k0[i];
+		a1[0] += q1[i] * k0[i];
+		a2[0] += q2[i] * k0[i];
+		a3[0] += q3[i] * k0[i];
+		b0[0] += q0[i] * k1[i];
+		b1[0] += q1[i] * k1[i];
+		b2[0] += q2[i] * k1[i];
+		b3[0] += q3[i] * k1[i];
+	}
+#define HALVE(W) \
+	for (int l = 0; l < (W); l++) { \
+		a0[l] += a0[l + (W)]; a1[l] += a1[l + (W)]; \
+		a2[l] += a2[l + (W)]; a3[l] += a3[l + (W)]; \
+		b0[l] += b0[l + (W)]; b1[l] += b1[l + (W)]; \
+		b2[l] += b2[l + (W)]; b3[l] += b3[l + (W)]; \
 	}
 	if (L >= 16) {
 #pragma omp simd
-		for (int l = 0; l < 8; l++) {
-			a[l] += a[l + 8];
-			b[l] += b[l + 8];
-			c[l] += c[l + 8];
-			d[l] += d[l + 8];
-		}
+		HALVE(8)
 	}
 	if (L >= 8) {
 #pragma omp simd
-		for (int l = 0; l < 4; l++) {
-			a[l] += a[l + 4];
-			b[l] += b[l + 4];
-			c[l] += c[l + 4];
-			d[l] += d[l + 4];
+		HALVE(4)
+	}
+#undef HALVE
+#define SUM4(v) (((v)[0] + (v)[2]) + ((v)[1] + (v)[3]))
+	qd->s[0][j0] = SUM4(a0);
+	qd->s[1][j0] = SUM4(a1);
+	qd->s[2][j0] = SUM4(a2);
+	qd->s[3][j0] = SUM4(a3);
+	qd->s[0][j1] = SUM4(b0);
+	qd->s[1][j1] = SUM4(b1);
+	qd->s[2][j1] = SUM4(b2);
+	qd->s[3][j1] = SUM4(b3);
+#undef SUM4
+}
+
+/*
+ * o[r][d0 .. d0+W) += sum over keys j in [lo, hi] of p[r][j - kb] v_j[d],
+ * the quad's 4 rows, W = L or 2L: the accumulators stay in registers over
+ * the keys (4 or 8 independent FMA chains), each v load serves 4 FMAs.
+ */
+AI void pv4_chunk(const struct quad *qd, const float *vbase, size_t kv_dim,
+		  int kb, int d0, const int W, const int L)
+{
+	float a0[CA_LMAX], a1[CA_LMAX], a2[CA_LMAX], a3[CA_LMAX];
+	float b0[CA_LMAX], b1[CA_LMAX], b2[CA_LMAX], b3[CA_LMAX];
+	float *restrict o0 = qd->o[0] + d0, *restrict o1 = qd->o[1] + d0;
+	float *restrict o2 = qd->o[2] + d0, *restrict o3 = qd->o[3] + d0;
+	const float *p0 = qd->s[0], *p1 = qd->s[1], *p2 = qd->s[2], *p3 = qd->s[3];
+
+	(void)b0, (void)b1, (void)b2, (void)b3;
+#pragma omp simd
+	for (int l = 0; l < L; l++) {
+		a0[l] = o0[l];
+		a1[l] = o1[l];
+		a2[l] = o2[l];
+		a3[l] = o3[l];
+	}
+	if (W > L) {
+#pragma omp simd
+		for (int l = 0; l < L; l++) {
+			b0[l] = o0[L + l];
+			b1[l] = o1[L + l];
+			b2[l] = o2[L + l];
+			b3[l] = o3[L + l];
 		}
 	}
-	*s00 = (a[0] + a[2]) + (a[1] + a[3]);
-	*s01 = (b[0] + b[2]) + (b[1] + b[3]);
-	*s10 = (c[0] + c[2]) + (c[1] + c[3]);
-	*s11 = (d[0] + d[2]) + (d[1] + d[3]);
-}
-
-/* o0 += P0 . V, o1 += P1 . V over 4 keys. */
-AI void pv2x4(float *restrict o0, float *restrict o1, const float *p0, const float *p1,
-	      const float *restrict v0, const float *restrict v1,
-	      const float *restrict v2, const float *restrict v3, int hd)
-{
-	float a0 = p0[0], a1 = p0[1], a2 = p0[2], a3 = p0[3];
-	float b0 = p1[0], b1 = p1[1], b2 = p1[2], b3 = p1[3];
+	for (int j = qd->lo; j <= qd->hi; j++) {
+		const float *restrict v = vbase + (size_t)j * kv_dim + d0;
+		float x0 = p0[j - kb], x1 = p1[j - kb], x2 = p2[j - kb], x3 = p3[j - kb];
 
 #pragma omp simd
-	for (int i = 0; i < hd; i++) {
-		float x0 = v0[i], x1 = v1[i], x2 = v2[i], x3 = v3[i];
-
-		o0[i] = o0[i] + a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3;
-		o1[i] = o1[i] + b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3;
+		for (int l = 0; l < L; l++) {
+			a0[l] += x0 * v[l];
+			a1[l] += x1 * v[l];
+			a2[l] += x2 * v[l];
+			a3[l] += x3 * v[l];
+		}
+		if (W > L) {
+#pragma omp simd
+			for (int l = 0; l < L; l++) {
+				b0[l] += x0 * v[L + l];
+				b1[l] += x1 * v[L + l];
+				b2[l] += x2 * v[L + l];
+				b3[l] += x3 * v[L + l];
+			}
+		}
+	}
+#pragma omp simd
+	for (int l = 0; l < L; l++) {
+		o0[l] = a0[l];
+		o1[l] = a1[l];
+		o2[l] = a2[l];
+		o3[l] = a3[l];
+	}
+	if (W > L) {
+#pragma omp simd
+		for (int l = 0; l < L; l++) {
+			o0[L + l] = b0[l];
+			o1[L + l] = b1[l];
+			o2[L + l] = b2[l];
+			o3[L + l] = b3[l];
+		}
 	}
 }
 
-AI void pv1x4(float *restrict o0, const float *p0,
-	      const float *restrict v0, const float *restrict v1,
-	      const float *restrict v2, const float *restrict v3, int hd)
+AI void pv4(const struct quad *qd, const float *vbase, size_t kv_dim, int kb,
+	    int hd, const int L)
 {
-	float a0 = p0[0], a1 = p0[1], a2 = p0[2], a3 = p0[3];
+	int d = 0;
 
-#pragma omp simd
-	for (int i = 0; i < hd; i++)
-		o0[i] = o0[i] + a0 * v0[i] + a1 * v1[i] + a2 * v2[i] + a3 * v3[i];
+	for (; d + 2 * L <= hd; d += 2 * L)
+		pv4_chunk(qd, vbase, kv_dim, kb, d, 2 * L, L);
+	for (; d + L <= hd; d += L)
+		pv4_chunk(qd, vbase, kv_dim, kb, d, L, L);
+	for (; d < hd; d++)
+		for (int j = qd->lo; j <= qd->hi; j++) {
+			float x = vbase[(size_t)j * kv_dim + d];
+
+			for (int r = 0; r < 4; r++)
+				qd->o[r][d] += qd->s[r][j - kb] * x;
+		}
 }
 
 AI void scale_row(float *restrict o, float f, int hd)
@@ -213,19 +305,23 @@ AI int first_key(const struct ca_call *c, int pos)
 }
 
 /*
- * One task: tile (query block, kv head, head chunk) x key split. See the
- * top of the file.
+ * One task: tile (query block, head chunk) x key split. See the top of
+ * the file.
  */
 AI void task_body(const struct ca_call *c, int t, const int L)
 {
-	float O[CA_ROWS * CA_MAX_HEAD_DIM];
-	float S[CA_ROWS][CA_BK];
+	/* rows, then a dummy row (padding of quads: scores land there, its
+	 * output is never read) and a row of zero probabilities */
+	enum { DUMMY = CA_ROWS, ZERO = CA_ROWS + 1 };
+	float O[(CA_ROWS + 1) * CA_MAX_HEAD_DIM];
+	float S[CA_ROWS + 2][CA_BK];
 	float mx[CA_ROWS], l[CA_ROWS];
 	int ra[CA_ROWS], rb[CA_ROWS];	/* keys of each row */
-	int ua[CA_ROWS], ub[CA_ROWS];	/* keys of the row's pair in this block */
+	int ua[CA_ROWS], ub[CA_ROWS];	/* keys of the row's quad in this block */
 	const float *qp[CA_ROWS];
 	size_t kvo[CA_ROWS];		/* the row's kv head in a cache row */
-	int pr0[CA_ROWS], pr1[CA_ROWS], np = 0;	/* pairs of rows on one kv head */
+	struct quad quads[CA_ROWS];
+	int qrow[CA_ROWS][4], nq = 0;	/* rows of each quad, -1: padding */
 	int hd = c->hd, kv_dim = c->kv_dim;
 
 	int split = t % c->nsplit;
@@ -248,12 +344,21 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 		l[i] = 0.0f;
 	}
 	memset(O, 0, sizeof(float) * (size_t)nr * hd);
-	for (int i = 0; i < nr; np++) {
-		int i1 = i + 1 < nr && kvo[i + 1] == kvo[i] ? i + 1 : i;
+	memset(S[ZERO], 0, sizeof(S[ZERO]));
+	/* quads: consecutive rows on one kv head */
+	for (int i = 0; i < nr; nq++) {
+		struct quad *qd = &quads[nq];
 
-		pr0[np] = i;
-		pr1[np] = i1;
-		i = i1 + 1;
+		qd->kvo = kvo[i];
+		for (int u = 0; u < 4; u++) {
+			bool real = i < nr && kvo[i] == qd->kvo;
+
+			qrow[nq][u] = real ? i : -1;
+			qd->q[u] = qp[real ? i : qrow[nq][0]];
+			qd->s[u] = real ? S[i] : S[DUMMY];
+			qd->o[u] = O + (size_t)(real ? i : DUMMY) * hd;
+			i += real;
+		}
 	}
 
 	/* this split's keys of the tile */
@@ -265,52 +370,46 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 
 	for (int kb = ts; kb <= te; kb += CA_BK) {
 		int ke = kb + CA_BK - 1 < te ? kb + CA_BK - 1 : te;
-
-		/* keys of each pair of rows in this block */
+		/* keys of each quad in this block: the union of its rows' */
 		int blo = ke + 1, bhi = kb - 1;
 
-		for (int pi = 0; pi < np; pi++) {
-			int i = pr0[pi], i1 = pr1[pi];
-			int a0 = ra[i] > kb ? ra[i] : kb, b0 = rb[i] < ke ? rb[i] : ke;
-			int a1 = ra[i1] > kb ? ra[i1] : kb, b1 = rb[i1] < ke ? rb[i1] : ke;
-			int lo, hi;
+		for (int qi = 0; qi < nq; qi++) {
+			int lo = ke + 1, hi = kb - 1;
 
-			if (a0 <= b0 && a1 <= b1) {
-				lo = a0 < a1 ? a0 : a1;
-				hi = b0 > b1 ? b0 : b1;
-			} else if (a0 <= b0) {
-				lo = a0;
-				hi = b0;
-			} else if (a1 <= b1) {
-				lo = a1;
-				hi = b1;
-			} else {
-				lo = 1;
-				hi = 0;
+			for (int u = 0; u < 4 && qrow[qi][u] >= 0; u++) {
+				int i = qrow[qi][u];
+				int a = ra[i] > kb ? ra[i] : kb, b = rb[i] < ke ? rb[i] : ke;
+
+				if (a > b)
+					continue;
+				lo = a < lo ? a : lo;
+				hi = b > hi ? b : hi;
 			}
-			ua[i] = ua[i1] = lo;
-			ub[i] = ub[i1] = hi;
+			quads[qi].lo = lo;
+			quads[qi].hi = hi;
+			for (int u = 0; u < 4 && qrow[qi][u] >= 0; u++) {
+				ua[qrow[qi][u]] = lo;
+				ub[qrow[qi][u]] = hi;
+			}
 			blo = lo < blo ? lo : blo;
 			bhi = hi > bhi ? hi : bhi;
 		}
 		/*
-		 * Scores, two rows and two keys at a time; keys outer, so that
+		 * Scores, a quad and two keys at a time; keys outer, so that
 		 * the cache is read in order, whole rows (all kv heads) when the
 		 * tile has every head (decode).
 		 */
 		for (int j = blo; j <= bhi; j += 2) {
-			for (int pi = 0; pi < np; pi++) {
-				int i = pr0[pi], i1 = pr1[pi];
-				int ja = j > ua[i] ? j : ua[i];
-				int jb = j + 1 < ub[i] ? j + 1 : ub[i];
-				const float *kbase = c->k + kvo[i];
+			for (int qi = 0; qi < nq; qi++) {
+				const struct quad *qd = &quads[qi];
+				int ja = j > qd->lo ? j : qd->lo;
+				int jb = j + 1 < qd->hi ? j + 1 : qd->hi;
+				const float *kbase = c->k + qd->kvo;
 
 				if (ja > jb)
 					continue;
-				dot2x2(qp[i], qp[i1], kbase + (size_t)ja * kv_dim,
-				       kbase + (size_t)jb * kv_dim, hd,
-				       &S[i][ja - kb], &S[i][jb - kb],
-				       &S[i1][ja - kb], &S[i1][jb - kb], L);
+				dot4x2(qd, kbase + (size_t)ja * kv_dim, kbase + (size_t)jb * kv_dim,
+				       ja - kb, jb - kb, hd, L);
 			}
 		}
 		/* online softmax per row */
@@ -356,31 +455,16 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 			l[i] += sum;
 			mx[i] = mnew;
 		}
-		/* O += P V, two rows and four keys at a time, keys outer */
-		for (int j = blo; j <= bhi; j += 4) {
-			for (int pi = 0; pi < np; pi++) {
-				int i = pr0[pi], lo = ua[i], hi = ub[i];
-				bool two = pr1[pi] != i;
-				const float *vbase = c->v + kvo[i];
-				const float *vp[4];
-				float p0[4], p1[4];
+		/* O += P V per quad; the padding's probabilities are zero */
+		for (int qi = 0; qi < nq; qi++) {
+			struct quad pq = quads[qi];
 
-				if (j + 3 < lo || j > hi)
-					continue;
-				for (int u = 0; u < 4; u++) {
-					bool in = j + u >= lo && j + u <= hi;
-					int jj = j + u < lo ? lo : j + u > hi ? hi : j + u;
-
-					vp[u] = vbase + (size_t)jj * kv_dim;
-					p0[u] = in ? S[i][jj - kb] : 0.0f;
-					p1[u] = two && in ? S[i + 1][jj - kb] : 0.0f;
-				}
-				if (two)
-					pv2x4(O + (size_t)i * hd, O + (size_t)(i + 1) * hd, p0, p1,
-					      vp[0], vp[1], vp[2], vp[3], hd);
-				else
-					pv1x4(O + (size_t)i * hd, p0, vp[0], vp[1], vp[2], vp[3], hd);
-			}
+			if (pq.lo > pq.hi)
+				continue;
+			for (int u = 0; u < 4; u++)
+				if (qrow[qi][u] < 0)
+					pq.s[u] = S[ZERO];
+			pv4(&pq, c->v + pq.kvo, kv_dim, kb, hd, L);
 		}
 	}
 

@@ -263,13 +263,17 @@ static void test_attention_window_one_is_own_value(void **st)
 static const char *const isa_paths[] = { "generic", "avx2", "avx512" };
 
 /*
- * ca_attention on every ISA path this CPU has and 1, 2, 3 threads against
- * cm_attention: max abs error over the output at most 2e-5 of the values'
- * scale (v in [-1, 1]). q rows are padded (q_stride > n_heads*head_dim);
- * qk scales q and k (larger: peakier softmax).
+ * ca_attention on every ISA path this CPU has against cm_attention, with
+ * 1, 2 and 3 threads (all: every path with each count; else 1 thread on
+ * every path and 3 on the default one: the kernels are many times slower
+ * under ASan+UBSan than optimised, and for long prefill chunks the thread
+ * count changes only which thread runs which tile, not the sums): max abs
+ * error over the output at most 2e-5 of the values' scale (v in [-1, 1]).
+ * q rows are padded (q_stride > n_heads*head_dim); qk scales q and k
+ * (larger: peakier softmax).
  */
-static void check_fast_attention(int m, int pos0, int nh, int nkv, int hd,
-				 int window, float qk)
+static void check_fast_attention_threads(int m, int pos0, int nh, int nkv, int hd,
+					 int window, float qk, bool all)
 {
 	int n = pos0 + m, kvd = nkv * hd, od = nh * hd, qs = od + 3;
 	float *q = malloc(sizeof(float) * (size_t)m * qs);
@@ -294,12 +298,20 @@ static void check_fast_attention(int m, int pos0, int nh, int nkv, int hd,
 		v[i] = 2 * frand(&seed);
 	}
 	cm_attention(q, qs, m, pos0, nh, nkv, hd, window, scale, k, v, ref, scratch);
+	int best = 0;
+
+	for (int p = 0; p < 3; p++)
+		if (ca_isa_supported(p))
+			best = p;
 	for (int p = 0; p < 3; p++) {
 		if (ca_force_isa(isa_paths[p]) == -ENOTSUP)
 			continue;	/* this CPU lacks the path */
 		assert_int_equal(ca_isa_current(), p);
 		for (int th = 1; th <= 3; th++) {
 			double err = 0;
+
+			if (!all && th > 1 && (th == 2 || p != best))
+				continue;
 
 			for (size_t i = 0; i < (size_t)m * od; i++)
 				out[i] = NAN;
@@ -325,6 +337,12 @@ static void check_fast_attention(int m, int pos0, int nh, int nkv, int hd,
 	free(ref);
 	free(out);
 	free(scratch);
+}
+
+static void check_fast_attention(int m, int pos0, int nh, int nkv, int hd,
+				 int window, float qk)
+{
+	check_fast_attention_threads(m, pos0, nh, nkv, hd, window, qk, true);
 }
 
 static const int fa_shapes[][2] = { { 16, 4 }, { 4, 4 }, { 6, 2 } };
@@ -354,9 +372,11 @@ static void test_fast_attention_prefill(void **st)
 			for (int s = 0; s < 3; s++)
 				for (int d = 0; d < 3; d++)
 					for (int w = 0; w < 3; w++)
-						check_fast_attention(rows[r], pos[a], fa_shapes[s][0],
-								     fa_shapes[s][1], fa_dims[d],
-								     fa_windows[w], 1.0f);
+						check_fast_attention_threads(rows[r], pos[a],
+									     fa_shapes[s][0],
+									     fa_shapes[s][1], fa_dims[d],
+									     fa_windows[w], 1.0f,
+									     rows[r] < 64);
 }
 
 static void test_fast_attention_edges(void **st)
