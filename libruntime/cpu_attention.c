@@ -38,8 +38,8 @@
 
 #define CA_BK 64		/* keys per block of a task */
 #define CA_ROWS 32		/* query rows per tile */
-#define CA_PART_FLOATS 32768	/* partial sums of split keys, on the caller's stack */
-#define CA_MIN_SPLIT_KEYS 128	/* keys of a split at least */
+#define CA_PART_FLOATS 65536	/* partial sums of split keys, on the caller's stack */
+#define CA_MIN_SPLIT_KEYS 64	/* keys of a split at least */
 #define CA_LMAX 16		/* floats in the widest vector (>= 4) */
 
 #define AI static inline __attribute__((always_inline))
@@ -691,8 +691,13 @@ static void attention_scalar(const struct ca_call *c)
 	}
 }
 
-/* Key splits per tile: enough tasks for every thread, as a multiple of the
- * thread count where one is near, within the partial-sum buffer. */
+/*
+ * Key splits per tile: none where the tiles alone give every thread two
+ * or more; else the count, up to what the keys (CA_MIN_SPLIT_KEYS each)
+ * and CA_PART_FLOATS allow, whose tasks fill the last round of the
+ * threads best (the fewest splits among equals): decode's equal splits
+ * come out as a multiple of the thread count where one fits.
+ */
 static int choose_splits(const struct ca_call *c, int nthreads)
 {
 	int base = c->nhc * c->nqb;
@@ -705,17 +710,61 @@ static int choose_splits(const struct ca_call *c, int nthreads)
 	int max_keys = keys / CA_MIN_SPLIT_KEYS;
 	int max_buf = CA_PART_FLOATS / (c->rows * (c->hd + 2));
 	int cap = max_keys < max_buf ? max_keys : max_buf;
-	int want = (2 * nthreads + base - 1) / base;
-	int s = want;
+	int best = 1;
+	double best_fill = 0;
 
-	for (int t = want; t <= 2 * want; t++)
-		if ((base * t) % nthreads == 0) {
-			s = t;
-			break;
+	if (cap > 4 * nthreads)
+		cap = 4 * nthreads;
+	for (int s = 1; s <= cap; s++) {
+		int tasks = base * s;
+		int rounds = (tasks + nthreads - 1) / nthreads;
+		double fill = (double)tasks / ((double)rounds * nthreads);
+
+		if (fill > best_fill + 1e-9) {
+			best_fill = fill;
+			best = s;
 		}
-	if (s > cap)
-		s = cap;
-	return s < 1 ? 1 : s;
+	}
+	return best;
+}
+
+static void run_tasks(struct ca_call *c, int nthreads)
+{
+	const struct ca_kernels *kern = &kernels[ca_isa_current()];
+	int ntasks = c->nhc * c->nqb * c->nsplit;
+
+	if (nthreads > ntasks)
+		nthreads = ntasks;
+	if (nthreads <= 1) {
+		for (int t = 0; t < ntasks; t++)
+			kern->task(c, t);
+		for (int r = 0; c->nsplit > 1 && r < c->rows; r++)
+			kern->combine(c, r);
+		return;
+	}
+#pragma omp parallel num_threads(nthreads)
+	{
+#pragma omp for schedule(dynamic, 1)
+		for (int t = 0; t < ntasks; t++)
+			kern->task(c, t);
+		if (c->nsplit > 1) {
+#pragma omp for schedule(static)
+			for (int r = 0; r < c->rows; r++)
+				kern->combine(c, r);
+		}
+	}
+}
+
+/* The partial sums of split keys on this frame, sized to the call. */
+static __attribute__((noinline)) void run_split(struct ca_call *c, int nthreads)
+{
+	size_t n = (size_t)c->nsplit * c->rows * (c->hd + 2);
+	float part[n];
+
+	c->part_o = part;
+	c->part_m = part + (size_t)c->nsplit * c->rows * c->hd;
+	c->part_l = c->part_m + (size_t)c->nsplit * c->rows;
+	run_tasks(c, nthreads);
 }
 
 void ca_attention(const float *q, int q_stride, int m, int pos0,
@@ -723,7 +772,6 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 		  float scale, const float *k_cache, const float *v_cache,
 		  float *out, int nthreads)
 {
-	float part[CA_PART_FLOATS];
 	struct ca_call c = {
 		.q = q, .q_stride = q_stride, .m = m, .pos0 = pos0,
 		.n_heads = n_heads, .n_kv = n_kv_heads, .hd = head_dim,
@@ -754,29 +802,8 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 	c.nhc = (n_heads + c.hc - 1) / c.hc;
 	c.nqb = (m + c.qb - 1) / c.qb;
 	c.nsplit = choose_splits(&c, nthreads);
-	if (c.nsplit > 1) {
-		c.part_o = part;
-		c.part_m = part + (size_t)c.nsplit * c.rows * head_dim;
-		c.part_l = c.part_m + (size_t)c.nsplit * c.rows;
-	}
-
-	const struct ca_kernels *kern = &kernels[ca_isa_current()];
-	int ntasks = c.nhc * c.nqb * c.nsplit;
-
-	if (nthreads <= 1) {
-		for (int t = 0; t < ntasks; t++)
-			kern->task(&c, t);
-		return;
-	}
-#pragma omp parallel num_threads(nthreads)
-	{
-#pragma omp for schedule(dynamic, 1)
-		for (int t = 0; t < ntasks; t++)
-			kern->task(&c, t);
-		if (c.nsplit > 1) {
-#pragma omp for schedule(static)
-			for (int r = 0; r < c.rows; r++)
-				kern->combine(&c, r);
-		}
-	}
+	if (c.nsplit > 1)
+		run_split(&c, nthreads);
+	else
+		run_tasks(&c, nthreads);
 }

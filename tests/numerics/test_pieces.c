@@ -385,6 +385,9 @@ static void test_fast_attention_edges(void **st)
 	/* peaky softmax: the running max moves by a lot between key blocks */
 	check_fast_attention(1, 700, 16, 4, 64, 0, 4.0f);
 	check_fast_attention(40, 300, 6, 2, 64, 0, 4.0f);
+	/* a short prefill chunk late in a long context: its keys split too */
+	check_fast_attention(5, 1000, 16, 4, 64, 0, 1.0f);
+	check_fast_attention(2, 3000, 16, 4, 128, 0, 1.0f);
 	/* windows of one (own value) and of the block size and around it */
 	check_fast_attention(9, 70, 4, 2, 16, 1, 1.0f);
 	check_fast_attention(70, 100, 4, 2, 16, 64, 1.0f);
