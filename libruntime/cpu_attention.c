@@ -3,21 +3,28 @@
  * Fast CPU attention; see cpu_attention.h.
  *
  * Work is cut into tasks. A task is a tile of up to CA_ROWS query rows
- * (a row: one query position and one head) that share a kv head, against
- * one range of keys: for prefill a block of positions times the heads of a
- * group, for decode the group's heads. The task walks its keys in blocks of
- * CA_BK: the scores of the block for all its rows (each key row read once
- * from cache for the tile), a running max and sum per row (online
+ * (a row: one query position and one head) against one range of keys.
+ * Prefill: a block of positions times the heads of one kv head, so that
+ * every key row read serves all the tile's rows. Decode (m * n_heads <=
+ * CA_ROWS): every head, so that the task reads whole cache rows (all kv
+ * heads) in order. The task walks its keys in blocks of CA_BK: the scores
+ * of the block for all its rows, a running max and sum per row (online
  * softmax: when the max grows, the sum and the accumulated output shrink
  * by e^(old-new)), then P*V into per-row accumulators. Key blocks outside
- * a row's causal / sliding-window range are skipped. When the tiles alone
- * are too few to keep the threads busy (decode, short prefill chunks), the
- * key range of each tile is split too; each split leaves its max, sum and
+ * a row's causal / sliding-window range are skipped, so are the keys of a
+ * block no row of a quad (below) attends. When the tiles alone are too
+ * few to keep the threads busy (decode, short prefill chunks), the key
+ * range of each tile is split too; each split leaves its max, sum and
  * unnormalised output, and a second pass combines them per row.
  *
+ * Memory: nothing allocated. A task's tile lives on its thread's stack
+ * (about 45 KB), the partial sums of split keys on the caller's (a frame
+ * sized to the call, at most CA_PART_FLOATS floats = 256 KB; 133 KB for
+ * 16 heads x 128 split 16 ways).
+ *
  * Build: this file needs -fopenmp (the parallel regions and the simd
- * loops) and -ffp-contract=fast (FMA in the dot products): see
- * libruntime/build.mk.
+ * loops), -ffp-contract=fast (FMA) and -fno-trapping-math (selects that
+ * vectorise without AVX-512 masks): see libruntime/build.mk.
  *
  * ISA: the kernels (task_body, combine_body and what they inline) are
  * written once, always_inline, and instantiated in functions with

@@ -20,13 +20,17 @@
  * cm_attention to about 1e-6 relative (another summation order, and the
  * exponential of ca_expf below).
  *
- * Threads: nthreads > 1 runs one OpenMP parallel region of exactly
+ * Threads: nthreads > 1 runs one OpenMP parallel region of at most
  * nthreads threads (num_threads clause: omp_set_num_threads does not
- * matter); nthreads <= 1 runs on the calling thread, no region. Decode
- * (few query rows) splits the keys into blocks across threads and combines
- * their partial softmax sums; prefill spreads (kv head, query block) tiles.
+ * matter; fewer when there are fewer tasks); nthreads <= 1, or a single
+ * task (short contexts), runs on the calling thread, no region. Called
+ * from inside a parallel region, the nested region gets one thread unless
+ * nesting is enabled. Decode splits the keys into ranges across threads
+ * (a multiple of nthreads where the context allows: 64 keys a range at
+ * least) and combines their partial softmax sums; prefill spreads tiles of
+ * (8 positions x the 4 heads of a kv head) over the threads, longest first.
  * Allocates nothing: tiles live on the threads' stacks (about 45 KB each),
- * the partial sums of split keys on the caller's (128 KB).
+ * the partial sums of split keys on the caller's (up to 256 KB).
  * head_dim above CA_MAX_HEAD_DIM runs a scalar path (serial, slow).
  */
 void ca_attention(const float *q, int q_stride, int m, int pos0,

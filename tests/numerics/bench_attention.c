@@ -5,9 +5,11 @@
  * counts given): decode (one query) at contexts 512, 2048, 4096 and a
  * 512-token prefill as two chunks of 256 (pos0 0 and 256). Shape of
  * PhiMoE: 16 heads, 4 kv heads, head_dim 128, no window. Each figure is
- * the best of 5 rounds (the machine may be shared); the max abs difference
- * from the reference is printed as a sanity check. Measures, asserts
- * nothing. Usage: bench_attention [threads...]
+ * "fastest/median" of calls timed one by one for about 0.3 s (on a shared
+ * machine the fastest says what the code does, the median what other
+ * load made of it); the max abs difference from the reference is printed
+ * as a sanity check. Measures, asserts nothing.
+ * Usage: bench_attention [threads...]
  */
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +23,6 @@
 #define NKV 4
 #define HD 128
 #define MAXCTX 4096
-#define ROUNDS 5
 
 static double secs(void)
 {
@@ -49,29 +50,45 @@ static void run(const struct shape *s, int threads, float *dst)
 		ca_attention(q, NH * HD, s->m, s->pos0, NH, NKV, HD, 0, scale, k, v, dst, threads);
 }
 
-/* Best microseconds per call over ROUNDS rounds of about 50 ms. */
-static double time_us(const struct shape *s, int threads)
+static int cmp_double(const void *a, const void *b)
 {
-	double t0 = secs();
-	int reps = 0;
+	double x = *(const double *)a, y = *(const double *)b;
 
-	do {
+	return x < y ? -1 : x > y;
+}
+
+/* Each call timed alone, for about 0.3 s (at most MAXCALLS calls, at least
+ * 5): the fastest and the median call in microseconds. */
+#define MAXCALLS 2000
+static void time_us(const struct shape *s, int threads, double *best, double *median)
+{
+	static double us[MAXCALLS];
+	double start = secs();
+	int n = 0;
+
+	run(s, threads, out);	/* warm: caches, OpenMP threads */
+	while (n < MAXCALLS && (n < 5 || secs() - start < 0.3)) {
+		double t0 = secs();
+
 		run(s, threads, out);
-		reps++;
-	} while (secs() - t0 < 0.01);
-	reps = (int)(reps * 5.0) + 1;	/* about 50 ms */
-	double best = INFINITY;
-
-	for (int r = 0; r < ROUNDS; r++) {
-		t0 = secs();
-		for (int i = 0; i < reps; i++)
-			run(s, threads, out);
-		double us = (secs() - t0) / reps * 1e6;
-
-		if (us < best)
-			best = us;
+		us[n++] = (secs() - t0) * 1e6;
 	}
-	return best;
+	qsort(us, n, sizeof(us[0]), cmp_double);
+	*best = us[0];
+	*median = us[n / 2];
+}
+
+static const char *fmt(double best, double median)
+{
+	static char buf[4][32];
+	static int at;
+
+	at = (at + 1) % 4;
+	if (median >= 10000)
+		snprintf(buf[at], sizeof(buf[at]), "%.0f/%.0f", best, median);
+	else
+		snprintf(buf[at], sizeof(buf[at]), "%.1f/%.1f", best, median);
+	return buf[at];
 }
 
 int main(int argc, char **argv)
@@ -113,19 +130,19 @@ int main(int argc, char **argv)
 		v[i] = ((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
 	}
 
-	printf("attention, %d heads / %d kv heads, head_dim %d; us per call (best of %d)\n",
-	       NH, NKV, HD, ROUNDS);
-	printf("%-18s %12s", "", "scalar ref");
+	printf("attention, %d heads / %d kv heads, head_dim %d; us per call, fastest/median\n",
+	       NH, NKV, HD);
+	printf("%-18s %15s", "", "scalar ref");
 	for (int p = 0; p < 3; p++)
 		if (ca_isa_supported(p))
 			for (int t = 0; t < nthreads; t++) {
 				char col[32];
 
 				snprintf(col, sizeof(col), "%s %dt", isas[p], threads[t]);
-				printf(" %12s", col);
+				printf(" %15s", col);
 			}
 	printf("  max|diff|\n");
-	double total[1 + 3 * 8] = { 0 };
+	double total[1 + 3 * 8] = { 0 }, totmed[1 + 3 * 8] = { 0 };
 
 	for (int s = 0; s < nshapes; s++) {
 		int c = 0;
@@ -134,23 +151,28 @@ int main(int argc, char **argv)
 		printf("%-18s", shapes[s].name);
 		fflush(stdout);
 		run(&shapes[s], 0, ref);
-		double us = time_us(&shapes[s], 0);
+		double us, med;
 
-		printf(" %12.1f", us);
+		time_us(&shapes[s], 0, &us, &med);
+		printf(" %15s", fmt(us, med));
 		fflush(stdout);
-		if (shapes[s].m > 1)
+		if (shapes[s].m > 1) {
 			total[c] += us;
+			totmed[c] += med;
+		}
 		c++;
 		for (int p = 0; p < 3; p++) {
 			if (ca_isa_supported(p) != 1)
 				continue;
 			ca_force_isa(isas[p]);
 			for (int t = 0; t < nthreads; t++, c++) {
-				us = time_us(&shapes[s], threads[t]);
-				printf(" %12.1f", us);
+				time_us(&shapes[s], threads[t], &us, &med);
+				printf(" %15s", fmt(us, med));
 				fflush(stdout);
-				if (shapes[s].m > 1)
+				if (shapes[s].m > 1) {
 					total[c] += us;
+					totmed[c] += med;
+				}
 				for (int i = 0; i < shapes[s].m * NH * HD; i++) {
 					double e = fabs((double)out[i] - ref[i]);
 
@@ -163,7 +185,7 @@ int main(int argc, char **argv)
 	printf("%-18s", "prefill 512 total");
 	for (int c = 0; c < 1 + 3 * nthreads; c++)
 		if (total[c] > 0)
-			printf(" %12.1f", total[c]);
+			printf(" %15s", fmt(total[c], totmed[c]));
 	printf("\n");
 	ca_force_isa(NULL);
 	free(q);
