@@ -6,6 +6,7 @@
  */
 #include "backend.h"
 #include "arbiter.h"
+#include "cpu_attention.h"
 #include "cpu_gemv.h"
 #include "cpu_math.h"
 #include "dnnl_matmul.h"
@@ -832,9 +833,9 @@ static int cpu_attention(struct sm_backend *be, const struct sm_attn_args *a)
 			    a->pos0, a->m, a->max_seq);
 	cm_kv_append(a->k, a->v, a->row_stride, a->m, a->pos0, kv_dim,
 		     a->k_cache, a->v_cache);
-	cm_attention(a->q, a->row_stride, a->m, a->pos0, a->n_heads, a->n_kv_heads,
+	ca_attention(a->q, a->row_stride, a->m, a->pos0, a->n_heads, a->n_kv_heads,
 		     a->head_dim, a->window, a->scale, a->k_cache, a->v_cache,
-		     a->out, a->scratch);
+		     a->out, cpu(be)->threads);
 	return 0;
 }
 

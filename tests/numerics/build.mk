@@ -12,6 +12,8 @@
 #                    again on the AVX2 path (SPLITMOE_ISA=avx2).
 #                    About 15 s on 2 cores.
 #   bench-numerics   `splitmoe eval`-style tok/s on the fixture (optimised build)
+#   bench-attention  us per attention call, cm_attention against ca_attention
+#                    per ISA path, 1 and 2 threads (optimised build)
 NUM_TESTS := test_pieces test_fixture test_mapped test_kernels
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
@@ -29,9 +31,13 @@ build/numerics/bench_eval: build/obj/tests/numerics/bench_eval.o $(RUNTIME_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
 
-ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval
+build/numerics/bench_attention: build/obj/tests/numerics/bench_attention.o $(RUNTIME_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
 
-.PHONY: check-numerics bench-numerics
+ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval build/numerics/bench_attention
+
+.PHONY: check-numerics bench-numerics bench-attention
 # test_mapped reads the fixture's f32 copy (tests/runtime/make_bad_fixtures.py)
 check-numerics: $(NUM_BINS) build/runtime/variants/cases.tsv build/wide-model/model.safetensors
 	@rc=0; for t in $(NUM_BINS); do \
@@ -51,3 +57,7 @@ bench-numerics: build/numerics/bench_eval build/runtime/variants/cases.tsv
 	@OMP_NUM_THREADS=2 build/numerics/bench_eval tests/fixtures/phimoe-tiny-a 2 \
 		build/runtime/variants/as_f32
 BENCH_TARGETS += bench-numerics
+
+bench-attention: build/numerics/bench_attention
+	@build/numerics/bench_attention 1 2
+BENCH_TARGETS += bench-attention

@@ -13,10 +13,12 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arbiter.h"
+#include "cpu_attention.h"
 #include "cpu_math.h"
 #include "dnnl_matmul.h"
 #include "inference.h"
@@ -256,6 +258,217 @@ static void test_attention_window_one_is_own_value(void **st)
 			assert_float_equal(o[h * HD + c], v[2 * NKV * HD + (h / 2) * HD + c], 1e-6);
 }
 
+/* --- fast attention (cpu_attention.c) against cm_attention ---------------- */
+
+static const char *const isa_paths[] = { "generic", "avx2", "avx512" };
+
+/*
+ * ca_attention on every ISA path this CPU has against cm_attention, with
+ * 1, 2 and 3 threads (all: every path with each count; else 1 thread on
+ * every path and 3 on the default one: the kernels are many times slower
+ * under ASan+UBSan than optimised, and for long prefill chunks the thread
+ * count changes only which thread runs which tile, not the sums): max abs
+ * error over the output at most 2e-5 of the values' scale (v in [-1, 1]).
+ * q rows are padded (q_stride > n_heads*head_dim); qk scales q and k
+ * (larger: peakier softmax).
+ */
+static void check_fast_attention_threads(int m, int pos0, int nh, int nkv, int hd,
+					 int window, float qk, bool all)
+{
+	int n = pos0 + m, kvd = nkv * hd, od = nh * hd, qs = od + 3;
+	float *q = malloc(sizeof(float) * (size_t)m * qs);
+	float *k = malloc(sizeof(float) * (size_t)n * kvd);
+	float *v = malloc(sizeof(float) * (size_t)n * kvd);
+	float *ref = malloc(sizeof(float) * (size_t)m * od);
+	float *out = malloc(sizeof(float) * (size_t)m * od);
+	float *scratch = malloc(sizeof(float) * (size_t)n);
+	unsigned seed = 1u + (unsigned)(m * 131 + pos0 * 7 + nh * 3 + hd + window);
+	float scale = 1.0f / sqrtf((float)hd);
+
+	assert_non_null(q);
+	assert_non_null(k);
+	assert_non_null(v);
+	assert_non_null(ref);
+	assert_non_null(out);
+	assert_non_null(scratch);
+	for (size_t i = 0; i < (size_t)m * qs; i++)
+		q[i] = 4 * qk * frand(&seed);
+	for (size_t i = 0; i < (size_t)n * kvd; i++) {
+		k[i] = 4 * qk * frand(&seed);
+		v[i] = 2 * frand(&seed);
+	}
+	cm_attention(q, qs, m, pos0, nh, nkv, hd, window, scale, k, v, ref, scratch);
+	int best = 0;
+
+	for (int p = 0; p < 3; p++)
+		if (ca_isa_supported(p))
+			best = p;
+	for (int p = 0; p < 3; p++) {
+		if (ca_force_isa(isa_paths[p]) == -ENOTSUP)
+			continue;	/* this CPU lacks the path */
+		assert_int_equal(ca_isa_current(), p);
+		for (int th = 1; th <= 3; th++) {
+			double err = 0;
+
+			if (!all && th > 1 && (th == 2 || p != best))
+				continue;
+
+			for (size_t i = 0; i < (size_t)m * od; i++)
+				out[i] = NAN;
+			ca_attention(q, qs, m, pos0, nh, nkv, hd, window, scale, k, v, out, th);
+			for (size_t i = 0; i < (size_t)m * od; i++) {
+				double e = fabs((double)out[i] - ref[i]);
+
+				if (!(e <= err))	/* NaN too */
+					err = isnan(e) ? INFINITY : e;
+			}
+			if (!(err <= 2e-5)) {
+				print_error("ca_attention %s, %d threads: m %d pos0 %d heads %d/%d "
+					    "head_dim %d window %d qk %g: max error %g\n",
+					    isa_paths[p], th, m, pos0, nh, nkv, hd, window, qk, err);
+				fail();
+			}
+		}
+	}
+	assert_int_equal(ca_force_isa(NULL), 0);
+	free(q);
+	free(k);
+	free(v);
+	free(ref);
+	free(out);
+	free(scratch);
+}
+
+static void check_fast_attention(int m, int pos0, int nh, int nkv, int hd,
+				 int window, float qk)
+{
+	check_fast_attention_threads(m, pos0, nh, nkv, hd, window, qk, true);
+}
+
+static const int fa_shapes[][2] = { { 16, 4 }, { 4, 4 }, { 6, 2 } };
+static const int fa_dims[] = { 16, 64, 128 };
+static const int fa_windows[] = { 0, 7, 64 };
+
+static void test_fast_attention_decode(void **st)
+{
+	static const int pos[] = { 0, 1, 17, 300, 1000 };
+
+	(void)st;
+	for (int a = 0; a < 5; a++)
+		for (int s = 0; s < 3; s++)
+			for (int d = 0; d < 3; d++)
+				for (int w = 0; w < 3; w++)
+					check_fast_attention(1, pos[a], fa_shapes[s][0], fa_shapes[s][1],
+							     fa_dims[d], fa_windows[w], 1.0f);
+}
+
+static void test_fast_attention_prefill(void **st)
+{
+	static const int rows[] = { 1, 5, 64, 200 }, pos[] = { 0, 37 };
+
+	(void)st;
+	for (int r = 0; r < 4; r++)
+		for (int a = 0; a < 2; a++)
+			for (int s = 0; s < 3; s++)
+				for (int d = 0; d < 3; d++)
+					for (int w = 0; w < 3; w++)
+						check_fast_attention_threads(rows[r], pos[a],
+									     fa_shapes[s][0],
+									     fa_shapes[s][1], fa_dims[d],
+									     fa_windows[w], 1.0f,
+									     rows[r] < 64);
+}
+
+static void test_fast_attention_edges(void **st)
+{
+	(void)st;
+	/* peaky softmax: the running max moves by a lot between key blocks */
+	check_fast_attention(1, 700, 16, 4, 64, 0, 4.0f);
+	check_fast_attention(40, 300, 6, 2, 64, 0, 4.0f);
+	/* a short prefill chunk late in a long context: its keys split too */
+	check_fast_attention(5, 1000, 16, 4, 64, 0, 1.0f);
+	check_fast_attention(2, 3000, 16, 4, 128, 0, 1.0f);
+	/* windows of one (own value) and of the block size and around it */
+	check_fast_attention(9, 70, 4, 2, 16, 1, 1.0f);
+	check_fast_attention(70, 100, 4, 2, 16, 64, 1.0f);
+	check_fast_attention(70, 100, 4, 2, 16, 65, 1.0f);
+	/* all heads on one kv head (more than one tile of rows), odd dims */
+	check_fast_attention(3, 500, 40, 1, 24, 0, 1.0f);
+	check_fast_attention(33, 10, 5, 1, 20, 0, 1.0f);
+	/* head_dim above CA_MAX_HEAD_DIM: the scalar path */
+	check_fast_attention(3, 20, 2, 1, CA_MAX_HEAD_DIM + 8, 5, 1.0f);
+	/* unknown path names */
+	assert_int_equal(ca_force_isa("sse9"), -EINVAL);
+}
+
+/* ulps between a float and the correctly rounded value of a double */
+static double ulp_err(float y, double exact)
+{
+	float r = (float)exact;
+	float up = nextafterf(r, INFINITY);
+
+	return fabs((double)y - exact) / ((double)up - (double)r);
+}
+
+/* ca_expf (the softmax's exponential) within 2 ulp on [-87, 88] on every
+ * path; 0 below -87, NaN for NaN. */
+static void test_fast_expf(void **st)
+{
+	enum { N = 4096 };
+	static float x[N], y[N];
+	double worst[3] = { 0, 0, 0 };
+
+	(void)st;
+	for (int p = 0; p < 3; p++) {
+		if (ca_force_isa(isa_paths[p]) == -ENOTSUP)
+			continue;
+		/* every 61st float of [-87, 0), then a sweep of [0, 88] */
+		uint32_t bits = 0x80000000u;
+		int done = 0;
+
+		while (!done) {
+			int n = 0;
+
+			for (; n < N; n++) {
+				float f;
+
+				memcpy(&f, &bits, sizeof(f));
+				if (f < -87.0f) {
+					done = 1;
+					break;
+				}
+				x[n] = f;
+				bits += 61;
+			}
+			ca_expf_array(x, y, n);
+			for (int i = 0; i < n; i++) {
+				double e = ulp_err(y[i], exp((double)x[i]));
+
+				if (e > worst[p])
+					worst[p] = e;
+			}
+		}
+		for (int i = 0; i < N; i++)
+			x[i] = 88.0f * i / (N - 1);
+		ca_expf_array(x, y, N);
+		for (int i = 0; i < N; i++) {
+			double e = ulp_err(y[i], exp((double)x[i]));
+
+			if (e > worst[p])
+				worst[p] = e;
+		}
+		x[0] = -87.5f;
+		x[1] = -INFINITY;
+		x[2] = NAN;
+		x[3] = 0.0f;
+		ca_expf_array(x, y, 4);
+		assert_true(y[0] == 0.0f && y[1] == 0.0f && isnan(y[2]) && y[3] == 1.0f);
+		print_message("# ca_expf %s: max error %.2f ulp\n", isa_paths[p], worst[p]);
+		assert_true(worst[p] <= 2.0);
+	}
+	assert_int_equal(ca_force_isa(NULL), 0);
+}
+
 /* --- oneDNN matmul ------------------------------------------------------- */
 
 /* y = x W^T + b, W the row concatenation of two parts (second without bias). */
@@ -432,6 +645,10 @@ int main(void)
 		cmocka_unit_test(test_attention_causal),
 		cmocka_unit_test(test_attention_sliding_window),
 		cmocka_unit_test(test_attention_window_one_is_own_value),
+		cmocka_unit_test(test_fast_attention_decode),
+		cmocka_unit_test(test_fast_attention_prefill),
+		cmocka_unit_test(test_fast_attention_edges),
+		cmocka_unit_test(test_fast_expf),
 		cmocka_unit_test(test_matmul_f32),
 		cmocka_unit_test(test_matmul_bf16),
 		cmocka_unit_test(test_matmul_bad_shapes),
