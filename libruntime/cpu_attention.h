@@ -41,10 +41,9 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 #define CA_MAX_HEAD_DIM 256
 
 /*
- * The kernels exist for these ISAs; the best one the CPU (and OS) supports
- * is used, or a lower one named by the environment variable
- * SPLITMOE_ISA=avx512|avx2|generic (read once, at the first call; a name
- * above what the CPU supports, or an unknown one, leaves the best).
+ * The kernels exist for these ISAs; the one of our kernels' ISA choice is
+ * used (cpu_isa.h: the best the CPU has, or a lower one forced with
+ * SPLITMOE_ISA), capped at what this file's kernels need.
  */
 enum ca_isa {
 	CA_ISA_GENERIC = 0,	/* baseline x86-64 (SSE2) or whatever CFLAGS target */
