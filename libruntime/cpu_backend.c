@@ -695,20 +695,62 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
 }
 
 /*
- * Experts of many rows through oneDNN. Side by side, one per thread on
- * its own lane, when there are enough of them to keep the team busy (a
+ * Experts of many rows through oneDNN. Side by side, a piece per thread
+ * on its own lane, when there are enough pieces to keep the team busy (a
  * product of ~64 rows split over every core spends more on splitting
  * than on work); else one after the other, each over the whole team.
- * idx: the experts to run, largest first (dynamic scheduling then
- * evens the team out).
+ * idx: the experts to run.
  */
+/* Pieces the experts of a pass are cut into, at most (the stack). */
+#define EXPERT_PIECES_MAX 256
+
+struct expert_piece {
+	int i;		/* which expert of the call */
+	int r0, rows;	/* its rows [r0, r0 + rows) */
+};
+
 static int experts_dnnl(struct cpu_be *c, struct sm_expert *const *e,
 			const float *const *x, const int *m, const float *const *scale,
 			float *const *y, const int *idx, int nbig)
 {
-	int rc = 0;
+	struct expert_piece pc[EXPERT_PIECES_MAX];
+	int rc = 0, np = 0, total = 0, chunk, least = c->gemv_rows + 1;
 
-	if (nbig * 2 < c->threads || c->nlanes < 2 || nbig < 2) {
+	/*
+	 * Routing is skewed: one expert may take half the tokens, and run
+	 * alone it would hold the whole team up. So each expert's rows are
+	 * cut into pieces of about 1/(2 threads) of the total, every piece
+	 * a whole expert pass (up, silu, down) on its rows, never fewer rows
+	 * than oneDNN takes (least) on row-major weights.
+	 */
+	for (int j = 0; j < nbig; j++)
+		total += m[idx[j]];
+	chunk = (total + 2 * c->threads - 1) / (2 * c->threads);
+	if (chunk < 2 * least)
+		chunk = 2 * least;
+	for (int j = 0; j < nbig; j++) {
+		int i = idx[j], p = (m[i] + chunk - 1) / chunk;
+
+		if (p > m[i] / least)
+			p = m[i] / least > 0 ? m[i] / least : 1;
+		if (np + p > EXPERT_PIECES_MAX)
+			p = 1;
+		for (int k = 0, r0 = 0; k < p && np < EXPERT_PIECES_MAX; k++) {
+			int rows = m[i] / p + (k < m[i] % p);
+
+			pc[np++] = (struct expert_piece){ i, r0, rows };
+			r0 += rows;
+		}
+	}
+	/* the largest first: dynamic scheduling then evens the team out */
+	for (int a = 1; a < np; a++)
+		for (int b = a; b > 0 && pc[b].rows > pc[b - 1].rows; b--) {
+			struct expert_piece t = pc[b];
+
+			pc[b] = pc[b - 1];
+			pc[b - 1] = t;
+		}
+	if (np * 2 < c->threads || c->nlanes < 2 || np < 2) {
 		omp_set_num_threads(c->threads);
 		for (int j = 0; !rc && j < nbig; j++) {
 			int i = idx[j];
@@ -718,10 +760,12 @@ static int experts_dnnl(struct cpu_be *c, struct sm_expert *const *e,
 		return rc;
 	}
 #pragma omp parallel for num_threads(c->nlanes) schedule(dynamic, 1) reduction(|:rc)
-	for (int j = 0; j < nbig; j++) {
-		int i = idx[j];
+	for (int j = 0; j < np; j++) {
+		const struct expert_piece *q = &pc[j];
+		size_t off = (size_t)q->r0 * e[q->i]->hidden;
 
-		rc |= expert_dnnl(c, omp_get_thread_num(), e[i], x[i], m[i], scale[i], y[i]);
+		rc |= expert_dnnl(c, omp_get_thread_num(), e[q->i], x[q->i] + off, q->rows,
+				  scale[q->i] ? scale[q->i] + q->r0 : NULL, y[q->i] + off);
 	}
 	return rc ? -EIO : 0;
 }
