@@ -42,6 +42,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CA_BK 64		/* keys per block of a task */
 #define CA_ROWS 32		/* query rows per tile */
@@ -594,7 +595,7 @@ int ca_isa_supported(enum ca_isa isa)
 static int isa_parse(const char *name)
 {
 	for (int i = 0; i < (int)(sizeof(isa_names) / sizeof(isa_names[0])); i++)
-		if (!strcmp(name, isa_names[i]))
+		if (!strcasecmp(name, isa_names[i]))
 			return i;
 	return -1;
 }
