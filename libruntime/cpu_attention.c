@@ -352,6 +352,7 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 		l[i] = 0.0f;
 	}
 	memset(O, 0, sizeof(float) * (size_t)nr * hd);
+	memset(O + (size_t)DUMMY * hd, 0, sizeof(float) * hd);
 	memset(S[ZERO], 0, sizeof(S[ZERO]));
 	/* quads: consecutive rows on one kv head */
 	for (int i = 0; i < nr; nq++) {
