@@ -68,7 +68,8 @@ static bool arb_params_valid(const struct arb_params *p, struct arb_params *out)
 	       out->capacity_mbps >= 1 &&
 	       out->capacity_mbps <= ARB_MAX_MBPS &&
 	       out->guaranteed_mbps <= out->capacity_mbps &&
-	       out->max_clients <= ARB_MAX_CLIENTS_LIMIT;
+	       out->max_clients <= ARB_MAX_CLIENTS_LIMIT &&
+	       out->borrow_periods <= ARB_MAX_BORROW_PERIODS;
 }
 
 int arb_init(struct arb_state *st, const struct arb_params *p)
@@ -253,6 +254,15 @@ static int arb_new_grant(struct arb_state *st, struct arb_client *c, u64 bytes,
 	return 0;
 }
 
+/* See arb_params.borrow_periods. */
+static bool arb_may_borrow(const struct arb_state *st, const struct arb_client *c,
+			   u64 bytes)
+{
+	return st->p.borrow_periods && !st->nr_waiting && !c->debt &&
+	       !c->pending_bytes && bytes > st->cap_bytes &&
+	       bytes <= st->cap_bytes * st->p.borrow_periods;
+}
+
 int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
 		u64 *grant_id)
 {
@@ -283,6 +293,17 @@ int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
 		st->pool -= draw;
 		c->share_budget += arb_repay(st, c, draw);
 		have = arb_budget(c);
+	}
+	if (have < bytes && arb_may_borrow(st, c, bytes)) {
+		/*
+		 * Larger than a period can fund, on a bus nobody waits for:
+		 * the rest now, as this client's debt, repaid from its own
+		 * next funding (nobody else's budget is touched).
+		 */
+		arb_add_debt(st, c, bytes - have);
+		c->acct_funded += bytes - have;
+		c->share_budget += bytes - have;
+		have = bytes;
 	}
 	if (have >= bytes)
 		return arb_new_grant(st, c, bytes, grant_id);

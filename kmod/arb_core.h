@@ -62,6 +62,7 @@
 #define ARB_MAX_PERIOD_NS	1000000000ULL
 #define ARB_MAX_MBPS		10000000ULL	/* 10 TB/s keeps products in u64 */
 #define ARB_MAX_REQUEST_BYTES	1099511627776ULL /* 2^40: acquire, burst, complete */
+#define ARB_MAX_BORROW_PERIODS	64U
 #define ARB_EMA_SHIFT		3	/* unattributed EMA weight 1/8 */
 /* arb_fastpath_settle(): the page's counters contradict each other. */
 #define ARB_FP_INCONSISTENT	UINT64_MAX
@@ -78,6 +79,14 @@ struct arb_params {
 	u64 capacity_mbps;	/* what the bus delivers in practice */
 	u64 guaranteed_mbps;	/* <= capacity: delivered under worst interference */
 	u32 max_clients;	/* hard cap on registered clients */
+	/*
+	 * 0: a request larger than one period's capacity waits for its
+	 * budget to build up over periods. N (<= ARB_MAX_BORROW_PERIODS): it
+	 * is granted at once, the shortfall as the client's own debt (repaid
+	 * from its next funding), when nobody waits, the client owes nothing
+	 * and the request is at most N periods of capacity.
+	 */
+	u32 borrow_periods;
 };
 
 struct arb_client_params {

@@ -165,6 +165,9 @@ int sm_arbiter_open_process(const struct sm_arbiter_opts *o, struct sm_arbiter *
 		.period_ns = o->period_ns ? o->period_ns : 1000000ull,
 		.capacity_mbps = o->capacity_mbps ? o->capacity_mbps : 120000ull,
 		.max_clients = o->max_clients ? o->max_clients : 16,
+		/* the lm_head's one product is larger than a period's budget:
+		 * funded at once when the bus is free (arb_params) */
+		.borrow_periods = 16,
 	};
 	pthread_condattr_t ca;
 	int rc;

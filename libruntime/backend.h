@@ -152,6 +152,14 @@ struct sm_backend_ops {
 	 * x: [m][hidden], y: [m][hidden]. */
 	int (*expert)(struct sm_backend *be, struct sm_expert *e, const float *x,
 		      int m, const float *scale, float *y);
+	/* Optional (NULL: one expert() call each). Several experts in one
+	 * call, for i < count: y[i] = scale[i] * expert e[i] of x[i] (m[i]
+	 * rows each, as expert()), so that a backend can run them side by
+	 * side (decode's two experts: one pass over both). Gated once for
+	 * the sum. */
+	int (*experts)(struct sm_backend *be, struct sm_expert *const *e,
+		       const float *const *x, const int *m, const float *const *scale,
+		       float *const *y, int count);
 	/* Optional (NULL: -EOPNOTSUPP). The weights the expert's op reads,
 	 * as views, when they are in the layout of sm_expert_view (valid until
 	 * expert_destroy); -EOPNOTSUPP when they are in a private layout. */
@@ -206,6 +214,9 @@ struct sm_backend {
 	uint64_t shared_bytes;		/* of those, packed for another backend too */
 	uint64_t borrowed_bytes;	/* read in place from another's memory */
 	uint64_t mapped_bytes;		/* read in place from the checkpoint mapping */
+	/* Work memory the backend allocated for its ops (buffers, oneDNN
+	 * scratchpads), now. */
+	uint64_t work_bytes;
 	char last_error[256];
 	void *priv;
 };
@@ -263,6 +274,21 @@ static inline int sm_be_expert_view(struct sm_backend *be, struct sm_expert *e,
 				    struct sm_expert_view *out)
 {
 	return be->ops->expert_view ? be->ops->expert_view(be, e, out) : -EOPNOTSUPP;
+}
+/* Several experts at once (backend op experts, or one expert() each). */
+static inline int sm_be_experts(struct sm_backend *be, struct sm_expert *const *e,
+				const float *const *x, const int *m,
+				const float *const *scale, float *const *y, int count)
+{
+	if (be->ops->experts)
+		return be->ops->experts(be, e, x, m, scale, y, count);
+	for (int i = 0; i < count; i++) {
+		int rc = be->ops->expert(be, e[i], x[i], m[i], scale[i], y[i]);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 static inline void sm_be_stage(struct sm_backend *be, int layer, enum sm_stage st)
 {

@@ -10,6 +10,9 @@ RUNTIME_LDLIBS := -ldnnl -lyaml -ljson-c -lsentencepiece -lze_loader -ldrm -lstd
 # oneDNN threads through OpenMP (Debian build): omp_set_num_threads()
 RUNTIME_LDLIBS += -lgomp
 CPPFLAGS += -I/usr/include/libdrm
+# Our own kernels (cpu_gemv.c, the CPU backend's expert pass) fork OpenMP
+# teams themselves.
+build/obj/libruntime/%.o build/asan/libruntime/%.o: CFLAGS += -fopenmp
 
 $(RUNTIME_LIB): $(RUNTIME_OBJS)
 	@mkdir -p $(@D)

@@ -33,6 +33,7 @@
  * stay in the generic code and call them through a pointer.
  */
 #include "cpu_attention.h"
+#include "cpu_isa.h"
 
 #include <errno.h>
 #include <math.h>
@@ -610,10 +611,11 @@ static void isa_init(void)
 			best = i;
 			break;
 		}
-	const char *env = getenv("SPLITMOE_ISA");
-	int want = env ? isa_parse(env) : -1;
+	/* the one ISA choice of our kernels (SPLITMOE_ISA: cpu_isa.h) */
+	int want = sm_isa_active() == SM_ISA_AVX512 ? CA_ISA_AVX512 :
+		   sm_isa_active() == SM_ISA_AVX2 ? CA_ISA_AVX2 : CA_ISA_GENERIC;
 
-	isa_default = want >= 0 && want < best ? want : best;
+	isa_default = want < best ? want : best;
 	atomic_store(&isa_sel, isa_default);
 }
 

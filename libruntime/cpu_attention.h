@@ -41,11 +41,9 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 #define CA_MAX_HEAD_DIM 256
 
 /*
- * The kernels exist for these ISAs; the best one the CPU (and OS) supports
- * is used, or a lower one named by the environment variable
- * SPLITMOE_ISA=avx512|avx2|generic (any case; read once, at the first
- * call; a name above what the CPU supports, or an unknown one, leaves the
- * best).
+ * The kernels exist for these ISAs; the one of our kernels' ISA choice is
+ * used (cpu_isa.h: the best the CPU has, or a lower one forced with
+ * SPLITMOE_ISA), capped at what this file's kernels need.
  */
 enum ca_isa {
 	CA_ISA_GENERIC = 0,	/* baseline x86-64 (SSE2) or whatever CFLAGS target */
@@ -60,9 +58,9 @@ const char *ca_isa_name(enum ca_isa isa);
 int ca_isa_supported(enum ca_isa isa);
 /*
  * For tests and benchmarks: use the path named "avx512", "avx2" or
- * "generic" (any case) from now on (NULL: back to the default above). 0, -EINVAL for
- * an unknown name, -ENOTSUP for a path the CPU lacks (nothing changes).
- * Not meant to race with ca_attention calls.
+ * "generic" (any case) from now on (NULL: back to the default above).
+ * 0, -EINVAL for an unknown name, -ENOTSUP for a path the CPU lacks
+ * (nothing changes). Not meant to race with ca_attention calls.
  */
 int ca_force_isa(const char *name);
 

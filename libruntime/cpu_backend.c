@@ -6,6 +6,8 @@
  */
 #include "backend.h"
 #include "arbiter.h"
+#include "cpu_attention.h"
+#include "cpu_gemv.h"
 #include "cpu_math.h"
 #include "dnnl_matmul.h"
 #include "name_table.h"
@@ -25,6 +27,10 @@ struct sm_linear {
 	int col[SM_LINEAR_MAX_PARTS];	/* first output column of each part */
 	int in, out;
 	uint64_t wbytes, packed, mapped;
+	/* Every part row-major (mapped, or packed in place): few-row
+	 * products read it directly (cpu_gemv.h) */
+	bool rowmajor;
+	struct sm_gemv g[SM_LINEAR_MAX_PARTS];
 };
 
 struct sm_expert {
@@ -35,6 +41,11 @@ struct sm_expert {
 	uint64_t packed, mapped;
 	int hidden, inter;
 	uint64_t borrowed;		/* bytes read from another backend's memory */
+	/* Row-major weights: few-row products read them directly. up: w13,
+	 * or w1 and w3 into the two halves of h; down: w2. */
+	bool rowmajor;
+	int nup;
+	struct sm_gemv up[2], down;
 };
 
 struct cpu_be {
@@ -43,8 +54,12 @@ struct cpu_be {
 	enum sm_weights_layout weights;
 	int threads;
 	int max_rows;
-	float *h;			/* [max_rows][2*inter] */
-	float *g;			/* [max_rows][inter] */
+	int gemv_rows;			/* products of up to this many rows: cpu_gemv */
+	/* expert work rows per lane (dnnl_matmul.h): lane 0 for the calls
+	 * of the team, the others for experts run side by side */
+	int nlanes;
+	float **h;			/* [nlanes][max_rows][2*inter] */
+	float **g;			/* [nlanes][max_rows][inter] */
 	size_t h_elems, g_elems;
 };
 
@@ -159,11 +174,53 @@ static void set_threads(struct cpu_be *c, uint64_t bytes)
 		omp_set_num_threads(c->threads);
 }
 
+/* Threads for a product of this many bytes (our own kernels). */
+static int threads_for(const struct cpu_be *c, uint64_t bytes)
+{
+	return bytes < SMALL_PRODUCT_BYTES ? 1 : c->threads;
+}
+
+static enum phimoe_dtype compute_dtype(const struct sm_backend *be)
+{
+	return be->compute == SM_BACKEND_BF16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32;
+}
+
+/* A row-major weight as a product of cpu_gemv (inputs filled per call);
+ * false when oneDNN holds it in a packed layout. */
+static bool gemv_of(const struct sm_backend *be, const struct dmm_weights *w,
+		    struct sm_gemv *g)
+{
+	const void *data = dmm_weights_plain_data(w);
+
+	memset(g, 0, sizeof(*g));
+	if (!data || !sm_gemv_dtype_ok(compute_dtype(be)))
+		return false;
+	g->w = data;
+	g->dtype = compute_dtype(be);
+	g->n = dmm_weights_n(w);
+	g->k = dmm_weights_k(w);
+	g->bias = dmm_weights_bias(w);
+	return true;
+}
+
+/* Work memory now: oneDNN's buffers and the experts' work rows. */
+static void update_work_bytes(struct sm_backend *be)
+{
+	struct cpu_be *c = cpu(be);
+
+	be->work_bytes = dmm_ctx_buffer_bytes(c->mm) +
+			 (uint64_t)c->nlanes * (c->h_elems + c->g_elems) * sizeof(float);
+}
+
 static void cpu_destroy(struct sm_backend *be)
 {
 	struct cpu_be *c = cpu(be);
 
 	dmm_ctx_destroy(c->mm);
+	for (int l = 0; l < c->nlanes; l++) {
+		free(c->h ? c->h[l] : NULL);
+		free(c->g ? c->g[l] : NULL);
+	}
 	free(c->h);
 	free(c->g);
 	free(c);
@@ -242,6 +299,9 @@ static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc 
 			l->nw = 1;
 			l->out = dmm_weights_n(l->w[0]);
 			l->packed = dmm_weights_packed_bytes(l->w[0]);
+			/* the copy is what oneDNN reads: the checkpoint's pages go */
+			for (int i = 0; l->packed && i < d->nparts; i++)
+				phimoe_tensor_release(&d->w[i]);
 			/* a single tensor already in oneDNN's layout is used in place */
 			l->mapped = l->packed ? 0 : dmm_weights_bytes(l->w[0]);
 		}
@@ -251,10 +311,14 @@ static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc 
 		return rc;
 	}
 	l->in = dmm_weights_k(l->w[0]);
-	for (int i = 0; i < l->nw; i++)
+	l->rowmajor = true;
+	for (int i = 0; i < l->nw; i++) {
 		l->wbytes += dmm_weights_bytes(l->w[i]);
+		l->rowmajor &= gemv_of(be, l->w[i], &l->g[i]);
+	}
 	be->packed_bytes += l->packed;
 	be->mapped_bytes += l->mapped;
+	update_work_bytes(be);
 	*out = l;
 	return 0;
 }
@@ -286,6 +350,17 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
+	if (l->rowmajor && m <= c->gemv_rows) {
+		for (int i = 0; i < l->nw; i++) {
+			l->g[i].m = m;
+			l->g[i].x = x;
+			l->g[i].ldx = l->in;
+			l->g[i].y = y + l->col[i];
+			l->g[i].ldy = l->out;
+		}
+		sm_gemv_run(l->g, l->nw, threads_for(c, bytes));
+		return gate_complete(be, grant, bytes);
+	}
 	set_threads(c, bytes);
 	for (int i = 0; !rc && i < l->nw; i++)
 		rc = dmm_run(c->mm, l->w[i], x, m, y + l->col[i]);
@@ -300,19 +375,22 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 static int work_buffers(struct sm_backend *be, int inter)
 {
 	struct cpu_be *c = cpu(be);
+	size_t he = (size_t)c->max_rows * 2 * inter, ge = (size_t)c->max_rows * inter;
 
-	if ((size_t)c->max_rows * 2 * inter <= c->h_elems)
+	if (he <= c->h_elems)
 		return 0;
-	free(c->h);
-	free(c->g);
-	c->h_elems = (size_t)c->max_rows * 2 * inter;
-	c->g_elems = (size_t)c->max_rows * inter;
-	c->h = cpu_alloc(be, sizeof(float) * c->h_elems);
-	c->g = cpu_alloc(be, sizeof(float) * c->g_elems);
-	if (!c->h || !c->g) {
-		c->h_elems = c->g_elems = 0;
-		return -ENOMEM;
+	for (int l = 0; l < c->nlanes; l++) {
+		free(c->h[l]);
+		free(c->g[l]);
+		c->h[l] = cpu_alloc(be, sizeof(float) * he);
+		c->g[l] = cpu_alloc(be, sizeof(float) * ge);
+		if (!c->h[l] || !c->g[l]) {
+			c->h_elems = c->g_elems = 0;
+			return -ENOMEM;
+		}
 	}
+	c->h_elems = he;
+	c->g_elems = ge;
 	return 0;
 }
 
@@ -323,6 +401,30 @@ static void expert_free(struct sm_expert *e)
 	dmm_weights_destroy(e->w3);
 	dmm_weights_destroy(e->w2);
 	free(e);
+}
+
+/* The expert's products for cpu_gemv, where its weights are row-major. */
+static void expert_gemv(const struct sm_backend *be, struct sm_expert *e)
+{
+	if (e->w13) {
+		e->nup = 1;
+		e->rowmajor = gemv_of(be, e->w13, &e->up[0]);
+	} else {
+		e->nup = 2;
+		e->rowmajor = gemv_of(be, e->w1, &e->up[0]) && gemv_of(be, e->w3, &e->up[1]);
+	}
+	e->rowmajor = e->rowmajor && gemv_of(be, e->w2, &e->down);
+}
+
+/* Every lane may run the expert (experts side by side in prefill). */
+static int expert_lanes(struct cpu_be *c, struct sm_expert *e)
+{
+	struct dmm_weights *w[4] = { e->w13, e->w1, e->w3, e->w2 };
+
+	for (int i = 0; i < 4; i++)
+		if (w[i] && dmm_weights_lanes(c->mm, w[i]))
+			return -ENOMEM;
+	return 0;
 }
 
 static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc *d,
@@ -368,13 +470,19 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 		if (!rc) {
 			e->packed = dmm_weights_packed_bytes(e->w13) +
 				    dmm_weights_packed_bytes(e->w2);
+			phimoe_tensor_release(&d->w1);
+			phimoe_tensor_release(&d->w3);
+			if (dmm_weights_packed_bytes(e->w2))
+				phimoe_tensor_release(&d->w2);
 			e->mapped = dmm_weights_packed_bytes(e->w2) ? 0 :
 				    dmm_weights_bytes(e->w2);
 		}
 	}
 	e->hidden = (int)d->w1.shape[1];
 	e->inter = inter;
-	if (!rc && work_buffers(be, e->inter))
+	if (!rc)
+		expert_gemv(be, e);
+	if (!rc && (work_buffers(be, e->inter) || expert_lanes(c, e)))
 		rc = fail(be, -ENOMEM, "out of memory");
 	if (rc) {
 		expert_free(e);
@@ -382,6 +490,7 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 	}
 	be->packed_bytes += e->packed;
 	be->mapped_bytes += e->mapped;
+	update_work_bytes(be);
 	*out = e;
 	return 0;
 }
@@ -409,7 +518,9 @@ static int cpu_expert_create_shared(struct sm_backend *be, const char *name,
 				      &e->w2, be->last_error, sizeof(be->last_error));
 	e->hidden = v->w13.cols;
 	e->inter = v->w13.rows / 2;
-	if (!rc && work_buffers(be, e->inter))
+	if (!rc)
+		expert_gemv(be, e);
+	if (!rc && (work_buffers(be, e->inter) || expert_lanes(c, e)))
 		rc = fail(be, -ENOMEM, "out of memory");
 	if (rc) {
 		dmm_weights_destroy(e->w13);
@@ -419,6 +530,7 @@ static int cpu_expert_create_shared(struct sm_backend *be, const char *name,
 	}
 	e->borrowed = dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2);
 	be->borrowed_bytes += e->borrowed;
+	update_work_bytes(be);
 	*out = e;
 	return 0;
 }
@@ -460,13 +572,107 @@ const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
 	}
 }
 
+/* Phase jobs of experts_gemv: at most 2 up products per expert. */
+#define GEMV_EXPERTS_MAX (SM_GEMV_MAX_JOBS / 2)
+
+/*
+ * Experts of few rows on row-major weights in one parallel region: the
+ * up products of all of them, silu(h1) * h3, the down products with the
+ * routing weights folded in. Rows of expert i sit at h/g row off_i.
+ * The caller checked count <= GEMV_EXPERTS_MAX and sum m <= max_rows.
+ */
+static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
+			 const float *const *x, const int *m, const float *const *scale,
+			 float *const *y, int count, int nthreads)
+{
+	struct sm_gemv up[SM_GEMV_MAX_JOBS] = { { 0 } }, down[GEMV_EXPERTS_MAX] = { { 0 } };
+	float *hrow[GEMV_EXPERTS_MAX], *grow[GEMV_EXPERTS_MAX];
+	int nup = 0, rows = 0;
+
+	for (int i = 0; i < count; i++) {
+		int inter = e[i]->inter;
+
+		hrow[i] = c->h[0] + (size_t)rows * 2 * inter;
+		grow[i] = c->g[0] + (size_t)rows * inter;
+		for (int u = 0; u < e[i]->nup; u++) {
+			up[nup] = e[i]->up[u];
+			up[nup].m = m[i];
+			up[nup].x = x[i];
+			up[nup].ldx = e[i]->hidden;
+			up[nup].y = hrow[i] + (size_t)u * inter;
+			up[nup].ldy = 2 * inter;
+			nup++;
+		}
+		down[i] = e[i]->down;
+		down[i].m = m[i];
+		down[i].x = grow[i];
+		down[i].ldx = inter;
+		down[i].row_scale = scale[i];
+		down[i].y = y[i];
+		down[i].ldy = e[i]->hidden;
+		rows += m[i];
+	}
+	if (nthreads <= 1) {
+		sm_gemv_part(up, nup, 0, 1);
+		for (int i = 0; i < count; i++)
+			cm_silu_gate(hrow[i], m[i], e[i]->inter, grow[i]);
+		sm_gemv_part(down, count, 0, 1);
+		return;
+	}
+#pragma omp parallel num_threads(nthreads)
+	{
+		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+
+		sm_gemv_part(up, nup, tid, nth);
+#pragma omp barrier
+		/* silu over (expert, row) pairs, a share each */
+		for (int i = 0, r = 0; i < count; i++) {
+			for (int j = 0; j < m[i]; j++, r++)
+				if (r % nth == tid)
+					cm_silu_gate(hrow[i] + (size_t)j * 2 * e[i]->inter, 1,
+						     e[i]->inter, grow[i] + (size_t)j * e[i]->inter);
+		}
+#pragma omp barrier
+		sm_gemv_part(down, count, tid, nth);
+	}
+}
+
+/* One expert through oneDNN on a lane's buffers (ungated). */
+static int expert_dnnl(struct cpu_be *c, int lane, struct sm_expert *e, const float *x,
+		       int m, const float *scale, float *y)
+{
+	float *h = c->h[lane], *g = c->g[lane];
+	int rc;
+
+	if (e->w13) {
+		rc = dmm_run_lane(c->mm, lane, e->w13, x, m, h);
+	} else {
+		rc = dmm_run_lane(c->mm, lane, e->w1, x, m, h);
+		if (!rc)
+			rc = dmm_run_lane(c->mm, lane, e->w3, x, m, h + e->inter);
+	}
+	if (!rc) {
+		cm_silu_gate(h, m, e->inter, g);
+		rc = dmm_run_lane(c->mm, lane, e->w2, g, m, y);
+	}
+	if (!rc && scale)
+		cm_scale_rows(y, m, e->hidden, scale);
+	return rc;
+}
+
+static uint64_t expert_op_bytes(const struct sm_expert *e, int m)
+{
+	uint64_t wbytes = e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
+			  e->mapped;
+
+	return sm_expert_bytes(wbytes, m, e->hidden, e->inter);
+}
+
 static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x,
 		      int m, const float *scale, float *y)
 {
 	struct cpu_be *c = cpu(be);
-	uint64_t wbytes = e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
-			  e->mapped;
-	uint64_t bytes = sm_expert_bytes(wbytes, m, e->hidden, e->inter);
+	uint64_t bytes = expert_op_bytes(e, m);
 	uint64_t grant = 0;
 	int rc;
 
@@ -475,32 +681,133 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
+	if (e->rowmajor && m <= c->gemv_rows) {
+		experts_gemv(c, &e, &x, &m, &scale, &y, 1, threads_for(c, bytes));
+		return gate_complete(be, grant, bytes);
+	}
 	set_threads(c, bytes);
-	if (e->w13) {
-		rc = dmm_run(c->mm, e->w13, x, m, c->h);
-	} else {
-		rc = dmm_run(c->mm, e->w1, x, m, c->h);
-		if (!rc)
-			rc = dmm_run(c->mm, e->w3, x, m, c->h + e->inter);
-	}
-	if (!rc) {
-		cm_silu_gate(c->h, m, e->inter, c->g);
-		rc = dmm_run(c->mm, e->w2, c->g, m, y);
-	}
+	rc = expert_dnnl(c, 0, e, x, m, scale, y);
 	if (rc) {
 		gate_complete(be, grant, bytes);
 		return fail(be, rc, "oneDNN: expert (%d rows) failed", m);
 	}
-	if (scale)
-		cm_scale_rows(y, m, e->hidden, scale);
 	return gate_complete(be, grant, bytes);
+}
+
+/*
+ * Experts of many rows through oneDNN. Side by side, one per thread on
+ * its own lane, when there are enough of them to keep the team busy (a
+ * product of ~64 rows split over every core spends more on splitting
+ * than on work); else one after the other, each over the whole team.
+ * idx: the experts to run, largest first (dynamic scheduling then
+ * evens the team out).
+ */
+static int experts_dnnl(struct cpu_be *c, struct sm_expert *const *e,
+			const float *const *x, const int *m, const float *const *scale,
+			float *const *y, const int *idx, int nbig)
+{
+	int rc = 0;
+
+	if (nbig * 2 < c->threads || c->nlanes < 2 || nbig < 2) {
+		omp_set_num_threads(c->threads);
+		for (int j = 0; !rc && j < nbig; j++) {
+			int i = idx[j];
+
+			rc = expert_dnnl(c, 0, e[i], x[i], m[i], scale[i], y[i]);
+		}
+		return rc;
+	}
+#pragma omp parallel for num_threads(c->nlanes) schedule(dynamic, 1) reduction(|:rc)
+	for (int j = 0; j < nbig; j++) {
+		int i = idx[j];
+
+		rc |= expert_dnnl(c, omp_get_thread_num(), e[i], x[i], m[i], scale[i], y[i]);
+	}
+	return rc ? -EIO : 0;
+}
+
+static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
+		       const float *const *x, const int *m, const float *const *scale,
+		       float *const *y, int count)
+{
+	struct cpu_be *c = cpu(be);
+	uint64_t bytes = 0, grant = 0;
+	int small[GEMV_EXPERTS_MAX], big[GEMV_EXPERTS_MAX];
+	struct sm_expert *se[GEMV_EXPERTS_MAX];
+	const float *sx[GEMV_EXPERTS_MAX], *ss[GEMV_EXPERTS_MAX];
+	float *sy[GEMV_EXPERTS_MAX];
+	int sm[GEMV_EXPERTS_MAX];
+	int nsmall = 0, nbig = 0, rows = 0, rc;
+
+	if (count > GEMV_EXPERTS_MAX) {
+		for (int i = 0; i < count; i++) {
+			rc = cpu_expert(be, e[i], x[i], m[i], scale[i], y[i]);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	for (int i = 0; i < count; i++) {
+		if (m[i] < 1 || m[i] > c->max_rows)
+			return fail(be, -EINVAL, "expert: %d rows (max %d)", m[i], c->max_rows);
+		bytes += expert_op_bytes(e[i], m[i]);
+		if (e[i]->rowmajor && m[i] <= c->gemv_rows)
+			small[nsmall++] = i;
+		else
+			big[nbig++] = i;
+	}
+	for (int a = 1; a < nbig; a++)		/* largest first */
+		for (int b = a; b > 0 && m[big[b]] > m[big[b - 1]]; b--) {
+			int t = big[b];
+
+			big[b] = big[b - 1];
+			big[b - 1] = t;
+		}
+	rc = gate_acquire(be, bytes, &grant);
+	if (rc)
+		return rc;
+	/* the few-row ones in passes of at most max_rows work rows */
+	for (int j = 0, n = 0; j <= nsmall; j++) {
+		int i = j < nsmall ? small[j] : -1;
+
+		if (n && (i < 0 || rows + m[i] > c->max_rows)) {
+			experts_gemv(c, se, sx, sm, ss, sy, n, threads_for(c, bytes));
+			n = 0;
+			rows = 0;
+		}
+		if (i < 0)
+			break;
+		se[n] = e[i];
+		sx[n] = x[i];
+		sm[n] = m[i];
+		ss[n] = scale[i];
+		sy[n] = y[i];
+		rows += m[i];
+		n++;
+	}
+	rc = experts_dnnl(c, e, x, m, scale, y, big, nbig);
+	if (rc) {
+		gate_complete(be, grant, bytes);
+		return fail(be, rc, "oneDNN: experts failed");
+	}
+	return gate_complete(be, grant, bytes);
+}
+
+/* Rows of the element-wise ops per thread below which one thread does
+ * them all (a fork costs microseconds). */
+#define PAR_MIN_ELEMS 32768
+
+static int par_threads(const struct sm_backend *be, size_t elems)
+{
+	return elems >= PAR_MIN_ELEMS ? cpu((struct sm_backend *)be)->threads : 1;
 }
 
 static int cpu_layernorm(struct sm_backend *be, const float *x, int m, int n,
 			 const float *gamma, const float *beta, float eps, float *y)
 {
-	(void)be;
-	cm_layernorm(x, m, n, gamma, beta, eps, y);
+#pragma omp parallel for num_threads(par_threads(be, (size_t)m * n)) schedule(static)
+	for (int r = 0; r < m; r++)
+		cm_layernorm(x + (size_t)r * n, 1, n, gamma, beta, eps, y + (size_t)r * n);
 	return 0;
 }
 
@@ -508,8 +815,11 @@ static int cpu_rope(struct sm_backend *be, float *x, int m, int row_stride,
 		    int heads, int head_dim, int pos0, const float *cos_tab,
 		    const float *sin_tab)
 {
-	(void)be;
-	cm_rope(x, m, row_stride, heads, head_dim, pos0, cos_tab, sin_tab);
+#pragma omp parallel for num_threads(par_threads(be, (size_t)m * heads * head_dim)) \
+	schedule(static)
+	for (int r = 0; r < m; r++)
+		cm_rope(x + (size_t)r * row_stride, 1, row_stride, heads, head_dim, pos0 + r,
+			cos_tab, sin_tab);
 	return 0;
 }
 
@@ -523,9 +833,9 @@ static int cpu_attention(struct sm_backend *be, const struct sm_attn_args *a)
 			    a->pos0, a->m, a->max_seq);
 	cm_kv_append(a->k, a->v, a->row_stride, a->m, a->pos0, kv_dim,
 		     a->k_cache, a->v_cache);
-	cm_attention(a->q, a->row_stride, a->m, a->pos0, a->n_heads, a->n_kv_heads,
+	ca_attention(a->q, a->row_stride, a->m, a->pos0, a->n_heads, a->n_kv_heads,
 		     a->head_dim, a->window, a->scale, a->k_cache, a->v_cache,
-		     a->out, a->scratch);
+		     a->out, cpu(be)->threads);
 	return 0;
 }
 
@@ -533,7 +843,8 @@ static int cpu_router(struct sm_backend *be, const float *scores, int m,
 		      int n_experts, float jitter_eps, int32_t *experts,
 		      float *weights)
 {
-	(void)be;
+#pragma omp parallel for num_threads(par_threads(be, (size_t)m * n_experts * 64)) \
+	schedule(static)
 	for (int r = 0; r < m; r++)
 		cm_sparsemixer_top2(scores + (size_t)r * n_experts, n_experts,
 				    jitter_eps, experts + 2 * r, weights + 2 * r);
@@ -543,23 +854,45 @@ static int cpu_router(struct sm_backend *be, const float *scores, int m,
 static int cpu_gather(struct sm_backend *be, const float *src, int cols,
 		      const int32_t *rows, int n, float *dst)
 {
-	(void)be;
-	cm_gather(src, cols, rows, n, dst);
+#pragma omp parallel for num_threads(par_threads(be, (size_t)n * cols)) schedule(static)
+	for (int i = 0; i < n; i++)
+		cm_gather(src, cols, rows + i, 1, dst + (size_t)i * cols);
 	return 0;
 }
+
+/* Columns per thread share of scatter_add: each destination row still
+ * takes its sources in increasing i. */
+#define SCATTER_COL_BLOCK 256
 
 static int cpu_scatter_add(struct sm_backend *be, const float *src, int cols,
 			   const int32_t *rows, int n, float *dst)
 {
-	(void)be;
-	cm_scatter_add(src, cols, rows, n, dst);
+	int nblk = (cols + SCATTER_COL_BLOCK - 1) / SCATTER_COL_BLOCK;
+
+#pragma omp parallel for num_threads(par_threads(be, (size_t)n * cols)) schedule(static)
+	for (int b = 0; b < nblk; b++) {
+		int c0 = b * SCATTER_COL_BLOCK;
+		int w = cols - c0 < SCATTER_COL_BLOCK ? cols - c0 : SCATTER_COL_BLOCK;
+
+		for (int i = 0; i < n; i++) {
+			float *d = dst + (size_t)rows[i] * cols + c0;
+			const float *sr = src + (size_t)i * cols + c0;
+
+#pragma omp simd
+			for (int c = 0; c < w; c++)
+				d[c] += sr[c];
+		}
+	}
 	return 0;
 }
 
 static int cpu_add(struct sm_backend *be, float *y, const float *x, size_t n)
 {
-	(void)be;
-	cm_add(y, x, n);
+	size_t blk = PAR_MIN_ELEMS, nblk = (n + blk - 1) / blk;
+
+#pragma omp parallel for num_threads(par_threads(be, n)) schedule(static)
+	for (size_t b = 0; b < nblk; b++)
+		cm_add(y + b * blk, x + b * blk, n - b * blk < blk ? n - b * blk : blk);
 	return 0;
 }
 
@@ -580,6 +913,7 @@ static const struct sm_backend_ops cpu_ops = {
 	.expert_create = cpu_expert_create,
 	.expert_destroy = cpu_expert_destroy,
 	.expert = cpu_expert,
+	.experts = cpu_experts,
 	.expert_view = cpu_expert_view,
 	.expert_create_shared = cpu_expert_create_shared,
 	.layernorm = cpu_layernorm,
@@ -591,6 +925,22 @@ static const struct sm_backend_ops cpu_ops = {
 	.add = cpu_add,
 	.sync = cpu_sync,
 };
+
+/* Up to this many rows, our kernel on row-major weights beats oneDNN
+ * (bench --profile); SPLITMOE_GEMV_ROWS overrides it for measurement. */
+#define GEMV_ROWS_DEFAULT 8
+
+static int gemv_rows_default(void)
+{
+	const char *env = getenv("SPLITMOE_GEMV_ROWS");
+	char *end;
+	long v;
+
+	if (!env || !*env)
+		return GEMV_ROWS_DEFAULT;
+	v = strtol(env, &end, 10);
+	return *end || v < 0 || v > 4096 ? GEMV_ROWS_DEFAULT : (int)v;
+}
 
 int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 			  struct sm_backend **out, char *err, size_t errlen)
@@ -624,12 +974,27 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 	/* 0: whatever OpenMP would use here (OMP_NUM_THREADS or the cores) */
 	c->threads = o->threads > 0 ? o->threads : omp_get_max_threads();
 	c->max_rows = o->max_rows ? o->max_rows : 512;
+	c->gemv_rows = gemv_rows_default();
 	set_threads(c, 0);
-	rc = dmm_ctx_create(o->compute == SM_BACKEND_BF16, c->max_rows, &c->mm, err, errlen);
+	c->nlanes = c->threads;
+	c->h = calloc(c->nlanes, sizeof(*c->h));
+	c->g = calloc(c->nlanes, sizeof(*c->g));
+	if (!c->h || !c->g) {
+		free(c->h);
+		free(c->g);
+		free(c);
+		return -ENOMEM;
+	}
+	rc = dmm_ctx_create(o->compute == SM_BACKEND_BF16, c->max_rows, c->nlanes, &c->mm,
+			    err, errlen);
 	if (rc) {
+		free(c->h);
+		free(c->g);
 		free(c);
 		return rc;
 	}
+	/* fewer rows on row-major weights run in cpu_gemv */
+	dmm_ctx_set_min_plain_rows(c->mm, c->gemv_rows + 1);
 	*out = &c->be;
 	return 0;
 }

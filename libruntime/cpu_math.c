@@ -13,15 +13,20 @@ void cm_layernorm(const float *x, int m, int n, const float *gamma,
 		float *yr = y + (size_t)r * n;
 		double sum = 0.0, sq = 0.0;
 
+		/* double sums, in vector lanes (the order of a sum of doubles
+		 * over f32 values is below f32 rounding) */
+#pragma omp simd reduction(+:sum)
 		for (int i = 0; i < n; i++)
 			sum += xr[i];
 		double mean = sum / n;
+#pragma omp simd reduction(+:sq)
 		for (int i = 0; i < n; i++) {
 			double d = xr[i] - mean;
 			sq += d * d;
 		}
 		float rstd = (float)(1.0 / sqrt(sq / n + (double)eps));
 		float fmean = (float)mean;
+#pragma omp simd
 		for (int i = 0; i < n; i++)
 			yr[i] = (xr[i] - fmean) * rstd * gamma[i] + beta[i];
 	}
@@ -209,6 +214,7 @@ void cm_scatter_add(const float *src, int cols, const int32_t *rows, int n, floa
 
 void cm_add(float *y, const float *x, size_t n)
 {
+#pragma omp simd
 	for (size_t i = 0; i < n; i++)
 		y[i] += x[i];
 }

@@ -11,7 +11,25 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-/* Primitives of one (k, n, bias) shape, indexed by m. */
+/* Row counts a primitive is made for: a product of r rows runs the
+ * smallest bucket >= r on padded buffers (at most a third more rows
+ * beyond 8; oneDNN 2.6 picks its fast kernels only for a fixed m). */
+static const int bucket_rows[] = {
+	1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512,
+	768, 1024, 1536, 2048, 3072, 4096, 6144, 8192,
+};
+#define DMM_BUCKETS ((int)(sizeof(bucket_rows) / sizeof(bucket_rows[0])))
+
+/* Index of the smallest bucket of at least rows, or -1. */
+static int bucket_of(int rows)
+{
+	for (int b = 0; b < DMM_BUCKETS; b++)
+		if (bucket_rows[b] >= rows)
+			return b;
+	return -1;
+}
+
+/* Primitives of one (k, n, bias) shape, per row bucket. */
 struct dmm_shape {
 	struct dmm_shape *next;
 	int k, n;
@@ -20,19 +38,43 @@ struct dmm_shape {
 	int ldc;			/* dst row stride (f32; n in bf16, whose
 					 * products go through y2) */
 	dnnl_memory_desc_t wmd;		/* the packed layout, fixed for every m */
-	dnnl_primitive_t *prim;		/* [max_rows + 1], NULL until first use */
-	dnnl_memory_t *src, *dst;	/* per m; handles set at each call */
+	/* per row bucket (bucket_rows[]), made with the shape: a call's
+	 * rows are padded up to their bucket, so that no primitive is made
+	 * on the hot path; NULL for buckets no call can reach */
+	dnnl_primitive_t prim[DMM_BUCKETS];
+	dnnl_memory_t src[DMM_BUCKETS], dst[DMM_BUCKETS];	/* handles set per call */
+	dnnl_memory_t scr[DMM_BUCKETS];	/* scratchpad, on the lane's buffer */
+	size_t scr_bytes[DMM_BUCKETS];
+	/* lanes 1.. (dmm_weights_lanes): their own memory objects, made
+	 * like lane 0's, [lane - 1][bucket]; NULL until asked for */
+	dnnl_memory_t (*lsrc)[DMM_BUCKETS], (*ldst)[DMM_BUCKETS], (*lscr)[DMM_BUCKETS];
+};
+
+/* What one thread running products needs for itself. */
+struct dmm_lane {
+	dnnl_stream_t strm;
+	size_t xbf_elems, y2_elems, xf_elems;
+	uint16_t *xbf;			/* bf16: hi rows, then lo rows of the input */
+	float *y2;			/* bf16: the products of the hi and lo rows;
+					 * f32: a padded call's output */
+	float *xf;			/* f32: a padded call's input */
+	void *scratch;			/* oneDNN's scratchpad */
+	size_t scratch_bytes;
 };
 
 struct dmm_ctx {
 	dnnl_engine_t eng;
-	dnnl_stream_t strm;
+	/* scratchpad mode user: each lane passes its own (oneDNN's library
+	 * scratchpad is one buffer for all: products side by side would
+	 * share it) */
+	dnnl_primitive_attr_t attr;
 	bool bf16;
 	int max_rows;
-	int prim_rows;			/* rows a primitive may have: 2 * max_rows in bf16 */
-	size_t xbf_elems, y2_elems;
-	uint16_t *xbf;			/* bf16: hi rows, then lo rows of the input */
-	float *y2;			/* bf16: the products of the hi and lo rows */
+	int prim_rows;			/* rows a call may have: 2 * max_rows in bf16 */
+	int cap_rows;			/* rows of the largest bucket used */
+	int min_plain_rows;		/* fewer rows never reach a plain weight */
+	int nlanes;
+	struct dmm_lane *lanes;		/* [nlanes]; lane 0 is dmm_run's */
 	struct dmm_shape *shapes;
 };
 
@@ -87,7 +129,7 @@ bool dmm_cpu_has_bf16(void)
 	       isa == dnnl_cpu_isa_avx512_core_amx;
 }
 
-int dmm_ctx_create(bool bf16, int max_rows, struct dmm_ctx **out,
+int dmm_ctx_create(bool bf16, int max_rows, int nlanes, struct dmm_ctx **out,
 		   char *err, size_t errlen)
 {
 	struct dmm_ctx *c;
@@ -102,30 +144,70 @@ int dmm_ctx_create(bool bf16, int max_rows, struct dmm_ctx **out,
 	c->bf16 = bf16;
 	c->max_rows = max_rows;
 	c->prim_rows = bf16 ? 2 * max_rows : max_rows;
+	if (bucket_of(c->prim_rows) < 0) {
+		seterr(err, errlen, "matmul: max_rows %d above %d", max_rows,
+		       bucket_rows[DMM_BUCKETS - 1] / (bf16 ? 2 : 1));
+		free(c);
+		return -EINVAL;
+	}
+	c->cap_rows = bucket_rows[bucket_of(c->prim_rows)];
+	c->min_plain_rows = 1;
+	c->nlanes = nlanes < 1 ? 1 : nlanes;
+	c->lanes = calloc(c->nlanes, sizeof(*c->lanes));
+	if (!c->lanes) {
+		free(c);
+		return -ENOMEM;
+	}
 	if (dnnl_engine_create(&c->eng, dnnl_cpu, 0) != dnnl_success ||
-	    dnnl_stream_create(&c->strm, c->eng, dnnl_stream_default_flags) != dnnl_success) {
-		seterr(err, errlen, "oneDNN: cannot create the CPU engine/stream");
+	    dnnl_primitive_attr_create(&c->attr) != dnnl_success ||
+	    dnnl_primitive_attr_set_scratchpad_mode(c->attr, dnnl_scratchpad_mode_user) !=
+	    dnnl_success) {
+		seterr(err, errlen, "oneDNN: cannot create the CPU engine");
 		dmm_ctx_destroy(c);
 		return -ENODEV;
+	}
+	for (int i = 0; i < c->nlanes; i++) {
+		if (dnnl_stream_create(&c->lanes[i].strm, c->eng, dnnl_stream_default_flags) !=
+		    dnnl_success) {
+			seterr(err, errlen, "oneDNN: cannot create a CPU stream");
+			dmm_ctx_destroy(c);
+			return -ENODEV;
+		}
 	}
 	*out = c;
 	return 0;
 }
 
-static void shape_free(struct dmm_shape *sh, int prim_rows)
+static void mem_free(dnnl_memory_t *m)
 {
-	for (int m = 0; m <= prim_rows; m++) {
-		if (sh->prim[m])
-			dnnl_primitive_destroy(sh->prim[m]);
-		if (sh->src[m])
-			dnnl_memory_destroy(sh->src[m]);
-		if (sh->dst[m])
-			dnnl_memory_destroy(sh->dst[m]);
+	if (*m)
+		dnnl_memory_destroy(*m);
+	*m = NULL;
+}
+
+static void shape_free(struct dmm_shape *sh, int nlanes)
+{
+	for (int b = 0; b < DMM_BUCKETS; b++) {
+		if (sh->prim[b])
+			dnnl_primitive_destroy(sh->prim[b]);
+		mem_free(&sh->src[b]);
+		mem_free(&sh->dst[b]);
+		mem_free(&sh->scr[b]);
+		for (int l = 0; sh->lsrc && l < nlanes - 1; l++) {
+			mem_free(&sh->lsrc[l][b]);
+			mem_free(&sh->ldst[l][b]);
+			mem_free(&sh->lscr[l][b]);
+		}
 	}
-	free(sh->prim);
-	free(sh->src);
-	free(sh->dst);
+	free(sh->lsrc);
+	free(sh->ldst);
+	free(sh->lscr);
 	free(sh);
+}
+
+void dmm_ctx_set_min_plain_rows(struct dmm_ctx *c, int m)
+{
+	c->min_plain_rows = m < 1 ? 1 : m;
 }
 
 void dmm_ctx_destroy(struct dmm_ctx *c)
@@ -135,13 +217,20 @@ void dmm_ctx_destroy(struct dmm_ctx *c)
 	while (c->shapes) {
 		struct dmm_shape *n = c->shapes->next;
 
-		shape_free(c->shapes, c->prim_rows);
+		shape_free(c->shapes, c->nlanes);
 		c->shapes = n;
 	}
-	free(c->xbf);
-	free(c->y2);
-	if (c->strm)
-		dnnl_stream_destroy(c->strm);
+	for (int i = 0; c->lanes && i < c->nlanes; i++) {
+		free(c->lanes[i].xbf);
+		free(c->lanes[i].y2);
+		free(c->lanes[i].xf);
+		free(c->lanes[i].scratch);
+		if (c->lanes[i].strm)
+			dnnl_stream_destroy(c->lanes[i].strm);
+	}
+	free(c->lanes);
+	if (c->attr)
+		dnnl_primitive_attr_destroy(c->attr);
 	if (c->eng)
 		dnnl_engine_destroy(c->eng);
 	free(c);
@@ -170,8 +259,8 @@ static dnnl_status_t pd_prefer(struct dmm_ctx *c, const dnnl_matmul_desc_t *md,
 	dnnl_status_t st;
 
 	if (!prefer)
-		return dnnl_primitive_desc_create(pd, md, NULL, c->eng, NULL);
-	st = dnnl_primitive_desc_iterator_create(&it, md, NULL, c->eng, NULL);
+		return dnnl_primitive_desc_create(pd, md, c->attr, c->eng, NULL);
+	st = dnnl_primitive_desc_iterator_create(&it, md, c->attr, c->eng, NULL);
 	if (st != dnnl_success)
 		return st;
 	*pd = NULL;
@@ -230,26 +319,76 @@ static dnnl_status_t make_pd(struct dmm_ctx *c, int k, int n, int ldc, bool bias
 	return st;
 }
 
-/* Creates the primitive and the activation memories of one m. */
-static int shape_make_m(struct dmm_ctx *c, struct dmm_shape *sh, int m)
+/* The input and output rows of a call go through these buffers (bf16:
+ * always; f32: when padded to a bucket), sized for the widest shape and
+ * the largest bucket. Calloc'ed: pad rows hold finite values. */
+static int grow(void **buf, size_t *have, size_t want, size_t esz)
+{
+	void *nb;
+
+	if (want <= *have)
+		return 0;
+	nb = calloc(want, esz);
+	if (!nb)
+		return -ENOMEM;
+	free(*buf);
+	*buf = nb;
+	*have = want;
+	return 0;
+}
+
+/* Creates the primitive and the activation memories of bucket b. */
+static int shape_make_bucket(struct dmm_ctx *c, struct dmm_shape *sh, int b)
 {
 	dnnl_primitive_desc_t pd;
 	dnnl_status_t st;
 
-	st = make_pd(c, sh->k, sh->n, sh->ldc, sh->bias, m, &sh->wmd, &pd);
+	st = make_pd(c, sh->k, sh->n, sh->ldc, sh->bias, bucket_rows[b], &sh->wmd, &pd);
 	if (st != dnnl_success)
 		return -EIO;
-	st = dnnl_primitive_create(&sh->prim[m], pd);
+	st = dnnl_primitive_create(&sh->prim[b], pd);
 	if (st == dnnl_success)
-		st = dnnl_memory_create(&sh->src[m],
+		st = dnnl_memory_create(&sh->src[b],
 					dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
 					c->eng, DNNL_MEMORY_NONE);
 	if (st == dnnl_success)
-		st = dnnl_memory_create(&sh->dst[m],
+		st = dnnl_memory_create(&sh->dst[b],
 					dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0),
 					c->eng, DNNL_MEMORY_NONE);
+	if (st == dnnl_success) {
+		const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd,
+							dnnl_query_scratchpad_md, 0);
+
+		sh->scr_bytes[b] = smd ? dnnl_memory_desc_get_size(smd) : 0;
+		if (sh->scr_bytes[b])
+			st = dnnl_memory_create(&sh->scr[b], smd, c->eng, DNNL_MEMORY_NONE);
+	}
 	dnnl_primitive_desc_destroy(pd);
-	return st == dnnl_success ? 0 : -EIO;
+	if (st != dnnl_success)
+		return -EIO;
+	return grow(&c->lanes[0].scratch, &c->lanes[0].scratch_bytes, sh->scr_bytes[b], 1);
+}
+
+/* Every bucket a call can reach: rows from the least a call has (on a
+ * plain weight, what the caller's own kernels leave to oneDNN) up to
+ * prim_rows. */
+static int shape_make_buckets(struct dmm_ctx *c, struct dmm_shape *sh)
+{
+	int lo = sh->plain ? c->min_plain_rows : 1;
+	int lo_rows = c->bf16 ? 2 * lo : lo;
+
+	for (int b = 0; b < DMM_BUCKETS; b++) {
+		int prev = b ? bucket_rows[b - 1] : 0;
+
+		if (bucket_rows[b] < lo_rows || prev >= c->prim_rows)
+			continue;
+		/* bf16 calls have an even row count (hi and lo rows) */
+		if (c->bf16 && bucket_rows[b] - prev < 2 && bucket_rows[b] % 2)
+			continue;
+		if (shape_make_bucket(c, sh, b))
+			return -EIO;
+	}
+	return 0;
 }
 
 /* The shape's primitives; plain: on the row-major weight as it is, else
@@ -273,37 +412,25 @@ static struct dmm_shape *shape_get(struct dmm_ctx *c, int k, int n, int ldc, boo
 	sh->bias = bias;
 	sh->plain = plain;
 	sh->ldc = ldc;
-	sh->prim = calloc(c->prim_rows + 1, sizeof(*sh->prim));
-	sh->src = calloc(c->prim_rows + 1, sizeof(*sh->src));
-	sh->dst = calloc(c->prim_rows + 1, sizeof(*sh->dst));
-	if (!sh->prim || !sh->src || !sh->dst)
-		goto nomem;
 	if ((plain && plain_md(c, k, n, &pmd) != dnnl_success) ||
 	    make_pd(c, k, n, ldc, bias, 1, plain ? &pmd : NULL, &pd) != dnnl_success) {
 		seterr(err, errlen, "oneDNN: no %s matmul for k=%d n=%d%s on this CPU (%s)%s",
 		       c->bf16 ? "bf16" : "f32", k, n, plain ? " on row-major weights" : "",
 		       dmm_isa_name(), c->bf16 ? "; use compute type f32" : "");
-		shape_free(sh, c->prim_rows);
+		shape_free(sh, c->nlanes);
 		return NULL;
 	}
 	sh->wmd = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 	dnnl_primitive_desc_destroy(pd);
-	/* the decode primitive: one row (two in bf16: hi and lo) */
-	if (shape_make_m(c, sh, c->bf16 ? 2 : 1)) {
+	if (shape_make_buckets(c, sh)) {
 		seterr(err, errlen, "oneDNN: cannot create the matmul k=%d n=%d", k, n);
-		shape_free(sh, c->prim_rows);
+		shape_free(sh, c->nlanes);
 		return NULL;
 	}
 	sh->next = c->shapes;
 	c->shapes = sh;
 	return sh;
 nomem:
-	if (sh) {
-		free(sh->prim);
-		free(sh->src);
-		free(sh->dst);
-		free(sh);
-	}
 	seterr(err, errlen, "matmul: out of memory");
 	return NULL;
 }
@@ -328,27 +455,20 @@ static void convert_rows(const struct dmm_ctx *c, const struct phimoe_tensor *t,
 	}
 }
 
-/* bf16: the input and output rows of every m go through two buffers,
- * sized for the widest shape. */
-static int ctx_bufs(struct dmm_ctx *c, int k, int n)
+static int lane_bufs(const struct dmm_ctx *c, struct dmm_lane *ln, int k, int n, int ldc)
 {
-	if (c->bf16 && (size_t)c->prim_rows * k > c->xbf_elems) {
-		uint16_t *nb = realloc(c->xbf, (size_t)c->prim_rows * k * 2);
+	size_t rows = (size_t)c->cap_rows, wide = (size_t)(ldc > n ? ldc : n);
 
-		if (!nb)
-			return -ENOMEM;
-		c->xbf = nb;
-		c->xbf_elems = (size_t)c->prim_rows * k;
-	}
-	if (c->bf16 && (size_t)c->prim_rows * n > c->y2_elems) {
-		float *nb = realloc(c->y2, (size_t)c->prim_rows * n * sizeof(float));
+	if (c->bf16 && grow((void **)&ln->xbf, &ln->xbf_elems, rows * k, 2))
+		return -ENOMEM;
+	if (!c->bf16 && grow((void **)&ln->xf, &ln->xf_elems, rows * k, sizeof(float)))
+		return -ENOMEM;
+	return grow((void **)&ln->y2, &ln->y2_elems, rows * wide, sizeof(float));
+}
 
-		if (!nb)
-			return -ENOMEM;
-		c->y2 = nb;
-		c->y2_elems = (size_t)c->prim_rows * n;
-	}
-	return 0;
+static int ctx_bufs(struct dmm_ctx *c, int k, int n, int ldc)
+{
+	return lane_bufs(c, &c->lanes[0], k, n, ldc);
 }
 
 int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
@@ -404,7 +524,7 @@ int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 	if (!dw->sh)
 		goto fail;
 
-	if (ctx_bufs(c, k, n))
+	if (ctx_bufs(c, k, n, n))
 		goto nomem;
 
 	if (bias) {
@@ -459,8 +579,8 @@ int dmm_weights_create(struct dmm_ctx *c, const struct phimoe_tensor *w,
 			{ DNNL_ARG_FROM, pmem }, { DNNL_ARG_TO, dw->wmem },
 		};
 
-		if (dnnl_primitive_execute(rprim, c->strm, 2, args) ||
-		    dnnl_stream_wait(c->strm))
+		if (dnnl_primitive_execute(rprim, c->lanes[0].strm, 2, args) ||
+		    dnnl_stream_wait(c->lanes[0].strm))
 			goto fail_dnnl;
 	}
 	dw->packed_bytes = dw->bytes;
@@ -518,7 +638,7 @@ int dmm_weights_wrap(struct dmm_ctx *c, const void *data, enum phimoe_dtype dtyp
 		free(dw);
 		return -EOPNOTSUPP;
 	}
-	if (ctx_bufs(c, k, n)) {
+	if (ctx_bufs(c, k, n, n)) {
 		free(dw);
 		seterr(err, errlen, "matmul: out of memory");
 		return -ENOMEM;
@@ -575,7 +695,7 @@ int dmm_weights_map(struct dmm_ctx *c, const struct phimoe_tensor *w,
 		free(dw);
 		return -EOPNOTSUPP;
 	}
-	if (ctx_bufs(c, k, n))
+	if (ctx_bufs(c, k, n, ldy))
 		goto nomem;
 	if (bias) {
 		dnnl_memory_desc_t bmd;
@@ -625,51 +745,159 @@ void dmm_weights_destroy(struct dmm_weights *w)
 	free(w);
 }
 
+const float *dmm_weights_bias(const struct dmm_weights *w) { return w->bias; }
 int dmm_weights_k(const struct dmm_weights *w) { return w->sh->k; }
 int dmm_weights_n(const struct dmm_weights *w) { return w->sh->n; }
 uint64_t dmm_weights_bytes(const struct dmm_weights *w) { return w->bytes; }
 uint64_t dmm_weights_packed_bytes(const struct dmm_weights *w) { return w->packed_bytes; }
 
+/* Large enough to fork threads for the conversions around a product. */
+#define PAR_ELEMS 65536
+
+int dmm_weights_lanes(struct dmm_ctx *c, struct dmm_weights *w)
+{
+	struct dmm_shape *sh = w->sh;
+	int nl = c->nlanes - 1;
+
+	if (nl < 1)
+		return 0;
+	for (int l = 1; l < c->nlanes; l++) {
+		if (lane_bufs(c, &c->lanes[l], sh->k, sh->n, sh->ldc))
+			return -ENOMEM;
+		for (int b = 0; b < DMM_BUCKETS; b++)
+			if (grow(&c->lanes[l].scratch, &c->lanes[l].scratch_bytes,
+				 sh->scr_bytes[b], 1))
+				return -ENOMEM;
+	}
+	if (sh->lsrc)
+		return 0;
+	sh->lsrc = calloc(nl, sizeof(*sh->lsrc));
+	sh->ldst = calloc(nl, sizeof(*sh->ldst));
+	sh->lscr = calloc(nl, sizeof(*sh->lscr));
+	if (!sh->lsrc || !sh->ldst || !sh->lscr)
+		return -ENOMEM;
+	for (int b = 0; b < DMM_BUCKETS; b++) {
+		const dnnl_memory_desc_t *smd, *dmd;
+		dnnl_primitive_desc_t pd;
+
+		if (!sh->prim[b])
+			continue;
+		if (dnnl_primitive_get_primitive_desc(sh->prim[b], (const_dnnl_primitive_desc_t *)&pd))
+			return -EIO;
+		smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+		dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+		for (int l = 0; l < nl; l++) {
+			if (dnnl_memory_create(&sh->lsrc[l][b], smd, c->eng, DNNL_MEMORY_NONE) ||
+			    dnnl_memory_create(&sh->ldst[l][b], dmd, c->eng, DNNL_MEMORY_NONE))
+				return -EIO;
+			if (sh->scr_bytes[b] &&
+			    dnnl_memory_create(&sh->lscr[l][b],
+					       dnnl_primitive_desc_query_md(pd,
+							dnnl_query_scratchpad_md, 0),
+					       c->eng, DNNL_MEMORY_NONE))
+				return -EIO;
+		}
+	}
+	return 0;
+}
+
+int dmm_lanes(const struct dmm_ctx *c)
+{
+	return c->nlanes;
+}
+
+uint64_t dmm_ctx_buffer_bytes(const struct dmm_ctx *c)
+{
+	uint64_t b = 0;
+
+	for (int i = 0; i < c->nlanes; i++) {
+		const struct dmm_lane *ln = &c->lanes[i];
+
+		b += ln->xbf_elems * 2 + (ln->y2_elems + ln->xf_elems) * sizeof(float) +
+		     ln->scratch_bytes;
+	}
+	return b;
+}
+
+/* Large enough to fork threads for the conversions around a product. */
+#define PAR_ELEMS 65536
+
+int dmm_run_lane(struct dmm_ctx *c, int lane, struct dmm_weights *w, const float *x,
+		 int m, float *y)
+{
+	struct dmm_shape *sh = w->sh;
+	struct dmm_lane *ln;
+	int rows = c->bf16 ? 2 * m : m;
+	int b = bucket_of(rows);
+	size_t k = (size_t)sh->k, n = (size_t)sh->n;
+	dnnl_memory_t msrc, mdst, mscr;
+	bool padded;
+	const void *src = x;
+	float *dst = y;
+
+	if (m < 1 || m > c->max_rows || b < 0 || !sh->prim[b] || lane < 0 ||
+	    lane >= c->nlanes || (lane && !sh->lsrc))
+		return -EINVAL;
+	ln = &c->lanes[lane];
+	msrc = lane ? sh->lsrc[lane - 1][b] : sh->src[b];
+	mdst = lane ? sh->ldst[lane - 1][b] : sh->dst[b];
+	mscr = lane ? sh->lscr[lane - 1][b] : sh->scr[b];
+	padded = bucket_rows[b] != rows;
+	if (c->bf16) {
+		size_t half = (size_t)m * k;
+
+		/* hi rows, then lo rows */
+#pragma omp parallel for if (half > PAR_ELEMS) schedule(static)
+		for (int r = 0; r < m; r++)
+			cm_f32_to_bf16_split(x + (size_t)r * k, ln->xbf + (size_t)r * k,
+					     ln->xbf + half + (size_t)r * k, k);
+		src = ln->xbf;
+		dst = ln->y2;
+	} else if (padded) {
+		memcpy(ln->xf, x, sizeof(float) * (size_t)m * k);
+		src = ln->xf;
+		dst = ln->y2;
+	}
+	if (dnnl_memory_set_data_handle(msrc, (void *)src) ||
+	    dnnl_memory_set_data_handle(mdst, dst) ||
+	    (mscr && dnnl_memory_set_data_handle(mscr, ln->scratch)))
+		return -EIO;
+
+	dnnl_exec_arg_t args[5] = {
+		{ DNNL_ARG_SRC, msrc },
+		{ DNNL_ARG_WEIGHTS, w->wmem },
+		{ DNNL_ARG_DST, mdst },
+		{ DNNL_ARG_SCRATCHPAD, mscr },
+		{ DNNL_ARG_BIAS, w->bmem },
+	};
+	int nargs = mscr ? 4 : 3;
+
+	if (sh->bias)
+		args[nargs++] = args[4];
+	if (dnnl_primitive_execute(sh->prim[b], ln->strm, nargs, args) ||
+	    dnnl_stream_wait(ln->strm))
+		return -EIO;
+	if (c->bf16) {
+		/* bf16 products have a dense output of n columns */
+		const float *hi = ln->y2, *lo = ln->y2 + (size_t)m * n;
+		const float *bias = w->bias;
+		size_t ldy = (size_t)w->ldy;
+
+#pragma omp parallel for if ((size_t)m * n > PAR_ELEMS) schedule(static)
+		for (int r = 0; r < m; r++)
+			for (size_t j = 0; j < n; j++)
+				y[r * ldy + j] = hi[r * n + j] + lo[r * n + j] +
+						 (bias ? bias[j] : 0.0f);
+	} else if (padded) {
+		for (int r = 0; r < m; r++)
+			memcpy(y + (size_t)r * w->ldy, ln->y2 + (size_t)r * sh->ldc,
+			       sizeof(float) * n);
+	}
+	return 0;
+}
+
 int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,
 	    float *y)
 {
-	struct dmm_shape *sh = w->sh;
-	const void *src = x;
-
-	int rows = c->bf16 ? 2 * m : m;
-	float *dst = c->bf16 ? c->y2 : y;
-
-	if (m < 1 || m > c->max_rows)
-		return -EINVAL;
-	if (!sh->prim[rows] && shape_make_m(c, sh, rows))
-		return -EIO;
-	if (c->bf16) {
-		cm_f32_to_bf16_split(x, c->xbf, c->xbf + (size_t)m * sh->k,
-				     (size_t)m * sh->k);
-		src = c->xbf;
-	}
-	if (dnnl_memory_set_data_handle(sh->src[rows], (void *)src) ||
-	    dnnl_memory_set_data_handle(sh->dst[rows], dst))
-		return -EIO;
-
-	dnnl_exec_arg_t args[4] = {
-		{ DNNL_ARG_SRC, sh->src[rows] },
-		{ DNNL_ARG_WEIGHTS, w->wmem },
-		{ DNNL_ARG_DST, sh->dst[rows] },
-		{ DNNL_ARG_BIAS, w->bmem },
-	};
-
-	if (dnnl_primitive_execute(sh->prim[rows], c->strm, sh->bias ? 4 : 3, args) ||
-	    dnnl_stream_wait(c->strm))
-		return -EIO;
-	if (c->bf16) {
-		size_t n = (size_t)sh->n;
-		const float *hi = c->y2, *lo = c->y2 + (size_t)m * n;
-
-		for (size_t r = 0; r < (size_t)m; r++)
-			for (size_t j = 0; j < n; j++)
-				y[r * w->ldy + j] = hi[r * n + j] + lo[r * n + j] +
-					       (w->bias ? w->bias[j] : 0.0f);
-	}
-	return 0;
+	return dmm_run_lane(c, 0, w, x, m, y);
 }

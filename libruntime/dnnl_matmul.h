@@ -4,10 +4,11 @@
  * the layout oneDNN's brgemm kernels prefer (queried, not assumed), or used
  * in place when row-major (dmm_weights_wrap: memory another device reads),
  * and the primitives cached per (k, n, compute type, bias, layout) and per
- * exact m: oneDNN 2.6 only picks its fast kernels for a fixed m, and with a
- * runtime m it falls back to gemm:jit, which re-packs the weights on every
- * call. The primitive for m = 1 (decode) is made when the shape is first
- * packed; others on first use of that m, then reused for good.
+ * row bucket: oneDNN 2.6 only picks its fast kernels for a fixed m, and
+ * with a runtime m it falls back to gemm:jit, which re-packs the weights on
+ * every call. Every bucket a call can reach is made with the shape; a call
+ * runs on its bucket's row count with padded buffers: no primitive is
+ * made on the hot path.
  *
  * Activations are f32 in and out; in bf16 the input rows are converted
  * into a work buffer first (oneDNN 2.6 has no f32 x bf16 matmul).
@@ -26,10 +27,15 @@
 struct dmm_ctx;			/* engine, stream, primitive cache */
 struct dmm_weights;		/* one packed matrix and its bias */
 
-/* max_rows: the largest m any call will pass (sizes the bf16 buffer). */
-int dmm_ctx_create(bool bf16, int max_rows, struct dmm_ctx **out,
+/* max_rows: the largest m any call will pass (sizes the bf16 buffer).
+ * nlanes: how many threads may run products at once (dmm_run_lane). */
+int dmm_ctx_create(bool bf16, int max_rows, int nlanes, struct dmm_ctx **out,
 		   char *err, size_t errlen);
 void dmm_ctx_destroy(struct dmm_ctx *c);
+/* Products of fewer than m rows on plain (row-major, mapped or wrapped)
+ * weights never come here (the caller runs them itself): their row
+ * buckets are not made. Before the first weight is made. */
+void dmm_ctx_set_min_plain_rows(struct dmm_ctx *c, int m);
 
 /*
  * Packs the row-wise concatenation of nparts matrices w[i] ([rows_i][k],
@@ -67,6 +73,8 @@ int dmm_weights_map(struct dmm_ctx *c, const struct phimoe_tensor *w,
 /* The row-major [n][k] data oneDNN reads for w (its memory object's
  * handle), or NULL when w is in a packed layout. */
 const void *dmm_weights_plain_data(const struct dmm_weights *w);
+/* The bias as f32 [n], or NULL without one. */
+const float *dmm_weights_bias(const struct dmm_weights *w);
 int dmm_weights_k(const struct dmm_weights *w);
 int dmm_weights_n(const struct dmm_weights *w);
 /* Bytes of the weight as oneDNN reads it (packed or mapped). */
@@ -78,6 +86,20 @@ uint64_t dmm_weights_packed_bytes(const struct dmm_weights *w);
  * (ldy = n except for dmm_weights_map). 0 or a negative errno. */
 int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,
 	    float *y);
+
+/*
+ * Lanes: a stream and work buffers each, so that up to nlanes threads of
+ * one parallel region may run products at once (oneDNN then runs each on
+ * its calling thread alone: small products side by side rather than each
+ * split over every core). dmm_run is lane 0. dmm_weights_lanes makes w
+ * runnable on every lane (buffers and memory objects, once, at set-up).
+ */
+int dmm_lanes(const struct dmm_ctx *c);
+/* Bytes of the lanes' buffers and scratchpads, now. */
+uint64_t dmm_ctx_buffer_bytes(const struct dmm_ctx *c);
+int dmm_weights_lanes(struct dmm_ctx *c, struct dmm_weights *w);
+int dmm_run_lane(struct dmm_ctx *c, int lane, struct dmm_weights *w, const float *x,
+		 int m, float *y);
 
 /* oneDNN's CPU ISA in use ("avx512_core_bf16", ...) and whether it has
  * native bf16 (AVX512-BF16 or AMX). */

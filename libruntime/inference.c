@@ -50,11 +50,19 @@ struct phimoe_session {
 	int32_t *rows;
 	float *rscale, *xs, *ys;
 	int32_t *count, *fill;			/* [E] */
+	/* one experts() call of prefill: the experts with tokens, [E] */
+	struct sm_expert **ex_e;
+	const float **ex_x, **ex_scale;
+	float **ex_y;
+	int *ex_m;
 	float *logits;				/* [V] */
 	float *scratch;				/* attention: [nh * max_seq] */
 
 	uint64_t buf_bytes;
 	struct phimoe_session_stats st;
+	bool profile;
+	struct phimoe_profile prof;
+	uint64_t *layer_ns;			/* [L], with profile */
 	char err[256];
 };
 
@@ -219,6 +227,13 @@ static int alloc_buffers(struct phimoe_session *s)
 	s->ys = balloc(s, sizeof(float) * B * 2 * s->H);
 	s->count = balloc(s, sizeof(int32_t) * s->E);
 	s->fill = balloc(s, sizeof(int32_t) * s->E);
+	s->ex_e = calloc(s->E, sizeof(*s->ex_e));
+	s->ex_x = calloc(s->E, sizeof(*s->ex_x));
+	s->ex_scale = calloc(s->E, sizeof(*s->ex_scale));
+	s->ex_y = calloc(s->E, sizeof(*s->ex_y));
+	s->ex_m = calloc(s->E, sizeof(*s->ex_m));
+	if (!s->ex_e || !s->ex_x || !s->ex_scale || !s->ex_y || !s->ex_m)
+		return seterr(s, -ENOMEM, "out of memory for the work buffers");
 	s->logits = balloc(s, sizeof(float) * s->V);
 	s->scratch = balloc(s, sizeof(float) * (size_t)s->nh * s->max_seq);
 	s->norm_g = vec_f32(s, &s->model->norm_w, s->H);
@@ -241,7 +256,9 @@ static uint64_t largest_submission(const struct phimoe_session *s)
 	uint64_t esz = s->be->compute == SM_BACKEND_BF16 ? 2 : 4, B = s->max_batch;
 	uint64_t lm = sm_linear_bytes(esz * s->V * s->H, (int)B, s->H, s->V);
 	uint64_t qkv = sm_linear_bytes(esz * s->qkv_dim * s->H, (int)B, s->H, s->qkv_dim);
-	uint64_t ex = sm_expert_bytes(esz * 3 * s->I * s->H, (int)B, s->H, s->I);
+	/* the experts of a layer are one submission: all of them, 2B rows */
+	uint64_t ex = sm_expert_bytes(esz * 3 * s->I * s->H * (uint64_t)s->E, (int)(2 * B),
+				      s->H, s->I);
 	uint64_t mx = lm > qkv ? lm : qkv;
 
 	return mx > ex ? mx : ex;
@@ -332,7 +349,9 @@ int phimoe_session_create(const struct phimoe_model *m,
 	}
 
 	s->layers = calloc(s->L, sizeof(*s->layers));
-	if (!s->layers) {
+	s->profile = o->profile;
+	s->layer_ns = s->profile ? calloc(s->L, sizeof(*s->layer_ns)) : NULL;
+	if (!s->layers || (s->profile && !s->layer_ns)) {
 		rc = seterr(s, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -358,7 +377,7 @@ int phimoe_session_create(const struct phimoe_model *m,
 			goto fail;
 		s->be->gate = s->gate;
 	}
-	s->st.workspace_bytes = s->buf_bytes;
+	s->st.workspace_bytes = s->buf_bytes + s->be->work_bytes;
 	s->st.packed_weight_bytes = s->be->packed_bytes;
 	s->st.mapped_weight_bytes = s->be->mapped_bytes;
 	*out = s;
@@ -407,6 +426,12 @@ void phimoe_session_destroy(struct phimoe_session *s)
 	}
 	sm_arb_client_close(s->gate);
 	free(s->layers);
+	free(s->layer_ns);
+	free(s->ex_e);
+	free(s->ex_x);
+	free(s->ex_scale);
+	free(s->ex_y);
+	free(s->ex_m);
 	free(s);
 }
 
@@ -424,18 +449,50 @@ void phimoe_session_reset(struct phimoe_session *s)
 				      s->be->last_error);		\
 	} while (0)
 
+/* The same for a wrapper of backend.h that calls the ops itself. */
+#define BE_CALL(expr)							\
+	do {								\
+		int rc_ = (expr);					\
+		if (rc_)						\
+			return seterr(s, rc_, "%s: %s", s->be->ops->name, \
+				      s->be->last_error);		\
+	} while (0)
+
+/* Profiling: the time since the last mark goes to class cls. */
+static inline uint64_t prof_mark(struct phimoe_session *s, enum sm_op_class cls, uint64_t t)
+{
+	uint64_t now;
+
+	if (!s->profile)
+		return 0;
+	now = now_ns();
+	s->prof.ns[cls] += now - t;
+	s->prof.calls[cls]++;
+	return now;
+}
+
+#define PROF(cls) (t_ = prof_mark(s, (cls), t_))
+
 /* Mixture of experts on the n rows of s->xn: result into s->tmp. */
 static int moe(struct phimoe_session *s, struct layer_state *ls, int n)
 {
 	struct sm_backend *be = s->be;
 	int H = s->H;
+	uint64_t t_ = s->profile ? now_ns() : 0;
+	int ne = 0;
 
 	if (n == 1) {
-		/* decode: the two experts straight from xn, no gather */
-		for (int k = 0; k < 2; k++)
-			BE(expert(be, ls->experts[s->sel[k]], s->xn, 1, &s->sel_w[k],
-				  s->ys + (size_t)k * H));
+		/* decode: the two experts straight from xn, no gather, side by
+		 * side where the backend can */
+		struct sm_expert *ex[2] = { ls->experts[s->sel[0]], ls->experts[s->sel[1]] };
+		const float *xs[2] = { s->xn, s->xn };
+		const float *sc[2] = { &s->sel_w[0], &s->sel_w[1] };
+		float *ys[2] = { s->ys, s->ys + H };
+		int ms[2] = { 1, 1 };
+
+		BE_CALL(sm_be_experts(be, ex, xs, ms, sc, ys, 2));
 		s->rows[0] = s->rows[1] = 0;
+		PROF(SM_OP_EXPERTS);
 	} else {
 		/* group the (token, expert) pairs by expert, tokens in order */
 		memset(s->count, 0, sizeof(int32_t) * s->E);
@@ -452,15 +509,23 @@ static int moe(struct phimoe_session *s, struct layer_state *ls, int n)
 			s->rscale[slot] = s->sel_w[i];
 		}
 		BE(gather(be, s->xn, H, s->rows, 2 * n, s->xs));
+		PROF(SM_OP_MOE_MOVE);
 		for (int e = 0, off = 0; e < s->E; off += s->count[e], e++) {
 			if (!s->count[e])
 				continue;
-			BE(expert(be, ls->experts[e], s->xs + (size_t)off * H, s->count[e],
-				  s->rscale + off, s->ys + (size_t)off * H));
+			s->ex_e[ne] = ls->experts[e];
+			s->ex_x[ne] = s->xs + (size_t)off * H;
+			s->ex_m[ne] = s->count[e];
+			s->ex_scale[ne] = s->rscale + off;
+			s->ex_y[ne] = s->ys + (size_t)off * H;
+			ne++;
 		}
+		BE_CALL(sm_be_experts(be, s->ex_e, s->ex_x, s->ex_m, s->ex_scale, s->ex_y, ne));
+		PROF(SM_OP_EXPERTS);
 	}
 	memset(s->tmp, 0, sizeof(float) * (size_t)n * H);
 	BE(scatter_add(be, s->ys, H, s->rows, 2 * n, s->tmp));
+	PROF(SM_OP_MOE_MOVE);
 	return 0;
 }
 
@@ -470,10 +535,12 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 {
 	struct sm_backend *be = s->be;
 	int H = s->H, pos0 = s->pos;
+	uint64_t t_ = s->profile ? now_ns() : 0, t_layer = t_, t_pass = t_;
 
 	for (int r = 0; r < n; r++)
 		phimoe_tensor_to_f32(&s->model->embed_tokens, (size_t)ids[r] * H, H,
 				     s->x + (size_t)r * H);
+	PROF(SM_OP_EMBED);
 
 	for (int l = 0; l < s->L; l++) {
 		struct layer_state *ls = &s->layers[l];
@@ -489,18 +556,27 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 
 		sm_be_stage(be, l, SM_STAGE_ATTENTION);
 		BE(layernorm(be, s->x, n, H, ls->ln1_g, ls->ln1_b, s->eps, s->xn));
+		PROF(SM_OP_NORM);
 		BE(linear(be, ls->qkv, s->xn, n, s->qkv));
+		PROF(SM_OP_QKV);
 		BE(rope(be, s->qkv, n, s->qkv_dim, s->nh + s->nkv, s->hd, pos0,
 			s->rope_cos, s->rope_sin));
+		PROF(SM_OP_ROPE);
 		BE(attention(be, &aa));
+		PROF(SM_OP_ATTENTION);
 		BE(linear(be, ls->o, s->attn, n, s->tmp));
+		PROF(SM_OP_O_PROJ);
 		BE(add(be, s->x, s->tmp, (size_t)n * H));
+		PROF(SM_OP_RESIDUAL);
 
 		sm_be_stage(be, l, SM_STAGE_ROUTER);
 		BE(layernorm(be, s->x, n, H, ls->ln2_g, ls->ln2_b, s->eps, s->xn));
+		PROF(SM_OP_NORM);
 		BE(linear(be, ls->router, s->xn, n, s->scores));
 		BE(router(be, s->scores, n, s->E, s->jitter, s->sel, s->sel_w));
+		PROF(SM_OP_ROUTER);
 		BE(sync(be));	/* the grouping below reads the choices */
+		PROF(SM_OP_SYNC);
 		if (out && out->router_logits)
 			for (int r = 0; r < n; r++)
 				memcpy(out->router_logits + ((size_t)l * total + row0 + r) * s->E,
@@ -522,7 +598,14 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 
 		if (rc)
 			return rc;
+		if (s->profile)
+			t_ = now_ns();
 		BE(add(be, s->x, s->tmp, (size_t)n * H));
+		PROF(SM_OP_RESIDUAL);
+		if (s->profile) {
+			s->layer_ns[l] += t_ - t_layer;
+			t_layer = t_;
+		}
 	}
 
 	sm_be_stage(be, -1, SM_STAGE_HEAD);
@@ -531,14 +614,22 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 
 		BE(layernorm(be, s->x, n, H, s->norm_g, s->norm_b, s->eps, s->xn));
 		BE(linear(be, s->lm_head, s->xn, n, dst));
+		PROF(SM_OP_LM_HEAD);
 		BE(sync(be));
+		PROF(SM_OP_SYNC);
 		memcpy(s->logits, dst + (size_t)(n - 1) * s->V, sizeof(float) * s->V);
 	} else {
 		/* only the last position's logits are needed */
 		BE(layernorm(be, s->x + (size_t)(n - 1) * H, 1, H, s->norm_g, s->norm_b,
 			     s->eps, s->xn));
 		BE(linear(be, s->lm_head, s->xn, 1, s->logits));
+		PROF(SM_OP_LM_HEAD);
 		BE(sync(be));
+		PROF(SM_OP_SYNC);
+	}
+	if (s->profile) {
+		s->prof.tokens += n;
+		s->prof.total_ns += t_ - t_pass;
 	}
 	s->pos += n;
 	return 0;
@@ -612,4 +703,32 @@ void phimoe_session_get_stats(const struct phimoe_session *s,
 		st->gated_completed_bytes = cs.completed_bytes;
 		st->gate_wait_ns = cs.wait_ns;
 	}
+}
+
+static const char *const op_class_names[] = {
+	[SM_OP_EMBED] = "embed", [SM_OP_NORM] = "norm", [SM_OP_QKV] = "qkv",
+	[SM_OP_ROPE] = "rope", [SM_OP_ATTENTION] = "attention", [SM_OP_O_PROJ] = "o_proj",
+	[SM_OP_RESIDUAL] = "residual", [SM_OP_ROUTER] = "router",
+	[SM_OP_MOE_MOVE] = "moe_move", [SM_OP_EXPERTS] = "experts",
+	[SM_OP_LM_HEAD] = "lm_head", [SM_OP_SYNC] = "sync",
+};
+
+const char *sm_op_class_name(enum sm_op_class c)
+{
+	return sm_name_of(op_class_names, SM_NAMES_LEN(op_class_names), (unsigned)c);
+}
+
+void phimoe_session_profile(const struct phimoe_session *s, struct phimoe_profile *p,
+			    uint64_t *layer_ns, int nlayers)
+{
+	*p = s->prof;
+	for (int l = 0; layer_ns && l < nlayers && l < s->L; l++)
+		layer_ns[l] = s->layer_ns ? s->layer_ns[l] : 0;
+}
+
+void phimoe_session_profile_reset(struct phimoe_session *s)
+{
+	memset(&s->prof, 0, sizeof(s->prof));
+	if (s->layer_ns)
+		memset(s->layer_ns, 0, sizeof(*s->layer_ns) * s->L);
 }

@@ -73,6 +73,9 @@ struct phimoe_session_opts {
 	 * gates itself (its own client, backend.h): the arb_* fields above
 	 * are then unused. */
 	struct sm_backend *backend;
+	/* Time every op of the forward pass by class and by layer
+	 * (phimoe_session_profile); off: no clock reads on the hot path. */
+	bool profile;
 };
 
 struct phimoe_session;
@@ -130,9 +133,49 @@ struct phimoe_session_stats {
 	uint64_t gate_wait_ns;			/* time spent in acquire */
 	uint64_t packed_weight_bytes;		/* weights packed at create */
 	uint64_t mapped_weight_bytes;		/* weights read in place from the mapping */
-	uint64_t workspace_bytes;		/* KV cache + work buffers */
+	uint64_t workspace_bytes;		/* KV cache + work buffers, the
+						 * backend's included */
 };
 void phimoe_session_get_stats(const struct phimoe_session *s,
 			      struct phimoe_session_stats *st);
+
+/* Op classes of the timing breakdown (phimoe_session_opts.profile). On
+ * an asynchronous backend (Level Zero) a class is charged the time its
+ * submission took; sync and the host's waits go to SM_OP_SYNC. */
+enum sm_op_class {
+	SM_OP_EMBED = 0,	/* token embedding rows to f32 */
+	SM_OP_NORM,		/* the three LayerNorms */
+	SM_OP_QKV,		/* q|k|v projection */
+	SM_OP_ROPE,
+	SM_OP_ATTENTION,	/* KV append + softmax(q k^T) v */
+	SM_OP_O_PROJ,
+	SM_OP_RESIDUAL,		/* the two residual adds */
+	SM_OP_ROUTER,		/* router linear + sparsemixer */
+	SM_OP_MOE_MOVE,		/* grouping, gather, scatter_add */
+	SM_OP_EXPERTS,		/* w1|w3, silu gate, w2 */
+	SM_OP_LM_HEAD,		/* final norm + lm_head */
+	SM_OP_SYNC,
+	SM_OP_COUNT,
+};
+
+/* "embed", "norm", "qkv", ... (stable names: bench's JSON keys). */
+const char *sm_op_class_name(enum sm_op_class c);
+
+struct phimoe_profile {
+	uint64_t ns[SM_OP_COUNT];	/* wall time inside the ops of a class */
+	uint64_t calls[SM_OP_COUNT];
+	uint64_t tokens;		/* tokens run through the pass */
+	uint64_t total_ns;		/* wall time of the whole passes */
+};
+
+/*
+ * The breakdown since the session was created or last reset: totals in
+ * *p, and the wall time of each layer in layer_ns[0..nlayers) (layers
+ * beyond the model's are left alone; layer_ns may be NULL). All zero when
+ * the session was created without opts.profile.
+ */
+void phimoe_session_profile(const struct phimoe_session *s, struct phimoe_profile *p,
+			    uint64_t *layer_ns, int nlayers);
+void phimoe_session_profile_reset(struct phimoe_session *s);
 
 #endif /* SPLITMOE_INFERENCE_H */

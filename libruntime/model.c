@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 size_t phimoe_dtype_size(enum phimoe_dtype dt)
@@ -75,6 +76,17 @@ float phimoe_tensor_get(const struct phimoe_tensor *t, size_t i)
 	case PHIMOE_DTYPE_F16: return phimoe_f16_to_f32(h[i]);
 	}
 	return NAN;
+}
+
+void phimoe_tensor_release(const struct phimoe_tensor *t)
+{
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)t->data + pg - 1) & ~(pg - 1);
+	uintptr_t b = ((uintptr_t)t->data + t->nbytes) & ~(pg - 1);
+
+	/* only pages the tensor fills: a neighbour's bytes stay put */
+	if (t->data && b > a)
+		madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 void phimoe_tensor_to_f32(const struct phimoe_tensor *t, size_t start,

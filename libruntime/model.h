@@ -126,6 +126,13 @@ float phimoe_tensor_get(const struct phimoe_tensor *t, size_t i);
 /* Convert a whole tensor (or n elements from start) to float32. */
 void phimoe_tensor_to_f32(const struct phimoe_tensor *t, size_t start,
 			  size_t n, float *dst);
+/*
+ * The tensor's whole pages drop out of this process's resident memory
+ * (MADV_DONTNEED on the read-only private mapping): for a backend that
+ * packed its own copy and no longer reads it. Reading it again is still
+ * correct (the pages come back from the file), only slower.
+ */
+void phimoe_tensor_release(const struct phimoe_tensor *t);
 /* Scalar conversions (round-to-nearest-even for float -> bf16/f16). */
 float phimoe_bf16_to_f32(uint16_t v);
 uint16_t phimoe_f32_to_bf16(float f);

@@ -363,6 +363,9 @@ static void pack(const struct phimoe_tensor *t, size_t start, size_t n, int wt, 
 				o[i + j] = phimoe_f32_to_bf16(buf[j]);
 		}
 	}
+	/* the copy is what the device reads: the checkpoint's pages go */
+	if (start == 0 && n == t->numel)
+		phimoe_tensor_release(t);
 }
 
 /* bf16 storage packs losslessly as bf16 for either compute type; f32 and

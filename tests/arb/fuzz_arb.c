@@ -482,7 +482,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fz f;
-	struct arb_params p;
+	struct arb_params p = { 0 };	/* borrowing off: cap_total bounds grants */
 	unsigned int steps = 0;
 	int i;
 

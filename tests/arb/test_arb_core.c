@@ -552,6 +552,65 @@ static void test_large_request_accumulates(void **state)
 	check(f);
 }
 
+/*
+ * borrow_periods: a request above one period's capacity is granted at
+ * once on a bus nobody waits for, its shortfall the client's own debt;
+ * while it owes, or while someone waits, or beyond the horizon, or with
+ * borrowing off, it waits as before; its debt is repaid from its own
+ * funding, not the others'.
+ */
+static void test_large_request_borrows(void **state)
+{
+	struct fixture *f = *state;
+	struct arb_params p = f->st.p;
+	struct arb_client_stats cs;
+	const uint64_t big = 3 * CAP_BYTES + 777;
+	uint64_t id, id2;
+	int periods = 0;
+
+	add(f, 0, 1, 0, 0);
+	add(f, 1, 1, 0, 0);
+	/* off (the default): it waits */
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], big, &id), -EAGAIN);
+	arb_cancel(&f->st, &f->c[0]);
+	check(f);
+	p.borrow_periods = 4;
+	assert_int_equal(arb_set_params(&f->st, &p), 0);
+	/* beyond the horizon of 4 periods: it waits */
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 5 * CAP_BYTES, &id), -EAGAIN);
+	arb_cancel(&f->st, &f->c[0]);
+	check(f);
+	/* someone else waits: no borrowing */
+	assert_int_equal(arb_acquire(&f->st, &f->c[1], 5 * CAP_BYTES, &id2), -EAGAIN);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], big, &id), -EAGAIN);
+	arb_cancel(&f->st, &f->c[0]);
+	arb_cancel(&f->st, &f->c[1]);
+	check(f);
+	arb_tick(&f->st, ARB_MEASURED_NONE);
+	/* idle bus: granted at once, the rest owed */
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], big, &id), 0);
+	check(f);
+	arb_client_get_stats(&f->c[0], &cs);
+	assert_true(cs.debt_bytes >= big - CAP_BYTES - 1);
+	assert_true(cs.debt_bytes <= big);
+	/* in debt: the next large request waits until it is repaid */
+	assert_int_equal(arb_complete(&f->st, &f->c[0], id, big), 0);
+	while (arb_acquire(&f->st, &f->c[0], big, &id) == -EAGAIN) {
+		assert_true(++periods < 40);
+		arb_tick(&f->st, ARB_MEASURED_NONE);
+		check(f);
+	}
+	arb_client_get_stats(&f->c[0], &cs);
+	print_message("# borrowed %llu bytes at once; the next request waited %d periods\n",
+		      (unsigned long long)big, periods);
+	assert_true(periods >= 2);
+	assert_int_equal(arb_complete(&f->st, &f->c[0], id, big), 0);
+	check(f);
+	/* the other client was never charged */
+	arb_client_get_stats(&f->c[1], &cs);
+	assert_int_equal(cs.debt_bytes, 0);
+}
+
 /* Contract 4: COMPLETE with fewer bytes returns the difference. */
 static void test_complete_short_refunds(void **state)
 {
@@ -863,6 +922,7 @@ int main(void)
 		T(test_max_min_low_demand),
 		T(test_work_conserving_single),
 		T(test_large_request_accumulates),
+		T(test_large_request_borrows),
 		T(test_complete_short_refunds),
 		T(test_complete_long_is_debt),
 		T(test_idle_clients_not_visited),

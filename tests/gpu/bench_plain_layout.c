@@ -78,7 +78,7 @@ int main(void)
 			printf("bf16: no bf16 matmul on this CPU, skipped\n");
 			break;
 		}
-		if (dmm_ctx_create(bf, 128, &c, err, sizeof(err))) {
+		if (dmm_ctx_create(bf, 128, 1, &c, err, sizeof(err))) {
 			fprintf(stderr, "bench_plain_layout: %s\n", err);
 			return 1;
 		}

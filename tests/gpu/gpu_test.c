@@ -139,7 +139,7 @@ static int cpu_matmul(bool bf16, const void *const *w, int nparts, int rows, int
 		};
 	}
 	*how = bf16_compute ? "bf16" : "f32";
-	rc = dmm_ctx_create(bf16_compute, M, &c, err, sizeof(err));
+	rc = dmm_ctx_create(bf16_compute, M, 1, &c, err, sizeof(err));
 	if (!rc)
 		rc = dmm_weights_create(c, wt, bt, nparts, &dw, err, sizeof(err));
 	if (!rc)

@@ -6,12 +6,15 @@
 #                    test_fixture: reference.json criteria in f32 and bf16,
 #                    prefill vs decode, chunking, sliding window, gating,
 #                    bad input; test_mapped: weights mapped in place vs
-#                    packed (handles, criteria, resident memory).
+#                    packed (handles, criteria, resident memory);
+#                    test_kernels: our own kernels (cpu_gemv) on every
+#                    ISA path against double references; test_fixture
+#                    again on the AVX2 path (SPLITMOE_ISA=avx2).
 #                    About 15 s on 2 cores.
 #   bench-numerics   `splitmoe eval`-style tok/s on the fixture (optimised build)
 #   bench-attention  us per attention call, cm_attention against ca_attention
 #                    per ISA path, 1 and 2 threads (optimised build)
-NUM_TESTS := test_pieces test_fixture test_mapped
+NUM_TESTS := test_pieces test_fixture test_mapped test_kernels
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
 RT_ARB_BIN := build/numerics/test_arbiter
@@ -36,10 +39,13 @@ ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval build/numeric
 
 .PHONY: check-numerics bench-numerics bench-attention
 # test_mapped reads the fixture's f32 copy (tests/runtime/make_bad_fixtures.py)
-check-numerics: $(NUM_BINS) build/runtime/variants/cases.tsv
+check-numerics: $(NUM_BINS) build/runtime/variants/cases.tsv build/wide-model/model.safetensors
 	@rc=0; for t in $(NUM_BINS); do \
 		CMOCKA_MESSAGE_OUTPUT=TAP OMP_NUM_THREADS=2 $$t || rc=1; \
-	done; exit $$rc
+	done; \
+	CMOCKA_MESSAGE_OUTPUT=TAP OMP_NUM_THREADS=2 SPLITMOE_ISA=avx2 \
+		build/numerics/test_fixture || rc=1; \
+	exit $$rc
 CHECK_SUITES += numerics
 
 .PHONY: check-runtime-arbiter

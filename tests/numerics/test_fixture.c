@@ -179,7 +179,8 @@ static void test_small_sliding_window(void **st)
 	phimoe_session_destroy(win);
 }
 
-/* One decode step = per layer qkv, o, router and two experts; + lm_head. */
+/* One decode step = per layer qkv, o, router and the experts (the two of
+ * a token are one submission: backend op experts); + lm_head. */
 static void check_gating(struct sm_arbiter *arb)
 {
 	struct phimoe_session *s = open_session(&model, SM_COMPUTE_F32, 0, arb);
@@ -188,15 +189,15 @@ static void check_gating(struct sm_arbiter *arb)
 
 	assert_int_equal(phimoe_prefill(s, prompt, 8, NULL), 0);
 	phimoe_session_get_stats(s, &a);
-	/* prefill: 3 linears per layer, >= 2 expert batches per layer, lm_head */
-	assert_true(a.gated_submissions >= (uint64_t)(5 * L + 1));
+	/* prefill: 3 linears per layer, the experts of a layer, lm_head */
+	assert_true(a.gated_submissions >= (uint64_t)(4 * L + 1));
 	assert_true(a.gated_bytes > 0);
 	/* each acquire completed (the CPU completes what it was granted) */
 	assert_true(a.gated_completions == a.gated_submissions);
 	assert_true(a.gated_completed_bytes == a.gated_bytes);
 	assert_int_equal(phimoe_decode(s, 5, NULL), 0);
 	phimoe_session_get_stats(s, &b);
-	assert_int_equal(b.gated_submissions - a.gated_submissions, 5 * L + 1);
+	assert_int_equal(b.gated_submissions - a.gated_submissions, 4 * L + 1);
 	/* at least the weights: an expert alone is 3 * 64 * 128 f32 */
 	assert_true(b.gated_bytes - a.gated_bytes > (uint64_t)L * 2 * 3 * 64 * 128 * 4);
 	assert_true(b.gated_completions == b.gated_submissions);
@@ -357,5 +358,9 @@ int main(void)
 		cmocka_unit_test(test_eval_detects_wrong_logits),
 	};
 
-	return cmocka_run_group_tests_name("numerics-fixture", tests, setup, teardown);
+	/* run again with SPLITMOE_ISA=avx2 (the target laptop's path) */
+	const char *isa = getenv("SPLITMOE_ISA");
+
+	return cmocka_run_group_tests_name(isa && !strcmp(isa, "avx2") ? "numerics-fixture-avx2" :
+					   "numerics-fixture", tests, setup, teardown);
 }

@@ -510,7 +510,7 @@ static void check_matmul(bool bf16, enum phimoe_dtype wdt)
 		{ .name = "b2" },
 	};
 
-	assert_int_equal(dmm_ctx_create(bf16, MAXM, &c, err, sizeof(err)), 0);
+	assert_int_equal(dmm_ctx_create(bf16, MAXM, 1, &c, err, sizeof(err)), 0);
 	assert_int_equal(dmm_weights_create(c, tw, tb, 2, &dw, err, sizeof(err)), 0);
 	assert_int_equal(dmm_weights_k(dw), K);
 	assert_int_equal(dmm_weights_n(dw), N);
@@ -551,7 +551,7 @@ static bool onednn_has_bf16_matmul(void)
 	char err[256];
 	bool ok;
 
-	if (dmm_ctx_create(true, 1, &c, err, sizeof(err)))
+	if (dmm_ctx_create(true, 1, 1, &c, err, sizeof(err)))
 		return false;
 	ok = dmm_weights_create(c, &w, NULL, 1, &dw, err, sizeof(err)) == 0;
 	if (ok)
@@ -572,7 +572,7 @@ static void test_matmul_bf16(void **st)
 		struct phimoe_tensor w = { .name = "w", .dtype = PHIMOE_DTYPE_BF16, .ndim = 2,
 					   .shape = { 1, 1 }, .numel = 1, .nbytes = 2, .data = &one };
 
-		assert_int_equal(dmm_ctx_create(true, 1, &c, err, sizeof(err)), 0);
+		assert_int_equal(dmm_ctx_create(true, 1, 1, &c, err, sizeof(err)), 0);
 		assert_true(dmm_weights_create(c, &w, NULL, 1, &dw, err, sizeof(err)) < 0);
 		assert_non_null(strstr(err, "use compute type f32"));
 		dmm_ctx_destroy(c);
@@ -594,7 +594,7 @@ static void test_matmul_bad_shapes(void **st)
 	char err[256] = "";
 
 	(void)st;
-	assert_int_equal(dmm_ctx_create(false, 4, &c, err, sizeof(err)), 0);
+	assert_int_equal(dmm_ctx_create(false, 4, 1, &c, err, sizeof(err)), 0);
 	assert_int_equal(dmm_weights_create(c, tw, NULL, 2, &dw, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "weight b "));
 	dmm_ctx_destroy(c);

@@ -4,6 +4,7 @@
  * it. Each subcommand accepts only its own flags; any other is an error.
  */
 #include "cli.h"
+#include "synth.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -31,7 +32,7 @@ void cli_err(const char *fmt, ...)
 enum {
 	O_MODEL = 256, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, O_TEMP, O_TOPK, O_TOPP,
 	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB, O_DEVICE,
-	O_WEIGHTS,
+	O_WEIGHTS, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW, O_SHAPE, O_LAYERS,
 };
 
 static const struct option longopts[] = {
@@ -53,13 +54,21 @@ static const struct option longopts[] = {
 	{ "arbiter", required_argument, NULL, O_ARB },
 	{ "device", required_argument, NULL, O_DEVICE },
 	{ "weights", required_argument, NULL, O_WEIGHTS },
+	{ "profile", no_argument, NULL, O_PROFILE },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "membw", no_argument, NULL, O_MEMBW },
+	{ "membw-gbs", required_argument, NULL, O_MEMBW_GBS },
+	{ "no-membw", no_argument, NULL, O_NO_MEMBW },
+	{ "shape", required_argument, NULL, O_SHAPE },
+	{ "layers", required_argument, NULL, O_LAYERS },
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Which flags each subcommand takes ('n' stands for -n). */
+/* Which flags each subcommand takes ('n' stands for -n, and so on). */
+#define MAX_FLAGS 24
 static const struct {
 	const char *cmd;
-	int flags[20];
+	int flags[MAX_FLAGS];
 } allowed[] = {
 	{ "run", { O_MODEL, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, 'n', O_TEMP, O_TOPK, O_TOPP,
 		   O_SEED, O_DTYPE, O_PRINT_IDS, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
@@ -68,14 +77,21 @@ static const struct {
 	{ "tokenize", { O_MODEL, O_CONFIG, O_TEXT } },
 	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
 	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
+	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', 'b', O_DTYPE, O_WEIGHTS, O_ARB,
+		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW } },
+	{ "synth", { O_CONFIG, O_SHAPE, O_OUT, O_SEED, O_DTYPE, O_LAYERS } },
 };
 
 static const char *flag_name(int c)
 {
 	size_t i;
 
-	if (c == 'n')
-		return "-n";
+	static const char *const shorts[] = { "-n", "-p", "-d", "-t", "-r", "-b" };
+	static const char letters[] = "npdtrb";
+
+	for (i = 0; letters[i]; i++)
+		if (c == letters[i])
+			return shorts[i];
 	for (i = 0; longopts[i].name; i++)
 		if (longopts[i].val == c)
 			return longopts[i].name;
@@ -88,7 +104,7 @@ static bool flag_allowed(const char *cmd, int c)
 
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (!strcmp(allowed[i].cmd, cmd))
-			for (j = 0; j < 20 && allowed[i].flags[j]; j++)
+			for (j = 0; j < MAX_FLAGS && allowed[i].flags[j]; j++)
 				if (allowed[i].flags[j] == c)
 					return true;
 	return false;
@@ -122,6 +138,55 @@ static int parse_float(const char *flag, const char *v, double lo, double hi, fl
 	}
 	*out = (float)x;
 	return 0;
+}
+
+/*
+ * "16,512" into l (each value in [lo, hi]); what = "positive integer" or
+ * "non-negative integer" for the error line, which names the flag and the
+ * offending item.
+ */
+static int parse_list(const char *flag, const char *v, long long lo, long long hi,
+		      const char *what, struct cli_int_list *l)
+{
+	const char *p = v;
+
+	l->n = 0;
+	l->given = true;
+	if (!*v) {
+		cli_err("%s: empty list (want comma-separated values)", flag);
+		return -1;
+	}
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char item[32], *end;
+		long long x;
+
+		if (len == 0 || len >= sizeof(item)) {
+			cli_err("%s: '%.*s' is not a %s", flag, (int)(len > 40 ? 40 : len), p, what);
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		errno = 0;
+		x = strtoll(item, &end, 10);
+		if (*end || errno || item[0] == '+' || item[0] == '-' || x < lo) {
+			cli_err("%s: '%s' is not a %s", flag, item, what);
+			return -1;
+		}
+		if (x > hi) {
+			cli_err("%s: %s is too large (at most %lld)", flag, item, hi);
+			return -1;
+		}
+		if (l->n == CLI_LIST_MAX) {
+			cli_err("%s: more than %d values", flag, CLI_LIST_MAX);
+			return -1;
+		}
+		l->v[l->n++] = (int)x;
+		if (!comma)
+			return 0;
+		p = comma + 1;
+	}
 }
 
 static int set_cfg(struct cli_opts *o, const char *flag, const char *key, const char *v)
@@ -159,7 +224,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	o->top_p = 1.0f;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, ":n:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:p:d:t:r:b:", longopts, NULL)) != -1) {
 		if (c == '?') {
 			cli_err("%s: unknown option '%s'", o->cmd, argv[optind - 1]);
 			return -1;
@@ -170,7 +235,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		}
 		if (!flag_allowed(o->cmd, c)) {
 			cli_err("%s: option '%s%s' does not apply", o->cmd,
-				c == 'n' ? "" : "--", flag_name(c));
+				c < 256 ? "" : "--", flag_name(c));
 			return -1;
 		}
 		switch (c) {
@@ -192,6 +257,69 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (parse_int("-n", optarg, 0, INT_MAX, &x))
 				return -1;
 			o->n = (int)x;
+			o->n_given = true;
+			break;
+		case 'p':
+			if (parse_list("-p", optarg, 0, 1 << 20, "positive integer", &o->pp))
+				return -1;
+			if (o->pp.n == 1 && o->pp.v[0] == 0) {
+				o->pp.n = 0;	/* -p 0: no prefill test */
+				break;
+			}
+			for (i = 0; i < o->pp.n; i++)
+				if (!o->pp.v[i]) {
+					cli_err("-p: '0' is not a positive integer (-p 0 alone: no prefill test)");
+					return -1;
+				}
+			break;
+		case 'd':
+			if (parse_list("-d", optarg, 0, 1 << 20, "non-negative integer", &o->depth))
+				return -1;
+			break;
+		case 't':
+			if (parse_list("-t", optarg, 1, 1024, "positive integer", &o->tlist))
+				return -1;
+			break;
+		case 'r':
+		case 'b': {
+			struct cli_int_list r;
+			const char *f = c == 'r' ? "-r" : "-b";
+
+			if (parse_list(f, optarg, 1, c == 'r' ? 10000 : 1 << 16, "positive integer", &r))
+				return -1;
+			if (r.n != 1) {
+				cli_err("%s: '%s' is not a positive integer", f, optarg);
+				return -1;
+			}
+			if (c == 'r')
+				o->reps = r.v[0];
+			else
+				o->max_batch = r.v[0];
+			break;
+		}
+		case O_PROFILE: o->profile = true; break;
+		case O_JSON: o->json = true; break;
+		case O_MEMBW: o->membw = true; break;
+		case O_NO_MEMBW: o->no_membw = true; break;
+		case O_MEMBW_GBS: {
+			float g;
+
+			if (parse_float("--membw-gbs", optarg, 1e-3, 1e6, &g))
+				return -1;
+			o->membw_gbs = g;
+			break;
+		}
+		case O_SHAPE:
+			if (synth_shape_parse(optarg, &o->shape)) {
+				cli_err("--shape: unknown shape '%s' (want %s)", optarg,
+					synth_shape_names());
+				return -1;
+			}
+			break;
+		case O_LAYERS:
+			if (parse_int("--layers", optarg, 1, 1024, &x))
+				return -1;
+			o->layers = (int)x;
 			break;
 		case O_TEMP:
 			if (parse_float("--temperature", optarg, 0, 1e6, &o->temperature))
@@ -210,10 +338,12 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (parse_int("--seed", optarg, 0, LLONG_MAX, &x))
 				return -1;
 			o->seed = (uint64_t)x;
+			o->seed_given = true;
 			break;
 		case O_DTYPE:
 			if (set_cfg(o, "dtype", "dtype", optarg))
 				return -1;
+			o->dtype_given = true;
 			break;
 		case O_THREADS:
 			if (set_cfg(o, "threads", "threads", optarg))

@@ -12,3 +12,14 @@ build/splitmoe-asan: $(SPLITMOE_ASAN_OBJS) $(RUNTIME_ASAN_LIB)
 	$(CC) $(SANITIZE) -o $@ $(SPLITMOE_ASAN_OBJS) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
 
 ALL_TARGETS += build/splitmoe
+
+# bench's bandwidth kernel and synth's generator run on OpenMP threads.
+SPLITMOE_OMP := membw synth_fill
+$(foreach f,$(SPLITMOE_OMP),build/obj/tools/splitmoe/$(f).o build/asan/tools/splitmoe/$(f).o): \
+	CFLAGS += -fopenmp
+# synth carries the fixture's tokenizer files in the binary (.incbin).
+SYNTH_FIXTURE := tests/fixtures/phimoe-tiny-a
+SYNTH_TOK_OBJS := build/obj/tools/splitmoe/synth_tokenizer.o build/asan/tools/splitmoe/synth_tokenizer.o
+$(SYNTH_TOK_OBJS): CPPFLAGS += -DSYNTH_FIXTURE='"$(SYNTH_FIXTURE)"'
+$(SYNTH_TOK_OBJS): $(addprefix $(SYNTH_FIXTURE)/,tokenizer.model added_tokens.json \
+	generation_config.json tokenizer_config.json)

@@ -12,6 +12,16 @@
 #include <stdio.h>
 #include "config_yaml.h"
 
+/* A comma list of integers from the command line (-p, -d, -t). */
+#define CLI_LIST_MAX 32
+struct cli_int_list {
+	bool given;
+	int n;
+	int v[CLI_LIST_MAX];
+};
+
+struct synth_shape;
+
 struct cli_opts {
 	const char *cmd;
 	struct sm_config cfg;		/* YAML, then flags */
@@ -24,6 +34,21 @@ struct cli_opts {
 	bool print_ids;
 	bool device_given;		/* --device on the command line */
 	bool weights_given;		/* --weights on the command line */
+	bool dtype_given;		/* --dtype on the command line */
+	bool seed_given;		/* --seed on the command line */
+	bool n_given;			/* -n on the command line */
+	int max_batch;			/* prefill chunk of the session; 0: engine default */
+	bool profile;			/* bench --profile: session timing by op class */
+	/* bench */
+	struct cli_int_list pp;		/* -p: prefill sizes */
+	struct cli_int_list depth;	/* -d: context depths of the decode tests */
+	struct cli_int_list tlist;	/* -t: thread counts */
+	int reps;			/* -r: repetitions; 0: not given */
+	bool json, membw, no_membw;
+	double membw_gbs;		/* --membw-gbs: > 0 when given */
+	/* synth */
+	const struct synth_shape *shape;	/* --shape */
+	int layers;			/* --layers; 0: the shape's */
 };
 
 /* Parse argv after the subcommand. 0, or -1 after printing one error. */
@@ -40,6 +65,8 @@ int cmd_logits(struct cli_opts *o);
 int cmd_tokenize(struct cli_opts *o);
 int cmd_eval(struct cli_opts *o);
 int cmd_info(struct cli_opts *o);
+int cmd_bench(struct cli_opts *o);
+int cmd_synth(struct cli_opts *o);
 
 /* One line "resident memory (WHEN): ... MB" on out. */
 void cli_report_memory(FILE *out, const char *when);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * splitmoe: run a PhiMoE model on the CPU, gated by the bwarb arbiter.
- * Subcommands: run, logits, tokenize, eval, info.
+ * Subcommands: run, logits, tokenize, eval, info, bench, synth.
  */
 #include "cli.h"
 
@@ -18,9 +18,20 @@ static void usage(FILE *f)
 	      "  splitmoe tokenize --model DIR --text TEXT\n"
 	      "  splitmoe eval --model DIR --reference FILE.json [--dtype f32|bf16]\n"
 	      "  splitmoe info [--model DIR [--device cpu|gpu|split]]\n"
+	      "  splitmoe bench --model DIR [-p 16,512] [-n 32] [-d 0,512] [-t 16,8] [-r 3] [-b 256]\n"
+	      "               [--dtype f32|bf16] [--weights auto|mapped|packed] [--profile]\n"
+	      "               [--json] [--membw-gbs X | --no-membw] [--seed S]\n"
+	      "      speed per test: ppN prefills N tokens, tgN @ dD decodes N tokens after D\n"
+	      "      tokens of context; tok/s (mean +- sd of -r runs), GB/s of weights read,\n"
+	      "      % of the DRAM read bandwidth measured first (see README.md)\n"
+	      "  splitmoe bench --membw   DRAM read and copy GB/s with every core\n"
+	      "  splitmoe synth --out DIR [--shape phi-tiny-moe|tiny] [--seed S]\n"
+	      "               [--dtype bf16|f32] [--layers N]\n"
+	      "      a checkpoint of that shape with seeded random weights (7.51 GB for\n"
+	      "      phi-tiny-moe in bf16); DIR must not exist or be empty\n"
 	      "every subcommand also takes --config FILE (YAML; flags override it),\n"
 	      "and those that compute --threads N, --arbiter auto|kernel|process|off\n"
-	      "and --device cpu|gpu|split\n",
+	      "and --device cpu|gpu|split (bench: -t 16,8 in place of --threads)\n",
 	      f);
 }
 
@@ -31,7 +42,8 @@ int main(int argc, char **argv)
 		int (*fn)(struct cli_opts *);
 	} cmds[] = {
 		{ "run", cmd_run }, { "logits", cmd_logits }, { "tokenize", cmd_tokenize },
-		{ "eval", cmd_eval }, { "info", cmd_info },
+		{ "eval", cmd_eval }, { "info", cmd_info }, { "bench", cmd_bench },
+		{ "synth", cmd_synth },
 	};
 	struct cli_opts o;
 	size_t i;

@@ -53,6 +53,8 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	}
 	so.threads = o->cfg.threads;
 	so.max_seq = max_seq;
+	so.max_batch = o->max_batch;
+	so.profile = o->profile;
 	so.arbiter = c->arb;
 	so.arb_weight = o->cfg.cpu_weight;
 	so.arb_reserve_mbps = o->cfg.cpu_reserve_mbps;
@@ -188,13 +190,21 @@ void cli_report_gpu(FILE *out, const struct cli_ctx *c)
 		(unsigned long long)p.launches);
 }
 
-void cli_close(struct cli_ctx *c)
+void cli_end_session(struct cli_ctx *c)
 {
 	if (c->s)
 		phimoe_session_destroy(c->s);
+	c->s = NULL;
 	sm_devices_close(&c->dev);
+	memset(&c->dev, 0, sizeof(c->dev));
 	if (c->arb)
 		sm_arbiter_close(c->arb);
+	c->arb = NULL;
+}
+
+void cli_close(struct cli_ctx *c)
+{
+	cli_end_session(c);
 	phimoe_tokenizer_free(c->tk);
 	if (c->model_loaded)
 		phimoe_model_free(&c->m);

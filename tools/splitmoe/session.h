@@ -26,6 +26,9 @@ struct cli_ctx {
 int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer);
 /* Open the arbiter and create the session (KV cache for max_seq tokens). */
 int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq);
+/* Undo cli_start_session (session, devices, arbiter); the model stays,
+ * and cli_start_session may follow again (bench: one per thread count). */
+void cli_end_session(struct cli_ctx *c);
 void cli_close(struct cli_ctx *c);
 /* One line: the weight bytes each device's backend holds for the session,
  * and how many of them both devices read from one copy. */

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+/* Few-row products on row-major weights; see cpu_gemv.h. */
+#include "cpu_gemv.h"
+#include "cpu_isa.h"
+
+#include <omp.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+/* Rows of W one kernel call reads together (one stream each). */
+#define ROW_BLOCK 4
+/* Input rows one pass over a row block serves (registers: 4 x 4 sums). */
+#define X_BLOCK 4
+
+bool sm_gemv_dtype_ok(enum phimoe_dtype dt)
+{
+	return dt == PHIMOE_DTYPE_BF16 || dt == PHIMOE_DTYPE_F32;
+}
+
+static inline float bf16_to_f32(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+/* out[q][i] = W[q] . x[i] for q < nr rows of W, i < mm rows of x. */
+static void dot_generic(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
+			const float *x, int ldx, int mm, int nr, float out[ROW_BLOCK][X_BLOCK])
+{
+	for (int q = 0; q < nr; q++) {
+		for (int i = 0; i < mm; i++) {
+			const float *xi = x + (size_t)i * ldx;
+			float s = 0.0f;
+
+			if (dt == PHIMOE_DTYPE_BF16) {
+				const uint16_t *wq = (const uint16_t *)w + q * ldw;
+
+				for (int c = 0; c < k; c++)
+					s += bf16_to_f32(wq[c]) * xi[c];
+			} else {
+				const float *wq = (const float *)w + q * ldw;
+
+				for (int c = 0; c < k; c++)
+					s += wq[c] * xi[c];
+			}
+			out[q][i] = s;
+		}
+	}
+}
+
+#if HAVE_X86
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define T256 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE T512 __m512 ld16_bf16(const uint16_t *p)
+{
+	__m256i h = _mm256_loadu_si256((const __m256i *)p);
+
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+INLINE T512 __m512 ld16_bf16_mask(const uint16_t *p, __mmask16 msk)
+{
+	__m256i h = _mm256_maskz_loadu_epi16(msk, p);
+
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* The AVX-512 kernel for NR rows of W and MM rows of x (constants once
+ * inlined: the sums stay in registers). */
+INLINE T512 void dot512(const void *w, bool bf16, size_t ldw, int k, const float *x,
+			int ldx, const int MM, const int NR, float out[ROW_BLOCK][X_BLOCK])
+{
+	__m512 acc[ROW_BLOCK][X_BLOCK];
+	int c = 0;
+
+#pragma GCC unroll 4
+	for (int q = 0; q < NR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++)
+			acc[q][i] = _mm512_setzero_ps();
+	for (; c + 16 <= k; c += 16) {
+		__m512 wv[ROW_BLOCK];
+
+#pragma GCC unroll 4
+		for (int q = 0; q < NR; q++)
+			wv[q] = bf16 ? ld16_bf16((const uint16_t *)w + q * ldw + c) :
+				       _mm512_loadu_ps((const float *)w + q * ldw + c);
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++) {
+			__m512 xv = _mm512_loadu_ps(x + (size_t)i * ldx + c);
+
+#pragma GCC unroll 4
+			for (int q = 0; q < NR; q++)
+				acc[q][i] = _mm512_fmadd_ps(wv[q], xv, acc[q][i]);
+		}
+	}
+	if (c < k) {
+		__mmask16 msk = (__mmask16)((1u << (k - c)) - 1);
+		__m512 wv[ROW_BLOCK];
+
+#pragma GCC unroll 4
+		for (int q = 0; q < NR; q++)
+			wv[q] = bf16 ? ld16_bf16_mask((const uint16_t *)w + q * ldw + c, msk) :
+				       _mm512_maskz_loadu_ps(msk, (const float *)w + q * ldw + c);
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++) {
+			__m512 xv = _mm512_maskz_loadu_ps(msk, x + (size_t)i * ldx + c);
+
+#pragma GCC unroll 4
+			for (int q = 0; q < NR; q++)
+				acc[q][i] = _mm512_fmadd_ps(wv[q], xv, acc[q][i]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++)
+			out[q][i] = _mm512_reduce_add_ps(acc[q][i]);
+}
+
+INLINE T256 __m256 ld8_bf16(const uint16_t *p)
+{
+	__m128i h = _mm_loadu_si128((const __m128i *)p);
+
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE T256 float hsum256(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+INLINE T256 void dot256(const void *w, bool bf16, size_t ldw, int k, const float *x,
+			int ldx, const int MM, const int NR, float out[ROW_BLOCK][X_BLOCK])
+{
+	__m256 acc[ROW_BLOCK][X_BLOCK];
+	int c = 0;
+
+#pragma GCC unroll 4
+	for (int q = 0; q < NR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++)
+			acc[q][i] = _mm256_setzero_ps();
+	for (; c + 8 <= k; c += 8) {
+		__m256 wv[ROW_BLOCK];
+
+#pragma GCC unroll 4
+		for (int q = 0; q < NR; q++)
+			wv[q] = bf16 ? ld8_bf16((const uint16_t *)w + q * ldw + c) :
+				       _mm256_loadu_ps((const float *)w + q * ldw + c);
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++) {
+			__m256 xv = _mm256_loadu_ps(x + (size_t)i * ldx + c);
+
+#pragma GCC unroll 4
+			for (int q = 0; q < NR; q++)
+				acc[q][i] = _mm256_fmadd_ps(wv[q], xv, acc[q][i]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NR; q++) {
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++) {
+			float s = hsum256(acc[q][i]);
+
+			for (int t = c; t < k; t++) {
+				float wt = bf16 ? bf16_to_f32(((const uint16_t *)w)[q * ldw + t]) :
+						  ((const float *)w)[q * ldw + t];
+
+				s += wt * x[(size_t)i * ldx + t];
+			}
+			out[q][i] = s;
+		}
+	}
+}
+
+/* One function per ISA with the (MM, NR) cases spelt out, so that each
+ * inlined kernel is specialised. */
+#define DOT_SWITCH(fn, w, bf16, ldw, k, x, ldx, mm, nr, out)			\
+	do {									\
+		if (nr == ROW_BLOCK) {						\
+			switch (mm) {						\
+			case 1: fn(w, bf16, ldw, k, x, ldx, 1, ROW_BLOCK, out); break; \
+			case 2: fn(w, bf16, ldw, k, x, ldx, 2, ROW_BLOCK, out); break; \
+			case 3: fn(w, bf16, ldw, k, x, ldx, 3, ROW_BLOCK, out); break; \
+			default: fn(w, bf16, ldw, k, x, ldx, 4, ROW_BLOCK, out); break; \
+			}							\
+		} else {							\
+			switch (mm) {						\
+			case 1: fn(w, bf16, ldw, k, x, ldx, 1, 1, out); break;	\
+			case 2: fn(w, bf16, ldw, k, x, ldx, 2, 1, out); break;	\
+			case 3: fn(w, bf16, ldw, k, x, ldx, 3, 1, out); break;	\
+			default: fn(w, bf16, ldw, k, x, ldx, 4, 1, out); break;	\
+			}							\
+		}								\
+	} while (0)
+
+static T512 void dot_avx512(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
+			    const float *x, int ldx, int mm, int nr,
+			    float out[ROW_BLOCK][X_BLOCK])
+{
+	if (dt == PHIMOE_DTYPE_BF16)
+		DOT_SWITCH(dot512, w, true, ldw, k, x, ldx, mm, nr, out);
+	else
+		DOT_SWITCH(dot512, w, false, ldw, k, x, ldx, mm, nr, out);
+}
+
+static T256 void dot_avx2(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
+			  const float *x, int ldx, int mm, int nr,
+			  float out[ROW_BLOCK][X_BLOCK])
+{
+	if (dt == PHIMOE_DTYPE_BF16)
+		DOT_SWITCH(dot256, w, true, ldw, k, x, ldx, mm, nr, out);
+	else
+		DOT_SWITCH(dot256, w, false, ldw, k, x, ldx, mm, nr, out);
+}
+#endif
+
+typedef void dot_fn(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
+		    const float *x, int ldx, int mm, int nr, float out[ROW_BLOCK][X_BLOCK]);
+
+static dot_fn *pick_dot(void)
+{
+#if HAVE_X86
+	switch (sm_isa_active()) {
+	case SM_ISA_AVX512: return dot_avx512;
+	case SM_ISA_AVX2: return dot_avx2;
+	default: break;
+	}
+#endif
+	return dot_generic;
+}
+
+/* Rows [r0, r1) of one product. */
+static void gemv_rows(dot_fn *dot, const struct sm_gemv *g, int r0, int r1)
+{
+	int m = g->m;
+
+	size_t esz = g->dtype == PHIMOE_DTYPE_BF16 ? 2 : 4;
+	float out[ROW_BLOCK][X_BLOCK];
+
+	for (int r = r0; r < r1;) {
+		int nr = r1 - r >= ROW_BLOCK ? ROW_BLOCK : 1;
+		const char *wr = (const char *)g->w + (size_t)r * g->k * esz;
+
+		for (int i0 = 0; i0 < m; i0 += X_BLOCK) {
+			int mm = m - i0 < X_BLOCK ? m - i0 : X_BLOCK;
+
+			dot(wr, g->dtype, (size_t)g->k, g->k, g->x + (size_t)i0 * g->ldx, g->ldx,
+			    mm, nr, out);
+			for (int i = 0; i < mm; i++) {
+				float *yr = g->y + (size_t)(i0 + i) * g->ldy + r;
+				float s = g->row_scale ? g->row_scale[i0 + i] : 1.0f;
+
+				for (int q = 0; q < nr; q++)
+					yr[q] = (out[q][i] + (g->bias ? g->bias[r + q] : 0.0f)) * s;
+			}
+		}
+		r += nr;
+	}
+}
+
+/* The first row of job j that belongs to the work from `at` on (cum: work
+ * before job j; rows rounded to ROW_BLOCK so threads read whole blocks). */
+static int row_at(const struct sm_gemv *g, uint64_t cum, uint64_t at)
+{
+	uint64_t r;
+
+	if (at <= cum)
+		return 0;
+	r = (at - cum + (uint64_t)g->k - 1) / (uint64_t)g->k;
+	r = (r + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
+	return r >= (uint64_t)g->n ? g->n : (int)r;
+}
+
+void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth)
+{
+	dot_fn *dot = pick_dot();
+	uint64_t total = 0, cum = 0, a, b;
+
+	for (int j = 0; j < ng; j++)
+		total += (uint64_t)g[j].n * (uint64_t)g[j].k;
+	a = total * (uint64_t)tid / (uint64_t)nth;
+	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
+	for (int j = 0; j < ng; cum += (uint64_t)g[j].n * (uint64_t)g[j].k, j++) {
+		int lo = row_at(&g[j], cum, a);
+		int hi = tid == nth - 1 ? g[j].n : row_at(&g[j], cum, b);
+
+		if (lo < hi)
+			gemv_rows(dot, &g[j], lo, hi);
+	}
+}
+
+void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)
+{
+	if (nthreads <= 1) {
+		sm_gemv_part(g, ng, 0, 1);
+		return;
+	}
+#pragma omp parallel num_threads(nthreads)
+	sm_gemv_part(g, ng, omp_get_thread_num(), omp_get_num_threads());
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Products of a few activation rows with row-major weights, read where
+ * they lie (the checkpoint's mapping): the decode path, where reading the
+ * weights once is the whole cost. y[i][j] = (x[i] . W[j] + b[j]) * s[i]
+ * for i < m, j < n; W is [n][k] in bf16 or f32 (bf16 widened to f32 as it
+ * is loaded: exact f32 products, f32 sums). Several products run in one
+ * parallel pass, their rows split among the threads by weight bytes, so
+ * that q|k|v or the w1|w3 of two experts cost one fork and one stream.
+ * Kernels for AVX-512, AVX2+FMA and plain C (cpu_isa.h chooses).
+ */
+#ifndef SPLITMOE_CPU_GEMV_H
+#define SPLITMOE_CPU_GEMV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"	/* enum phimoe_dtype */
+
+#define SM_GEMV_MAX_JOBS 64
+
+struct sm_gemv {
+	const void *w;			/* [n][k], rows k elements apart */
+	enum phimoe_dtype dtype;	/* PHIMOE_DTYPE_BF16 or _F32 */
+	int n, k;
+	int m;				/* input rows, >= 1 */
+	const float *x;			/* m rows, ldx floats apart */
+	int ldx;
+	const float *bias;		/* [n] or NULL */
+	const float *row_scale;		/* [m] or NULL: y row i times row_scale[i] */
+	float *y;			/* m rows, ldy floats apart */
+	int ldy;
+};
+
+/* Whether sm_gemv handles weights of this dtype. */
+bool sm_gemv_dtype_ok(enum phimoe_dtype dt);
+
+/* Runs the ng products on nthreads threads (<= 1: the calling thread
+ * alone, no parallel region). */
+void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads);
+
+/* The share of thread tid of nth of the same work: for use inside a
+ * parallel region of the caller's (several phases, one fork). */
+void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth);
+
+#endif

@@ -1,0 +1,23 @@
+# splitmoe bench and synth.
+#
+#   check-bench-cli   tests/bench/cli.sh on the ASan build: synth's tiny
+#                     shape (loads, runs, deterministic, refuses a
+#                     non-empty directory, nothing that loads when killed)
+#                     and bench's table, --json, --profile, --membw, bad
+#                     flags. About 20 s on 2 cores.
+#   bench-full        a full-size Phi-tiny-MoE checkpoint of random bf16
+#                     weights (splitmoe synth, 7.6 GB, made once under
+#                     BENCH_FULL_DIR), then splitmoe bench on it
+#                     (scripts/bench-full.sh; BENCH_FULL_ARGS replaces the
+#                     bench flags it picks for the machine). Not in
+#                     `make bench`: minutes, and 8 GB of disk and 10 GB of
+#                     memory, which it checks first.
+.PHONY: check-bench-cli bench-full
+check-bench-cli: build/splitmoe-asan
+	@ASAN_OPTIONS=detect_leaks=1 tests/bench/cli.sh build/splitmoe-asan tests/fixtures/phimoe-tiny-a
+CHECK_SUITES += bench-cli
+
+BENCH_FULL_DIR ?= .cache/bench-full/phi-tiny-moe
+BENCH_FULL_ARGS ?=
+bench-full: build/splitmoe
+	@scripts/bench-full.sh build/splitmoe $(BENCH_FULL_DIR) $(BENCH_FULL_ARGS)

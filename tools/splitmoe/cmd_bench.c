@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: MIT
+/*
+ * splitmoe bench: prefill and decode speed of a model, per thread count,
+ * in the manner of llama-bench (bench.h). Every test is warmed up once,
+ * untimed, then timed -r times from an empty KV cache:
+ *   ppN          prefill of N random ids (seeded) as one call (in chunks of -b)
+ *   tgN @ dD     D ids prefilled (untimed), then N decode steps timed
+ * One session per thread count; progress on stderr, the report on stdout.
+ */
+#include "bench.h"
+#include "arbiter.h"
+#include "cli.h"
+#include "memstat.h"
+#include "session.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MEMBW_RUNS 5
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Random ids in [0, vocab) from the seed (splitmix64). */
+static void random_ids(int32_t *ids, int n, int vocab, uint64_t seed)
+{
+	uint64_t x = seed ^ 0x5eedb3c4ull;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+		z ^= z >> 31;
+		ids[i] = (int32_t)(z % (uint64_t)vocab);
+	}
+}
+
+/* Read one byte of every page of the mapped weights, so that every test
+ * runs on resident weights as a long run would (a mapped expert's first
+ * use would otherwise page-fault it in during a timed run). */
+static void touch_weights(const struct phimoe_model *m)
+{
+	const struct phimoe_config *k = &m->cfg;
+	const struct phimoe_tensor *head[] = { &m->embed_tokens, &m->norm_w, &m->norm_b,
+					       &m->lm_head_w, &m->lm_head_b };
+	struct phimoe_model_stats st;
+	volatile unsigned char sink = 0;
+	size_t i, off;
+	int l, e;
+
+	phimoe_model_stats(m, &st);
+	fprintf(stderr, "bench: reading the mapped weights once (%.2f GB)\n", st.bytes / 1e9);
+#define TOUCH(t) do { \
+		const unsigned char *p_ = (t)->data; \
+		for (off = 0; p_ && off < (t)->nbytes; off += 4096) \
+			sink ^= p_[off]; \
+	} while (0)
+	for (i = 0; i < sizeof(head) / sizeof(head[0]); i++)
+		TOUCH(head[i]);
+	for (l = 0; l < k->num_hidden_layers; l++) {
+		const struct phimoe_layer *L = &m->layers[l];
+		const struct phimoe_tensor *t[] = {
+			&L->input_layernorm_w, &L->input_layernorm_b, &L->q_w, &L->q_b,
+			&L->k_w, &L->k_b, &L->v_w, &L->v_b, &L->o_w, &L->o_b,
+			&L->post_attention_layernorm_w, &L->post_attention_layernorm_b,
+			&L->router_w,
+		};
+
+		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+			TOUCH(t[i]);
+		for (e = 0; e < k->num_local_experts; e++) {
+			TOUCH(&L->experts[e].w1);
+			TOUCH(&L->experts[e].w2);
+			TOUCH(&L->experts[e].w3);
+		}
+	}
+#undef TOUCH
+	(void)sink;
+}
+
+static int list_max(const struct cli_int_list *l)
+{
+	int i, m = 0;
+
+	for (i = 0; i < l->n; i++)
+		if (l->v[i] > m)
+			m = l->v[i];
+	return m;
+}
+
+/* Flags that cannot go together, and the defaults. 0, or -1 after one error. */
+static int settle_flags(struct cli_opts *o)
+{
+	if (o->no_membw && (o->membw || o->membw_gbs > 0)) {
+		cli_err("bench: --no-membw contradicts %s", o->membw ? "--membw" : "--membw-gbs");
+		return -1;
+	}
+	if (o->membw && o->membw_gbs > 0) {
+		cli_err("bench: --membw measures; --membw-gbs gives the figure: one of them");
+		return -1;
+	}
+	if (o->pp.given && !o->pp.n && o->n_given && !o->n) {
+		cli_err("bench: -p 0 and -n 0: no test to run");
+		return -1;
+	}
+	if (!o->pp.given) {
+		o->pp.n = 2;
+		o->pp.v[0] = 16;
+		o->pp.v[1] = 512;
+	}
+	if (!o->depth.given) {
+		o->depth.n = 1;
+		o->depth.v[0] = 0;
+	}
+	if (!o->tlist.given) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+		o->tlist.n = 1;	/* the YAML's threads, else every core */
+		o->tlist.v[0] = o->cfg.threads > 0 ? o->cfg.threads : ncpu > 0 ? (int)ncpu : 1;
+	}
+	if (!o->reps)
+		o->reps = 3;
+	if (!o->max_batch)
+		o->max_batch = BENCH_CHUNK;
+	if (!o->seed_given)
+		o->seed = 1234;
+	return 0;
+}
+
+/* In a child process: its buffer stays out of the bench's resident
+ * memory, and its OpenMP threads out of the sessions'. Call before any
+ * OpenMP region of this process (a forked libgomp pool does not work). */
+static int measure_membw(struct sm_membw *bw)
+{
+	uint64_t bytes = sm_membw_default_bytes();
+	size_t got = 0;
+	int fds[2], status = 0;
+	pid_t pid;
+
+	fprintf(stderr, "bench: measuring DRAM bandwidth (%.2f GB buffer, every core, best of %d)\n",
+		bytes / 1e9, MEMBW_RUNS);
+	fflush(NULL);
+	if (pipe(fds)) {
+		cli_err("bench: --membw: pipe: %s", strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		cli_err("bench: --membw: fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (sm_membw_measure(bytes, MEMBW_RUNS, bw) ||
+		    write(fds[1], bw, sizeof(*bw)) != (ssize_t)sizeof(*bw))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (got < sizeof(*bw)) {
+		ssize_t r = read(fds[0], (char *)bw + got, sizeof(*bw) - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got != sizeof(*bw) || !WIFEXITED(status) || WEXITSTATUS(status)) {
+		cli_err("bench: --membw: the measurement failed (%.2f GB buffer: out of memory?)",
+			bytes / 1e9);
+		return -1;
+	}
+	return 0;
+}
+
+/* The CPU's weights layout in effect: mapped, packed or mixed. */
+static const char *weights_in_effect(const struct cli_ctx *c, const struct cli_opts *o)
+{
+	uint64_t packed = 0, mapped = 0;
+
+	if (c->dev.cpu) {
+		packed = c->dev.cpu->packed_bytes;
+		mapped = c->dev.cpu->mapped_bytes;
+	} else if (!c->dev.gpu && c->s) {
+		struct phimoe_session_stats st;
+
+		phimoe_session_get_stats(c->s, &st);
+		packed = st.packed_weight_bytes;
+		mapped = st.mapped_weight_bytes;
+	}
+	if (mapped && packed)
+		return "mixed";
+	if (mapped)
+		return "mapped";
+	if (packed)
+		return "packed";
+	return o->cfg.weights;
+}
+
+struct run_ctx {
+	struct cli_opts *o;
+	struct cli_ctx *c;
+	const int32_t *ids;
+	const struct bench_bytes *bytes;
+	int layers;
+	int idx, count;		/* progress: test idx of count */
+};
+
+static void progress(const struct run_ctx *x, const struct bench_result *r, const char *what,
+		     int rep)
+{
+	fprintf(stderr, "bench: [%d/%d] t=%d %s: %s", x->idx, x->count, r->threads,
+		r->test.name, what);
+	if (rep)
+		fprintf(stderr, " %d/%d", rep, r->reps);
+	fputc('\n', stderr);
+}
+
+static int fail(const struct run_ctx *x, const struct bench_result *r, const char *call)
+{
+	cli_err("bench: t=%d %s: %s: %s", r->threads, r->test.name, call,
+		phimoe_session_error(x->c->s));
+	return -1;
+}
+
+static void add_profile(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp)
+{
+	struct phimoe_profile p;
+	int i;
+
+	if (!x->o->profile)
+		return;
+	phimoe_session_profile(x->c->s, &p, tmp, x->layers);
+	r->have_profile = true;
+	for (i = 0; i < SM_OP_COUNT; i++) {
+		r->prof.ns[i] += p.ns[i];
+		r->prof.calls[i] += p.calls[i];
+	}
+	r->prof.tokens += p.tokens;
+	r->prof.total_ns += p.total_ns;
+	for (i = 0; i < x->layers; i++)
+		r->layer_ns[i] += tmp[i];
+}
+
+static int run_pp(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp)
+{
+	struct phimoe_session *s = x->c->s;
+	const int L = x->layers, n = r->test.n;
+	struct phimoe_prefill_out out = { 0 };
+	int rep;
+
+	/* warm-up: the primitives for these row counts, the pages; and the
+	 * routing of these ids, for the bytes the prefill reads */
+	progress(x, r, "warm-up", 0);
+	out.experts = malloc((size_t)L * n * 2 * sizeof(*out.experts));
+	if (!out.experts) {
+		cli_err("bench: out of memory");
+		return -1;
+	}
+	phimoe_session_reset(s);
+	if (phimoe_prefill(s, x->ids, n, &out)) {
+		free(out.experts);
+		return fail(x, r, "prefill");
+	}
+	r->bytes_per_token = bench_bytes_prefill(x->bytes, out.experts, n, x->o->max_batch) / n;
+	free(out.experts);
+	for (rep = 0; rep < r->reps; rep++) {
+		uint64_t t0, t1;
+
+		progress(x, r, "run", rep + 1);
+		phimoe_session_reset(s);
+		phimoe_session_profile_reset(s);
+		t0 = now_ns();
+		if (phimoe_prefill(s, x->ids, n, NULL))
+			return fail(x, r, "prefill");
+		t1 = now_ns();
+		r->tok_s[rep] = n / ((t1 > t0 ? t1 - t0 : 1) / 1e9);
+		add_profile(x, r, tmp);
+	}
+	return 0;
+}
+
+static int run_tg(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp)
+{
+	struct phimoe_session *s = x->c->s;
+	const int n = r->test.n, d = r->test.depth;
+	int rep, i;
+
+	progress(x, r, "warm-up", 0);
+	phimoe_session_reset(s);
+	if (phimoe_decode(s, x->ids[0], NULL))
+		return fail(x, r, "decode");
+	r->bytes_per_token = bench_bytes_decode(x->bytes);
+	for (rep = 0; rep < r->reps; rep++) {
+		uint64_t t0, t1;
+
+		progress(x, r, d ? "filling the context, then run" : "run", rep + 1);
+		phimoe_session_reset(s);
+		if (d && phimoe_prefill(s, x->ids, d, NULL))
+			return fail(x, r, "prefill of the context");
+		phimoe_session_profile_reset(s);
+		t0 = now_ns();
+		for (i = 0; i < n; i++)
+			if (phimoe_decode(s, x->ids[d + i], NULL))
+				return fail(x, r, "decode");
+		t1 = now_ns();
+		r->tok_s[rep] = n / ((t1 > t0 ? t1 - t0 : 1) / 1e9);
+		add_profile(x, r, tmp);
+	}
+	return 0;
+}
+
+static void stats(struct bench_result *r)
+{
+	double sum = 0, sq = 0;
+	int i;
+
+	for (i = 0; i < r->reps; i++)
+		sum += r->tok_s[i];
+	r->mean = sum / r->reps;
+	for (i = 0; i < r->reps; i++)
+		sq += (r->tok_s[i] - r->mean) * (r->tok_s[i] - r->mean);
+	r->sd = r->reps > 1 ? sqrt(sq / (r->reps - 1)) : 0.0;
+}
+
+/* Capture cli_report_weights' line (without its newline). */
+static char *weights_line(const struct cli_ctx *c)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	cli_report_weights(f, c);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	if (len && buf[len - 1] == '\n')
+		buf[len - 1] = '\0';
+	return buf;
+}
+
+static int membw_only(struct cli_opts *o)
+{
+	struct sm_membw bw;
+
+	if (o->membw_gbs > 0 || o->no_membw) {
+		cli_err("bench: without --model, --membw measures the bandwidth and nothing else");
+		return 2;
+	}
+	if (measure_membw(&bw))
+		return 1;
+	if (o->json)
+		return bench_print_membw_json(stdout, &bw) ? 1 : 0;
+	bench_print_membw(stdout, &bw);
+	return 0;
+}
+
+int cmd_bench(struct cli_opts *o)
+{
+	struct bench_result *res = NULL;
+	struct bench_test tests[2 * CLI_LIST_MAX];
+	struct bench_report rep = { 0 };
+	struct bench_bytes bytes;
+	struct sm_membw bw = { 0 };
+	struct run_ctx x = { 0 };
+	struct cli_ctx c;
+	const struct phimoe_config *k;
+	int32_t *ids = NULL;
+	uint64_t *tmp = NULL;
+	char **wlines = NULL;
+	int ntests = 0, nres = 0, max_seq, n_ids, rc = 1, ti, i, L;
+	const char *slash;
+	char name[sizeof(c.m.dir)];
+
+	if (settle_flags(o))
+		return 2;
+	if (!o->have_model) {
+		if (o->membw)
+			return membw_only(o);
+		cli_err("bench: --model DIR is required (or --membw alone: the bandwidth only)");
+		return 2;
+	}
+	for (i = 0; i < o->pp.n; i++, ntests++) {
+		tests[ntests] = (struct bench_test){ .kind = BENCH_PP, .n = o->pp.v[i] };
+		snprintf(tests[ntests].name, sizeof(tests[ntests].name), "pp%d", o->pp.v[i]);
+	}
+	for (i = 0; o->n > 0 && i < o->depth.n; i++, ntests++) {
+		struct bench_test *t = &tests[ntests];
+
+		*t = (struct bench_test){ .kind = BENCH_TG, .n = o->n, .depth = o->depth.v[i] };
+		if (t->depth)
+			snprintf(t->name, sizeof(t->name), "tg%d @ d%d", t->n, t->depth);
+		else
+			snprintf(t->name, sizeof(t->name), "tg%d", t->n);
+	}
+
+	if (o->membw_gbs > 0) {
+		bw.read_gbs = o->membw_gbs;
+		rep.bw = &bw;
+		rep.bw_source = "given";
+	} else if (!o->no_membw) {
+		if (measure_membw(&bw))
+			return 1;
+		bench_print_membw(stderr, &bw);
+		rep.bw = &bw;
+		rep.bw_source = "measured";
+	} else {
+		rep.bw_source = "none";
+	}
+	if (cli_load(o, &c, false))
+		return 1;
+	k = &c.m.cfg;
+	L = k->num_hidden_layers;
+	/* the KV cache: the longest prefill, the deepest context plus -n */
+	max_seq = list_max(&o->pp);
+	if (o->n > 0 && list_max(&o->depth) + o->n > max_seq)
+		max_seq = list_max(&o->depth) + o->n;
+	if (max_seq > k->max_position_embeddings) {
+		cli_err("bench: the tests need %d positions (largest -p, or largest -d plus -n), "
+			"more than the model's max_position_embeddings %d", max_seq,
+			k->max_position_embeddings);
+		goto out;
+	}
+	n_ids = max_seq;
+	ids = malloc((size_t)n_ids * sizeof(*ids));
+	res = calloc((size_t)o->tlist.n * ntests, sizeof(*res));
+	tmp = calloc((size_t)L + 1, sizeof(*tmp));
+	wlines = calloc((size_t)o->tlist.n, sizeof(*wlines));
+	if (!ids || !res || !tmp || !wlines) {
+		cli_err("bench: out of memory");
+		goto out;
+	}
+	random_ids(ids, n_ids, k->vocab_size, o->seed);
+	touch_weights(&c.m);
+
+	x.o = o;
+	x.c = &c;
+	x.ids = ids;
+	x.bytes = &bytes;
+	x.layers = L;
+	x.count = o->tlist.n * ntests;
+	for (ti = 0; ti < o->tlist.n; ti++) {
+		const char *dtype, *weights;
+
+		o->cfg.threads = o->tlist.v[ti];
+		fprintf(stderr, "bench: session with %d threads\n", o->cfg.threads);
+		if (cli_start_session(o, &c, max_seq))
+			goto out;
+		dtype = sm_compute_name(phimoe_session_compute(c.s));
+		if (c.arb)
+			rep.arbiter = sm_arbiter_kind_name(sm_arbiter_get_kind(c.arb));
+		weights = weights_in_effect(&c, o);
+		bench_bytes_init(&c.m, phimoe_session_compute(c.s), &bytes);
+		wlines[ti] = weights_line(&c);
+		rep.n_sessions = ti + 1;
+		for (i = 0; i < ntests; i++) {
+			struct bench_result *r = &res[nres++];
+
+			r->test = tests[i];
+			r->threads = o->tlist.v[ti];
+			r->dtype = dtype;
+			r->weights = weights;
+			r->reps = o->reps;
+			r->tok_s = calloc((size_t)o->reps, sizeof(*r->tok_s));
+			r->layer_ns = calloc((size_t)L + 1, sizeof(*r->layer_ns));
+			if (!r->tok_s || !r->layer_ns) {
+				cli_err("bench: out of memory");
+				goto out;
+			}
+			x.idx = nres;
+			if ((r->test.kind == BENCH_PP ? run_pp : run_tg)(&x, r, tmp))
+				goto out;
+			stats(r);
+		}
+		cli_end_session(&c);
+	}
+
+	/* the directory's last component, trailing slashes aside */
+	snprintf(name, sizeof(name), "%s", c.m.dir);
+	for (i = (int)strlen(name); i > 1 && name[i - 1] == '/'; i--)
+		name[i - 1] = '\0';
+	slash = strrchr(name, '/');
+	rep.model_dir = c.m.dir;
+	rep.model_name = slash && slash[1] ? slash + 1 : name;
+	rep.m = &c.m;
+	rep.device = o->cfg.device;
+	if (!rep.arbiter)
+		rep.arbiter = o->cfg.arbiter;
+	rep.reps = o->reps;
+	rep.n = o->n;
+	rep.layers = L;
+	rep.seed = o->seed;
+	rep.chunk = o->max_batch;
+	rep.weights_lines = wlines;
+	rep.r = res;
+	rep.nr = nres;
+	if (o->json) {
+		if (bench_print_json(stdout, &rep)) {
+			cli_err("bench: out of memory");
+			goto out;
+		}
+	} else {
+		bench_print_table(stdout, &rep);
+		for (i = 0; i < rep.n_sessions; i++)
+			if (wlines[i])
+				printf("%s\n", wlines[i]);
+		cli_report_memory(stdout, "end of bench");
+	}
+	rc = 0;
+out:
+	for (i = 0; res && i < nres; i++) {
+		free(res[i].tok_s);
+		free(res[i].layer_ns);
+	}
+	for (i = 0; wlines && i < o->tlist.n; i++)
+		free(wlines[i]);
+	free(wlines);
+	free(res);
+	free(tmp);
+	free(ids);
+	cli_close(&c);
+	return rc;
+}
