@@ -33,9 +33,9 @@ build/obj/libruntime/arbiter_kernel.o build/asan/libruntime/arbiter_kernel.o: CP
 endif
 build/obj/libruntime/arbiter_kernel.o build/asan/libruntime/arbiter_kernel.o: $(wildcard libruntime/bwarb_client.c)
 
-# cpu_attention.c: OpenMP parallel regions and simd loops, and FMA
-# contraction in its kernels (-std=c11 turns contraction off otherwise);
-# no trapping math, so that the selects of its softmax loops vectorise
-# without AVX-512 masking (nothing there reads FP exception flags).
+# cpu_attention.c (OpenMP like every file here, above): FMA contraction
+# in its kernels (-std=c11 turns contraction off otherwise); no trapping
+# math, so that the selects of its softmax loops vectorise without AVX-512
+# masking (nothing there reads FP exception flags).
 build/obj/libruntime/cpu_attention.o build/asan/libruntime/cpu_attention.o: \
-	CFLAGS += -fopenmp -ffp-contract=fast -fno-trapping-math
+	CFLAGS += -ffp-contract=fast -fno-trapping-math

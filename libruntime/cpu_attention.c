@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CA_BK 64		/* keys per block of a task */
 #define CA_ROWS 32		/* query rows per tile */
@@ -352,6 +353,7 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 		l[i] = 0.0f;
 	}
 	memset(O, 0, sizeof(float) * (size_t)nr * hd);
+	memset(O + (size_t)DUMMY * hd, 0, sizeof(float) * hd);
 	memset(S[ZERO], 0, sizeof(S[ZERO]));
 	/* quads: consecutive rows on one kv head */
 	for (int i = 0; i < nr; nq++) {
@@ -595,7 +597,7 @@ int ca_isa_supported(enum ca_isa isa)
 static int isa_parse(const char *name)
 {
 	for (int i = 0; i < (int)(sizeof(isa_names) / sizeof(isa_names[0])); i++)
-		if (!strcmp(name, isa_names[i]))
+		if (!strcasecmp(name, isa_names[i]))
 			return i;
 	return -1;
 }

@@ -58,9 +58,9 @@ const char *ca_isa_name(enum ca_isa isa);
 int ca_isa_supported(enum ca_isa isa);
 /*
  * For tests and benchmarks: use the path named "avx512", "avx2" or
- * "generic" from now on (NULL: back to the default above). 0, -EINVAL for
- * an unknown name, -ENOTSUP for a path the CPU lacks (nothing changes).
- * Not meant to race with ca_attention calls.
+ * "generic" (any case) from now on (NULL: back to the default above).
+ * 0, -EINVAL for an unknown name, -ENOTSUP for a path the CPU lacks
+ * (nothing changes). Not meant to race with ca_attention calls.
  */
 int ca_force_isa(const char *name);
 

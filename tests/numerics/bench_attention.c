@@ -130,8 +130,8 @@ int main(int argc, char **argv)
 		v[i] = ((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
 	}
 
-	printf("attention, %d heads / %d kv heads, head_dim %d; us per call, fastest/median\n",
-	       NH, NKV, HD);
+	printf("attention, %d heads / %d kv heads, head_dim %d; us per call, fastest/median; "
+	       "default path %s\n", NH, NKV, HD, ca_isa_name(ca_isa_current()));
 	printf("%-18s %15s", "", "scalar ref");
 	for (int p = 0; p < 3; p++)
 		if (ca_isa_supported(p))

@@ -393,6 +393,8 @@ static void test_fast_attention_edges(void **st)
 	check_fast_attention(70, 100, 4, 2, 16, 64, 1.0f);
 	check_fast_attention(70, 100, 4, 2, 16, 65, 1.0f);
 	/* all heads on one kv head (more than one tile of rows), odd dims */
+	check_fast_attention(1, 900, 40, 1, 24, 0, 1.0f);
+	check_fast_attention(1, 900, 64, 2, 32, 100, 1.0f);
 	check_fast_attention(3, 500, 40, 1, 24, 0, 1.0f);
 	check_fast_attention(33, 10, 5, 1, 20, 0, 1.0f);
 	/* head_dim above CA_MAX_HEAD_DIM: the scalar path */
