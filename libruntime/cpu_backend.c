@@ -54,7 +54,9 @@ struct cpu_be {
 	enum sm_weights_layout weights;
 	int threads;
 	int max_rows;
-	int gemv_rows;			/* products of up to this many rows: cpu_gemv */
+	/* products of up to this many rows run in cpu_gemv: linear layers,
+	 * experts (bench: beyond these oneDNN's AMX/brgemm is faster) */
+	int gemv_rows, gemv_expert_rows;
 	/* expert work rows per lane (dnnl_matmul.h): lane 0 for the calls
 	 * of the team, the others for experts run side by side */
 	int nlanes;
@@ -681,7 +683,7 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
-	if (e->rowmajor && m <= c->gemv_rows) {
+	if (e->rowmajor && m <= c->gemv_expert_rows) {
 		experts_gemv(c, &e, &x, &m, &scale, &y, 1, threads_for(c, bytes));
 		return gate_complete(be, grant, bytes);
 	}
@@ -714,7 +716,7 @@ static int experts_dnnl(struct cpu_be *c, struct sm_expert *const *e,
 			float *const *y, const int *idx, int nbig)
 {
 	struct expert_piece pc[EXPERT_PIECES_MAX];
-	int rc = 0, np = 0, total = 0, chunk, least = c->gemv_rows + 1;
+	int rc = 0, np = 0, total = 0, chunk, least = c->gemv_expert_rows + 1;
 
 	/*
 	 * Routing is skewed: one expert may take half the tokens, and run
@@ -795,7 +797,7 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 		if (m[i] < 1 || m[i] > c->max_rows)
 			return fail(be, -EINVAL, "expert: %d rows (max %d)", m[i], c->max_rows);
 		bytes += expert_op_bytes(e[i], m[i]);
-		if (e[i]->rowmajor && m[i] <= c->gemv_rows)
+		if (e[i]->rowmajor && m[i] <= c->gemv_expert_rows)
 			small[nsmall++] = i;
 		else
 			big[nbig++] = i;
@@ -970,20 +972,26 @@ static const struct sm_backend_ops cpu_ops = {
 	.sync = cpu_sync,
 };
 
-/* Up to this many rows, our kernel on row-major weights beats oneDNN
- * (bench --profile); SPLITMOE_GEMV_ROWS overrides it for measurement. */
-#define GEMV_ROWS_DEFAULT 8
+/*
+ * Up to these many rows our kernel on row-major weights beats oneDNN
+ * (16 cores, AMX, bf16: splitmoe bench -p 16,64,512 with 8, 32 and 64:
+ * linear layers gain up to 32 rows, pp16 67 -> 127 tok/s; experts lose
+ * beyond 8, pp512 303 -> 261). SPLITMOE_GEMV_ROWS and
+ * SPLITMOE_GEMV_EXPERT_ROWS override them for such measurements.
+ */
+#define GEMV_ROWS_DEFAULT 32
+#define GEMV_EXPERT_ROWS_DEFAULT 8
 
-static int gemv_rows_default(void)
+static int rows_from_env(const char *name, int dflt)
 {
-	const char *env = getenv("SPLITMOE_GEMV_ROWS");
+	const char *env = getenv(name);
 	char *end;
 	long v;
 
 	if (!env || !*env)
-		return GEMV_ROWS_DEFAULT;
+		return dflt;
 	v = strtol(env, &end, 10);
-	return *end || v < 0 || v > 4096 ? GEMV_ROWS_DEFAULT : (int)v;
+	return *end || v < 0 || v > 4096 ? dflt : (int)v;
 }
 
 int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
@@ -1018,7 +1026,8 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 	/* 0: whatever OpenMP would use here (OMP_NUM_THREADS or the cores) */
 	c->threads = o->threads > 0 ? o->threads : omp_get_max_threads();
 	c->max_rows = o->max_rows ? o->max_rows : 512;
-	c->gemv_rows = gemv_rows_default();
+	c->gemv_rows = rows_from_env("SPLITMOE_GEMV_ROWS", GEMV_ROWS_DEFAULT);
+	c->gemv_expert_rows = rows_from_env("SPLITMOE_GEMV_EXPERT_ROWS", GEMV_EXPERT_ROWS_DEFAULT);
 	set_threads(c, 0);
 	c->nlanes = c->threads;
 	c->h = calloc(c->nlanes, sizeof(*c->h));
@@ -1038,7 +1047,8 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 		return rc;
 	}
 	/* fewer rows on row-major weights run in cpu_gemv */
-	dmm_ctx_set_min_plain_rows(c->mm, c->gemv_rows + 1);
+	dmm_ctx_set_min_plain_rows(c->mm, (c->gemv_rows < c->gemv_expert_rows ?
+					   c->gemv_rows : c->gemv_expert_rows) + 1);
 	*out = &c->be;
 	return 0;
 }
