@@ -61,6 +61,8 @@ struct sm_expert;		/* packed w1|w3 and w2 of one expert */
 struct sm_linear_desc {
 	const char *name;			/* for errors and profiles */
 	int nparts;
+	/* never quantized (the router: its top-2 choice is discontinuous) */
+	bool keep_precision;
 	struct phimoe_tensor w[SM_LINEAR_MAX_PARTS];
 	struct phimoe_tensor b[SM_LINEAR_MAX_PARTS];	/* data NULL: no bias */
 };
@@ -249,6 +251,7 @@ int sm_weights_layout_parse(const char *s, enum sm_weights_layout *out);
 struct sm_cpu_backend_opts {
 	enum sm_backend_compute compute;
 	enum sm_weights_layout weights;	/* 0: auto */
+	int quant;			/* enum sm_quant (quant.h); 0: none */
 	int threads;			/* 0: OpenMP default */
 	int max_rows;			/* largest m of linear/expert; 0: 512 */
 	struct sm_arb_client *gate;	/* NULL: ungated */

@@ -10,6 +10,7 @@
 #include "cpu_gemv.h"
 #include "cpu_math.h"
 #include "dnnl_matmul.h"
+#include "quant.h"
 #include "name_table.h"
 
 #include <errno.h>
@@ -31,6 +32,10 @@ struct sm_linear {
 	 * products read it directly (cpu_gemv.h) */
 	bool rowmajor;
 	struct sm_gemv g[SM_LINEAR_MAX_PARTS];
+	/* quantized (opts.quant): our copy, every m through cpu_gemv */
+	bool quantized;
+	struct sm_qweight qw[SM_LINEAR_MAX_PARTS];
+	float *qbias[SM_LINEAR_MAX_PARTS];
 };
 
 struct sm_expert {
@@ -46,12 +51,15 @@ struct sm_expert {
 	bool rowmajor;
 	int nup;
 	struct sm_gemv up[2], down;
+	bool quantized;			/* qw: w1, w3, w2; every m through cpu_gemv */
+	struct sm_qweight qw[3];
 };
 
 struct cpu_be {
 	struct sm_backend be;
 	struct dmm_ctx *mm;
 	enum sm_weights_layout weights;
+	enum sm_quant quant;
 	int threads;
 	int max_rows;
 	/* products of up to this many rows run in cpu_gemv: linear layers,
@@ -247,9 +255,51 @@ static void cpu_free(struct sm_backend *be, void *p)
 
 static void linear_free(struct sm_linear *l)
 {
-	for (int i = 0; i < l->nw; i++)
+	for (int i = 0; i < SM_LINEAR_MAX_PARTS; i++) {
 		dmm_weights_destroy(l->w[i]);
+		sm_qweight_free(&l->qw[i]);
+		free(l->qbias[i]);
+	}
 	free(l);
+}
+
+/* Our quantized copy of every part, each into its columns of y (the
+ * caller checked that the input width fits the group). */
+static int linear_quantize(struct sm_backend *be, const struct sm_linear_desc *d,
+			   struct sm_linear *l)
+{
+	enum sm_quant q = cpu(be)->quant;
+	int out = 0;
+
+	for (int i = 0; i < d->nparts; i++)
+		out += (int)d->w[i].shape[0];
+	l->quantized = l->rowmajor = true;
+	l->nw = d->nparts;
+	for (int i = 0; i < d->nparts; i++) {
+		const struct phimoe_tensor *t = &d->w[i];
+		enum sm_quant qi = q;
+
+		if (t->ndim != 2 || t->shape[1] != d->w[0].shape[1])
+			return fail(be, -EINVAL, "%s: parts do not have %lld columns",
+				    d->name ? d->name : "?", (long long)d->w[0].shape[1]);
+		if (sm_qweight_make(t, qi, &l->qw[i]))
+			return fail(be, -ENOMEM, "%s: cannot quantize %s (%s)", d->name ? d->name : "?",
+				    t->name ? t->name : "?", sm_quant_name(qi));
+		if (d->b[i].data) {
+			l->qbias[i] = malloc(sizeof(float) * (size_t)t->shape[0]);
+			if (!l->qbias[i])
+				return fail(be, -ENOMEM, "out of memory");
+			phimoe_tensor_to_f32(&d->b[i], 0, (size_t)t->shape[0], l->qbias[i]);
+		}
+		sm_qweight_gemv(&l->qw[i], l->qbias[i], &l->g[i]);
+		l->col[i] = i ? l->col[i - 1] + (int)d->w[i - 1].shape[0] : 0;
+		l->packed += l->qw[i].bytes;
+		phimoe_tensor_release(t);
+	}
+	l->in = (int)d->w[0].shape[1];
+	l->out = out;
+	l->wbytes = l->packed;
+	return 0;
 }
 
 /* One product per checkpoint tensor, each into its columns of y. */
@@ -286,6 +336,21 @@ static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc 
 
 	if (d->nparts < 1 || d->nparts > SM_LINEAR_MAX_PARTS)
 		return fail(be, -EINVAL, "%s: %d parts", d->name ? d->name : "?", d->nparts);
+	if (c->quant != SM_QUANT_NONE && !d->keep_precision && d->w[0].ndim == 2 &&
+	    sm_quant_fits(c->quant, (int)d->w[0].shape[1])) {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return fail(be, -ENOMEM, "out of memory");
+		rc = linear_quantize(be, d, l);
+		if (rc) {
+			linear_free(l);
+			return rc;
+		}
+		be->packed_bytes += l->packed;
+		update_work_bytes(be);
+		*out = l;
+		return 0;
+	}
 	rc = use_mapping(be, d->w, d->nparts, &map);
 	if (rc)
 		return rc;
@@ -352,7 +417,7 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
-	if (l->rowmajor && m <= c->gemv_rows) {
+	if (l->rowmajor && (m <= c->gemv_rows || l->quantized)) {
 		for (int i = 0; i < l->nw; i++) {
 			l->g[i].m = m;
 			l->g[i].x = x;
@@ -402,7 +467,35 @@ static void expert_free(struct sm_expert *e)
 	dmm_weights_destroy(e->w1);
 	dmm_weights_destroy(e->w3);
 	dmm_weights_destroy(e->w2);
+	for (int i = 0; i < 3; i++)
+		sm_qweight_free(&e->qw[i]);
 	free(e);
+}
+
+/* Our quantized copy of w1, w3 (the two halves of h) and w2 (the caller
+ * checked that both input widths fit the group). */
+static int expert_quantize(struct sm_backend *be, const struct sm_expert_desc *d,
+			   struct sm_expert *e)
+{
+	const struct phimoe_tensor *t[3] = { &d->w1, &d->w3, &d->w2 };
+	enum sm_quant q = cpu(be)->quant;
+
+	for (int i = 0; i < 3; i++) {
+		enum sm_quant qi = q;
+
+		if (sm_qweight_make(t[i], qi, &e->qw[i]))
+			return fail(be, -ENOMEM, "expert %s: cannot quantize %s (%s)",
+				    d->name ? d->name : "?", t[i]->name ? t[i]->name : "?",
+				    sm_quant_name(qi));
+		e->packed += e->qw[i].bytes;
+		phimoe_tensor_release(t[i]);
+	}
+	e->quantized = e->rowmajor = true;
+	e->nup = 2;
+	sm_qweight_gemv(&e->qw[0], NULL, &e->up[0]);
+	sm_qweight_gemv(&e->qw[1], NULL, &e->up[1]);
+	sm_qweight_gemv(&e->qw[2], NULL, &e->down);
+	return 0;
 }
 
 /* The expert's products for cpu_gemv, where its weights are row-major. */
@@ -446,11 +539,17 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 			    d->name ? d->name : "?");
 	}
 	struct phimoe_tensor all[3] = { d->w1, d->w3, d->w2 };
-	bool map;
+	bool map = false;
 	int inter = (int)d->w1.shape[0];
 
-	rc = use_mapping(be, all, 3, &map);
-	if (!rc && map) {
+	if (c->quant != SM_QUANT_NONE && sm_quant_fits(c->quant, (int)d->w1.shape[1]) &&
+	    sm_quant_fits(c->quant, (int)d->w2.shape[1]))
+		rc = expert_quantize(be, d, e);
+	else
+		rc = use_mapping(be, all, 3, &map);
+	if (!rc && e->quantized) {
+		/* cpu_gemv reads our copy: nothing for oneDNN */
+	} else if (!rc && map) {
 		/* w1 and w3 write the two halves of h, as the fused product does */
 		rc = dmm_weights_map(c->mm, &d->w1, NULL, 2 * inter, &e->w1, be->last_error,
 				     sizeof(be->last_error));
@@ -482,7 +581,7 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 	}
 	e->hidden = (int)d->w1.shape[1];
 	e->inter = inter;
-	if (!rc)
+	if (!rc && !e->quantized)
 		expert_gemv(be, e);
 	if (!rc && (work_buffers(be, e->inter) || expert_lanes(c, e)))
 		rc = fail(be, -ENOMEM, "out of memory");
@@ -664,7 +763,8 @@ static int expert_dnnl(struct cpu_be *c, int lane, struct sm_expert *e, const fl
 
 static uint64_t expert_op_bytes(const struct sm_expert *e, int m)
 {
-	uint64_t wbytes = e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
+	uint64_t wbytes = e->quantized ? e->packed :
+			  e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
 			  e->mapped;
 
 	return sm_expert_bytes(wbytes, m, e->hidden, e->inter);
@@ -683,7 +783,7 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
 	rc = gate_acquire(be, bytes, &grant);
 	if (rc)
 		return rc;
-	if (e->rowmajor && m <= c->gemv_expert_rows) {
+	if (e->rowmajor && (m <= c->gemv_expert_rows || e->quantized)) {
 		experts_gemv(c, &e, &x, &m, &scale, &y, 1, threads_for(c, bytes));
 		return gate_complete(be, grant, bytes);
 	}
@@ -797,7 +897,7 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 		if (m[i] < 1 || m[i] > c->max_rows)
 			return fail(be, -EINVAL, "expert: %d rows (max %d)", m[i], c->max_rows);
 		bytes += expert_op_bytes(e[i], m[i]);
-		if (e[i]->rowmajor && m[i] <= c->gemv_expert_rows)
+		if (e[i]->rowmajor && (m[i] <= c->gemv_expert_rows || e[i]->quantized))
 			small[nsmall++] = i;
 		else
 			big[nbig++] = i;
@@ -1021,6 +1121,12 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 		return -EINVAL;
 	}
 	c->weights = o->weights;
+	if (o->quant < SM_QUANT_NONE || o->quant > SM_QUANT_Q4) {
+		free(c);
+		snprintf(err, errlen, "cpu backend: unknown quantization %d", o->quant);
+		return -EINVAL;
+	}
+	c->quant = (enum sm_quant)o->quant;
 	c->be.gate = o->gate;
 	c->be.priv = c;
 	/* 0: whatever OpenMP would use here (OMP_NUM_THREADS or the cores) */

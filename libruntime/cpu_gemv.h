@@ -20,9 +20,27 @@
 
 #define SM_GEMV_MAX_JOBS 64
 
+/*
+ * Quantized weights (quant.h makes them), in place of dtype, in groups of
+ * SM_Q4_GROUP weights along k with a binary16 scale per group,
+ * [n][k / SM_Q4_GROUP] (k must be a multiple of the group):
+ * Q8: int8 [n][k] (w = q * scale);
+ * Q4: 16 bytes a group: byte j holds weight j in its low nibble and
+ * weight j + 16 in its high one, as nibble - 8 (w = (nibble - 8) * scale).
+ */
+enum sm_gemv_quant {
+	SM_GEMV_PLAIN = 0,	/* dtype: bf16 or f32 */
+	SM_GEMV_Q8,
+	SM_GEMV_Q4,
+};
+
+#define SM_Q4_GROUP 32
+
 struct sm_gemv {
 	const void *w;			/* [n][k], rows k elements apart */
-	enum phimoe_dtype dtype;	/* PHIMOE_DTYPE_BF16 or _F32 */
+	enum phimoe_dtype dtype;	/* PHIMOE_DTYPE_BF16 or _F32 (plain) */
+	enum sm_gemv_quant quant;
+	const void *wscale;		/* quantized: the scales above */
 	int n, k;
 	int m;				/* input rows, >= 1 */
 	const float *x;			/* m rows, ldx floats apart */

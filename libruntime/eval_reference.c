@@ -29,6 +29,27 @@ static double secs(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* KL(p || q) of the softmaxes of logits p (reference) and q, in nats. */
+static double kl_div(const float *p, const float *q, int n)
+{
+	double mp = -INFINITY, mq = -INFINITY, zp = 0, zq = 0, kl = 0;
+
+	for (int i = 0; i < n; i++) {
+		mp = p[i] > mp ? p[i] : mp;
+		mq = q[i] > mq ? q[i] : mq;
+	}
+	for (int i = 0; i < n; i++) {
+		zp += exp(p[i] - mp);
+		zq += exp(q[i] - mq);
+	}
+	for (int i = 0; i < n; i++) {
+		double lp = p[i] - mp - log(zp), lq = q[i] - mq - log(zq);
+
+		kl += exp(lp) * (lp - lq);
+	}
+	return kl;
+}
+
 static int argmax(const float *v, int n)
 {
 	int b = 0;
@@ -192,6 +213,8 @@ static int run_case(struct phimoe_session *s, const struct phimoe_model *m,
 
 		if (cs < r->min_cos || isnan(cs))
 			r->min_cos = isnan(cs) ? -1.0 : cs;
+		r->sum_cos += isnan(cs) ? -1.0 : cs;
+		r->sum_kl += kl_div(b->ref_row, mine, V);
 		r->top1_agree += argmax(mine, V) == argmax(b->ref_row, V);
 	}
 
@@ -278,6 +301,12 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		opt.min_top1 = 0.95;
 	if (!opt.min_cos)
 		opt.min_cos = 0.999;
+	if (opt.quant != SM_QUANT_NONE) {
+		if (!o->min_top1)
+			opt.min_top1 = opt.quant == SM_QUANT_INT8 ? 0.95 : 0.85;
+		if (!opt.min_mean_cos)
+			opt.min_mean_cos = opt.quant == SM_QUANT_INT8 ? 0.998 : 0.98;
+	}
 
 	root = json_object_from_file(ref_path);
 	if (!root) {
@@ -328,6 +357,7 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		.arbiter = opt.arbiter,
 		.backend = opt.backend,
 		.weights = opt.weights,
+		.quant = opt.quant,
 	};
 
 	if (so.max_seq > m->cfg.max_position_embeddings) {
@@ -355,7 +385,8 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		goto done_session;
 	}
 
-	bool f32 = R->compute == SM_COMPUTE_F32;
+	bool quant = opt.quant != SM_QUANT_NONE;
+	bool f32 = R->compute == SM_COMPUTE_F32 && !quant;
 
 	if (out) {
 		fprintf(out, "reference %s, model %s, compute %s\n", ref_path, model_dir,
@@ -377,11 +408,16 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		R->top1_agree += r->top1_agree;
 		R->positions += r->n_pos;
 		r->pass = r->tokenizer_ok != 0;
+		R->mean_cos += r->sum_cos;
+		R->mean_kl += r->sum_kl;
+		R->min_cos = i == 0 || r->min_cos < R->min_cos ? r->min_cos : R->min_cos;
+		R->greedy_agree += r->greedy_agree;
+		R->greedy_n += r->greedy_n;
 		if (f32)
 			r->pass = r->pass && r->max_abs_err <= opt.logit_tol &&
 				  r->router_agree == r->router_total &&
 				  r->greedy_agree == r->greedy_n;
-		else
+		else if (!quant)
 			r->pass = r->pass && r->min_cos >= opt.min_cos;
 		R->pass = R->pass && r->pass;
 		if (out)
@@ -392,13 +428,25 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 				r->router_agree, r->router_total, r->router_max_abs_err,
 				r->greedy_agree, r->greedy_n, r->pass ? "pass" : "FAIL");
 	}
+	if (R->positions) {
+		R->mean_cos /= R->positions;
+		R->mean_kl /= R->positions;
+	}
 	if (!f32 && R->positions &&
 	    (double)R->top1_agree / R->positions < opt.min_top1)
+		R->pass = false;
+	if (quant && R->mean_cos < opt.min_mean_cos)
 		R->pass = false;
 	R->prefill_tok_s = t_pre > 0 ? n_pre / t_pre : 0;
 	R->decode_tok_s = t_dec > 0 ? n_dec / t_dec : 0;
 	if (out) {
-		if (f32)
+		if (quant)
+			fprintf(out, "quality (%s weights, %s compute): top-1 agreement %d/%d (%.1f%%, need %.0f%%), cosine mean %.5f (need %.4f) min %.5f, KL mean %.5f, greedy %d/%d\n",
+				sm_quant_name(opt.quant), sm_compute_name(R->compute), R->top1_agree,
+				R->positions, 100.0 * R->top1_agree / R->positions,
+				100.0 * opt.min_top1, R->mean_cos, opt.min_mean_cos, R->min_cos,
+				R->mean_kl, R->greedy_agree, R->greedy_n);
+		else if (f32)
 			fprintf(out, "criteria (f32): logits within %.1e, router top-2 and greedy ids equal, tokenizer ids equal\n",
 				opt.logit_tol);
 		else

@@ -35,6 +35,11 @@ struct eval_opts {
 	double min_top1;		/* 0: 0.95 */
 	double min_cos;			/* 0: 0.999 */
 	bool skip_tokenizer;		/* trust input_ids (no tokenizer.model) */
+	/* Quantized weights (quant.h): the criteria become top-1 agreement
+	 * on at least min_top1 of the positions (0: 0.95 int8, 0.85 q4) and
+	 * a mean cosine of at least min_mean_cos (0: 0.998 int8, 0.98 q4). */
+	enum sm_quant quant;
+	double min_mean_cos;
 };
 
 struct eval_case_result {
@@ -46,6 +51,8 @@ struct eval_case_result {
 	int router_agree, router_total;	/* (layer, position) top-2 pairs */
 	double router_max_abs_err;	/* raw router scores */
 	int greedy_agree, greedy_n;	/* leading greedy ids equal */
+	double sum_cos;			/* over positions */
+	double sum_kl;			/* KL(reference || ours) of the softmaxes */
 	bool pass;
 };
 
@@ -54,6 +61,8 @@ struct eval_result {
 	struct eval_case_result cases[EVAL_MAX_CASES];
 	enum sm_compute compute;	/* what ran */
 	int top1_agree, positions;	/* over all cases */
+	double mean_cos, min_cos, mean_kl;	/* over all positions */
+	int greedy_agree, greedy_n;
 	double prefill_tok_s, decode_tok_s;
 	bool pass;
 };

@@ -142,9 +142,10 @@ static float *vec_f32(struct phimoe_session *s, const struct phimoe_tensor *t, i
 
 static int pack_linear(struct phimoe_session *s, const char *name,
 		       const struct phimoe_tensor *w, const struct phimoe_tensor *b,
-		       int nparts, struct sm_linear **out)
+		       int nparts, bool keep_precision, struct sm_linear **out)
 {
-	struct sm_linear_desc d = { .name = name, .nparts = nparts };
+	struct sm_linear_desc d = { .name = name, .nparts = nparts,
+				    .keep_precision = keep_precision };
 	int rc;
 
 	for (int i = 0; i < nparts; i++) {
@@ -175,14 +176,14 @@ static int pack_layer(struct phimoe_session *s, int l)
 		return seterr(s, -EINVAL, "layer %d: LayerNorm weight or bias missing or not [%d]",
 			      l, s->H);
 	snprintf(name, sizeof(name), "model.layers.%d.self_attn.qkv", l);
-	rc = pack_linear(s, name, qkv_w, qkv_b, 3, &ls->qkv);
+	rc = pack_linear(s, name, qkv_w, qkv_b, 3, false, &ls->qkv);
 	if (!rc) {
 		snprintf(name, sizeof(name), "model.layers.%d.self_attn.o_proj", l);
-		rc = pack_linear(s, name, &ml->o_w, &ml->o_b, 1, &ls->o);
+		rc = pack_linear(s, name, &ml->o_w, &ml->o_b, 1, false, &ls->o);
 	}
 	if (!rc) {
 		snprintf(name, sizeof(name), "model.layers.%d.block_sparse_moe.gate", l);
-		rc = pack_linear(s, name, &ml->router_w, NULL, 1, &ls->router);
+		rc = pack_linear(s, name, &ml->router_w, NULL, 1, true, &ls->router);
 	}
 	if (rc)
 		return rc;
@@ -332,6 +333,12 @@ int phimoe_session_create(const struct phimoe_model *m,
 		rc = seterr(s, -EINVAL, "session: unknown compute type %d", (int)o->compute);
 		goto fail;
 	}
+	if (o->backend && o->quant != SM_QUANT_NONE) {
+		rc = seterr(s, -EOPNOTSUPP, "quant %s: only the session's own CPU backend quantizes "
+			    "(the Level Zero kernels have no int8 or q4 form yet)",
+			    sm_quant_name(o->quant));
+		goto fail;
+	}
 	if (o->backend) {
 		s->be = o->backend;
 	} else {
@@ -340,6 +347,7 @@ int phimoe_session_create(const struct phimoe_model *m,
 			.threads = o->threads,
 			.max_rows = s->max_batch,
 			.weights = o->weights,
+			.quant = o->quant,
 		};
 
 		rc = sm_cpu_backend_create(&bo, &s->be, s->err, sizeof(s->err));
@@ -359,7 +367,7 @@ int phimoe_session_create(const struct phimoe_model *m,
 	for (int l = 0; !rc && l < s->L; l++)
 		rc = pack_layer(s, l);
 	if (!rc)
-		rc = pack_linear(s, "lm_head", &m->lm_head_w, &m->lm_head_b, 1, &s->lm_head);
+		rc = pack_linear(s, "lm_head", &m->lm_head_w, &m->lm_head_b, 1, false, &s->lm_head);
 	if (rc)
 		goto fail;
 

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 
 #include "backend.h"	/* enum sm_weights_layout */
+#include "quant.h"	/* enum sm_quant */
 
 struct phimoe_model;
 struct sm_arbiter;
@@ -61,6 +62,10 @@ struct phimoe_session_opts {
 	 * (backend.h); 0: auto (mapped where the compute type is the
 	 * checkpoint's dtype). */
 	enum sm_weights_layout weights;
+	/* The CPU backend's own int8 or q4 copy of every projection, expert
+	 * and the lm_head (quant.h; the router, norms, biases and
+	 * embeddings keep the checkpoint's precision); 0: none. */
+	enum sm_quant quant;
 	/* Gating: the session registers one cpu-class client on this arbiter
 	 * (arbiter.h) and acquires every heavy submission through it.
 	 * NULL: not gated. */

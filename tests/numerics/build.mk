@@ -14,7 +14,7 @@
 #   bench-numerics   `splitmoe eval`-style tok/s on the fixture (optimised build)
 #   bench-attention  us per attention call, cm_attention against ca_attention
 #                    per ISA path, 1 and 2 threads (optimised build)
-NUM_TESTS := test_pieces test_fixture test_mapped test_kernels
+NUM_TESTS := test_pieces test_fixture test_mapped test_kernels test_quant
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
 RT_ARB_BIN := build/numerics/test_arbiter

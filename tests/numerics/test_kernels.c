@@ -4,7 +4,8 @@
  * ISA path this CPU has (forced one after the other as SPLITMOE_ISA does):
  * cpu_gemv's few-row products (bf16 and f32 weights, every row and column
  * tail, bias, row scale, strides, several products split over 1..5
- * threads), and the ISA choice itself.
+ * threads), the int8 and q4 forms against their dequantized weights, the
+ * quantization's own error, and the ISA choice itself.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 
 #include "cpu_gemv.h"
 #include "cpu_isa.h"
+#include "quant.h"
 
 static float frand(unsigned *seed)
 {
@@ -211,6 +214,123 @@ static void test_gemv_several(void **st)
 	}
 }
 
+/* Dequantized weight (r, c) of q, as the kernels must read it. */
+static double dequant(const struct sm_qweight *q, int r, int c)
+{
+	const uint16_t *sc = (const uint16_t *)q->scale + (size_t)r * (q->k / SM_Q4_GROUP);
+	double s = phimoe_f16_to_f32(sc[c / SM_Q4_GROUP]);
+
+	if (q->kind == SM_GEMV_Q8)
+		return s * ((const int8_t *)q->q)[(size_t)r * q->k + c];
+	const uint8_t *b = (const uint8_t *)q->q + (size_t)r * q->k / 2 +
+			   (size_t)(c / SM_Q4_GROUP) * 16;
+	int j = c % SM_Q4_GROUP;
+	int v = j < 16 ? (b[j] & 15) : (b[j - 16] >> 4);
+
+	return s * (v - 8);
+}
+
+/* int8 and q4: every ISA path against the dequantized weights in double,
+ * and each format's error against the original within its step. */
+static void test_gemv_quantized(void **st)
+{
+	const int n = 37, k = 160;
+	unsigned seed = 5;
+	float *w = malloc(sizeof(float) * n * k);
+	struct phimoe_tensor t = { .name = "w", .dtype = PHIMOE_DTYPE_F32, .ndim = 2,
+				   .shape = { n, k }, .numel = (size_t)n * k,
+				   .nbytes = sizeof(float) * n * k, .data = w };
+
+	(void)st;
+	assert_non_null(w);
+	for (int i = 0; i < n * k; i++)
+		w[i] = frand(&seed) * (1 + i % 7);
+	for (int qi = SM_QUANT_INT8; qi <= SM_QUANT_Q4; qi++) {
+		struct sm_qweight q;
+		double worst = 0;
+
+		assert_int_equal(sm_qweight_make(&t, (enum sm_quant)qi, &q), 0);
+		/* the rounding error is at most half a step of the group's scale */
+		for (int r = 0; r < n; r++)
+			for (int c = 0; c < k; c++) {
+				const uint16_t *sc = (const uint16_t *)q.scale +
+						     (size_t)r * (k / SM_Q4_GROUP);
+				double step = phimoe_f16_to_f32(sc[c / SM_Q4_GROUP]);
+				double e = fabs(dequant(&q, r, c) - w[(size_t)r * k + c]);
+
+				assert_true(e <= step * 0.5 + step * 1e-3);
+				if (e > worst)
+					worst = e;
+			}
+		print_message("# %s: worst weight error %.3g\n", sm_quant_name(qi), worst);
+		for (int isa = SM_ISA_GENERIC; isa <= (int)sm_isa_best(); isa++) {
+			sm_isa_override((enum sm_isa)isa);
+			for (int m = 1; m <= 6; m++)
+				for (int th = 1; th <= 3; th += 2) {
+					float x[6 * 170], y[6 * 40], bias[40], scale[6];
+					struct sm_gemv g;
+
+					for (int i = 0; i < m * 170; i++)
+						x[i] = frand(&seed);
+					for (int j = 0; j < n; j++)
+						bias[j] = frand(&seed);
+					for (int i = 0; i < m; i++)
+						scale[i] = 1.0f + (float)i;
+					sm_qweight_gemv(&q, bias, &g);
+					g.m = m;
+					g.x = x;
+					g.ldx = 170;
+					g.y = y;
+					g.ldy = 40;
+					g.row_scale = scale;
+					sm_gemv_run(&g, 1, th);
+					for (int i = 0; i < m; i++)
+						for (int j = 0; j < n; j++) {
+							double want = 0, mag = 1e-3;
+
+							for (int c = 0; c < k; c++) {
+								double p = dequant(&q, j, c) * x[i * 170 + c];
+
+								want += p;
+								mag += fabs(p);
+							}
+							want = (want + bias[j]) * scale[i];
+							if (!(fabs(y[i * 40 + j] - want) <=
+							      1e-5 * mag * scale[i] + 1e-6)) {
+								print_message("%s %s m=%d: y[%d][%d] = %.9g, want %.9g\n",
+									      sm_quant_name(qi),
+									      sm_isa_name((enum sm_isa)isa),
+									      m, i, j, y[i * 40 + j], want);
+								fail();
+							}
+						}
+				}
+		}
+		sm_qweight_free(&q);
+	}
+	/* no multiple of the group: not quantized */
+	t.shape[1] = 150;
+	t.numel = (size_t)n * 150;
+	assert_false(sm_quant_fits(SM_QUANT_Q4, 150));
+	assert_int_equal(sm_qweight_make(&t, SM_QUANT_INT8, &(struct sm_qweight){ 0 }), -EINVAL);
+	free(w);
+}
+
+static void test_quant_names(void **st)
+{
+	enum sm_quant q;
+
+	(void)st;
+	assert_int_equal(sm_quant_parse("int8", &q), 0);
+	assert_int_equal(q, SM_QUANT_INT8);
+	assert_int_equal(sm_quant_parse("q4", &q), 0);
+	assert_int_equal(q, SM_QUANT_Q4);
+	assert_int_equal(sm_quant_parse("none", &q), 0);
+	assert_int_equal(q, SM_QUANT_NONE);
+	assert_true(sm_quant_parse("q5", &q) < 0);
+	assert_string_equal(sm_quant_name(SM_QUANT_Q4), "q4");
+}
+
 static void test_isa_names(void **st)
 {
 	(void)st;
@@ -232,6 +352,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_gemv_shapes, restore_isa),
 		cmocka_unit_test_teardown(test_gemv_several, restore_isa),
+		cmocka_unit_test_teardown(test_gemv_quantized, restore_isa),
+		cmocka_unit_test(test_quant_names),
 		cmocka_unit_test_teardown(test_isa_names, restore_isa),
 	};
 

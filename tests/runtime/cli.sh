@@ -188,6 +188,30 @@ else
 	ok "--weights copied refused: $(head -n 1 "$tmp/err")"
 fi
 
+# --- quantized weights (--quant, YAML quant)
+for q in int8 q4; do
+	if "$bin" run --model "$fx" --ids 1,398,428 -n 4 --quant $q --arbiter off --print-ids \
+		>"$tmp/out" 2>"$tmp/err" && [ "$(tail -n 1 "$tmp/out" | wc -w)" -eq 4 ]; then
+		ok "--quant $q runs (4 ids)"
+	else
+		not_ok "--quant $q runs" "$(cat "$tmp/out" "$tmp/err")"
+	fi
+done
+if "$bin" run --model "$fx" --ids 1 -n 1 --quant q3 >"$tmp/out" 2>"$tmp/err"; then
+	not_ok "--quant q3 refused"
+else
+	[ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "quant" "$tmp/err" &&
+		ok "--quant q3 refused in one line: $(head -n 1 "$tmp/err")" ||
+		not_ok "--quant q3: one line naming quant" "$(cat "$tmp/err")"
+fi
+if "$bin" run --model "$fx" --ids 1 -n 1 --quant int8 --device gpu >"$tmp/out" 2>"$tmp/err"; then
+	not_ok "--quant int8 --device gpu refused"
+else
+	[ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "CPU only" "$tmp/err" &&
+		ok "--quant int8 --device gpu refused in one line: $(head -n 1 "$tmp/err")" ||
+		not_ok "--quant with the iGPU: one line" "$(cat "$tmp/err")"
+fi
+
 # --- YAML config: flags override it
 cat >"$tmp/good.yaml" <<EOF
 model: $fx

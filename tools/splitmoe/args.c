@@ -32,7 +32,7 @@ void cli_err(const char *fmt, ...)
 enum {
 	O_MODEL = 256, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, O_TEMP, O_TOPK, O_TOPP,
 	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB, O_DEVICE,
-	O_WEIGHTS, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW, O_SHAPE, O_LAYERS,
+	O_WEIGHTS, O_QUANT, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW, O_SHAPE, O_LAYERS,
 };
 
 static const struct option longopts[] = {
@@ -54,6 +54,7 @@ static const struct option longopts[] = {
 	{ "arbiter", required_argument, NULL, O_ARB },
 	{ "device", required_argument, NULL, O_DEVICE },
 	{ "weights", required_argument, NULL, O_WEIGHTS },
+	{ "quant", required_argument, NULL, O_QUANT },
 	{ "profile", no_argument, NULL, O_PROFILE },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "membw", no_argument, NULL, O_MEMBW },
@@ -71,13 +72,14 @@ static const struct {
 	int flags[MAX_FLAGS];
 } allowed[] = {
 	{ "run", { O_MODEL, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, 'n', O_TEMP, O_TOPK, O_TOPP,
-		   O_SEED, O_DTYPE, O_PRINT_IDS, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
+		   O_SEED, O_DTYPE, O_PRINT_IDS, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
 	{ "logits", { O_MODEL, O_CONFIG, O_IDS, O_OUT, O_DTYPE, O_THREADS, O_ARB, O_DEVICE,
-		      O_WEIGHTS } },
+		      O_WEIGHTS, O_QUANT } },
 	{ "tokenize", { O_MODEL, O_CONFIG, O_TEXT } },
-	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
-	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS } },
-	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', 'b', O_DTYPE, O_WEIGHTS, O_ARB,
+	{ "eval", { O_MODEL, O_CONFIG, O_REF, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS,
+		    O_QUANT } },
+	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
+	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', 'b', O_DTYPE, O_WEIGHTS, O_QUANT, O_ARB,
 		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW } },
 	{ "synth", { O_CONFIG, O_SHAPE, O_OUT, O_SEED, O_DTYPE, O_LAYERS } },
 };
@@ -362,6 +364,10 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (set_cfg(o, "weights", "weights", optarg))
 				return -1;
 			o->weights_given = true;
+			break;
+		case O_QUANT:
+			if (set_cfg(o, "quant", "quant", optarg))
+				return -1;
 			break;
 		}
 	}

@@ -53,7 +53,10 @@ struct bench_bytes {
 	double embed_row;
 	int layers, experts, top_k;
 };
-void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, struct bench_bytes *b);
+/* quant: the CPU's int8 or q4 copy (quant.h): the projections, experts
+ * and lm_head at its bytes per weight (scales included). */
+void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, enum sm_quant quant,
+		      struct bench_bytes *b);
 /* A decode step: dense + layers x top_k experts + one embedding row. */
 double bench_bytes_decode(const struct bench_bytes *b);
 /* A prefill of n tokens in chunks of `chunk`: per chunk, dense + the

@@ -10,7 +10,16 @@ static double numel(const struct phimoe_tensor *t)
 	return t->data ? (double)t->numel : 0.0;
 }
 
-void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, struct bench_bytes *b)
+/* Bytes per weight of a [n][k] projection as the CPU reads it. */
+static double weight_size(const struct phimoe_tensor *t, double es, enum sm_quant q)
+{
+	if (q == SM_QUANT_NONE || !t->data || t->ndim != 2 || !sm_quant_fits(q, (int)t->shape[1]))
+		return es;
+	return (q == SM_QUANT_INT8 ? 1.0 : 0.5) + 2.0 / SM_Q4_GROUP;
+}
+
+void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, enum sm_quant q,
+		      struct bench_bytes *b)
 {
 	const struct phimoe_config *k = &m->cfg;
 	double es = c == SM_COMPUTE_F32 ? 4.0 : 2.0, dense = 0;
@@ -20,23 +29,27 @@ void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, struct be
 	for (l = 0; l < k->num_hidden_layers; l++) {
 		const struct phimoe_layer *L = &m->layers[l];
 		const struct phimoe_tensor *t[] = {
-			&L->input_layernorm_w, &L->input_layernorm_b, &L->q_w, &L->q_b,
-			&L->k_w, &L->k_b, &L->v_w, &L->v_b, &L->o_w, &L->o_b,
-			&L->post_attention_layernorm_w, &L->post_attention_layernorm_b,
+			&L->input_layernorm_w, &L->input_layernorm_b, &L->q_b, &L->k_b, &L->v_b,
+			&L->o_b, &L->post_attention_layernorm_w, &L->post_attention_layernorm_b,
 			&L->router_w,
 		};
+		const struct phimoe_tensor *w[] = { &L->q_w, &L->k_w, &L->v_w, &L->o_w };
 		size_t i;
 
 		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-			dense += numel(t[i]);
+			dense += numel(t[i]) * es;
+		for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+			dense += numel(w[i]) * weight_size(w[i], es, q);
 	}
-	dense += numel(&m->norm_w) + numel(&m->norm_b) + numel(&m->lm_head_w) +
-		 numel(&m->lm_head_b);
-	b->dense = dense * es;
+	dense += (numel(&m->norm_w) + numel(&m->norm_b) + numel(&m->lm_head_b)) * es +
+		 numel(&m->lm_head_w) * weight_size(&m->lm_head_w, es, q);
+	b->dense = dense;
 	if (k->num_hidden_layers > 0) {
 		const struct phimoe_expert *x = &m->layers[0].experts[0];
+		bool fits = weight_size(&x->w1, es, q) != es && weight_size(&x->w2, es, q) != es;
+		double xs = fits ? weight_size(&x->w1, es, q) : es;
 
-		b->expert = (numel(&x->w1) + numel(&x->w3) + numel(&x->w2)) * es;
+		b->expert = (numel(&x->w1) + numel(&x->w3) + numel(&x->w2)) * xs;
 	}
 	b->embed_row = (double)k->hidden_size * (double)phimoe_dtype_size(m->embed_tokens.dtype);
 	b->layers = k->num_hidden_layers;

@@ -207,6 +207,8 @@ static const char *weights_in_effect(const struct cli_ctx *c, const struct cli_o
 		packed = st.packed_weight_bytes;
 		mapped = st.mapped_weight_bytes;
 	}
+	if (strcmp(o->cfg.quant, "none"))
+		return o->cfg.quant;	/* the CPU's int8 or q4 copy */
 	if (mapped && packed)
 		return "mixed";
 	if (mapped)
@@ -472,7 +474,10 @@ int cmd_bench(struct cli_opts *o)
 		if (c.arb)
 			rep.arbiter = sm_arbiter_kind_name(sm_arbiter_get_kind(c.arb));
 		weights = weights_in_effect(&c, o);
-		bench_bytes_init(&c.m, phimoe_session_compute(c.s), &bytes);
+		enum sm_quant quant = SM_QUANT_NONE;
+
+		sm_quant_parse(o->cfg.quant, &quant);	/* checked by the session */
+		bench_bytes_init(&c.m, phimoe_session_compute(c.s), quant, &bytes);
 		wlines[ti] = weights_line(&c);
 		rep.n_sessions = ti + 1;
 		for (i = 0; i < ntests; i++) {

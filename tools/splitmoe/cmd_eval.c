@@ -24,9 +24,10 @@ int cmd_eval(struct cli_opts *o)
 	}
 	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind) ||
 	    sm_compute_parse(o->cfg.dtype, &eo.compute) ||
-	    sm_weights_layout_parse(o->cfg.weights, &eo.weights)) {
-		cli_err("eval: bad arbiter '%s', dtype '%s' or weights '%s'", o->cfg.arbiter,
-			o->cfg.dtype, o->cfg.weights);
+	    sm_weights_layout_parse(o->cfg.weights, &eo.weights) ||
+	    sm_quant_parse(o->cfg.quant, &eo.quant)) {
+		cli_err("eval: bad arbiter '%s', dtype '%s', weights '%s' or quant '%s'",
+			o->cfg.arbiter, o->cfg.dtype, o->cfg.weights, o->cfg.quant);
 		return 2;
 	}
 	ao.dev_path = o->cfg.arbiter_dev;

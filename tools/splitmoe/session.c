@@ -40,9 +40,15 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 
 	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind) ||
 	    sm_compute_parse(o->cfg.dtype, &so.compute) ||
-	    sm_weights_layout_parse(o->cfg.weights, &so.weights)) {
-		cli_err("bad arbiter '%s', dtype '%s' or weights '%s'", o->cfg.arbiter,
-			o->cfg.dtype, o->cfg.weights);
+	    sm_weights_layout_parse(o->cfg.weights, &so.weights) ||
+	    sm_quant_parse(o->cfg.quant, &so.quant)) {
+		cli_err("bad arbiter '%s', dtype '%s', weights '%s' or quant '%s'", o->cfg.arbiter,
+			o->cfg.dtype, o->cfg.weights, o->cfg.quant);
+		return -1;
+	}
+	if (so.quant != SM_QUANT_NONE && strcmp(o->cfg.device, "cpu")) {
+		cli_err("--quant %s runs on the CPU only: the Level Zero kernels have no int8 or "
+			"q4 form yet (use --device cpu)", o->cfg.quant);
 		return -1;
 	}
 	ao.dev_path = o->cfg.arbiter_dev;
@@ -61,6 +67,7 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	if (cli_open_devices(o, c->arb, so.compute, &c->dev, &so.backend))
 		return -1;
 	c->weights_name = o->cfg.weights;
+	c->quant_name = o->cfg.quant;
 	rc = phimoe_session_create(&c->m, &so, &c->s, err, sizeof(err));
 	if (rc) {
 		cli_err("%s", err);
@@ -133,10 +140,12 @@ void cli_report_weights(FILE *out, const struct cli_ctx *c)
 	}
 	fprintf(out, "weights held (%s): cpu %.2f MB, gpu %.2f MB; shared %.2f MB (the gpu's, "
 		"which the cpu reads in place: %.2f MB); checkpoint %.2f MB mapped, of which the cpu "
-		"reads %.2f MB in place besides its %.2f MB packed (weights %s)\n",
+		"reads %.2f MB in place besides its %.2f MB packed (weights %s%s%s)\n",
 		c->dev.running ? c->dev.running : "cpu", cpu / 1e6, gpu / 1e6, shared / 1e6,
 		borrowed / 1e6, ms.bytes / 1e6, mapped / 1e6, cpu / 1e6,
-		c->weights_name ? c->weights_name : "auto");
+		c->weights_name ? c->weights_name : "auto",
+		c->quant_name && strcmp(c->quant_name, "none") ? ", quant " : "",
+		c->quant_name && strcmp(c->quant_name, "none") ? c->quant_name : "");
 }
 
 static void report_client(FILE *out, const char *kind, const char *client,

@@ -20,6 +20,7 @@ struct cli_ctx {
 	struct phimoe_session *s;
 	struct sm_devices dev;		/* --device gpu|split: the backends */
 	const char *weights_name;	/* the CPU's weights layout (config text) */
+	const char *quant_name;		/* the CPU's quantization (config text) */
 };
 
 /* Load the model (and the tokenizer when asked). 0, or -1 after one error. */
