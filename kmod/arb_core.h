@@ -62,6 +62,7 @@
 #define ARB_MAX_PERIOD_NS	1000000000ULL
 #define ARB_MAX_MBPS		10000000ULL	/* 10 TB/s keeps products in u64 */
 #define ARB_MAX_REQUEST_BYTES	1099511627776ULL /* 2^40: acquire, burst, complete */
+#define ARB_MAX_DEBT_PERIODS	8ULL	/* debt limit, in periods of capacity */
 #define ARB_EMA_SHIFT		3	/* unattributed EMA weight 1/8 */
 /* arb_fastpath_settle(): the page's counters contradict each other. */
 #define ARB_FP_INCONSISTENT	UINT64_MAX
@@ -84,12 +85,16 @@ struct arb_client_params {
 	u32 class;		/* enum arb_class */
 	u32 weight;		/* 1..ARB_MAX_WEIGHT */
 	u64 reserve_mbps;	/* 0..guaranteed_mbps, admission-controlled */
-	u64 burst_bytes;	/* largest request the wait bound covers */
+	u64 burst_bytes;	/* largest request the wait bound covers: the
+				 * most reservation a waiting client
+				 * accumulates (0: no limit)
+				 */
 };
 
 struct arb_grant {
 	u64 id;			/* 0 means a free slot */
 	u64 bytes;
+	u64 period;		/* the period it was issued in */
 };
 
 /* Per-client statistics, as QUERY and debugfs report them. */
@@ -227,14 +232,26 @@ void arb_client_remove(struct arb_state *st, struct arb_client *c);
 int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
 		u64 *grant_id);
 
+/*
+ * arb_acquire() without waiting: grants now if the client's budget and
+ * what it may draw cover bytes, else -EAGAIN with nothing changed (no
+ * demand recorded, nothing drawn, no statistics). -EAGAIN also while a
+ * demand of the client waits. -EINVAL and -EBUSY as arb_acquire().
+ */
+int arb_try_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
+		    u64 *grant_id);
+
 /* The waiting acquire of c gave up. */
 void arb_cancel(struct arb_state *st, struct arb_client *c);
 
 /*
  * Finishes a grant. actual < granted returns the difference to the client's
  * budget (which, like all budget, expires at the next tick unless the
- * client waits); actual > granted is charged as debt against its next
- * periods. -ENOENT: no such outstanding grant. -EINVAL: actual above
+ * client waits) if the grant was issued in the current period; a grant
+ * from an earlier period returns nothing (its bytes expired with that
+ * period). actual > granted is charged as debt against its next periods,
+ * up to ARB_MAX_DEBT_PERIODS periods of capacity in all; a client in debt
+ * draws no pool and repays from its own funding only. -ENOENT: no such outstanding grant. -EINVAL: actual above
  * ARB_MAX_REQUEST_BYTES.
  */
 int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
