@@ -251,8 +251,8 @@ void arb_cancel(struct arb_state *st, struct arb_client *c);
  * from an earlier period returns nothing (its bytes expired with that
  * period). actual > granted is charged as debt against its next periods,
  * up to ARB_MAX_DEBT_PERIODS periods of capacity in all; a client in debt
- * draws no pool and repays from its own funding only. -ENOENT: no such outstanding grant. -EINVAL: actual above
- * ARB_MAX_REQUEST_BYTES.
+ * draws no pool and repays from its own funding only. -ENOENT: no such
+ * outstanding grant. -EINVAL: actual above ARB_MAX_REQUEST_BYTES.
  */
 int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
 		 u64 actual);

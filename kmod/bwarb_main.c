@@ -33,41 +33,77 @@ MODULE_PARM_DESC(max_clients, "Hard cap on registered clients (REGISTER beyond i
 struct bwarb_dev bwarb_dev;
 
 /*
+ * Boundaries funded by one run of the timer at most: a timer that comes
+ * later than this (a stopped machine, a debugger) funds no more, and the
+ * boundaries beyond count in sysfs lost_periods.
+ */
+#define BWARB_MAX_CATCHUP	16
+
+/*
  * A period boundary, in hard-irq context: measure, settle the fast-path
  * pages, let the core refill budgets, grant the waiting acquires that now
  * fit and wake them, issue the pages' new budgets.
+ *
+ * The bound is in time, not in runs of the timer: when the timer comes
+ * late (its overruns: highres=off rounds a 1 ms period up to the 4 ms
+ * tick, a busy machine delays it), the core ticks once per boundary that
+ * passed, so reservations are funded for the time that elapsed.
  */
 static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 {
 	struct bwarb_dev *bd = container_of(t, struct bwarb_dev, timer);
+	u64 measured, granted, seq, n, i, t0, dt;
 	struct arb_stats st;
-	u64 measured, granted, seq, period_ns;
 	unsigned long flags;
 	u32 waiters;
-	bool wake;
 
-	spin_lock_irqsave(&bd->lock, flags);
+	t0 = ktime_get_ns();
+	raw_spin_lock_irqsave(&bd->lock, flags);
+	n = hrtimer_forward_now(t, ns_to_ktime(bd->params.period_ns));
+	if (!n)
+		n = 1;		/* re-armed early: one boundary */
+	if (n > BWARB_MAX_CATCHUP) {
+		bd->lost_periods += n - BWARB_MAX_CATCHUP;
+		n = BWARB_MAX_CATCHUP;
+	}
 	measured = bwarb_counters_period_bytes(bd);
 	/* The core wants fast-path use charged before the tick. */
 	bwarb_fast_settle_all(bd);
 	arb_get_stats(&bd->arb, &st);
 	granted = st.granted_bytes - bd->last_granted_bytes;
 	bd->last_granted_bytes = st.granted_bytes;
-	arb_tick(&bd->arb, measured);
-	seq = ++bd->period_seq;
-	/* Waiters first: the pages get what is left after their demand. */
-	wake = bwarb_grant_waiters(bd);
+	for (i = 0; i < n; i++) {
+		arb_tick(&bd->arb, measured == ARB_MEASURED_NONE ?
+			 ARB_MEASURED_NONE : div64_u64(measured, n));
+		bd->period_seq++;
+		/* Waiters first: the pages get what is left after them. */
+		bwarb_grant_waiters(bd);
+	}
 	bwarb_fast_issue_all(bd);
+	seq = bd->period_seq;
 	waiters = bd->nr_waiters;
-	period_ns = bd->params.period_ns;
-	spin_unlock_irqrestore(&bd->lock, flags);
+	dt = ktime_get_ns() - t0;
+	bd->tick_ns_last = dt;
+	if (dt > bd->tick_ns_max)
+		bd->tick_ns_max = dt;
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 
 	trace_bwarb_period(seq, granted, measured, waiters);
-	if (wake)
-		wake_up_all(&bd->wq);
-
-	hrtimer_forward_now(t, ns_to_ktime(period_ns));
 	return HRTIMER_RESTART;
+}
+
+/*
+ * period_us changed (process context, bd->knob_mutex held): the next
+ * boundary comes one new period from now if that is sooner than the one
+ * armed, so that nobody waits out an old, longer period.
+ */
+void bwarb_timer_rearm(struct bwarb_dev *bd, u64 period_ns)
+{
+	lockdep_assert_held(&bd->knob_mutex);
+	if (ktime_to_ns(hrtimer_get_remaining(&bd->timer)) <= (s64)period_ns)
+		return;
+	hrtimer_cancel(&bd->timer);
+	hrtimer_start(&bd->timer, ns_to_ktime(period_ns), HRTIMER_MODE_REL_HARD);
 }
 
 static int __init bwarb_init(void)
@@ -81,11 +117,12 @@ static int __init bwarb_init(void)
 	};
 	int ret;
 
-	spin_lock_init(&bd->lock);
+	raw_spin_lock_init(&bd->lock);
 	INIT_LIST_HEAD(&bd->clients);
 	INIT_LIST_HEAD(&bd->fast_clients);
 	INIT_LIST_HEAD(&bd->waiting);
-	init_waitqueue_head(&bd->wq);
+	INIT_LIST_HEAD(&bd->users);
+	mutex_init(&bd->knob_mutex);
 	ret = arb_init(&bd->arb, &p);
 	if (ret) {
 		pr_err("bwarb: bad module parameters (%d)\n", ret);

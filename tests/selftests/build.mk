@@ -5,7 +5,8 @@
 # About 1 minute on 2 cores (boot included).
 SELFTEST_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Werror -O2 -g \
 	-I. -I$(KSELFTEST_DIR)
-SELFTESTS := build/selftests/bwarb_test build/selftests/bwarb_contract_test
+SELFTESTS := build/selftests/bwarb_test build/selftests/bwarb_contract_test \
+	build/selftests/bwarb_hardening_test
 # sysfs and raw ioctl helpers, linked into every selftest binary.
 SELFTEST_IO := tests/selftests/bwarb/bwarb_selftest_io.c
 SELFTEST_IO_DEPS := $(SELFTEST_IO) tests/selftests/bwarb/bwarb_selftest_io.h
