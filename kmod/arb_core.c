@@ -710,6 +710,24 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 	return wake;
 }
 
+bool arb_tick_span(struct arb_state *st, u64 measured_bytes, u32 n)
+{
+	u64 period = st->p.period_ns;
+	bool wake;
+
+	if (n <= 1)
+		return arb_tick(st, measured_bytes);
+	if (n > ARB_MAX_SPAN)
+		n = ARB_MAX_SPAN;
+	/* One tick of n periods: capacity and refills for all of them. */
+	st->p.period_ns = period * n;
+	wake = arb_tick(st, measured_bytes);
+	st->p.period_ns = period;
+	st->period += n - 1;
+	st->st.periods += n - 1;
+	return wake;
+}
+
 u64 arb_fastpath_issue(struct arb_state *st, struct arb_client *c)
 {
 	u64 give, from_share, take;

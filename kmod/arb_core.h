@@ -62,6 +62,7 @@
 #define ARB_MAX_PERIOD_NS	1000000000ULL
 #define ARB_MAX_MBPS		10000000ULL	/* 10 TB/s keeps products in u64 */
 #define ARB_MAX_REQUEST_BYTES	1099511627776ULL /* 2^40: acquire, burst, complete */
+#define ARB_MAX_SPAN		16U	/* periods one arb_tick_span() funds */
 #define ARB_MAX_DEBT_PERIODS	8ULL	/* debt limit, in periods of capacity */
 #define ARB_EMA_SHIFT		3	/* unattributed EMA weight 1/8 */
 /* arb_fastpath_settle(): the page's counters contradict each other. */
@@ -269,6 +270,16 @@ int arb_grant_bytes(const struct arb_client *c, u64 grant_id, u64 *bytes);
  * visited.
  */
 bool arb_tick(struct arb_state *st, u64 measured_bytes);
+
+/*
+ * arb_tick() for n boundaries that passed at once (a late timer; one
+ * whose resolution is coarser than the period): one tick that funds n
+ * periods (capacity and reservation refills), so that what clients get
+ * follows time, not the number of ticks. n is at most ARB_MAX_SPAN
+ * (larger values fund ARB_MAX_SPAN periods); the period counters advance
+ * by n. measured_bytes covers all n periods.
+ */
+bool arb_tick_span(struct arb_state *st, u64 measured_bytes, u32 n);
 
 /*
  * Fast path. arb_fastpath_issue() moves the client's usable budget and its

@@ -31,7 +31,7 @@ struct bwarb_user {
 /*
  * The arbiter device. @lock is a raw spinlock taken with interrupts
  * disabled: the period hrtimer runs in hard-irq context (also on
- * PREEMPT_RT, HRTIMER_MODE_REL_HARD), where only raw spinlocks may be
+ * PREEMPT_RT, HRTIMER_MODE_ABS_HARD), where only raw spinlocks may be
  * taken. It protects every field marked [L], the core state and every
  * registered client's core state. Nothing under it sleeps or takes a
  * sleeping lock (spinlock_t is one on PREEMPT_RT): waiters are woken with
@@ -55,6 +55,7 @@ struct bwarb_dev {
 	u32 next_client_id;		/* [L] ids handed out so far */
 	u64 period_seq;			/* [L] boundaries so far */
 	u64 last_granted_bytes;		/* [L] core total at the last tick */
+	u64 next_boundary_ns;		/* [L] ktime of the next boundary */
 	u64 lost_periods;		/* [L] boundaries too late to fund */
 	u64 tick_ns_last;		/* [L] time the last tick took */
 	u64 tick_ns_max;		/* [L] the longest since load/reset */

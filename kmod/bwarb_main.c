@@ -37,7 +37,27 @@ struct bwarb_dev bwarb_dev;
  * later than this (a stopped machine, a debugger) funds no more, and the
  * boundaries beyond count in sysfs lost_periods.
  */
-#define BWARB_MAX_CATCHUP	16
+#define BWARB_MAX_CATCHUP	ARB_MAX_SPAN
+
+/*
+ * The boundaries that passed by @now (at least one: the timer runs at or
+ * after a boundary), moving bd->next_boundary_ns past @now. Counted from
+ * the clock, not from hrtimer_forward()'s overruns: with highres=off
+ * hrtimer_forward() stretches any interval below the tick to the tick
+ * (4 ms), so it would report one overrun where four periods passed.
+ */
+static u64 bwarb_boundaries(struct bwarb_dev *bd, u64 now)
+{
+	u64 period = bd->params.period_ns, n = 1;
+
+	lockdep_assert_held(&bd->lock);
+	if (now >= bd->next_boundary_ns)
+		n = div64_u64(now - bd->next_boundary_ns, period) + 1;
+	bd->next_boundary_ns += n * period;
+	if (bd->next_boundary_ns <= now)	/* not reached: belt and braces */
+		bd->next_boundary_ns = now + period;
+	return n;
+}
 
 /*
  * A period boundary, in hard-irq context: measure, settle the fast-path
@@ -45,23 +65,23 @@ struct bwarb_dev bwarb_dev;
  * fit and wake them, issue the pages' new budgets.
  *
  * The bound is in time, not in runs of the timer: when the timer comes
- * late (its overruns: highres=off rounds a 1 ms period up to the 4 ms
- * tick, a busy machine delays it), the core ticks once per boundary that
- * passed, so reservations are funded for the time that elapsed.
+ * late (highres=off fires a 1 ms timer on the 4 ms tick, a busy machine
+ * delays it), the core's tick funds every period that passed
+ * (arb_tick_span()), so reservations are funded for the time that
+ * elapsed and a waiter gets all of it at once.
  */
 static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 {
 	struct bwarb_dev *bd = container_of(t, struct bwarb_dev, timer);
-	u64 measured, granted, seq, n, i, t0, dt;
+	u64 measured, granted, seq, n, t0, dt;
 	struct arb_stats st;
 	unsigned long flags;
 	u32 waiters;
 
 	t0 = ktime_get_ns();
 	raw_spin_lock_irqsave(&bd->lock, flags);
-	n = hrtimer_forward_now(t, ns_to_ktime(bd->params.period_ns));
-	if (!n)
-		n = 1;		/* re-armed early: one boundary */
+	n = bwarb_boundaries(bd, t0);
+	hrtimer_set_expires(t, ns_to_ktime(bd->next_boundary_ns));
 	if (n > BWARB_MAX_CATCHUP) {
 		bd->lost_periods += n - BWARB_MAX_CATCHUP;
 		n = BWARB_MAX_CATCHUP;
@@ -72,13 +92,10 @@ static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 	arb_get_stats(&bd->arb, &st);
 	granted = st.granted_bytes - bd->last_granted_bytes;
 	bd->last_granted_bytes = st.granted_bytes;
-	for (i = 0; i < n; i++) {
-		arb_tick(&bd->arb, measured == ARB_MEASURED_NONE ?
-			 ARB_MEASURED_NONE : div64_u64(measured, n));
-		bd->period_seq++;
-		/* Waiters first: the pages get what is left after them. */
-		bwarb_grant_waiters(bd);
-	}
+	arb_tick_span(&bd->arb, measured, n);
+	bd->period_seq += n;
+	/* Waiters first: the pages get what is left after them. */
+	bwarb_grant_waiters(bd);
 	bwarb_fast_issue_all(bd);
 	seq = bd->period_seq;
 	waiters = bd->nr_waiters;
@@ -99,11 +116,18 @@ static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
  */
 void bwarb_timer_rearm(struct bwarb_dev *bd, u64 period_ns)
 {
+	unsigned long flags;
+	u64 next;
+
 	lockdep_assert_held(&bd->knob_mutex);
 	if (ktime_to_ns(hrtimer_get_remaining(&bd->timer)) <= (s64)period_ns)
 		return;
 	hrtimer_cancel(&bd->timer);
-	hrtimer_start(&bd->timer, ns_to_ktime(period_ns), HRTIMER_MODE_REL_HARD);
+	raw_spin_lock_irqsave(&bd->lock, flags);
+	next = ktime_get_ns() + period_ns;
+	bd->next_boundary_ns = next;
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
+	hrtimer_start(&bd->timer, ns_to_ktime(next), HRTIMER_MODE_ABS_HARD);
 }
 
 static int __init bwarb_init(void)
@@ -138,10 +162,11 @@ static int __init bwarb_init(void)
 	if (ret)
 		goto err_sysfs;
 
-	hrtimer_init(&bd->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	hrtimer_init(&bd->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
 	bd->timer.function = bwarb_period_fn;
-	hrtimer_start(&bd->timer, ns_to_ktime(p.period_ns),
-		      HRTIMER_MODE_REL_HARD);
+	bd->next_boundary_ns = ktime_get_ns() + p.period_ns;
+	hrtimer_start(&bd->timer, ns_to_ktime(bd->next_boundary_ns),
+		      HRTIMER_MODE_ABS_HARD);
 
 	ret = bwarb_device_init(bd);
 	if (ret)

@@ -973,6 +973,31 @@ static void test_burst_bounds_accumulation(void **state)
 	check(f);
 }
 
+/*
+ * Issue 11: a tick that covers 4 periods (a late timer, highres=off)
+ * funds 4 periods: a waiting reserved client gets 4 refills at once.
+ */
+static void test_tick_span_funds_elapsed_time(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t res_bytes = 100000;	/* 100 MB/s of 1 ms periods */
+	struct arb_stats s;
+	uint64_t id;
+
+	add(f, 0, 1, 100, 0);
+	add(f, 1, ARB_MAX_WEIGHT, 0, 0);
+	assert_int_equal(arb_acquire(&f->st, &f->c[1], 100 * CAP_BYTES, &id), -EAGAIN);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 4 * res_bytes, &id), -EAGAIN);
+	arb_tick_span(&f->st, ARB_MEASURED_NONE, 4);
+	check(f);
+	arb_get_stats(&f->st, &s);
+	assert_int_equal(s.periods, 4);
+	assert_int_equal(s.capacity_bytes, 4 * CAP_BYTES);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 4 * res_bytes, &id), 0);
+	arb_cancel(&f->st, &f->c[1]);
+	check(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1005,6 +1030,7 @@ int main(void)
 		T(test_hoarded_grants_refund_nothing),
 		T(test_try_acquire_miss_changes_nothing),
 		T(test_burst_bounds_accumulation),
+		T(test_tick_span_funds_elapsed_time),
 #undef T
 	};
 

@@ -6,7 +6,7 @@
 SELFTEST_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Werror -O2 -g \
 	-I. -I$(KSELFTEST_DIR)
 SELFTESTS := build/selftests/bwarb_test build/selftests/bwarb_contract_test \
-	build/selftests/bwarb_hardening_test
+	build/selftests/bwarb_hardening_test build/selftests/lowres_bound_test
 # sysfs and raw ioctl helpers, linked into every selftest binary.
 SELFTEST_IO := tests/selftests/bwarb/bwarb_selftest_io.c
 SELFTEST_IO_DEPS := $(SELFTEST_IO) tests/selftests/bwarb/bwarb_selftest_io.h
@@ -29,6 +29,8 @@ ALL_TARGETS += $(SELFTESTS)
 .PHONY: check-selftests
 check-selftests: $(BWARB_KO) $(SELFTESTS) build/bwarbctl
 	@tests/vm/run --load --check-dmesg --timeout 600 -- tests/selftests/bwarb/run_all.sh
+	@VM_APPEND=highres=off tests/vm/run --load --check-dmesg --timeout 120 -- \
+		build/selftests/lowres_bound_test
 CHECK_SUITES += selftests
 
 # make bench: ns per acquire (+ complete) through the fast path and the

@@ -72,6 +72,15 @@ static u64 test_flow_lines(enum test_dir dir)
 	return div_u64(bytes, TEST_PMU_LINE_BYTES);
 }
 
+/*
+ * offset_lines: added to every read counter's count, to make the counters
+ * jump (a large value) or go back (a smaller one after it), as a
+ * memory controller's counters do across suspend or a reset.
+ */
+static unsigned long offset_lines;
+module_param(offset_lines, ulong, 0644);
+MODULE_PARM_DESC(offset_lines, "Lines added to every read count (jumps, resets)");
+
 static u64 test_total_lines(void)
 {
 	return test_flow_lines(TEST_DIR_READ) + test_flow_lines(TEST_DIR_WRITE);
@@ -136,7 +145,7 @@ static u64 test_counter_lines(enum test_counter c)
 {
 	switch (c) {
 	case TEST_CNT_READ:
-		return test_flow_lines(TEST_DIR_READ);
+		return test_flow_lines(TEST_DIR_READ) + READ_ONCE(offset_lines);
 	case TEST_CNT_WRITE:
 		return test_flow_lines(TEST_DIR_WRITE);
 	default:
