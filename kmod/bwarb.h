@@ -56,6 +56,7 @@ struct bwarb_dev {
 	u64 period_seq;			/* [L] boundaries so far */
 	u64 last_granted_bytes;		/* [L] core total at the last tick */
 	u64 next_boundary_ns;		/* [L] ktime of the next boundary */
+	u64 late_periods;		/* [L] boundaries funded late */
 	u64 lost_periods;		/* [L] boundaries too late to fund */
 	u64 tick_ns_last;		/* [L] time the last tick took */
 	u64 tick_ns_max;		/* [L] the longest since load/reset */

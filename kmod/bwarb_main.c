@@ -82,6 +82,7 @@ static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 	raw_spin_lock_irqsave(&bd->lock, flags);
 	n = bwarb_boundaries(bd, t0);
 	hrtimer_set_expires(t, ns_to_ktime(bd->next_boundary_ns));
+	bd->late_periods += n - 1;
 	if (n > BWARB_MAX_CATCHUP) {
 		bd->lost_periods += n - BWARB_MAX_CATCHUP;
 		n = BWARB_MAX_CATCHUP;

@@ -164,7 +164,7 @@ static ssize_t fast_bytes_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%llu\n", bwarb_stats(&bwarb_dev).fast_bytes);
 }
 
-enum bwarb_tick_fig { TICK_LAST, TICK_MAX, TICK_LOST };
+enum bwarb_tick_fig { TICK_LAST, TICK_MAX, TICK_LATE, TICK_LOST };
 
 static u64 bwarb_tick_figure(struct bwarb_dev *bd, enum bwarb_tick_fig f)
 {
@@ -172,8 +172,20 @@ static u64 bwarb_tick_figure(struct bwarb_dev *bd, enum bwarb_tick_fig f)
 	u64 v;
 
 	raw_spin_lock_irqsave(&bd->lock, flags);
-	v = f == TICK_LAST ? bd->tick_ns_last :
-	    f == TICK_MAX ? bd->tick_ns_max : bd->lost_periods;
+	switch (f) {
+	case TICK_LAST:
+		v = bd->tick_ns_last;
+		break;
+	case TICK_MAX:
+		v = bd->tick_ns_max;
+		break;
+	case TICK_LATE:
+		v = bd->late_periods;
+		break;
+	default:
+		v = bd->lost_periods;
+		break;
+	}
 	raw_spin_unlock_irqrestore(&bd->lock, flags);
 	return v;
 }
@@ -210,6 +222,13 @@ static ssize_t tick_ns_max_store(struct kobject *kobj,
 	return count;
 }
 
+/* Boundaries that passed before the timer ran (funded by a later run). */
+static ssize_t late_periods_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_tick_figure(&bwarb_dev, TICK_LATE));
+}
+
 /* Boundaries the timer was too late to fund (more than 16 at once). */
 static ssize_t lost_periods_show(struct kobject *kobj,
 				 struct kobj_attribute *attr, char *buf)
@@ -219,6 +238,7 @@ static ssize_t lost_periods_show(struct kobject *kobj,
 
 static struct kobj_attribute tick_ns_attr = __ATTR_RO(tick_ns);
 static struct kobj_attribute tick_ns_max_attr = __ATTR_RW_MODE(tick_ns_max, 0644);
+static struct kobj_attribute late_periods_attr = __ATTR_RO(late_periods);
 static struct kobj_attribute lost_periods_attr = __ATTR_RO(lost_periods);
 static struct kobj_attribute nr_clients_attr = __ATTR_RO(nr_clients);
 static struct kobj_attribute granted_bytes_attr = __ATTR_RO(granted_bytes);
@@ -239,6 +259,7 @@ static struct attribute *bwarb_attrs[] = {
 	&fast_bytes_attr.attr,
 	&tick_ns_attr.attr,
 	&tick_ns_max_attr.attr,
+	&late_periods_attr.attr,
 	&lost_periods_attr.attr,
 	NULL,
 };

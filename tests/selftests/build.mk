@@ -57,3 +57,27 @@ build/bwarb-host/host_unit_test: build/asan/tests/selftests/bwarb/host_unit_test
 check-bwarb-host: build/bwarb-host/host_unit_test build/bwarbctl
 	@CMOCKA_MESSAGE_OUTPUT=TAP build/bwarb-host/host_unit_test
 CHECK_SUITES += bwarb-host
+
+# Suite 'hostile' (issue 11): tests/selftests/bwarb/hostile.c in one boot,
+# HOSTILE_SECONDS (20) of unprivileged processes doing random things
+# beside a reserved client, then the dmesg check. It prints its seed;
+# HOSTILE_ARGS="--seed N" replays one. Also on the rt kernel (hostile-rt)
+# and, outside make check, the debug kernel (check-hostile-debug).
+HOSTILE_SECONDS ?= 20
+HOSTILE_ARGS ?=
+build/hostile: tests/selftests/bwarb/hostile.c $(SELFTEST_IO_DEPS) kmod/uapi/bwarb.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -o $@ $< $(SELFTEST_IO)
+ALL_TARGETS += build/hostile
+
+.PHONY: check-hostile check-hostile-rt check-hostile-debug
+check-hostile: $(BWARB_KO) build/hostile
+	@tests/vm/run --load --check-dmesg --timeout 300 -- \
+		build/hostile --seconds $(HOSTILE_SECONDS) $(HOSTILE_ARGS)
+check-hostile-rt: build/kmod-rt/bwarb.ko build/hostile
+	@tests/vm/run --kernel rt --load --check-dmesg --timeout 300 -- \
+		build/hostile --seconds $(HOSTILE_SECONDS) $(HOSTILE_ARGS)
+check-hostile-debug: build/kmod-debug/bwarb.ko build/hostile
+	@tests/vm/run --kernel debug --load --check-dmesg --timeout 900 -- \
+		build/hostile --seconds $(HOSTILE_SECONDS) $(HOSTILE_ARGS)
+CHECK_SUITES += hostile hostile-rt

@@ -29,10 +29,16 @@ jobs=${DEBUG_KERNEL_JOBS:-$(nproc)}
 mk() { nice -n 10 make -s -C "$src" O="$obj" "$@"; }
 t0=$(date +%s)
 mkdir -p "$obj"
-mk x86_64_defconfig >&2
-mk kvm_guest.config >&2
-"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$frag" >/dev/null
-mk olddefconfig >&2
+# The configuration is made again only when the fragment changed (a new
+# .config would rebuild everything).
+cfg_hash=$(sha256sum <"$frag" | cut -c1-16)
+if [ "$(cat "$obj/.config-hash" 2>/dev/null)" != "$cfg_hash" ]; then
+	mk x86_64_defconfig >&2
+	mk kvm_guest.config >&2
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$frag" >/dev/null
+	mk olddefconfig >&2
+	echo "$cfg_hash" >"$obj/.config-hash"
+fi
 # Every requested option must have survived olddefconfig.
 bad=0
 while IFS= read -r line; do
@@ -45,17 +51,19 @@ while IFS= read -r line; do
 	fi
 done <"$frag"
 [ $bad -eq 0 ] || echo "debug-kernel: (options above were overridden by Kconfig dependencies)" >&2
-mk -j"$jobs" vmlinux modules >&2
+mk -j"$jobs" bzImage modules >&2
 kver=$(cat "$obj/include/config/kernel.release")
 dir="$top/.cache/vm/$kver"
 rm -rf "$dir"
-mkdir -p "$dir/pkg"
+mkdir -p "$dir/pkg/boot"
 mk INSTALL_MOD_PATH="$dir/pkg" INSTALL_MOD_STRIP=1 modules_install >&2
 rm -f "$dir/pkg/lib/modules/$kver/build" "$dir/pkg/lib/modules/$kver/source"
-# The VM boots the ELF vmlinux through its PVH entry (no bzImage built).
-cp "$obj/vmlinux" "$dir/vmlinux"
+# The bzImage, not the ELF vmlinux: with KASAN this kernel dies before its
+# first console line when entered through PVH (the generic kernel boots
+# that way); the bzImage's own decompressor and set-up work.
+cp "$obj/arch/x86/boot/bzImage" "$dir/pkg/boot/vmlinuz-$kver"
 touch "$dir/vmlinux.done" && echo debug >"$dir/ready"
 echo "debug-kernel: built $kver in $(( $(date +%s) - t0 )) s with -j$jobs" >&2
-echo "$(( $(date +%s) - t0 ))" >"$base/build-seconds"
+echo "$(( $(date +%s) - t0 )) s, -j$jobs, $(date -u +%FT%TZ)" >>"$base/build-seconds"
 echo "$dir" >"$base/ready-$hash"
 echo "$dir"
