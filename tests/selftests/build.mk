@@ -24,13 +24,23 @@ build/selftests/bwarb_contract_test: tests/selftests/bwarb/bwarb_contract_test.c
 	$(CC) $(SELFTEST_CFLAGS) -Ilibruntime -o $@ $< $(SELFTEST_IO) \
 		libruntime/bwarb_client.c -lpthread
 
-ALL_TARGETS += $(SELFTESTS)
+# The client library on a CPU without cmpxchg16b (a third boot, -cpu max,-cx16).
+build/selftests/nocx16_test: tests/selftests/bwarb/nocx16_test.c \
+		$(SELFTEST_IO_DEPS) libruntime/bwarb_client.c libruntime/bwarb_client.h \
+		kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
+	@mkdir -p $(@D)
+	$(CC) $(SELFTEST_CFLAGS) -Ilibruntime -o $@ $< $(SELFTEST_IO) \
+		libruntime/bwarb_client.c -lpthread
+
+ALL_TARGETS += $(SELFTESTS) build/selftests/nocx16_test
 
 .PHONY: check-selftests
-check-selftests: $(BWARB_KO) $(SELFTESTS) build/bwarbctl
+check-selftests: $(BWARB_KO) $(SELFTESTS) build/selftests/nocx16_test build/bwarbctl
 	@tests/vm/run --load --check-dmesg --timeout 600 -- tests/selftests/bwarb/run_all.sh
 	@VM_APPEND=highres=off tests/vm/run --load --check-dmesg --timeout 120 -- \
 		build/selftests/lowres_bound_test
+	@VM_CPU=max,-cx16 tests/vm/run --load --check-dmesg --timeout 120 -- \
+		build/selftests/nocx16_test
 CHECK_SUITES += selftests
 
 # make bench: ns per acquire (+ complete) through the fast path and the
