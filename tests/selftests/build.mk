@@ -72,7 +72,9 @@ CHECK_SUITES += bwarb-host
 # HOSTILE_SECONDS (20) of unprivileged processes doing random things
 # beside a reserved client, then the dmesg check. It prints its seed;
 # HOSTILE_ARGS="--seed N" replays one. Also on the rt kernel (hostile-rt)
-# and, outside make check, the debug kernel (check-hostile-debug).
+# and, outside make check, the debug kernel (check-hostile-debug). The
+# generic and rt runs use multi-threaded TCG (--mttcg): the two vCPUs
+# really run in parallel (README, "MTTCG").
 HOSTILE_SECONDS ?= 20
 HOSTILE_ARGS ?=
 build/hostile: tests/selftests/bwarb/hostile.c $(SELFTEST_IO_DEPS) kmod/uapi/bwarb.h
@@ -82,10 +84,10 @@ ALL_TARGETS += build/hostile
 
 .PHONY: check-hostile check-hostile-rt check-hostile-debug
 check-hostile: $(BWARB_KO) build/hostile
-	@tests/vm/run --load --check-dmesg --timeout 300 -- \
+	@tests/vm/run --mttcg --load --check-dmesg --timeout 300 -- \
 		build/hostile --seconds $(HOSTILE_SECONDS) $(HOSTILE_ARGS)
 check-hostile-rt: build/kmod-rt/bwarb.ko build/hostile
-	@tests/vm/run --kernel rt --load --check-dmesg --timeout 300 -- \
+	@tests/vm/run --mttcg --kernel rt --load --check-dmesg --timeout 300 -- \
 		build/hostile --seconds $(HOSTILE_SECONDS) $(HOSTILE_ARGS)
 check-hostile-debug: build/kmod-debug/bwarb.ko build/hostile
 	@tests/vm/run --kernel debug --load --check-dmesg --timeout 900 -- \

@@ -507,6 +507,15 @@ static void knobs_main(uint64_t seed, double end)
 			break;
 		case 3:
 			knob_write("tick_ns_max", "0");
+			/*
+			 * Static keys (tracepoints) patched with int3 while
+			 * the other vCPU runs through them: under MTTCG the
+			 * suite runs with, a vCPU once spun on such an int3.
+			 */
+			sysfs_write("/sys/kernel/tracing/events/bwarb/enable",
+				    below(2) ? "1" : "0");
+			sysfs_write("/sys/kernel/tracing/events/sched/sched_switch/enable",
+				    below(2) ? "1" : "0");
 			break;
 		default:
 			knob_write("period_us", "1000");
@@ -520,6 +529,8 @@ static void knobs_main(uint64_t seed, double end)
 			knob_write("period_us", below(4) ? "1000" : "10");
 	}
 	knob_write("period_us", "1000");
+	sysfs_write("/sys/kernel/tracing/events/bwarb/enable", "0");
+	sysfs_write("/sys/kernel/tracing/events/sched/sched_switch/enable", "0");
 	_exit(0);
 }
 
