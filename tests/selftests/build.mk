@@ -93,3 +93,15 @@ check-hostile-debug: build/kmod-debug/bwarb.ko build/hostile
 	@tests/vm/run --kernel debug --load --check-dmesg --timeout 900 -- \
 		build/hostile --seconds $(HOSTILE_SECONDS) $(HOSTILE_ARGS)
 CHECK_SUITES += hostile hostile-rt
+
+# make bench-bwarb-tick: the period timer's cost per boundary with every
+# client slot (max_clients) registered, mapped and hammered (README, "Tick
+# cost"); generic kernel, then the rt one.
+build/tick_cost: tests/selftests/bwarb/tick_cost.c $(SELFTEST_IO_DEPS) kmod/uapi/bwarb.h
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g -I. -o $@ $< $(SELFTEST_IO) -lpthread
+.PHONY: bench-bwarb-tick
+bench-bwarb-tick: $(BWARB_KO) build/tick_cost build/kmod-rt/bwarb.ko
+	@tests/vm/run --load --timeout 300 -- build/tick_cost
+	@tests/vm/run --kernel rt --load --timeout 300 -- build/tick_cost
+BENCH_TARGETS += bench-bwarb-tick
