@@ -269,16 +269,19 @@ static int arb_new_grant(struct arb_state *st, struct arb_client *c, u64 bytes,
 
 /*
  * Moves what the client may draw from the light pool and the pool into
- * its budget, towards bytes. A client in debt draws nothing: it repays
- * from its own funding only. With @all_or_nothing, draws only if that
- * covers bytes. Returns true if it drew (or would have drawn) enough.
+ * its budget, towards bytes. A client in debt draws nothing unless it
+ * waited at the last tick: it repays from its own funding only (a debtor
+ * that waited had its debt in its demand, so what is left in the pool
+ * after the tick is at most the water-fill's rounding). With
+ * @all_or_nothing, draws only if that covers bytes. Returns true if it
+ * drew (or would have drawn) enough.
  */
 static bool arb_draw_pools(struct arb_state *st, struct arb_client *c,
 			   u64 bytes, bool all_or_nothing)
 {
 	u64 have = arb_budget(c), light = 0, draw;
 
-	if (c->debt)
+	if (c->debt && !c->waited_last_tick)
 		return false;
 	if (st->pool_light && !c->backlogged)
 		light = arb_min(arb_min(st->pool_light, bytes - have),
