@@ -56,6 +56,13 @@ static u64 bwarb_boundaries(struct bwarb_dev *bd, u64 now)
 	bd->next_boundary_ns += n * period;
 	if (bd->next_boundary_ns <= now)	/* not reached: belt and braces */
 		bd->next_boundary_ns = now + period;
+	/*
+	 * A late run must not be followed at once by the next: clients get
+	 * at least half a period to use what it issued. A boundary skipped
+	 * so is funded by the next run, which counts it as passed.
+	 */
+	if (bd->next_boundary_ns - now < period / 2)
+		bd->next_boundary_ns += period;
 	return n;
 }
 
