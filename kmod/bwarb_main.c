@@ -56,14 +56,17 @@ static u64 bwarb_boundaries(struct bwarb_dev *bd, u64 now)
 	bd->next_boundary_ns += n * period;
 	if (bd->next_boundary_ns <= now)	/* not reached: belt and braces */
 		bd->next_boundary_ns = now + period;
-	/*
-	 * A late run must not be followed at once by the next: clients get
-	 * at least half a period to use what it issued. A boundary skipped
-	 * so is funded by the next run, which counts it as passed.
-	 */
-	if (bd->next_boundary_ns - now < period / 2)
-		bd->next_boundary_ns += period;
 	return n;
+}
+
+/*
+ * When the timer runs next: at the next boundary, but not before half a
+ * period from @now, so that clients get time to use what a late run
+ * issued. A boundary passed so is counted (and funded) by that run.
+ */
+static u64 bwarb_next_run(struct bwarb_dev *bd, u64 now)
+{
+	return max(bd->next_boundary_ns, now + bd->params.period_ns / 2);
 }
 
 /*
@@ -88,7 +91,7 @@ static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 	t0 = ktime_get_ns();
 	raw_spin_lock_irqsave(&bd->lock, flags);
 	n = bwarb_boundaries(bd, t0);
-	hrtimer_set_expires(t, ns_to_ktime(bd->next_boundary_ns));
+	hrtimer_set_expires(t, ns_to_ktime(bwarb_next_run(bd, t0)));
 	bd->late_periods += n - 1;
 	if (n > BWARB_MAX_CATCHUP) {
 		bd->lost_periods += n - BWARB_MAX_CATCHUP;
