@@ -168,6 +168,55 @@ TEST_F(hard, unprivileged_cannot_reserve_or_outweigh)
 		close(fd);
 }
 
+#define PARAMS "/sys/module/bwarb/parameters/"
+
+/*
+ * A member of the privileged_gid group (here nobody with supplementary
+ * group 4242) may reserve and weigh more, within user_reserve_mbps for
+ * its uid (-EDQUOT beyond).
+ */
+TEST_F(hard, privileged_group_within_user_reserve)
+{
+	gid_t g = 4242;
+	int st, fd;
+	pid_t pid;
+
+	ASSERT_EQ(0, sysfs_write(PARAMS "privileged_gid", "4242"));
+	ASSERT_EQ(0, sysfs_write(PARAMS "user_reserve_mbps", "20"));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		int a, b, c;
+
+		if (setgroups(1, &g) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(200);
+		a = open_register("grp-a", BWARB_MAX_WEIGHT, 15);
+		if (a < 0)
+			_exit(1);
+		b = open_register("grp-b", 1, 10);	/* 25 > 20 */
+		if (b != -EDQUOT)
+			_exit(2);
+		c = open_register("grp-c", 1, 5);	/* 20: fits */
+		if (c < 0)
+			_exit(3);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		TH_LOG("child status 0x%x (1: no reservation, 2: over the user limit, 3: within)", st);
+	/* Without the group again: no reservation. */
+	ASSERT_EQ(0, sysfs_write(PARAMS "privileged_gid", "-1"));
+	ASSERT_EQ(0, sysfs_write(PARAMS "user_reserve_mbps", "0"));
+	EXPECT_EQ(EPERM, as_nobody(nobody_reserve, NULL));
+	/* Root is not held to the per-user limit. */
+	ASSERT_EQ(0, sysfs_write(PARAMS "user_reserve_mbps", "1"));
+	fd = open_register("root-res", 1, 40);
+	EXPECT_LE(0, fd);
+	if (fd >= 0)
+		close(fd);
+	ASSERT_EQ(0, sysfs_write(PARAMS "user_reserve_mbps", "0"));
+}
+
 static int nobody_many(void *arg)
 {
 	unsigned int limit = *(unsigned int *)arg, i;
