@@ -164,6 +164,9 @@ static int __init bwarb_init(void)
 		return ret;
 	}
 	bd->params = p;
+	/* Before the knobs exist: a period_us write looks at the timer. */
+	hrtimer_init(&bd->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
+	bd->timer.function = bwarb_period_fn;
 
 	ret = bwarb_sysfs_init(bd);
 	if (ret)
@@ -173,8 +176,6 @@ static int __init bwarb_init(void)
 	if (ret)
 		goto err_sysfs;
 
-	hrtimer_init(&bd->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
-	bd->timer.function = bwarb_period_fn;
 	bd->next_boundary_ns = ktime_get_ns() + p.period_ns;
 	hrtimer_start(&bd->timer, ns_to_ktime(bd->next_boundary_ns),
 		      HRTIMER_MODE_ABS_HARD);
@@ -185,8 +186,11 @@ static int __init bwarb_init(void)
 	return 0;
 
 err_timer:
-	hrtimer_cancel(&bd->timer);
 	bwarb_counters_exit(bd);
+	debugfs_remove_recursive(bd->debugfs);
+	bwarb_sysfs_exit(bd);
+	hrtimer_cancel(&bd->timer);
+	return ret;
 err_sysfs:
 	debugfs_remove_recursive(bd->debugfs);
 	bwarb_sysfs_exit(bd);
@@ -199,10 +203,11 @@ static void __exit bwarb_exit(void)
 
 	/* No file is open: the misc device's fops hold the module. */
 	bwarb_device_exit(bd);
-	hrtimer_cancel(&bd->timer);
 	bwarb_counters_exit(bd);
 	debugfs_remove_recursive(bd->debugfs);
+	/* The knobs first: a period_us write in flight could re-arm the timer. */
 	bwarb_sysfs_exit(bd);
+	hrtimer_cancel(&bd->timer);
 }
 
 module_init(bwarb_init);
