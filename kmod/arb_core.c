@@ -211,10 +211,23 @@ static u64 arb_repay(struct arb_state *st, struct arb_client *c, u64 bytes)
 	return bytes - r;
 }
 
+/*
+ * The most debt a client may owe: ARB_MAX_DEBT_PERIODS periods of the
+ * whole capacity. A client that declares more than it was granted pays
+ * for it with its own funding only (it draws no pool while in debt), so a
+ * lie costs the liar, and at most this much.
+ */
+static u64 arb_debt_limit(const struct arb_state *st)
+{
+	return arb_min(ARB_MAX_DEBT_PERIODS *
+		       arb_rate_bytes(st->p.capacity_mbps, st->p.period_ns),
+		       ARB_MAX_REQUEST_BYTES);
+}
+
 static void arb_add_debt(struct arb_state *st, struct arb_client *c, u64 bytes)
 {
-	u64 d = arb_min(bytes, ARB_MAX_REQUEST_BYTES - arb_min(c->debt,
-						ARB_MAX_REQUEST_BYTES));
+	u64 limit = arb_debt_limit(st);
+	u64 d = arb_min(bytes, limit - arb_min(c->debt, limit));
 
 	c->debt += d;
 	st->debt_total += d;
@@ -237,6 +250,7 @@ static int arb_new_grant(struct arb_state *st, struct arb_client *c, u64 bytes,
 	c->used_slots |= 1ULL << slot;
 	c->grants[slot].id = id;
 	c->grants[slot].bytes = bytes;
+	c->grants[slot].period = st->period;
 	c->used_this_period += bytes;
 	c->acct_granted += bytes;
 	c->st.granted_bytes += bytes;
@@ -254,60 +268,87 @@ static int arb_new_grant(struct arb_state *st, struct arb_client *c, u64 bytes,
 	return 0;
 }
 
-/* See arb_params.borrow_periods. */
-static bool arb_may_borrow(const struct arb_state *st, const struct arb_client *c,
-			   u64 bytes)
+/*
+ * Moves what the client may draw from the light pool and the pool into
+ * its budget, towards bytes. A client in debt draws nothing unless it
+ * waited at the last tick: it repays from its own funding only (a debtor
+ * that waited had its debt in its demand, so what is left in the pool
+ * after the tick is at most the water-fill's rounding). With
+ * @all_or_nothing, draws only if that covers bytes. Returns true if it
+ * drew (or would have drawn) enough.
+ */
+static bool arb_draw_pools(struct arb_state *st, struct arb_client *c,
+			   u64 bytes, bool all_or_nothing)
 {
-	return st->p.borrow_periods && !st->nr_waiting && !c->debt &&
-	       !c->pending_bytes && bytes > st->cap_bytes &&
-	       bytes <= st->cap_bytes * st->p.borrow_periods;
-}
+	u64 have = arb_budget(c), light = 0, draw;
 
-int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
-		u64 *grant_id)
-{
-	u64 have, draw;
-
-	if (!bytes || bytes > ARB_MAX_REQUEST_BYTES)
-		return -EINVAL;
-	if (c->used_slots == ARB_ALL_SLOTS)
-		return -EBUSY;
-
-	have = arb_budget(c);
-	if (have < bytes && st->pool_light && !c->backlogged) {
+	if (c->debt && !c->waited_last_tick)
+		return false;
+	if (st->pool_light && !c->backlogged)
+		light = arb_min(arb_min(st->pool_light, bytes - have),
+				arb_sub_sat(2 * c->light_share, c->light_drawn));
+	if (all_or_nothing && have + light + st->pool < bytes)
+		return false;
+	if (light) {
 		/*
 		 * What the tick held for the clients that did not wait: up to
 		 * twice its own part, so that one's fluctuation is covered by
 		 * the others' and a newcomer cannot take it all.
 		 */
-		draw = arb_min(arb_min(st->pool_light, bytes - have + c->debt),
-			       arb_sub_sat(2 * c->light_share, c->light_drawn));
-		c->light_drawn += draw;
-		st->pool_light -= draw;
-		c->share_budget += arb_repay(st, c, draw);
+		c->light_drawn += light;
+		st->pool_light -= light;
+		c->share_budget += arb_repay(st, c, light);
 		have = arb_budget(c);
 	}
 	if (have < bytes && st->pool) {
 		/* Capacity nobody was funded with: work-conserving draw. */
-		draw = arb_min(st->pool, bytes - have + c->debt);
+		draw = arb_min(st->pool, bytes - have);
 		st->pool -= draw;
 		c->share_budget += arb_repay(st, c, draw);
 		have = arb_budget(c);
 	}
-	if (have < bytes && arb_may_borrow(st, c, bytes)) {
-		/*
-		 * Larger than a period can fund, on a bus nobody waits for:
-		 * the rest now, as this client's debt, repaid from its own
-		 * next funding (nobody else's budget is touched).
-		 */
-		arb_add_debt(st, c, bytes - have);
-		c->acct_funded += bytes - have;
-		c->share_budget += bytes - have;
-		have = bytes;
-	}
-	if (have >= bytes)
-		return arb_new_grant(st, c, bytes, grant_id);
+	return have >= bytes;
+}
 
+/*
+ * See arb_params.borrow_periods: a request above one period's capacity,
+ * on a bus nobody waits for, from a client that owes nothing, whose
+ * shortfall the debt limit takes whole.
+ */
+static bool arb_may_borrow(const struct arb_state *st, const struct arb_client *c,
+			   u64 bytes)
+{
+	u64 have = arb_budget(c);
+
+	return st->p.borrow_periods && !st->nr_waiting && !c->debt &&
+	       !c->pending_bytes && bytes > st->cap_bytes &&
+	       bytes <= st->cap_bytes * st->p.borrow_periods && have < bytes &&
+	       bytes - have <= arb_debt_limit(st);
+}
+
+int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
+		u64 *grant_id)
+{
+	if (!bytes || bytes > ARB_MAX_REQUEST_BYTES)
+		return -EINVAL;
+	if (c->used_slots == ARB_ALL_SLOTS)
+		return -EBUSY;
+
+	if (arb_budget(c) >= bytes || arb_draw_pools(st, c, bytes, false))
+		return arb_new_grant(st, c, bytes, grant_id);
+	if (arb_may_borrow(st, c, bytes)) {
+		/*
+		 * Larger than a period can fund: the rest now, as this
+		 * client's debt, repaid from its own next funding (nobody
+		 * else's budget is touched).
+		 */
+		u64 rest = bytes - arb_budget(c);
+
+		arb_add_debt(st, c, rest);
+		c->acct_funded += rest;
+		c->share_budget += rest;
+		return arb_new_grant(st, c, bytes, grant_id);
+	}
 	if (!c->pending_bytes) {
 		c->wait_start_period = st->period;
 		c->st.waits++;
@@ -316,6 +357,21 @@ int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
 	c->pending_bytes = bytes;
 	arb_activate(st, c);
 	return -EAGAIN;
+}
+
+int arb_try_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
+		    u64 *grant_id)
+{
+	if (!bytes || bytes > ARB_MAX_REQUEST_BYTES)
+		return -EINVAL;
+	if (c->used_slots == ARB_ALL_SLOTS)
+		return -EBUSY;
+	/* A demand is waiting (another caller of this client): no change. */
+	if (c->pending_bytes)
+		return -EAGAIN;
+	if (arb_budget(c) < bytes && !arb_draw_pools(st, c, bytes, true))
+		return -EAGAIN;
+	return arb_new_grant(st, c, bytes, grant_id);
 }
 
 void arb_cancel(struct arb_state *st, struct arb_client *c)
@@ -366,7 +422,7 @@ int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
 		 u64 actual)
 {
 	struct arb_grant *g;
-	u64 granted;
+	u64 granted, issued;
 
 	if (actual > ARB_MAX_REQUEST_BYTES)
 		return -EINVAL;
@@ -375,11 +431,19 @@ int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
 		return -ENOENT;
 	granted = g->bytes;
 	c->used_slots &= ~(1ULL << (grant_id & ARB_SLOT_MASK));
+	issued = g->period;
 	g->id = 0;
 	g->bytes = 0;
+	g->period = 0;
 	arb_count_completed(st, c, actual);
 	if (actual < granted) {
-		arb_refund(st, c, granted - actual);
+		/*
+		 * Unused bytes return only within the period the grant was
+		 * issued in; after it they expired, as all unused budget does
+		 * (grants kept across periods refund nothing).
+		 */
+		if (issued == st->period)
+			arb_refund(st, c, granted - actual);
 	} else if (actual > granted) {
 		arb_add_debt(st, c, actual - granted);
 		arb_activate(st, c);
@@ -505,6 +569,15 @@ static u64 arb_fund_clients(struct arb_state *st, u64 *weights)
 			need = arb_sub_sat(c->pending_bytes, arb_budget(c));
 			add = arb_min(arb_reserve_refill(st, c),
 				      arb_add_sat(need + c->debt, grow));
+			/*
+			 * burst_bytes bounds what the reservation accumulates
+			 * (the wait bound covers requests up to it): once the
+			 * client holds that much, its refills only repay debt
+			 * and the rest is lent to the others.
+			 */
+			if (c->p.burst_bytes &&
+			    c->reserve_budget >= c->p.burst_bytes)
+				add = arb_min(add, c->debt);
 			charged += add;
 			c->reserve_budget += arb_repay(st, c, add);
 			need = arb_sub_sat(c->pending_bytes, arb_budget(c));
@@ -545,8 +618,13 @@ static u64 arb_fund_clients(struct arb_state *st, u64 *weights)
 				st->pool_light += add;
 				c->light_share = add;
 			}
-			c->demand = arb_sub_sat(want, add) + c->debt;
-			c->own_demand = c->debt;
+			/*
+			 * Debt is repaid from the client's reservation and,
+			 * while it waits, its weighted share: a client that
+			 * does not wait asks nothing for it.
+			 */
+			c->demand = arb_sub_sat(want, add);
+			c->own_demand = 0;
 		}
 		if (c->demand) {
 			w += c->p.weight;
@@ -662,6 +740,24 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes)
 		return true;
 	for (c = st->wf_head; c && !wake; c = c->wnext)
 		wake = c->pending_bytes && arb_budget(c) >= c->pending_bytes;
+	return wake;
+}
+
+bool arb_tick_span(struct arb_state *st, u64 measured_bytes, u32 n)
+{
+	u64 period = st->p.period_ns;
+	bool wake;
+
+	if (n <= 1)
+		return arb_tick(st, measured_bytes);
+	if (n > ARB_MAX_SPAN)
+		n = ARB_MAX_SPAN;
+	/* One tick of n periods: capacity and refills for all of them. */
+	st->p.period_ns = period * n;
+	wake = arb_tick(st, measured_bytes);
+	st->p.period_ns = period;
+	st->period += n - 1;
+	st->st.periods += n - 1;
 	return wake;
 }
 

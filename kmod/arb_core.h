@@ -63,6 +63,8 @@
 #define ARB_MAX_MBPS		10000000ULL	/* 10 TB/s keeps products in u64 */
 #define ARB_MAX_REQUEST_BYTES	1099511627776ULL /* 2^40: acquire, burst, complete */
 #define ARB_MAX_BORROW_PERIODS	64U
+#define ARB_MAX_SPAN		16U	/* periods one arb_tick_span() funds */
+#define ARB_MAX_DEBT_PERIODS	8ULL	/* debt limit, in periods of capacity */
 #define ARB_EMA_SHIFT		3	/* unattributed EMA weight 1/8 */
 /* arb_fastpath_settle(): the page's counters contradict each other. */
 #define ARB_FP_INCONSISTENT	UINT64_MAX
@@ -83,8 +85,9 @@ struct arb_params {
 	 * 0: a request larger than one period's capacity waits for its
 	 * budget to build up over periods. N (<= ARB_MAX_BORROW_PERIODS): it
 	 * is granted at once, the shortfall as the client's own debt (repaid
-	 * from its next funding), when nobody waits, the client owes nothing
-	 * and the request is at most N periods of capacity.
+	 * from its next funding), when nobody waits, the client owes nothing,
+	 * the request is at most N periods of capacity and the shortfall
+	 * within the debt limit (ARB_MAX_DEBT_PERIODS).
 	 */
 	u32 borrow_periods;
 };
@@ -93,12 +96,16 @@ struct arb_client_params {
 	u32 class;		/* enum arb_class */
 	u32 weight;		/* 1..ARB_MAX_WEIGHT */
 	u64 reserve_mbps;	/* 0..guaranteed_mbps, admission-controlled */
-	u64 burst_bytes;	/* largest request the wait bound covers */
+	u64 burst_bytes;	/* largest request the wait bound covers: the
+				 * most reservation a waiting client
+				 * accumulates (0: no limit)
+				 */
 };
 
 struct arb_grant {
 	u64 id;			/* 0 means a free slot */
 	u64 bytes;
+	u64 period;		/* the period it was issued in */
 };
 
 /* Per-client statistics, as QUERY and debugfs report them. */
@@ -236,15 +243,27 @@ void arb_client_remove(struct arb_state *st, struct arb_client *c);
 int arb_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
 		u64 *grant_id);
 
+/*
+ * arb_acquire() without waiting: grants now if the client's budget and
+ * what it may draw cover bytes, else -EAGAIN with nothing changed (no
+ * demand recorded, nothing drawn, no statistics). -EAGAIN also while a
+ * demand of the client waits. -EINVAL and -EBUSY as arb_acquire().
+ */
+int arb_try_acquire(struct arb_state *st, struct arb_client *c, u64 bytes,
+		    u64 *grant_id);
+
 /* The waiting acquire of c gave up. */
 void arb_cancel(struct arb_state *st, struct arb_client *c);
 
 /*
  * Finishes a grant. actual < granted returns the difference to the client's
  * budget (which, like all budget, expires at the next tick unless the
- * client waits); actual > granted is charged as debt against its next
- * periods. -ENOENT: no such outstanding grant. -EINVAL: actual above
- * ARB_MAX_REQUEST_BYTES.
+ * client waits) if the grant was issued in the current period; a grant
+ * from an earlier period returns nothing (its bytes expired with that
+ * period). actual > granted is charged as debt against its next periods,
+ * up to ARB_MAX_DEBT_PERIODS periods of capacity in all; a client in debt
+ * draws no pool and repays from its own funding only. -ENOENT: no such
+ * outstanding grant. -EINVAL: actual above ARB_MAX_REQUEST_BYTES.
  */
 int arb_complete(struct arb_state *st, struct arb_client *c, u64 grant_id,
 		 u64 actual);
@@ -261,6 +280,16 @@ int arb_grant_bytes(const struct arb_client *c, u64 grant_id, u64 *bytes);
  * visited.
  */
 bool arb_tick(struct arb_state *st, u64 measured_bytes);
+
+/*
+ * arb_tick() for n boundaries that passed at once (a late timer; one
+ * whose resolution is coarser than the period): one tick that funds n
+ * periods (capacity and reservation refills), so that what clients get
+ * follows time, not the number of ticks. n is at most ARB_MAX_SPAN
+ * (larger values fund ARB_MAX_SPAN periods); the period counters advance
+ * by n. measured_bytes covers all n periods.
+ */
+bool arb_tick_span(struct arb_state *st, u64 measured_bytes, u32 n);
 
 /*
  * Fast path. arb_fastpath_issue() moves the client's usable budget and its

@@ -9,33 +9,59 @@
 #include <linux/hrtimer.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/uidgid.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
-#include <linux/wait.h>
 
 #include "arb_core.h"
 #include "uapi/bwarb.h"
 
 /*
- * The arbiter device. @lock is a spinlock taken with interrupts disabled
- * because the period hrtimer runs in hard-irq context; it protects every
- * field marked [L], the core state and every registered client's core
- * state. Nothing sleeps under it.
+ * Per-user accounting for the privilege model (bwarb_dev.c): how many
+ * clients a uid has registered and the MB/s they reserve. [L]
+ */
+struct bwarb_user {
+	struct list_head node;		/* [L] in bwarb_dev.users */
+	kuid_t uid;
+	u32 clients;			/* [L] */
+	u64 reserve_mbps;		/* [L] */
+};
+
+/*
+ * The arbiter device. @lock is a raw spinlock taken with interrupts
+ * disabled: the period hrtimer runs in hard-irq context (also on
+ * PREEMPT_RT, HRTIMER_MODE_ABS_HARD), where only raw spinlocks may be
+ * taken. It protects every field marked [L], the core state and every
+ * registered client's core state. Nothing under it sleeps or takes a
+ * sleeping lock (spinlock_t is one on PREEMPT_RT): waiters are woken with
+ * wake_up_process(), which takes only raw scheduler locks, never through
+ * a waitqueue. Lock order: @lock, then bwarb_counters.lock (raw too),
+ * then the scheduler's locks inside wake_up_process().
+ *
+ * @knob_mutex serialises the knob writes that re-arm @timer (process
+ * context; taken before @lock).
  */
 struct bwarb_dev {
-	spinlock_t lock;		/* see above; irqsave everywhere */
+	raw_spinlock_t lock;		/* see above; irqsave everywhere */
 	struct arb_state arb;		/* [L] the policy core */
 	struct arb_params params;	/* [L] copy of the core's parameters */
 	struct list_head clients;	/* [L] registered bwarb_client.node */
 	struct list_head fast_clients;	/* [L] clients with a fast page */
 	struct list_head waiting;	/* [L] undecided waiting acquires */
+	struct list_head users;		/* [L] struct bwarb_user */
 	u32 nr_clients;			/* [L] registered clients */
 	u32 nr_waiters;			/* [L] acquires blocked in the core */
 	u32 next_client_id;		/* [L] ids handed out so far */
-	u64 period_seq;			/* [L] ticks so far */
+	u64 period_seq;			/* [L] boundaries so far */
 	u64 last_granted_bytes;		/* [L] core total at the last tick */
+	u64 next_boundary_ns;		/* [L] ktime of the next boundary */
+	u64 late_periods;		/* [L] boundaries funded late */
+	u64 lost_periods;		/* [L] boundaries too late to fund */
+	u64 tick_ns_last;		/* [L] time the last tick took */
+	u64 tick_ns_max;		/* [L] the longest since load/reset */
 
-	wait_queue_head_t wq;		/* blocked acquires; woken per tick */
+	struct mutex knob_mutex;	/* see above */
 	struct hrtimer timer;		/* the period timer */
 	struct miscdevice misc;
 	struct kobject *kobj;		/* /sys/kernel/bwarb */
@@ -53,17 +79,21 @@ struct bwarb_client {
 	struct list_head node;		/* [L] in bwarb_dev.clients */
 	struct arb_client core;		/* [L] the core's view */
 	bool registered;		/* [L] */
+	bool registering;		/* [L] admitted, id not yet returned */
 	u32 id;
 	pid_t pid;			/* tgid of the registering process */
 	char name[BWARB_NAME_LEN];
+	struct bwarb_user *user;	/* [L] the registering uid's account */
 	u64 max_wait_ns;		/* [L] longest wait of a granted acquire */
 	/*
 	 * The core keeps one pending demand per client, so only one thread of
 	 * the file waits in the core at a time (@waiter); the others queue on
 	 * @slot_queue and take the slot in arrival order, so that no thread
-	 * of the file starves its siblings. The period timer retries the waiting demand
-	 * (@wait_bytes) at each boundary and leaves the outcome in @wait_ret,
-	 * @wait_grant_id and @wait_seq, setting @wait_done.
+	 * of the file starves its siblings; the first of them is woken
+	 * (wake_up_process()) when the slot frees. The period timer retries
+	 * the waiting demand (@wait_bytes) at each boundary, leaves the
+	 * outcome in @wait_ret, @wait_grant_id and @wait_seq, sets
+	 * @wait_done and wakes @waiter alone.
 	 */
 	struct task_struct *waiter;	/* [L] */
 	struct list_head wait_node;	/* [L] in bwarb_dev.waiting until decided */
@@ -91,9 +121,12 @@ int bwarb_device_init(struct bwarb_dev *bd);
 void bwarb_device_exit(struct bwarb_dev *bd);
 /*
  * At a boundary, after arb_tick() (bd->lock held): asks the core again for
- * every waiting acquire; true if any was decided (wake the waiters).
+ * every waiting acquire and wakes the waiters it decided.
  */
-bool bwarb_grant_waiters(struct bwarb_dev *bd);
+void bwarb_grant_waiters(struct bwarb_dev *bd);
+
+/* bwarb_main.c: re-arms the period timer after period_us changed. */
+void bwarb_timer_rearm(struct bwarb_dev *bd, u64 period_ns);
 
 /*
  * bwarb_fast.c: the mmap fast path. The settle/issue calls run in the

@@ -75,7 +75,9 @@ struct bwarb_counter {
 	u64 scale_num, scale_den;	/* bytes per count = num / den */
 	char label[BWARB_LABEL_LEN];
 	bool primed;			/* last_* hold a previous sample */
-	u64 last_bytes;
+	u64 last_count;
+	u64 last_enabled;
+	u64 last_running;
 	u64 last_ns;
 };
 
@@ -95,7 +97,7 @@ struct bwarb_counters {
 	struct bwarb_counter ctr[BWARB_MAX_COUNTERS];	/* [M] */
 	unsigned int nr;				/* [M] */
 
-	spinlock_t lock;		/* see Locking above */
+	raw_spinlock_t lock;		/* see Locking above */
 	enum bwarb_source source;	/* [M]+[S] */
 	bool stopping;			/* [S] no more work is queued */
 	int sample_cpu;			/* [S] where the counters live, or -1 */
@@ -105,13 +107,54 @@ struct bwarb_counters {
 	u64 measured_bps;		/* [S] last period, every direction */
 	u64 measured_avg_bps;		/* [S] EMA of measured_bps */
 	u64 sample_errors;		/* [S] failed or inconsistent samples */
+	u64 sample_ns;			/* [S] when the last sample was published */
+	u64 stale_events;		/* [S] times the samples went stale */
 	/* mapped under [M] before source becomes mchbar, read under [S] */
 	struct bwarb_mchbar mchbar;
 	bool mchbar_primed;		/* [S] mchbar_lines holds a reading */
 	u64 mchbar_lines[MCHBAR_NR_IMC][MCHBAR_NR_COUNTERS];	/* [S] */
 	u64 mchbar_ns;			/* [S] time of that reading */
 	u64 last_completed;		/* [L] clients' total at the last tick */
+	u64 last_tick_ns;		/* [L] time of the last tick */
 };
+
+/*
+ * A source without a fresh sample for this many periods (the PMU's CPU
+ * went offline, the events stopped counting) is stale: the arbiter gets
+ * no measurement (ARB_MEASURED_NONE) instead of the last rate forever.
+ */
+#define BWARB_STALE_PERIODS	8
+
+/* Longest span a rate or a clamp is computed over: 1000 s. */
+#define BWARB_MAX_SPAN_NS	(1000ULL * NSEC_PER_SEC)
+
+/* a * b / c, or U64_MAX when the quotient does not fit (or c is 0). */
+static u64 bwarb_mul_div_sat(u64 a, u64 b, u64 c)
+{
+	if (!c || mul_u64_u64_shr(a, b, 64) >= c)
+		return U64_MAX;
+	return mul_u64_u64_div_u64(a, b, c);
+}
+
+/*
+ * The most bytes any bus carries in ns: ARB_MAX_MBPS (10 TB/s, far above
+ * a real one). A counter that moved more than this in the time elapsed
+ * jumped or was reset (suspend, a controller reset): its delta is no
+ * measurement.
+ */
+static u64 bwarb_bus_max_bytes(u64 ns)
+{
+	return mul_u64_u64_div_u64(ARB_MAX_MBPS, min(ns, BWARB_MAX_SPAN_NS),
+				   NSEC_PER_USEC);
+}
+
+/* Bytes per second of bytes moved in ns (both clamped: never overflows). */
+static u64 bwarb_rate_bps(u64 bytes, u64 ns)
+{
+	ns = clamp_t(u64, ns, 1, BWARB_MAX_SPAN_NS);
+	bytes = min(bytes, bwarb_bus_max_bytes(ns));
+	return mul_u64_u64_div_u64(bytes, NSEC_PER_SEC, ns);
+}
 
 static u64 bwarb_ema(u64 avg, u64 v)
 {
@@ -148,14 +191,23 @@ static void bwarb_publish_rates(struct bwarb_counters *cs,
 	}
 	bwarb_publish_measured(cs, total);
 	cs->sample_valid = true;
+	cs->sample_ns = ktime_get_ns();
 }
 
 /*
  * Reads every counter once. A counter's rate is taken between the
  * midpoints of its consecutive reads, so queueing delays of the work item
  * do not distort it. A sample is published only if every counter gave a
- * consistent value; otherwise the previous figures stay and sample_errors
- * grows.
+ * consistent value; otherwise the previous figures stay (until they are
+ * stale, see BWARB_STALE_PERIODS) and sample_errors grows.
+ *
+ * Consistent: the counter was enabled and running all along since the
+ * previous read (the deltas of its enabled and running times, not their
+ * totals: a counter descheduled once is not wrong forever), and it moved
+ * forward by no more than a bus can carry in the time elapsed (a counter
+ * that went backwards or jumped was reset: it is primed again). Deltas
+ * are scaled, never the totals, and saturating: no counter value or
+ * scale written by root divides by zero or overflows here.
  */
 static void bwarb_sample_work(struct work_struct *work)
 {
@@ -172,38 +224,45 @@ static void bwarb_sample_work(struct work_struct *work)
 
 	for (i = 0; i < cs->nr; i++) {
 		struct bwarb_counter *c = &cs->ctr[i];
-		u64 count, enabled, running, t0, t1, now, bytes;
+		u64 count, enabled, running, t0, t1, now, bytes, dt;
 
 		t0 = ktime_get_ns();
 		count = perf_event_read_value(c->event, &enabled, &running);
 		t1 = ktime_get_ns();
 		now = t0 + ((t1 - t0) >> 1);
-		/* A counter that did not run all along missed traffic. */
-		if (!running || running != enabled) {
-			errors++;
-			c->primed = false;
-			continue;
-		}
-		bytes = mul_u64_u64_div_u64(count, c->scale_num, c->scale_den);
 		if (!c->primed) {
 			complete = false;
-		} else if (bytes < c->last_bytes || now <= c->last_ns) {
+		} else if (enabled <= c->last_enabled ||
+			   running - c->last_running != enabled - c->last_enabled) {
+			/* Not counting, or not all along: missed traffic. */
 			errors++;
+			complete = false;
+		} else if (count < c->last_count || now <= c->last_ns) {
+			errors++;	/* went backwards: reset */
+			complete = false;
 		} else {
-			rate[c->dir] += mul_u64_u64_div_u64(bytes - c->last_bytes,
-							    NSEC_PER_SEC,
-							    now - c->last_ns);
+			dt = now - c->last_ns;
+			bytes = bwarb_mul_div_sat(count - c->last_count,
+						  c->scale_num, c->scale_den);
+			if (bytes > bwarb_bus_max_bytes(dt)) {
+				errors++;	/* jumped: reset */
+				complete = false;
+			} else {
+				rate[c->dir] += bwarb_rate_bps(bytes, dt);
+			}
 		}
 		c->primed = true;
-		c->last_bytes = bytes;
+		c->last_count = count;
+		c->last_enabled = enabled;
+		c->last_running = running;
 		c->last_ns = now;
 	}
 
-	spin_lock_irqsave(&cs->lock, flags);
+	raw_spin_lock_irqsave(&cs->lock, flags);
 	cs->sample_errors += errors;
-	if (!errors && complete && cs->source == BWARB_SRC_PERF)
+	if (complete && cs->source == BWARB_SRC_PERF)
 		bwarb_publish_rates(cs, rate);
-	spin_unlock_irqrestore(&cs->lock, flags);
+	raw_spin_unlock_irqrestore(&cs->lock, flags);
 out:
 	mutex_unlock(&cs->mutex);
 }
@@ -217,27 +276,38 @@ static u64 bwarb_mchbar_sample(struct bwarb_counters *cs)
 {
 	u64 lines[MCHBAR_NR_IMC][MCHBAR_NR_COUNTERS];
 	u64 bytes[BWARB_DIR_COUNT] = { 0 }, rate[BWARB_DIR_COUNT] = { 0 };
-	u64 now, measured;
-	unsigned int i;
+	u64 now, measured, max, d;
+	unsigned int i, c;
+	bool ok = true;
 
 	bwarb_mchbar_read(&cs->mchbar, lines);
 	now = ktime_get_ns();
 	if (!cs->mchbar_primed || now <= cs->mchbar_ns) {
 		measured = ARB_MEASURED_NONE;
 	} else {
+		/* A counter that reset or jumped: no measurement this time. */
+		max = bwarb_bus_max_bytes(now - cs->mchbar_ns);
 		for (i = 0; i < MCHBAR_NR_IMC; i++) {
-			bytes[BWARB_DIR_READ] +=
-				mchbar_delta_bytes(cs->mchbar_lines[i][MCHBAR_READ],
-						   lines[i][MCHBAR_READ]);
-			bytes[BWARB_DIR_WRITE] +=
-				mchbar_delta_bytes(cs->mchbar_lines[i][MCHBAR_WRITE],
-						   lines[i][MCHBAR_WRITE]);
+			for (c = 0; c < MCHBAR_NR_COUNTERS; c++) {
+				if (mchbar_delta_bytes(cs->mchbar_lines[i][c],
+						       lines[i][c], max, &d)) {
+					ok = false;
+					continue;
+				}
+				bytes[c == MCHBAR_READ ? BWARB_DIR_READ :
+				      BWARB_DIR_WRITE] += d;
+			}
 		}
-		for (i = 0; i < BWARB_DIR_COUNT; i++)
-			rate[i] = mul_u64_u64_div_u64(bytes[i], NSEC_PER_SEC,
-						      now - cs->mchbar_ns);
-		bwarb_publish_rates(cs, rate);
-		measured = bytes[BWARB_DIR_READ] + bytes[BWARB_DIR_WRITE];
+		if (ok && bytes[BWARB_DIR_READ] + bytes[BWARB_DIR_WRITE] <= max) {
+			for (i = 0; i < BWARB_DIR_COUNT; i++)
+				rate[i] = bwarb_rate_bps(bytes[i],
+							 now - cs->mchbar_ns);
+			bwarb_publish_rates(cs, rate);
+			measured = bytes[BWARB_DIR_READ] + bytes[BWARB_DIR_WRITE];
+		} else {
+			cs->sample_errors++;
+			measured = ARB_MEASURED_NONE;
+		}
 	}
 	memcpy(cs->mchbar_lines, lines, sizeof(lines));
 	cs->mchbar_ns = now;
@@ -250,34 +320,59 @@ u64 bwarb_counters_period_bytes(struct bwarb_dev *bd)
 	struct bwarb_counters *cs = bd->counters;
 	u64 period_ns = bd->params.period_ns;
 	u64 measured = ARB_MEASURED_NONE;
-	u64 completed;
+	u64 completed, now, elapsed;
 	struct arb_stats st;
 	bool sample = false;
 	int cpu = -1;
 
 	if (!cs)
 		return ARB_MEASURED_NONE;
+	/*
+	 * The time since the last tick, not the period: period_us may have
+	 * changed in between (from 1 s to 10 us), and the timer may be late.
+	 */
+	now = ktime_get_ns();
+	elapsed = cs->last_tick_ns && now > cs->last_tick_ns ?
+		  now - cs->last_tick_ns : period_ns;
+	cs->last_tick_ns = now;
 	arb_get_stats(&bd->arb, &st);
 	completed = st.completed_bytes - cs->last_completed;
 	cs->last_completed = st.completed_bytes;
 
-	spin_lock(&cs->lock);
+	raw_spin_lock(&cs->lock);
 	if (cs->source == BWARB_SRC_DECLARED) {
-		measured = completed;
-		bwarb_publish_measured(cs, mul_u64_u64_div_u64(completed,
-							       NSEC_PER_SEC,
-							       period_ns));
+		/*
+		 * What clients declared, up to what a bus carries in the time
+		 * elapsed: a client may declare anything (2^40 bytes per
+		 * grant), and the rate must not overflow in hard irq.
+		 */
+		measured = min(completed, bwarb_bus_max_bytes(elapsed));
+		bwarb_publish_measured(cs, bwarb_rate_bps(measured, elapsed));
 		cs->sample_valid = true;
+		cs->sample_ns = now;
 	} else if (cs->source == BWARB_SRC_MCHBAR) {
 		measured = bwarb_mchbar_sample(cs);
 	} else {
+		if (cs->sample_valid &&
+		    now - cs->sample_ns > BWARB_STALE_PERIODS *
+					  max(period_ns, elapsed)) {
+			/* No fresh sample for too long: stale, not reused. */
+			cs->sample_valid = false;
+			memset(cs->rate_bps, 0, sizeof(cs->rate_bps));
+			memset(cs->avg_bps, 0, sizeof(cs->avg_bps));
+			cs->measured_bps = 0;
+			cs->measured_avg_bps = 0;
+			cs->stale_events++;
+		}
 		if (cs->sample_valid)
-			measured = mul_u64_u64_div_u64(cs->measured_bps,
-						       period_ns, NSEC_PER_SEC);
+			measured = mul_u64_u64_div_u64(min(cs->measured_bps,
+							   ARB_MAX_MBPS * 1000000ULL),
+						       min(elapsed, BWARB_MAX_SPAN_NS),
+						       NSEC_PER_SEC);
 		sample = !cs->stopping;
 		cpu = cs->sample_cpu;
 	}
-	spin_unlock(&cs->lock);
+	raw_spin_unlock(&cs->lock);
 
 	/*
 	 * On the counters' CPU, perf_event_read_value() needs no IPI, so the
@@ -298,14 +393,14 @@ static void bwarb_reset_figures(struct bwarb_counters *cs)
 
 	for (i = 0; i < cs->nr; i++)
 		cs->ctr[i].primed = false;
-	spin_lock_irqsave(&cs->lock, flags);
+	raw_spin_lock_irqsave(&cs->lock, flags);
 	cs->sample_valid = false;
 	memset(cs->rate_bps, 0, sizeof(cs->rate_bps));
 	memset(cs->avg_bps, 0, sizeof(cs->avg_bps));
 	cs->measured_bps = 0;
 	cs->measured_avg_bps = 0;
 	cs->mchbar_primed = false;
-	spin_unlock_irqrestore(&cs->lock, flags);
+	raw_spin_unlock_irqrestore(&cs->lock, flags);
 }
 
 static int bwarb_set_source(struct bwarb_counters *cs, enum bwarb_source src)
@@ -327,10 +422,10 @@ static int bwarb_set_source(struct bwarb_counters *cs, enum bwarb_source src)
 			goto out;
 	}
 	bwarb_reset_figures(cs);
-	spin_lock_irqsave(&cs->lock, flags);
+	raw_spin_lock_irqsave(&cs->lock, flags);
 	old = cs->source;
 	cs->source = src;
-	spin_unlock_irqrestore(&cs->lock, flags);
+	raw_spin_unlock_irqrestore(&cs->lock, flags);
 	/* The timer reads the mapping only under @lock as source mchbar. */
 	if (old == BWARB_SRC_MCHBAR)
 		bwarb_mchbar_close(&cs->mchbar);
@@ -344,9 +439,9 @@ static void bwarb_update_sample_cpu(struct bwarb_counters *cs)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&cs->lock, flags);
+	raw_spin_lock_irqsave(&cs->lock, flags);
 	cs->sample_cpu = cs->nr ? cs->ctr[0].cpu : -1;
-	spin_unlock_irqrestore(&cs->lock, flags);
+	raw_spin_unlock_irqrestore(&cs->lock, flags);
 }
 
 static void bwarb_counters_clear_locked(struct bwarb_counters *cs)
@@ -567,7 +662,7 @@ static ssize_t counters_store(struct kobject *kobj, struct kobj_attribute *attr,
 
 enum bwarb_figure {
 	FIG_READ, FIG_READ_AVG, FIG_WRITE, FIG_WRITE_AVG,
-	FIG_MEASURED, FIG_MEASURED_AVG, FIG_ERRORS,
+	FIG_MEASURED, FIG_MEASURED_AVG, FIG_ERRORS, FIG_STALE,
 };
 
 static u64 bwarb_figure(enum bwarb_figure f)
@@ -576,7 +671,7 @@ static u64 bwarb_figure(enum bwarb_figure f)
 	unsigned long flags;
 	u64 v;
 
-	spin_lock_irqsave(&cs->lock, flags);
+	raw_spin_lock_irqsave(&cs->lock, flags);
 	switch (f) {
 	case FIG_READ:
 		v = bwarb_bps_to_mbps(cs->rate_bps[BWARB_DIR_READ]);
@@ -596,11 +691,14 @@ static u64 bwarb_figure(enum bwarb_figure f)
 	case FIG_MEASURED_AVG:
 		v = bwarb_bps_to_mbps(cs->measured_avg_bps);
 		break;
+	case FIG_STALE:
+		v = cs->stale_events;
+		break;
 	default:
 		v = cs->sample_errors;
 		break;
 	}
-	spin_unlock_irqrestore(&cs->lock, flags);
+	raw_spin_unlock_irqrestore(&cs->lock, flags);
 	return v;
 }
 
@@ -619,6 +717,7 @@ BWARB_FIGURE_ATTR(write_mbps_avg, FIG_WRITE_AVG);
 BWARB_FIGURE_ATTR(measured_mbps, FIG_MEASURED);
 BWARB_FIGURE_ATTR(measured_mbps_avg, FIG_MEASURED_AVG);
 BWARB_FIGURE_ATTR(sample_errors, FIG_ERRORS);
+BWARB_FIGURE_ATTR(stale_events, FIG_STALE);
 
 /* The core's EMA of measured - completed, in bytes per period, as MB/s. */
 static ssize_t unattributed_mbps_show(struct kobject *kobj,
@@ -629,10 +728,10 @@ static ssize_t unattributed_mbps_show(struct kobject *kobj,
 	unsigned long flags;
 	u64 period_ns;
 
-	spin_lock_irqsave(&bd->lock, flags);
+	raw_spin_lock_irqsave(&bd->lock, flags);
 	arb_get_stats(&bd->arb, &st);
 	period_ns = bd->params.period_ns;
-	spin_unlock_irqrestore(&bd->lock, flags);
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 	/* bytes per ns * 1000 = MB/s */
 	return sysfs_emit(buf, "%llu\n",
 			  mul_u64_u64_div_u64(st.unattributed_bytes_ema,
@@ -655,6 +754,7 @@ static struct attribute *bwarb_counters_attrs[] = {
 	&measured_mbps_avg_attr.attr,
 	&unattributed_mbps_attr.attr,
 	&sample_errors_attr.attr,
+	&stale_events_attr.attr,
 	NULL,
 };
 
@@ -673,14 +773,14 @@ int bwarb_counters_init(struct bwarb_dev *bd)
 		return -ENOMEM;
 	cs->bd = bd;
 	mutex_init(&cs->mutex);
-	spin_lock_init(&cs->lock);
+	raw_spin_lock_init(&cs->lock);
 	INIT_WORK(&cs->sample_work, bwarb_sample_work);
 	cs->source = BWARB_SRC_DECLARED;
 	cs->sample_cpu = -1;
 
-	spin_lock_irqsave(&bd->lock, flags);
+	raw_spin_lock_irqsave(&bd->lock, flags);
 	bd->counters = cs;
-	spin_unlock_irqrestore(&bd->lock, flags);
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 
 	ret = sysfs_create_group(bd->kobj, &bwarb_counters_group);
 	if (ret)
@@ -689,9 +789,9 @@ int bwarb_counters_init(struct bwarb_dev *bd)
 	return 0;
 
 err_free:
-	spin_lock_irqsave(&bd->lock, flags);
+	raw_spin_lock_irqsave(&bd->lock, flags);
 	bd->counters = NULL;
-	spin_unlock_irqrestore(&bd->lock, flags);
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 	kfree(cs);
 	return ret;
 }
@@ -707,12 +807,12 @@ void bwarb_counters_exit(struct bwarb_dev *bd)
 	sysfs_remove_group(bd->kobj, &bwarb_counters_group);
 
 	/* No new work after this; then wait for the queued one. */
-	spin_lock_irqsave(&bd->lock, flags);
-	spin_lock(&cs->lock);
+	raw_spin_lock_irqsave(&bd->lock, flags);
+	raw_spin_lock(&cs->lock);
 	cs->stopping = true;
-	spin_unlock(&cs->lock);
+	raw_spin_unlock(&cs->lock);
 	bd->counters = NULL;
-	spin_unlock_irqrestore(&bd->lock, flags);
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 	cancel_work_sync(&cs->sample_work);
 
 	mutex_lock(&cs->mutex);

@@ -28,7 +28,7 @@ static int bwarb_clients_show(struct seq_file *m, void *unused)
 	unsigned long flags;
 
 	seq_puts(m, "id pid name class weight reserve_mbps granted_bytes completed_bytes waits max_wait_us\n");
-	spin_lock_irqsave(&bd->lock, flags);
+	raw_spin_lock_irqsave(&bd->lock, flags);
 	list_for_each_entry(cl, &bd->clients, node) {
 		u32 class = cl->core.p.class;
 
@@ -40,7 +40,7 @@ static int bwarb_clients_show(struct seq_file *m, void *unused)
 			   st.granted_bytes, st.completed_bytes, st.waits,
 			   div_u64(cl->max_wait_ns, NSEC_PER_USEC));
 	}
-	spin_unlock_irqrestore(&bd->lock, flags);
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(bwarb_clients);

@@ -106,8 +106,10 @@ struct bwarb_fast_page *bwarb_fast_release(struct bwarb_client *cl)
 
 /*
  * The page is mapped on fault, so that it comes back after
- * MADV_DONTNEED and in a forked child. It exists while any mapping does:
- * it is set before the first mapping and freed at release, after the last.
+ * MADV_DONTNEED. It exists while any mapping does: it is set before the
+ * first mapping and freed at release, after the last. A forked child
+ * does not inherit the mapping (VM_DONTCOPY): it would hold the file, and
+ * with it the parent's client, after the parent closed it.
  */
 static vm_fault_t bwarb_fast_fault(struct vm_fault *vmf)
 {
@@ -141,7 +143,7 @@ int bwarb_fast_mmap(struct file *f, struct vm_area_struct *vma)
 	if (!page)
 		return -ENOMEM;
 
-	spin_lock_irqsave(&bd->lock, flags);
+	raw_spin_lock_irqsave(&bd->lock, flags);
 	if (!cl->registered) {
 		ret = -ENOTCONN;
 	} else if (!cl->fast) {
@@ -152,13 +154,13 @@ int bwarb_fast_mmap(struct file *f, struct vm_area_struct *vma)
 		list_add_tail(&cl->fast_node, &bd->fast_clients);
 		page = 0;
 	}
-	spin_unlock_irqrestore(&bd->lock, flags);
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 	if (page)
 		free_page(page);
 	if (ret)
 		return ret;
 
-	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_flags |= VM_DONTEXPAND | VM_DONTDUMP | VM_DONTCOPY;
 	vma->vm_ops = &bwarb_fast_vm_ops;
 	return 0;
 }

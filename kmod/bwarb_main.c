@@ -33,41 +33,112 @@ MODULE_PARM_DESC(max_clients, "Hard cap on registered clients (REGISTER beyond i
 struct bwarb_dev bwarb_dev;
 
 /*
+ * Boundaries funded by one run of the timer at most: a timer that comes
+ * later than this (a stopped machine, a debugger) funds no more, and the
+ * boundaries beyond count in sysfs lost_periods.
+ */
+#define BWARB_MAX_CATCHUP	ARB_MAX_SPAN
+
+/*
+ * The boundaries that passed by @now (at least one: the timer runs at or
+ * after a boundary), moving bd->next_boundary_ns past @now. Counted from
+ * the clock, not from hrtimer_forward()'s overruns: with highres=off
+ * hrtimer_forward() stretches any interval below the tick to the tick
+ * (4 ms), so it would report one overrun where four periods passed.
+ */
+static u64 bwarb_boundaries(struct bwarb_dev *bd, u64 now)
+{
+	u64 period = bd->params.period_ns, n = 1;
+
+	lockdep_assert_held(&bd->lock);
+	if (now >= bd->next_boundary_ns)
+		n = div64_u64(now - bd->next_boundary_ns, period) + 1;
+	bd->next_boundary_ns += n * period;
+	if (bd->next_boundary_ns <= now)	/* not reached: belt and braces */
+		bd->next_boundary_ns = now + period;
+	return n;
+}
+
+/*
+ * When the timer runs next: at the next boundary, but not before half a
+ * period from @now, so that clients get time to use what a late run
+ * issued. A boundary passed so is counted (and funded) by that run.
+ */
+static u64 bwarb_next_run(struct bwarb_dev *bd, u64 now)
+{
+	return max(bd->next_boundary_ns, now + bd->params.period_ns / 2);
+}
+
+/*
  * A period boundary, in hard-irq context: measure, settle the fast-path
  * pages, let the core refill budgets, grant the waiting acquires that now
  * fit and wake them, issue the pages' new budgets.
+ *
+ * The bound is in time, not in runs of the timer: when the timer comes
+ * late (highres=off fires a 1 ms timer on the 4 ms tick, a busy machine
+ * delays it), the core's tick funds every period that passed
+ * (arb_tick_span()), so reservations are funded for the time that
+ * elapsed and a waiter gets all of it at once.
  */
 static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 {
 	struct bwarb_dev *bd = container_of(t, struct bwarb_dev, timer);
+	u64 measured, granted, seq, n, t0, dt;
 	struct arb_stats st;
-	u64 measured, granted, seq, period_ns;
 	unsigned long flags;
 	u32 waiters;
-	bool wake;
 
-	spin_lock_irqsave(&bd->lock, flags);
+	t0 = ktime_get_ns();
+	raw_spin_lock_irqsave(&bd->lock, flags);
+	n = bwarb_boundaries(bd, t0);
+	hrtimer_set_expires(t, ns_to_ktime(bwarb_next_run(bd, t0)));
+	bd->late_periods += n - 1;
+	if (n > BWARB_MAX_CATCHUP) {
+		bd->lost_periods += n - BWARB_MAX_CATCHUP;
+		n = BWARB_MAX_CATCHUP;
+	}
 	measured = bwarb_counters_period_bytes(bd);
 	/* The core wants fast-path use charged before the tick. */
 	bwarb_fast_settle_all(bd);
 	arb_get_stats(&bd->arb, &st);
 	granted = st.granted_bytes - bd->last_granted_bytes;
 	bd->last_granted_bytes = st.granted_bytes;
-	arb_tick(&bd->arb, measured);
-	seq = ++bd->period_seq;
-	/* Waiters first: the pages get what is left after their demand. */
-	wake = bwarb_grant_waiters(bd);
+	arb_tick_span(&bd->arb, measured, n);
+	bd->period_seq += n;
+	/* Waiters first: the pages get what is left after them. */
+	bwarb_grant_waiters(bd);
 	bwarb_fast_issue_all(bd);
+	seq = bd->period_seq;
 	waiters = bd->nr_waiters;
-	period_ns = bd->params.period_ns;
-	spin_unlock_irqrestore(&bd->lock, flags);
+	dt = ktime_get_ns() - t0;
+	bd->tick_ns_last = dt;
+	if (dt > bd->tick_ns_max)
+		bd->tick_ns_max = dt;
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 
 	trace_bwarb_period(seq, granted, measured, waiters);
-	if (wake)
-		wake_up_all(&bd->wq);
-
-	hrtimer_forward_now(t, ns_to_ktime(period_ns));
 	return HRTIMER_RESTART;
+}
+
+/*
+ * period_us changed (process context, bd->knob_mutex held): the next
+ * boundary comes one new period from now if that is sooner than the one
+ * armed, so that nobody waits out an old, longer period.
+ */
+void bwarb_timer_rearm(struct bwarb_dev *bd, u64 period_ns)
+{
+	unsigned long flags;
+	u64 next;
+
+	lockdep_assert_held(&bd->knob_mutex);
+	if (ktime_to_ns(hrtimer_get_remaining(&bd->timer)) <= (s64)period_ns)
+		return;
+	hrtimer_cancel(&bd->timer);
+	raw_spin_lock_irqsave(&bd->lock, flags);
+	next = ktime_get_ns() + period_ns;
+	bd->next_boundary_ns = next;
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
+	hrtimer_start(&bd->timer, ns_to_ktime(next), HRTIMER_MODE_ABS_HARD);
 }
 
 static int __init bwarb_init(void)
@@ -81,17 +152,21 @@ static int __init bwarb_init(void)
 	};
 	int ret;
 
-	spin_lock_init(&bd->lock);
+	raw_spin_lock_init(&bd->lock);
 	INIT_LIST_HEAD(&bd->clients);
 	INIT_LIST_HEAD(&bd->fast_clients);
 	INIT_LIST_HEAD(&bd->waiting);
-	init_waitqueue_head(&bd->wq);
+	INIT_LIST_HEAD(&bd->users);
+	mutex_init(&bd->knob_mutex);
 	ret = arb_init(&bd->arb, &p);
 	if (ret) {
 		pr_err("bwarb: bad module parameters (%d)\n", ret);
 		return ret;
 	}
 	bd->params = p;
+	/* Before the knobs exist: a period_us write looks at the timer. */
+	hrtimer_init(&bd->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
+	bd->timer.function = bwarb_period_fn;
 
 	ret = bwarb_sysfs_init(bd);
 	if (ret)
@@ -101,10 +176,9 @@ static int __init bwarb_init(void)
 	if (ret)
 		goto err_sysfs;
 
-	hrtimer_init(&bd->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-	bd->timer.function = bwarb_period_fn;
-	hrtimer_start(&bd->timer, ns_to_ktime(p.period_ns),
-		      HRTIMER_MODE_REL_HARD);
+	bd->next_boundary_ns = ktime_get_ns() + p.period_ns;
+	hrtimer_start(&bd->timer, ns_to_ktime(bd->next_boundary_ns),
+		      HRTIMER_MODE_ABS_HARD);
 
 	ret = bwarb_device_init(bd);
 	if (ret)
@@ -112,8 +186,11 @@ static int __init bwarb_init(void)
 	return 0;
 
 err_timer:
-	hrtimer_cancel(&bd->timer);
 	bwarb_counters_exit(bd);
+	debugfs_remove_recursive(bd->debugfs);
+	bwarb_sysfs_exit(bd);
+	hrtimer_cancel(&bd->timer);
+	return ret;
 err_sysfs:
 	debugfs_remove_recursive(bd->debugfs);
 	bwarb_sysfs_exit(bd);
@@ -126,10 +203,11 @@ static void __exit bwarb_exit(void)
 
 	/* No file is open: the misc device's fops hold the module. */
 	bwarb_device_exit(bd);
-	hrtimer_cancel(&bd->timer);
 	bwarb_counters_exit(bd);
 	debugfs_remove_recursive(bd->debugfs);
+	/* The knobs first: a period_us write in flight could re-arm the timer. */
 	bwarb_sysfs_exit(bd);
+	hrtimer_cancel(&bd->timer);
 }
 
 module_init(bwarb_init);

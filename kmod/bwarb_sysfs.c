@@ -20,7 +20,7 @@ static u64 bwarb_knob_get(struct bwarb_dev *bd, enum bwarb_knob k)
 	unsigned long flags;
 	u64 v;
 
-	spin_lock_irqsave(&bd->lock, flags);
+	raw_spin_lock_irqsave(&bd->lock, flags);
 	switch (k) {
 	case KNOB_PERIOD_US:
 		v = div_u64(bd->params.period_ns, NSEC_PER_USEC);
@@ -32,7 +32,7 @@ static u64 bwarb_knob_get(struct bwarb_dev *bd, enum bwarb_knob k)
 		v = bd->params.guaranteed_mbps;
 		break;
 	}
-	spin_unlock_irqrestore(&bd->lock, flags);
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 	return v;
 }
 
@@ -49,7 +49,8 @@ static ssize_t bwarb_knob_set(struct bwarb_dev *bd, enum bwarb_knob k,
 	if (kstrtou64(buf, 10, &v))
 		return -EINVAL;
 
-	spin_lock_irqsave(&bd->lock, flags);
+	mutex_lock(&bd->knob_mutex);
+	raw_spin_lock_irqsave(&bd->lock, flags);
 	p = bd->params;
 	switch (k) {
 	case KNOB_PERIOD_US:
@@ -67,7 +68,11 @@ static ssize_t bwarb_knob_set(struct bwarb_dev *bd, enum bwarb_knob k,
 	ret = arb_set_params(&bd->arb, &p);
 	if (!ret)
 		bd->params = p;		/* the timer uses it from its next period */
-	spin_unlock_irqrestore(&bd->lock, flags);
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
+	/* A shorter period starts now, not after the old one ends. */
+	if (!ret && k == KNOB_PERIOD_US)
+		bwarb_timer_rearm(bd, p.period_ns);
+	mutex_unlock(&bd->knob_mutex);
 	return ret ? ret : count;
 }
 
@@ -76,9 +81,9 @@ static struct arb_stats bwarb_stats(struct bwarb_dev *bd)
 	struct arb_stats st;
 	unsigned long flags;
 
-	spin_lock_irqsave(&bd->lock, flags);
+	raw_spin_lock_irqsave(&bd->lock, flags);
 	arb_get_stats(&bd->arb, &st);
-	spin_unlock_irqrestore(&bd->lock, flags);
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
 	return st;
 }
 
@@ -159,6 +164,82 @@ static ssize_t fast_bytes_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%llu\n", bwarb_stats(&bwarb_dev).fast_bytes);
 }
 
+enum bwarb_tick_fig { TICK_LAST, TICK_MAX, TICK_LATE, TICK_LOST };
+
+static u64 bwarb_tick_figure(struct bwarb_dev *bd, enum bwarb_tick_fig f)
+{
+	unsigned long flags;
+	u64 v;
+
+	raw_spin_lock_irqsave(&bd->lock, flags);
+	switch (f) {
+	case TICK_LAST:
+		v = bd->tick_ns_last;
+		break;
+	case TICK_MAX:
+		v = bd->tick_ns_max;
+		break;
+	case TICK_LATE:
+		v = bd->late_periods;
+		break;
+	default:
+		v = bd->lost_periods;
+		break;
+	}
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
+	return v;
+}
+
+/* How long the last period boundary took in the timer, ns. */
+static ssize_t tick_ns_show(struct kobject *kobj, struct kobj_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_tick_figure(&bwarb_dev, TICK_LAST));
+}
+
+/* The longest boundary since load or the last write of 0 (root). */
+static ssize_t tick_ns_max_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_tick_figure(&bwarb_dev, TICK_MAX));
+}
+
+static ssize_t tick_ns_max_store(struct kobject *kobj,
+				 struct kobj_attribute *attr,
+				 const char *buf, size_t count)
+{
+	struct bwarb_dev *bd = &bwarb_dev;
+	unsigned long flags;
+	u64 v;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (kstrtou64(buf, 10, &v) || v)
+		return -EINVAL;
+	raw_spin_lock_irqsave(&bd->lock, flags);
+	bd->tick_ns_max = 0;
+	raw_spin_unlock_irqrestore(&bd->lock, flags);
+	return count;
+}
+
+/* Boundaries that passed before the timer ran (funded by a later run). */
+static ssize_t late_periods_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_tick_figure(&bwarb_dev, TICK_LATE));
+}
+
+/* Boundaries the timer was too late to fund (more than 16 at once). */
+static ssize_t lost_periods_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", bwarb_tick_figure(&bwarb_dev, TICK_LOST));
+}
+
+static struct kobj_attribute tick_ns_attr = __ATTR_RO(tick_ns);
+static struct kobj_attribute tick_ns_max_attr = __ATTR_RW_MODE(tick_ns_max, 0644);
+static struct kobj_attribute late_periods_attr = __ATTR_RO(late_periods);
+static struct kobj_attribute lost_periods_attr = __ATTR_RO(lost_periods);
 static struct kobj_attribute nr_clients_attr = __ATTR_RO(nr_clients);
 static struct kobj_attribute granted_bytes_attr = __ATTR_RO(granted_bytes);
 static struct kobj_attribute completed_bytes_attr = __ATTR_RO(completed_bytes);
@@ -176,6 +257,10 @@ static struct attribute *bwarb_attrs[] = {
 	&periods_attr.attr,
 	&tamper_events_attr.attr,
 	&fast_bytes_attr.attr,
+	&tick_ns_attr.attr,
+	&tick_ns_max_attr.attr,
+	&late_periods_attr.attr,
+	&lost_periods_attr.attr,
 	NULL,
 };
 

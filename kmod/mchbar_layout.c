@@ -25,7 +25,12 @@ u64 mchbar_imc_phys(u64 base, unsigned int imc)
 	return base + (u64)MCHBAR_IMC_STRIDE * imc + MCHBAR_FREE_RUNNING;
 }
 
-u64 mchbar_delta_bytes(u64 prev, u64 now)
+int mchbar_delta_bytes(u64 prev, u64 now, u64 max_bytes, u64 *bytes)
 {
-	return (now - prev) * MCHBAR_LINE_BYTES;
+	u64 lines = now - prev;
+
+	if (lines > max_bytes / MCHBAR_LINE_BYTES)
+		return -ERANGE;
+	*bytes = lines * MCHBAR_LINE_BYTES;
+	return 0;
 }

@@ -35,9 +35,12 @@ u32 mchbar_counter_offset(enum mchbar_counter c);
 u64 mchbar_imc_phys(u64 base, unsigned int imc);
 
 /*
- * Bytes moved between two readings of a counter. The counters are 64 bits
- * wide; unsigned subtraction also covers a wrap.
+ * Bytes moved between two readings of a counter into *bytes. The counters
+ * are 64 bits wide; unsigned subtraction also covers a wrap. -ERANGE
+ * (nothing stored) when that is above max_bytes, what the bus can carry
+ * in the time between the readings: the counter went backwards (a reset:
+ * suspend, a controller reset) or jumped.
  */
-u64 mchbar_delta_bytes(u64 prev, u64 now);
+int mchbar_delta_bytes(u64 prev, u64 now, u64 max_bytes, u64 *bytes);
 
 #endif /* BWARB_MCHBAR_LAYOUT_H */

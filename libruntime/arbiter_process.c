@@ -167,7 +167,7 @@ int sm_arbiter_open_process(const struct sm_arbiter_opts *o, struct sm_arbiter *
 		.max_clients = o->max_clients ? o->max_clients : 16,
 		/* the lm_head's one product is larger than a period's budget:
 		 * funded at once when the bus is free (arb_params) */
-		.borrow_periods = 16,
+		.borrow_periods = ARB_MAX_DEBT_PERIODS,
 	};
 	pthread_condattr_t ca;
 	int rc;

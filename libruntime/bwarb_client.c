@@ -4,6 +4,7 @@
  */
 #include "bwarb_client.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -148,6 +149,25 @@ static int fast_take(struct bwarb_client *c, uint64_t bytes, uint64_t *period)
 }
 
 /*
+ * Does this CPU have cmpxchg16b (CPUID.01H:ECX.CX16[bit 13])? The first
+ * x86-64 CPUs did not; there a put-back is skipped (the unused bytes of a
+ * fast grant then expire at the boundary, as after it), never an invalid
+ * opcode. Checked once.
+ */
+static int has_cx16(void)
+{
+	static int cx16 = -1;
+	unsigned int a, b, c, d;
+	int v = __atomic_load_n(&cx16, __ATOMIC_RELAXED);
+
+	if (v < 0) {
+		v = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_CMPXCHG16B);
+		__atomic_store_n(&cx16, v, __ATOMIC_RELAXED);
+	}
+	return v;
+}
+
+/*
  * Puts bytes of a fast grant back on the page, only while the page still
  * holds the period the grant was taken in (uapi/bwarb.h): after its
  * boundary the bytes have expired and nothing is returned.
@@ -155,7 +175,11 @@ static int fast_take(struct bwarb_client *c, uint64_t bytes, uint64_t *period)
 static void fast_return(struct bwarb_client *c, uint64_t grant_id, uint64_t bytes)
 {
 	uint64_t tag = grant_id >> FAST_ID_PERIOD_SHIFT & FAST_ID_PERIOD_MASK;
-	fast_pair p = pair_load(c->fp);
+	fast_pair p;
+
+	if (!has_cx16())
+		return;
+	p = pair_load(c->fp);
 
 	while (pair_period(p) != BWARB_FAST_PERIOD_CLOSED &&
 	       (pair_period(p) & FAST_ID_PERIOD_MASK) == tag &&

@@ -2,14 +2,24 @@
 /*
  * bwarb userspace ABI: ioctls on /dev/bwarb and the fast-path page.
  *
- * Every ioctl struct starts with its own size (versioning: a struct only
- * ever grows, and the size names the version the caller speaks; this
- * version accepts exactly sizeof(struct)). Reserved fields must be zero on
- * input and read back as zero. Errors common to all ioctls:
+ * Every ioctl struct starts with its own size, which names the version
+ * the caller speaks: a struct only ever grows. The rules are those of
+ * copy_struct_from_user() (as openat2 and clone3): a size below the first
+ * version's (the BWARB_*_SIZE_VER0 below) is -EINVAL; a larger size
+ * (a newer caller) is accepted when every byte beyond what this kernel
+ * knows is zero, else -E2BIG (so is a size above 4096); a smaller size
+ * than this kernel's, from an older caller, would be read as if the rest
+ * were zero. The size field decides; the command number's size bits
+ * must be at least the first version's size and at most 4096 (a newer
+ * caller's command encodes its larger struct), else -ENOTTY. The kernel
+ * writes back only what it knows. Reserved fields must be zero on input
+ * and read back as zero. Errors common to
+ * all ioctls:
  *   -ENOTTY  unknown command
  *   -EFAULT  bad user pointer
- *   -EINVAL  wrong size, non-zero reserved field, unknown flag, value out
- *            of range
+ *   -EINVAL  size below the first version, non-zero reserved field,
+ *            unknown flag, value out of range
+ *   -E2BIG   non-zero bytes beyond the known struct, or size above 4096
  *   -ENOTCONN the file has not registered a client yet (all but REGISTER)
  * A rejected ioctl changes no state.
  *
@@ -31,12 +41,34 @@
 #define BWARB_CLASS_OTHER	2
 
 #define BWARB_MAX_WEIGHT	10000
+/* The most an unprivileged client may weigh (README: privilege model). */
+#define BWARB_DEFAULT_WEIGHT	100
+
+/* Sizes of the first version of each struct. */
+#define BWARB_REGISTER_SIZE_VER0	96
+#define BWARB_ACQUIRE_SIZE_VER0		56
+#define BWARB_COMPLETE_SIZE_VER0	40
+#define BWARB_QUERY_SIZE_VER0		104
 
 /*
  * REGISTER: makes this file a client. weight 1..BWARB_MAX_WEIGHT;
  * reserve_mbps is admission-controlled against guaranteed_mbps (-ENOSPC);
- * -EMFILE when the module's max_clients are registered; -EBUSY if this
- * file already registered. name must be NUL-terminated.
+ * -EMFILE when the module's max_clients are registered, or the caller's
+ * uid has its user_max_clients; -EBUSY if this file already registered.
+ * name must be NUL-terminated and hold printable ASCII without blanks
+ * (0x21..0x7e), else -EINVAL.
+ *
+ * Privilege: a reservation (reserve_mbps > 0) or a weight above
+ * BWARB_DEFAULT_WEIGHT needs CAP_SYS_NICE or membership of the group the
+ * module parameter privileged_gid names (-EPERM otherwise); a uid's
+ * reservations together stay within the module parameter
+ * user_reserve_mbps when it is not 0 (-EDQUOT). Root (CAP_SYS_ADMIN) is
+ * not held to the per-user limits. Without privilege a client is best
+ * effort: weighted sharing at up to the default weight.
+ *
+ * burst_bytes: the largest request the reservation's wait bound covers;
+ * the reservation accumulates for a waiting request until it holds
+ * burst_bytes (0: until the request is covered).
  */
 struct bwarb_register {
 	__u32 size;		/* in: sizeof(struct bwarb_register) */
@@ -62,7 +94,8 @@ struct bwarb_register {
  * wait rewrites timeout_ns with the time left, so a restarted call keeps
  * the deadline. -EBUSY when the
  * client already holds the maximum number of outstanding grants. A failed
- * acquire leaves no grant behind.
+ * acquire leaves no grant behind. A non-blocking acquire that is refused
+ * changes nothing (no wait is counted, no demand recorded).
  */
 struct bwarb_acquire {
 	__u32 size;		/* in: sizeof(struct bwarb_acquire) */
@@ -77,8 +110,11 @@ struct bwarb_acquire {
 
 /*
  * COMPLETE: finishes a grant with the bytes actually moved. Fewer than
- * granted returns the difference; more is charged as debt. -ENOENT: no
- * such outstanding grant.
+ * granted returns the difference if the grant was issued in the current
+ * period (after it, its unused bytes have expired); more is charged as
+ * debt, at most 8 periods of the whole capacity, repaid from the client's
+ * own reservation and weighted share (a client in debt draws no unused
+ * capacity). -ENOENT: no such outstanding grant.
  */
 struct bwarb_complete {
 	__u32 size;		/* in: sizeof(struct bwarb_complete) */
@@ -107,7 +143,9 @@ struct bwarb_query {
  * Fast path: after REGISTER, mmap(NULL, BWARB_FAST_PAGE_SIZE,
  * PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) maps the client's page (mmap
  * before REGISTER: -ENOTCONN; another size, offset or a private mapping:
- * -EINVAL). At each period boundary the kernel first sets @period to
+ * -EINVAL). The mapping is not inherited by fork() (VM_DONTCOPY): a child
+ * that wants the fast path opens and registers its own client. At each
+ * period boundary the kernel first sets @period to
  * BWARB_FAST_PERIOD_CLOSED, then takes back what is left in @avail, and
  * later writes the new @period, @issued and, last, the client's new budget
  * in @avail. An acquire of n bytes within budget is an atomic

@@ -29,6 +29,7 @@ struct slot {
 	struct arb_client c;
 	int on;
 	uint64_t grant_id[NGRANT], grant_bytes[NGRANT];
+	uint64_t grant_period[NGRANT];	/* f->st.period when granted */
 	int ngrant;
 	/* the bound being tracked: ask period and size, 0 bytes if none */
 	uint64_t ask_period, ask_bytes;
@@ -108,6 +109,7 @@ static void granted(struct fz *f, struct slot *s, uint64_t id, uint64_t bytes)
 	if (s->ngrant >= NGRANT)
 		FAIL("more than %d grants outstanding", NGRANT);
 	s->grant_id[s->ngrant] = id;
+	s->grant_period[s->ngrant] = f->st.period;
 	s->grant_bytes[s->ngrant++] = bytes;
 	f->net_granted += bytes;
 	if (s->ask_bytes == bytes && !s->exempt) {
@@ -211,18 +213,26 @@ static void do_register(struct fz *f, int i)
 	}
 }
 
-/* Debt saturates at ARB_MAX_REQUEST_BYTES. */
-static uint64_t debt_increase(uint64_t debt, uint64_t excess)
+/*
+ * Debt saturates at ARB_MAX_DEBT_PERIODS periods of the whole capacity
+ * (at most ARB_MAX_REQUEST_BYTES), with the parameters of the moment.
+ */
+static uint64_t debt_increase(const struct fz *f, uint64_t debt, uint64_t excess)
 {
-	uint64_t room = ARB_MAX_REQUEST_BYTES - debt;
+	uint64_t limit = ARB_MAX_DEBT_PERIODS * arb_mbps_to_period_bytes(&f->st,
+						f->st.p.capacity_mbps);
+	uint64_t room;
 
+	if (limit > ARB_MAX_REQUEST_BYTES)
+		limit = ARB_MAX_REQUEST_BYTES;
+	room = limit - (debt < limit ? debt : limit);
 	return excess < room ? excess : room;
 }
 
 static void do_complete(struct fz *f, struct slot *s)
 {
 	unsigned int k, mode = take(f, 1);
-	uint64_t actual, bytes, debt0, budget0;
+	uint64_t actual, bytes, debt0, budget0, refund;
 	int ret;
 
 	if (!s->ngrant || mode % 8 == 7) {
@@ -261,23 +271,27 @@ static void do_complete(struct fz *f, struct slot *s)
 	}
 	if (ret)
 		FAIL("complete of an outstanding grant returned %d", ret);
-	/* Fewer bytes come back to its budget, more are its debt. */
-	if (s->c.reserve_budget + s->c.share_budget - budget0 !=
-	    (actual < bytes ? bytes - actual : 0))
+	/*
+	 * Fewer bytes come back to its budget if the grant is of this
+	 * period (else they expired with it); more are its debt.
+	 */
+	refund = actual < bytes && s->grant_period[k] == f->st.period ?
+		 bytes - actual : 0;
+	if (s->c.reserve_budget + s->c.share_budget - budget0 != refund)
 		FAIL("complete of %llu of %llu bytes returned %lld to the budget",
 		     (unsigned long long)actual, (unsigned long long)bytes,
 		     (long long)(s->c.reserve_budget + s->c.share_budget - budget0));
-	if (s->c.debt - debt0 != debt_increase(debt0, actual > bytes ?
+	if (s->c.debt - debt0 != debt_increase(f, debt0, actual > bytes ?
 					       actual - bytes : 0))
 		FAIL("complete of %llu of %llu bytes charged %llu as debt",
 		     (unsigned long long)actual, (unsigned long long)bytes,
 		     (unsigned long long)(s->c.debt - debt0));
-	if (actual < bytes)
-		f->net_granted -= bytes - actual;
+	f->net_granted -= refund;
 	if (actual > bytes)
 		s->exempt = 1;		/* debt: the bound no longer applies */
 	s->grant_id[k] = s->grant_id[--s->ngrant];
 	s->grant_bytes[k] = s->grant_bytes[s->ngrant];
+	s->grant_period[k] = s->grant_period[s->ngrant];
 }
 
 static void do_tick_measured(struct fz *f, int mode)
@@ -373,7 +387,7 @@ static void do_fastpath(struct fz *f, struct slot *s)
 		valid = claim - excess;
 		tampered = excess != 0;
 	}
-	if (s->c.debt - debt0 != debt_increase(debt0, excess))
+	if (s->c.debt - debt0 != debt_increase(f, debt0, excess))
 		FAIL("settle of %llu of %llu charged %llu as debt",
 		     (unsigned long long)consumed, (unsigned long long)issued,
 		     (unsigned long long)(s->c.debt - debt0));

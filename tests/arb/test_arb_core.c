@@ -831,14 +831,20 @@ static void test_fastpath(void **state)
 	/* Consumption claimed without any issue is tampering too. */
 	assert_int_equal(arb_fastpath_settle(&f->st, &f->c[1], 5), -EINVAL);
 	check(f);
-	/* A waiting acquire keeps what it needs out of the page. */
+	/*
+	 * A waiting acquire keeps what it needs out of the page (a client
+	 * without debt: one in debt draws no pool, so greedy_period() would
+	 * give it nothing to predict its use from).
+	 */
+	add(f, 2, 1, 0, 0);
 	arb_tick(&f->st, ARB_MEASURED_NONE);
-	greedy_period(f, 1, 1000);
-	assert_int_equal(arb_acquire(&f->st, &f->c[1], 1000, &id), -EAGAIN);
+	greedy_period(f, 2, 1000);
+	assert_int_equal(arb_acquire(&f->st, &f->c[2], 1000, &id), -EAGAIN);
 	arb_tick(&f->st, ARB_MEASURED_NONE);
-	issued = arb_fastpath_issue(&f->st, &f->c[1]);
-	assert_int_equal(arb_acquire(&f->st, &f->c[1], 1000, &id), 0);
-	assert_int_equal(arb_fastpath_settle(&f->st, &f->c[1], issued), 0);
+	issued = arb_fastpath_issue(&f->st, &f->c[2]);
+	assert_true(issued > 0);
+	assert_int_equal(arb_acquire(&f->st, &f->c[2], 1000, &id), 0);
+	assert_int_equal(arb_fastpath_settle(&f->st, &f->c[2], issued), 0);
 	check(f);
 }
 
@@ -903,6 +909,154 @@ static void test_grant_bytes_outstanding_only(void **state)
 	check(f);
 }
 
+/*
+ * Issue 11: a COMPLETE of 2^40 bytes makes bounded debt, and a client in
+ * debt draws nothing from the pools and holds no shared capacity while it
+ * does not wait: its lie costs it alone.
+ */
+static void test_debt_bounded_hurts_only_debtor(void **state)
+{
+	struct fixture *f = *state;
+	struct arb_client_stats cs;
+	struct arb_stats st;
+	uint64_t id, pool;
+
+	add(f, 0, 1, 0, 0);
+	add(f, 1, 1, 0, 0);
+	arb_tick(&f->st, ARB_MEASURED_NONE);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 1, &id), 0);
+	assert_int_equal(arb_complete(&f->st, &f->c[0], id, ARB_MAX_REQUEST_BYTES), 0);
+	check(f);
+	arb_client_get_stats(&f->c[0], &cs);
+	assert_true(cs.debt_bytes <= ARB_MAX_DEBT_PERIODS * CAP_BYTES);
+	/* The debtor does not wait: the next period's capacity stays shared. */
+	arb_tick(&f->st, ARB_MEASURED_NONE);
+	check(f);
+	arb_get_stats(&f->st, &st);
+	pool = st.pool_bytes;
+	assert_true(pool >= CAP_BYTES / 2);
+	/* Its acquire draws nothing from the pool to repay its debt. */
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 1, &id), -EAGAIN);
+	arb_get_stats(&f->st, &st);
+	assert_int_equal(st.pool_bytes, pool);
+	arb_cancel(&f->st, &f->c[0]);
+	/* The honest client gets the period's capacity at once. */
+	assert_int_equal(arb_acquire(&f->st, &f->c[1], CAP_BYTES / 2, &id), 0);
+	check(f);
+}
+
+/*
+ * Issue 11: grants kept from earlier periods refund nothing when
+ * completed short, so a client cannot hoard capacity across periods.
+ */
+static void test_hoarded_grants_refund_nothing(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ids[ARB_MAX_GRANTS], id, got = 0;
+	unsigned int i;
+
+	add(f, 0, 1, 0, 0);
+	for (i = 0; i < 10; i++) {
+		arb_tick(&f->st, ARB_MEASURED_NONE);
+		assert_int_equal(arb_acquire(&f->st, &f->c[0], CAP_BYTES / 2,
+					     &ids[i]), 0);
+		check(f);
+	}
+	arb_tick(&f->st, ARB_MEASURED_NONE);
+	for (i = 0; i < 10; i++)
+		assert_int_equal(arb_complete(&f->st, &f->c[0], ids[i], 0), 0);
+	check(f);
+	while (arb_try_acquire(&f->st, &f->c[0], CAP_BYTES / 10, &id) == 0) {
+		assert_int_equal(arb_complete(&f->st, &f->c[0], id, CAP_BYTES / 10), 0);
+		got += CAP_BYTES / 10;
+		assert_true(got <= 2 * CAP_BYTES);
+	}
+	print_message("# after 10 hoarded grants: %llu bytes in one period\n",
+		      (unsigned long long)got);
+	assert_true(got <= CAP_BYTES);
+	check(f);
+}
+
+/* Issue 11: a non-blocking miss changes nothing (no demand, no draw). */
+static void test_try_acquire_miss_changes_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct arb_client_stats before, after;
+	struct arb_stats s0, s1;
+	uint64_t id;
+
+	add(f, 0, 1, 0, 0);
+	arb_tick(&f->st, ARB_MEASURED_NONE);
+	arb_client_get_stats(&f->c[0], &before);
+	arb_get_stats(&f->st, &s0);
+	assert_int_equal(arb_try_acquire(&f->st, &f->c[0], 2 * CAP_BYTES, &id),
+			 -EAGAIN);
+	arb_client_get_stats(&f->c[0], &after);
+	arb_get_stats(&f->st, &s1);
+	assert_int_equal(after.waits, before.waits);
+	assert_int_equal(after.budget_bytes, before.budget_bytes);
+	assert_int_equal(s1.pool_bytes, s0.pool_bytes);
+	assert_int_equal(s1.nr_waiting, 0);
+	assert_int_equal(arb_try_acquire(&f->st, &f->c[0], CAP_BYTES / 2, &id), 0);
+	check(f);
+}
+
+/*
+ * Issue 11: burst_bytes bounds the reservation a waiting client
+ * accumulates; the rest of its refill is lent to the others.
+ */
+static void test_burst_bounds_accumulation(void **state)
+{
+	struct fixture *f = *state;
+	struct arb_client_stats cs;
+	const uint64_t burst = 150000;	/* reservation: 100000 per period */
+	uint64_t id;
+	int i;
+
+	add(f, 0, 1, 100, burst);
+	add(f, 1, ARB_MAX_WEIGHT, 0, 0);
+	/* The greedy one takes this period's pool; then both wait. */
+	assert_int_equal(arb_acquire(&f->st, &f->c[1], 10 * CAP_BYTES, &id), -EAGAIN);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 10 * CAP_BYTES, &id), -EAGAIN);
+	for (i = 0; i < 6; i++) {
+		arb_tick(&f->st, ARB_MEASURED_NONE);
+		check(f);
+	}
+	arb_client_get_stats(&f->c[0], &cs);
+	print_message("# budget after 6 periods: %llu\n",
+		      (unsigned long long)cs.budget_bytes);
+	/* burst and at most one refill, plus its 1/10001 share */
+	assert_true(cs.budget_bytes <= burst + 100000 + 6 * CAP_BYTES / 10000);
+	arb_cancel(&f->st, &f->c[0]);
+	arb_cancel(&f->st, &f->c[1]);
+	check(f);
+}
+
+/*
+ * Issue 11: a tick that covers 4 periods (a late timer, highres=off)
+ * funds 4 periods: a waiting reserved client gets 4 refills at once.
+ */
+static void test_tick_span_funds_elapsed_time(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t res_bytes = 100000;	/* 100 MB/s of 1 ms periods */
+	struct arb_stats s;
+	uint64_t id;
+
+	add(f, 0, 1, 100, 0);
+	add(f, 1, ARB_MAX_WEIGHT, 0, 0);
+	assert_int_equal(arb_acquire(&f->st, &f->c[1], 100 * CAP_BYTES, &id), -EAGAIN);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 4 * res_bytes, &id), -EAGAIN);
+	arb_tick_span(&f->st, ARB_MEASURED_NONE, 4);
+	check(f);
+	arb_get_stats(&f->st, &s);
+	assert_int_equal(s.periods, 4);
+	assert_int_equal(s.capacity_bytes, 4 * CAP_BYTES);
+	assert_int_equal(arb_acquire(&f->st, &f->c[0], 4 * res_bytes, &id), 0);
+	arb_cancel(&f->st, &f->c[1]);
+	check(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -932,6 +1086,11 @@ int main(void)
 		T(test_param_change_midway),
 		T(test_rounding_never_exceeds_capacity),
 		T(test_grant_bytes_outstanding_only),
+		T(test_debt_bounded_hurts_only_debtor),
+		T(test_hoarded_grants_refund_nothing),
+		T(test_try_acquire_miss_changes_nothing),
+		T(test_burst_bounds_accumulation),
+		T(test_tick_span_funds_elapsed_time),
 #undef T
 	};
 

@@ -41,13 +41,42 @@ static void test_addresses(void **state)
 	assert_true(mchbar_counter_offset(MCHBAR_WRITE) + 8 <= MCHBAR_MAP_SIZE);
 }
 
+/* Bytes between readings, with no bound on what the bus carries. */
+static uint64_t delta(uint64_t prev, uint64_t now)
+{
+	uint64_t b = 12345;
+
+	assert_int_equal(mchbar_delta_bytes(prev, now, UINT64_MAX, &b), 0);
+	return b;
+}
+
 static void test_delta(void **state)
 {
 	(void)state;
-	assert_true(mchbar_delta_bytes(100, 150) == 50 * 64);
-	assert_true(mchbar_delta_bytes(7, 7) == 0);
+	assert_true(delta(100, 150) == 50 * 64);
+	assert_true(delta(7, 7) == 0);
 	/* A 64-bit wrap between two readings. */
-	assert_true(mchbar_delta_bytes(UINT64_MAX - 1, 2) == 4 * 64);
+	assert_true(delta(UINT64_MAX - 1, 2) == 4 * 64);
+}
+
+/*
+ * Issue 11: a counter that resets (suspend, controller reset) or jumps is
+ * no measurement, however large the modular difference.
+ */
+static void test_delta_reset_or_jump(void **state)
+{
+	const uint64_t max = 10000000ULL * 1000;	/* 10 TB/s for 1 ms */
+	uint64_t b = 7;
+
+	(void)state;
+	assert_int_equal(mchbar_delta_bytes(1000000000000ULL, 5, max, &b), -ERANGE);
+	assert_int_equal(b, 7);
+	assert_int_equal(mchbar_delta_bytes(5, 5 + max / 64 + 1, max, &b), -ERANGE);
+	assert_int_equal(mchbar_delta_bytes(5, 5 + max / 64, max, &b), 0);
+	assert_true(b == max / 64 * 64);
+	/* Near the top of the range the product must not wrap either. */
+	assert_int_equal(mchbar_delta_bytes(0, UINT64_MAX / 32, UINT64_MAX, &b),
+			 -ERANGE);
 }
 
 int main(void)
@@ -56,6 +85,7 @@ int main(void)
 		cmocka_unit_test(test_decode_base),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_delta),
+		cmocka_unit_test(test_delta_reset_or_jump),
 	};
 
 	return cmocka_run_group_tests_name("mchbar_layout", tests, NULL, NULL);

@@ -23,3 +23,47 @@ ALL_TARGETS += build/demo_clients
 bench-vm: vm-image
 	@tests/vm/bench-boot.sh
 BENCH_TARGETS += bench-vm
+
+# Other kernels of the 6.1 series for the module's suites (issue 11):
+#   rt     Debian's PREEMPT_RT image and headers (tests/vm/kernel.sh rt,
+#          fetched like the generic image; about 10 s once);
+#   debug  linux-source-6.1 with lockdep (PROVE_RAW_LOCK_NESTING),
+#          DEBUG_ATOMIC_SLEEP, KASAN, UBSAN, KFENCE (tests/vm/debug-kernel.sh,
+#          built once into .cache/: 23 min on this 2-core machine, which is
+#          why its suites are outside `make check`: make check-debug).
+# The module and the test PMU are built for each in build/kmod-FLAVOUR/
+# (a copy of the sources, like kmod-lint, so the real objects stay).
+KDIR_rt    = $(CURDIR)/.cache/vm/$(KVER:-amd64=-rt-amd64)/headers/usr/src/linux-headers-$(KVER:-amd64=-rt-amd64)
+KDIR_debug = $(CURDIR)/.cache/debug-kernel/build
+
+.PHONY: kernel-rt kernel-debug kmod-rt kmod-debug
+kernel-rt: deps
+	@tests/vm/kernel.sh rt >/dev/null
+kernel-debug: deps
+	@tests/vm/debug-kernel.sh >/dev/null
+
+build/kmod-%/bwarb.ko: $(KMOD_SRCS) tests/selftests/bwarb/test_pmu.c | kernel-%
+	@rm -rf $(@D) && mkdir -p $(@D)/kmod/uapi $(@D)/pmu
+	@cp Kbuild $(@D)/ && cp kmod/*.[ch] $(@D)/kmod/ && cp kmod/uapi/*.h $(@D)/kmod/uapi/
+	@cp tests/selftests/bwarb/Kbuild tests/selftests/bwarb/test_pmu.c $(@D)/pmu/
+	$(MAKE) -s -C $(KDIR_$*) M=$(CURDIR)/$(@D) modules 2>&1 | grep -v 'Skipping BTF' || true
+	$(MAKE) -s -C $(KDIR_$*) M=$(CURDIR)/$(@D)/pmu modules 2>&1 | grep -v 'Skipping BTF' || true
+	@cp $(@D)/pmu/bwarb_test_pmu.ko $(@D)/ && test -f $@
+kmod-rt: build/kmod-rt/bwarb.ko
+kmod-debug: build/kmod-debug/bwarb.ko
+
+# One boot per suite, as on the generic kernel; BWARB_KO and TEST_PMU_KO
+# point the load/unload tests and the counters script at this kernel's.
+define flavour_suites
+.PHONY: check-selftests-$(1) check-counters-$(1)
+check-selftests-$(1): build/kmod-$(1)/bwarb.ko $$(SELFTESTS) build/bwarbctl
+	@tests/vm/run --kernel $(1) --load --check-dmesg --timeout 900 -- \
+		env BWARB_KO=build/kmod-$(1)/bwarb.ko tests/selftests/bwarb/run_all.sh
+check-counters-$(1): build/kmod-$(1)/bwarb.ko $$(COUNTERS_SELFTEST) build/bwarbctl
+	@tests/vm/run --kernel $(1) --load --check-dmesg --timeout 600 -- \
+		env TEST_PMU_KO=build/kmod-$(1)/bwarb_test_pmu.ko BWARB_KO=build/kmod-$(1)/bwarb.ko \
+		tests/selftests/bwarb/test_pmu_run.sh
+endef
+$(eval $(call flavour_suites,rt))
+$(eval $(call flavour_suites,debug))
+CHECK_SUITES += selftests-rt counters-rt

@@ -1,19 +1,40 @@
 #!/usr/bin/env bash
+# tests/vm/kernel.sh [FLAVOUR]
+#
 # Makes sure the Debian linux-image matching the installed linux-headers
 # (scripts/kver.sh) is unpacked under .cache/vm/KVER/pkg, with modules.dep
 # generated, and prints that directory. Never installs the package: the
 # image is fetched with `apt-get download` and unpacked with dpkg-deb.
 # Safe to run concurrently (flock) and a quick no-op once done.
+#
+# FLAVOUR "rt": Debian's PREEMPT_RT kernel of the same ABI
+# (linux-image-ABI-rt-amd64), and, since the module must be built against
+# it, its headers (linux-headers-ABI-rt-amd64 and -common-rt) unpacked
+# under .cache/vm/KVER/headers, never installed (installed, they would
+# become the newest headers and change scripts/kver.sh in every checkout);
+# the kbuild scripts are the installed linux-kbuild-6.1. KDIR for the
+# module: .cache/vm/KVER/headers/usr/src/linux-headers-KVER.
+# FLAVOUR "debug" is tests/vm/debug-kernel.sh (built, not fetched).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
+flavour=${1:-}
+case $flavour in
+''|generic) flavour= ;;
+rt) ;;
+debug) exec "$top/tests/vm/debug-kernel.sh" ;;
+*) echo "vm: unknown kernel flavour '$flavour' (rt, debug)" >&2; exit 1 ;;
+esac
 kver=$("$top/scripts/kver.sh")
 if [ -z "$kver" ]; then
 	echo "vm: no /usr/src/linux-headers-*-amd64 installed (run scripts/deps.sh)" >&2
 	exit 1
 fi
+hdr_ver=$kver
+[ -n "$flavour" ] && kver=${kver%-amd64}-$flavour-amd64
 cache="$top/.cache/vm"
 dir="$cache/$kver"
-if [ -f "$dir/ready" ] && [ -f "$dir/vmlinux.done" ]; then
+if [ -f "$dir/ready" ] && [ -f "$dir/vmlinux.done" ] &&
+	{ [ -z "$flavour" ] || [ -f "$dir/headers.done" ]; }; then
 	echo "$dir"
 	exit 0
 fi
@@ -39,8 +60,37 @@ extract_vmlinux() {
 	fi
 	touch "$dir/vmlinux.done"
 }
+# The headers of a flavour, unpacked beside its image; their absolute
+# references (the common part's Makefile, the kbuild scripts) are pointed
+# at the unpacked copy and at the installed linux-kbuild-6.1.
+fetch_headers() {
+	local hdl deb h common
+	[ -f "$dir/headers.done" ] && return 0
+	hdl=$(mktemp -d "$cache/dl.XXXXXX")
+	common="linux-headers-${kver%-amd64}"
+	common="${common%-$flavour}-common-$flavour"
+	echo "vm: fetching linux-headers-$kver and $common (once)" >&2
+	(cd "$hdl" && apt-get -q -o APT::Sandbox::User=root download \
+		"linux-headers-$kver${want:+=$want}" "$common${want:+=$want}" >&2)
+	rm -rf "$dir/headers"
+	mkdir -p "$dir/headers"
+	for deb in "$hdl"/*.deb; do
+		dpkg-deb -x "$deb" "$dir/headers"
+	done
+	rm -rf "$hdl"
+	h="$dir/headers/usr/src/linux-headers-$kver"
+	sed -i "s|/usr/src/$common/|$dir/headers/usr/src/$common/|" "$h/Makefile"
+	for l in scripts tools; do
+		for d in "$h" "$dir/headers/usr/src/$common"; do
+			[ -L "$d/$l" ] && ln -sfn "/usr/lib/linux-kbuild-6.1/$l" "$d/$l"
+		done
+	done
+	touch "$dir/headers.done"
+}
+want=$(dpkg-query -W -f='${Version}' "linux-headers-$hdr_ver" 2>/dev/null || true)
 if [ -f "$dir/ready" ]; then
 	[ -f "$dir/vmlinux.done" ] || extract_vmlinux
+	[ -z "$flavour" ] || fetch_headers
 	echo "$dir"
 	exit 0
 fi
@@ -48,7 +98,6 @@ fi
 # Prefer exactly the version of the headers package; the ABI name in kver
 # guarantees module compatibility if the mirror has moved on.
 pkg="linux-image-$kver"
-want=$(dpkg-query -W -f='${Version}' "linux-headers-$kver" 2>/dev/null || true)
 have_pkg() { apt-cache show "$1" >/dev/null 2>&1; }
 if ! have_pkg "$pkg" && ! have_pkg "$pkg-unsigned"; then
 	if [ "$(id -u)" -eq 0 ]; then
@@ -89,6 +138,10 @@ mkdir -p "$dir"
 mv "$dl/pkg" "$dir/pkg"
 echo "$spec" >"$dir/ready"
 extract_vmlinux
-# Kernels of earlier header versions are dead weight (about 440 MB each).
-find "$cache" -mindepth 1 -maxdepth 1 -type d ! -name "$kver" ! -name 'dl.*' -exec rm -rf {} +
+[ -z "$flavour" ] || fetch_headers
+# Kernels of earlier header versions are dead weight (about 440 MB each);
+# the other flavours of this version and the debug kernel stay.
+abi=${hdr_ver%-amd64}
+find "$cache" -mindepth 1 -maxdepth 1 -type d -name '*-amd64' \
+	! -name "$abi-amd64" ! -name "$abi-*-amd64" ! -name 'dl.*' -exec rm -rf {} +
 echo "$dir"

@@ -47,8 +47,11 @@ struct test_flow {
 	u32 mbps;
 };
 
-/* test_lock protects test_flows[]; taken from any context (perf read). */
-static DEFINE_SPINLOCK(test_lock);
+/*
+ * test_lock protects test_flows[]; taken from any context, also under
+ * perf's raw context locks in hard irq (pmu->add, ->read): a raw spinlock.
+ */
+static DEFINE_RAW_SPINLOCK(test_lock);
 static struct test_flow test_flows[TEST_DIR_COUNT];
 
 static unsigned int nr_pmus = 2;
@@ -66,11 +69,20 @@ static u64 test_flow_lines(enum test_dir dir)
 	unsigned long flags;
 	u64 bytes;
 
-	spin_lock_irqsave(&test_lock, flags);
+	raw_spin_lock_irqsave(&test_lock, flags);
 	bytes = test_flow_bytes_locked(&test_flows[dir], ktime_get_ns());
-	spin_unlock_irqrestore(&test_lock, flags);
+	raw_spin_unlock_irqrestore(&test_lock, flags);
 	return div_u64(bytes, TEST_PMU_LINE_BYTES);
 }
+
+/*
+ * offset_lines: added to every read counter's count, to make the counters
+ * jump (a large value) or go back (a smaller one after it), as a
+ * memory controller's counters do across suspend or a reset.
+ */
+static unsigned long offset_lines;
+module_param(offset_lines, ulong, 0644);
+MODULE_PARM_DESC(offset_lines, "Lines added to every read count (jumps, resets)");
 
 static u64 test_total_lines(void)
 {
@@ -90,12 +102,12 @@ static int test_rate_set(const char *val, const struct kernel_param *kp)
 		return ret;
 	if (mbps > TEST_PMU_MAX_MBPS)
 		return -ERANGE;
-	spin_lock_irqsave(&test_lock, flags);
+	raw_spin_lock_irqsave(&test_lock, flags);
 	now = ktime_get_ns();
 	f->base_bytes = test_flow_bytes_locked(f, now);
 	f->base_ns = now;
 	f->mbps = mbps;
-	spin_unlock_irqrestore(&test_lock, flags);
+	raw_spin_unlock_irqrestore(&test_lock, flags);
 	return 0;
 }
 
@@ -136,7 +148,7 @@ static u64 test_counter_lines(enum test_counter c)
 {
 	switch (c) {
 	case TEST_CNT_READ:
-		return test_flow_lines(TEST_DIR_READ);
+		return test_flow_lines(TEST_DIR_READ) + READ_ONCE(offset_lines);
 	case TEST_CNT_WRITE:
 		return test_flow_lines(TEST_DIR_WRITE);
 	default:

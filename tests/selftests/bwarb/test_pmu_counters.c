@@ -607,6 +607,72 @@ TEST(clients_table_lists_every_client)
 }
 
 /*
+ * Issue 11: a counter that jumps (by 2^60 lines: the bytes of its total no
+ * longer fit in 64 bits) or goes back (a reset) is not traffic: the sample
+ * is dropped, the counter primed again, and nothing overflows in the
+ * sampling work (before: a divide error there). The rates come back.
+ */
+TEST(counter_jump_and_reset_are_not_traffic)
+{
+	int k = nr_pmus();
+	long long errs0, p0;
+	int i;
+
+	fresh_arbiter(10000, 120000, 80000);
+	ASSERT_EQ(0, program_test_pmu());
+	set_rates(1000, 0);
+	EXPECT_LE(0, settle(1000LL * k, 0, 10));
+	errs0 = get_ll(SYSFS "sample_errors");
+	ASSERT_EQ(0, putf(TP_PARAMS "offset_lines", 1ULL << 60));
+	p0 = get_ll(SYSFS "periods");
+	for (i = 0; i < 5000 && get_ll(SYSFS "periods") < p0 + 5; i++)
+		msleep(2);
+	EXPECT_LT(errs0, get_ll(SYSFS "sample_errors"));
+	EXPECT_GE(10000000, get_ll(SYSFS "measured_mbps"));
+	EXPECT_LE(0, settle(1000LL * k, 0, 10)) TH_LOG("no recovery after a jump");
+	errs0 = get_ll(SYSFS "sample_errors");
+	ASSERT_EQ(0, putf(TP_PARAMS "offset_lines", 0));
+	p0 = get_ll(SYSFS "periods");
+	for (i = 0; i < 5000 && get_ll(SYSFS "periods") < p0 + 5; i++)
+		msleep(2);
+	EXPECT_LT(errs0, get_ll(SYSFS "sample_errors"));
+	EXPECT_LE(0, settle(1000LL * k, 0, 10)) TH_LOG("no recovery after a reset");
+	set_rates(0, 0);
+	sysfs_write(SYSFS "source", "declared");
+}
+
+/*
+ * Issue 11: once samples fail (here the PMU's CPU goes offline), the last
+ * rate is not reused forever: after 8 periods the source is stale and
+ * feeds no measurement. Last: the test PMU's events stay off afterwards.
+ */
+TEST(stale_samples_feed_no_measurement)
+{
+	char path[80];
+	long long stale0, p0;
+	int cpu, i;
+
+	fresh_arbiter(10000, 120000, 80000);
+	ASSERT_EQ(0, program_test_pmu());
+	set_rates(1000, 1000);
+	EXPECT_LE(0, settle(1000LL * nr_pmus(), 1000LL * nr_pmus(), 10));
+	cpu = (int)get_ll(TP_PMU "cpumask");
+	ASSERT_LT(0, cpu) TH_LOG("the test PMU sits on CPU 0, which cannot go offline");
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
+	stale0 = get_ll(SYSFS "stale_events");
+	ASSERT_EQ(0, sysfs_write(path, "0"));
+	p0 = get_ll(SYSFS "periods");
+	for (i = 0; i < 10000 && get_ll(SYSFS "periods") < p0 + 20; i++)
+		msleep(2);
+	EXPECT_EQ(0, get_ll(SYSFS "measured_mbps"));
+	EXPECT_LT(stale0, get_ll(SYSFS "stale_events"));
+	ASSERT_EQ(0, sysfs_write(path, "1"));
+	set_rates(0, 0);
+	sysfs_write(SYSFS "source", "declared");
+}
+
+
+/*
  * bwarb holds the test PMU's counters: rmmod is refused (the perf core
  * pins the PMU's module) and counting goes on; after 'declared' and
  * 'clear' the module goes away cleanly and 'perf' has nothing to use.
@@ -639,13 +705,13 @@ TEST(removing_test_pmu_in_use_is_refused)
  */
 TEST(unloading_bwarb_with_perf_source_releases_counters)
 {
-	ASSERT_EQ(0, system("grep -q '^bwarb_test_pmu ' /proc/modules || insmod build/bwarb_test_pmu.ko"));
+	ASSERT_EQ(0, system("grep -q '^bwarb_test_pmu ' /proc/modules || insmod \"${TEST_PMU_KO:-build/bwarb_test_pmu.ko}\""));
 	ASSERT_EQ(0, program_test_pmu());
 	set_rates(500, 500);
 	msleep(50);
 	EXPECT_EQ(0, system("rmmod bwarb"));
 	EXPECT_EQ(0, system("rmmod bwarb_test_pmu"));
-	EXPECT_EQ(0, system("insmod bwarb.ko"));
+	EXPECT_EQ(0, system("insmod \"${BWARB_KO:-bwarb.ko}\""));
 	EXPECT_EQ(0, access(SYSFS "source", F_OK));
 }
 

@@ -7,8 +7,8 @@ top=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$top" || exit 1
 export BWARBCTL="$top/build/bwarbctl"
 if ! grep -q '^bwarb_test_pmu ' /proc/modules; then
-	insmod build/bwarb_test_pmu.ko nr_pmus=2 || {
-		echo "not ok 1 - insmod build/bwarb_test_pmu.ko"
+	insmod "${TEST_PMU_KO:-build/bwarb_test_pmu.ko}" nr_pmus=2 || {
+		echo "not ok 1 - insmod ${TEST_PMU_KO:-build/bwarb_test_pmu.ko}"
 		exit 1
 	}
 fi
