@@ -104,7 +104,8 @@ static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 	granted = st.granted_bytes - bd->last_granted_bytes;
 	bd->last_granted_bytes = st.granted_bytes;
 	arb_tick_span(&bd->arb, measured, n);
-	bd->period_seq += n;
+	/* Waits are counted in runs of the timer (ACQUIRE wait_periods). */
+	bd->period_seq++;
 	/* Waiters first: the pages get what is left after them. */
 	bwarb_grant_waiters(bd);
 	bwarb_fast_issue_all(bd);
