@@ -524,7 +524,7 @@ TEST_F(contract, fast_grant_completed_short_returns_the_rest_in_its_period)
  * 10 us periods) put its bytes back into a period that merely shares
  * those bits. The wrap is simulated by moving the page's period 2^31
  * ahead right after a fast take (the kernel counts that as tampering at
- * the boundary: the test expects one tamper event): the put-back must
+ * the boundary, and charges this client for it): the put-back must
  * not happen.
  */
 TEST_F(contract, fast_grant_tag_wrap_returns_nothing)
