@@ -60,13 +60,14 @@ static u64 bwarb_boundaries(struct bwarb_dev *bd, u64 now)
 }
 
 /*
- * When the timer runs next: at the next boundary, but not before half a
- * period from @now, so that clients get time to use what a late run
- * issued. A boundary passed so is counted (and funded) by that run.
+ * When the timer runs next: at the next boundary, but not before a
+ * period from @now, so that clients get a whole period to use what a
+ * late run issued (as when the timer is on time). A boundary passed so is
+ * funded by that run, which counts it among those that passed.
  */
 static u64 bwarb_next_run(struct bwarb_dev *bd, u64 now)
 {
-	return max(bd->next_boundary_ns, now + bd->params.period_ns / 2);
+	return max(bd->next_boundary_ns, now + bd->params.period_ns);
 }
 
 /*
