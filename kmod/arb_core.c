@@ -756,8 +756,6 @@ bool arb_tick_span(struct arb_state *st, u64 measured_bytes, u32 n)
 	st->p.period_ns = period * n;
 	wake = arb_tick(st, measured_bytes);
 	st->p.period_ns = period;
-	st->period += n - 1;
-	st->st.periods += n - 1;
 	return wake;
 }
 

@@ -286,8 +286,9 @@ bool arb_tick(struct arb_state *st, u64 measured_bytes);
  * whose resolution is coarser than the period): one tick that funds n
  * periods (capacity and reservation refills), so that what clients get
  * follows time, not the number of ticks. n is at most ARB_MAX_SPAN
- * (larger values fund ARB_MAX_SPAN periods); the period counters advance
- * by n. measured_bytes covers all n periods.
+ * (larger values fund ARB_MAX_SPAN periods). It is one tick: the period
+ * counters (waits, statistics) advance by one. measured_bytes covers all
+ * n periods.
  */
 bool arb_tick_span(struct arb_state *st, u64 measured_bytes, u32 n);
 

@@ -8,6 +8,7 @@
 #include <linux/capability.h>
 #include <linux/compat.h>
 #include <linux/cred.h>
+#include <linux/user_namespace.h>
 #include <linux/hrtimer.h>
 #include <linux/fs.h>
 #include <linux/gfp.h>
@@ -39,7 +40,7 @@ static bool bwarb_zero(const u64 *v, size_t n)
 static int privileged_gid = -1;
 module_param(privileged_gid, int, 0644);
 MODULE_PARM_DESC(privileged_gid,
-		 "Group whose members may reserve and weigh above the default, as with CAP_SYS_NICE (-1: none)");
+		 "Group (initial user namespace) whose members may reserve and weigh above the default, as with CAP_SYS_NICE (-1: none)");
 
 static unsigned int user_max_clients = 16;
 module_param(user_max_clients, uint, 0644);
@@ -61,7 +62,8 @@ static bool bwarb_privileged(void)
 		return true;
 	if (gid < 0)
 		return false;
-	kgid = make_kgid(current_user_ns(), gid);
+	/* A gid of the initial namespace, as root wrote it. */
+	kgid = make_kgid(&init_user_ns, gid);
 	return gid_valid(kgid) && in_group_p(kgid);
 }
 

@@ -60,13 +60,14 @@ static u64 bwarb_boundaries(struct bwarb_dev *bd, u64 now)
 }
 
 /*
- * When the timer runs next: at the next boundary, but not before half a
- * period from @now, so that clients get time to use what a late run
- * issued. A boundary passed so is counted (and funded) by that run.
+ * When the timer runs next: at the next boundary, but not before a
+ * period from @now, so that clients get a whole period to use what a
+ * late run issued (as when the timer is on time). A boundary passed so is
+ * funded by that run, which counts it among those that passed.
  */
 static u64 bwarb_next_run(struct bwarb_dev *bd, u64 now)
 {
-	return max(bd->next_boundary_ns, now + bd->params.period_ns / 2);
+	return max(bd->next_boundary_ns, now + bd->params.period_ns);
 }
 
 /*
@@ -104,7 +105,8 @@ static enum hrtimer_restart bwarb_period_fn(struct hrtimer *t)
 	granted = st.granted_bytes - bd->last_granted_bytes;
 	bd->last_granted_bytes = st.granted_bytes;
 	arb_tick_span(&bd->arb, measured, n);
-	bd->period_seq += n;
+	/* Waits are counted in runs of the timer (ACQUIRE wait_periods). */
+	bd->period_seq++;
 	/* Waiters first: the pages get what is left after them. */
 	bwarb_grant_waiters(bd);
 	bwarb_fast_issue_all(bd);

@@ -15,11 +15,24 @@
 
 #include "kmod/uapi/bwarb.h"
 
+/*
+ * The full page period of a recent fast grant, found by the sequence
+ * number in its id (see FAST_ID_*): entry seq % FAST_RECS, valid while it
+ * still holds that grant's sequence number.
+ */
+#define FAST_RECS	64
+struct fast_rec {
+	uint64_t seq;			/* take sequence + 1; 0: being written */
+	uint64_t period;		/* the page period it was taken in */
+};
+
 struct bwarb_client {
 	int fd;
 	uint32_t id;
 	struct bwarb_fast_page *fp;	/* mapped budget page, or NULL */
 	int fast;			/* use fp for acquires */
+	uint64_t take_seq;		/* fast takes so far */
+	struct fast_rec rec[FAST_RECS];
 };
 
 int bwarb_open(const char *path, struct bwarb_client **out)
@@ -74,16 +87,19 @@ int bwarb_register(struct bwarb_client *c, const struct bwarb_register_opts *o)
 }
 
 /*
- * A fast grant's id: BWARB_FAST_GRANT_FLAG, the low 31 bits of the page
- * period it was taken in (bits 32..62) and its bytes (bits 0..31; larger
- * acquires take the ioctl). The period lets a short COMPLETE return the
- * unused bytes while that period lasts; a grant completed 2^31 periods
- * later (hours) may be taken for one of the current period: its unused
- * bytes then return once to a budget the kernel still bounds by its issue.
+ * A fast grant's id: BWARB_FAST_GRANT_FLAG, the low 31 bits of the
+ * client's fast-take sequence number (bits 32..62) and its bytes (bits
+ * 0..31; larger acquires take the ioctl). The sequence number finds the
+ * full 64-bit page period the grant was taken in (struct fast_rec), which
+ * lets a short COMPLETE return the unused bytes while that very period
+ * lasts. (The id once held the period's low 31 bits, so a grant completed
+ * 2^31 periods later, hours at 10 us periods, matched a later period.) A
+ * grant whose record was reused by a later take (64 takes on) returns
+ * nothing: its bytes expire at the boundary, which is always correct.
  */
 #define FAST_ID_BYTES_MAX	0xffffffffULL
-#define FAST_ID_PERIOD_SHIFT	32
-#define FAST_ID_PERIOD_MASK	0x7fffffffULL
+#define FAST_ID_SEQ_SHIFT	32
+#define FAST_ID_SEQ_MASK	0x7fffffffULL
 
 /* {avail, period}, the page's first 16 bytes, as one cmpxchg16b operand. */
 __extension__ typedef unsigned __int128 fast_pair
@@ -174,15 +190,23 @@ static int has_cx16(void)
  */
 static void fast_return(struct bwarb_client *c, uint64_t grant_id, uint64_t bytes)
 {
-	uint64_t tag = grant_id >> FAST_ID_PERIOD_SHIFT & FAST_ID_PERIOD_MASK;
+	uint64_t tag = grant_id >> FAST_ID_SEQ_SHIFT & FAST_ID_SEQ_MASK;
+	struct fast_rec *r = &c->rec[tag % FAST_RECS];
+	uint64_t seq, period;
 	fast_pair p;
 
 	if (!has_cx16())
 		return;
+	/* The grant's full period, if its record still holds it. */
+	seq = __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE);
+	period = __atomic_load_n(&r->period, __ATOMIC_ACQUIRE);
+	if (!seq || ((seq - 1) & FAST_ID_SEQ_MASK) != tag ||
+	    __atomic_load_n(&r->seq, __ATOMIC_ACQUIRE) != seq)
+		return;
 	p = pair_load(c->fp);
 
 	while (pair_period(p) != BWARB_FAST_PERIOD_CLOSED &&
-	       (pair_period(p) & FAST_ID_PERIOD_MASK) == tag &&
+	       pair_period(p) == period &&
 	       pair_avail(p) >= 0 && bytes <= (uint64_t)(INT64_MAX - pair_avail(p)))
 		if (pair_cas(c->fp, &p, pair_make(pair_avail(p) + (int64_t)bytes,
 						  pair_period(p))))
@@ -213,8 +237,15 @@ int bwarb_acquire(struct bwarb_client *c, uint64_t bytes, uint64_t timeout_ns,
 	if (flags & ~BWARB_ACQ_NONBLOCK)
 		return -EINVAL;
 	if (fast_take(c, bytes, &period)) {
+		uint64_t seq = __atomic_fetch_add(&c->take_seq, 1, __ATOMIC_RELAXED);
+		struct fast_rec *r = &c->rec[seq % FAST_RECS];
+
+		/* Invalid while written; the sequence number last. */
+		__atomic_store_n(&r->seq, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->period, period, __ATOMIC_RELEASE);
+		__atomic_store_n(&r->seq, seq + 1, __ATOMIC_RELEASE);
 		*grant_id = BWARB_FAST_GRANT_FLAG |
-			    (period & FAST_ID_PERIOD_MASK) << FAST_ID_PERIOD_SHIFT | bytes;
+			    (seq & FAST_ID_SEQ_MASK) << FAST_ID_SEQ_SHIFT | bytes;
 		return 0;
 	}
 	memset(&a, 0, sizeof(a));

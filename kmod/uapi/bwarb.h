@@ -104,7 +104,10 @@ struct bwarb_acquire {
 	__u64 timeout_ns;	/* in: 0 waits without limit */
 	__u64 grant_id;		/* out: for COMPLETE */
 	__u64 wait_ns;		/* out: how long the acquire waited */
-	__u64 wait_periods;	/* out: period boundaries it waited for */
+	__u64 wait_periods;	/* out: runs of the period timer it waited
+				 * for (a late run funds every period that
+				 * passed)
+				 */
 	__u64 reserved[1];	/* must be zero */
 };
 

@@ -74,7 +74,9 @@ CHECK_SUITES += bwarb-host
 # HOSTILE_ARGS="--seed N" replays one. Also on the rt kernel (hostile-rt)
 # and, outside make check, the debug kernel (check-hostile-debug). The
 # generic and rt runs use multi-threaded TCG (--mttcg): the two vCPUs
-# really run in parallel (README, "MTTCG").
+# really run in parallel, so they patch no static keys; the debug run
+# (one TCG thread) switches tracepoints on and off as it goes (README,
+# "MTTCG").
 HOSTILE_SECONDS ?= 20
 HOSTILE_ARGS ?=
 build/hostile: tests/selftests/bwarb/hostile.c $(SELFTEST_IO_DEPS) kmod/uapi/bwarb.h
@@ -91,7 +93,7 @@ check-hostile-rt: build/kmod-rt/bwarb.ko build/hostile
 		build/hostile --seconds $(HOSTILE_SECONDS) $(HOSTILE_ARGS)
 check-hostile-debug: build/kmod-debug/bwarb.ko build/hostile
 	@tests/vm/run --kernel debug --load --check-dmesg --timeout 900 -- \
-		build/hostile --seconds $(HOSTILE_SECONDS) $(HOSTILE_ARGS)
+		build/hostile --seconds $(HOSTILE_SECONDS) --toggle-tracepoints $(HOSTILE_ARGS)
 CHECK_SUITES += hostile hostile-rt
 
 # make bench-bwarb-tick: the period timer's cost per boundary with every

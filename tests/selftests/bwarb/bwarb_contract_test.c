@@ -519,6 +519,53 @@ TEST_F(contract, fast_grant_completed_short_returns_the_rest_in_its_period)
 }
 
 /*
+ * Issue 11: the library's fast grant ids held only the low 31 bits of
+ * their period, so a grant completed short 2^31 periods later (hours at
+ * 10 us periods) put its bytes back into a period that merely shares
+ * those bits. The wrap is simulated by moving the page's period 2^31
+ * ahead right after a fast take (the kernel counts that as tampering at
+ * the boundary, and charges this client for it): the put-back must
+ * not happen.
+ */
+TEST_F(contract, fast_grant_tag_wrap_returns_nothing)
+{
+	struct bwarb_fast_page *pg;
+	struct bwarb_client *c;
+	long long v = 0, a = 0;
+	__u64 issued, p = 0, p1 = 0;
+	uint64_t id;
+	int i, ret;
+
+	pg = lib_client(&c, "wrap");
+	ASSERT_NE(NULL, pg);
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(0, lib_until_budget(c, pg));
+		ASSERT_EQ(0, page_snapshot(pg, &v, &issued));
+		p = __atomic_load_n(&pg->period, __ATOMIC_ACQUIRE);
+		ret = bwarb_acquire(c, v / 2, 0, BWARB_ACQ_NONBLOCK, &id);
+		if (ret || !(id & BWARB_FAST_GRANT_FLAG)) {
+			if (!ret)
+				bwarb_complete(c, id, v / 2);
+			continue;
+		}
+		/* The period 2^31 later, same low 31 bits, if still open. */
+		if (!__atomic_compare_exchange_n(&pg->period, &p, p + (1ULL << 31), 0,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;
+		ASSERT_EQ(0, bwarb_complete(c, id, 0));
+		page_pair(pg, &a, &p1);
+		if (p1 == p + (1ULL << 31))
+			break;
+		TH_LOG("a boundary came between the steps; again");
+	}
+	ASSERT_GT(5, i);
+	/* Nothing came back: the grant was of another period. */
+	EXPECT_EQ(v - v / 2, a);
+	munmap(pg, BWARB_FAST_PAGE_SIZE);
+	bwarb_close(c);
+}
+
+/*
  * A fast grant completed short after the boundary that ended its period
  * returns nothing: its bytes expired with the period. The page and the
  * kernel's accounting of the current period are unchanged by the COMPLETE.
