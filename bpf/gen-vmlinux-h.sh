@@ -24,7 +24,10 @@ if [ ! -s "$cache/vmlinux.h" ]; then
 	tar -xJf "$src" -C "$tmp" --wildcards --strip-components=2 \
 		'linux-source-*/scripts/extract-vmlinux'
 	sh "$tmp/extract-vmlinux" "$vmlinuz" >"$tmp/vmlinux"
-	if ! readelf -S "$tmp/vmlinux" | grep -q '\.BTF '; then
+	# the section list whole first: grep -q under pipefail can kill
+	# readelf with SIGPIPE and fail a kernel that has the section
+	readelf -S "$tmp/vmlinux" >"$tmp/sections"
+	if ! grep -q '\.BTF ' "$tmp/sections"; then
 		echo "bpf: $vmlinuz carries no .BTF section (CONFIG_DEBUG_INFO_BTF off?)" >&2
 		exit 1
 	fi
