@@ -342,15 +342,6 @@ INLINE T512Q void qdot512_n(const struct sm_gemv *g, int r, const float *x, int 
 		out[i] = _mm512_reduce_add_ps(acc[i]);
 }
 
-INLINE T256Q float hsum256q(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
 INLINE T256Q void qdot256_n(const struct sm_gemv *g, int r, const float *x, int ldx,
 			    const int MM, float out[X_BLOCK])
 {
@@ -386,7 +377,7 @@ INLINE T256Q void qdot256_n(const struct sm_gemv *g, int r, const float *x, int 
 		}
 #pragma GCC unroll 4
 		for (int i = 0; i < MM; i++)
-			out[i] = hsum256q(acc[i]);
+			out[i] = hsum256(acc[i]);
 		return;
 	}
 	const uint8_t *q = (const uint8_t *)g->w + (size_t)r * k / 2;
@@ -419,7 +410,7 @@ INLINE T256Q void qdot256_n(const struct sm_gemv *g, int r, const float *x, int 
 	}
 #pragma GCC unroll 4
 	for (int i = 0; i < MM; i++)
-		out[i] = hsum256q(acc[i]);
+		out[i] = hsum256(acc[i]);
 }
 
 static T512Q void qdot_avx512(const struct sm_gemv *g, int r, const float *x, int ldx, int mm,

@@ -5,6 +5,7 @@
  * cut at top-p, then one uniform draw.
  */
 #include "sampler.h"
+#include "prng.h"
 
 #include <errno.h>
 #include <math.h>
@@ -19,38 +20,10 @@ struct sm_sampler {
 	float *p;	/* [vocab] their probabilities */
 };
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-/* xoshiro256** */
-static uint64_t next_u64(uint64_t *s)
-{
-	uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return r;
-}
-
 /* uniform in [0, 1) with 53 bits */
 static double next_unit(uint64_t *s)
 {
-	return (double)(next_u64(s) >> 11) * 0x1.0p-53;
+	return (double)(sm_xoshiro256ss(s) >> 11) * 0x1.0p-53;
 }
 
 int sm_sampler_create(int vocab, const struct sm_sampler_opts *o,
@@ -79,7 +52,7 @@ int sm_sampler_create(int vocab, const struct sm_sampler_opts *o,
 	}
 	x = o->seed;
 	for (i = 0; i < 4; i++)
-		s->rng[i] = splitmix64(&x);
+		s->rng[i] = sm_splitmix64(&x);
 	*out = s;
 	return 0;
 }

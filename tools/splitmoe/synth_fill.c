@@ -8,6 +8,7 @@
  * Hall, cut at +-3.46 sd), scaled to the tensor's standard deviation.
  */
 #include "synth.h"
+#include "prng.h"
 
 #include <string.h>
 
@@ -15,41 +16,19 @@
 
 struct rng { uint64_t s[4]; };
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static void rng_seed(struct rng *r, uint64_t seed, uint32_t tensor, uint64_t block)
 {
 	uint64_t x = seed;
 	int i;
 
-	x = splitmix64(&x) ^ ((uint64_t)tensor << 40) ^ block;
+	x = sm_splitmix64(&x) ^ ((uint64_t)tensor << 40) ^ block;
 	for (i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&x);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
+		r->s[i] = sm_splitmix64(&x);
 }
 
 static inline uint64_t rng_next(struct rng *r)
 {
-	uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
+	return sm_xoshiro256ss(r->s);
 }
 
 /* Sum of four 16-bit uniforms: mean 131070, sd sqrt((65536^2 - 1) / 3). */
