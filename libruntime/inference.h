@@ -81,6 +81,14 @@ struct phimoe_session_opts {
 	/* Time every op of the forward pass by class and by layer
 	 * (phimoe_session_profile); off: no clock reads on the hot path. */
 	bool profile;
+	/* Batched decode (phimoe_batch): how many sequences may be open at
+	 * once; 0: 1. Sequence 0 is the one phimoe_prefill/phimoe_decode
+	 * run on and is open from create to destroy. */
+	int max_seqs;
+	/* KV cache pool shared by every sequence, in tokens (allocated in
+	 * blocks as sequences grow, returned when they close); 0: max_seq
+	 * for one sequence, max_seq * max_seqs / 2 for more. */
+	int kv_tokens;
 };
 
 struct phimoe_session;
@@ -120,6 +128,41 @@ int phimoe_prefill(struct phimoe_session *s, const int32_t *ids, int n,
 /* One token through the KV-cache path; *logits (if not NULL) points at
  * [vocab] floats valid until the next call. Same errors as prefill. */
 int phimoe_decode(struct phimoe_session *s, int32_t id, const float **logits);
+
+/*
+ * Batched decode: many sequences, each with its own position and KV
+ * cache, through one forward pass per step (their linear and expert work
+ * stacked as one prefill's rows, attention per sequence).
+ */
+
+/* Opens a new, empty sequence: its id (>= 1; 0 is the classic one), or
+ * -EBUSY when max_seqs are open. */
+int phimoe_seq_open(struct phimoe_session *s);
+/* Closes a sequence and returns its KV blocks to the pool; an id that is
+ * not open (or 0) is ignored. */
+void phimoe_seq_close(struct phimoe_session *s, int seq);
+/* Tokens in a sequence's cache, or -EINVAL when it is not open. */
+int phimoe_seq_pos(const struct phimoe_session *s, int seq);
+
+struct phimoe_batch_item {
+	int seq;		/* an open sequence (0 included) */
+	const int32_t *ids;	/* n tokens appended at the sequence's position */
+	int n;			/* 1 to decode; more for (a chunk of) a prompt */
+	float *logits;		/* [vocab]: logits of the item's last token;
+				 * NULL: not needed */
+};
+
+/*
+ * One forward pass over count items, each sequence at most once; the
+ * rows (sum of n) at most max_batch. Each item's result equals what
+ * phimoe_prefill/phimoe_decode would give that sequence alone (to the
+ * rounding of stacked products). 0; -EINVAL for a bad item (closed or
+ * repeated sequence, n <= 0, a bad id, too many rows); -ENOSPC when the
+ * KV pool or max_seq cannot hold an item's tokens (nothing is run then);
+ * the arbiter's and backend's errors as prefill.
+ */
+int phimoe_batch(struct phimoe_session *s, const struct phimoe_batch_item *items,
+		 int count);
 
 /* Logits of the last position processed: [vocab]. */
 const float *phimoe_session_logits(const struct phimoe_session *s);
