@@ -33,6 +33,7 @@ enum {
 	O_MODEL = 256, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, O_TEMP, O_TOPK, O_TOPP,
 	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB, O_DEVICE,
 	O_WEIGHTS, O_QUANT, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW, O_SHAPE, O_LAYERS,
+	O_HOST, O_PORT, O_PARALLEL,
 };
 
 static const struct option longopts[] = {
@@ -62,6 +63,9 @@ static const struct option longopts[] = {
 	{ "no-membw", no_argument, NULL, O_NO_MEMBW },
 	{ "shape", required_argument, NULL, O_SHAPE },
 	{ "layers", required_argument, NULL, O_LAYERS },
+	{ "host", required_argument, NULL, O_HOST },
+	{ "port", required_argument, NULL, O_PORT },
+	{ "parallel", required_argument, NULL, O_PARALLEL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -82,6 +86,10 @@ static const struct {
 	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', 'b', O_DTYPE, O_WEIGHTS, O_QUANT, O_ARB,
 		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW } },
 	{ "synth", { O_CONFIG, O_SHAPE, O_OUT, O_SEED, O_DTYPE, O_LAYERS } },
+	{ "serve", { O_MODEL, O_CONFIG, O_HOST, O_PORT, O_PARALLEL, 'b', O_DTYPE, O_THREADS, O_ARB,
+		     O_DEVICE, O_WEIGHTS, O_QUANT } },
+	{ "chat", { O_MODEL, O_CONFIG, 'n', O_TEMP, O_TOPK, O_TOPP, O_SEED, O_DTYPE, O_THREADS,
+		    O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
 };
 
 static const char *flag_name(int c)
@@ -224,6 +232,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	o->have_model = o->cfg.model[0] != '\0';
 	o->n = 32;
 	o->top_p = 1.0f;
+	o->host = "127.0.0.1";
+	o->port = 8080;
+	o->parallel = 4;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":n:p:d:t:r:b:", longopts, NULL)) != -1) {
@@ -322,6 +333,17 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (parse_int("--layers", optarg, 1, 1024, &x))
 				return -1;
 			o->layers = (int)x;
+			break;
+		case O_HOST: o->host = optarg; break;
+		case O_PORT:
+			if (parse_int("--port", optarg, 0, 65535, &x))
+				return -1;
+			o->port = (int)x;
+			break;
+		case O_PARALLEL:
+			if (parse_int("--parallel", optarg, 1, 256, &x))
+				return -1;
+			o->parallel = (int)x;
 			break;
 		case O_TEMP:
 			if (parse_float("--temperature", optarg, 0, 1e6, &o->temperature))

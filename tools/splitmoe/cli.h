@@ -46,6 +46,11 @@ struct cli_opts {
 	int reps;			/* -r: repetitions; 0: not given */
 	bool json, membw, no_membw;
 	double membw_gbs;		/* --membw-gbs: > 0 when given */
+	/* serve */
+	const char *host;		/* --host: numeric address (127.0.0.1) */
+	int port;			/* --port (8080; 0: any free one) */
+	int parallel;			/* --parallel: sequences at once (4) */
+	int max_seqs;			/* the session's max_seqs; 0: one sequence */
 	/* synth */
 	const struct synth_shape *shape;	/* --shape */
 	int layers;			/* --layers; 0: the shape's */
@@ -67,6 +72,8 @@ int cmd_eval(struct cli_opts *o);
 int cmd_info(struct cli_opts *o);
 int cmd_bench(struct cli_opts *o);
 int cmd_synth(struct cli_opts *o);
+int cmd_serve(struct cli_opts *o);
+int cmd_chat(struct cli_opts *o);
 
 /* One line "resident memory (WHEN): ... MB" on out. */
 void cli_report_memory(FILE *out, const char *when);

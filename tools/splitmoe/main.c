@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * splitmoe: run a PhiMoE model on the CPU, gated by the bwarb arbiter.
- * Subcommands: run, logits, tokenize, eval, info, bench, synth.
+ * Subcommands: run, logits, tokenize, eval, info, bench, synth, serve, chat.
  */
 #include "cli.h"
 
@@ -29,6 +29,11 @@ static void usage(FILE *f)
 	      "               [--dtype bf16|f32] [--layers N]\n"
 	      "      a checkpoint of that shape with seeded random weights (7.51 GB for\n"
 	      "      phi-tiny-moe in bf16); DIR must not exist or be empty\n"
+	      "  splitmoe serve --model DIR [--host 127.0.0.1] [--port 8080] [--parallel 4] [-b 256]\n"
+	      "      OpenAI-compatible HTTP server: POST /v1/chat/completions, /v1/completions,\n"
+	      "      GET /v1/models, /health, /metrics (see README.md)\n"
+	      "  splitmoe chat --model DIR [-n 256] [--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
+	      "      conversation in the terminal: /reset, /exit, Ctrl-C stops a reply, Ctrl-D leaves\n"
 	      "every subcommand also takes --config FILE (YAML; flags override it),\n"
 	      "and those that compute --threads N, --arbiter auto|kernel|process|off\n"
 	      "and --device cpu|gpu|split (bench: -t 16,8 in place of --threads)\n",
@@ -43,7 +48,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "run", cmd_run }, { "logits", cmd_logits }, { "tokenize", cmd_tokenize },
 		{ "eval", cmd_eval }, { "info", cmd_info }, { "bench", cmd_bench },
-		{ "synth", cmd_synth },
+		{ "synth", cmd_synth }, { "serve", cmd_serve }, { "chat", cmd_chat },
 	};
 	struct cli_opts o;
 	size_t i;

@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+/*
+ * splitmoe serve: the model behind an OpenAI-compatible HTTP API
+ * (serve_http.c), requests batched by one engine thread (serve_engine.c).
+ * SIGTERM or SIGINT drains: running requests get DRAIN_MS to finish, the
+ * rest are cancelled, and the process exits 0.
+ */
+#include "session.h"
+#include "serve_engine.h"
+#include "serve_http.h"
+#include "serve_metrics.h"
+#include "arbiter.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DRAIN_MS 10000
+#define QUEUE_MAX 64
+#define BODY_MAX (1u << 20)
+#define DEFAULT_MAX_TOKENS 128
+
+struct arb_snapshot {
+	struct cli_ctx *c;
+	struct serve_metrics *m;
+};
+
+/* After each engine step: the arbiter clients' figures for /metrics. */
+static void snapshot_arbiter(void *arg)
+{
+	struct arb_snapshot *a = arg;
+	struct sm_arb_client_stats cs;
+	const char *kind;
+
+	if (!a->c->arb)
+		return;
+	kind = sm_arbiter_kind_name(sm_arbiter_get_kind(a->c->arb));
+	if (a->c->dev.cpu_client) {
+		sm_arb_client_get_stats(a->c->dev.cpu_client, &cs);
+		serve_metrics_arbiter(a->m, kind, "cpu", &cs);
+	} else if (!a->c->dev.gpu) {
+		struct phimoe_session_stats st;
+
+		phimoe_session_get_stats(a->c->s, &st);	/* the session's own client */
+		cs = (struct sm_arb_client_stats){
+			.acquires = st.gated_submissions, .completes = st.gated_completions,
+			.granted_bytes = st.gated_bytes, .completed_bytes = st.gated_completed_bytes,
+			.waits = SERVE_METRICS_UNKNOWN, .wait_ns = st.gate_wait_ns,
+		};
+		serve_metrics_arbiter(a->m, kind, "cpu", &cs);
+	}
+	if (a->c->dev.gpu_client) {
+		sm_arb_client_get_stats(a->c->dev.gpu_client, &cs);
+		serve_metrics_arbiter(a->m, kind, "gpu", &cs);
+	}
+}
+
+/* The session must run `parallel` sequences at once: open them all once. */
+static int check_batching(struct cli_opts *o, struct cli_ctx *c)
+{
+	int seqs[256], i, n = 0, rc = 0;
+
+	for (i = 0; i < o->parallel; i++) {
+		int s = phimoe_seq_open(c->s);
+
+		if (s < 0) {
+			rc = s;
+			break;
+		}
+		seqs[n++] = s;
+	}
+	for (i = 0; i < n; i++)
+		phimoe_seq_close(c->s, seqs[i]);
+	if (rc)
+		cli_err("serve: --device %s cannot run %d sequences at once (%s): use --parallel 1 "
+			"or --device cpu", o->cfg.device, o->parallel, strerror(-rc));
+	return rc ? -1 : 0;
+}
+
+int cmd_serve(struct cli_opts *o)
+{
+	struct serve_engine_opts eo = { 0 };
+	struct serve_http_opts ho = { 0 };
+	struct serve_engine *eng = NULL;
+	struct serve_http *http = NULL;
+	struct serve_metrics *metrics = NULL;
+	struct arb_snapshot snap;
+	struct cli_ctx c;
+	char err[512], *dir = NULL;
+	sigset_t sigs;
+	int ctx, port = 0, sig = 0, rc = 1;
+
+	/* every thread started from here on leaves the signals to sigwait */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);	/* a client gone mid-write is an EPIPE */
+
+	if (cli_load(o, &c, true))
+		return 1;
+	ctx = c.m.cfg.max_position_embeddings < 4096 ? c.m.cfg.max_position_embeddings : 4096;
+	o->max_seqs = o->parallel + 1;	/* sequence 0 stays the classic one */
+	if (cli_start_session(o, &c, ctx) || check_batching(o, &c))
+		goto out;
+	metrics = serve_metrics_new();
+	dir = strdup(o->cfg.model);
+	if (!metrics || !dir) {
+		cli_err("serve: out of memory");
+		goto out;
+	}
+	snap = (struct arb_snapshot){ &c, metrics };
+	eo = (struct serve_engine_opts){
+		.s = c.s, .tk = c.tk, .vocab = c.m.cfg.vocab_size, .eos_ids = c.m.cfg.eos_token_ids,
+		.n_eos = c.m.cfg.n_eos, .ctx = ctx, .parallel = o->parallel, .queue_max = QUEUE_MAX,
+		.max_rows = o->max_batch ? o->max_batch : 256, .metrics = metrics,
+		.after_step = snapshot_arbiter, .arg = &snap,
+	};
+	if (eo.max_rows < o->parallel) {
+		cli_err("serve: -b %d is below --parallel %d: every running sequence decodes one "
+			"row per step", eo.max_rows, o->parallel);
+		goto out;
+	}
+	if (serve_engine_start(&eo, &eng, err, sizeof(err))) {
+		cli_err("%s", err);
+		goto out;
+	}
+	ho = (struct serve_http_opts){
+		.host = o->host, .port = o->port, .model_id = basename(dir), .ctx = ctx,
+		.lim = { .max_body = BODY_MAX, .max_prompt_tokens = ctx - 1, .max_tokens = ctx - 1,
+			 .default_max_tokens = DEFAULT_MAX_TOKENS },
+		.tk = c.tk, .engine = eng, .metrics = metrics,
+	};
+	if (serve_http_start(&ho, &http, &port, err, sizeof(err))) {
+		cli_err("%s", err);
+		goto out;
+	}
+	fprintf(stderr, "splitmoe: serving %s on http://%s%s%s:%d/ (%d sequences at once, "
+		"compute %s, context %d tokens)\n", ho.model_id, strchr(o->host, ':') ? "[" : "",
+		o->host, strchr(o->host, ':') ? "]" : "", port, o->parallel,
+		sm_compute_name(phimoe_session_compute(c.s)), ctx);
+	fflush(stderr);
+	while (sigwait(&sigs, &sig) == EINTR)
+		;
+	fprintf(stderr, "splitmoe: serve: %s: draining (at most %d ms)\n",
+		sig == SIGTERM ? "SIGTERM" : "SIGINT", DRAIN_MS);
+	rc = 0;
+out:
+	if (eng)
+		serve_engine_stop(eng, DRAIN_MS);
+	serve_http_stop(http);
+	serve_engine_free(eng);
+	if (rc == 0) {
+		cli_report_arbiter(stderr, &c);
+		fprintf(stderr, "splitmoe: serve: stopped\n");
+	}
+	serve_metrics_free(metrics);
+	free(dir);
+	cli_close(&c);
+	return rc;
+}
