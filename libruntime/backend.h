@@ -115,7 +115,13 @@ struct sm_attn_args {
 	const float *q, *k, *v;
 	int row_stride;
 	float *k_cache, *v_cache;	/* [max_seq][n_kv_heads*head_dim] of this layer */
-	int max_seq;
+	int max_seq;		/* positions pos0 + m may reach */
+	/* KV blocks (batched decode, inference.h): position j is cache row
+	 * block_table[j / block_size] * block_size + j % block_size of a pool
+	 * k_cache/v_cache; block_size a power of two. NULL: contiguous
+	 * [max_seq] rows (the only form the Level Zero backend takes). */
+	const int32_t *block_table;
+	int block_size;
 	float *out;		/* [m][n_heads*head_dim] */
 	float *scratch;		/* >= n_heads * (pos0+m) floats, from alloc() */
 };

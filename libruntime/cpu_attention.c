@@ -65,6 +65,11 @@ struct ca_call {
 	int q_stride, m, pos0, n_heads, n_kv, hd, window, kv_dim;
 	float scale;
 	const float *k, *v;
+	/* KV blocks: position j is cache row (tab[j >> shift] << shift) |
+	 * (j & mask); contiguous caches use one block of 2^31 rows */
+	const int32_t *tab;
+	int shift;
+	uint32_t mask;
 	float *out;
 	int group;		/* heads per kv head */
 	int hc, nhc;		/* heads per tile, head chunks */
@@ -74,6 +79,12 @@ struct ca_call {
 	float *part_o;		/* [nsplit][rows][hd] */
 	float *part_m, *part_l;	/* [nsplit][rows] */
 };
+
+/* The cache row of key position j. */
+AI size_t kv_row(const struct ca_call *c, int j)
+{
+	return ((size_t)c->tab[j >> c->shift] << c->shift) | ((uint32_t)j & c->mask);
+}
 
 /* --- exp ------------------------------------------------------------------ */
 
@@ -217,7 +228,7 @@ AI void dot4x2(const struct quad *qd, const float *restrict k0,
  * the quad's 4 rows, W = L or 2L: the accumulators stay in registers over
  * the keys (4 or 8 independent FMA chains), each v load serves 4 FMAs.
  */
-AI void pv4_chunk(const struct quad *qd, const float *vbase, size_t kv_dim,
+AI void pv4_chunk(const struct quad *qd, const struct ca_call *c, size_t kv_dim,
 		  int kb, int d0, const int W, const int L)
 {
 	float a0[CA_LMAX], a1[CA_LMAX], a2[CA_LMAX], a3[CA_LMAX];
@@ -244,7 +255,7 @@ AI void pv4_chunk(const struct quad *qd, const float *vbase, size_t kv_dim,
 		}
 	}
 	for (int j = qd->lo; j <= qd->hi; j++) {
-		const float *restrict v = vbase + (size_t)j * kv_dim + d0;
+		const float *restrict v = c->v + kv_row(c, j) * kv_dim + qd->kvo + d0;
 		float x0 = p0[j - kb], x1 = p1[j - kb], x2 = p2[j - kb], x3 = p3[j - kb];
 
 #pragma omp simd
@@ -282,18 +293,18 @@ AI void pv4_chunk(const struct quad *qd, const float *vbase, size_t kv_dim,
 	}
 }
 
-AI void pv4(const struct quad *qd, const float *vbase, size_t kv_dim, int kb,
+AI void pv4(const struct quad *qd, const struct ca_call *c, size_t kv_dim, int kb,
 	    int hd, const int L)
 {
 	int d = 0;
 
 	for (; d + 2 * L <= hd; d += 2 * L)
-		pv4_chunk(qd, vbase, kv_dim, kb, d, 2 * L, L);
+		pv4_chunk(qd, c, kv_dim, kb, d, 2 * L, L);
 	for (; d + L <= hd; d += L)
-		pv4_chunk(qd, vbase, kv_dim, kb, d, L, L);
+		pv4_chunk(qd, c, kv_dim, kb, d, L, L);
 	for (; d < hd; d++)
 		for (int j = qd->lo; j <= qd->hi; j++) {
-			float x = vbase[(size_t)j * kv_dim + d];
+			float x = c->v[kv_row(c, j) * kv_dim + qd->kvo + d];
 
 			for (int r = 0; r < 4; r++)
 				qd->o[r][d] += qd->s[r][j - kb] * x;
@@ -418,7 +429,7 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 
 				if (ja > jb)
 					continue;
-				dot4x2(qd, kbase + (size_t)ja * kv_dim, kbase + (size_t)jb * kv_dim,
+				dot4x2(qd, kbase + kv_row(c, ja) * kv_dim, kbase + kv_row(c, jb) * kv_dim,
 				       ja - kb, jb - kb, hd, L);
 			}
 		}
@@ -474,7 +485,7 @@ AI void task_body(const struct ca_call *c, int t, const int L)
 			for (int u = 0; u < 4; u++)
 				if (qrow[qi][u] < 0)
 					pq.s[u] = S[ZERO];
-			pv4(&pq, c->v + pq.kvo, kv_dim, kb, hd, L);
+			pv4(&pq, c, kv_dim, kb, hd, L);
 		}
 	}
 
@@ -675,8 +686,8 @@ static void attention_scalar(const struct ca_call *c)
 
 			memset(o, 0, sizeof(float) * hd);
 			for (int j = first_key(c, i); j <= i; j++) {
-				const float *kj = c->k + (size_t)j * c->kv_dim + kvo;
-				const float *vj = c->v + (size_t)j * c->kv_dim + kvo;
+				const float *kj = c->k + kv_row(c, j) * c->kv_dim + kvo;
+				const float *vj = c->v + kv_row(c, j) * c->kv_dim + kvo;
 				float dot = 0.0f;
 
 				for (int d = 0; d < hd; d++)
@@ -783,6 +794,18 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 		  float scale, const float *k_cache, const float *v_cache,
 		  float *out, int nthreads)
 {
+	ca_attention_blocks(q, q_stride, m, pos0, n_heads, n_kv_heads, head_dim, window,
+			    scale, k_cache, v_cache, NULL, 0, out, nthreads);
+}
+
+void ca_attention_blocks(const float *q, int q_stride, int m, int pos0,
+			 int n_heads, int n_kv_heads, int head_dim, int window,
+			 float scale, const float *k_cache, const float *v_cache,
+			 const int32_t *block_table, int block_size,
+			 float *out, int nthreads)
+{
+	static const int32_t one_block[1] = { 0 };
+	int shift = 31;
 	struct ca_call c = {
 		.q = q, .q_stride = q_stride, .m = m, .pos0 = pos0,
 		.n_heads = n_heads, .n_kv = n_kv_heads, .hd = head_dim,
@@ -793,6 +816,13 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 
 	if (m < 1 || n_heads < 1)
 		return;
+	if (block_table) {
+		for (shift = 0; (1 << shift) < block_size; shift++)
+			;
+	}
+	c.tab = block_table ? block_table : one_block;
+	c.shift = shift;
+	c.mask = shift >= 31 ? 0x7fffffffu : (1u << shift) - 1;
 	if (head_dim > CA_MAX_HEAD_DIM) {
 		attention_scalar(&c);
 		return;

@@ -10,6 +10,8 @@
 #ifndef SPLITMOE_CPU_ATTENTION_H
 #define SPLITMOE_CPU_ATTENTION_H
 
+#include <stdint.h>
+
 /*
  * m queries at positions pos0..pos0+m-1 against keys 0..pos0+m-1 held in
  * the caches (already appended): query i attends key j iff j <= i and
@@ -37,6 +39,17 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 		  int n_heads, int n_kv_heads, int head_dim, int window,
 		  float scale, const float *k_cache, const float *v_cache,
 		  float *out, int nthreads);
+
+/*
+ * The same over a cache in blocks of block_size rows (a power of two):
+ * position j lives in cache row block_table[j / block_size] * block_size
+ * + j % block_size. block_table NULL: contiguous, as ca_attention.
+ */
+void ca_attention_blocks(const float *q, int q_stride, int m, int pos0,
+			 int n_heads, int n_kv_heads, int head_dim, int window,
+			 float scale, const float *k_cache, const float *v_cache,
+			 const int32_t *block_table, int block_size,
+			 float *out, int nthreads);
 
 #define CA_MAX_HEAD_DIM 256
 

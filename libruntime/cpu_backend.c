@@ -977,11 +977,27 @@ static int cpu_attention(struct sm_backend *be, const struct sm_attn_args *a)
 	    a->n_kv_heads < 1 || a->n_heads % a->n_kv_heads)
 		return fail(be, -EINVAL, "attention: bad arguments (pos %d, m %d, max %d)",
 			    a->pos0, a->m, a->max_seq);
-	cm_kv_append(a->k, a->v, a->row_stride, a->m, a->pos0, kv_dim,
-		     a->k_cache, a->v_cache);
-	ca_attention(a->q, a->row_stride, a->m, a->pos0, a->n_heads, a->n_kv_heads,
-		     a->head_dim, a->window, a->scale, a->k_cache, a->v_cache,
-		     a->out, cpu(be)->threads);
+	if (a->block_table && (a->block_size < 1 || (a->block_size & (a->block_size - 1))))
+		return fail(be, -EINVAL, "attention: KV block size %d is not a power of two",
+			    a->block_size);
+	if (!a->block_table) {
+		cm_kv_append(a->k, a->v, a->row_stride, a->m, a->pos0, kv_dim,
+			     a->k_cache, a->v_cache);
+	} else {
+		for (int r = 0; r < a->m; r++) {
+			int j = a->pos0 + r;
+			size_t row = (size_t)a->block_table[j / a->block_size] * a->block_size +
+				     j % a->block_size;
+
+			memcpy(a->k_cache + row * kv_dim, a->k + (size_t)r * a->row_stride,
+			       sizeof(float) * kv_dim);
+			memcpy(a->v_cache + row * kv_dim, a->v + (size_t)r * a->row_stride,
+			       sizeof(float) * kv_dim);
+		}
+	}
+	ca_attention_blocks(a->q, a->row_stride, a->m, a->pos0, a->n_heads, a->n_kv_heads,
+			    a->head_dim, a->window, a->scale, a->k_cache, a->v_cache,
+			    a->block_table, a->block_size, a->out, cpu(be)->threads);
 	return 0;
 }
 

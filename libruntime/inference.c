@@ -24,7 +24,30 @@ struct layer_state {
 	float *ln1_g, *ln1_b, *ln2_g, *ln2_b;	/* f32 copies of the norms */
 	struct sm_linear *qkv, *o, *router;
 	struct sm_expert **experts;		/* [E] */
-	float *k_cache, *v_cache;		/* [max_seq][kv_dim] */
+	/* the KV pool: [kv_blocks * kv_block][kv_dim], rows handed out in
+	 * blocks (struct seq_state) */
+	float *k_cache, *v_cache;
+};
+
+/* Tokens of a KV block where the attention reads block tables (the
+ * session's own CPU backend): a power of two. */
+#define SM_KV_BLOCK 32
+
+/* One sequence: its position and the pool blocks holding its keys and
+ * values, in order (table[i]: positions i*kv_block ..). */
+struct seq_state {
+	bool open;
+	int pos;
+	int nblocks;
+	int32_t *table;			/* [max_blocks] */
+};
+
+/* One sequence's rows in a forward pass: rows row0 .. row0+n-1. */
+struct run_item {
+	int seq;
+	const int32_t *ids;
+	int n, row0;
+	float *logits;			/* [V] of the last row, or NULL */
 };
 
 struct phimoe_session {
@@ -37,7 +60,22 @@ struct phimoe_session {
 
 	int L, H, V, E, I, nh, nkv, hd, q_dim, kv_dim, qkv_dim, window;
 	float eps, jitter, attn_scale;
-	int max_seq, max_batch, pos;
+	int max_seq, max_batch;
+
+	/* sequences and the KV pool (inference.h: batched decode) */
+	int max_seqs;
+	bool kv_paged;		/* block tables to attention; false: a
+				 * borrowed backend, one contiguous block
+				 * for sequence 0 */
+	int kv_block, kv_blocks, max_blocks;	/* tokens a block, pool, per seq */
+	struct seq_state *seqs;			/* [max_seqs] */
+	int32_t *tables;			/* [max_seqs][max_blocks] */
+	int32_t *free_blocks;			/* stack of kv_blocks */
+	int nfree;
+	struct run_item *items;			/* [max_seqs]: one pass */
+	uint32_t *seen, batch_stamp;		/* [max_seqs]: repeated items */
+	int32_t *head_rows;			/* [max_seqs]: rows to the lm_head */
+	float *head_logits;			/* [min(max_seqs, max_batch)][V]; row 0 is logits */
 
 	struct layer_state *layers;
 	struct sm_linear *lm_head;
@@ -203,10 +241,12 @@ static int pack_layer(struct phimoe_session *s, int l)
 		if (rc)
 			return seterr(s, rc, "%s: %s", name, s->be->last_error);
 	}
-	ls->k_cache = balloc(s, sizeof(float) * (size_t)s->max_seq * s->kv_dim);
-	ls->v_cache = balloc(s, sizeof(float) * (size_t)s->max_seq * s->kv_dim);
+	size_t kv_rows = (size_t)s->kv_blocks * s->kv_block;
+
+	ls->k_cache = balloc(s, sizeof(float) * kv_rows * s->kv_dim);
+	ls->v_cache = balloc(s, sizeof(float) * kv_rows * s->kv_dim);
 	if (!ls->k_cache || !ls->v_cache)
-		return seterr(s, -ENOMEM, "out of memory for the KV cache (%d tokens)", s->max_seq);
+		return seterr(s, -ENOMEM, "out of memory for the KV cache (%zu tokens)", kv_rows);
 	return 0;
 }
 
@@ -235,7 +275,26 @@ static int alloc_buffers(struct phimoe_session *s)
 	s->ex_m = calloc(s->E, sizeof(*s->ex_m));
 	if (!s->ex_e || !s->ex_x || !s->ex_scale || !s->ex_y || !s->ex_m)
 		return seterr(s, -ENOMEM, "out of memory for the work buffers");
-	s->logits = balloc(s, sizeof(float) * s->V);
+	/* an item has a row at least: no more heads than either */
+	size_t heads = (size_t)(s->max_seqs < s->max_batch ? s->max_seqs : s->max_batch);
+
+	s->head_logits = balloc(s, sizeof(float) * s->V * heads);
+	s->logits = s->head_logits;
+	s->head_rows = balloc(s, sizeof(int32_t) * heads);
+	s->seqs = calloc(s->max_seqs, sizeof(*s->seqs));
+	s->tables = calloc((size_t)s->max_seqs * s->max_blocks, sizeof(*s->tables));
+	s->free_blocks = calloc(s->kv_blocks, sizeof(*s->free_blocks));
+	s->items = calloc(s->max_seqs, sizeof(*s->items));
+	s->seen = calloc(s->max_seqs, sizeof(*s->seen));
+	if (!s->seqs || !s->tables || !s->free_blocks || !s->items || !s->seen)
+		return seterr(s, -ENOMEM, "out of memory for the sequence tables");
+	for (int i = 0; i < s->max_seqs; i++)
+		s->seqs[i].table = s->tables + (size_t)i * s->max_blocks;
+	s->seqs[0].open = true;
+	/* lowest blocks handed out first */
+	for (int b = 0; b < s->kv_blocks; b++)
+		s->free_blocks[b] = s->kv_blocks - 1 - b;
+	s->nfree = s->kv_blocks;
 	s->scratch = balloc(s, sizeof(float) * (size_t)s->nh * s->max_seq);
 	s->norm_g = vec_f32(s, &s->model->norm_w, s->H);
 	s->norm_b = vec_f32(s, &s->model->norm_b, s->H);
@@ -243,7 +302,7 @@ static int alloc_buffers(struct phimoe_session *s)
 	s->rope_sin = balloc(s, sizeof(float) * (size_t)s->max_seq * (s->hd / 2));
 	if (!s->x || !s->xn || !s->qkv || !s->attn || !s->tmp || !s->scores || !s->sel ||
 	    !s->sel_w || !s->rows || !s->rscale || !s->xs || !s->ys || !s->count ||
-	    !s->fill || !s->logits || !s->scratch || !s->rope_cos || !s->rope_sin)
+	    !s->fill || !s->logits || !s->head_rows || !s->scratch || !s->rope_cos || !s->rope_sin)
 		return seterr(s, -ENOMEM, "out of memory for the work buffers");
 	if (!s->norm_g || !s->norm_b)
 		return seterr(s, -EINVAL, "model.norm: weight or bias missing or not [%d]", s->H);
@@ -281,6 +340,37 @@ static int check_config(struct phimoe_session *s)
 		return seterr(s, -EINVAL, "config.json: inconsistent shape (hidden %d, heads %d/%d x %d, experts %d)",
 			      c->hidden_size, c->num_attention_heads, c->num_key_value_heads,
 			      c->head_dim, c->num_local_experts);
+	return 0;
+}
+
+/*
+ * Sequences and the KV pool. The own CPU backend reads block tables:
+ * blocks of SM_KV_BLOCK tokens, kv_tokens of them in all. A borrowed
+ * backend (Level Zero, split) reads one contiguous cache: one block of
+ * max_seq tokens, sequence 0 only.
+ */
+static int plan_kv(struct phimoe_session *s, const struct phimoe_session_opts *o)
+{
+	int64_t kv_tokens;
+
+	if (o->max_seqs < 0 || o->max_seqs > 4096 || o->kv_tokens < 0)
+		return seterr(s, -EINVAL, "session: max_seqs %d (0..4096), kv_tokens %d out of range",
+			      o->max_seqs, o->kv_tokens);
+	s->max_seqs = o->max_seqs > 0 ? o->max_seqs : 1;
+	s->kv_paged = !o->backend;
+	if (!s->kv_paged) {
+		if (s->max_seqs > 1)
+			return seterr(s, -EOPNOTSUPP, "batched decode (max_seqs %d) runs on the CPU "
+				      "backend only (not %s)", s->max_seqs, o->backend->ops->name);
+		s->kv_block = s->max_seq;
+		s->kv_blocks = s->max_blocks = 1;
+		return 0;
+	}
+	kv_tokens = o->kv_tokens > 0 ? o->kv_tokens :
+		    s->max_seqs == 1 ? s->max_seq : (int64_t)s->max_seq * s->max_seqs / 2;
+	s->kv_block = SM_KV_BLOCK;
+	s->max_blocks = (s->max_seq + SM_KV_BLOCK - 1) / SM_KV_BLOCK;
+	s->kv_blocks = (int)((kv_tokens + SM_KV_BLOCK - 1) / SM_KV_BLOCK);
 	return 0;
 }
 
@@ -327,6 +417,9 @@ int phimoe_session_create(const struct phimoe_model *m,
 			    o->threads, o->max_seq, o->max_batch);
 		goto fail;
 	}
+	rc = plan_kv(s, o);
+	if (rc)
+		goto fail;
 
 	s->compute = o->compute == SM_COMPUTE_AUTO ? sm_compute_default() : o->compute;
 	if (s->compute != SM_COMPUTE_F32 && s->compute != SM_COMPUTE_BF16) {
@@ -424,6 +517,7 @@ void phimoe_session_destroy(struct phimoe_session *s)
 			s->x, s->xn, s->qkv, s->attn, s->tmp, s->scores, s->sel, s->sel_w,
 			s->rows, s->rscale, s->xs, s->ys, s->count, s->fill, s->logits,
 			s->scratch, s->norm_g, s->norm_b, s->rope_cos, s->rope_sin,
+			s->head_rows,
 		};
 		for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
 			bfree(s, bufs[i]);
@@ -440,13 +534,67 @@ void phimoe_session_destroy(struct phimoe_session *s)
 	free(s->ex_scale);
 	free(s->ex_y);
 	free(s->ex_m);
+	free(s->seqs);
+	free(s->tables);
+	free(s->free_blocks);
+	free(s->items);
+	free(s->seen);
 	free(s);
+}
+
+/* Returns a sequence's blocks to the pool: empty, position 0. */
+static void seq_release(struct phimoe_session *s, struct seq_state *q)
+{
+	while (q->nblocks > 0)
+		s->free_blocks[s->nfree++] = q->table[--q->nblocks];
+	q->pos = 0;
+}
+
+/* Blocks a sequence at pos lacks to hold n more tokens. */
+static int blocks_short(const struct phimoe_session *s, const struct seq_state *q, int n)
+{
+	int want = (q->pos + n + s->kv_block - 1) / s->kv_block;
+
+	return want > q->nblocks ? want - q->nblocks : 0;
+}
+
+/* Takes those blocks from the pool (the caller checked there are enough). */
+static void seq_grow(struct phimoe_session *s, struct seq_state *q, int n)
+{
+	for (int k = blocks_short(s, q, n); k > 0; k--)
+		q->table[q->nblocks++] = s->free_blocks[--s->nfree];
 }
 
 void phimoe_session_reset(struct phimoe_session *s)
 {
-	s->pos = 0;
+	seq_release(s, &s->seqs[0]);
 	s->err[0] = 0;
+}
+
+int phimoe_seq_open(struct phimoe_session *s)
+{
+	for (int i = 1; i < s->max_seqs; i++)
+		if (!s->seqs[i].open) {
+			s->seqs[i].open = true;
+			s->seqs[i].pos = 0;
+			return i;
+		}
+	return seterr(s, -EBUSY, "all %d sequences are open (max_seqs)", s->max_seqs);
+}
+
+void phimoe_seq_close(struct phimoe_session *s, int seq)
+{
+	if (seq <= 0 || seq >= s->max_seqs || !s->seqs[seq].open)
+		return;
+	seq_release(s, &s->seqs[seq]);
+	s->seqs[seq].open = false;
+}
+
+int phimoe_seq_pos(const struct phimoe_session *s, int seq)
+{
+	if (seq < 0 || seq >= s->max_seqs || !s->seqs[seq].open)
+		return -EINVAL;
+	return s->seqs[seq].pos;
 }
 
 #define BE(call)							\
@@ -537,40 +685,90 @@ static int moe(struct phimoe_session *s, struct layer_state *ls, int n)
 	return 0;
 }
 
-/* n tokens (n <= max_batch) at s->pos; out rows offset by row0. */
-static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
-			 const struct phimoe_prefill_out *out, int row0, int total)
+/* The final norm and the lm_head on the last row of every item that asks
+ * for logits, into head_logits (row i: the i-th such item), then copied
+ * where the item wants them. */
+static int head(struct phimoe_session *s, const struct run_item *it, int count)
 {
 	struct sm_backend *be = s->be;
-	int H = s->H, pos0 = s->pos;
+	int H = s->H, k = 0;
+
+	for (int i = 0; i < count; i++)
+		if (it[i].logits)
+			s->head_rows[k++] = it[i].row0 + it[i].n - 1;
+	if (k == 1) {
+		BE(layernorm(be, s->x + (size_t)s->head_rows[0] * H, 1, H, s->norm_g, s->norm_b,
+			     s->eps, s->xn));
+	} else if (k > 1) {
+		BE(gather(be, s->x, H, s->head_rows, k, s->tmp));
+		BE(layernorm(be, s->tmp, k, H, s->norm_g, s->norm_b, s->eps, s->xn));
+	}
+	if (k)
+		BE(linear(be, s->lm_head, s->xn, k, s->head_logits));
+	BE(sync(be));
+	for (int i = 0, j = 0; i < count; i++) {
+		float *src;
+
+		if (!it[i].logits)
+			continue;
+		src = s->head_logits + (size_t)j++ * s->V;
+		if (it[i].logits != src)
+			memcpy(it[i].logits, src, sizeof(float) * s->V);
+	}
+	return 0;
+}
+
+/*
+ * One forward pass over the items' rows, stacked (nrows <= max_batch),
+ * each at its sequence's position; the sequences' blocks are already
+ * there (seq_grow). out (prefill, one item): its rows go to out rows
+ * out_row0.. of out_total.
+ */
+static int forward(struct phimoe_session *s, const struct run_item *it, int count, int nrows,
+		   const struct phimoe_prefill_out *out, int out_row0, int out_total)
+{
+	struct sm_backend *be = s->be;
+	int H = s->H, n = nrows;
 	uint64_t t_ = s->profile ? now_ns() : 0, t_layer = t_, t_pass = t_;
 
-	for (int r = 0; r < n; r++)
-		phimoe_tensor_to_f32(&s->model->embed_tokens, (size_t)ids[r] * H, H,
-				     s->x + (size_t)r * H);
+	for (int i = 0; i < count; i++)
+		for (int r = 0; r < it[i].n; r++)
+			phimoe_tensor_to_f32(&s->model->embed_tokens, (size_t)it[i].ids[r] * H, H,
+					     s->x + (size_t)(it[i].row0 + r) * H);
 	PROF(SM_OP_EMBED);
 
 	for (int l = 0; l < s->L; l++) {
 		struct layer_state *ls = &s->layers[l];
-		struct sm_attn_args aa = {
-			.m = n, .pos0 = pos0,
-			.n_heads = s->nh, .n_kv_heads = s->nkv, .head_dim = s->hd,
-			.window = s->window, .scale = s->attn_scale,
-			.q = s->qkv, .k = s->qkv + s->q_dim, .v = s->qkv + s->q_dim + s->kv_dim,
-			.row_stride = s->qkv_dim,
-			.k_cache = ls->k_cache, .v_cache = ls->v_cache, .max_seq = s->max_seq,
-			.out = s->attn, .scratch = s->scratch,
-		};
 
 		sm_be_stage(be, l, SM_STAGE_ATTENTION);
 		BE(layernorm(be, s->x, n, H, ls->ln1_g, ls->ln1_b, s->eps, s->xn));
 		PROF(SM_OP_NORM);
 		BE(linear(be, ls->qkv, s->xn, n, s->qkv));
 		PROF(SM_OP_QKV);
-		BE(rope(be, s->qkv, n, s->qkv_dim, s->nh + s->nkv, s->hd, pos0,
-			s->rope_cos, s->rope_sin));
+		for (int i = 0; i < count; i++)
+			BE(rope(be, s->qkv + (size_t)it[i].row0 * s->qkv_dim, it[i].n, s->qkv_dim,
+				s->nh + s->nkv, s->hd, s->seqs[it[i].seq].pos, s->rope_cos,
+				s->rope_sin));
 		PROF(SM_OP_ROPE);
-		BE(attention(be, &aa));
+		for (int i = 0; i < count; i++) {
+			const struct seq_state *q = &s->seqs[it[i].seq];
+			float *qkv = s->qkv + (size_t)it[i].row0 * s->qkv_dim;
+			struct sm_attn_args aa = {
+				.m = it[i].n, .pos0 = q->pos,
+				.n_heads = s->nh, .n_kv_heads = s->nkv, .head_dim = s->hd,
+				.window = s->window, .scale = s->attn_scale,
+				.q = qkv, .k = qkv + s->q_dim, .v = qkv + s->q_dim + s->kv_dim,
+				.row_stride = s->qkv_dim,
+				.k_cache = ls->k_cache, .v_cache = ls->v_cache,
+				.max_seq = s->max_seq,
+				.block_table = s->kv_paged ? q->table : NULL,
+				.block_size = s->kv_paged ? s->kv_block : 0,
+				.out = s->attn + (size_t)it[i].row0 * s->q_dim,
+				.scratch = s->scratch,
+			};
+
+			BE(attention(be, &aa));
+		}
 		PROF(SM_OP_ATTENTION);
 		BE(linear(be, ls->o, s->attn, n, s->tmp));
 		PROF(SM_OP_O_PROJ);
@@ -587,10 +785,10 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 		PROF(SM_OP_SYNC);
 		if (out && out->router_logits)
 			for (int r = 0; r < n; r++)
-				memcpy(out->router_logits + ((size_t)l * total + row0 + r) * s->E,
+				memcpy(out->router_logits + ((size_t)l * out_total + out_row0 + r) * s->E,
 				       s->scores + (size_t)r * s->E, sizeof(float) * s->E);
 		for (int r = 0; out && r < n; r++) {
-			size_t o = ((size_t)l * total + row0 + r) * 2;
+			size_t o = ((size_t)l * out_total + out_row0 + r) * 2;
 
 			if (out->experts) {
 				out->experts[o] = s->sel[2 * r];
@@ -618,7 +816,7 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 
 	sm_be_stage(be, -1, SM_STAGE_HEAD);
 	if (out && out->logits) {
-		float *dst = out->logits + (size_t)row0 * s->V;
+		float *dst = out->logits + (size_t)out_row0 * s->V;
 
 		BE(layernorm(be, s->x, n, H, s->norm_g, s->norm_b, s->eps, s->xn));
 		BE(linear(be, s->lm_head, s->xn, n, dst));
@@ -627,38 +825,69 @@ static int forward_chunk(struct phimoe_session *s, const int32_t *ids, int n,
 		PROF(SM_OP_SYNC);
 		memcpy(s->logits, dst + (size_t)(n - 1) * s->V, sizeof(float) * s->V);
 	} else {
-		/* only the last position's logits are needed */
-		BE(layernorm(be, s->x + (size_t)(n - 1) * H, 1, H, s->norm_g, s->norm_b,
-			     s->eps, s->xn));
-		BE(linear(be, s->lm_head, s->xn, 1, s->logits));
+		int rc = head(s, it, count);
+
+		if (rc)
+			return rc;
 		PROF(SM_OP_LM_HEAD);
-		BE(sync(be));
-		PROF(SM_OP_SYNC);
 	}
 	if (s->profile) {
 		s->prof.tokens += n;
 		s->prof.total_ns += t_ - t_pass;
 	}
-	s->pos += n;
+	for (int i = 0; i < count; i++)
+		s->seqs[it[i].seq].pos += it[i].n;
 	return 0;
 }
 
-static int run_tokens(struct phimoe_session *s, const int32_t *ids, int n,
-		      const struct phimoe_prefill_out *out)
+/* -ENOSPC (one line in err) unless sequence q can take n more tokens. */
+static int check_room(struct phimoe_session *s, int seq, int n, int *blocks)
 {
-	if (n <= 0)
-		return seterr(s, -EINVAL, "empty token batch");
-	if (n > s->max_seq - s->pos)
-		return seterr(s, -ENOSPC, "sequence of %d tokens exceeds the KV cache (%d tokens)",
-			      s->pos + n, s->max_seq);
+	const struct seq_state *q = &s->seqs[seq];
+	int need = blocks_short(s, q, n);
+
+	if (n > s->max_seq - q->pos)
+		return seterr(s, -ENOSPC, "sequence %d: %d tokens exceed the KV cache (max_seq %d)",
+			      seq, q->pos + n, s->max_seq);
+	*blocks += need;
+	if (*blocks > s->nfree)
+		return seterr(s, -ENOSPC, "sequence %d: the KV pool is full (%d of %d blocks of %d "
+			      "tokens free, %d needed)", seq, s->nfree, s->kv_blocks, s->kv_block,
+			      *blocks);
+	return 0;
+}
+
+static int check_ids(struct phimoe_session *s, const int32_t *ids, int n)
+{
 	for (int i = 0; i < n; i++)
 		if (ids[i] < 0 || ids[i] >= s->V)
 			return seterr(s, -EINVAL, "token id %d at %d is outside the vocabulary (0..%d)",
 				      ids[i], i, s->V - 1);
+	return 0;
+}
+
+/* Sequence 0: n tokens in chunks of max_batch. */
+static int run_tokens(struct phimoe_session *s, const int32_t *ids, int n,
+		      const struct phimoe_prefill_out *out)
+{
+	int blocks = 0, rc;
+
+	if (n <= 0)
+		return seterr(s, -EINVAL, "empty token batch");
+	rc = check_room(s, 0, n, &blocks);
+	if (!rc)
+		rc = check_ids(s, ids, n);
+	if (rc)
+		return rc;
+	seq_grow(s, &s->seqs[0], n);
 	for (int r0 = 0; r0 < n; r0 += s->max_batch) {
 		int c = n - r0 < s->max_batch ? n - r0 : s->max_batch;
-		int rc = forward_chunk(s, ids + r0, c, out, r0, n);
+		struct run_item it = {
+			.seq = 0, .ids = ids + r0, .n = c, .row0 = 0,
+			.logits = r0 + c == n ? s->logits : NULL,
+		};
 
+		rc = forward(s, &it, 1, c, out, r0, n);
 		if (rc)
 			return rc;
 	}
@@ -692,8 +921,72 @@ int phimoe_decode(struct phimoe_session *s, int32_t id, const float **logits)
 	return 0;
 }
 
+/* Every item checked before anything runs; the items' rows laid out. */
+static int batch_plan(struct phimoe_session *s, const struct phimoe_batch_item *items,
+		      int count, int *nrows)
+{
+	int rows = 0, blocks = 0, rc;
+
+	if (!items || count < 1 || count > s->max_seqs)
+		return seterr(s, -EINVAL, "batch of %d items (1..max_seqs %d)", count, s->max_seqs);
+	if (++s->batch_stamp == 0) {
+		memset(s->seen, 0, sizeof(*s->seen) * s->max_seqs);
+		s->batch_stamp = 1;
+	}
+	for (int i = 0; i < count; i++) {
+		const struct phimoe_batch_item *b = &items[i];
+
+		if (b->seq < 0 || b->seq >= s->max_seqs || !s->seqs[b->seq].open)
+			return seterr(s, -EINVAL, "batch item %d: sequence %d is not open", i, b->seq);
+		if (s->seen[b->seq] == s->batch_stamp)
+			return seterr(s, -EINVAL, "batch item %d: sequence %d appears twice", i, b->seq);
+		s->seen[b->seq] = s->batch_stamp;
+		if (b->n <= 0 || !b->ids)
+			return seterr(s, -EINVAL, "batch item %d: no tokens (n %d)", i, b->n);
+		if (b->n > s->max_batch - rows)
+			return seterr(s, -EINVAL, "batch: more than max_batch (%d) rows", s->max_batch);
+		for (int r = 0; r < b->n; r++)
+			if (b->ids[r] < 0 || b->ids[r] >= s->V)
+				return seterr(s, -EINVAL, "batch item %d: token id %d at %d is outside "
+					      "the vocabulary (0..%d)", i, b->ids[r], r, s->V - 1);
+		s->items[i] = (struct run_item){ .seq = b->seq, .ids = b->ids, .n = b->n,
+						 .row0 = rows, .logits = b->logits };
+		rows += b->n;
+	}
+	for (int i = 0; i < count; i++) {
+		rc = check_room(s, items[i].seq, items[i].n, &blocks);
+		if (rc)
+			return rc;
+	}
+	*nrows = rows;
+	return 0;
+}
+
+int phimoe_batch(struct phimoe_session *s, const struct phimoe_batch_item *items, int count)
+{
+	uint64_t t0 = now_ns();
+	int nrows = 0, decoded = 0, rc = batch_plan(s, items, count, &nrows);
+
+	if (rc)
+		return rc;
+	for (int i = 0; i < count; i++)
+		seq_grow(s, &s->seqs[items[i].seq], items[i].n);
+	rc = forward(s, s->items, count, nrows, NULL, 0, nrows);
+	if (rc)
+		return rc;
+	for (int i = 0; i < count; i++)
+		decoded += items[i].n == 1;
+	s->st.decode_tokens += decoded;
+	s->st.prefill_tokens += nrows - decoded;
+	if (decoded)
+		s->st.decode_ns += now_ns() - t0;
+	else
+		s->st.prefill_ns += now_ns() - t0;
+	return 0;
+}
+
 const float *phimoe_session_logits(const struct phimoe_session *s) { return s->logits; }
-int phimoe_session_pos(const struct phimoe_session *s) { return s->pos; }
+int phimoe_session_pos(const struct phimoe_session *s) { return s->seqs[0].pos; }
 enum sm_compute phimoe_session_compute(const struct phimoe_session *s) { return s->compute; }
 const char *phimoe_session_error(const struct phimoe_session *s) { return s->err; }
 

@@ -86,8 +86,12 @@ struct phimoe_session_opts {
 	 * run on and is open from create to destroy. */
 	int max_seqs;
 	/* KV cache pool shared by every sequence, in tokens (allocated in
-	 * blocks as sequences grow, returned when they close); 0: max_seq
-	 * for one sequence, max_seq * max_seqs / 2 for more. */
+	 * blocks of 32 tokens as sequences grow, returned when they close;
+	 * rounded up to whole blocks); 0: max_seq for one sequence,
+	 * max_seq * max_seqs / 2 for more. Each sequence also stops at
+	 * max_seq tokens. max_seqs > 1 needs the session's own CPU backend:
+	 * with opts.backend (Level Zero, split) create fails with
+	 * -EOPNOTSUPP. */
 	int kv_tokens;
 };
 
@@ -103,7 +107,8 @@ int phimoe_session_create(const struct phimoe_model *m,
 			  struct phimoe_session **out, char *err, size_t errlen);
 void phimoe_session_destroy(struct phimoe_session *s);
 
-/* Forget the sequence (KV cache empty, position 0); keeps everything else. */
+/* Forget sequence 0 (KV cache empty, position 0, its blocks back in the
+ * pool); keeps everything else, the other sequences included. */
 void phimoe_session_reset(struct phimoe_session *s);
 
 /* Optional outputs of a prefill; any pointer may be NULL. */
@@ -135,13 +140,15 @@ int phimoe_decode(struct phimoe_session *s, int32_t id, const float **logits);
  * stacked as one prefill's rows, attention per sequence).
  */
 
-/* Opens a new, empty sequence: its id (>= 1; 0 is the classic one), or
- * -EBUSY when max_seqs are open. */
+/* Opens a new, empty sequence: its id (>= 1; 0 is the classic one; a
+ * closed id is reused), or -EBUSY when max_seqs are open. */
 int phimoe_seq_open(struct phimoe_session *s);
 /* Closes a sequence and returns its KV blocks to the pool; an id that is
  * not open (or 0) is ignored. */
 void phimoe_seq_close(struct phimoe_session *s, int seq);
-/* Tokens in a sequence's cache, or -EINVAL when it is not open. */
+/* Tokens in a sequence's cache, or -EINVAL when it is not open. After a
+ * failed phimoe_batch (anything but -EINVAL/-ENOSPC) the positions of
+ * its sequences are undefined: close them (or reset sequence 0). */
 int phimoe_seq_pos(const struct phimoe_session *s, int seq);
 
 struct phimoe_batch_item {
@@ -164,7 +171,8 @@ struct phimoe_batch_item {
 int phimoe_batch(struct phimoe_session *s, const struct phimoe_batch_item *items,
 		 int count);
 
-/* Logits of the last position processed: [vocab]. */
+/* Logits of the last position processed: [vocab] (after phimoe_batch:
+ * those of its first item that asked for logits). */
 const float *phimoe_session_logits(const struct phimoe_session *s);
 int phimoe_session_pos(const struct phimoe_session *s);	/* tokens in cache */
 enum sm_compute phimoe_session_compute(const struct phimoe_session *s);

@@ -683,6 +683,9 @@ static int ze_attention(struct sm_backend *be, const struct sm_attn_args *a)
 	uint64_t qo = 2ull * a->m * a->n_heads * a->head_dim;
 	struct gate_slot *s;
 
+	if (a->block_table)
+		return fail(z, -EOPNOTSUPP, "attention: KV cache in blocks (batched decode) "
+			    "runs on the CPU backend only");
 	if (a->pos0 < 0 || a->m < 1 || a->pos0 + a->m > a->max_seq || a->n_kv_heads < 1 ||
 	    a->n_heads % a->n_kv_heads || a->head_dim > ZE_ATT_HD_MAX)
 		return fail(z, -EINVAL, "attention: bad arguments (pos %d, m %d, max %d, head_dim %d)",
