@@ -319,6 +319,32 @@ def main():
                        capture_output=True, text=True, timeout=TIMEOUT)
     ok(r.returncode != 0 and "--host" in r.stderr and len(r.stderr.strip().splitlines()) == 1,
        "--host must be a numeric address: one line", r.stderr)
+    r = subprocess.run([BIN, "serve", "--model", FIXTURE, "--device", "split", "--parallel", "2",
+                        "--port", "0"], capture_output=True, text=True, timeout=TIMEOUT)
+    ok(r.returncode != 0 and "--parallel 1" in r.stderr and len(r.stderr.strip().splitlines()) == 1,
+       "--device split with --parallel 2: refused in one line", r.stderr)
+
+    # --device gpu runs one sequence, on the software Level Zero driver
+    swgpu = os.path.abspath(os.path.join(os.path.dirname(BIN), "libze_swgpu.so"))
+    if not os.path.exists(swgpu):
+        global n_test
+        n_test += 1
+        print("ok %d - --device gpu --parallel 1 # SKIP no %s" % (n_test, swgpu))
+    else:
+        os.environ["ZE_ENABLE_ALT_DRIVERS"] = swgpu
+        srv, port, errlog = start_server("--device", "gpu", "--parallel", "1")
+        del os.environ["ZE_ENABLE_ALT_DRIVERS"]
+        got = [post(port, "/v1/completions", {"prompt": p, "max_tokens": N_TOKENS,
+                                              "temperature": 0}) for p in PROMPTS[:2]]
+        srv.send_signal(signal.SIGTERM)
+        try:
+            rc = srv.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            rc = None
+        ok(rc == 0 and all(s == 200 and r["choices"][0]["text"] == a
+                           for (s, r), a in zip(got, alone[:2])),
+           "--device gpu --parallel 1: replies equal splitmoe run on the CPU, exits 0", (got, rc))
     print("1..%d" % n_test)
     return 1 if failed else 0
 

@@ -100,11 +100,17 @@ int cmd_serve(struct cli_opts *o)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);	/* a client gone mid-write is an EPIPE */
 
+	if (strcmp(o->cfg.device, "cpu") && o->parallel > 1) {
+		cli_err("serve: --device %s runs one sequence at a time (batched decode runs on the "
+			"CPU backend only): use --parallel 1, or --device cpu", o->cfg.device);
+		return 1;
+	}
 	if (cli_load(o, &c, true))
 		return 1;
 	ctx = c.m.cfg.max_position_embeddings < 4096 ? c.m.cfg.max_position_embeddings : 4096;
-	o->max_seqs = o->parallel + 1;	/* sequence 0 stays the classic one */
-	if (cli_start_session(o, &c, ctx) || check_batching(o, &c))
+	/* one slot runs on sequence 0; more open their own beside it */
+	o->max_seqs = o->parallel == 1 ? 1 : o->parallel + 1;
+	if (cli_start_session(o, &c, ctx) || (o->parallel > 1 && check_batching(o, &c)))
 		goto out;
 	metrics = serve_metrics_new();
 	dir = strdup(o->cfg.model);

@@ -189,10 +189,13 @@ static void take_token(struct serve_engine *e, struct slot *sl, int id)
 /* Give a free slot the request r; false when no sequence could open. */
 static bool admit(struct serve_engine *e, struct slot *sl, struct serve_req *r)
 {
-	int seq = phimoe_seq_open(e->o.s);
+	/* one slot runs on sequence 0, which every backend runs */
+	int seq = e->o.parallel == 1 ? 0 : phimoe_seq_open(e->o.s);
 
 	if (seq < 0)
 		return false;
+	if (seq == 0)
+		phimoe_session_reset(e->o.s);
 	memset(&sl->dt, 0, sizeof(sl->dt));
 	sl->r = r;
 	sl->seq = seq;

@@ -18,7 +18,7 @@ struct phimoe_tokenizer;
 struct serve_metrics;
 
 struct serve_engine_opts {
-	struct phimoe_session *s;	/* created with max_seqs > parallel */
+	struct phimoe_session *s;	/* parallel 1: sequence 0; more: max_seqs > parallel */
 	const struct phimoe_tokenizer *tk;
 	int vocab;
 	const int *eos_ids;
