@@ -200,6 +200,86 @@ static void t_stream_partial_utf8(void **state)
 	assert_string_equal(buf, "\xef\xbf\xbd");
 }
 
+/* Whole, valid UTF-8: each chunk a stream hands out must be. */
+static bool utf8_valid(const unsigned char *b, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = b[i], len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 :
+					 c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+		size_t k;
+
+		if (!len || i + len > n)
+			return false;
+		for (k = 1; k < len; k++) {
+			if ((b[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (b[i + k] & 0x3f);
+		}
+		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+/* Crafted byte-fallback runs: valid characters split across pieces come
+ * out whole; truncated, overlong, surrogate, out-of-range and broken
+ * sequences come out as U+FFFD, one per byte that starts nothing valid.
+ * Every chunk handed out is valid UTF-8 on its own. */
+static void t_stream_crafted_utf8(void **state)
+{
+#define R "\xef\xbf\xbd"
+	static const struct {
+		const char *what, *in, *out;
+	} cases[] = {
+		{ "2-byte", "\xc3\xa9", "\xc3\xa9" },
+		{ "3-byte", "\xe2\x82\xac", "\xe2\x82\xac" },
+		{ "4-byte", "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80" },
+		{ "two 4-byte in a row", "\xf0\x9f\x98\x80\xf0\x9f\x98\x81",
+		  "\xf0\x9f\x98\x80\xf0\x9f\x98\x81" },
+		{ "truncated 4-byte at the end", "\xf0\x9f\x98", R R R },
+		{ "truncated 3-byte before ASCII", "\xe2\x82" "A", R R "A" },
+		{ "overlong 2-byte", "\xc0\xaf", R R },
+		{ "overlong 3-byte", "\xe0\x80\xaf", R R R },
+		{ "overlong 4-byte", "\xf0\x80\x80\xaf", R R R R },
+		{ "surrogate", "\xed\xa0\x80", R R R },
+		{ "above U+10FFFF", "\xf4\x90\x80\x80", R R R R },
+		{ "F5 lead", "\xf5\x80", R R },
+		{ "FF", "\xff", R },
+		{ "stray continuation", "\x80" "a", R "a" },
+		{ "invalid continuation", "\xe6\x41\x9d", R "A" R },
+		{ "valid after broken", "\xe6\xc3\xa9", R "\xc3\xa9" },
+	};
+#undef R
+	size_t c;
+
+	(void)state;
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct phimoe_detok d;
+		char buf[64], acc[128] = "";
+		const unsigned char *p;
+		size_t k;
+
+		phimoe_detok_init(&d, tk, true);
+		for (p = (const unsigned char *)cases[c].in; *p; p++) {
+			k = phimoe_detok_push(&d, 3 + *p, buf, sizeof(buf));
+			if (!utf8_valid((const unsigned char *)buf, k))
+				fail_msg("%s: push handed out invalid UTF-8", cases[c].what);
+			strcat(acc, buf);
+		}
+		k = phimoe_detok_flush(&d, buf, sizeof(buf));
+		if (!utf8_valid((const unsigned char *)buf, k))
+			fail_msg("%s: flush handed out invalid UTF-8", cases[c].what);
+		strcat(acc, buf);
+		if (strcmp(acc, cases[c].out))
+			fail_msg("%s: got '%s', want '%s'", cases[c].what, acc, cases[c].out);
+	}
+}
+
 /* The ▁ marker: dropped on the first piece of a standalone decode, kept
  * for a continuation and everywhere else. */
 static void t_space_marker(void **state)
@@ -273,6 +353,29 @@ static void t_special_tokens(void **state)
 	for (i = 0; i < n; i++)
 		assert_true(ids[i] < 480);
 	free(ids);
+}
+
+/* A whole conversation through the template: every role, in order. */
+static void t_chat_render(void **state)
+{
+	const struct phimoe_chat_msg m[] = {
+		{ PHIMOE_ROLE_SYSTEM, "Be brief." }, { PHIMOE_ROLE_USER, "Hi" },
+		{ PHIMOE_ROLE_ASSISTANT, "Hello." }, { PHIMOE_ROLE_USER, "Bye" },
+	};
+	enum phimoe_chat_role r;
+	char *p;
+
+	(void)state;
+	p = phimoe_chat_render(m, 4, true);
+	assert_string_equal(p, "<|system|>\nBe brief.<|end|>\n<|user|>\nHi<|end|>\n"
+			       "<|assistant|>\nHello.<|end|>\n<|user|>\nBye<|end|>\n<|assistant|>\n");
+	free(p);
+	p = phimoe_chat_render(m + 1, 1, false);
+	assert_string_equal(p, "<|user|>\nHi<|end|>\n");
+	free(p);
+	assert_int_equal(phimoe_chat_role_parse("assistant", &r), 0);
+	assert_int_equal(r, PHIMOE_ROLE_ASSISTANT);
+	assert_int_equal(phimoe_chat_role_parse("robot", &r), -1);
 }
 
 static void t_chat_format(void **state)
@@ -389,6 +492,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(t_reference_decode_and_stream),
 		cmocka_unit_test(t_round_trip),
 		cmocka_unit_test(t_stream_partial_utf8),
+		cmocka_unit_test(t_stream_crafted_utf8),
+		cmocka_unit_test(t_chat_render),
 		cmocka_unit_test(t_space_marker),
 		cmocka_unit_test(t_special_tokens),
 		cmocka_unit_test(t_chat_format),
