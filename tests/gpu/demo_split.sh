@@ -37,12 +37,12 @@ arbiter:
     weight: 50
 YAML
 echo "== warming up: the software GPU builds its kernels (PoCL, cached in $POCL_CACHE_DIR)"
-build/splitmoe run --config "$cfg" --model tests/fixtures/phimoe-tiny-a -n 2 \
-	--prompt "The license grants you the freedom to share and change software." \
+build/splitmoe run --config "$cfg" --model tests/fixtures/phimoe-tiny-c -n 2 \
+	--prompt "The GNU General Public License" \
 	>/dev/null 2>&1 || echo "warm-up failed (the run below says why)"
 echo "== splitmoe run --device split (expert-parallel), arbiter kernel, clients reserved 2000/1000 MB/s"
-build/splitmoe run --config "$cfg" --model tests/fixtures/phimoe-tiny-a \
-	--prompt "The license grants you the freedom to share and change software." -n 96 >"$out" 2>&1 &
+build/splitmoe run --config "$cfg" --model tests/fixtures/phimoe-tiny-c \
+	--prompt "The GNU General Public License" -n 96 >"$out" 2>&1 &
 pid=$!
 # both clients registered and the iGPU's already granted something: the
 # run is under way
