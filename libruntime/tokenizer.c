@@ -393,12 +393,34 @@ static void put(struct outbuf *o, const char *s, size_t n)
 {
 	size_t room = o->cap ? o->cap - 1 - o->len : 0;
 
-	if (n > room)
-		n = room;	/* documented: cap bounds the output */
+	if (n > room) {
+		n = room;	/* documented: cap bounds the output... */
+		while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;	/* ...at a character's start, never within */
+	}
 	memcpy(o->p + o->len, s, n);
 	o->len += n;
 	if (o->cap)
 		o->p[o->len] = '\0';
+}
+
+/* Text of a piece or an added token: valid UTF-8 as it is, each byte
+ * that starts no valid character (a corrupt tokenizer file) as U+FFFD. */
+static void put_text(struct outbuf *o, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		int k = utf8_char((const unsigned char *)s + i, (int)(n - i));
+
+		if (k > 0) {
+			put(o, s + i, (size_t)k);
+			i += (size_t)k;
+		} else {
+			put(o, kReplacement, 3);
+			i++;
+		}
+	}
 }
 
 /* Emit complete characters from pending; with at_end, also resolve an
@@ -468,12 +490,14 @@ size_t phimoe_detok_push(struct phimoe_detok *d, int id, char *out, size_t cap)
 			piece += 3;
 		d->at_start = false;
 		while (*piece) {
-			if (!strncmp(piece, kSpaceMarker, 3)) {
+			const char *marker = strstr(piece, kSpaceMarker);
+			size_t len = marker ? (size_t)(marker - piece) : strlen(piece);
+
+			put_text(&o, piece, len);
+			piece += len;
+			if (marker) {
 				put(&o, " ", 1);
 				piece += 3;
-			} else {
-				put(&o, piece, 1);
-				piece++;
 			}
 		}
 		return o.len;
@@ -481,8 +505,8 @@ size_t phimoe_detok_push(struct phimoe_detok *d, int id, char *out, size_t cap)
 	if (id >= tk->added_lo && id < tk->added_lo + tk->added_n &&
 	    tk->added_text[id - tk->added_lo]) {
 		drain(d, &o, true);
-		put(&o, tk->added_text[id - tk->added_lo],
-		    strlen(tk->added_text[id - tk->added_lo]));
+		put_text(&o, tk->added_text[id - tk->added_lo],
+			 strlen(tk->added_text[id - tk->added_lo]));
 		d->at_start = false;
 	}
 	/* padding rows beyond every piece and added token: nothing */

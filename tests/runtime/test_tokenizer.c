@@ -278,6 +278,17 @@ static void t_stream_crafted_utf8(void **state)
 		if (strcmp(acc, cases[c].out))
 			fail_msg("%s: got '%s', want '%s'", cases[c].what, acc, cases[c].out);
 	}
+	/* a buffer too small for the character: nothing, never a part */
+	{
+		struct phimoe_detok d;
+		char buf[3];
+
+		phimoe_detok_init(&d, tk, true);
+		assert_int_equal(phimoe_detok_push(&d, 3 + 0xe6, buf, sizeof(buf)), 0);
+		assert_int_equal(phimoe_detok_push(&d, 3 + 0x9d, buf, sizeof(buf)), 0);
+		assert_int_equal(phimoe_detok_push(&d, 3 + 0xb1, buf, sizeof(buf)), 0);
+		assert_string_equal(buf, "");
+	}
 }
 
 /* The ▁ marker: dropped on the first piece of a standalone decode, kept

@@ -205,6 +205,18 @@ def main():
     ok(all(same), "8 concurrent greedy requests each equal splitmoe run alone",
        [(r, a) for (s, r), a, k in zip(got, alone, same) if not k])
 
+    # a prompt of several steps' rows (-b 256) is prefilled in chunks
+    # while the others decode
+    long_prompt = " ".join(PROMPTS * 12)
+    long_alone = run_alone(long_prompt)
+    with concurrent.futures.ThreadPoolExecutor(3) as ex:
+        got = list(ex.map(lambda p: post(port, "/v1/completions",
+                                         {"prompt": p, "max_tokens": N_TOKENS, "temperature": 0}),
+                          [PROMPTS[4], long_prompt, PROMPTS[5]]))
+    ok([(st, r["choices"][0]["text"]) for st, r in got] ==
+       [(200, alone[4]), (200, long_alone), (200, alone[5])] and got[1][1]["usage"]["prompt_tokens"] > 600,
+       "a long prompt, chunked beside running sequences, equals splitmoe run", got)
+
     # a client leaving mid-stream frees its slot
     s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
     body = json.dumps({"prompt": PROMPTS[3], "max_tokens": 3000, "temperature": 0,

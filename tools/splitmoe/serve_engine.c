@@ -223,29 +223,41 @@ static int running(const struct serve_engine *e)
 	return n;
 }
 
+/* Under e->mu: the request at the head of the queue, taken off it. */
+static struct serve_req *pop(struct serve_engine *e)
+{
+	struct serve_req *r = e->queue[e->qhead];
+
+	e->qhead = (e->qhead + 1) % e->o.queue_max;
+	e->qlen--;
+	return r;
+}
+
+/* A request that never ran ends; the engine's reference goes. */
+static void end_unrun(struct serve_req *r, const char *msg)
+{
+	pthread_mutex_lock(&r->mu);
+	r->finish = SERVE_FINISH_CANCELLED;
+	if (msg)
+		snprintf(r->err, sizeof(r->err), "%s", msg);
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	serve_req_put(r);
+}
+
 /* Under e->mu: move queued requests into free slots. */
 static void admit_queued(struct serve_engine *e)
 {
 	int i;
 
 	for (i = 0; i < e->o.parallel && e->qlen; i++) {
-		struct serve_req *r;
-
 		if (e->slots[i].r)
 			continue;
-		r = e->queue[e->qhead];
-		if (!atomic_load(&r->cancel) && !admit(e, &e->slots[i], r))
+		while (e->qlen && atomic_load(&e->queue[e->qhead]->cancel))
+			end_unrun(pop(e), NULL);	/* the client left while it waited */
+		if (!e->qlen || !admit(e, &e->slots[i], e->queue[e->qhead]))
 			break;	/* no sequence free: try after the next step */
-		e->qhead = (e->qhead + 1) % e->o.queue_max;
-		e->qlen--;
-		if (!e->slots[i].r || e->slots[i].r != r) {
-			/* cancelled while waiting */
-			pthread_mutex_lock(&r->mu);
-			r->finish = SERVE_FINISH_CANCELLED;
-			pthread_cond_broadcast(&r->cv);
-			pthread_mutex_unlock(&r->mu);
-			serve_req_put(r);
-		}
+		pop(e);
 	}
 }
 
@@ -256,18 +268,8 @@ static void cancel_all(struct serve_engine *e)
 	for (i = 0; i < e->o.parallel; i++)
 		if (e->slots[i].r)
 			finish(e, &e->slots[i], SERVE_FINISH_CANCELLED, "the server is shutting down");
-	while (e->qlen) {
-		struct serve_req *r = e->queue[e->qhead];
-
-		e->qhead = (e->qhead + 1) % e->o.queue_max;
-		e->qlen--;
-		pthread_mutex_lock(&r->mu);
-		r->finish = SERVE_FINISH_CANCELLED;
-		snprintf(r->err, sizeof(r->err), "the server is shutting down");
-		pthread_cond_broadcast(&r->cv);
-		pthread_mutex_unlock(&r->mu);
-		serve_req_put(r);
-	}
+	while (e->qlen)
+		end_unrun(pop(e), "the server is shutting down");
 }
 
 /* One forward pass over every running slot. */
