@@ -112,6 +112,23 @@ def main():
     rc = t.wait(60)
     ok(out.endswith(b"> ") and rc == 0, "a short reply ends by itself; /exit leaves with 0",
        (out, rc))
+    # replies of up to 4080 tokens: after one turn the context (4096) cannot
+    # hold another, and chat says so and starts over
+    t = Term([BIN, "chat", "--model", FIXTURE, "--threads", "1", "--arbiter", "off",
+              "-n", "4080"])
+    t.read_until(lambda b: b.endswith(b"> "), 120)
+    t.send(b"Hello\n")
+    t.read_until(lambda b: len(b) > 40, 120)
+    t.send(b"\x03")
+    t.read_until(lambda b: b.endswith(b"> "), 60)
+    t.send(b"And then?\n")
+    out = t.read_until(lambda b: len(b) > 120, 120)
+    t.send(b"\x03")
+    out += t.read_until(lambda b: b.endswith(b"> "), 60)
+    t.send(b"\x04")
+    rc = t.wait(60)
+    ok(b"the context is full: the conversation starts over" in out and rc == 0,
+       "a full context is said and the conversation starts over", (out, rc))
     print("1..%d" % n_test)
     return 1 if failed else 0
 

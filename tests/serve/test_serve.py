@@ -318,13 +318,30 @@ def main():
                           PROMPTS[:2]))
     ok(all(s == 200 and r["choices"][0]["text"] == a for (s, r), a in zip(got, alone[:2])),
        "--parallel 1 queues and serves both", got)
+    # SIGTERM with a reply streaming: the client still gets a whole stream
+    s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    body = json.dumps({"prompt": PROMPTS[3], "max_tokens": 400, "temperature": 0,
+                       "stream": True}).encode()
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    got = b""
+    while got.count(b"data: ") < 2:
+        got += s.recv(4096)
     srv.send_signal(signal.SIGTERM)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
     try:
         rc = srv.wait(timeout=60)
     except subprocess.TimeoutExpired:
         srv.kill()
         rc = None
-    ok(rc == 0, "SIGTERM with --parallel 1: exits 0")
+    ok(rc == 0 and b"data: [DONE]" in got, "SIGTERM mid-stream: the stream ends whole, exits 0",
+       (rc, got[-300:]))
 
     # refusals at start: a non-loopback-looking host name is not an address
     r = subprocess.run([BIN, "serve", "--model", FIXTURE, "--host", "localhost", "--port", "0"],
