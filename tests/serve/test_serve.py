@@ -311,13 +311,35 @@ def main():
        "no sanitizer report", log[-3000:])
 
     # one slot: a second request waits for the first, then is served
-    srv, port, errlog = start_server("--parallel", "1")
+    srv, port, errlog = start_server("--parallel", "1", "--queue", "1")
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         got = list(ex.map(lambda p: post(port, "/v1/completions",
                                          {"prompt": p, "max_tokens": N_TOKENS, "temperature": 0}),
                           PROMPTS[:2]))
     ok(all(s == 200 and r["choices"][0]["text"] == a for (s, r), a in zip(got, alone[:2])),
        "--parallel 1 queues and serves both", got)
+    # one running, one waiting: a third is told 503
+    s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    body = json.dumps({"prompt": PROMPTS[3], "max_tokens": 3000, "temperature": 0,
+                       "stream": True}).encode()
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    got = b""
+    while got.count(b"data: ") < 2:
+        got += s.recv(4096)
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        waiting = ex.submit(post, port, "/v1/completions",
+                            {"prompt": PROMPTS[0], "max_tokens": N_TOKENS, "temperature": 0})
+        deadline = time.time() + 30
+        while time.time() < deadline and gauge(port, "splitmoe_queue_depth") != 1:
+            time.sleep(0.05)
+        status, r = post(port, "/v1/completions", {"prompt": "x", "max_tokens": 1})
+        ok(status == 503 and r["error"]["type"] == "server_overloaded",
+           "the queue full: 503 server_overloaded", (status, r))
+        s.close()       # the running one leaves: the waiting one runs
+        status, r = waiting.result(timeout=TIMEOUT)
+    ok(status == 200 and r["choices"][0]["text"] == alone[0], "the waiting request is served", r)
+
     # SIGTERM with a reply streaming: the client still gets a whole stream
     s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
     body = json.dumps({"prompt": PROMPTS[3], "max_tokens": 400, "temperature": 0,

@@ -33,7 +33,7 @@ enum {
 	O_MODEL = 256, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, O_TEMP, O_TOPK, O_TOPP,
 	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB, O_DEVICE,
 	O_WEIGHTS, O_QUANT, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW, O_SHAPE, O_LAYERS,
-	O_HOST, O_PORT, O_PARALLEL,
+	O_HOST, O_PORT, O_PARALLEL, O_QUEUE,
 };
 
 static const struct option longopts[] = {
@@ -66,6 +66,7 @@ static const struct option longopts[] = {
 	{ "host", required_argument, NULL, O_HOST },
 	{ "port", required_argument, NULL, O_PORT },
 	{ "parallel", required_argument, NULL, O_PARALLEL },
+	{ "queue", required_argument, NULL, O_QUEUE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -86,7 +87,7 @@ static const struct {
 	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', 'b', O_DTYPE, O_WEIGHTS, O_QUANT, O_ARB,
 		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW } },
 	{ "synth", { O_CONFIG, O_SHAPE, O_OUT, O_SEED, O_DTYPE, O_LAYERS } },
-	{ "serve", { O_MODEL, O_CONFIG, O_HOST, O_PORT, O_PARALLEL, 'b', O_DTYPE, O_THREADS, O_ARB,
+	{ "serve", { O_MODEL, O_CONFIG, O_HOST, O_PORT, O_PARALLEL, O_QUEUE, 'b', O_DTYPE, O_THREADS, O_ARB,
 		     O_DEVICE, O_WEIGHTS, O_QUANT } },
 	{ "chat", { O_MODEL, O_CONFIG, 'n', O_TEMP, O_TOPK, O_TOPP, O_SEED, O_DTYPE, O_THREADS,
 		    O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
@@ -235,6 +236,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	o->host = "127.0.0.1";
 	o->port = 8080;
 	o->parallel = 4;
+	o->queue = 64;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":n:p:d:t:r:b:", longopts, NULL)) != -1) {
@@ -344,6 +346,11 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (parse_int("--parallel", optarg, 1, 256, &x))
 				return -1;
 			o->parallel = (int)x;
+			break;
+		case O_QUEUE:
+			if (parse_int("--queue", optarg, 1, 65536, &x))
+				return -1;
+			o->queue = (int)x;
 			break;
 		case O_TEMP:
 			if (parse_float("--temperature", optarg, 0, 1e6, &o->temperature))

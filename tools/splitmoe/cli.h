@@ -50,6 +50,7 @@ struct cli_opts {
 	const char *host;		/* --host: numeric address (127.0.0.1) */
 	int port;			/* --port (8080; 0: any free one) */
 	int parallel;			/* --parallel: sequences at once (4) */
+	int queue;			/* --queue: requests waiting beyond them (64) */
 	int max_seqs;			/* the session's max_seqs; 0: one sequence */
 	/* synth */
 	const struct synth_shape *shape;	/* --shape */

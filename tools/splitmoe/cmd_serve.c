@@ -19,7 +19,6 @@
 #include <string.h>
 
 #define DRAIN_MS 10000
-#define QUEUE_MAX 64
 #define BODY_MAX (1u << 20)
 #define DEFAULT_MAX_TOKENS 128
 
@@ -121,7 +120,7 @@ int cmd_serve(struct cli_opts *o)
 	snap = (struct arb_snapshot){ &c, metrics };
 	eo = (struct serve_engine_opts){
 		.s = c.s, .tk = c.tk, .vocab = c.m.cfg.vocab_size, .eos_ids = c.m.cfg.eos_token_ids,
-		.n_eos = c.m.cfg.n_eos, .ctx = ctx, .parallel = o->parallel, .queue_max = QUEUE_MAX,
+		.n_eos = c.m.cfg.n_eos, .ctx = ctx, .parallel = o->parallel, .queue_max = o->queue,
 		.max_rows = o->max_batch ? o->max_batch : 256, .metrics = metrics,
 		.after_step = snapshot_arbiter, .arg = &snap,
 	};
