@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -508,6 +509,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 }
 
+/* libmicrohttpd's own messages, one prefixed line each. */
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strcspn(msg, "\n");
+	fprintf(stderr, "splitmoe: serve: http: %.*s\n", (int)n, msg);
+}
+
 int serve_http_start(const struct serve_http_opts *o, struct serve_http **out, int *port,
 		     char *err, size_t errlen)
 {
@@ -540,6 +553,7 @@ int serve_http_start(const struct serve_http_opts *o, struct serve_http **out, i
 	h->o = *o;
 	atomic_init(&h->next_id, 1);
 	h->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, h,
+				MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 				MHD_OPTION_CONNECTION_LIMIT, 256u,
