@@ -404,6 +404,23 @@ static void put(struct outbuf *o, const char *s, size_t n)
 		o->p[o->len] = '\0';
 }
 
+bool phimoe_utf8_valid(const char *s, size_t n, size_t *bad)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		int k = utf8_char((const unsigned char *)s + i, (int)(n - i > 8 ? 8 : n - i));
+
+		if (k <= 0) {
+			if (bad)
+				*bad = i;
+			return false;
+		}
+		i += (size_t)k;
+	}
+	return true;
+}
+
 /* Text of a piece or an added token: valid UTF-8 as it is, each byte
  * that starts no valid character (a corrupt tokenizer file) as U+FFFD. */
 static void put_text(struct outbuf *o, const char *s, size_t n)

@@ -72,4 +72,9 @@ void phimoe_detok_init(struct phimoe_detok *d, const struct phimoe_tokenizer *tk
 size_t phimoe_detok_push(struct phimoe_detok *d, int id, char *out, size_t cap);
 size_t phimoe_detok_flush(struct phimoe_detok *d, char *out, size_t cap);
 
+/* Whether s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or
+ * code points beyond U+10FFFF); *bad (may be NULL) gets the offset of the
+ * first byte that starts no valid character. */
+bool phimoe_utf8_valid(const char *s, size_t n, size_t *bad);
+
 #endif /* SPLITMOE_TOKENIZER_H */

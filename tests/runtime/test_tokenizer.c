@@ -277,6 +277,17 @@ static void t_stream_crafted_utf8(void **state)
 		strcat(acc, buf);
 		if (strcmp(acc, cases[c].out))
 			fail_msg("%s: got '%s', want '%s'", cases[c].what, acc, cases[c].out);
+		/* the validator agrees: valid exactly when nothing was replaced */
+		if (phimoe_utf8_valid(cases[c].in, strlen(cases[c].in), NULL) !=
+		    !strstr(cases[c].out, "\xef\xbf\xbd"))
+			fail_msg("%s: phimoe_utf8_valid disagrees", cases[c].what);
+	}
+	{
+		size_t bad = 0;
+
+		assert_false(phimoe_utf8_valid("ab\xc3\xa9\xed\xa0\x80", 7, &bad));
+		assert_int_equal(bad, 4);
+		assert_true(phimoe_utf8_valid("", 0, NULL));
 	}
 	/* a buffer too small for the character: nothing, never a part */
 	{

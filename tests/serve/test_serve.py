@@ -263,6 +263,8 @@ def main():
         ("/v1/completions", json.dumps({"messages": []}).encode(), 400, "messages"),
         ("/v1/completions", json.dumps({"prompt": "word " * 5000}).encode(), 400, "prompt"),
         ("/v1/completions", b'{"prompt": "' + b"a" * (2 << 20) + b'"}', 413, None),
+        ("/v1/completions", b'{"prompt": "caf\xc3"}', 400, None),
+        ("/v1/completions", b'{"pr\xffompt": "x"}', 400, None),
     ]
     bad = []
     for path, raw, want, param in cases:

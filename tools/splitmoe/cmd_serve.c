@@ -156,7 +156,7 @@ int cmd_serve(struct cli_opts *o)
 out:
 	if (eng)
 		serve_engine_stop(eng, DRAIN_MS);
-	serve_http_stop(http);
+	serve_http_stop(http, 5000);
 	serve_engine_free(eng);
 	if (rc == 0) {
 		cli_report_arbiter(stderr, &c);

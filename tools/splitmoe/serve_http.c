@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct serve_http {
 	struct serve_http_opts o;
 	struct MHD_Daemon *d;
 	atomic_ullong next_id;
+	atomic_int replying;		/* generation requests not yet completed */
 };
 
 /* A request body as it arrives. */
@@ -28,6 +30,7 @@ struct conn_body {
 	char *p;
 	size_t len, cap;
 	bool too_big;
+	bool replying;			/* counted in serve_http.replying */
 };
 
 enum stream_phase { PH_START, PH_BODY, PH_DONE };
@@ -377,6 +380,8 @@ static enum MHD_Result generate(struct serve_http *h, struct MHD_Connection *con
 					   : "the server is shutting down");
 		goto fail;
 	}
+	b->replying = true;	/* until MHD completes the request: see serve_http_stop */
+	atomic_fetch_add(&h->replying, 1);
 	snprintf(id, sizeof(id), "%s-%llu", kind == SERVE_CHAT ? "chatcmpl" : "cmpl",
 		 (unsigned long long)atomic_fetch_add(&h->next_id, 1));
 	if (!p.stream) {
@@ -497,11 +502,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
+	struct serve_http *h = cls;
 	struct conn_body *b = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
+	if (b && b->replying)
+		atomic_fetch_sub(&h->replying, 1);
 	if (b) {
 		free(b->p);
 		free(b);
@@ -528,7 +535,7 @@ int serve_http_start(const struct serve_http_opts *o, struct serve_http **out, i
 	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			     MHD_USE_ERROR_LOG;
+			     MHD_USE_ERROR_LOG | MHD_USE_ITC;	/* ITC: quiesce at stop */
 	const union MHD_DaemonInfo *di;
 	struct serve_http *h;
 
@@ -571,10 +578,23 @@ int serve_http_start(const struct serve_http_opts *o, struct serve_http **out, i
 	return 0;
 }
 
-void serve_http_stop(struct serve_http *h)
+void serve_http_stop(struct serve_http *h, int wait_ms)
 {
+	uint64_t deadline = serve_now_ns() + (uint64_t)wait_ms * 1000000ull;
+	MHD_socket listener;
+
 	if (!h)
 		return;
+	/* no new connections; replies under way are written out (the engine
+	 * has ended their requests) before every connection is closed */
+	listener = MHD_quiesce_daemon(h->d);
+	while (atomic_load(&h->replying) > 0 && serve_now_ns() < deadline) {
+		struct timespec ts = { 0, 10000000 };
+
+		nanosleep(&ts, NULL);
+	}
 	MHD_stop_daemon(h->d);
+	if (listener != MHD_INVALID_SOCKET)
+		close(listener);
 	free(h);
 }

@@ -32,7 +32,8 @@ struct serve_http;
 /* Listens; *port gets the bound port. 0, or -1 with one line in err. */
 int serve_http_start(const struct serve_http_opts *o, struct serve_http **out, int *port,
 		     char *err, size_t errlen);
-/* Stops accepting connections (call after the engine drained). */
-void serve_http_stop(struct serve_http *h);
+/* Stops accepting connections, gives the replies under way up to wait_ms
+ * to be written (call after the engine drained), closes everything. */
+void serve_http_stop(struct serve_http *h, int wait_ms);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "serve.h"
 #include "chat_format.h"
+#include "tokenizer.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -307,6 +308,8 @@ int serve_parse_request(enum serve_kind kind, const char *body, size_t len,
 	p->sampling.temperature = 1.0f;		/* OpenAI's default */
 	p->sampling.top_p = 1.0f;
 	p->sampling.seed = (uint64_t)serve_now_ns();
+	if (!phimoe_utf8_valid(body, len, &used))
+		return bad(e, "", "the body is not valid UTF-8 (byte %zu)", used);
 	tok = json_tokener_new();
 	if (!tok)
 		return serve_errorf(e, 500, "server_error", NULL, "out of memory");
