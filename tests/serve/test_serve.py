@@ -214,7 +214,8 @@ def main():
                                          {"prompt": p, "max_tokens": N_TOKENS, "temperature": 0}),
                           [PROMPTS[4], long_prompt, PROMPTS[5]]))
     ok([(st, r["choices"][0]["text"]) for st, r in got] ==
-       [(200, alone[4]), (200, long_alone), (200, alone[5])] and got[1][1]["usage"]["prompt_tokens"] > 600,
+       [(200, alone[4]), (200, long_alone), (200, alone[5])] and
+       got[1][1]["usage"]["prompt_tokens"] > 600,
        "a long prompt, chunked beside running sequences, equals splitmoe run", got)
 
     # a client leaving mid-stream frees its slot

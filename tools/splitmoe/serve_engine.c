@@ -179,8 +179,7 @@ static void take_token(struct serve_engine *e, struct slot *sl, int id)
 	}
 	if (sl->n_gen >= r->max_tokens || r->n_prompt + sl->n_gen >= e->o.ctx) {
 		k = phimoe_detok_flush(&sl->dt, buf, sizeof(buf));
-		add_text(sl, buf, k);
-		finish(e, sl, SERVE_FINISH_LENGTH, NULL);
+		finish(e, sl, add_text(sl, buf, k) ? SERVE_FINISH_STOP : SERVE_FINISH_LENGTH, NULL);
 		return;
 	}
 	sl->next = id;
@@ -349,12 +348,16 @@ static void publish(struct serve_engine *e, int queued, int run)
 {
 	uint64_t now = serve_now_ns();
 
-	if (now - e->win_start_ns >= 1000000000ull || (!run && e->win_tokens)) {
+	if (!run) {		/* idle time counts in no window */
+		e->tok_s = 0;
+		e->win_tokens = 0;
+		e->win_start_ns = now;
+	} else if (now - e->win_start_ns >= 1000000000ull) {
 		e->tok_s = e->win_tokens / ((now - e->win_start_ns) / 1e9);
 		e->win_tokens = 0;
 		e->win_start_ns = now;
 	}
-	serve_metrics_engine(e->o.metrics, queued, run, run ? e->tok_s : 0);
+	serve_metrics_engine(e->o.metrics, queued, run, e->tok_s);
 	if (e->o.after_step)
 		e->o.after_step(e->o.arg);
 }

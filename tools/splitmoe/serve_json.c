@@ -56,7 +56,8 @@ char *serve_error_json(const struct serve_error *e)
 			       e->param[0] ? json_object_new_string(e->param) : NULL);
 	json_object_object_add(err, "code", NULL);
 	json_object_object_add(root, "error", err);
-	s = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	s = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+						  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
 	return s;
 }
@@ -107,6 +108,7 @@ static int get_stop(json_object *v, struct serve_params *p, struct serve_error *
 {
 	size_t i, n;
 
+	p->nstop = 0;
 	if (json_object_is_type(v, json_type_null))
 		return 0;
 	if (json_object_is_type(v, json_type_string)) {
@@ -205,6 +207,7 @@ static int get_messages(json_object *v, struct serve_params *p, struct serve_err
 			goto out;
 		}
 	}
+	free(p->prompt);
 	p->prompt = phimoe_chat_render(msgs, (int)n, true);
 	if (!p->prompt) {
 		serve_errorf(e, 500, "server_error", NULL, "out of memory");
@@ -247,6 +250,7 @@ static int parse_field(enum serve_kind kind, const char *key, json_object *val,
 	if (!strcmp(key, "prompt") && kind == SERVE_COMPLETION) {
 		if (get_text(val, key, &s, e))
 			return -1;
+		free(p->prompt);
 		p->prompt = strdup(s);
 		return p->prompt ? 0 : serve_errorf(e, 500, "server_error", NULL, "out of memory");
 	}

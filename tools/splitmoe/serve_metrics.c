@@ -16,8 +16,8 @@ static const char *const paths[] = {
 static const double ttft_bounds[] = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
 #define NBUCKETS (sizeof(ttft_bounds) / sizeof(ttft_bounds[0]))
 
-struct serve_metrics {
-	pthread_mutex_t mu;
+/* The figures, copied whole for a consistent exposition. */
+struct figures {
 	struct { int status; uint64_t n; } req[NPATHS][NSTATUS];
 	uint64_t prompt_tokens, completion_tokens;
 	uint64_t ttft_buckets[NBUCKETS], ttft_count;
@@ -27,6 +27,11 @@ struct serve_metrics {
 	char arb_kind[16];
 	struct { char name[8]; struct sm_arb_client_stats st; } clients[NCLIENTS];
 	int nclients;
+};
+
+struct serve_metrics {
+	pthread_mutex_t mu;
+	struct figures f;
 };
 
 struct serve_metrics *serve_metrics_new(void)
@@ -55,10 +60,10 @@ void serve_metrics_request(struct serve_metrics *m, const char *path, int status
 			break;
 	pthread_mutex_lock(&m->mu);
 	for (i = 0; i < NSTATUS; i++) {
-		if (!m->req[p][i].status)
-			m->req[p][i].status = status;
-		if (m->req[p][i].status == status) {
-			m->req[p][i].n++;
+		if (!m->f.req[p][i].status)
+			m->f.req[p][i].status = status;
+		if (m->f.req[p][i].status == status) {
+			m->f.req[p][i].n++;
 			break;
 		}
 	}
@@ -68,8 +73,8 @@ void serve_metrics_request(struct serve_metrics *m, const char *path, int status
 void serve_metrics_tokens(struct serve_metrics *m, uint64_t prompt, uint64_t completion)
 {
 	pthread_mutex_lock(&m->mu);
-	m->prompt_tokens += prompt;
-	m->completion_tokens += completion;
+	m->f.prompt_tokens += prompt;
+	m->f.completion_tokens += completion;
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -80,18 +85,18 @@ void serve_metrics_ttft(struct serve_metrics *m, double seconds)
 	pthread_mutex_lock(&m->mu);
 	for (i = 0; i < NBUCKETS; i++)
 		if (seconds <= ttft_bounds[i])
-			m->ttft_buckets[i]++;
-	m->ttft_count++;
-	m->ttft_sum += seconds;
+			m->f.ttft_buckets[i]++;
+	m->f.ttft_count++;
+	m->f.ttft_sum += seconds;
 	pthread_mutex_unlock(&m->mu);
 }
 
 void serve_metrics_engine(struct serve_metrics *m, int queued, int running, double tok_s)
 {
 	pthread_mutex_lock(&m->mu);
-	m->queued = queued;
-	m->running = running;
-	m->tok_s = tok_s;
+	m->f.queued = queued;
+	m->f.running = running;
+	m->f.tok_s = tok_s;
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -101,14 +106,15 @@ void serve_metrics_arbiter(struct serve_metrics *m, const char *kind, const char
 	int i;
 
 	pthread_mutex_lock(&m->mu);
-	snprintf(m->arb_kind, sizeof(m->arb_kind), "%s", kind);
-	for (i = 0; i < m->nclients; i++)
-		if (!strcmp(m->clients[i].name, client))
+	snprintf(m->f.arb_kind, sizeof(m->f.arb_kind), "%s", kind);
+	for (i = 0; i < m->f.nclients; i++)
+		if (!strcmp(m->f.clients[i].name, client))
 			break;
-	if (i == m->nclients && i < NCLIENTS)
-		snprintf(m->clients[m->nclients++].name, sizeof(m->clients[0].name), "%s", client);
+	if (i == m->f.nclients && i < NCLIENTS)
+		snprintf(m->f.clients[m->f.nclients++].name, sizeof(m->f.clients[0].name), "%s",
+			 client);
 	if (i < NCLIENTS)
-		m->clients[i].st = *st;
+		m->f.clients[i].st = *st;
 	pthread_mutex_unlock(&m->mu);
 }
 
@@ -122,12 +128,12 @@ char *serve_metrics_render(struct serve_metrics *m)
 	char *s = NULL;
 	size_t len = 0, p, i;
 	FILE *f = open_memstream(&s, &len);
-	struct serve_metrics c;
+	struct figures c;
 
 	if (!f)
 		return NULL;
 	pthread_mutex_lock(&m->mu);
-	c = *m;		/* a consistent snapshot, printed unlocked */
+	c = m->f;	/* a consistent snapshot, printed unlocked */
 	pthread_mutex_unlock(&m->mu);
 
 	help(f, "splitmoe_requests_total", "counter", "HTTP requests answered, by path and status.");
