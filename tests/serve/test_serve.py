@@ -86,10 +86,10 @@ def post(port, path, body=None, raw=None):
         return status, data
 
 
-def run_alone(prompt):
+def run_alone(prompt, *extra):
     """What `splitmoe run` generates for prompt, greedy, alone."""
     r = subprocess.run([BIN, "run", "--model", FIXTURE, "--threads", "1", "--arbiter", "off",
-                        "--prompt", prompt, "-n", str(N_TOKENS)],
+                        "--prompt", prompt, "-n", str(N_TOKENS), *extra],
                        capture_output=True, timeout=TIMEOUT, text=True)
     assert r.returncode == 0, r.stderr
     return r.stdout[:-1]        # run ends the text with one newline
@@ -314,14 +314,14 @@ def main():
        "no sanitizer report", log[-3000:])
 
     # one slot: a second request waits for the first, then is served
-    srv, port, errlog = start_server("--parallel", "1", "--queue", "1")
+    srv, port, errlog = start_server("--parallel", "1", "--queue", "2")
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         got = list(ex.map(lambda p: post(port, "/v1/completions",
                                          {"prompt": p, "max_tokens": N_TOKENS, "temperature": 0}),
                           PROMPTS[:2]))
     ok(all(s == 200 and r["choices"][0]["text"] == a for (s, r), a in zip(got, alone[:2])),
        "--parallel 1 queues and serves both", got)
-    # one running, one waiting: a third is told 503
+    # one running, two waiting: a fourth is told 503
     s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
     body = json.dumps({"prompt": PROMPTS[3], "max_tokens": 3000, "temperature": 0,
                        "stream": True}).encode()
@@ -330,18 +330,20 @@ def main():
     got = b""
     while got.count(b"data: ") < 2:
         got += s.recv(4096)
-    with concurrent.futures.ThreadPoolExecutor(1) as ex:
-        waiting = ex.submit(post, port, "/v1/completions",
-                            {"prompt": PROMPTS[0], "max_tokens": N_TOKENS, "temperature": 0})
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        waiting = [ex.submit(post, port, "/v1/completions",
+                             {"prompt": p, "max_tokens": N_TOKENS, "temperature": 0})
+                   for p in PROMPTS[:2]]
         deadline = time.time() + 30
-        while time.time() < deadline and gauge(port, "splitmoe_queue_depth") != 1:
+        while time.time() < deadline and gauge(port, "splitmoe_queue_depth") != 2:
             time.sleep(0.05)
         status, r = post(port, "/v1/completions", {"prompt": "x", "max_tokens": 1})
         ok(status == 503 and r["error"]["type"] == "server_overloaded",
            "the queue full: 503 server_overloaded", (status, r))
-        s.close()       # the running one leaves: the waiting one runs
-        status, r = waiting.result(timeout=TIMEOUT)
-    ok(status == 200 and r["choices"][0]["text"] == alone[0], "the waiting request is served", r)
+        s.close()       # the running one leaves: the waiting ones run
+        got = [w.result(timeout=TIMEOUT) for w in waiting]
+    ok(all(st == 200 and r["choices"][0]["text"] == a for (st, r), a in zip(got, alone[:2])),
+       "the waiting requests are served", got)
 
     # SIGTERM with a reply streaming: the client still gets a whole stream
     s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
@@ -386,6 +388,7 @@ def main():
         print("ok %d - --device gpu --parallel 1 # SKIP no %s" % (n_test, swgpu))
     else:
         os.environ["ZE_ENABLE_ALT_DRIVERS"] = swgpu
+        gpu_alone = [run_alone(p, "--device", "gpu") for p in PROMPTS[:2]]
         srv, port, errlog = start_server("--device", "gpu", "--parallel", "1")
         del os.environ["ZE_ENABLE_ALT_DRIVERS"]
         got = [post(port, "/v1/completions", {"prompt": p, "max_tokens": N_TOKENS,
@@ -397,8 +400,9 @@ def main():
             srv.kill()
             rc = None
         ok(rc == 0 and all(s == 200 and r["choices"][0]["text"] == a
-                           for (s, r), a in zip(got, alone[:2])),
-           "--device gpu --parallel 1: replies equal splitmoe run on the CPU, exits 0", (got, rc))
+                           for (s, r), a in zip(got, gpu_alone)),
+           "--device gpu --parallel 1: replies equal splitmoe run --device gpu, exits 0",
+           (got, rc))
     print("1..%d" % n_test)
     return 1 if failed else 0
 
