@@ -29,9 +29,9 @@ struct layer_state {
 	float *k_cache, *v_cache;
 };
 
-/* Tokens of a KV block where the attention reads block tables (the
- * session's own CPU backend): a power of two. */
-#define SM_KV_BLOCK 32
+/* where the attention reads block tables (the session's own CPU
+ * backend); a power of two */
+_Static_assert((PHIMOE_KV_BLOCK & (PHIMOE_KV_BLOCK - 1)) == 0, "KV block: a power of two");
 
 /* One sequence: its position and the pool blocks holding its keys and
  * values, in order (table[i]: positions i*kv_block ..). */
@@ -345,7 +345,7 @@ static int check_config(struct phimoe_session *s)
 
 /*
  * Sequences and the KV pool. The own CPU backend reads block tables:
- * blocks of SM_KV_BLOCK tokens, kv_tokens of them in all. A borrowed
+ * blocks of PHIMOE_KV_BLOCK tokens, kv_tokens of them in all. A borrowed
  * backend (Level Zero, split) reads one contiguous cache: one block of
  * max_seq tokens, sequence 0 only.
  */
@@ -368,9 +368,9 @@ static int plan_kv(struct phimoe_session *s, const struct phimoe_session_opts *o
 	}
 	kv_tokens = o->kv_tokens > 0 ? o->kv_tokens :
 		    s->max_seqs == 1 ? s->max_seq : (int64_t)s->max_seq * s->max_seqs / 2;
-	s->kv_block = SM_KV_BLOCK;
-	s->max_blocks = (s->max_seq + SM_KV_BLOCK - 1) / SM_KV_BLOCK;
-	s->kv_blocks = (int)((kv_tokens + SM_KV_BLOCK - 1) / SM_KV_BLOCK);
+	s->kv_block = PHIMOE_KV_BLOCK;
+	s->max_blocks = (s->max_seq + PHIMOE_KV_BLOCK - 1) / PHIMOE_KV_BLOCK;
+	s->kv_blocks = (int)((kv_tokens + PHIMOE_KV_BLOCK - 1) / PHIMOE_KV_BLOCK);
 	return 0;
 }
 
@@ -410,8 +410,6 @@ int phimoe_session_create(const struct phimoe_model *m,
 	if (s->max_seq > s->cfg.max_position_embeddings)
 		s->max_seq = s->cfg.max_position_embeddings;
 	s->max_batch = o->max_batch > 0 ? o->max_batch : 256;
-	if (s->max_batch > s->max_seq)
-		s->max_batch = s->max_seq;
 	if (o->threads < 0 || o->max_seq < 0 || o->max_batch < 0 || s->max_seq < 1) {
 		rc = seterr(s, -EINVAL, "session: threads %d, max_seq %d, max_batch %d out of range",
 			    o->threads, o->max_seq, o->max_batch);
@@ -420,6 +418,9 @@ int phimoe_session_create(const struct phimoe_model *m,
 	rc = plan_kv(s, o);
 	if (rc)
 		goto fail;
+	/* no pass has more rows than every sequence's cache holds */
+	if (s->max_batch > (int64_t)s->max_seq * s->max_seqs)
+		s->max_batch = (int)((int64_t)s->max_seq * s->max_seqs);
 
 	s->compute = o->compute == SM_COMPUTE_AUTO ? sm_compute_default() : o->compute;
 	if (s->compute != SM_COMPUTE_F32 && s->compute != SM_COMPUTE_BF16) {

@@ -33,6 +33,7 @@ enum {
 	O_MODEL = 256, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, O_TEMP, O_TOPK, O_TOPP,
 	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB, O_DEVICE,
 	O_WEIGHTS, O_QUANT, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW, O_SHAPE, O_LAYERS,
+	O_PARALLEL,
 };
 
 static const struct option longopts[] = {
@@ -62,6 +63,7 @@ static const struct option longopts[] = {
 	{ "no-membw", no_argument, NULL, O_NO_MEMBW },
 	{ "shape", required_argument, NULL, O_SHAPE },
 	{ "layers", required_argument, NULL, O_LAYERS },
+	{ "parallel", required_argument, NULL, O_PARALLEL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -80,7 +82,8 @@ static const struct {
 		    O_QUANT } },
 	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
 	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', 'b', O_DTYPE, O_WEIGHTS, O_QUANT, O_ARB,
-		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW } },
+		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW,
+		     O_PARALLEL } },
 	{ "synth", { O_CONFIG, O_SHAPE, O_OUT, O_SEED, O_DTYPE, O_LAYERS } },
 };
 
@@ -299,6 +302,11 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 				o->max_batch = r.v[0];
 			break;
 		}
+		case O_PARALLEL:
+			if (parse_list("--parallel", optarg, 1, 4095, "positive integer",
+				       &o->parallel))
+				return -1;
+			break;
 		case O_PROFILE: o->profile = true; break;
 		case O_JSON: o->json = true; break;
 		case O_MEMBW: o->membw = true; break;

@@ -20,13 +20,18 @@
 /* Rows of one prefill chunk (the session's max_batch) unless -b says. */
 #define BENCH_CHUNK 256
 
-enum bench_kind { BENCH_PP, BENCH_TG };
+/* Prompt tokens of each sequence of a --parallel test unless -p says. */
+#define BENCH_PAR_PROMPT 128
+
+enum bench_kind { BENCH_PP, BENCH_TG, BENCH_PAR };
 
 struct bench_test {
 	enum bench_kind kind;
-	int n;			/* tokens timed */
-	int depth;		/* tg: tokens in the KV cache before the timed steps */
-	char name[48];		/* "pp512", "tg32", "tg32 @ d512" */
+	int n;			/* tokens timed (par: decode steps of each sequence) */
+	int depth;		/* tg: tokens in the KV cache before the timed steps;
+				 * par: prompt tokens of each sequence */
+	int par;		/* par: concurrent sequences */
+	char name[48];		/* "pp512", "tg32", "tg32 @ d512", "pl8 pp128+tg32" */
 };
 
 struct bench_result {
@@ -42,6 +47,10 @@ struct bench_result {
 	bool have_profile;
 	struct phimoe_profile prof;
 	uint64_t *layer_ns;		/* [layers] */
+	/* par: tok_s is the aggregate decode rate of all the sequences; per
+	 * run, the prefill's aggregate rate, and the time to first token
+	 * (all prompts arriving at once, -b rows a step) mean and max */
+	double *prefill_tok_s, *ttft_ms, *ttft_max_ms;	/* [reps] */
 };
 
 /* The weights' bytes as the CPU reads them: every weight at the compute

@@ -38,11 +38,13 @@ struct cli_opts {
 	bool seed_given;		/* --seed on the command line */
 	bool n_given;			/* -n on the command line */
 	int max_batch;			/* prefill chunk of the session; 0: engine default */
+	int max_seqs, kv_tokens;	/* batched decode (inference.h); 0: engine default */
 	bool profile;			/* bench --profile: session timing by op class */
 	/* bench */
 	struct cli_int_list pp;		/* -p: prefill sizes */
 	struct cli_int_list depth;	/* -d: context depths of the decode tests */
 	struct cli_int_list tlist;	/* -t: thread counts */
+	struct cli_int_list parallel;	/* --parallel: concurrent sequences */
 	int reps;			/* -r: repetitions; 0: not given */
 	bool json, membw, no_membw;
 	double membw_gbs;		/* --membw-gbs: > 0 when given */
