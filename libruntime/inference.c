@@ -73,6 +73,7 @@ struct phimoe_session {
 	int32_t *free_blocks;			/* stack of kv_blocks */
 	int nfree;
 	struct run_item *items;			/* [max_seqs]: one pass */
+	struct sm_attn_args *attn_args;		/* [max_seqs]: a layer's attention */
 	uint32_t *seen, batch_stamp;		/* [max_seqs]: repeated items */
 	int32_t *head_rows;			/* [max_seqs]: rows to the lm_head */
 	float *head_logits;			/* [min(max_seqs, max_batch)][V]; row 0 is logits */
@@ -285,8 +286,9 @@ static int alloc_buffers(struct phimoe_session *s)
 	s->tables = calloc((size_t)s->max_seqs * s->max_blocks, sizeof(*s->tables));
 	s->free_blocks = calloc(s->kv_blocks, sizeof(*s->free_blocks));
 	s->items = calloc(s->max_seqs, sizeof(*s->items));
+	s->attn_args = calloc(s->max_seqs, sizeof(*s->attn_args));
 	s->seen = calloc(s->max_seqs, sizeof(*s->seen));
-	if (!s->seqs || !s->tables || !s->free_blocks || !s->items || !s->seen)
+	if (!s->seqs || !s->tables || !s->free_blocks || !s->items || !s->seen || !s->attn_args)
 		return seterr(s, -ENOMEM, "out of memory for the sequence tables");
 	for (int i = 0; i < s->max_seqs; i++)
 		s->seqs[i].table = s->tables + (size_t)i * s->max_blocks;
@@ -539,6 +541,7 @@ void phimoe_session_destroy(struct phimoe_session *s)
 	free(s->tables);
 	free(s->free_blocks);
 	free(s->items);
+	free(s->attn_args);
 	free(s->seen);
 	free(s);
 }
@@ -754,7 +757,7 @@ static int forward(struct phimoe_session *s, const struct run_item *it, int coun
 		for (int i = 0; i < count; i++) {
 			const struct seq_state *q = &s->seqs[it[i].seq];
 			float *qkv = s->qkv + (size_t)it[i].row0 * s->qkv_dim;
-			struct sm_attn_args aa = {
+			s->attn_args[i] = (struct sm_attn_args){
 				.m = it[i].n, .pos0 = q->pos,
 				.n_heads = s->nh, .n_kv_heads = s->nkv, .head_dim = s->hd,
 				.window = s->window, .scale = s->attn_scale,
@@ -767,9 +770,8 @@ static int forward(struct phimoe_session *s, const struct run_item *it, int coun
 				.out = s->attn + (size_t)it[i].row0 * s->q_dim,
 				.scratch = s->scratch,
 			};
-
-			BE(attention(be, &aa));
 		}
+		BE_CALL(sm_be_attention_batch(be, s->attn_args, count));
 		PROF(SM_OP_ATTENTION);
 		BE(linear(be, ls->o, s->attn, n, s->tmp));
 		PROF(SM_OP_O_PROJ);

@@ -58,6 +58,7 @@ struct bench_result {
  * packed copy's otherwise), the embedding row at the checkpoint's. */
 struct bench_bytes {
 	double dense;		/* attention, norms, router of all layers + final norm + lm_head */
+	double head;		/* of which the final norm + lm_head */
 	double expert;		/* one expert: w1 + w3 + w2 */
 	double embed_row;
 	int layers, experts, top_k;
@@ -68,9 +69,10 @@ void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, enum sm_q
 		      struct bench_bytes *b);
 /* A decode step: dense + layers x top_k experts + one embedding row. */
 double bench_bytes_decode(const struct bench_bytes *b);
-/* A prefill of n tokens in chunks of `chunk`: per chunk, dense + the
- * distinct experts its tokens were routed to in each layer (experts:
- * [layers][n][top_k], from a run of the same ids) + its embedding rows. */
+/* A prefill of n tokens in chunks of `chunk`: per chunk, dense (but the
+ * head: the last chunk's only) + the distinct experts its tokens were
+ * routed to in each layer (experts: [layers][n][top_k], from a run of the
+ * same ids) + its embedding rows. */
 double bench_bytes_prefill(const struct bench_bytes *b, const int32_t *experts, int n,
 			   int chunk);
 
