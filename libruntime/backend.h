@@ -190,6 +190,10 @@ struct sm_backend_ops {
 		    int heads, int head_dim, int pos0, const float *cos_tab,
 		    const float *sin_tab);
 	int (*attention)(struct sm_backend *be, const struct sm_attn_args *a);
+	/* Optional (NULL: one attention() call each). count calls at once
+	 * (batched decode: one per sequence, all on the same layer's cache),
+	 * so that a backend can spread all their work over its threads. */
+	int (*attention_batch)(struct sm_backend *be, const struct sm_attn_args *a, int count);
 	/* Sparsemixer top-2 (eval mode) on scores[m][n_experts]: experts[m][2],
 	 * weights[m][2] (not renormalised). */
 	int (*router)(struct sm_backend *be, const float *scores, int m,
@@ -293,6 +297,21 @@ static inline int sm_be_experts(struct sm_backend *be, struct sm_expert *const *
 		return be->ops->experts(be, e, x, m, scale, y, count);
 	for (int i = 0; i < count; i++) {
 		int rc = be->ops->expert(be, e[i], x[i], m[i], scale[i], y[i]);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+/* Several attention calls at once (backend op attention_batch, or one
+ * attention() each). */
+static inline int sm_be_attention_batch(struct sm_backend *be, const struct sm_attn_args *a,
+					int count)
+{
+	if (be->ops->attention_batch && count > 1)
+		return be->ops->attention_batch(be, a, count);
+	for (int i = 0; i < count; i++) {
+		int rc = be->ops->attention(be, &a[i]);
 
 		if (rc)
 			return rc;

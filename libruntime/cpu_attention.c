@@ -798,53 +798,205 @@ void ca_attention(const float *q, int q_stride, int m, int pos0,
 			    scale, k_cache, v_cache, NULL, 0, out, nthreads);
 }
 
+/* A call's fields but the splits; the tiles for head_dim up to
+ * CA_MAX_HEAD_DIM. */
+static void plan_call(struct ca_call *c, const float *q, int q_stride, int m, int pos0,
+		      int n_heads, int n_kv_heads, int head_dim, int window, float scale,
+		      const float *k_cache, const float *v_cache, const int32_t *block_table,
+		      int block_size, float *out)
+{
+	static const int32_t one_block[1] = { 0 };
+	int shift = 31;
+
+	*c = (struct ca_call){
+		.q = q, .q_stride = q_stride, .m = m, .pos0 = pos0,
+		.n_heads = n_heads, .n_kv = n_kv_heads, .hd = head_dim,
+		.window = window > 0 ? window : 0, .kv_dim = n_kv_heads * head_dim,
+		.scale = scale, .k = k_cache, .v = v_cache, .out = out,
+		.group = n_heads / n_kv_heads, .rows = m * n_heads, .nsplit = 1,
+	};
+	if (block_table) {
+		for (shift = 0; (1 << shift) < block_size; shift++)
+			;
+	}
+	c->tab = block_table ? block_table : one_block;
+	c->shift = shift;
+	c->mask = shift >= 31 ? 0x7fffffffu : (1u << shift) - 1;
+	if (head_dim > CA_MAX_HEAD_DIM)
+		return;
+	if (m * n_heads <= CA_ROWS) {
+		/* decode: one tile of every head, so that it reads whole cache
+		 * rows (all kv heads) in order; threads split the keys */
+		c->hc = n_heads;
+		c->qb = m;
+	} else if (m == 1) {
+		c->hc = c->group < CA_ROWS ? CA_ROWS / c->group * c->group : CA_ROWS;
+		c->qb = 1;
+	} else {
+		/* prefill: the heads of a group (one kv head) times positions */
+		c->hc = c->group < CA_ROWS ? c->group : CA_ROWS;
+		c->qb = CA_ROWS / c->hc;
+	}
+	c->nhc = (n_heads + c->hc - 1) / c->hc;
+	c->nqb = (m + c->qb - 1) / c->qb;
+}
+
 void ca_attention_blocks(const float *q, int q_stride, int m, int pos0,
 			 int n_heads, int n_kv_heads, int head_dim, int window,
 			 float scale, const float *k_cache, const float *v_cache,
 			 const int32_t *block_table, int block_size,
 			 float *out, int nthreads)
 {
-	static const int32_t one_block[1] = { 0 };
-	int shift = 31;
-	struct ca_call c = {
-		.q = q, .q_stride = q_stride, .m = m, .pos0 = pos0,
-		.n_heads = n_heads, .n_kv = n_kv_heads, .hd = head_dim,
-		.window = window > 0 ? window : 0, .kv_dim = n_kv_heads * head_dim,
-		.scale = scale, .k = k_cache, .v = v_cache, .out = out,
-		.group = n_heads / n_kv_heads, .rows = m * n_heads,
-	};
+	struct ca_call c;
 
 	if (m < 1 || n_heads < 1)
 		return;
-	if (block_table) {
-		for (shift = 0; (1 << shift) < block_size; shift++)
-			;
-	}
-	c.tab = block_table ? block_table : one_block;
-	c.shift = shift;
-	c.mask = shift >= 31 ? 0x7fffffffu : (1u << shift) - 1;
+	plan_call(&c, q, q_stride, m, pos0, n_heads, n_kv_heads, head_dim, window, scale,
+		  k_cache, v_cache, block_table, block_size, out);
 	if (head_dim > CA_MAX_HEAD_DIM) {
 		attention_scalar(&c);
 		return;
 	}
-	if (m * n_heads <= CA_ROWS) {
-		/* decode: one tile of every head, so that it reads whole cache
-		 * rows (all kv heads) in order; threads split the keys */
-		c.hc = n_heads;
-		c.qb = m;
-	} else if (m == 1) {
-		c.hc = c.group < CA_ROWS ? CA_ROWS / c.group * c.group : CA_ROWS;
-		c.qb = 1;
-	} else {
-		/* prefill: the heads of a group (one kv head) times positions */
-		c.hc = c.group < CA_ROWS ? c.group : CA_ROWS;
-		c.qb = CA_ROWS / c.hc;
-	}
-	c.nhc = (n_heads + c.hc - 1) / c.hc;
-	c.nqb = (m + c.qb - 1) / c.qb;
 	c.nsplit = choose_splits(&c, nthreads);
 	if (c.nsplit > 1)
 		run_split(&c, nthreads);
 	else
 		run_tasks(&c, nthreads);
+}
+
+/* --- many sequences in one region ---------------------------------------------------- */
+
+#define CA_BATCH_MAX 64		/* calls of one parallel region */
+
+/* The call that task (or combine row) t belongs to: first[] ascending. */
+static int call_of(const int *first, int n, int t)
+{
+	int lo = 0, hi = n - 1;
+
+	while (lo < hi) {
+		int mid = (lo + hi + 1) / 2;
+
+		if (first[mid] <= t)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/* Up to CA_BATCH_MAX planned calls: their tasks, then the combines of
+ * the split ones, in one parallel region. */
+static void run_calls(struct ca_call *calls, int n, int nthreads)
+{
+	const struct ca_kernels *kern = &kernels[ca_isa_current()];
+	int first[CA_BATCH_MAX + 1], rfirst[CA_BATCH_MAX + 1];
+
+	first[0] = rfirst[0] = 0;
+	for (int i = 0; i < n; i++) {
+		struct ca_call *c = &calls[i];
+
+		first[i + 1] = first[i] + c->nhc * c->nqb * c->nsplit;
+		rfirst[i + 1] = rfirst[i] + (c->nsplit > 1 ? c->rows : 0);
+	}
+	int ntasks = first[n], nrows = rfirst[n];
+
+	if (nthreads > ntasks)
+		nthreads = ntasks;
+	if (nthreads <= 1) {
+		for (int i = 0; i < n; i++)
+			run_tasks(&calls[i], 1);
+		return;
+	}
+#pragma omp parallel num_threads(nthreads)
+	{
+#pragma omp for schedule(dynamic, 1)
+		for (int t = 0; t < ntasks; t++) {
+			int i = call_of(first, n, t);
+
+			kern->task(&calls[i], t - first[i]);
+		}
+		if (nrows) {
+#pragma omp for schedule(static)
+			for (int r = 0; r < nrows; r++) {
+				/* unsplit calls have no rows here: the last
+				 * call starting at or before r is split */
+				int i = call_of(rfirst, n, r);
+
+				kern->combine(&calls[i], r - rfirst[i]);
+			}
+		}
+	}
+}
+
+/* The partial sums of the split calls on this frame. */
+static __attribute__((noinline)) void run_calls_split(struct ca_call *calls, int n,
+						      size_t floats, int nthreads)
+{
+	float part[floats];
+	size_t at = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct ca_call *c = &calls[i];
+		size_t k = (size_t)c->nsplit * c->rows;
+
+		if (c->nsplit == 1)
+			continue;
+		c->part_o = part + at;
+		c->part_m = c->part_o + k * c->hd;
+		c->part_l = c->part_m + k;
+		at += k * (c->hd + 2);
+	}
+	run_calls(calls, n, nthreads);
+}
+
+void ca_attention_batch(const struct ca_item *items, int count, int q_stride,
+			int n_heads, int n_kv_heads, int head_dim, int window, float scale,
+			const float *k_cache, const float *v_cache, int block_size,
+			int nthreads)
+{
+	struct ca_call calls[CA_BATCH_MAX];
+
+	if (n_heads < 1)
+		return;
+	for (int b0 = 0; b0 < count; b0 += CA_BATCH_MAX) {
+		int n = count - b0 < CA_BATCH_MAX ? count - b0 : CA_BATCH_MAX, nc = 0;
+		int base = 0;
+		size_t floats = 0;
+
+		for (int i = 0; i < n; i++) {
+			const struct ca_item *it = &items[b0 + i];
+
+			if (it->m < 1)
+				continue;
+			plan_call(&calls[nc], it->q, q_stride, it->m, it->pos0, n_heads, n_kv_heads,
+				  head_dim, window, scale, k_cache, v_cache, it->block_table,
+				  block_size, it->out);
+			if (head_dim > CA_MAX_HEAD_DIM) {
+				attention_scalar(&calls[nc]);
+				continue;
+			}
+			base += calls[nc].nhc * calls[nc].nqb;
+			nc++;
+		}
+		if (!nc)
+			continue;
+		/* split keys only where the tiles of all the calls are too few
+		 * for the threads: each call as if it had its share of them */
+		for (int i = 0; base < 2 * nthreads && i < nc; i++) {
+			struct ca_call *c = &calls[i];
+			int share = (nthreads * c->nhc * c->nqb + base - 1) / base;
+
+			c->nsplit = choose_splits(c, share);
+			floats += c->nsplit > 1 ? (size_t)c->nsplit * c->rows * (c->hd + 2) : 0;
+		}
+		if (floats > CA_PART_FLOATS) {
+			for (int i = 0; i < nc; i++)
+				calls[i].nsplit = 1;
+			floats = 0;
+		}
+		if (floats)
+			run_calls_split(calls, nc, floats, nthreads);
+		else
+			run_calls(calls, nc, nthreads);
+	}
 }

@@ -51,6 +51,26 @@ void ca_attention_blocks(const float *q, int q_stride, int m, int pos0,
 			 const int32_t *block_table, int block_size,
 			 float *out, int nthreads);
 
+/*
+ * Many sequences' attention in one parallel region (batched decode): item
+ * i is ca_attention_blocks on its m queries at pos0.. with its own block
+ * table, out of the shared pool k_cache/v_cache; the other arguments are
+ * the same for all. The tiles of all the items are spread over the
+ * threads together; keys are split only where they are too few for the
+ * threads. Up to 64 items a region.
+ */
+struct ca_item {
+	const float *q;			/* [m] rows of q_stride floats */
+	int m, pos0;
+	const int32_t *block_table;	/* NULL: contiguous */
+	float *out;			/* [m][n_heads*head_dim] */
+};
+
+void ca_attention_batch(const struct ca_item *items, int count, int q_stride,
+			int n_heads, int n_kv_heads, int head_dim, int window, float scale,
+			const float *k_cache, const float *v_cache, int block_size,
+			int nthreads);
+
 #define CA_MAX_HEAD_DIM 256
 
 /*

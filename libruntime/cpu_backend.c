@@ -969,7 +969,8 @@ static int cpu_rope(struct sm_backend *be, float *x, int m, int row_stride,
 	return 0;
 }
 
-static int cpu_attention(struct sm_backend *be, const struct sm_attn_args *a)
+/* Checks one call's arguments and appends its keys and values. */
+static int attention_append(struct sm_backend *be, const struct sm_attn_args *a)
 {
 	int kv_dim = a->n_kv_heads * a->head_dim;
 
@@ -995,9 +996,58 @@ static int cpu_attention(struct sm_backend *be, const struct sm_attn_args *a)
 			       sizeof(float) * kv_dim);
 		}
 	}
+	return 0;
+}
+
+static int cpu_attention(struct sm_backend *be, const struct sm_attn_args *a)
+{
+	int rc = attention_append(be, a);
+
+	if (rc)
+		return rc;
 	ca_attention_blocks(a->q, a->row_stride, a->m, a->pos0, a->n_heads, a->n_kv_heads,
 			    a->head_dim, a->window, a->scale, a->k_cache, a->v_cache,
 			    a->block_table, a->block_size, a->out, cpu(be)->threads);
+	return 0;
+}
+
+/* Whether two calls differ only in their sequence (what ca_attention_batch
+ * takes per item). */
+static bool same_shape(const struct sm_attn_args *a, const struct sm_attn_args *b)
+{
+	return a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads &&
+	       a->head_dim == b->head_dim && a->window == b->window && a->scale == b->scale &&
+	       a->row_stride == b->row_stride && a->k_cache == b->k_cache &&
+	       a->v_cache == b->v_cache && a->block_size == b->block_size;
+}
+
+static int cpu_attention_batch(struct sm_backend *be, const struct sm_attn_args *a, int count)
+{
+	struct ca_item items[64];
+
+	for (int i = 0; i < count; i++) {
+		int rc;
+
+		if (!same_shape(&a[0], &a[i]))
+			return fail(be, -EINVAL, "attention batch: call %d has another shape or "
+				    "cache than call 0", i);
+		rc = attention_append(be, &a[i]);
+		if (rc)
+			return rc;
+	}
+	for (int b0 = 0; b0 < count; b0 += 64) {
+		int n = count - b0 < 64 ? count - b0 : 64;
+
+		for (int i = 0; i < n; i++) {
+			const struct sm_attn_args *x = &a[b0 + i];
+
+			items[i] = (struct ca_item){ .q = x->q, .m = x->m, .pos0 = x->pos0,
+						     .block_table = x->block_table, .out = x->out };
+		}
+		ca_attention_batch(items, n, a->row_stride, a->n_heads, a->n_kv_heads,
+				   a->head_dim, a->window, a->scale, a->k_cache, a->v_cache,
+				   a->block_size, cpu(be)->threads);
+	}
 	return 0;
 }
 
@@ -1081,6 +1131,7 @@ static const struct sm_backend_ops cpu_ops = {
 	.layernorm = cpu_layernorm,
 	.rope = cpu_rope,
 	.attention = cpu_attention,
+	.attention_batch = cpu_attention_batch,
 	.router = cpu_router,
 	.gather = cpu_gather,
 	.scatter_add = cpu_scatter_add,

@@ -29,9 +29,9 @@ struct layer_state {
 	float *k_cache, *v_cache;
 };
 
-/* Tokens of a KV block where the attention reads block tables (the
- * session's own CPU backend): a power of two. */
-#define SM_KV_BLOCK 32
+/* where the attention reads block tables (the session's own CPU
+ * backend); a power of two */
+_Static_assert((PHIMOE_KV_BLOCK & (PHIMOE_KV_BLOCK - 1)) == 0, "KV block: a power of two");
 
 /* One sequence: its position and the pool blocks holding its keys and
  * values, in order (table[i]: positions i*kv_block ..). */
@@ -73,6 +73,7 @@ struct phimoe_session {
 	int32_t *free_blocks;			/* stack of kv_blocks */
 	int nfree;
 	struct run_item *items;			/* [max_seqs]: one pass */
+	struct sm_attn_args *attn_args;		/* [max_seqs]: a layer's attention */
 	uint32_t *seen, batch_stamp;		/* [max_seqs]: repeated items */
 	int32_t *head_rows;			/* [max_seqs]: rows to the lm_head */
 	float *head_logits;			/* [min(max_seqs, max_batch)][V]; row 0 is logits */
@@ -285,8 +286,9 @@ static int alloc_buffers(struct phimoe_session *s)
 	s->tables = calloc((size_t)s->max_seqs * s->max_blocks, sizeof(*s->tables));
 	s->free_blocks = calloc(s->kv_blocks, sizeof(*s->free_blocks));
 	s->items = calloc(s->max_seqs, sizeof(*s->items));
+	s->attn_args = calloc(s->max_seqs, sizeof(*s->attn_args));
 	s->seen = calloc(s->max_seqs, sizeof(*s->seen));
-	if (!s->seqs || !s->tables || !s->free_blocks || !s->items || !s->seen)
+	if (!s->seqs || !s->tables || !s->free_blocks || !s->items || !s->seen || !s->attn_args)
 		return seterr(s, -ENOMEM, "out of memory for the sequence tables");
 	for (int i = 0; i < s->max_seqs; i++)
 		s->seqs[i].table = s->tables + (size_t)i * s->max_blocks;
@@ -345,7 +347,7 @@ static int check_config(struct phimoe_session *s)
 
 /*
  * Sequences and the KV pool. The own CPU backend reads block tables:
- * blocks of SM_KV_BLOCK tokens, kv_tokens of them in all. A borrowed
+ * blocks of PHIMOE_KV_BLOCK tokens, kv_tokens of them in all. A borrowed
  * backend (Level Zero, split) reads one contiguous cache: one block of
  * max_seq tokens, sequence 0 only.
  */
@@ -368,9 +370,9 @@ static int plan_kv(struct phimoe_session *s, const struct phimoe_session_opts *o
 	}
 	kv_tokens = o->kv_tokens > 0 ? o->kv_tokens :
 		    s->max_seqs == 1 ? s->max_seq : (int64_t)s->max_seq * s->max_seqs / 2;
-	s->kv_block = SM_KV_BLOCK;
-	s->max_blocks = (s->max_seq + SM_KV_BLOCK - 1) / SM_KV_BLOCK;
-	s->kv_blocks = (int)((kv_tokens + SM_KV_BLOCK - 1) / SM_KV_BLOCK);
+	s->kv_block = PHIMOE_KV_BLOCK;
+	s->max_blocks = (s->max_seq + PHIMOE_KV_BLOCK - 1) / PHIMOE_KV_BLOCK;
+	s->kv_blocks = (int)((kv_tokens + PHIMOE_KV_BLOCK - 1) / PHIMOE_KV_BLOCK);
 	return 0;
 }
 
@@ -410,8 +412,6 @@ int phimoe_session_create(const struct phimoe_model *m,
 	if (s->max_seq > s->cfg.max_position_embeddings)
 		s->max_seq = s->cfg.max_position_embeddings;
 	s->max_batch = o->max_batch > 0 ? o->max_batch : 256;
-	if (s->max_batch > s->max_seq)
-		s->max_batch = s->max_seq;
 	if (o->threads < 0 || o->max_seq < 0 || o->max_batch < 0 || s->max_seq < 1) {
 		rc = seterr(s, -EINVAL, "session: threads %d, max_seq %d, max_batch %d out of range",
 			    o->threads, o->max_seq, o->max_batch);
@@ -420,6 +420,9 @@ int phimoe_session_create(const struct phimoe_model *m,
 	rc = plan_kv(s, o);
 	if (rc)
 		goto fail;
+	/* no pass has more rows than every sequence's cache holds */
+	if (s->max_batch > (int64_t)s->max_seq * s->max_seqs)
+		s->max_batch = (int)((int64_t)s->max_seq * s->max_seqs);
 
 	s->compute = o->compute == SM_COMPUTE_AUTO ? sm_compute_default() : o->compute;
 	if (s->compute != SM_COMPUTE_F32 && s->compute != SM_COMPUTE_BF16) {
@@ -538,6 +541,7 @@ void phimoe_session_destroy(struct phimoe_session *s)
 	free(s->tables);
 	free(s->free_blocks);
 	free(s->items);
+	free(s->attn_args);
 	free(s->seen);
 	free(s);
 }
@@ -753,7 +757,7 @@ static int forward(struct phimoe_session *s, const struct run_item *it, int coun
 		for (int i = 0; i < count; i++) {
 			const struct seq_state *q = &s->seqs[it[i].seq];
 			float *qkv = s->qkv + (size_t)it[i].row0 * s->qkv_dim;
-			struct sm_attn_args aa = {
+			s->attn_args[i] = (struct sm_attn_args){
 				.m = it[i].n, .pos0 = q->pos,
 				.n_heads = s->nh, .n_kv_heads = s->nkv, .head_dim = s->hd,
 				.window = s->window, .scale = s->attn_scale,
@@ -766,9 +770,8 @@ static int forward(struct phimoe_session *s, const struct run_item *it, int coun
 				.out = s->attn + (size_t)it[i].row0 * s->q_dim,
 				.scratch = s->scratch,
 			};
-
-			BE(attention(be, &aa));
 		}
+		BE_CALL(sm_be_attention_batch(be, s->attn_args, count));
 		PROF(SM_OP_ATTENTION);
 		BE(linear(be, ls->o, s->attn, n, s->tmp));
 		PROF(SM_OP_O_PROJ);

@@ -86,7 +86,7 @@ struct phimoe_session_opts {
 	 * run on and is open from create to destroy. */
 	int max_seqs;
 	/* KV cache pool shared by every sequence, in tokens (allocated in
-	 * blocks of 32 tokens as sequences grow, returned when they close;
+	 * blocks of PHIMOE_KV_BLOCK tokens as sequences grow, returned when they close;
 	 * rounded up to whole blocks); 0: max_seq for one sequence,
 	 * max_seq * max_seqs / 2 for more. Each sequence also stops at
 	 * max_seq tokens. max_seqs > 1 needs the session's own CPU backend:
@@ -94,6 +94,9 @@ struct phimoe_session_opts {
 	 * -EOPNOTSUPP. */
 	int kv_tokens;
 };
+
+/* Tokens of a KV block (phimoe_session_opts.kv_tokens). */
+#define PHIMOE_KV_BLOCK 32
 
 struct phimoe_session;
 

@@ -3,8 +3,8 @@
 #   check-bench-cli   tests/bench/cli.sh on the ASan build: synth's tiny
 #                     shape (loads, runs, deterministic, refuses a
 #                     non-empty directory, nothing that loads when killed)
-#                     and bench's table, --json, --profile, --membw, bad
-#                     flags. About 20 s on 2 cores.
+#                     and bench's table, --json, --profile, --membw,
+#                     --parallel, bad flags. About 30 s on 2 cores.
 #   bench-full        a full-size Phi-tiny-MoE checkpoint of random bf16
 #                     weights (splitmoe synth, 7.6 GB, made once under
 #                     BENCH_FULL_DIR), then splitmoe bench on it

@@ -5,7 +5,9 @@
 #   directory, leaves nothing that loads when killed; bench on the fixture
 #   and on a synthesized model prints the table's rows and columns, --json
 #   parses with every test and positive tok/s, --profile has every op
-#   class, --membw prints the bandwidth, bad flags get one error line.
+#   class, --membw prints the bandwidth, --parallel (batched decode) its
+#   table and JSON with the single stream added, bad flags get one error
+#   line.
 #   cli.sh SPLITMOE_BINARY FIXTURE_DIR
 set -u
 bin=$1 fx=$2
@@ -230,6 +232,66 @@ one_error "bench without --model" bench -p 8
 one_error "bench: -d beyond max_position_embeddings" bench --model "$fx" -d 4090 -n 32 --no-membw
 one_error "bench --model missing" bench --model "$tmp/nothing" --no-membw
 one_error "run -p does not apply" run --model "$fx" -p 3 --ids 1
+
+# --- bench --parallel: batched decode (phimoe_batch)
+"$bin" bench --model "$fx" --parallel 3,8 -p 20 -n 4 -t 1 -r 2 --arbiter off --no-membw \
+	>"$tmp/par" 2>"$tmp/err"
+rc=$?
+python3 - "$tmp/par" <<'PY' >"$tmp/check.out" 2>&1
+import sys
+text = open(sys.argv[1]).read()
+lines = [l for l in text.splitlines() if l.startswith("|")]
+head = [c.strip() for c in lines[0].strip("|").split("|")]
+assert head == ["model", "dtype", "threads", "test", "seqs", "decode tok/s", "tok/s per seq",
+                "x single", "TTFT ms (max)", "prefill tok/s"], head
+rows = [[c.strip() for c in l.strip("|").split("|")] for l in lines[2:]]
+assert [(r[2], r[3], r[4]) for r in rows] == [("1", "pl%d pp20+tg4" % s, str(s)) for s in (1, 3, 8)], rows
+for r in rows:
+    mean, sd = (float(x) for x in r[5].split(" +- "))
+    seqs = int(r[4])
+    assert mean > 0 and sd >= 0, r
+    assert abs(float(r[6]) - mean / seqs) <= 0.01 + 1e-3 * mean, r
+    ttft, ttft_max = r[8].replace("(", "").replace(")", "").split()
+    assert 0 < float(ttft) <= float(ttft_max) and float(r[9]) > 0, r
+    assert float(r[7]) > 0, r
+assert rows[0][7] == "1.00", rows[0]
+assert "TTFT: time to first token" in text and "-b 256 rows" in text
+PY
+if [ $rc -eq 0 ] && [ $? -eq 0 ]; then ok "bench --parallel 3,8: single stream added, a row each with aggregate and per-sequence tok/s, x single, TTFT, prefill"
+else not_ok "bench --parallel" "rc $rc" "$(tail -n 4 "$tmp/check.out")" "$(tail -n 2 "$tmp/err")"; fi
+if grep -q '^bench: \[3/3\] t=1 pl8 pp20+tg4: run 2/2$' "$tmp/err"; then ok "bench --parallel: progress lines"
+else not_ok "bench --parallel: progress" "$(tail -n 3 "$tmp/err")"; fi
+
+"$bin" bench --model "$fx" --parallel 1,4 -p 6,10 -n 3 -t 2 -r 2 -b 16 --arbiter off --no-membw --json \
+	--profile >"$tmp/parjson" 2>"$tmp/err"
+rc=$?
+python3 - "$tmp/parjson" "$ops" <<'PY' >"$tmp/check.out" 2>&1
+import json, sys
+d = json.load(open(sys.argv[1]))
+got = [(r["sequences"], r["prompt_tokens"]) for r in d["results"]]
+assert got == [(1, 6), (1, 10), (4, 6), (4, 10)], got
+for r in d["results"]:
+    assert r["kind"] == "parallel" and r["n_tokens"] == 3 and r["threads"] == 2, r
+    assert r["tok_s"] > 0 and len(r["tok_s_runs"]) == 2, r
+    assert abs(r["tok_s_per_seq"] * r["sequences"] - r["tok_s"]) <= 1e-3 * r["tok_s"], r
+    assert 0 < r["ttft_ms"] <= r["ttft_max_ms"] and r["prefill_tok_s"] > 0, r
+    assert r["speedup_vs_single"] > 0, r
+    assert sorted(r["profile"]["ops"]) == sorted(sys.argv[2].split())
+    # the profile covers the decode steps: sequences x -n tokens a run
+    assert r["profile"]["tokens"] == 2 * 3 * r["sequences"], r["profile"]["tokens"]
+assert [r["speedup_vs_single"] for r in d["results"][:2]] == [1, 1]
+assert d["prefill_chunk"] == 16
+PY
+if [ $rc -eq 0 ] && [ $? -eq 0 ]; then ok "bench --parallel --json --profile: sequences, per-sequence tok/s, speedup, TTFT, decode profile"
+else not_ok "bench --parallel --json" "rc $rc" "$(tail -n 4 "$tmp/check.out")" "$(tail -n 2 "$tmp/err")"; fi
+
+one_error "bench --parallel 0" bench --model "$fx" --parallel 0
+one_error "bench --parallel 2,x" bench --model "$fx" --parallel 2,x
+one_error "bench --parallel with -d" bench --model "$fx" --parallel 2 -d 8
+one_error "bench --parallel with -n 0" bench --model "$fx" --parallel 2 -n 0 --no-membw
+one_error "bench --parallel beyond -b" bench --model "$fx" --parallel 20 -b 16 --no-membw
+grep -q 'more than -b 16' "$tmp/err" || not_ok "bench --parallel beyond -b: the message" "$(cat "$tmp/err")"
+one_error "run --parallel does not apply" run --model "$fx" --parallel 2 --ids 1
 
 echo "1..$n"
 exit $failed

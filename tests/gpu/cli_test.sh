@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # splitmoe run/eval/info with --device cpu|gpu|split on the software GPU:
 # every device generates the CPU's tokens; without a driver, one line and
-# the CPU path; bad split rules are one error. TAP on stdout.
+# the CPU path; bad split rules are one error; bench --parallel (batched
+# decode, CPU only) is refused in one line. TAP on stdout.
 # usage: cli_test.sh SPLITMOE MODEL_DIR SWGPU_LIB
 set -u
 bin=$1 model=$2 lib=$3
@@ -29,6 +30,17 @@ err=$("$bin" run --config "$cfg" --model "$model" --ids 1,2 -n 1 --device split 
 rc=$?
 [ $rc -ne 0 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && [[ $err == *"experts[0-x]=gpu"* ]]
 ok $? "a bad split rule: one error line naming it, non-zero exit ($err)"
+
+# batched decode runs on the CPU backend only: bench --parallel with
+# --device gpu|split is refused in one line
+for d in gpu split; do
+	err=$("$bin" bench --model "$model" --parallel 2 -p 4 -n 2 -t 1 -r 1 --no-membw --dtype f32 \
+		--device $d 2>&1 >/dev/null | grep -v '^bench: ')
+	rc=$?
+	[ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+		[[ $err == "splitmoe: batched decode (max_seqs 2) runs on the CPU backend only"* ]]
+	ok $? "bench --parallel 2 --device $d: one refusal line ($err)"
+done
 
 # The YAML equivalent of --device, and the YAML-named Level Zero device;
 # run's stderr reports the kernel timestamps and that every kernel was

@@ -289,6 +289,64 @@ static void test_continuous_batching(void **st)
 }
 
 /*
+ * 40 sequences decoding together: 40 rows, past the few-row kernels'
+ * thresholds (32 rows a linear layer, 8 an expert), so oneDNN's products
+ * and the batched attention on more items than a thread count; the
+ * prompts go in one batch of 40 items.
+ */
+static void test_many_sequences(void **st)
+{
+	enum { S = 40, STEPS = 3 };
+	const struct phimoe_model *m = &models[0];
+	int V = m->cfg.vocab_size;
+	struct seq_plan *p = calloc(S, sizeof(*p));
+	struct phimoe_batch_item items[S];
+	float *out = malloc(sizeof(float) * V * S);
+
+	(void)st;
+	assert_non_null(p);
+	assert_non_null(out);
+	for (int ci = 0; ci < ncomputes(); ci++) {
+		enum sm_compute c = compute_at(ci);
+		struct phimoe_session *s = open_session(m, c, S, 0, 256);
+		double worst = 0;
+
+		for (int i = 0; i < S; i++) {
+			p[i].plen = 2 + i % 5;
+			p[i].steps = STEPS;
+			make_prompt(&p[i], 77 + i, V);
+			run_alone(m, c, &p[i]);
+			p[i].id = i ? phimoe_seq_open(s) : 0;
+			assert_true(p[i].id >= 0);
+			items[i] = (struct phimoe_batch_item){ .seq = p[i].id, .ids = p[i].prompt,
+							       .n = p[i].plen, .logits = out + (size_t)i * V };
+		}
+		assert_int_equal(phimoe_batch(s, items, S), 0);
+		for (int k = 0; k <= STEPS; k++) {
+			for (int i = 0; i < S; i++) {
+				char what[64];
+
+				snprintf(what, sizeof(what), "%s S%d step %d", sm_compute_name(c), i, k);
+				double d = compare(out + (size_t)i * V, p[i].ref + (size_t)k * V, V, what);
+
+				worst = d > worst ? d : worst;
+				items[i] = (struct phimoe_batch_item){ .seq = p[i].id, .ids = &p[i].tok[k],
+								       .n = 1, .logits = out + (size_t)i * V };
+			}
+			if (k < STEPS)
+				assert_int_equal(phimoe_batch(s, items, S), 0);
+		}
+		printf("# %s: %d sequences decoding together: max |d| %.3g of the logit scale\n",
+		       sm_compute_name(c), S, worst);
+		for (int i = 0; i < S; i++)
+			free(p[i].ref);
+		phimoe_session_destroy(s);
+	}
+	free(p);
+	free(out);
+}
+
+/*
  * The pool: 4 blocks of 32 tokens. Filling it refuses the next block
  * with -ENOSPC and runs nothing (positions kept, the running sequence
  * still decodes as alone); closing returns the blocks (reopen, fill
@@ -469,10 +527,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_continuous_batching),
+		cmocka_unit_test(test_many_sequences),
 		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_bad_batches),
 		cmocka_unit_test(test_borrowed_backend_refuses),
 	};
 
-	return cmocka_run_group_tests_name("numerics-batch", tests, setup, teardown);
+	const char *isa = getenv("SPLITMOE_ISA");
+
+	/* run again with SPLITMOE_ISA=avx2 (the target laptop's path) */
+	return cmocka_run_group_tests_name(isa && !strcmp(isa, "avx2") ? "numerics-batch-avx2" :
+					   "numerics-batch", tests, setup, teardown);
 }

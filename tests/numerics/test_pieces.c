@@ -349,6 +349,120 @@ static const int fa_shapes[][2] = { { 16, 4 }, { 4, 4 }, { 6, 2 } };
 static const int fa_dims[] = { 16, 64, 128 };
 static const int fa_windows[] = { 0, 7, 64 };
 
+/*
+ * ca_attention_batch (batched decode): items of several lengths on one
+ * pool of 16-row blocks handed out in shuffled order, against
+ * cm_attention on each item's keys copied contiguous; every ISA path, 1,
+ * 3 and 8 threads (two long decode items on 8 threads split their keys),
+ * with and without a sliding window.
+ */
+struct batch_case {
+	int m, pos0;
+};
+
+static void check_attention_batch(const struct batch_case *bc, int count, int window)
+{
+	enum { NH = 8, NKV = 2, HD = 64, BS = 16, NB = 64, QS = NH * HD + 5 };
+	int kvd = NKV * HD, od = NH * HD, perm[NB], used = 0;
+	float *kp = malloc(sizeof(float) * NB * BS * kvd), *vp = malloc(sizeof(float) * NB * BS * kvd);
+	float *q[8], *ref[8], *out[8], *k = NULL, *v = NULL, *scratch = NULL;
+	int32_t tab[8][NB];
+	struct ca_item items[8];
+	unsigned seed = 99u + (unsigned)(count * 7 + window);
+	float scale = 1.0f / sqrtf((float)HD);
+
+	assert_true(count <= 8);
+	assert_non_null(kp);
+	assert_non_null(vp);
+	for (size_t i = 0; i < (size_t)NB * BS * kvd; i++) {
+		kp[i] = 2 * frand(&seed);
+		vp[i] = 2 * frand(&seed);
+	}
+	for (int b = 0; b < NB; b++)
+		perm[b] = b;
+	for (int b = NB - 1; b > 0; b--) {
+		int j = (int)(frand(&seed) * 0.5f * (b + 1) + 0.5f * (b + 1)) % (b + 1), t = perm[b];
+
+		perm[b] = perm[j];
+		perm[j] = t;
+	}
+	for (int i = 0; i < count; i++) {
+		int n = bc[i].pos0 + bc[i].m, nb = (n + BS - 1) / BS;
+
+		assert_true(used + nb <= NB);
+		for (int b = 0; b < nb; b++)
+			tab[i][b] = perm[used++];
+		q[i] = malloc(sizeof(float) * (size_t)bc[i].m * QS);
+		ref[i] = malloc(sizeof(float) * (size_t)bc[i].m * od);
+		out[i] = malloc(sizeof(float) * (size_t)bc[i].m * od);
+		k = realloc(k, sizeof(float) * (size_t)n * kvd);
+		v = realloc(v, sizeof(float) * (size_t)n * kvd);
+		scratch = realloc(scratch, sizeof(float) * (size_t)n);
+		assert_true(q[i] && ref[i] && out[i] && k && v && scratch);
+		for (size_t j = 0; j < (size_t)bc[i].m * QS; j++)
+			q[i][j] = 2 * frand(&seed);
+		for (int j = 0; j < n; j++) {
+			size_t row = (size_t)tab[i][j / BS] * BS + j % BS;
+
+			memcpy(k + (size_t)j * kvd, kp + row * kvd, sizeof(float) * kvd);
+			memcpy(v + (size_t)j * kvd, vp + row * kvd, sizeof(float) * kvd);
+		}
+		cm_attention(q[i], QS, bc[i].m, bc[i].pos0, NH, NKV, HD, window, scale, k, v,
+			     ref[i], scratch);
+		items[i] = (struct ca_item){ .q = q[i], .m = bc[i].m, .pos0 = bc[i].pos0,
+					     .block_table = tab[i], .out = out[i] };
+	}
+	for (int p = 0; p < 3; p++) {
+		if (ca_force_isa(isa_paths[p]) == -ENOTSUP)
+			continue;
+		for (int th = 1; th <= 8; th += th == 1 ? 2 : 5) {
+			double err = 0;
+
+			for (int i = 0; i < count; i++)
+				for (size_t j = 0; j < (size_t)bc[i].m * od; j++)
+					out[i][j] = NAN;
+			ca_attention_batch(items, count, QS, NH, NKV, HD, window, scale, kp, vp, BS, th);
+			for (int i = 0; i < count; i++)
+				for (size_t j = 0; j < (size_t)bc[i].m * od; j++) {
+					double e = fabs((double)out[i][j] - ref[i][j]);
+
+					if (!(e <= err))
+						err = isnan(e) ? INFINITY : e;
+				}
+			if (!(err <= 2e-5)) {
+				print_error("ca_attention_batch %s, %d threads, %d items, window %d: "
+					    "max error %g\n", isa_paths[p], th, count, window, err);
+				fail();
+			}
+		}
+	}
+	assert_int_equal(ca_force_isa(NULL), 0);
+	for (int i = 0; i < count; i++) {
+		free(q[i]);
+		free(ref[i]);
+		free(out[i]);
+	}
+	free(k);
+	free(v);
+	free(scratch);
+	free(kp);
+	free(vp);
+}
+
+static void test_fast_attention_batch(void **st)
+{
+	static const struct batch_case mixed[] = {
+		{ 1, 200 }, { 1, 5 }, { 3, 40 }, { 1, 130 }, { 17, 20 }, { 1, 0 },
+	};
+	static const struct batch_case long_decode[] = { { 1, 300 }, { 1, 255 } };
+
+	(void)st;
+	for (int w = 0; w <= 30; w += 30) {
+		check_attention_batch(mixed, 6, w);
+		check_attention_batch(long_decode, 2, w);
+	}
+}
+
 static void test_fast_attention_decode(void **st)
 {
 	static const int pos[] = { 0, 1, 17, 300, 1000 };
@@ -648,6 +762,7 @@ int main(void)
 		cmocka_unit_test(test_attention_sliding_window),
 		cmocka_unit_test(test_attention_window_one_is_own_value),
 		cmocka_unit_test(test_fast_attention_decode),
+		cmocka_unit_test(test_fast_attention_batch),
 		cmocka_unit_test(test_fast_attention_prefill),
 		cmocka_unit_test(test_fast_attention_edges),
 		cmocka_unit_test(test_fast_expf),

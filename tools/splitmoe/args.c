@@ -33,7 +33,7 @@ enum {
 	O_MODEL = 256, O_CONFIG, O_PROMPT, O_CHAT, O_IDS, O_TEMP, O_TOPK, O_TOPP,
 	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB, O_DEVICE,
 	O_WEIGHTS, O_QUANT, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW, O_SHAPE, O_LAYERS,
-	O_HOST, O_PORT, O_PARALLEL, O_QUEUE,
+	O_PARALLEL, O_HOST, O_PORT, O_QUEUE,
 };
 
 static const struct option longopts[] = {
@@ -63,9 +63,9 @@ static const struct option longopts[] = {
 	{ "no-membw", no_argument, NULL, O_NO_MEMBW },
 	{ "shape", required_argument, NULL, O_SHAPE },
 	{ "layers", required_argument, NULL, O_LAYERS },
+	{ "parallel", required_argument, NULL, O_PARALLEL },
 	{ "host", required_argument, NULL, O_HOST },
 	{ "port", required_argument, NULL, O_PORT },
-	{ "parallel", required_argument, NULL, O_PARALLEL },
 	{ "queue", required_argument, NULL, O_QUEUE },
 	{ NULL, 0, NULL, 0 },
 };
@@ -85,10 +85,11 @@ static const struct {
 		    O_QUANT } },
 	{ "info", { O_MODEL, O_CONFIG, O_DTYPE, O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
 	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', 'b', O_DTYPE, O_WEIGHTS, O_QUANT, O_ARB,
-		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW } },
+		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW,
+		     O_PARALLEL } },
 	{ "synth", { O_CONFIG, O_SHAPE, O_OUT, O_SEED, O_DTYPE, O_LAYERS } },
-	{ "serve", { O_MODEL, O_CONFIG, O_HOST, O_PORT, O_PARALLEL, O_QUEUE, 'b', O_DTYPE, O_THREADS, O_ARB,
-		     O_DEVICE, O_WEIGHTS, O_QUANT } },
+	{ "serve", { O_MODEL, O_CONFIG, O_HOST, O_PORT, O_PARALLEL, O_QUEUE, 'b', O_DTYPE,
+		     O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
 	{ "chat", { O_MODEL, O_CONFIG, 'n', O_TEMP, O_TOPK, O_TOPP, O_SEED, O_DTYPE, O_THREADS,
 		    O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
 };
@@ -235,7 +236,6 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	o->top_p = 1.0f;
 	o->host = "127.0.0.1";
 	o->port = 8080;
-	o->parallel = 4;
 	o->queue = 64;
 	opterr = 0;
 	optind = 1;
@@ -312,6 +312,11 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 				o->max_batch = r.v[0];
 			break;
 		}
+		case O_PARALLEL:
+			if (parse_list("--parallel", optarg, 1, 4095, "positive integer",
+				       &o->parallel))
+				return -1;
+			break;
 		case O_PROFILE: o->profile = true; break;
 		case O_JSON: o->json = true; break;
 		case O_MEMBW: o->membw = true; break;
@@ -341,11 +346,6 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (parse_int("--port", optarg, 0, 65535, &x))
 				return -1;
 			o->port = (int)x;
-			break;
-		case O_PARALLEL:
-			if (parse_int("--parallel", optarg, 1, 256, &x))
-				return -1;
-			o->parallel = (int)x;
 			break;
 		case O_QUEUE:
 			if (parse_int("--queue", optarg, 1, 65536, &x))

@@ -20,13 +20,18 @@
 /* Rows of one prefill chunk (the session's max_batch) unless -b says. */
 #define BENCH_CHUNK 256
 
-enum bench_kind { BENCH_PP, BENCH_TG };
+/* Prompt tokens of each sequence of a --parallel test unless -p says. */
+#define BENCH_PAR_PROMPT 128
+
+enum bench_kind { BENCH_PP, BENCH_TG, BENCH_PAR };
 
 struct bench_test {
 	enum bench_kind kind;
-	int n;			/* tokens timed */
-	int depth;		/* tg: tokens in the KV cache before the timed steps */
-	char name[48];		/* "pp512", "tg32", "tg32 @ d512" */
+	int n;			/* tokens timed (par: decode steps of each sequence) */
+	int depth;		/* tg: tokens in the KV cache before the timed steps;
+				 * par: prompt tokens of each sequence */
+	int par;		/* par: concurrent sequences */
+	char name[48];		/* "pp512", "tg32", "tg32 @ d512", "pl8 pp128+tg32" */
 };
 
 struct bench_result {
@@ -42,6 +47,10 @@ struct bench_result {
 	bool have_profile;
 	struct phimoe_profile prof;
 	uint64_t *layer_ns;		/* [layers] */
+	/* par: tok_s is the aggregate decode rate of all the sequences; per
+	 * run, the prefill's aggregate rate, and the time to first token
+	 * (all prompts arriving at once, -b rows a step) mean and max */
+	double *prefill_tok_s, *ttft_ms, *ttft_max_ms;	/* [reps] */
 };
 
 /* The weights' bytes as the CPU reads them: every weight at the compute
@@ -49,6 +58,7 @@ struct bench_result {
  * packed copy's otherwise), the embedding row at the checkpoint's. */
 struct bench_bytes {
 	double dense;		/* attention, norms, router of all layers + final norm + lm_head */
+	double head;		/* of which the final norm + lm_head */
 	double expert;		/* one expert: w1 + w3 + w2 */
 	double embed_row;
 	int layers, experts, top_k;
@@ -59,9 +69,10 @@ void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, enum sm_q
 		      struct bench_bytes *b);
 /* A decode step: dense + layers x top_k experts + one embedding row. */
 double bench_bytes_decode(const struct bench_bytes *b);
-/* A prefill of n tokens in chunks of `chunk`: per chunk, dense + the
- * distinct experts its tokens were routed to in each layer (experts:
- * [layers][n][top_k], from a run of the same ids) + its embedding rows. */
+/* A prefill of n tokens in chunks of `chunk`: per chunk, dense (but the
+ * head: the last chunk's only) + the distinct experts its tokens were
+ * routed to in each layer (experts: [layers][n][top_k], from a run of the
+ * same ids) + its embedding rows. */
 double bench_bytes_prefill(const struct bench_bytes *b, const int32_t *experts, int n,
 			   int chunk);
 

@@ -41,9 +41,9 @@ void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, enum sm_q
 		for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
 			dense += numel(w[i]) * weight_size(w[i], es, q);
 	}
-	dense += (numel(&m->norm_w) + numel(&m->norm_b) + numel(&m->lm_head_b)) * es +
-		 numel(&m->lm_head_w) * weight_size(&m->lm_head_w, es, q);
-	b->dense = dense;
+	b->head = (numel(&m->norm_w) + numel(&m->norm_b) + numel(&m->lm_head_b)) * es +
+		  numel(&m->lm_head_w) * weight_size(&m->lm_head_w, es, q);
+	b->dense = dense + b->head;
 	if (k->num_hidden_layers > 0) {
 		const struct phimoe_expert *x = &m->layers[0].experts[0];
 		bool fits = weight_size(&x->w1, es, q) != es && weight_size(&x->w2, es, q) != es;
@@ -72,7 +72,8 @@ double bench_bytes_prefill(const struct bench_bytes *b, const int32_t *experts, 
 	for (c0 = 0; c0 < n; c0 += chunk) {
 		int c1 = c0 + chunk < n ? c0 + chunk : n;
 
-		total += b->dense + (double)(c1 - c0) * b->embed_row;
+		/* the final norm and lm_head: the last chunk's last row only */
+		total += b->dense - (c1 < n ? b->head : 0) + (double)(c1 - c0) * b->embed_row;
 		for (l = 0; l < b->layers; l++) {
 			int distinct = 0;
 

@@ -93,6 +93,104 @@ static void print_profile(FILE *out, const struct bench_result *r, int layers)
 		layers ? lsum / layers : 0.0, lmax, layers);
 }
 
+static double mean_of(const double *v, int n)
+{
+	double s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += v[i];
+	return n ? s / n : 0.0;
+}
+
+/* The single stream of a --parallel test: same threads and prompt, one
+ * sequence; NULL when there is none. */
+static const struct bench_result *single_of(const struct bench_report *rep,
+					    const struct bench_result *r)
+{
+	for (int i = 0; i < rep->nr; i++) {
+		const struct bench_result *b = &rep->r[i];
+
+		if (b->test.kind == BENCH_PAR && b->test.par == 1 && b->threads == r->threads &&
+		    b->test.depth == r->test.depth && b->test.n == r->test.n)
+			return b;
+	}
+	return NULL;
+}
+
+static double speedup(const struct bench_report *rep, const struct bench_result *r)
+{
+	const struct bench_result *b = single_of(rep, r);
+
+	return b && b->mean > 0 ? r->mean / b->mean : 0.0;
+}
+
+#define PCOL 10
+
+/* --parallel: one row per thread count and test. */
+static void print_parallel(FILE *out, const struct bench_report *rep)
+{
+	static const char *const head[PCOL] = {
+		"model", "dtype", "threads", "test", "seqs", "decode tok/s", "tok/s per seq",
+		"x single", "TTFT ms (max)", "prefill tok/s",
+	};
+	char c[PCOL][64];
+	int w[PCOL] = { 0 };
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = -1; i < rep->nr; i++) {
+			const struct bench_result *r = i >= 0 ? &rep->r[i] : NULL;
+
+			if (r && r->test.kind != BENCH_PAR)
+				continue;
+			for (int j = 0; j < PCOL; j++)
+				snprintf(c[j], 64, "%s", head[j]);
+			if (r) {
+				double x = speedup(rep, r);
+
+				snprintf(c[0], 64, "%.63s", rep->model_name);
+				snprintf(c[1], 64, "%s", r->dtype);
+				snprintf(c[2], 64, "%d", r->threads);
+				snprintf(c[3], 64, "%s", r->test.name);
+				snprintf(c[4], 64, "%d", r->test.par);
+				snprintf(c[5], 64, "%.2f +- %.2f", r->mean, r->sd);
+				snprintf(c[6], 64, "%.2f", r->mean / r->test.par);
+				if (x > 0)
+					snprintf(c[7], 64, "%.2f", x);
+				else
+					snprintf(c[7], 64, "-");
+				snprintf(c[8], 64, "%.1f (%.1f)", mean_of(r->ttft_ms, r->reps),
+					 mean_of(r->ttft_max_ms, r->reps));
+				snprintf(c[9], 64, "%.1f", mean_of(r->prefill_tok_s, r->reps));
+			}
+			for (int j = 0; j < PCOL; j++) {
+				int len = (int)strlen(c[j]);
+
+				if (!pass) {
+					w[j] = len > w[j] ? len : w[j];
+					continue;
+				}
+				fprintf(out, j < 4 ? "| %-*s " : "| %*s ", w[j], c[j]);
+			}
+			if (!pass)
+				continue;
+			fprintf(out, "|\n");
+			if (!r) {
+				for (int j = 0; j < PCOL; j++) {
+					fputs("| ", out);
+					for (int k = 0; k < w[j] - (j < 4 ? 0 : 1); k++)
+						fputc('-', out);
+					fputs(j < 4 ? " " : ": ", out);
+				}
+				fprintf(out, "|\n");
+			}
+		}
+	}
+	fprintf(out, "\ndecode tok/s: tokens of all the sequences per second over -n steps of one "
+		"token each (phimoe_batch), after their prompts; x single: over the same test with "
+		"one sequence; TTFT: time to first token, every prompt arriving at once and going "
+		"in steps of -b %d rows (mean over the sequences, max in parentheses)\n", rep->chunk);
+}
+
 void bench_print_table(FILE *out, const struct bench_report *rep)
 {
 	static const char *const head[NCOL] = {
@@ -106,6 +204,16 @@ void bench_print_table(FILE *out, const struct bench_report *rep)
 	bw_line(out, rep);
 	fprintf(out, "tests: -r %d timed runs each after one warm-up, seed %llu, device %s, arbiter %s\n\n",
 		rep->reps, (unsigned long long)rep->seed, rep->device, rep->arbiter);
+	if (rep->nr && rep->r[0].test.kind == BENCH_PAR) {
+		/* --parallel runs nothing else */
+		free(cells);
+		print_parallel(out, rep);
+		for (i = 0; i < rep->nr; i++)
+			if (rep->r[i].have_profile)
+				print_profile(out, &rep->r[i], rep->layers);
+		fputc('\n', out);
+		return;
+	}
 	if (!cells)
 		return;
 	for (j = 0; j < NCOL; j++)
@@ -272,7 +380,8 @@ static struct json_object *result_json(const struct bench_report *rep,
 		return NULL;
 	}
 	put(o, "test", json_object_new_string(r->test.name), oom);
-	put(o, "kind", json_object_new_string(r->test.kind == BENCH_PP ? "pp" : "tg"), oom);
+	put(o, "kind", json_object_new_string(r->test.kind == BENCH_PP ? "pp" :
+					      r->test.kind == BENCH_TG ? "tg" : "parallel"), oom);
 	put(o, "n_tokens", json_object_new_int(r->test.n), oom);
 	put(o, "depth", json_object_new_int(r->test.depth), oom);
 	put(o, "threads", json_object_new_int(r->threads), oom);
@@ -284,6 +393,24 @@ static struct json_object *result_json(const struct bench_report *rep,
 	for (i = 0; i < r->reps; i++)
 		json_object_array_add(runs, num(r->tok_s[i], "%.6g"));
 	put(o, "tok_s_runs", runs, oom);
+	if (r->test.kind == BENCH_PAR) {
+		double x = speedup(rep, r);
+
+		/* tok_s: the aggregate decode rate; depth: the prompt */
+		put(o, "sequences", json_object_new_int(r->test.par), oom);
+		put(o, "prompt_tokens", json_object_new_int(r->test.depth), oom);
+		put(o, "tok_s_per_seq", num(r->mean / r->test.par, "%.6g"), oom);
+		if (x > 0)
+			put(o, "speedup_vs_single", num(x, "%.4g"), oom);
+		else
+			json_object_object_add(o, "speedup_vs_single", NULL);
+		put(o, "ttft_ms", num(mean_of(r->ttft_ms, r->reps), "%.6g"), oom);
+		put(o, "ttft_max_ms", num(mean_of(r->ttft_max_ms, r->reps), "%.6g"), oom);
+		put(o, "prefill_tok_s", num(mean_of(r->prefill_tok_s, r->reps), "%.6g"), oom);
+		if (r->have_profile)
+			put(o, "profile", profile_json(r, rep->layers, oom), oom);
+		return o;
+	}
 	put(o, "weight_bytes_per_token", num(r->bytes_per_token, "%.0f"), oom);
 	put(o, "weight_gbs", num(gbs(r), "%.4g"), oom);
 	if (rep->bw && rep->bw->read_gbs > 0)

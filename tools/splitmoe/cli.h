@@ -38,20 +38,20 @@ struct cli_opts {
 	bool seed_given;		/* --seed on the command line */
 	bool n_given;			/* -n on the command line */
 	int max_batch;			/* prefill chunk of the session; 0: engine default */
+	int max_seqs, kv_tokens;	/* batched decode (inference.h); 0: engine default */
 	bool profile;			/* bench --profile: session timing by op class */
 	/* bench */
 	struct cli_int_list pp;		/* -p: prefill sizes */
 	struct cli_int_list depth;	/* -d: context depths of the decode tests */
 	struct cli_int_list tlist;	/* -t: thread counts */
+	struct cli_int_list parallel;	/* --parallel: concurrent sequences */
 	int reps;			/* -r: repetitions; 0: not given */
 	bool json, membw, no_membw;
 	double membw_gbs;		/* --membw-gbs: > 0 when given */
 	/* serve */
 	const char *host;		/* --host: numeric address (127.0.0.1) */
 	int port;			/* --port (8080; 0: any free one) */
-	int parallel;			/* --parallel: sequences at once (4) */
 	int queue;			/* --queue: requests waiting beyond them (64) */
-	int max_seqs;			/* the session's max_seqs; 0: one sequence */
 	/* synth */
 	const struct synth_shape *shape;	/* --shape */
 	int layers;			/* --layers; 0: the shape's */

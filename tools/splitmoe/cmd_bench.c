@@ -5,6 +5,10 @@
  * untimed, then timed -r times from an empty KV cache:
  *   ppN          prefill of N random ids (seeded) as one call (in chunks of -b)
  *   tgN @ dD     D ids prefilled (untimed), then N decode steps timed
+ *   plS ppP+tgN  --parallel: S sequences (phimoe_batch) whose P-token
+ *                prompts arrive at once and go in steps of -b rows
+ *                (time to first token), then N decode steps of all S
+ *                together (aggregate tok/s)
  * One session per thread count; progress on stderr, the report on stdout.
  */
 #include "bench.h"
@@ -101,6 +105,48 @@ static int list_max(const struct cli_int_list *l)
 	return m;
 }
 
+/* --parallel: -p is each sequence's prompt (default BENCH_PAR_PROMPT), a
+ * single stream (1) is always measured, for the ratio. */
+static int settle_parallel(struct cli_opts *o)
+{
+	struct cli_int_list *l = &o->parallel;
+	int chunk = o->max_batch ? o->max_batch : BENCH_CHUNK;
+	bool one = false;
+
+	if (o->depth.given) {
+		cli_err("bench: --parallel decodes after the prompts (-p): -d does not apply");
+		return -1;
+	}
+	if ((o->pp.given && !o->pp.n) || (o->n_given && !o->n)) {
+		cli_err("bench: --parallel needs prompts and decode steps: -p and -n above 0");
+		return -1;
+	}
+	for (int i = 0; i < l->n; i++) {
+		if (l->v[i] > chunk) {
+			cli_err("bench: --parallel %d: a decode step of every sequence is %d rows, "
+				"more than -b %d", l->v[i], l->v[i], chunk);
+			return -1;
+		}
+		one |= l->v[i] == 1;
+	}
+	if (!one) {
+		if (l->n == CLI_LIST_MAX) {
+			cli_err("--parallel: more than %d values with the single stream (1)",
+				CLI_LIST_MAX - 1);
+			return -1;
+		}
+		memmove(l->v + 1, l->v, sizeof(l->v[0]) * l->n);
+		l->v[0] = 1;
+		l->n++;
+	}
+	if (!o->pp.given) {
+		o->pp.given = true;
+		o->pp.n = 1;
+		o->pp.v[0] = BENCH_PAR_PROMPT;
+	}
+	return 0;
+}
+
 /* Flags that cannot go together, and the defaults. 0, or -1 after one error. */
 static int settle_flags(struct cli_opts *o)
 {
@@ -112,6 +158,8 @@ static int settle_flags(struct cli_opts *o)
 		cli_err("bench: --membw measures; --membw-gbs gives the figure: one of them");
 		return -1;
 	}
+	if (o->parallel.given && settle_parallel(o))
+		return -1;
 	if (o->pp.given && !o->pp.n && o->n_given && !o->n) {
 		cli_err("bench: -p 0 and -n 0: no test to run");
 		return -1;
@@ -331,6 +379,149 @@ static int run_tg(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp
 	return 0;
 }
 
+/* The buffers of one --parallel test, allocated outside the timed runs. */
+struct par_bufs {
+	int *seq, *fed;
+	struct phimoe_batch_item *items;
+	float *logits;		/* [S][vocab] */
+	double *ttft;		/* [S] ms */
+};
+
+static void par_free(struct par_bufs *b)
+{
+	free(b->seq);
+	free(b->fed);
+	free(b->items);
+	free(b->logits);
+	free(b->ttft);
+}
+
+/* Sequence 0 and S - 1 opened ones, all empty. */
+static int par_open(struct phimoe_session *s, struct par_bufs *b, int S)
+{
+	phimoe_session_reset(s);
+	b->seq[0] = 0;
+	for (int i = 1; i < S; i++) {
+		b->seq[i] = phimoe_seq_open(s);
+		if (b->seq[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void par_close(struct phimoe_session *s, const struct par_bufs *b, int S)
+{
+	for (int i = 1; i < S; i++)
+		phimoe_seq_close(s, b->seq[i]);
+	phimoe_session_reset(s);
+}
+
+/*
+ * One run: the S prompts (P ids each, every sequence its own slice of the
+ * ids) in steps of at most -b rows, each sequence's first logits timed
+ * from the start; then N steps of one token for every sequence, logits
+ * for all. Fills the run's figures when rep >= 0.
+ */
+static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_bufs *b,
+		   int rep, uint64_t *tmp)
+{
+	struct phimoe_session *s = x->c->s;
+	const int S = r->test.par, P = r->test.depth, N = r->test.n, V = x->c->m.cfg.vocab_size;
+	const int chunk = x->o->max_batch, nids = P + N;
+	uint64_t t0, t1, t2;
+	double sum = 0, mx = 0;
+	int left = S;
+
+	if (par_open(s, b, S))
+		return fail(x, r, "opening the sequences");
+	memset(b->fed, 0, sizeof(*b->fed) * S);
+	t0 = now_ns();
+	while (left > 0) {
+		int n = 0, rows = 0;
+
+		for (int i = 0; i < S && rows < chunk; i++) {
+			int k = P - b->fed[i];
+
+			if (k <= 0)
+				continue;
+			k = k < chunk - rows ? k : chunk - rows;
+			b->items[n] = (struct phimoe_batch_item){
+				.seq = b->seq[i], .ids = x->ids + (size_t)i * nids + b->fed[i], .n = k,
+				.logits = b->fed[i] + k == P ? b->logits + (size_t)i * V : NULL,
+			};
+			b->fed[i] += k;
+			rows += k;
+			n++;
+		}
+		if (phimoe_batch(s, b->items, n))
+			return fail(x, r, "batch (prompts)");
+		t1 = now_ns();
+		for (int j = 0; j < n; j++)
+			if (b->items[j].logits) {
+				b->ttft[(b->items[j].logits - b->logits) / V] = (t1 - t0) / 1e6;
+				left--;
+			}
+	}
+	t1 = now_ns();
+	phimoe_session_profile_reset(s);
+	for (int step = 0; step < N; step++) {
+		for (int i = 0; i < S; i++)
+			b->items[i] = (struct phimoe_batch_item){
+				.seq = b->seq[i], .ids = x->ids + (size_t)i * nids + P + step, .n = 1,
+				.logits = b->logits + (size_t)i * V,
+			};
+		if (phimoe_batch(s, b->items, S))
+			return fail(x, r, "batch (decode)");
+	}
+	t2 = now_ns();
+	par_close(s, b, S);
+	if (rep < 0)
+		return 0;
+	for (int i = 0; i < S; i++) {
+		sum += b->ttft[i];
+		mx = b->ttft[i] > mx ? b->ttft[i] : mx;
+	}
+	r->tok_s[rep] = (double)S * N / ((t2 > t1 ? t2 - t1 : 1) / 1e9);
+	r->prefill_tok_s[rep] = (double)S * P / ((t1 > t0 ? t1 - t0 : 1) / 1e9);
+	r->ttft_ms[rep] = sum / S;
+	r->ttft_max_ms[rep] = mx;
+	add_profile(x, r, tmp);
+	return 0;
+}
+
+static int run_par(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp)
+{
+	const int S = r->test.par, V = x->c->m.cfg.vocab_size;
+	struct par_bufs b = {
+		.seq = calloc((size_t)S, sizeof(int)),
+		.fed = calloc((size_t)S, sizeof(int)),
+		.items = calloc((size_t)S, sizeof(*b.items)),
+		.logits = malloc(sizeof(float) * V * (size_t)S),
+		.ttft = calloc((size_t)S, sizeof(double)),
+	};
+	int rc = 0;
+
+	r->prefill_tok_s = calloc((size_t)r->reps, sizeof(double));
+	r->ttft_ms = calloc((size_t)r->reps, sizeof(double));
+	r->ttft_max_ms = calloc((size_t)r->reps, sizeof(double));
+	if (!b.seq || !b.fed || !b.items || !b.logits || !b.ttft || !r->prefill_tok_s ||
+	    !r->ttft_ms || !r->ttft_max_ms) {
+		par_free(&b);
+		cli_err("bench: out of memory");
+		return -1;
+	}
+	/* decode steps read weights as one sequence's prefill would not */
+	r->bytes_per_token = 0;
+	progress(x, r, "warm-up", 0);
+	rc = par_run(x, r, &b, -1, tmp);
+	for (int rep = 0; !rc && rep < r->reps; rep++) {
+		progress(x, r, "run", rep + 1);
+		rc = par_run(x, r, &b, rep, tmp);
+	}
+	par_free(&b);
+	return rc;
+}
+
 static void stats(struct bench_result *r)
 {
 	double sum = 0, sq = 0;
@@ -404,11 +595,19 @@ int cmd_bench(struct cli_opts *o)
 		cli_err("bench: --model DIR is required (or --membw alone: the bandwidth only)");
 		return 2;
 	}
-	for (i = 0; i < o->pp.n; i++, ntests++) {
+	for (i = 0; o->parallel.given && i < o->parallel.n; i++)
+		for (int j = 0; j < o->pp.n; j++, ntests++) {
+			struct bench_test *t = &tests[ntests];
+
+			*t = (struct bench_test){ .kind = BENCH_PAR, .n = o->n, .depth = o->pp.v[j],
+						  .par = o->parallel.v[i] };
+			snprintf(t->name, sizeof(t->name), "pl%d pp%d+tg%d", t->par, t->depth, t->n);
+		}
+	for (i = 0; !o->parallel.given && i < o->pp.n; i++, ntests++) {
 		tests[ntests] = (struct bench_test){ .kind = BENCH_PP, .n = o->pp.v[i] };
 		snprintf(tests[ntests].name, sizeof(tests[ntests].name), "pp%d", o->pp.v[i]);
 	}
-	for (i = 0; o->n > 0 && i < o->depth.n; i++, ntests++) {
+	for (i = 0; !o->parallel.given && o->n > 0 && i < o->depth.n; i++, ntests++) {
 		struct bench_test *t = &tests[ntests];
 
 		*t = (struct bench_test){ .kind = BENCH_TG, .n = o->n, .depth = o->depth.v[i] };
@@ -439,13 +638,24 @@ int cmd_bench(struct cli_opts *o)
 	max_seq = list_max(&o->pp);
 	if (o->n > 0 && list_max(&o->depth) + o->n > max_seq)
 		max_seq = list_max(&o->depth) + o->n;
+	if (o->parallel.given)
+		max_seq = list_max(&o->pp) + o->n;
 	if (max_seq > k->max_position_embeddings) {
-		cli_err("bench: the tests need %d positions (largest -p, or largest -d plus -n), "
+		cli_err("bench: the tests need %d positions (largest -p, or largest -d or, with "
+			"--parallel, -p plus -n), "
 			"more than the model's max_position_embeddings %d", max_seq,
 			k->max_position_embeddings);
 		goto out;
 	}
 	n_ids = max_seq;
+	if (o->parallel.given) {
+		/* each sequence its own prompt and decode ids, its blocks */
+		int per = (max_seq + PHIMOE_KV_BLOCK - 1) / PHIMOE_KV_BLOCK * PHIMOE_KV_BLOCK;
+
+		o->max_seqs = list_max(&o->parallel);
+		n_ids = o->max_seqs * max_seq;
+		o->kv_tokens = o->max_seqs * per;
+	}
 	ids = malloc((size_t)n_ids * sizeof(*ids));
 	res = calloc((size_t)o->tlist.n * ntests, sizeof(*res));
 	tmp = calloc((size_t)L + 1, sizeof(*tmp));
@@ -495,7 +705,8 @@ int cmd_bench(struct cli_opts *o)
 				goto out;
 			}
 			x.idx = nres;
-			if ((r->test.kind == BENCH_PP ? run_pp : run_tg)(&x, r, tmp))
+			if ((r->test.kind == BENCH_PP ? run_pp :
+			     r->test.kind == BENCH_TG ? run_tg : run_par)(&x, r, tmp))
 				goto out;
 			stats(r);
 		}
@@ -538,6 +749,9 @@ out:
 	for (i = 0; res && i < nres; i++) {
 		free(res[i].tok_s);
 		free(res[i].layer_ns);
+		free(res[i].prefill_tok_s);
+		free(res[i].ttft_ms);
+		free(res[i].ttft_max_ms);
 	}
 	for (i = 0; wlines && i < o->tlist.n; i++)
 		free(wlines[i]);

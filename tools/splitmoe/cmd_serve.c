@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define DRAIN_MS 10000
+#define DEFAULT_PARALLEL 4
 #define BODY_MAX (1u << 20)
 #define DEFAULT_MAX_TOKENS 128
 
@@ -57,28 +58,6 @@ static void snapshot_arbiter(void *arg)
 	}
 }
 
-/* The session must run `parallel` sequences at once: open them all once. */
-static int check_batching(struct cli_opts *o, struct cli_ctx *c)
-{
-	int seqs[256], i, n = 0, rc = 0;
-
-	for (i = 0; i < o->parallel; i++) {
-		int s = phimoe_seq_open(c->s);
-
-		if (s < 0) {
-			rc = s;
-			break;
-		}
-		seqs[n++] = s;
-	}
-	for (i = 0; i < n; i++)
-		phimoe_seq_close(c->s, seqs[i]);
-	if (rc)
-		cli_err("serve: --device %s cannot run %d sequences at once (%s): use --parallel 1 "
-			"or --device cpu", o->cfg.device, o->parallel, strerror(-rc));
-	return rc ? -1 : 0;
-}
-
 int cmd_serve(struct cli_opts *o)
 {
 	struct serve_engine_opts eo = { 0 };
@@ -90,7 +69,7 @@ int cmd_serve(struct cli_opts *o)
 	struct cli_ctx c;
 	char err[512], *dir = NULL;
 	sigset_t sigs;
-	int ctx, port = 0, sig = 0, rc = 1;
+	int ctx, parallel, port = 0, sig = 0, rc = 1;
 
 	/* every thread started from here on leaves the signals to sigwait */
 	sigemptyset(&sigs);
@@ -99,7 +78,12 @@ int cmd_serve(struct cli_opts *o)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);	/* a client gone mid-write is an EPIPE */
 
-	if (strcmp(o->cfg.device, "cpu") && o->parallel > 1) {
+	if (o->parallel.given && o->parallel.n != 1) {
+		cli_err("serve: --parallel takes one number (sequences at once)");
+		return 2;
+	}
+	parallel = o->parallel.given ? o->parallel.v[0] : DEFAULT_PARALLEL;
+	if (strcmp(o->cfg.device, "cpu") && parallel > 1) {
 		cli_err("serve: --device %s runs one sequence at a time (batched decode runs on the "
 			"CPU backend only): use --parallel 1, or --device cpu", o->cfg.device);
 		return 1;
@@ -108,8 +92,8 @@ int cmd_serve(struct cli_opts *o)
 		return 1;
 	ctx = c.m.cfg.max_position_embeddings < 4096 ? c.m.cfg.max_position_embeddings : 4096;
 	/* one slot runs on sequence 0; more open their own beside it */
-	o->max_seqs = o->parallel == 1 ? 1 : o->parallel + 1;
-	if (cli_start_session(o, &c, ctx) || (o->parallel > 1 && check_batching(o, &c)))
+	o->max_seqs = parallel == 1 ? 1 : parallel + 1;
+	if (cli_start_session(o, &c, ctx))
 		goto out;
 	metrics = serve_metrics_new();
 	dir = strdup(o->cfg.model);
@@ -120,13 +104,13 @@ int cmd_serve(struct cli_opts *o)
 	snap = (struct arb_snapshot){ &c, metrics };
 	eo = (struct serve_engine_opts){
 		.s = c.s, .tk = c.tk, .vocab = c.m.cfg.vocab_size, .eos_ids = c.m.cfg.eos_token_ids,
-		.n_eos = c.m.cfg.n_eos, .ctx = ctx, .parallel = o->parallel, .queue_max = o->queue,
+		.n_eos = c.m.cfg.n_eos, .ctx = ctx, .parallel = parallel, .queue_max = o->queue,
 		.max_rows = o->max_batch ? o->max_batch : 256, .metrics = metrics,
 		.after_step = snapshot_arbiter, .arg = &snap,
 	};
-	if (eo.max_rows < o->parallel) {
+	if (eo.max_rows < parallel) {
 		cli_err("serve: -b %d is below --parallel %d: every running sequence decodes one "
-			"row per step", eo.max_rows, o->parallel);
+			"row per step", eo.max_rows, parallel);
 		goto out;
 	}
 	if (serve_engine_start(&eo, &eng, err, sizeof(err))) {
@@ -145,7 +129,7 @@ int cmd_serve(struct cli_opts *o)
 	}
 	fprintf(stderr, "splitmoe: serving %s on http://%s%s%s:%d/ (%d sequences at once, "
 		"compute %s, context %d tokens)\n", ho.model_id, strchr(o->host, ':') ? "[" : "",
-		o->host, strchr(o->host, ':') ? "]" : "", port, o->parallel,
+		o->host, strchr(o->host, ':') ? "]" : "", port, parallel,
 		sm_compute_name(phimoe_session_compute(c.s)), ctx);
 	fflush(stderr);
 	while (sigwait(&sigs, &sig) == EINTR)

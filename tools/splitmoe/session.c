@@ -61,6 +61,7 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	so.max_seq = max_seq;
 	so.max_batch = o->max_batch;
 	so.max_seqs = o->max_seqs;
+	so.kv_tokens = o->kv_tokens;
 	so.profile = o->profile;
 	so.arbiter = c->arb;
 	so.arb_weight = o->cfg.cpu_weight;
