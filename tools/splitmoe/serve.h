@@ -104,8 +104,9 @@ struct serve_req {
 	char err[256];
 };
 
-/* A new request with one reference; NULL on allocation failure. */
-struct serve_req *serve_req_new(void);
+/* A new request with one reference and room for text_cap bytes of text
+ * (the engine grows it beyond); NULL on allocation failure. */
+struct serve_req *serve_req_new(size_t text_cap);
 void serve_req_get(struct serve_req *r);
 void serve_req_put(struct serve_req *r);
 

@@ -195,6 +195,16 @@ static bool admit(struct serve_engine *e, struct slot *sl, struct serve_req *r)
 		return false;
 	if (seq == 0)
 		phimoe_session_reset(e->o.s);
+	/* room for the usual text of max_tokens at admission, so that steps
+	 * rarely allocate (a longer text still grows the buffer) */
+	if (sl->gcap < (size_t)r->max_tokens * 8 + 64) {
+		char *t = realloc(sl->gen, (size_t)r->max_tokens * 8 + 64);
+
+		if (t) {
+			sl->gen = t;
+			sl->gcap = (size_t)r->max_tokens * 8 + 64;
+		}
+	}
 	memset(&sl->dt, 0, sizeof(sl->dt));
 	sl->r = r;
 	sl->seq = seq;

@@ -359,7 +359,7 @@ static enum MHD_Result generate(struct serve_http *h, struct MHD_Connection *con
 								       : h->o.ctx - 1, h->o.ctx);
 		goto fail;
 	}
-	r = serve_req_new();
+	r = serve_req_new((size_t)p.max_tokens * 8 + 64);	/* the usual text: no growth */
 	if (!r) {
 		serve_errorf(&e, 500, "server_error", NULL, "out of memory");
 		goto fail;

@@ -13,14 +13,14 @@ uint64_t serve_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-struct serve_req *serve_req_new(void)
+struct serve_req *serve_req_new(size_t text_cap)
 {
 	struct serve_req *r = calloc(1, sizeof(*r));
 	pthread_condattr_t ca;
 
 	if (!r)
 		return NULL;
-	r->cap = 256;
+	r->cap = text_cap > 0 ? text_cap : 1;
 	r->text = malloc(r->cap);
 	if (!r->text) {
 		free(r);
