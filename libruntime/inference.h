@@ -57,7 +57,9 @@ struct phimoe_session_opts {
 	int threads;		/* oneDNN/OpenMP threads; 0: library default */
 	int max_seq;		/* KV cache capacity in tokens;
 				 * 0: min(max_position_embeddings, 4096) */
-	int max_batch;		/* prefill chunk (rows of the work buffers); 0: 256 */
+	int max_batch;		/* prefill chunk and the most rows of a
+				 * phimoe_batch (rows of the work buffers);
+				 * 0: 256; capped at max_seq * max_seqs */
 	/* The session's own CPU backend: weights mapped in place or packed
 	 * (backend.h); 0: auto (mapped where the compute type is the
 	 * checkpoint's dtype). */
