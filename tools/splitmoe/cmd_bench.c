@@ -536,6 +536,8 @@ static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_b
 			return fail(x, r, "batch (decode)");
 	}
 	t2 = now_ns();
+	if (rep >= 0)
+		add_profile(x, r, tmp);
 	if (par_join(x, r, b, &join))
 		return -1;
 	par_close(s, b, S);
@@ -550,7 +552,6 @@ static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_b
 	r->ttft_ms[rep] = sum / S;
 	r->ttft_max_ms[rep] = mx;
 	r->ttft_join_ms[rep] = join;
-	add_profile(x, r, tmp);
 	return 0;
 }
 
