@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The PhiMoE forward pass over a backend (backend.h): session set-up
- * (packing, KV cache, work buffers), batched prefill with tokens grouped by
- * expert, and decode against the KV cache. See inference.h.
+ * (packing, KV pool, work buffers), the sequences and their KV blocks,
+ * and one forward pass over the stacked rows of one or many sequences
+ * (prefill, decode, phimoe_batch) with tokens grouped by expert. See
+ * inference.h.
  */
 #include "inference.h"
 #include "arbiter.h"

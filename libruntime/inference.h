@@ -3,7 +3,8 @@
  * PhiMoE inference: a session over a loaded model (model.h) holding the
  * packed weights, the KV cache and every work buffer. Prefill runs the
  * prompt as one batch (tokens grouped by expert); decode runs one token
- * against the KV cache. The numbers are those of Hugging Face transformers'
+ * against the KV cache; phimoe_batch runs many sequences (each its own
+ * KV blocks) through one pass. The numbers are those of Hugging Face transformers'
  * PhimoeForCausalLM (eager attention) in f32; bf16 trades a little accuracy
  * for speed.
  *
