@@ -77,7 +77,7 @@ struct phimoe_session {
 	struct run_item *items;			/* [max_seqs]: one pass */
 	struct sm_attn_args *attn_args;		/* [max_seqs]: a layer's attention */
 	uint32_t *seen, batch_stamp;		/* [max_seqs]: repeated items */
-	int32_t *head_rows;			/* [max_seqs]: rows to the lm_head */
+	int32_t *head_rows;			/* [min(max_seqs, max_batch)]: rows to the lm_head */
 	float *head_logits;			/* [min(max_seqs, max_batch)][V]; row 0 is logits */
 
 	struct layer_state *layers;
