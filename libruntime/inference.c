@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The PhiMoE forward pass over a backend (backend.h): session set-up
- * (packing, KV cache, work buffers), batched prefill with tokens grouped by
- * expert, and decode against the KV cache. See inference.h.
+ * (packing, KV pool, work buffers), the sequences and their KV blocks,
+ * and one forward pass over the stacked rows of one or many sequences
+ * (prefill, decode, phimoe_batch) with tokens grouped by expert. See
+ * inference.h.
  */
 #include "inference.h"
 #include "arbiter.h"
@@ -75,7 +77,7 @@ struct phimoe_session {
 	struct run_item *items;			/* [max_seqs]: one pass */
 	struct sm_attn_args *attn_args;		/* [max_seqs]: a layer's attention */
 	uint32_t *seen, batch_stamp;		/* [max_seqs]: repeated items */
-	int32_t *head_rows;			/* [max_seqs]: rows to the lm_head */
+	int32_t *head_rows;			/* [min(max_seqs, max_batch)]: rows to the lm_head */
 	float *head_logits;			/* [min(max_seqs, max_batch)][V]; row 0 is logits */
 
 	struct layer_state *layers;

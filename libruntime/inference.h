@@ -3,7 +3,8 @@
  * PhiMoE inference: a session over a loaded model (model.h) holding the
  * packed weights, the KV cache and every work buffer. Prefill runs the
  * prompt as one batch (tokens grouped by expert); decode runs one token
- * against the KV cache. The numbers are those of Hugging Face transformers'
+ * against the KV cache; phimoe_batch runs many sequences (each its own
+ * KV blocks) through one pass. The numbers are those of Hugging Face transformers'
  * PhimoeForCausalLM (eager attention) in f32; bf16 trades a little accuracy
  * for speed.
  *
@@ -57,7 +58,9 @@ struct phimoe_session_opts {
 	int threads;		/* oneDNN/OpenMP threads; 0: library default */
 	int max_seq;		/* KV cache capacity in tokens;
 				 * 0: min(max_position_embeddings, 4096) */
-	int max_batch;		/* prefill chunk (rows of the work buffers); 0: 256 */
+	int max_batch;		/* prefill chunk and the most rows of a
+				 * phimoe_batch (rows of the work buffers);
+				 * 0: 256; capped at max_seq * max_seqs */
 	/* The session's own CPU backend: weights mapped in place or packed
 	 * (backend.h); 0: auto (mapped where the compute type is the
 	 * checkpoint's dtype). */

@@ -243,7 +243,7 @@ text = open(sys.argv[1]).read()
 lines = [l for l in text.splitlines() if l.startswith("|")]
 head = [c.strip() for c in lines[0].strip("|").split("|")]
 assert head == ["model", "dtype", "threads", "test", "seqs", "decode tok/s", "tok/s per seq",
-                "x single", "TTFT ms (max)", "prefill tok/s"], head
+                "x single", "TTFT ms (max)", "join TTFT ms", "prefill tok/s"], head
 rows = [[c.strip() for c in l.strip("|").split("|")] for l in lines[2:]]
 assert [(r[2], r[3], r[4]) for r in rows] == [("1", "pl%d pp20+tg4" % s, str(s)) for s in (1, 3, 8)], rows
 for r in rows:
@@ -252,12 +252,12 @@ for r in rows:
     assert mean > 0 and sd >= 0, r
     assert abs(float(r[6]) - mean / seqs) <= 0.01 + 1e-3 * mean, r
     ttft, ttft_max = r[8].replace("(", "").replace(")", "").split()
-    assert 0 < float(ttft) <= float(ttft_max) and float(r[9]) > 0, r
+    assert 0 < float(ttft) <= float(ttft_max) and float(r[9]) > 0 and float(r[10]) > 0, r
     assert float(r[7]) > 0, r
 assert rows[0][7] == "1.00", rows[0]
-assert "TTFT: time to first token" in text and "-b 256 rows" in text
+assert "TTFT: time to first token" in text and "-b 256 rows" in text and "join TTFT: a newcomer" in text
 PY
-if [ $rc -eq 0 ] && [ $? -eq 0 ]; then ok "bench --parallel 3,8: single stream added, a row each with aggregate and per-sequence tok/s, x single, TTFT, prefill"
+if [ $rc -eq 0 ] && [ $? -eq 0 ]; then ok "bench --parallel 3,8: single stream added, a row each with aggregate and per-sequence tok/s, x single, TTFT, join TTFT, prefill"
 else not_ok "bench --parallel" "rc $rc" "$(tail -n 4 "$tmp/check.out")" "$(tail -n 2 "$tmp/err")"; fi
 if grep -q '^bench: \[3/3\] t=1 pl8 pp20+tg4: run 2/2$' "$tmp/err"; then ok "bench --parallel: progress lines"
 else not_ok "bench --parallel: progress" "$(tail -n 3 "$tmp/err")"; fi
@@ -274,7 +274,7 @@ for r in d["results"]:
     assert r["kind"] == "parallel" and r["n_tokens"] == 3 and r["threads"] == 2, r
     assert r["tok_s"] > 0 and len(r["tok_s_runs"]) == 2, r
     assert abs(r["tok_s_per_seq"] * r["sequences"] - r["tok_s"]) <= 1e-3 * r["tok_s"], r
-    assert 0 < r["ttft_ms"] <= r["ttft_max_ms"] and r["prefill_tok_s"] > 0, r
+    assert 0 < r["ttft_ms"] <= r["ttft_max_ms"] and r["prefill_tok_s"] > 0 and r["ttft_join_ms"] > 0, r
     assert r["speedup_vs_single"] > 0, r
     assert sorted(r["profile"]["ops"]) == sorted(sys.argv[2].split())
     # the profile covers the decode steps: sequences x -n tokens a run

@@ -27,6 +27,7 @@
 #include "inference.h"
 #include "model.h"
 #include "prng.h"
+#include "quant.h"
 
 #define FIXTURE_A "tests/fixtures/phimoe-tiny-a"
 #define FIXTURE_C_LOCAL "tests/fixtures/phimoe-tiny-c"
@@ -81,12 +82,15 @@ static enum sm_compute compute_at(int i)
 	return i == 0 ? SM_COMPUTE_F32 : SM_COMPUTE_BF16;
 }
 
+/* The CPU's int8 copy of the weights (quant.h) for the next sessions. */
+static enum sm_quant quant;
+
 static struct phimoe_session *open_session(const struct phimoe_model *m, enum sm_compute c,
 					   int max_seqs, int kv_tokens, int max_batch)
 {
 	struct phimoe_session_opts o = {
 		.compute = c, .threads = 2, .max_seq = 256, .max_batch = max_batch,
-		.max_seqs = max_seqs, .kv_tokens = kv_tokens,
+		.max_seqs = max_seqs, .kv_tokens = kv_tokens, .quant = quant,
 	};
 	struct phimoe_session *s = NULL;
 	char err[256];
@@ -292,7 +296,8 @@ static void test_continuous_batching(void **st)
  * 40 sequences decoding together: 40 rows, past the few-row kernels'
  * thresholds (32 rows a linear layer, 8 an expert), so oneDNN's products
  * and the batched attention on more items than a thread count; the
- * prompts go in one batch of 40 items.
+ * prompts go in one batch of 40 items. f32, bf16, and f32 over the int8
+ * weights (the quantized kernels take any row count).
  */
 static void test_many_sequences(void **st)
 {
@@ -306,9 +311,13 @@ static void test_many_sequences(void **st)
 	(void)st;
 	assert_non_null(p);
 	assert_non_null(out);
-	for (int ci = 0; ci < ncomputes(); ci++) {
-		enum sm_compute c = compute_at(ci);
-		struct phimoe_session *s = open_session(m, c, S, 0, 256);
+	for (int ci = 0; ci <= ncomputes(); ci++) {
+		/* the last round: f32 over int8 weights */
+		enum sm_compute c = ci < ncomputes() ? compute_at(ci) : SM_COMPUTE_F32;
+		struct phimoe_session *s;
+
+		quant = ci < ncomputes() ? SM_QUANT_NONE : SM_QUANT_INT8;
+		s = open_session(m, c, S, 0, 256);
 		double worst = 0;
 
 		for (int i = 0; i < S; i++) {
@@ -336,12 +345,13 @@ static void test_many_sequences(void **st)
 			if (k < STEPS)
 				assert_int_equal(phimoe_batch(s, items, S), 0);
 		}
-		printf("# %s: %d sequences decoding together: max |d| %.3g of the logit scale\n",
-		       sm_compute_name(c), S, worst);
+		printf("# %s%s: %d sequences decoding together: max |d| %.3g of the logit scale\n",
+		       sm_compute_name(c), quant ? " int8" : "", S, worst);
 		for (int i = 0; i < S; i++)
 			free(p[i].ref);
 		phimoe_session_destroy(s);
 	}
+	quant = SM_QUANT_NONE;
 	free(p);
 	free(out);
 }

@@ -48,9 +48,10 @@ struct bench_result {
 	struct phimoe_profile prof;
 	uint64_t *layer_ns;		/* [layers] */
 	/* par: tok_s is the aggregate decode rate of all the sequences; per
-	 * run, the prefill's aggregate rate, and the time to first token
-	 * (all prompts arriving at once, -b rows a step) mean and max */
-	double *prefill_tok_s, *ttft_ms, *ttft_max_ms;	/* [reps] */
+	 * run, the prefill's aggregate rate, the time to first token (all
+	 * prompts arriving at once, -b rows a step) mean and max, and a
+	 * newcomer's beside the others decoding */
+	double *prefill_tok_s, *ttft_ms, *ttft_max_ms, *ttft_join_ms;	/* [reps] */
 };
 
 /* The weights' bytes as the CPU reads them: every weight at the compute

@@ -124,14 +124,14 @@ static double speedup(const struct bench_report *rep, const struct bench_result 
 	return b && b->mean > 0 ? r->mean / b->mean : 0.0;
 }
 
-#define PCOL 10
+#define PCOL 11
 
 /* --parallel: one row per thread count and test. */
 static void print_parallel(FILE *out, const struct bench_report *rep)
 {
 	static const char *const head[PCOL] = {
 		"model", "dtype", "threads", "test", "seqs", "decode tok/s", "tok/s per seq",
-		"x single", "TTFT ms (max)", "prefill tok/s",
+		"x single", "TTFT ms (max)", "join TTFT ms", "prefill tok/s",
 	};
 	char c[PCOL][64];
 	int w[PCOL] = { 0 };
@@ -160,7 +160,8 @@ static void print_parallel(FILE *out, const struct bench_report *rep)
 					snprintf(c[7], 64, "-");
 				snprintf(c[8], 64, "%.1f (%.1f)", mean_of(r->ttft_ms, r->reps),
 					 mean_of(r->ttft_max_ms, r->reps));
-				snprintf(c[9], 64, "%.1f", mean_of(r->prefill_tok_s, r->reps));
+				snprintf(c[9], 64, "%.1f", mean_of(r->ttft_join_ms, r->reps));
+				snprintf(c[10], 64, "%.1f", mean_of(r->prefill_tok_s, r->reps));
 			}
 			for (int j = 0; j < PCOL; j++) {
 				int len = (int)strlen(c[j]);
@@ -188,7 +189,8 @@ static void print_parallel(FILE *out, const struct bench_report *rep)
 	fprintf(out, "\ndecode tok/s: tokens of all the sequences per second over -n steps of one "
 		"token each (phimoe_batch), after their prompts; x single: over the same test with "
 		"one sequence; TTFT: time to first token, every prompt arriving at once and going "
-		"in steps of -b %d rows (mean over the sequences, max in parentheses)\n", rep->chunk);
+		"in steps of -b %d rows (mean over the sequences, max in parentheses); join TTFT: "
+		"a newcomer's, its prompt going in beside the others' decode steps\n", rep->chunk);
 }
 
 void bench_print_table(FILE *out, const struct bench_report *rep)
@@ -406,6 +408,7 @@ static struct json_object *result_json(const struct bench_report *rep,
 			json_object_object_add(o, "speedup_vs_single", NULL);
 		put(o, "ttft_ms", num(mean_of(r->ttft_ms, r->reps), "%.6g"), oom);
 		put(o, "ttft_max_ms", num(mean_of(r->ttft_max_ms, r->reps), "%.6g"), oom);
+		put(o, "ttft_join_ms", num(mean_of(r->ttft_join_ms, r->reps), "%.6g"), oom);
 		put(o, "prefill_tok_s", num(mean_of(r->prefill_tok_s, r->reps), "%.6g"), oom);
 		if (r->have_profile)
 			put(o, "profile", profile_json(r, rep->layers, oom), oom);

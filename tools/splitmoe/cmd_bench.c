@@ -416,20 +416,81 @@ static void par_close(struct phimoe_session *s, const struct par_bufs *b, int S)
 	phimoe_session_reset(s);
 }
 
+/* Decode steps the others take while a newcomer's P-token prompt goes in
+ * beside them (-b rows a step, theirs first). */
+static int join_steps(int S, int P, int chunk)
+{
+	int room = chunk - (S - 1);
+
+	return (P + room - 1) / room;
+}
+
+/* A sequence's ids in a --parallel test (prompt, decode steps, the steps
+ * beside a newcomer): the stride of each one's slice. */
+static int par_ids(int S, int P, int N, int chunk)
+{
+	return P + N + join_steps(S, P, chunk);
+}
+
+/*
+ * A newcomer under load: the last sequence leaves, a new one brings a
+ * P-token prompt (ids after every sequence's slice) in chunks beside the
+ * others' decode steps; ms to its first logits. One sequence: its prompt
+ * alone.
+ */
+static int par_join(const struct run_ctx *x, struct bench_result *r, struct par_bufs *b,
+		    double *ms)
+{
+	struct phimoe_session *s = x->c->s;
+	const int S = r->test.par, P = r->test.depth, N = r->test.n, V = x->c->m.cfg.vocab_size;
+	const int chunk = x->o->max_batch, nids = par_ids(S, P, N, chunk), last = S - 1;
+	const int32_t *prompt = x->ids + (size_t)S * nids;
+	uint64_t t0;
+
+	if (last) {
+		phimoe_seq_close(s, b->seq[last]);
+		b->seq[last] = phimoe_seq_open(s);
+		if (b->seq[last] < 0)
+			return fail(x, r, "opening the newcomer");
+	} else {
+		phimoe_session_reset(s);
+	}
+	t0 = now_ns();
+	for (int fed = 0, step = N; fed < P; step++) {
+		int k = P - fed < chunk - last ? P - fed : chunk - last;
+
+		for (int i = 0; i < last; i++)
+			b->items[i] = (struct phimoe_batch_item){
+				.seq = b->seq[i], .ids = x->ids + (size_t)i * nids + P + step, .n = 1,
+				.logits = b->logits + (size_t)i * V,
+			};
+		b->items[last] = (struct phimoe_batch_item){
+			.seq = b->seq[last], .ids = prompt + fed, .n = k,
+			.logits = fed + k == P ? b->logits + (size_t)last * V : NULL,
+		};
+		if (phimoe_batch(s, b->items, S))
+			return fail(x, r, "batch (newcomer)");
+		fed += k;
+	}
+	*ms = (now_ns() - t0) / 1e6;
+	return 0;
+}
+
 /*
  * One run: the S prompts (P ids each, every sequence its own slice of the
  * ids) in steps of at most -b rows, each sequence's first logits timed
  * from the start; then N steps of one token for every sequence, logits
- * for all. Fills the run's figures when rep >= 0.
+ * for all; then a newcomer (par_join). Fills the run's figures when
+ * rep >= 0.
  */
 static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_bufs *b,
 		   int rep, uint64_t *tmp)
 {
 	struct phimoe_session *s = x->c->s;
 	const int S = r->test.par, P = r->test.depth, N = r->test.n, V = x->c->m.cfg.vocab_size;
-	const int chunk = x->o->max_batch, nids = P + N;
+	const int chunk = x->o->max_batch, nids = par_ids(S, P, N, chunk);
 	uint64_t t0, t1, t2;
-	double sum = 0, mx = 0;
+	double sum = 0, mx = 0, join = 0;
 	int left = S;
 
 	if (par_open(s, b, S))
@@ -465,6 +526,7 @@ static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_b
 	t1 = now_ns();
 	phimoe_session_profile_reset(s);
 	for (int step = 0; step < N; step++) {
+		/* (the profile: these steps only) */
 		for (int i = 0; i < S; i++)
 			b->items[i] = (struct phimoe_batch_item){
 				.seq = b->seq[i], .ids = x->ids + (size_t)i * nids + P + step, .n = 1,
@@ -474,6 +536,10 @@ static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_b
 			return fail(x, r, "batch (decode)");
 	}
 	t2 = now_ns();
+	if (rep >= 0)
+		add_profile(x, r, tmp);
+	if (par_join(x, r, b, &join))
+		return -1;
 	par_close(s, b, S);
 	if (rep < 0)
 		return 0;
@@ -485,7 +551,7 @@ static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_b
 	r->prefill_tok_s[rep] = (double)S * P / ((t1 > t0 ? t1 - t0 : 1) / 1e9);
 	r->ttft_ms[rep] = sum / S;
 	r->ttft_max_ms[rep] = mx;
-	add_profile(x, r, tmp);
+	r->ttft_join_ms[rep] = join;
 	return 0;
 }
 
@@ -504,8 +570,9 @@ static int run_par(const struct run_ctx *x, struct bench_result *r, uint64_t *tm
 	r->prefill_tok_s = calloc((size_t)r->reps, sizeof(double));
 	r->ttft_ms = calloc((size_t)r->reps, sizeof(double));
 	r->ttft_max_ms = calloc((size_t)r->reps, sizeof(double));
+	r->ttft_join_ms = calloc((size_t)r->reps, sizeof(double));
 	if (!b.seq || !b.fed || !b.items || !b.logits || !b.ttft || !r->prefill_tok_s ||
-	    !r->ttft_ms || !r->ttft_max_ms) {
+	    !r->ttft_ms || !r->ttft_max_ms || !r->ttft_join_ms) {
 		par_free(&b);
 		cli_err("bench: out of memory");
 		return -1;
@@ -638,23 +705,26 @@ int cmd_bench(struct cli_opts *o)
 	max_seq = list_max(&o->pp);
 	if (o->n > 0 && list_max(&o->depth) + o->n > max_seq)
 		max_seq = list_max(&o->depth) + o->n;
-	if (o->parallel.given)
-		max_seq = list_max(&o->pp) + o->n;
+	if (o->parallel.given)	/* the most steps beside a newcomer: the most sequences */
+		max_seq = par_ids(list_max(&o->parallel), list_max(&o->pp), o->n, o->max_batch);
 	if (max_seq > k->max_position_embeddings) {
-		cli_err("bench: the tests need %d positions (largest -p, or largest -d or, with "
-			"--parallel, -p plus -n), "
+		cli_err("bench: the tests need %d positions (largest -p, or largest -d plus -n; "
+			"--parallel: -p, -n and the steps beside a newcomer), "
 			"more than the model's max_position_embeddings %d", max_seq,
 			k->max_position_embeddings);
 		goto out;
 	}
 	n_ids = max_seq;
 	if (o->parallel.given) {
-		/* each sequence its own prompt and decode ids, its blocks */
-		int per = (max_seq + PHIMOE_KV_BLOCK - 1) / PHIMOE_KV_BLOCK * PHIMOE_KV_BLOCK;
+		/* each sequence its own ids and blocks: prompt, decode steps,
+		 * the steps beside the newcomer (the most with the most
+		 * sequences); the newcomer's prompt after them all */
+		int S = list_max(&o->parallel), per;
 
-		o->max_seqs = list_max(&o->parallel);
-		n_ids = o->max_seqs * max_seq;
-		o->kv_tokens = o->max_seqs * per;
+		per = (max_seq + PHIMOE_KV_BLOCK - 1) / PHIMOE_KV_BLOCK * PHIMOE_KV_BLOCK;
+		o->max_seqs = S;
+		n_ids = (S + 1) * max_seq;
+		o->kv_tokens = S * per;
 	}
 	ids = malloc((size_t)n_ids * sizeof(*ids));
 	res = calloc((size_t)o->tlist.n * ntests, sizeof(*res));
@@ -752,6 +822,7 @@ out:
 		free(res[i].prefill_tok_s);
 		free(res[i].ttft_ms);
 		free(res[i].ttft_max_ms);
+		free(res[i].ttft_join_ms);
 	}
 	for (i = 0; wlines && i < o->tlist.n; i++)
 		free(wlines[i]);
