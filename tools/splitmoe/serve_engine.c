@@ -23,6 +23,7 @@ struct slot {
 	char *gen;			/* generated text; [0, released) handed out */
 	size_t glen, gcap, released;
 	float *logits;			/* [vocab] */
+	bool oom;			/* text could not grow: the request fails */
 };
 
 struct serve_engine {
@@ -66,7 +67,8 @@ static void release(struct slot *sl, size_t upto)
 
 			if (!t) {
 				pthread_mutex_unlock(&r->mu);
-				return;	/* text lost; finish() reports the error */
+				sl->oom = true;	/* take_token ends the request */
+				return;
 			}
 			r->text = t;
 			r->cap = cap;
@@ -115,8 +117,10 @@ static bool add_text(struct slot *sl, const char *s, size_t n)
 		size_t cap = (sl->glen + n + 1) * 2;
 		char *t = realloc(sl->gen, cap);
 
-		if (!t)
+		if (!t) {
+			sl->oom = true;	/* take_token ends the request */
 			return false;
+		}
 		sl->gen = t;
 		sl->gcap = cap;
 	}
@@ -177,6 +181,10 @@ static void take_token(struct serve_engine *e, struct slot *sl, int id)
 		finish(e, sl, SERVE_FINISH_STOP, NULL);
 		return;
 	}
+	if (sl->oom) {
+		finish(e, sl, SERVE_FINISH_ERROR, "out of memory for the reply's text");
+		return;
+	}
 	if (sl->n_gen >= r->max_tokens || r->n_prompt + sl->n_gen >= e->o.ctx) {
 		k = phimoe_detok_flush(&sl->dt, buf, sizeof(buf));
 		finish(e, sl, add_text(sl, buf, k) ? SERVE_FINISH_STOP : SERVE_FINISH_LENGTH, NULL);
@@ -212,6 +220,7 @@ static bool admit(struct serve_engine *e, struct slot *sl, struct serve_req *r)
 	sl->fed = 0;
 	sl->n_gen = 0;
 	sl->glen = sl->released = 0;
+	sl->oom = false;
 	if (sm_sampler_create(e->o.vocab, &r->sampling, &sl->smp)) {
 		sl->smp = NULL;
 		finish(e, sl, SERVE_FINISH_ERROR, "bad sampling options");
