@@ -227,6 +227,9 @@ def main():
     got = b""
     while got.count(b"data: ") < 2:
         got += s.recv(4096)
+    deadline = time.time() + 30     # the gauge is published after each step
+    while time.time() < deadline and gauge(port, "splitmoe_running_requests") != 1:
+        time.sleep(0.05)
     running_before = gauge(port, "splitmoe_running_requests")
     s.close()
     deadline = time.time() + 30
