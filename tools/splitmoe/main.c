@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * splitmoe: run a PhiMoE model on the CPU, gated by the bwarb arbiter.
- * Subcommands: run, logits, tokenize, eval, info, bench, synth.
+ * Subcommands: run, logits, tokenize, eval, info, bench, synth, quantize.
  */
 #include "cli.h"
 
@@ -29,6 +29,10 @@ static void usage(FILE *f)
 	      "               [--dtype bf16|f32] [--layers N]\n"
 	      "      a checkpoint of that shape with seeded random weights (7.51 GB for\n"
 	      "      phi-tiny-moe in bf16); DIR must not exist or be empty\n"
+	      "  splitmoe quantize --model DIR --out DIR2 --type int8|q4\n"
+	      "               [--tensors attention,experts,lm_head,router] [--threads N]\n"
+	      "      a model directory of quantized weights (README: Quantized model\n"
+	      "      files), loaded mapped by every command; DIR2 must not exist or be empty\n"
 	      "every subcommand also takes --config FILE (YAML; flags override it),\n"
 	      "and those that compute --threads N, --arbiter auto|kernel|process|off\n"
 	      "and --device cpu|gpu|split (bench: -t 16,8 in place of --threads)\n",
@@ -43,7 +47,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "run", cmd_run }, { "logits", cmd_logits }, { "tokenize", cmd_tokenize },
 		{ "eval", cmd_eval }, { "info", cmd_info }, { "bench", cmd_bench },
-		{ "synth", cmd_synth },
+		{ "synth", cmd_synth }, { "quantize", cmd_quantize },
 	};
 	struct cli_opts o;
 	size_t i;
