@@ -719,6 +719,8 @@ static void cpu_expert_destroy(struct sm_backend *be, struct sm_expert *e)
 
 const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
 {
+	if (e->quantized)	/* qw: w1, w3, w2 */
+		return i >= 0 && i < 3 && e->qw[i].mapped ? e->qw[i].q : NULL;
 	switch (i) {
 	case 0: return dmm_weights_plain_data(e->w13 ? e->w13 : e->w1);
 	case 1: return e->w3 ? dmm_weights_plain_data(e->w3) : NULL;

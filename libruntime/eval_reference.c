@@ -301,12 +301,6 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		opt.min_top1 = 0.95;
 	if (!opt.min_cos)
 		opt.min_cos = 0.999;
-	if (opt.quant != SM_QUANT_NONE) {
-		if (!o->min_top1)
-			opt.min_top1 = opt.quant == SM_QUANT_INT8 ? 0.95 : 0.85;
-		if (!opt.min_mean_cos)
-			opt.min_mean_cos = opt.quant == SM_QUANT_INT8 ? 0.998 : 0.98;
-	}
 
 	root = json_object_from_file(ref_path);
 	if (!root) {
@@ -329,6 +323,16 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 	if (phimoe_model_load(model_dir, m, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto done;
+	}
+	/* a quantized file is judged as its format (the session refuses
+	 * another --quant) */
+	if (opt.quant == SM_QUANT_NONE && m->cfg.quant != PHIMOE_QUANT_NONE)
+		opt.quant = (enum sm_quant)m->cfg.quant;
+	if (opt.quant != SM_QUANT_NONE) {
+		if (!o->min_top1)
+			opt.min_top1 = opt.quant == SM_QUANT_INT8 ? 0.95 : 0.85;
+		if (!opt.min_mean_cos)
+			opt.min_mean_cos = opt.quant == SM_QUANT_INT8 ? 0.998 : 0.98;
 	}
 	if (!opt.skip_tokenizer && phimoe_tokenizer_load(model_dir, &tk, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
