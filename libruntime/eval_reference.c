@@ -325,14 +325,15 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		goto done;
 	}
 	/* a quantized file is judged as its format (the session refuses
-	 * another --quant) */
-	if (opt.quant == SM_QUANT_NONE && m->cfg.quant != PHIMOE_QUANT_NONE)
-		opt.quant = (enum sm_quant)m->cfg.quant;
-	if (opt.quant != SM_QUANT_NONE) {
+	 * another --quant; the same one would quantize the rest at load) */
+	enum sm_quant judged = opt.quant != SM_QUANT_NONE ? opt.quant :
+			       (enum sm_quant)m->cfg.quant;
+
+	if (judged != SM_QUANT_NONE) {
 		if (!o->min_top1)
-			opt.min_top1 = opt.quant == SM_QUANT_INT8 ? 0.95 : 0.85;
+			opt.min_top1 = judged == SM_QUANT_INT8 ? 0.95 : 0.85;
 		if (!opt.min_mean_cos)
-			opt.min_mean_cos = opt.quant == SM_QUANT_INT8 ? 0.998 : 0.98;
+			opt.min_mean_cos = judged == SM_QUANT_INT8 ? 0.998 : 0.98;
 	}
 	if (!opt.skip_tokenizer && phimoe_tokenizer_load(model_dir, &tk, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -389,7 +390,7 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		goto done_session;
 	}
 
-	bool quant = opt.quant != SM_QUANT_NONE;
+	bool quant = judged != SM_QUANT_NONE;
 	bool f32 = R->compute == SM_COMPUTE_F32 && !quant;
 
 	if (out) {
@@ -446,7 +447,7 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 	if (out) {
 		if (quant)
 			fprintf(out, "quality (%s weights, %s compute): top-1 agreement %d/%d (%.1f%%, need %.0f%%), cosine mean %.5f (need %.4f) min %.5f, KL mean %.5f, greedy %d/%d\n",
-				sm_quant_name(opt.quant), sm_compute_name(R->compute), R->top1_agree,
+				sm_quant_name(judged), sm_compute_name(R->compute), R->top1_agree,
 				R->positions, 100.0 * R->top1_agree / R->positions,
 				100.0 * opt.min_top1, R->mean_cos, opt.min_mean_cos, R->min_cos,
 				R->mean_kl, R->greedy_agree, R->greedy_n);
