@@ -33,7 +33,7 @@ CHECK_SUITES += runtime
 # files; FUZZ_SECONDS per run (default 120).
 FUZZ_SECONDS ?= 120
 RT_FUZZ_SRCS := tests/runtime/fuzz_safetensors.c libruntime/safetensors.c libruntime/model.c \
-	libruntime/model_config.c libruntime/config_yaml.c libruntime/errbuf.c
+	libruntime/model_config.c libruntime/config_yaml.c libruntime/errbuf.c libruntime/json_file.c
 build/runtime/fuzz_safetensors: $(RT_FUZZ_SRCS) libruntime/safetensors.h libruntime/config_yaml.h
 	@mkdir -p $(@D)
 	$(CLANG) $(CPPFLAGS) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(RT_FUZZ_SRCS) \
