@@ -4,9 +4,9 @@
  *                [--dtype bf16|f32] [--layers N]
  *
  * Writes into a temporary directory beside DIR and renames it into place
- * at the end: an interrupted run (SIGINT, SIGTERM, SIGHUP: the temporary
- * directory is removed; SIGKILL: it stays, named .DIR.synth-XXXXXX) never
- * leaves a DIR that loads.
+ * at the end (out_dir.h): an interrupted run (SIGINT, SIGTERM, SIGHUP: the
+ * temporary directory is removed; SIGKILL: it stays, named
+ * .DIR.synth-XXXXXX) never leaves a DIR that loads.
  */
 #include "cli.h"
 #include "synth.h"
