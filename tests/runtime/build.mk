@@ -58,10 +58,11 @@ QF_FIXTURE_C := ../shared/fixtures/phimoe-tiny-c
 QF_WORK := build/runtime/qfiles
 
 .PHONY: check-quant-files
-check-quant-files: build/runtime/test_qfiles build/splitmoe-asan build/splitmoe
+check-quant-files: build/runtime/test_qfiles build/splitmoe-asan build/splitmoe \
+		$(RT_VARIANTS)/cases.tsv
 	@export CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1; rc=0; \
 	tests/runtime/quant_files.sh build/splitmoe-asan build/splitmoe $(RT_FIXTURE) \
-		$(QF_FIXTURE_C) $(QF_WORK) || rc=1; \
+		$(QF_FIXTURE_C) $(QF_WORK) $(RT_VARIANTS) || rc=1; \
 	build/runtime/test_qfiles $(RT_FIXTURE) $(QF_WORK) || rc=1; \
 	exit $$rc
 CHECK_SUITES += quant-files

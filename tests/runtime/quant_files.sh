@@ -6,12 +6,13 @@
 # line naming the file and tensor, non-zero exit, nothing written);
 # quantize refusing a non-empty directory; an interrupted quantize leaves
 # nothing that loads.
-#   quant_files.sh SPLITMOE SPLITMOE_FAST FIXTURE_A FIXTURE_C WORK_DIR
+#   quant_files.sh SPLITMOE SPLITMOE_FAST FIXTURE_A FIXTURE_C WORK_DIR VARIANTS
 # SPLITMOE runs every check (the ASan build); SPLITMOE_FAST only makes the
 # large checkpoint the interruption test needs. WORK_DIR is emptied and
 # keeps the quantized directories (WORK_DIR/a-int8, ...) for test_qfiles.
+# VARIANTS: make_bad_fixtures.py's, for fixture A in f32 and sharded.
 set -u
-bin=$1 fast=$2 fa=$3 fc=$4 work=$5
+bin=$1 fast=$2 fa=$3 fc=$4 work=$5 var=$6
 here=$(dirname "$0")
 rm -rf "$work" && mkdir -p "$work"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/splitmoe-qfiles.XXXXXX")
@@ -75,6 +76,18 @@ for f in $fixtures; do
 			ok "eval on fixture $name's $q file (rc $rc): $line"
 		else not_ok "eval on fixture $name's $q file" "rc $rc" "$(tail -n 3 "$tmp/out")" "$(tail -n 2 "$tmp/err")"; fi
 	done
+done
+
+# an f32 checkpoint (f32 tensors first in the file) and a sharded one (one file out)
+for v in as_f32 sharded; do
+	d=$tmp/$v-int8
+	if "$bin" quantize --model "$var/$v" --out "$d" --type int8 >/dev/null 2>"$tmp/err" &&
+		"$bin" logits --model "$d" --ids $ids --dtype f32 --arbiter off --out "$tmp/file.bin" 2>/dev/null &&
+		"$bin" logits --model "$var/$v" --quant int8 --ids $ids --dtype f32 --arbiter off \
+			--out "$tmp/load.bin" 2>/dev/null && cmp -s "$tmp/file.bin" "$tmp/load.bin" &&
+		[ "$(ls "$d" | grep -c safetensors)" = 1 ]; then
+		ok "quantize fixture A's $v variant: one model.safetensors, logits equal --quant int8 at load"
+	else not_ok "quantize fixture A's $v variant" "$(tail -n 2 "$tmp/err")"; fi
 done
 
 a4=$work/a-q4 a8=$work/a-int8
