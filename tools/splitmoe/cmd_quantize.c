@@ -81,8 +81,11 @@ static int write_entry(int fd, const struct qz_plan *p, size_t i, uint64_t data_
 	int rc;
 
 	if (e->copy) {
+		struct phimoe_tensor t = { .data = e->copy->data, .nbytes = e->nbytes };
+
 		if (pwrite_all(fd, e->copy->data, e->nbytes, data_start + e->offset))
 			return sm_errf(err, errlen, "%s: %s", path, strerror(errno));
+		phimoe_tensor_release(&t);	/* read once: out of the resident set */
 		return 0;
 	}
 	if (e->scales)
@@ -95,6 +98,7 @@ static int write_entry(int fd, const struct qz_plan *p, size_t i, uint64_t data_
 	sm_qweight_free(&w);
 	if (rc)
 		return sm_errf(err, errlen, "%s: %s", path, strerror(errno));
+	phimoe_tensor_release(e->src);
 	return 0;
 }
 
