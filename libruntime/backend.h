@@ -276,7 +276,8 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
  * part i of a linear layer (0..nparts-1) or of an expert (0: w1, 1: w3,
  * 2: w2), when that part is row-major in place (mapped or shared); NULL
  * when it is packed (w1 and w3 packed or shared as one fused matrix: part
- * 0 is the fused matrix, part 1 NULL).
+ * 0 is the fused matrix, part 1 NULL). Quantized: the codes of a quantized
+ * file, read in place; NULL for --quant's own copy.
  */
 const void *sm_cpu_linear_weight_data(const struct sm_linear *l, int i);
 const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i);

@@ -263,10 +263,39 @@ static void linear_free(struct sm_linear *l)
 	free(l);
 }
 
-/* Our quantized copy of every part, each into its columns of y (the
- * caller checked that the input width fits the group). */
+/*
+ * Whether the tensors t[0..n) are a quantized file's (model.h: quant set),
+ * to be read in place: then every one is, in one format, and --quant, when
+ * given, names that format (else an error naming the tensor).
+ */
+static int file_quantized(struct sm_backend *be, const char *what,
+			  const struct phimoe_tensor *t, int n, bool *yes)
+{
+	enum sm_quant q = cpu(be)->quant;
+
+	*yes = false;
+	for (int i = 0; i < n; i++)
+		*yes |= t[i].quant != PHIMOE_QUANT_NONE;
+	for (int i = 0; *yes && i < n; i++) {
+		const char *name = t[i].name ? t[i].name : "?";
+
+		if (t[i].quant != t[0].quant)
+			return fail(be, -EINVAL, "%s: %s is stored as %s, %s as %s: one format per product",
+				    what, name, phimoe_quant_name(t[i].quant),
+				    t[0].name ? t[0].name : "?", phimoe_quant_name(t[0].quant));
+		if (q != SM_QUANT_NONE && (int)q != (int)t[i].quant)
+			return fail(be, -EINVAL, "%s: %s is stored quantized as %s, quant %s asks for "
+				    "another format", what, name, phimoe_quant_name(t[i].quant),
+				    sm_quant_name(q));
+	}
+	return 0;
+}
+
+/* Every part quantized, each into its columns of y: our copy (the caller
+ * checked that the input width fits the group), or, view, a quantized
+ * file's tensors in place. */
 static int linear_quantize(struct sm_backend *be, const struct sm_linear_desc *d,
-			   struct sm_linear *l)
+			   bool view, struct sm_linear *l)
 {
 	enum sm_quant q = cpu(be)->quant;
 	int out = 0;
@@ -282,9 +311,10 @@ static int linear_quantize(struct sm_backend *be, const struct sm_linear_desc *d
 		if (t->ndim != 2 || t->shape[1] != d->w[0].shape[1])
 			return fail(be, -EINVAL, "%s: parts do not have %lld columns",
 				    d->name ? d->name : "?", (long long)d->w[0].shape[1]);
-		if (sm_qweight_make(t, qi, &l->qw[i]))
-			return fail(be, -ENOMEM, "%s: cannot quantize %s (%s)", d->name ? d->name : "?",
-				    t->name ? t->name : "?", sm_quant_name(qi));
+		if (view ? sm_qweight_view(t, &l->qw[i]) : sm_qweight_make(t, qi, &l->qw[i]))
+			return fail(be, view ? -EINVAL : -ENOMEM, "%s: cannot quantize %s (%s)",
+				    d->name ? d->name : "?", t->name ? t->name : "?",
+				    view ? phimoe_quant_name(t->quant) : sm_quant_name(qi));
 		if (d->b[i].data) {
 			l->qbias[i] = malloc(sizeof(float) * (size_t)t->shape[0]);
 			if (!l->qbias[i])
@@ -293,12 +323,16 @@ static int linear_quantize(struct sm_backend *be, const struct sm_linear_desc *d
 		}
 		sm_qweight_gemv(&l->qw[i], l->qbias[i], &l->g[i]);
 		l->col[i] = i ? l->col[i - 1] + (int)d->w[i - 1].shape[0] : 0;
-		l->packed += l->qw[i].bytes;
-		phimoe_tensor_release(t);
+		if (view) {
+			l->mapped += l->qw[i].bytes;
+		} else {
+			l->packed += l->qw[i].bytes;
+			phimoe_tensor_release(t);
+		}
 	}
 	l->in = (int)d->w[0].shape[1];
 	l->out = out;
-	l->wbytes = l->packed;
+	l->wbytes = l->packed + l->mapped;
 	return 0;
 }
 
@@ -336,17 +370,23 @@ static int cpu_linear_create(struct sm_backend *be, const struct sm_linear_desc 
 
 	if (d->nparts < 1 || d->nparts > SM_LINEAR_MAX_PARTS)
 		return fail(be, -EINVAL, "%s: %d parts", d->name ? d->name : "?", d->nparts);
-	if (c->quant != SM_QUANT_NONE && !d->keep_precision && d->w[0].ndim == 2 &&
-	    sm_quant_fits(c->quant, (int)d->w[0].shape[1])) {
+	rc = file_quantized(be, d->name ? d->name : "?", d->w, d->nparts, &map);
+	if (rc)
+		return rc;
+	/* a quantized file's weights as stored (the router too, when the file
+	 * holds it quantized); else --quant's copy, never of the router */
+	if (map || (c->quant != SM_QUANT_NONE && !d->keep_precision && d->w[0].ndim == 2 &&
+		    sm_quant_fits(c->quant, (int)d->w[0].shape[1]))) {
 		l = calloc(1, sizeof(*l));
 		if (!l)
 			return fail(be, -ENOMEM, "out of memory");
-		rc = linear_quantize(be, d, l);
+		rc = linear_quantize(be, d, map, l);
 		if (rc) {
 			linear_free(l);
 			return rc;
 		}
 		be->packed_bytes += l->packed;
+		be->mapped_bytes += l->mapped;
 		update_work_bytes(be);
 		*out = l;
 		return 0;
@@ -401,7 +441,11 @@ static void cpu_linear_destroy(struct sm_backend *be, struct sm_linear *l)
 
 const void *sm_cpu_linear_weight_data(const struct sm_linear *l, int i)
 {
-	return i >= 0 && i < l->nw ? dmm_weights_plain_data(l->w[i]) : NULL;
+	if (i < 0 || i >= l->nw)
+		return NULL;
+	if (l->quantized)
+		return l->qw[i].mapped ? l->qw[i].q : NULL;
+	return dmm_weights_plain_data(l->w[i]);
 }
 
 static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x,
@@ -472,10 +516,11 @@ static void expert_free(struct sm_expert *e)
 	free(e);
 }
 
-/* Our quantized copy of w1, w3 (the two halves of h) and w2 (the caller
- * checked that both input widths fit the group). */
+/* w1, w3 (the two halves of h) and w2 quantized: our copy (the caller
+ * checked that both input widths fit the group), or, view, a quantized
+ * file's tensors in place. */
 static int expert_quantize(struct sm_backend *be, const struct sm_expert_desc *d,
-			   struct sm_expert *e)
+			   bool view, struct sm_expert *e)
 {
 	const struct phimoe_tensor *t[3] = { &d->w1, &d->w3, &d->w2 };
 	enum sm_quant q = cpu(be)->quant;
@@ -483,12 +528,16 @@ static int expert_quantize(struct sm_backend *be, const struct sm_expert_desc *d
 	for (int i = 0; i < 3; i++) {
 		enum sm_quant qi = q;
 
-		if (sm_qweight_make(t[i], qi, &e->qw[i]))
-			return fail(be, -ENOMEM, "expert %s: cannot quantize %s (%s)",
+		if (view ? sm_qweight_view(t[i], &e->qw[i]) : sm_qweight_make(t[i], qi, &e->qw[i]))
+			return fail(be, view ? -EINVAL : -ENOMEM, "expert %s: cannot quantize %s (%s)",
 				    d->name ? d->name : "?", t[i]->name ? t[i]->name : "?",
-				    sm_quant_name(qi));
-		e->packed += e->qw[i].bytes;
-		phimoe_tensor_release(t[i]);
+				    view ? phimoe_quant_name(t[i]->quant) : sm_quant_name(qi));
+		if (view) {
+			e->mapped += e->qw[i].bytes;
+		} else {
+			e->packed += e->qw[i].bytes;
+			phimoe_tensor_release(t[i]);
+		}
 	}
 	e->quantized = e->rowmajor = true;
 	e->nup = 2;
@@ -542,9 +591,14 @@ static int cpu_expert_create(struct sm_backend *be, const struct sm_expert_desc 
 	bool map = false;
 	int inter = (int)d->w1.shape[0];
 
-	if (c->quant != SM_QUANT_NONE && sm_quant_fits(c->quant, (int)d->w1.shape[1]) &&
-	    sm_quant_fits(c->quant, (int)d->w2.shape[1]))
-		rc = expert_quantize(be, d, e);
+	rc = file_quantized(be, d->name ? d->name : "?", all, 3, &map);
+	if (rc) {
+		free(e);
+		return rc;
+	}
+	if (map || (c->quant != SM_QUANT_NONE && sm_quant_fits(c->quant, (int)d->w1.shape[1]) &&
+		    sm_quant_fits(c->quant, (int)d->w2.shape[1])))
+		rc = expert_quantize(be, d, map, e);
 	else
 		rc = use_mapping(be, all, 3, &map);
 	if (!rc && e->quantized) {
@@ -665,6 +719,8 @@ static void cpu_expert_destroy(struct sm_backend *be, struct sm_expert *e)
 
 const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
 {
+	if (e->quantized)	/* qw: w1, w3, w2 */
+		return i >= 0 && i < 3 && e->qw[i].mapped ? e->qw[i].q : NULL;
 	switch (i) {
 	case 0: return dmm_weights_plain_data(e->w13 ? e->w13 : e->w1);
 	case 1: return e->w3 ? dmm_weights_plain_data(e->w3) : NULL;
@@ -763,7 +819,7 @@ static int expert_dnnl(struct cpu_be *c, int lane, struct sm_expert *e, const fl
 
 static uint64_t expert_op_bytes(const struct sm_expert *e, int m)
 {
-	uint64_t wbytes = e->quantized ? e->packed :
+	uint64_t wbytes = e->quantized ? e->packed + e->mapped :
 			  e->w13 ? dmm_weights_bytes(e->w13) + dmm_weights_bytes(e->w2) :
 			  e->mapped;
 

@@ -147,8 +147,9 @@ static int parse_case(const char *ref, int i, struct json_object *c,
 }
 
 struct eval_bufs {
-	float *logits, *router, *ref_row, *ref_router;
+	float *logits, *router, *ref_row, *ref_router, *weights;
 	int32_t *experts;
+	bool *same;		/* [n]: routed as the reference in every layer */
 };
 
 static int run_case(struct phimoe_session *s, const struct phimoe_model *m,
@@ -160,6 +161,7 @@ static int run_case(struct phimoe_session *s, const struct phimoe_model *m,
 	int V = cfg->vocab_size, L = cfg->num_hidden_layers, E = cfg->num_local_experts;
 	struct phimoe_prefill_out po = {
 		.logits = b->logits, .router_logits = b->router, .experts = b->experts,
+		.expert_weights = b->weights,
 	};
 	double t0;
 	int err;
@@ -192,32 +194,8 @@ static int run_case(struct phimoe_session *s, const struct phimoe_model *m,
 	}
 	*t_prefill += secs() - t0;
 
-	for (int p = 0; p < rc->n; p++) {
-		const float *mine = b->logits + (size_t)p * V;
-		double dot = 0, na = 0, nb = 0;
-		char what[64];
-
-		snprintf(what, sizeof(what), "cases[%d].logits[%d]", ci, p);
-		if (get_row(ref, what, json_object_array_get_idx(rc->logits, p), V, b->ref_row))
-			return -EINVAL;
-		for (int v = 0; v < V; v++) {
-			double d = fabs((double)mine[v] - b->ref_row[v]);
-
-			if (d > r->max_abs_err || isnan(d))
-				r->max_abs_err = isnan(d) ? INFINITY : d;
-			dot += (double)mine[v] * b->ref_row[v];
-			na += (double)mine[v] * mine[v];
-			nb += (double)b->ref_row[v] * b->ref_row[v];
-		}
-		double cs = (na > 0 && nb > 0) ? dot / sqrt(na * nb) : 0.0;
-
-		if (cs < r->min_cos || isnan(cs))
-			r->min_cos = isnan(cs) ? -1.0 : cs;
-		r->sum_cos += isnan(cs) ? -1.0 : cs;
-		r->sum_kl += kl_div(b->ref_row, mine, V);
-		r->top1_agree += argmax(mine, V) == argmax(b->ref_row, V);
-	}
-
+	for (int p = 0; p < rc->n; p++)
+		b->same[p] = true;
 	for (int l = 0; json_object_array_length(rc->router) && l < L; l++) {
 		struct json_object *layer = json_object_array_get_idx(rc->router, l);
 
@@ -246,6 +224,43 @@ static int run_case(struct phimoe_session *s, const struct phimoe_model *m,
 			cm_sparsemixer_top2(b->ref_router, E, (float)cfg->router_jitter_noise, want, w);
 			r->router_total++;
 			r->router_agree += sel[0] == want[0] && sel[1] == want[1];
+			const float *mw = b->weights + ((size_t)l * rc->n + p) * 2;
+
+			if (sel[0] != want[0] || sel[1] != want[1] ||
+			    fabsf(mw[0] - w[0]) > EVAL_ROUTE_WEIGHT_TOL ||
+			    fabsf(mw[1] - w[1]) > EVAL_ROUTE_WEIGHT_TOL)
+				b->same[p] = false;
+		}
+	}
+
+	for (int p = 0; p < rc->n; p++) {
+		const float *mine = b->logits + (size_t)p * V;
+		double dot = 0, na = 0, nb = 0;
+		char what[64];
+
+		snprintf(what, sizeof(what), "cases[%d].logits[%d]", ci, p);
+		if (get_row(ref, what, json_object_array_get_idx(rc->logits, p), V, b->ref_row))
+			return -EINVAL;
+		for (int v = 0; v < V; v++) {
+			double d = fabs((double)mine[v] - b->ref_row[v]);
+
+			if (d > r->max_abs_err || isnan(d))
+				r->max_abs_err = isnan(d) ? INFINITY : d;
+			dot += (double)mine[v] * b->ref_row[v];
+			na += (double)mine[v] * mine[v];
+			nb += (double)b->ref_row[v] * b->ref_row[v];
+		}
+		double cs = (na > 0 && nb > 0) ? dot / sqrt(na * nb) : 0.0;
+
+		if (cs < r->min_cos || isnan(cs))
+			r->min_cos = isnan(cs) ? -1.0 : cs;
+		r->sum_cos += isnan(cs) ? -1.0 : cs;
+		r->sum_kl += kl_div(b->ref_row, mine, V);
+		r->top1_agree += argmax(mine, V) == argmax(b->ref_row, V);
+		if (b->same[p]) {
+			r->routed_same++;
+			r->routed_same_top1 += argmax(mine, V) == argmax(b->ref_row, V);
+			r->routed_same_sum_cos += isnan(cs) ? -1.0 : cs;
 		}
 	}
 
@@ -301,12 +316,6 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		opt.min_top1 = 0.95;
 	if (!opt.min_cos)
 		opt.min_cos = 0.999;
-	if (opt.quant != SM_QUANT_NONE) {
-		if (!o->min_top1)
-			opt.min_top1 = opt.quant == SM_QUANT_INT8 ? 0.95 : 0.85;
-		if (!opt.min_mean_cos)
-			opt.min_mean_cos = opt.quant == SM_QUANT_INT8 ? 0.998 : 0.98;
-	}
 
 	root = json_object_from_file(ref_path);
 	if (!root) {
@@ -329,6 +338,17 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 	if (phimoe_model_load(model_dir, m, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		goto done;
+	}
+	/* a quantized file is judged as its format (the session refuses
+	 * another --quant; the same one would quantize the rest at load) */
+	enum sm_quant judged = opt.quant != SM_QUANT_NONE ? opt.quant :
+			       (enum sm_quant)m->cfg.quant;
+
+	if (judged != SM_QUANT_NONE) {
+		if (!o->min_top1)
+			opt.min_top1 = judged == SM_QUANT_INT8 ? 0.95 : 0.85;
+		if (!opt.min_mean_cos)
+			opt.min_mean_cos = judged == SM_QUANT_INT8 ? 0.998 : 0.98;
 	}
 	if (!opt.skip_tokenizer && phimoe_tokenizer_load(model_dir, &tk, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -379,13 +399,16 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 	b.experts = malloc(sizeof(int32_t) * (size_t)L * max_n * 2);
 	b.ref_row = malloc(sizeof(float) * V);
 	b.ref_router = malloc(sizeof(float) * E);
-	if (!b.logits || !b.router || !b.experts || !b.ref_row || !b.ref_router) {
+	b.weights = malloc(sizeof(float) * (size_t)L * max_n * 2);
+	b.same = malloc(sizeof(bool) * (size_t)max_n);
+	if (!b.logits || !b.router || !b.experts || !b.ref_row || !b.ref_router || !b.weights ||
+	    !b.same) {
 		rc = -ENOMEM;
 		fprintf(stderr, "eval: out of memory\n");
 		goto done_session;
 	}
 
-	bool quant = opt.quant != SM_QUANT_NONE;
+	bool quant = judged != SM_QUANT_NONE;
 	bool f32 = R->compute == SM_COMPUTE_F32 && !quant;
 
 	if (out) {
@@ -413,6 +436,9 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		R->min_cos = i == 0 || r->min_cos < R->min_cos ? r->min_cos : R->min_cos;
 		R->greedy_agree += r->greedy_agree;
 		R->greedy_n += r->greedy_n;
+		R->routed_same += r->routed_same;
+		R->routed_same_top1 += r->routed_same_top1;
+		R->routed_same_mean_cos += r->routed_same_sum_cos;
 		if (f32)
 			r->pass = r->pass && r->max_abs_err <= opt.logit_tol &&
 				  r->router_agree == r->router_total &&
@@ -432,6 +458,8 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 		R->mean_cos /= R->positions;
 		R->mean_kl /= R->positions;
 	}
+	if (R->routed_same)
+		R->routed_same_mean_cos /= R->routed_same;
 	if (!f32 && R->positions &&
 	    (double)R->top1_agree / R->positions < opt.min_top1)
 		R->pass = false;
@@ -440,13 +468,18 @@ int splitmoe_eval(const char *model_dir, const char *ref_path,
 	R->prefill_tok_s = t_pre > 0 ? n_pre / t_pre : 0;
 	R->decode_tok_s = t_dec > 0 ? n_dec / t_dec : 0;
 	if (out) {
-		if (quant)
+		if (quant) {
 			fprintf(out, "quality (%s weights, %s compute): top-1 agreement %d/%d (%.1f%%, need %.0f%%), cosine mean %.5f (need %.4f) min %.5f, KL mean %.5f, greedy %d/%d\n",
-				sm_quant_name(opt.quant), sm_compute_name(R->compute), R->top1_agree,
+				sm_quant_name(judged), sm_compute_name(R->compute), R->top1_agree,
 				R->positions, 100.0 * R->top1_agree / R->positions,
 				100.0 * opt.min_top1, R->mean_cos, opt.min_mean_cos, R->min_cos,
 				R->mean_kl, R->greedy_agree, R->greedy_n);
-		else if (f32)
+			fprintf(out, "routing: %d/%d positions routed as the reference in every layer (the same experts, weights within %.2f): top-1 agreement %d/%d (%.1f%%), cosine mean %.5f\n",
+				R->routed_same, R->positions, EVAL_ROUTE_WEIGHT_TOL,
+				R->routed_same_top1, R->routed_same,
+				100.0 * R->routed_same_top1 / (R->routed_same ? R->routed_same : 1),
+				R->routed_same_mean_cos);
+		} else if (f32)
 			fprintf(out, "criteria (f32): logits within %.1e, router top-2 and greedy ids equal, tokenizer ids equal\n",
 				opt.logit_tol);
 		else
@@ -464,6 +497,8 @@ done_session:
 	free(b.experts);
 	free(b.ref_row);
 	free(b.ref_router);
+	free(b.weights);
+	free(b.same);
 	phimoe_session_destroy(s);
 done_cases:
 	for (int i = 0; i < EVAL_MAX_CASES && i < R->n_cases; i++)

@@ -53,8 +53,14 @@ struct eval_case_result {
 	int greedy_agree, greedy_n;	/* leading greedy ids equal */
 	double sum_cos;			/* over positions */
 	double sum_kl;			/* KL(reference || ours) of the softmaxes */
+	/* positions routed as the reference in every layer: the same two
+	 * experts, each weight within EVAL_ROUTE_WEIGHT_TOL (the sparsemixer's
+	 * choice and weights are discontinuous); their top-1 and cosine */
+	int routed_same, routed_same_top1;
+	double routed_same_sum_cos;
 	bool pass;
 };
+#define EVAL_ROUTE_WEIGHT_TOL 0.05
 
 struct eval_result {
 	int n_cases;
@@ -63,6 +69,9 @@ struct eval_result {
 	int top1_agree, positions;	/* over all cases */
 	double mean_cos, min_cos, mean_kl;	/* over all positions */
 	int greedy_agree, greedy_n;
+	/* over the positions routed as the reference (eval_case_result) */
+	int routed_same, routed_same_top1;
+	double routed_same_mean_cos;
 	double prefill_tok_s, decode_tok_s;
 	bool pass;
 };

@@ -437,6 +437,20 @@ int phimoe_session_create(const struct phimoe_model *m,
 			    sm_quant_name(o->quant));
 		goto fail;
 	}
+	if (m->cfg.quant != PHIMOE_QUANT_NONE && o->quant != SM_QUANT_NONE &&
+	    (int)o->quant != (int)m->cfg.quant) {
+		rc = seterr(s, -EINVAL, "quant %s: %s holds a model quantized as %s (config.json "
+			    "%s): drop quant, or quantize its checkpoint again",
+			    sm_quant_name(o->quant), m->dir, phimoe_quant_name(m->cfg.quant),
+			    PHIMOE_QUANT_CONFIG_KEY);
+		goto fail;
+	}
+	if (o->backend && m->cfg.quant != PHIMOE_QUANT_NONE) {
+		rc = seterr(s, -EOPNOTSUPP, "%s: a model quantized as %s runs on the CPU only "
+			    "(the Level Zero kernels have no int8 or q4 form yet)", m->dir,
+			    phimoe_quant_name(m->cfg.quant));
+		goto fail;
+	}
 	if (o->backend) {
 		s->be = o->backend;
 	} else {

@@ -17,7 +17,24 @@
 
 size_t phimoe_dtype_size(enum phimoe_dtype dt)
 {
-	return dt == PHIMOE_DTYPE_F32 ? 4 : 2;
+	switch (dt) {
+	case PHIMOE_DTYPE_F32: return 4;
+	case PHIMOE_DTYPE_F16:
+	case PHIMOE_DTYPE_BF16: return 2;
+	case PHIMOE_DTYPE_I8:
+	case PHIMOE_DTYPE_U8: return 1;
+	}
+	return 1;
+}
+
+const char *phimoe_quant_name(enum phimoe_quant q)
+{
+	switch (q) {
+	case PHIMOE_QUANT_NONE: return "none";
+	case PHIMOE_QUANT_INT8: return "int8";
+	case PHIMOE_QUANT_Q4: return "q4";
+	}
+	return NULL;
 }
 
 const char *phimoe_dtype_name(enum phimoe_dtype dt)
@@ -26,6 +43,8 @@ const char *phimoe_dtype_name(enum phimoe_dtype dt)
 	case PHIMOE_DTYPE_F32: return "f32";
 	case PHIMOE_DTYPE_F16: return "f16";
 	case PHIMOE_DTYPE_BF16: return "bf16";
+	case PHIMOE_DTYPE_I8: return "i8";
+	case PHIMOE_DTYPE_U8: return "u8";
 	}
 	return "?";
 }
@@ -66,14 +85,32 @@ float phimoe_f16_to_f32(uint16_t h)
 	return f;
 }
 
+/* Element i of a quantized weight: its code times its group's scale. */
+static float dequant(const struct phimoe_tensor *t, size_t i)
+{
+	size_t k = (size_t)t->shape[1], r = i / k, c = i % k, g = c / PHIMOE_QUANT_GROUP;
+	float s = phimoe_f16_to_f32(((const uint16_t *)t->scale)[r * (k / PHIMOE_QUANT_GROUP) + g]);
+	size_t j = c % PHIMOE_QUANT_GROUP, half = PHIMOE_QUANT_GROUP / 2;
+	uint8_t b;
+
+	if (t->quant == PHIMOE_QUANT_INT8)
+		return (float)((const int8_t *)t->data)[i] * s;
+	b = ((const uint8_t *)t->data)[r * (k / 2) + g * half + j % half];
+	return (float)((j < half ? b & 15 : b >> 4) - 8) * s;
+}
+
 float phimoe_tensor_get(const struct phimoe_tensor *t, size_t i)
 {
 	const uint16_t *h = t->data;
 
+	if (t->quant != PHIMOE_QUANT_NONE)
+		return dequant(t, i);
 	switch (t->dtype) {
 	case PHIMOE_DTYPE_F32: return ((const float *)t->data)[i];
 	case PHIMOE_DTYPE_BF16: return phimoe_bf16_to_f32(h[i]);
 	case PHIMOE_DTYPE_F16: return phimoe_f16_to_f32(h[i]);
+	case PHIMOE_DTYPE_I8: return ((const int8_t *)t->data)[i];
+	case PHIMOE_DTYPE_U8: return ((const uint8_t *)t->data)[i];
 	}
 	return NAN;
 }
@@ -95,8 +132,14 @@ void phimoe_tensor_to_f32(const struct phimoe_tensor *t, size_t start,
 	const uint16_t *h = t->data;
 	size_t i;
 
-	if (t->dtype == PHIMOE_DTYPE_F32) {
+	if (t->dtype == PHIMOE_DTYPE_F32 && t->quant == PHIMOE_QUANT_NONE) {
 		memcpy(dst, (const float *)t->data + start, n * sizeof(float));
+		return;
+	}
+	if (t->quant != PHIMOE_QUANT_NONE || t->dtype == PHIMOE_DTYPE_I8 ||
+	    t->dtype == PHIMOE_DTYPE_U8) {
+		for (i = 0; i < n; i++)
+			dst[i] = phimoe_tensor_get(t, start + i);
 		return;
 	}
 	for (i = 0; i < n; i++)
@@ -108,10 +151,82 @@ void phimoe_tensor_to_f32(const struct phimoe_tensor *t, size_t start,
 struct want {
 	const char *file;	/* for messages: checkpoint file or index */
 	enum phimoe_dtype dtype;
+	const char *config;	/* config.json's path, for the format's fields */
+	enum phimoe_quant quant;	/* the file's format (config.json) */
+	int group;
 };
 
+/* "[d0, d1]" of a tensor, for messages. */
+static const char *shape_text(const struct st_tensor *t, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < t->ndim && o + 24 < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? ", " : "",
+				      (long long)t->shape[i]);
+	return buf;
+}
+
+/*
+ * A quantized weight [d0][d1] of a quantized file: its codes t (I8
+ * [d0][d1] or U8 [d0][d1/2]) and the binary16 scales NAME_scale
+ * [d0][d1/group].
+ */
+static int bind_quant(const struct phimoe_checkpoint *ck, const struct want *w,
+		      const struct st_tensor *t, int64_t d0, int64_t d1,
+		      struct phimoe_tensor *out, char *err, size_t errlen)
+{
+	enum phimoe_dtype code = w->quant == PHIMOE_QUANT_INT8 ? PHIMOE_DTYPE_I8 : PHIMOE_DTYPE_U8;
+	int64_t cols = w->quant == PHIMOE_QUANT_INT8 ? d1 : d1 / 2;
+	const struct st_tensor *s;
+	char sname[300], got[96];
+
+	if (t->dtype != code)
+		return sm_errf(err, errlen, "%s: tensor '%s' has dtype %s but format %s (%s) stores its codes as %s",
+			    t->file, t->name, phimoe_dtype_name(t->dtype), phimoe_quant_name(w->quant),
+			    w->config, phimoe_dtype_name(code));
+	if (d1 % w->group)
+		return sm_errf(err, errlen, "%s: tensor '%s' has rows of %lld but group_size %d (%s) does not divide them",
+			    t->file, t->name, (long long)d1, w->group, w->config);
+	if (w->group != PHIMOE_QUANT_GROUP)
+		return sm_errf(err, errlen, "%s: tensor '%s': group_size %d (%s) is not supported (only %d)",
+			    t->file, t->name, w->group, w->config, PHIMOE_QUANT_GROUP);
+	if (t->ndim != 2 || t->shape[0] != d0 || t->shape[1] != cols)
+		return sm_errf(err, errlen, "%s: tensor '%s' has shape [%s] but config.json and format %s imply [%lld, %lld]",
+			    t->file, t->name, shape_text(t, got, sizeof(got)), phimoe_quant_name(w->quant),
+			    (long long)d0, (long long)cols);
+	snprintf(sname, sizeof(sname), "%s_scale", t->name);
+	s = st_find(ck, sname);
+	if (!s)
+		return sm_errf(err, errlen, "%s: missing tensor '%s' (the scales of '%s')", w->file,
+			    sname, t->name);
+	if (s->dtype != PHIMOE_DTYPE_F16)
+		return sm_errf(err, errlen, "%s: tensor '%s' has dtype %s but scales are f16",
+			    s->file, sname, phimoe_dtype_name(s->dtype));
+	if (s->ndim != 2 || s->shape[0] != d0 || s->shape[1] != d1 / w->group)
+		return sm_errf(err, errlen, "%s: tensor '%s' has shape [%s] but the scales of '%s' in groups of %d are [%lld, %lld]",
+			    s->file, sname, shape_text(s, got, sizeof(got)), t->name, w->group,
+			    (long long)d0, (long long)(d1 / w->group));
+	out->name = t->name;
+	out->dtype = t->dtype;
+	out->ndim = 2;
+	out->shape[0] = d0;
+	out->shape[1] = d1;
+	out->numel = (size_t)d0 * (size_t)d1;
+	out->nbytes = t->nbytes;
+	out->data = t->data;
+	out->quant = w->quant;
+	out->scale = s->data;
+	out->scale_nbytes = s->nbytes;
+	return 0;
+}
+
+/* quantizable: a weight that a quantized file may store quantized (the
+ * projections, experts, router, lm_head); else it keeps the checkpoint's
+ * dtype. */
 static int bind(const struct phimoe_checkpoint *ck, const struct want *w,
-		const char *name, int64_t d0, int64_t d1, bool required,
+		const char *name, int64_t d0, int64_t d1, bool required, bool quantizable,
 		struct phimoe_tensor *out, char *err, size_t errlen)
 {
 	const struct st_tensor *t = st_find(ck, name);
@@ -123,6 +238,9 @@ static int bind(const struct phimoe_checkpoint *ck, const struct want *w,
 			return 0;
 		return sm_errf(err, errlen, "%s: missing tensor '%s'", w->file, name);
 	}
+	if (quantizable && ndim == 2 && w->quant != PHIMOE_QUANT_NONE &&
+	    (t->dtype == PHIMOE_DTYPE_I8 || t->dtype == PHIMOE_DTYPE_U8))
+		return bind_quant(ck, w, t, d0, d1, out, err, errlen);
 	if (t->dtype != w->dtype)
 		return sm_errf(err, errlen, "%s: tensor '%s' has dtype %s but the checkpoint's dtype is %s",
 			    t->file, name, phimoe_dtype_name(t->dtype), phimoe_dtype_name(w->dtype));
@@ -163,7 +281,7 @@ static int bind_layer(struct phimoe_model *m, const struct want *w, int l,
 
 #define B(field, suffix, d0, d1, req) \
 	(snprintf(n, sizeof(n), "model.layers.%d.%s", l, suffix), \
-	 bind(m->ckpt, w, n, d0, d1, req, &L->field, err, errlen))
+	 bind(m->ckpt, w, n, d0, d1, req, d1 != 0, &L->field, err, errlen))
 	if (B(input_layernorm_w, "input_layernorm.weight", h, 0, true) ||
 	    B(input_layernorm_b, "input_layernorm.bias", h, 0, true) ||
 	    B(q_w, "self_attn.q_proj.weight", q, h, true) ||
@@ -214,7 +332,7 @@ int phimoe_model_load(const char *dir, struct phimoe_model *m,
 	const struct st_tensor *emb;
 	struct phimoe_config *c;
 	struct want w;
-	char where[4200];
+	char where[4200], config[4200];
 	int l;
 
 	memset(m, 0, sizeof(*m));
@@ -228,6 +346,10 @@ int phimoe_model_load(const char *dir, struct phimoe_model *m,
 	snprintf(where, sizeof(where), "%s/%s", dir,
 		 access_index(dir) ? "model.safetensors.index.json" : "model.safetensors");
 	w.file = where;
+	snprintf(config, sizeof(config), "%s/config.json", dir);
+	w.config = config;
+	w.quant = c->quant;
+	w.group = c->quant_group;
 	emb = st_find(m->ckpt, "model.embed_tokens.weight");
 	if (!emb) {
 		sm_errf(err, errlen, "%s: missing tensor 'model.embed_tokens.weight'", w.file);
@@ -249,13 +371,17 @@ int phimoe_model_load(const char *dir, struct phimoe_model *m,
 			goto bad;
 		}
 	}
+	/* a quantized file of a tied model stores lm_head.weight quantized
+	 * beside the embeddings it keeps */
 	if (bind(m->ckpt, &w, "model.embed_tokens.weight", c->vocab_size, c->hidden_size,
-		 true, &m->embed_tokens, err, errlen) ||
-	    bind(m->ckpt, &w, "model.norm.weight", c->hidden_size, 0, true, &m->norm_w, err, errlen) ||
-	    bind(m->ckpt, &w, "model.norm.bias", c->hidden_size, 0, true, &m->norm_b, err, errlen) ||
+		 true, false, &m->embed_tokens, err, errlen) ||
+	    bind(m->ckpt, &w, "model.norm.weight", c->hidden_size, 0, true, false, &m->norm_w,
+		 err, errlen) ||
+	    bind(m->ckpt, &w, "model.norm.bias", c->hidden_size, 0, true, false, &m->norm_b,
+		 err, errlen) ||
 	    bind(m->ckpt, &w, "lm_head.weight", c->vocab_size, c->hidden_size,
-		 !c->tie_word_embeddings, &m->lm_head_w, err, errlen) ||
-	    bind(m->ckpt, &w, "lm_head.bias", c->vocab_size, 0, c->lm_head_bias,
+		 !c->tie_word_embeddings, true, &m->lm_head_w, err, errlen) ||
+	    bind(m->ckpt, &w, "lm_head.bias", c->vocab_size, 0, c->lm_head_bias, false,
 		 &m->lm_head_b, err, errlen))
 		goto bad;
 	if (!m->lm_head_w.data)
@@ -290,10 +416,10 @@ static void add(struct phimoe_model_stats *s, const struct phimoe_tensor *t,
 		bool active)
 {
 	s->params += t->numel;
-	s->bytes += t->nbytes;
+	s->bytes += t->nbytes + t->scale_nbytes;
 	if (active) {
 		s->active_params_per_token += t->numel;
-		s->active_bytes_per_token += t->nbytes;
+		s->active_bytes_per_token += t->nbytes + t->scale_nbytes;
 	}
 }
 
@@ -315,7 +441,7 @@ void phimoe_model_stats(const struct phimoe_model *m,
 		add(s, &m->lm_head_w, true);
 	else {
 		s->active_params_per_token += m->lm_head_w.numel;
-		s->active_bytes_per_token += m->lm_head_w.nbytes;
+		s->active_bytes_per_token += m->lm_head_w.nbytes + m->lm_head_w.scale_nbytes;
 	}
 	add(s, &m->lm_head_b, true);
 	for (l = 0; l < c->num_hidden_layers; l++) {
@@ -333,7 +459,8 @@ void phimoe_model_stats(const struct phimoe_model *m,
 		for (e = 0; e < c->num_local_experts; e++) {
 			const struct phimoe_expert *x = &L->experts[e];
 			uint64_t np = x->w1.numel + x->w2.numel + x->w3.numel;
-			uint64_t nb = x->w1.nbytes + x->w2.nbytes + x->w3.nbytes;
+			uint64_t nb = x->w1.nbytes + x->w2.nbytes + x->w3.nbytes +
+				      x->w1.scale_nbytes + x->w2.scale_nbytes + x->w3.scale_nbytes;
 
 			s->params += np;
 			s->bytes += nb;

@@ -25,12 +25,35 @@ enum phimoe_dtype {
 	PHIMOE_DTYPE_F32 = 0,
 	PHIMOE_DTYPE_F16 = 1,
 	PHIMOE_DTYPE_BF16 = 2,
+	/* the codes of quantized weights (splitmoe quantize's files) */
+	PHIMOE_DTYPE_I8 = 3,
+	PHIMOE_DTYPE_U8 = 4,
 };
 
-/* Bytes per element of a dtype (4, 2, 2). */
+/* Bytes per element of a dtype (4, 2, 2, 1, 1). */
 size_t phimoe_dtype_size(enum phimoe_dtype dt);
-/* "f32", "f16", "bf16". */
+/* "f32", "f16", "bf16", "i8", "u8". */
 const char *phimoe_dtype_name(enum phimoe_dtype dt);
+
+/*
+ * The formats of quantized model files (splitmoe quantize; README
+ * "Quantized model files"); the values are those of enum sm_quant
+ * (quant.h). Symmetric, in groups of PHIMOE_QUANT_GROUP along the input,
+ * a binary16 scale each: int8 codes [n][k]; q4 codes two per byte
+ * [n][k/2], value j of a group in the low nibble of its byte j, value
+ * j+16 in the high one, each stored plus 8.
+ */
+enum phimoe_quant {
+	PHIMOE_QUANT_NONE = 0,
+	PHIMOE_QUANT_INT8 = 1,
+	PHIMOE_QUANT_Q4 = 2,
+};
+#define PHIMOE_QUANT_GROUP 32	/* the only group size the kernels read */
+#define PHIMOE_QUANT_CONFIG_KEY "splitmoe_quantization"	/* in config.json */
+#define PHIMOE_QUANT_VERSION 1
+
+/* "none", "int8", "q4"; NULL for anything else. */
+const char *phimoe_quant_name(enum phimoe_quant q);
 
 struct phimoe_config {
 	int vocab_size;
@@ -58,6 +81,11 @@ struct phimoe_config {
 	int eos_token_ids[PHIMOE_MAX_EOS];
 	int n_eos;
 	enum phimoe_dtype storage_dtype;	/* dtype of the checkpoint's weights */
+	/* config.json's splitmoe_quantization: the projections, experts and
+	 * lm_head are stored quantized (tensors of the other dtypes keep
+	 * storage_dtype); NONE for a plain checkpoint */
+	enum phimoe_quant quant;
+	int quant_group;		/* group_size; 0 when not quantized */
 };
 
 /*
@@ -72,6 +100,13 @@ struct phimoe_tensor {
 	size_t numel;
 	size_t nbytes;
 	const void *data;		/* into the mmap, aligned to the element */
+	/* A quantized weight (quant != NONE): dtype is that of the codes
+	 * (I8 or U8), shape the logical [n][k], numel n*k, nbytes the codes'
+	 * bytes; scale the binary16 [n][k/PHIMOE_QUANT_GROUP] scales, also
+	 * in the mapping. */
+	enum phimoe_quant quant;
+	const void *scale;
+	size_t scale_nbytes;
 };
 
 struct phimoe_expert {
@@ -121,7 +156,8 @@ int phimoe_model_load(const char *dir, struct phimoe_model *m,
 		      char *err, size_t errlen);
 void phimoe_model_free(struct phimoe_model *m);
 
-/* Element i of a tensor as float (any dtype). Slow path: tests and tools. */
+/* Element i of a tensor as float (any dtype; a quantized one
+ * dequantized). Slow path: tests and tools. */
 float phimoe_tensor_get(const struct phimoe_tensor *t, size_t i);
 /* Convert a whole tensor (or n elements from start) to float32. */
 void phimoe_tensor_to_f32(const struct phimoe_tensor *t, size_t start,

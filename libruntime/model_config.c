@@ -147,6 +147,43 @@ static int parse_storage_dtype(struct json_object *o, const char *path,
 	return 0;
 }
 
+/* splitmoe_quantization: {"format": "int8"|"q4", "group_size": N,
+ * "version": 1}, written by splitmoe quantize (absent: not quantized). */
+static int parse_quant(struct json_object *o, const char *path,
+		       struct phimoe_config *c, char *err, size_t errlen)
+{
+	struct json_object *q, *v;
+	const char *f;
+	int version;
+
+	c->quant = PHIMOE_QUANT_NONE;
+	c->quant_group = 0;
+	if (!json_object_object_get_ex(o, PHIMOE_QUANT_CONFIG_KEY, &q) ||
+	    json_object_is_type(q, json_type_null))
+		return 0;
+	if (!json_object_is_type(q, json_type_object))
+		return sm_errf(err, errlen, "%s: field \"%s\" must be an object", path,
+			    PHIMOE_QUANT_CONFIG_KEY);
+	if (!json_object_object_get_ex(q, "format", &v) || !json_object_is_type(v, json_type_string))
+		return sm_errf(err, errlen, "%s: field \"%s.format\" missing or not a string", path,
+			    PHIMOE_QUANT_CONFIG_KEY);
+	f = json_object_get_string(v);
+	if (!strcmp(f, "int8"))
+		c->quant = PHIMOE_QUANT_INT8;
+	else if (!strcmp(f, "q4"))
+		c->quant = PHIMOE_QUANT_Q4;
+	else
+		return sm_errf(err, errlen, "%s: field \"%s.format\" = \"%s\" unknown (int8 or q4)",
+			    path, PHIMOE_QUANT_CONFIG_KEY, f);
+	if (get_int(q, path, "group_size", 1, 1 << 20, false, 0, &c->quant_group, err, errlen) ||
+	    get_int(q, path, "version", 1, 1 << 20, false, 0, &version, err, errlen))
+		return -1;
+	if (version != PHIMOE_QUANT_VERSION)
+		return sm_errf(err, errlen, "%s: field \"%s.version\" = %d not supported (only %d)",
+			    path, PHIMOE_QUANT_CONFIG_KEY, version, PHIMOE_QUANT_VERSION);
+	return 0;
+}
+
 static int parse_config(struct json_object *o, const char *path,
 			struct phimoe_config *c, char *err, size_t errlen)
 {
@@ -180,7 +217,8 @@ static int parse_config(struct json_object *o, const char *path,
 	    get_int(o, path, "bos_token_id", -1, c->vocab_size - 1, true, -1, &c->bos_token_id, err, errlen) ||
 	    get_int(o, path, "pad_token_id", -1, c->vocab_size - 1, true, -1, &c->pad_token_id, err, errlen) ||
 	    get_eos(o, path, c->vocab_size, c, err, errlen) ||
-	    parse_storage_dtype(o, path, c, err, errlen))
+	    parse_storage_dtype(o, path, c, err, errlen) ||
+	    parse_quant(o, path, c, err, errlen))
 		return -1;
 	c->sliding_window = sw;
 	if (!c->head_dim) {

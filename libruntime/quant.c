@@ -3,10 +3,15 @@
 #include "quant.h"
 #include "name_table.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+static_assert((int)SM_QUANT_INT8 == (int)PHIMOE_QUANT_INT8 &&
+	      (int)SM_QUANT_Q4 == (int)PHIMOE_QUANT_Q4, "one numbering of formats");
+static_assert(SM_Q4_GROUP == PHIMOE_QUANT_GROUP, "files hold the kernels' groups");
 
 static const char *const quant_names[] = {
 	[SM_QUANT_NONE] = "none", [SM_QUANT_INT8] = "int8", [SM_QUANT_Q4] = "q4",
@@ -63,32 +68,11 @@ static uint16_t f32_to_f16(float f)
 	return (uint16_t)(sign | h);
 }
 
-int sm_qweight_make(const struct phimoe_tensor *t, enum sm_quant q, struct sm_qweight *out)
+/* Row r of t into out's codes and scales. */
+static void quantize_row(const struct phimoe_tensor *t, enum sm_quant q, int r, int k,
+			 float *row, struct sm_qweight *out)
 {
-	int n, k;
-	float *row;
-
-	memset(out, 0, sizeof(*out));
-	if (!t->data || t->ndim != 2 || (q != SM_QUANT_INT8 && q != SM_QUANT_Q4))
-		return -EINVAL;
-	n = (int)t->shape[0];
-	k = (int)t->shape[1];
-	if (n < 1 || k < 1 || !sm_quant_fits(q, k))
-		return -EINVAL;
-	out->n = n;
-	out->k = k;
-	out->kind = q == SM_QUANT_INT8 ? SM_GEMV_Q8 : SM_GEMV_Q4;
-	out->q = malloc(q == SM_QUANT_INT8 ? (size_t)n * k : (size_t)n * k / 2);
-	out->scale = malloc(sizeof(uint16_t) * (size_t)n * (k / SM_Q4_GROUP));
-	out->bytes = (q == SM_QUANT_INT8 ? (size_t)n * k : (size_t)n * k / 2) +
-		     sizeof(uint16_t) * (size_t)n * (k / SM_Q4_GROUP);
-	row = malloc(sizeof(float) * k);
-	if (!out->q || !out->scale || !row) {
-		free(row);
-		sm_qweight_free(out);
-		return -ENOMEM;
-	}
-	for (int r = 0; r < n; r++) {
+	{
 		phimoe_tensor_to_f32(t, (size_t)r * k, (size_t)k, row);
 		uint16_t *sc = (uint16_t *)out->scale + (size_t)r * (k / SM_Q4_GROUP);
 
@@ -122,15 +106,73 @@ int sm_qweight_make(const struct phimoe_tensor *t, enum sm_quant q, struct sm_qw
 			}
 		}
 	}
-	free(row);
+}
+
+int sm_qweight_make(const struct phimoe_tensor *t, enum sm_quant q, struct sm_qweight *out)
+{
+	int n, k, nomem = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!t->data || t->ndim != 2 || (q != SM_QUANT_INT8 && q != SM_QUANT_Q4))
+		return -EINVAL;
+	n = (int)t->shape[0];
+	k = (int)t->shape[1];
+	if (n < 1 || k < 1 || !sm_quant_fits(q, k))
+		return -EINVAL;
+	out->n = n;
+	out->k = k;
+	out->kind = q == SM_QUANT_INT8 ? SM_GEMV_Q8 : SM_GEMV_Q4;
+	out->q = malloc(q == SM_QUANT_INT8 ? (size_t)n * k : (size_t)n * k / 2);
+	out->scale = malloc(sizeof(uint16_t) * (size_t)n * (k / SM_Q4_GROUP));
+	out->bytes = (q == SM_QUANT_INT8 ? (size_t)n * k : (size_t)n * k / 2) +
+		     sizeof(uint16_t) * (size_t)n * (k / SM_Q4_GROUP);
+	if (!out->q || !out->scale) {
+		sm_qweight_free(out);
+		return -ENOMEM;
+	}
+	/* rows are independent: the same codes on any number of threads */
+#pragma omp parallel if ((size_t)n * k >= (1u << 20)) reduction(|:nomem)
+	{
+		float *row = malloc(sizeof(float) * (size_t)k);
+
+		nomem = !row;
+#pragma omp for schedule(static)
+		for (int r = 0; r < n; r++)
+			if (row)
+				quantize_row(t, q, r, k, row, out);
+		free(row);
+	}
+	if (nomem) {
+		sm_qweight_free(out);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 void sm_qweight_free(struct sm_qweight *w)
 {
-	free(w->q);
-	free(w->scale);
+	if (!w->mapped) {
+		free(w->q);
+		free(w->scale);
+	}
 	memset(w, 0, sizeof(*w));
+}
+
+int sm_qweight_view(const struct phimoe_tensor *t, struct sm_qweight *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!t->data || !t->scale || t->ndim != 2 ||
+	    (t->quant != PHIMOE_QUANT_INT8 && t->quant != PHIMOE_QUANT_Q4) ||
+	    t->shape[1] % SM_Q4_GROUP)
+		return -EINVAL;
+	out->kind = t->quant == PHIMOE_QUANT_INT8 ? SM_GEMV_Q8 : SM_GEMV_Q4;
+	out->n = (int)t->shape[0];
+	out->k = (int)t->shape[1];
+	out->q = (void *)t->data;	/* read-only mapping: the kernels only read */
+	out->scale = (void *)t->scale;
+	out->bytes = t->nbytes + t->scale_nbytes;
+	out->mapped = true;
+	return 0;
 }
 
 void sm_qweight_gemv(const struct sm_qweight *w, const float *bias, struct sm_gemv *g)

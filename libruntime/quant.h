@@ -11,12 +11,14 @@
 #define SPLITMOE_QUANT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cpu_gemv.h"
 #include "model.h"
 
-/* What --quant / YAML quant name: the checkpoint's own precision, int8, q4. */
+/* What --quant / YAML quant name: the checkpoint's own precision, int8, q4
+ * (the values of model.h's enum phimoe_quant, the formats of files). */
 enum sm_quant {
 	SM_QUANT_NONE = 0,
 	SM_QUANT_INT8,
@@ -34,6 +36,8 @@ struct sm_qweight {
 	void *q;			/* int8 [n][k] or nibbles [n][k / 2] */
 	void *scale;			/* binary16 [n][k / group] */
 	size_t bytes;			/* q and scale */
+	/* q and scale point into a quantized file's mapping (not ours) */
+	bool mapped;
 };
 
 /* Whether q can take a [n][k] tensor (k a multiple of the group). */
@@ -45,6 +49,10 @@ int sm_quant_fits(enum sm_quant q, int k);
  */
 int sm_qweight_make(const struct phimoe_tensor *t, enum sm_quant q, struct sm_qweight *out);
 void sm_qweight_free(struct sm_qweight *w);
+
+/* The quantized tensor t of a quantized file (t->quant set), in place:
+ * *out points into the mapping, no copy. 0, or -EINVAL. */
+int sm_qweight_view(const struct phimoe_tensor *t, struct sm_qweight *out);
 
 /* The product of w for cpu_gemv (inputs filled per call). */
 void sm_qweight_gemv(const struct sm_qweight *w, const float *bias, struct sm_gemv *g);

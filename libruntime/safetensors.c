@@ -44,6 +44,10 @@ static int parse_dtype(const char *s, enum phimoe_dtype *dt)
 		*dt = PHIMOE_DTYPE_F16;
 	else if (!strcmp(s, "F32"))
 		*dt = PHIMOE_DTYPE_F32;
+	else if (!strcmp(s, "I8"))
+		*dt = PHIMOE_DTYPE_I8;
+	else if (!strcmp(s, "U8"))
+		*dt = PHIMOE_DTYPE_U8;
 	else
 		return -1;
 	return 0;
@@ -119,7 +123,7 @@ static int parse_entry(struct phimoe_checkpoint *c, struct st_file *f,
 		return sm_errf(err, errlen, "%s: tensor '%s': malformed header entry",
 			    f->path, name);
 	if (parse_dtype(json_object_get_string(jd), &t.dtype))
-		return sm_errf(err, errlen, "%s: tensor '%s': unsupported dtype %s (want BF16, F16 or F32)",
+		return sm_errf(err, errlen, "%s: tensor '%s': unsupported dtype %s (want BF16, F16, F32, or I8/U8 codes)",
 			    f->path, name, json_object_get_string(jd));
 	n = json_object_array_length(js);
 	if (n > ST_MAX_DIMS)

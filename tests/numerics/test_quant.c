@@ -38,6 +38,9 @@ static void report(const char *dir, enum sm_quant q, const struct eval_result *r
 	       dir, sm_quant_name(q), r->top1_agree, r->positions,
 	       100.0 * r->top1_agree / (r->positions ? r->positions : 1), r->mean_cos, r->min_cos,
 	       r->mean_kl, r->greedy_agree, r->greedy_n);
+	printf("# %s %s: %d/%d positions routed as the reference (top-1 %d, cosine mean %.5f)\n",
+	       dir, sm_quant_name(q), r->routed_same, r->positions, r->routed_same_top1,
+	       r->routed_same_mean_cos);
 }
 
 static void test_fixture_c(void **st)

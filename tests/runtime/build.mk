@@ -33,7 +33,7 @@ CHECK_SUITES += runtime
 # files; FUZZ_SECONDS per run (default 120).
 FUZZ_SECONDS ?= 120
 RT_FUZZ_SRCS := tests/runtime/fuzz_safetensors.c libruntime/safetensors.c libruntime/model.c \
-	libruntime/model_config.c libruntime/config_yaml.c libruntime/errbuf.c
+	libruntime/model_config.c libruntime/config_yaml.c libruntime/errbuf.c libruntime/json_file.c
 build/runtime/fuzz_safetensors: $(RT_FUZZ_SRCS) libruntime/safetensors.h libruntime/config_yaml.h
 	@mkdir -p $(@D)
 	$(CLANG) $(CPPFLAGS) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(RT_FUZZ_SRCS) \
@@ -49,3 +49,20 @@ fuzz-runtime: build/runtime/fuzz_safetensors $(RT_VARIANTS)/cases.tsv
 	build/runtime/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		-rss_limit_mb=1024 -artifact_prefix=build/runtime/ build/runtime/fuzz-corpus
 FUZZ_TARGETS += fuzz-runtime
+
+# Quantized model files: splitmoe quantize on fixtures A and C, the files'
+# logits against --quant at load, run/info/eval on them, every bad variant
+# of make_bad_qfiles.py, interruption (quant_files.sh, TAP); then the
+# library's view of fixture A's files (test_qfiles, cmocka).
+QF_FIXTURE_C := ../shared/fixtures/phimoe-tiny-c
+QF_WORK := build/runtime/qfiles
+
+.PHONY: check-quant-files
+check-quant-files: build/runtime/test_qfiles build/splitmoe-asan build/splitmoe \
+		$(RT_VARIANTS)/cases.tsv
+	@export CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1; rc=0; \
+	tests/runtime/quant_files.sh build/splitmoe-asan build/splitmoe $(RT_FIXTURE) \
+		$(QF_FIXTURE_C) $(QF_WORK) $(RT_VARIANTS) || rc=1; \
+	build/runtime/test_qfiles $(RT_FIXTURE) $(QF_WORK) || rc=1; \
+	exit $$rc
+CHECK_SUITES += quant-files

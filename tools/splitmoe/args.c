@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "synth.h"
+#include "quantize.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -34,6 +35,7 @@ enum {
 	O_SEED, O_DTYPE, O_PRINT_IDS, O_OUT, O_TEXT, O_REF, O_THREADS, O_ARB, O_DEVICE,
 	O_WEIGHTS, O_QUANT, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW, O_SHAPE, O_LAYERS,
 	O_PARALLEL, O_HOST, O_PORT, O_QUEUE,
+	O_TYPE, O_TENSORS,
 };
 
 static const struct option longopts[] = {
@@ -67,6 +69,8 @@ static const struct option longopts[] = {
 	{ "host", required_argument, NULL, O_HOST },
 	{ "port", required_argument, NULL, O_PORT },
 	{ "queue", required_argument, NULL, O_QUEUE },
+	{ "type", required_argument, NULL, O_TYPE },
+	{ "tensors", required_argument, NULL, O_TENSORS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -92,6 +96,7 @@ static const struct {
 		     O_THREADS, O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
 	{ "chat", { O_MODEL, O_CONFIG, 'n', O_TEMP, O_TOPK, O_TOPP, O_SEED, O_DTYPE, O_THREADS,
 		    O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
+	{ "quantize", { O_MODEL, O_CONFIG, O_OUT, O_TYPE, O_TENSORS, O_THREADS } },
 };
 
 static const char *flag_name(int c)
@@ -237,6 +242,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	o->host = "127.0.0.1";
 	o->port = 8080;
 	o->queue = 64;
+	o->quant_tensors = QZ_DEFAULT;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":n:p:d:t:r:b:", longopts, NULL)) != -1) {
@@ -333,6 +339,23 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			if (synth_shape_parse(optarg, &o->shape)) {
 				cli_err("--shape: unknown shape '%s' (want %s)", optarg,
 					synth_shape_names());
+				return -1;
+			}
+			break;
+		case O_TYPE: {
+			enum sm_quant q;
+
+			if (sm_quant_parse(optarg, &q) || q == SM_QUANT_NONE) {
+				cli_err("%s: --type %s: want int8 or q4", o->cmd, optarg);
+				return -1;
+			}
+			o->quant_type = (int)q;
+			break;
+		}
+		case O_TENSORS:
+			if (qz_classes_parse(optarg, &o->quant_tensors) || !o->quant_tensors) {
+				cli_err("%s: --tensors %s: want a comma list of attention, experts, "
+					"lm_head, router", o->cmd, optarg);
 				return -1;
 			}
 			break;

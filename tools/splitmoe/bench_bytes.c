@@ -10,9 +10,12 @@ static double numel(const struct phimoe_tensor *t)
 	return t->data ? (double)t->numel : 0.0;
 }
 
-/* Bytes per weight of a [n][k] projection as the CPU reads it. */
+/* Bytes per weight of a [n][k] projection as the CPU reads it: a
+ * quantized file's codes and scales in place, or --quant's copy. */
 static double weight_size(const struct phimoe_tensor *t, double es, enum sm_quant q)
 {
+	if (t->data && t->quant != PHIMOE_QUANT_NONE)
+		return (t->quant == PHIMOE_QUANT_INT8 ? 1.0 : 0.5) + 2.0 / SM_Q4_GROUP;
 	if (q == SM_QUANT_NONE || !t->data || t->ndim != 2 || !sm_quant_fits(q, (int)t->shape[1]))
 		return es;
 	return (q == SM_QUANT_INT8 ? 1.0 : 0.5) + 2.0 / SM_Q4_GROUP;
@@ -31,7 +34,6 @@ void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, enum sm_q
 		const struct phimoe_tensor *t[] = {
 			&L->input_layernorm_w, &L->input_layernorm_b, &L->q_b, &L->k_b, &L->v_b,
 			&L->o_b, &L->post_attention_layernorm_w, &L->post_attention_layernorm_b,
-			&L->router_w,
 		};
 		const struct phimoe_tensor *w[] = { &L->q_w, &L->k_w, &L->v_w, &L->o_w };
 		size_t i;
@@ -40,6 +42,8 @@ void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, enum sm_q
 			dense += numel(t[i]) * es;
 		for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
 			dense += numel(w[i]) * weight_size(w[i], es, q);
+		/* --quant never quantizes the router; a file may hold it quantized */
+		dense += numel(&L->router_w) * weight_size(&L->router_w, es, SM_QUANT_NONE);
 	}
 	b->head = (numel(&m->norm_w) + numel(&m->norm_b) + numel(&m->lm_head_b)) * es +
 		  numel(&m->lm_head_w) * weight_size(&m->lm_head_w, es, q);

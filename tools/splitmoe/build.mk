@@ -15,8 +15,8 @@ build/splitmoe-asan: $(SPLITMOE_ASAN_OBJS) $(RUNTIME_ASAN_LIB)
 
 ALL_TARGETS += build/splitmoe
 
-# bench's bandwidth kernel and synth's generator run on OpenMP threads.
-SPLITMOE_OMP := membw synth_fill
+# bench's bandwidth kernel, synth's generator and quantize run on OpenMP threads.
+SPLITMOE_OMP := membw synth_fill cmd_quantize
 $(foreach f,$(SPLITMOE_OMP),build/obj/tools/splitmoe/$(f).o build/asan/tools/splitmoe/$(f).o): \
 	CFLAGS += -fopenmp
 # synth carries the fixture's tokenizer files in the binary (.incbin).

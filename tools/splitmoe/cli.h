@@ -55,6 +55,9 @@ struct cli_opts {
 	/* synth */
 	const struct synth_shape *shape;	/* --shape */
 	int layers;			/* --layers; 0: the shape's */
+	/* quantize */
+	int quant_type;			/* --type: enum sm_quant; 0: not given */
+	unsigned quant_tensors;		/* --tensors: QZ_* of quantize.h */
 };
 
 /* Parse argv after the subcommand. 0, or -1 after printing one error. */
@@ -75,6 +78,7 @@ int cmd_bench(struct cli_opts *o);
 int cmd_synth(struct cli_opts *o);
 int cmd_serve(struct cli_opts *o);
 int cmd_chat(struct cli_opts *o);
+int cmd_quantize(struct cli_opts *o);
 
 /* One line "resident memory (WHEN): ... MB" on out. */
 void cli_report_memory(FILE *out, const char *when);

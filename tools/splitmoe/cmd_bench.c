@@ -257,6 +257,8 @@ static const char *weights_in_effect(const struct cli_ctx *c, const struct cli_o
 	}
 	if (strcmp(o->cfg.quant, "none"))
 		return o->cfg.quant;	/* the CPU's int8 or q4 copy */
+	if (c->m.cfg.quant != PHIMOE_QUANT_NONE)
+		return phimoe_quant_name(c->m.cfg.quant);	/* a quantized file's, in place */
 	if (mapped && packed)
 		return "mixed";
 	if (mapped)
@@ -758,6 +760,7 @@ int cmd_bench(struct cli_opts *o)
 
 		sm_quant_parse(o->cfg.quant, &quant);	/* checked by the session */
 		bench_bytes_init(&c.m, phimoe_session_compute(c.s), quant, &bytes);
+		cli_report_format(stderr, &c.m, phimoe_session_compute(c.s), quant);
 		wlines[ti] = weights_line(&c);
 		rep.n_sessions = ti + 1;
 		for (i = 0; i < ntests; i++) {

@@ -70,8 +70,9 @@ static void print_arbiter(struct cli_opts *o)
 }
 
 /* What run will do with the weights on the CPU (backend.h's layouts). */
-static void print_layout(const struct cli_opts *o, enum phimoe_dtype storage)
+static void print_layout(const struct cli_opts *o, const struct phimoe_config *k)
 {
+	enum phimoe_dtype storage = k->storage_dtype;
 	enum sm_compute cmp;
 	enum sm_weights_layout w;
 	enum phimoe_dtype cdt;
@@ -81,6 +82,9 @@ static void print_layout(const struct cli_opts *o, enum phimoe_dtype storage)
 	if (cmp == SM_COMPUTE_AUTO)
 		cmp = sm_compute_default();
 	cdt = cmp == SM_COMPUTE_BF16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32;
+	if (k->quant != PHIMOE_QUANT_NONE)
+		printf("  cpu: the %s weights read in place from the mapping, no copy; the others "
+		       "as weights %s says\n", phimoe_quant_name(k->quant), o->cfg.weights);
 	printf("  cpu weights %s, compute %s: %s\n", o->cfg.weights, sm_compute_name(cmp),
 	       w == SM_WEIGHTS_PACKED ? "packed, a copy in oneDNN's preferred layout" :
 	       cdt == storage ? "read in place from the mapping, no copy" :
@@ -92,6 +96,8 @@ static void print_model(const struct cli_opts *o, struct cli_ctx *c)
 {
 	const struct phimoe_config *k = &c->m.cfg;
 	struct phimoe_model_stats s;
+	enum sm_compute cmp;
+	enum sm_quant q;
 
 	phimoe_model_stats(&c->m, &s);
 	printf("model: %s\n", c->m.dir);
@@ -102,11 +108,20 @@ static void print_model(const struct cli_opts *o, struct cli_ctx *c)
 	       k->max_position_embeddings);
 	printf("  parameters: %llu (%.2f M; experts %.2f M)\n", (unsigned long long)s.params,
 	       s.params / 1e6, s.expert_params / 1e6);
-	printf("  weights: %.2f MB as %s, mapped from the checkpoint\n", s.bytes / 1e6,
-	       phimoe_dtype_name(k->storage_dtype));
-	print_layout(o, k->storage_dtype);
-	printf("  active per token: %llu parameters, %.2f MB\n",
+	if (k->quant != PHIMOE_QUANT_NONE)
+		printf("  weights: %.2f MB, %s quantized in groups of %d (the rest %s), mapped from "
+		       "the file\n", s.bytes / 1e6, phimoe_quant_name(k->quant), k->quant_group,
+		       phimoe_dtype_name(k->storage_dtype));
+	else
+		printf("  weights: %.2f MB as %s, mapped from the checkpoint\n", s.bytes / 1e6,
+		       phimoe_dtype_name(k->storage_dtype));
+	print_layout(o, k);
+	printf("  active per token: %llu parameters, %.2f MB as stored\n",
 	       (unsigned long long)s.active_params_per_token, s.active_bytes_per_token / 1e6);
+	if (!sm_compute_parse(o->cfg.dtype, &cmp) && !sm_quant_parse(o->cfg.quant, &q)) {
+		printf("  ");
+		cli_report_format(stdout, &c->m, cmp, q);
+	}
 }
 
 int cmd_info(struct cli_opts *o)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * splitmoe: run a PhiMoE model on the CPU, gated by the bwarb arbiter.
- * Subcommands: run, logits, tokenize, eval, info, bench, synth, serve, chat.
+ * Subcommands: run, logits, tokenize, eval, info, bench, synth, quantize,
+ * serve, chat.
  */
 #include "cli.h"
 
@@ -35,6 +36,10 @@ static void usage(FILE *f)
 	      "      GET /v1/models, /health, /metrics (see README.md)\n"
 	      "  splitmoe chat --model DIR [-n 256] [--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
 	      "      conversation in the terminal: /reset, /exit, Ctrl-C stops a reply, Ctrl-D leaves\n"
+	      "  splitmoe quantize --model DIR --out DIR2 --type int8|q4\n"
+	      "               [--tensors attention,experts,lm_head,router] [--threads N]\n"
+	      "      a model directory of quantized weights (README: Quantized model\n"
+	      "      files), loaded mapped by every command; DIR2 must not exist or be empty\n"
 	      "every subcommand also takes --config FILE (YAML; flags override it),\n"
 	      "and those that compute --threads N, --arbiter auto|kernel|process|off\n"
 	      "and --device cpu|gpu|split (bench: -t 16,8 in place of --threads)\n",
@@ -49,7 +54,8 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "run", cmd_run }, { "logits", cmd_logits }, { "tokenize", cmd_tokenize },
 		{ "eval", cmd_eval }, { "info", cmd_info }, { "bench", cmd_bench },
-		{ "synth", cmd_synth }, { "serve", cmd_serve }, { "chat", cmd_chat },
+		{ "synth", cmd_synth }, { "quantize", cmd_quantize }, { "serve", cmd_serve },
+		{ "chat", cmd_chat },
 	};
 	struct cli_opts o;
 	size_t i;

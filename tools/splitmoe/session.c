@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Set-up shared by run, logits, eval and info. */
 #include "session.h"
+#include "bench.h"
 #include "arbiter.h"
 #include "inference.h"
 #include "ze_backend.h"
@@ -49,6 +50,12 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	if (so.quant != SM_QUANT_NONE && strcmp(o->cfg.device, "cpu")) {
 		cli_err("--quant %s runs on the CPU only: the Level Zero kernels have no int8 or "
 			"q4 form yet (use --device cpu)", o->cfg.quant);
+		return -1;
+	}
+	if (c->m.cfg.quant != PHIMOE_QUANT_NONE && strcmp(o->cfg.device, "cpu")) {
+		cli_err("%s: a model quantized as %s runs on the CPU only: the Level Zero kernels "
+			"have no int8 or q4 form yet (use --device cpu)", o->cfg.model,
+			phimoe_quant_name(c->m.cfg.quant));
 		return -1;
 	}
 	ao.dev_path = o->cfg.arbiter_dev;
@@ -148,6 +155,32 @@ void cli_report_weights(FILE *out, const struct cli_ctx *c)
 		c->weights_name ? c->weights_name : "auto",
 		c->quant_name && strcmp(c->quant_name, "none") ? ", quant " : "",
 		c->quant_name && strcmp(c->quant_name, "none") ? c->quant_name : "");
+}
+
+void cli_report_format(FILE *out, const struct phimoe_model *m, enum sm_compute compute,
+		       enum sm_quant quant)
+{
+	const struct phimoe_config *k = &m->cfg;
+	struct bench_bytes b;
+	char what[160];
+
+	if (compute == SM_COMPUTE_AUTO)
+		compute = sm_compute_default();
+	if (k->quant != PHIMOE_QUANT_NONE)
+		snprintf(what, sizeof(what), "%s file (groups of %d, f16 scales), read in place; "
+			 "other weights %s, compute %s", phimoe_quant_name(k->quant), k->quant_group,
+			 phimoe_dtype_name(k->storage_dtype), sm_compute_name(compute));
+	else if (quant != SM_QUANT_NONE)
+		snprintf(what, sizeof(what), "%s, quantized at load from %s (groups of %d, f16 "
+			 "scales); compute %s", sm_quant_name(quant),
+			 phimoe_dtype_name(k->storage_dtype), SM_Q4_GROUP, sm_compute_name(compute));
+	else
+		snprintf(what, sizeof(what), "%s checkpoint, compute %s",
+			 phimoe_dtype_name(k->storage_dtype), sm_compute_name(compute));
+	bench_bytes_init(m, compute, quant, &b);
+	fprintf(out, "format: %s; weights read per decoded token %.2f MB (%d of %d experts per "
+		"layer)\n", what, bench_bytes_decode(&b) / 1e6, k->num_experts_per_tok,
+		k->num_local_experts);
 }
 
 static void report_client(FILE *out, const char *kind, const char *client,

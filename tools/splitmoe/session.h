@@ -8,6 +8,7 @@
 #include "tokenizer.h"
 #include "device_setup.h"
 #include "inference.h"
+#include "quant.h"
 
 struct phimoe_session;
 struct sm_arbiter;
@@ -34,6 +35,12 @@ void cli_close(struct cli_ctx *c);
 /* One line: the weight bytes each device's backend holds for the session,
  * and how many of them both devices read from one copy. */
 void cli_report_weights(FILE *out, const struct cli_ctx *c);
+/* One line: the format the CPU runs (a quantized file's, --quant's copy,
+ * or the checkpoint's dtype as compute type) and the weight bytes one
+ * decoded token reads (bench.h's count: top-k experts per layer, one
+ * embedding row). */
+void cli_report_format(FILE *out, const struct phimoe_model *m, enum sm_compute compute,
+		       enum sm_quant quant);
 /* After the work: one line per arbiter client (cpu, and gpu for --device
  * gpu|split): acquires, completes, bytes granted, time waiting. */
 void cli_report_arbiter(FILE *out, const struct cli_ctx *c);
