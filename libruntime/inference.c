@@ -7,6 +7,7 @@
 #include "inference.h"
 #include "arbiter.h"
 #include "backend.h"
+#include "cpu_isa.h"
 #include "cpu_math.h"
 #include "dnnl_matmul.h"
 #include "model.h"
@@ -108,6 +109,15 @@ int sm_compute_parse(const char *str, enum sm_compute *out)
 enum sm_compute sm_compute_default(void)
 {
 	return dmm_cpu_has_bf16() ? SM_COMPUTE_BF16 : SM_COMPUTE_F32;
+}
+
+enum sm_quant sm_quant_default(enum phimoe_dtype storage)
+{
+	bool floats = storage == PHIMOE_DTYPE_BF16 || storage == PHIMOE_DTYPE_F16 ||
+		      storage == PHIMOE_DTYPE_F32;
+	bool bf16_cpu = dmm_cpu_has_bf16() && sm_isa_active() >= SM_ISA_AVX512;
+
+	return floats && !bf16_cpu ? SM_QUANT_INT8 : SM_QUANT_NONE;
 }
 
 static void *balloc(struct phimoe_session *s, size_t bytes)
