@@ -265,7 +265,8 @@ static void cpu_free(struct sm_backend *be, void *p)
 static int xq_buffer(struct sm_backend *be, int k)
 {
 	struct cpu_be *c = cpu(be);
-	size_t bytes = (size_t)c->max_rows * sm_qact_row_bytes(k);
+	/* rows of hi and lo where xq_fine */
+	size_t bytes = (size_t)2 * c->max_rows * sm_qact_row_bytes(k);
 
 	if (bytes <= c->xq_bytes)
 		return 0;
@@ -317,6 +318,8 @@ static int linear_quantize(struct sm_backend *be, const struct sm_linear_desc *d
 			phimoe_tensor_to_f32(&d->b[i], 0, (size_t)t->shape[0], l->qbias[i]);
 		}
 		sm_qweight_gemv(&l->qw[i], l->qbias[i], &l->g[i]);
+		/* int8 only: q4's own error dwarfs the activations' (README) */
+		l->g[i].xq_fine = d->fine_input && qi == SM_QUANT_INT8;
 		l->col[i] = i ? l->col[i - 1] + (int)d->w[i - 1].shape[0] : 0;
 		l->packed += l->qw[i].bytes;
 		phimoe_tensor_release(t);
@@ -731,7 +734,8 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 			up[nup].ldx = e[i]->hidden;
 			up[nup].y = hrow[i] + (size_t)u * inter;
 			up[nup].ldy = 2 * inter;
-			up[nup].xq = (char *)c->xq + (size_t)rows * sm_qact_row_bytes(up[nup].k);
+			up[nup].xq = (char *)c->xq + (size_t)rows * (up[nup].xq_fine ? 2 : 1) *
+					     sm_qact_row_bytes(up[nup].k);
 			nup++;
 		}
 		down[i] = e[i]->down;
@@ -742,7 +746,8 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 		down[i].y = y[i];
 		down[i].ldy = e[i]->hidden;
 		/* the up products' activations are spent by then */
-		down[i].xq = (char *)c->xq + (size_t)rows * sm_qact_row_bytes(down[i].k);
+		down[i].xq = (char *)c->xq + (size_t)rows * (down[i].xq_fine ? 2 : 1) *
+			     sm_qact_row_bytes(down[i].k);
 		rows += m[i];
 	}
 	qup = sm_gemv_any_quantized(up, nup);
@@ -779,10 +784,7 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 				cm_silu_gate(hrow[i] + (size_t)j * 2 * inter, 1, inter,
 					     grow[i] + (size_t)j * inter);
 				if (down[i].quant != SM_GEMV_PLAIN)
-					sm_qact_quantize(grow[i] + (size_t)j * inter, inter, 0,
-							 inter / SM_Q4_GROUP,
-							 (char *)down[i].xq +
-							 (size_t)j * sm_qact_row_bytes(inter));
+					sm_gemv_quantize_row(&down[i], j, 0, inter / SM_Q4_GROUP);
 			}
 		}
 #pragma omp barrier

@@ -328,7 +328,7 @@ static bool xq_first(const struct sm_gemv *g, int j)
 	if (g[j].quant == SM_GEMV_PLAIN)
 		return false;
 	for (int p = 0; p < j; p++)
-		if (g[p].quant != SM_GEMV_PLAIN && g[p].xq == g[j].xq)
+		if (g[p].quant != SM_GEMV_PLAIN && g[p].xq == g[j].xq && g[p].xq_fine == g[j].xq_fine)
 			return false;
 	return true;
 }
@@ -345,23 +345,31 @@ void sm_gemv_quantize_part(const struct sm_gemv *g, int ng, int tid, int nth)
 	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
 	for (int j = 0; j < ng && u < b; j++) {
 		int groups, units;
-		size_t rowb;
 
 		if (!xq_first(g, j))
 			continue;
 		groups = g[j].k / SM_Q4_GROUP;
 		units = (groups + QACT_UNIT_GROUPS - 1) / QACT_UNIT_GROUPS;
-		rowb = sm_qact_row_bytes(g[j].k);
 		for (int i = 0; i < g[j].m; i++)
 			for (int c = 0; c < units; c++, u++) {
 				int g0 = c * QACT_UNIT_GROUPS;
 				int g1 = g0 + QACT_UNIT_GROUPS < groups ? g0 + QACT_UNIT_GROUPS : groups;
 
 				if (u >= a && u < b)
-					sm_qact_quantize(g[j].x + (size_t)i * g[j].ldx, g[j].k, g0, g1,
-							 (char *)g[j].xq + (size_t)i * rowb);
+					sm_gemv_quantize_row(&g[j], i, g0, g1);
 			}
 	}
+}
+
+void sm_gemv_quantize_row(const struct sm_gemv *g, int i, int g0, int g1)
+{
+	size_t rowb = sm_qact_row_bytes(g->k);
+	const float *x = g->x + (size_t)i * g->ldx;
+
+	if (g->xq_fine)
+		sm_qact_quantize_fine(x, g->k, g0, g1, (char *)g->xq + (size_t)2 * i * rowb);
+	else
+		sm_qact_quantize(x, g->k, g0, g1, (char *)g->xq + (size_t)i * rowb);
 }
 
 void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)

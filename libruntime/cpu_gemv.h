@@ -51,9 +51,14 @@ struct sm_gemv {
 	float *y;			/* m rows, ldy floats apart */
 	int ldy;
 	/* Quantized: the caller's buffer of m * sm_qact_row_bytes(k) bytes
-	 * for x quantized to int8 (cpu_qgemm.h), filled by
-	 * sm_gemv_quantize_part; products that share x may share it. */
+	 * (twice that when xq_fine) for x quantized to int8 (cpu_qgemm.h),
+	 * filled by sm_gemv_quantize_part; products that share x may share
+	 * it (with the same xq_fine). */
 	void *xq;
+	/* x as two int8 rows, hi and the residual lo (about 15 bits; twice
+	 * the integer work): for the products whose input precision shows
+	 * in the logits */
+	bool xq_fine;
 };
 
 /* Whether sm_gemv handles weights of this dtype. */
@@ -72,6 +77,9 @@ void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth);
 /* Thread tid's share of quantizing the activations of the quantized
  * products among g[0..ng) into their xq (once per distinct xq). */
 void sm_gemv_quantize_part(const struct sm_gemv *g, int ng, int tid, int nth);
+
+/* Quantizes activation row i of g (groups [g0, g1)) into its xq. */
+void sm_gemv_quantize_row(const struct sm_gemv *g, int i, int g0, int g1);
 
 /* Whether any of g[0..ng) is quantized. */
 bool sm_gemv_any_quantized(const struct sm_gemv *g, int ng);

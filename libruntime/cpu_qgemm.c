@@ -99,20 +99,42 @@ static T256 void quant_group_avx2(const float *x, int8_t *q, float *d)
 }
 #endif
 
+static void quant_group(const float *x, int8_t *q, float *d)
+{
+#if HAVE_X86
+	if (sm_isa_active() >= SM_ISA_AVX2) {
+		quant_group_avx2(x, q, d);
+		return;
+	}
+#endif
+	quant_group_c(x, q, d);
+}
+
 void sm_qact_quantize(const float *x, int k, int g0, int g1, void *out)
 {
 	int8_t *q = out;
 	float *d = (float *)(void *)((char *)out + pad64((size_t)k));
 
-#if HAVE_X86
-	if (sm_isa_active() >= SM_ISA_AVX2) {
-		for (int g = g0; g < g1; g++)
-			quant_group_avx2(x + g * GRP, q + g * GRP, d + g);
-		return;
-	}
-#endif
 	for (int g = g0; g < g1; g++)
-		quant_group_c(x + g * GRP, q + g * GRP, d + g);
+		quant_group(x + g * GRP, q + g * GRP, d + g);
+}
+
+void sm_qact_quantize_fine(const float *x, int k, int g0, int g1, void *out)
+{
+	size_t rb = sm_qact_row_bytes(k);
+	int8_t *hi = out, *lo = (int8_t *)out + rb;
+	float *dh = (float *)(void *)((char *)out + pad64((size_t)k));
+	float *dl = (float *)(void *)((char *)out + rb + pad64((size_t)k));
+
+	for (int g = g0; g < g1; g++) {
+		float r[GRP];
+
+		quant_group(x + g * GRP, hi + g * GRP, dh + g);
+		/* the same bits on every path: C, no contraction (-std=c11) */
+		for (int j = 0; j < GRP; j++)
+			r[j] = x[g * GRP + j] - (float)hi[g * GRP + j] * dh[g];
+		quant_group(r, lo + g * GRP, dl + g);
+	}
 }
 
 /* ---- plain C ---- */
@@ -385,16 +407,23 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 }
 #endif
 
-/* y = (sum + bias) * row scale for a tile */
+/* y = (sum + bias) * row scale for a tile of activation rows i0.. (with
+ * xq_fine, of hi/lo row pairs: i0 and mr count both) */
 static void tile_store(const struct sm_gemv *g, int r, int i0, int nr, int mr,
 		       float out[NR][MR])
 {
-	for (int i = 0; i < mr; i++) {
-		float *y = g->y + (size_t)(i0 + i) * g->ldy + r;
-		float s = g->row_scale ? g->row_scale[i0 + i] : 1.0f;
+	int step = g->xq_fine ? 2 : 1;
 
-		for (int q = 0; q < nr; q++)
-			y[q] = (out[q][i] + (g->bias ? g->bias[r + q] : 0.0f)) * s;
+	for (int i = 0; i < mr; i += step) {
+		int row = (i0 + i) / step;
+		float *y = g->y + (size_t)row * g->ldy + r;
+		float s = g->row_scale ? g->row_scale[row] : 1.0f;
+
+		for (int q = 0; q < nr; q++) {
+			float v = step == 2 ? out[q][i] + out[q][i + 1] : out[q][i];
+
+			y[q] = (v + (g->bias ? g->bias[r + q] : 0.0f)) * s;
+		}
 	}
 }
 
@@ -412,12 +441,13 @@ static void tile_store(const struct sm_gemv *g, int r, int i0, int nr, int mr,
 static TGT void NAME(const struct sm_gemv *g, int r0, int r1)				\
 {											\
 	bool q4 = g->quant == SM_GEMV_Q4;						\
+	int m = g->xq_fine ? 2 * g->m : g->m;						\
 											\
 	for (int r = r0; r < r1;) {							\
 		int nr = r1 - r >= NR ? NR : 1;						\
 											\
-		for (int i0 = 0; i0 < g->m; i0 += MR) {					\
-			int mr = g->m - i0 < MR ? g->m - i0 : MR;			\
+		for (int i0 = 0; i0 < m; i0 += MR) {					\
+			int mr = m - i0 < MR ? m - i0 : MR;				\
 			float out[NR][MR];						\
 											\
 			if (q4 && nr == NR) {						\
@@ -444,11 +474,13 @@ DEFINE_ROWS(rows_avx2, T256, tile_avx2)
 
 static void rows_c(const struct sm_gemv *g, int r0, int r1)
 {
+	int m = g->xq_fine ? 2 * g->m : g->m;
+
 	for (int r = r0; r < r1;) {
 		int nr = r1 - r >= NR ? NR : 1;
 
-		for (int i0 = 0; i0 < g->m; i0 += MR) {
-			int mr = g->m - i0 < MR ? g->m - i0 : MR;
+		for (int i0 = 0; i0 < m; i0 += MR) {
+			int mr = m - i0 < MR ? m - i0 : MR;
 			float out[NR][MR];
 
 			tile_c(g, r, i0, nr, mr, out);

@@ -49,8 +49,14 @@ size_t sm_qact_row_bytes(int k);
  * (sm_qact_row_bytes(k) bytes). The same bits on every kernel path. */
 void sm_qact_quantize(const float *x, int k, int g0, int g1, void *out);
 
+/* The same as two rows, out and the next sm_qact_row_bytes(k) bytes: x
+ * quantized (hi), then what that left (x - hi, quantized to its own
+ * scales): x = hi + lo to about 15 bits. */
+void sm_qact_quantize_fine(const float *x, int k, int g0, int g1, void *out);
+
 /* y rows of weight rows [r0, r1) of g for all g->m activation rows, from
- * the quantized activations g->xq (rows sm_qact_row_bytes(g->k) apart). */
+ * the quantized activations g->xq (rows sm_qact_row_bytes(g->k) apart;
+ * with xq_fine, 2 * g->m rows, summed in pairs). */
 void sm_qgemm_rows(const struct sm_gemv *g, int r0, int r1);
 
 #endif

@@ -5,7 +5,8 @@
  * the activations' quantization bit for bit against a scalar reference;
  * products whose scales are all 1 (the math is integer: bitwise equal to
  * an exact integer reference); products of real scales against exact
- * integer group sums scaled in double; every tail of n (row quads), k (a
+ * integer group sums scaled in double; activations in one int8 part and
+ * in two (hi and residual, xq_fine); every tail of n (row quads), k (a
  * lone group after pairs) and m (activation tiles of 4), 1 and 3 threads,
  * products sharing one quantized x; the kernel each setting chooses.
  * SPLITMOE_QKERN_EXPECT (check-numerics sets it beside SPLITMOE_ISA)
@@ -95,6 +96,19 @@ static void ref_quant_row(const float *x, int k, int8_t *q, float *d)
 	}
 }
 
+/* x in two parts: hi as above, then the residual quantized the same way */
+static void ref_quant_fine(const float *x, int k, int8_t *hi, float *dh, int8_t *lo, float *dl)
+{
+	float *r = malloc(sizeof(float) * k);
+
+	assert_non_null(r);
+	ref_quant_row(x, k, hi, dh);
+	for (int c = 0; c < k; c++)
+		r[c] = x[c] - (float)hi[c] * dh[c / GRP];
+	ref_quant_row(r, k, lo, dl);
+	free(r);
+}
+
 static int wval(const struct sm_gemv *g, int r, int c)
 {
 	if (g->quant == SM_GEMV_Q8)
@@ -163,6 +177,24 @@ static void test_qact_bits(void **st)
 			for (int i = 0; i < k; i++)
 				assert_true(row[i] == (i < k / GRP / 2 * GRP ? 0xa5 : (uint8_t)q[i]));
 			assert_int_equal(row[rb], 0xa5);
+			/* in two parts: hi, then the residual's row */
+			{
+				unsigned char *two = malloc(2 * rb);
+				int8_t *lo = malloc(k);
+				float *dl = malloc(sizeof(float) * k / GRP);
+
+				assert_true(two && lo && dl);
+				ref_quant_fine(x, k, q, d, lo, dl);
+				sm_qact_quantize_fine(x, k, 0, k / GRP, two);
+				assert_memory_equal(two, q, k);
+				assert_memory_equal(two + (k + 63) / 64 * 64, d, sizeof(float) * (k / GRP));
+				assert_memory_equal(two + rb, lo, k);
+				assert_memory_equal(two + rb + (k + 63) / 64 * 64, dl,
+						    sizeof(float) * (k / GRP));
+				free(two);
+				free(lo);
+				free(dl);
+			}
 			free(x);
 			free(d);
 			free(q);
@@ -183,7 +215,7 @@ struct qprod {
  * scale 1 and the activations integers with a +-127 in each group, so
  * that the whole product is integer arithmetic. */
 static void qprod_make(struct qprod *p, enum sm_gemv_quant kind, int n, int k, int m, bool unit,
-		       bool extras, unsigned *seed)
+		       bool extras, bool fine, unsigned *seed)
 {
 	size_t wb = kind == SM_GEMV_Q8 ? (size_t)n * k : (size_t)n * k / 2;
 	uint16_t *sc;
@@ -193,7 +225,7 @@ static void qprod_make(struct qprod *p, enum sm_gemv_quant kind, int n, int k, i
 	p->scale = malloc(sizeof(uint16_t) * n * (k / GRP));
 	p->x = malloc(sizeof(float) * m * (k + 3));
 	p->y = malloc(sizeof(float) * m * (n + 5));
-	p->xq = malloc(m * sm_qact_row_bytes(k));
+	p->xq = malloc((fine ? 2 : 1) * m * sm_qact_row_bytes(k));
 	assert_true(p->w && p->scale && p->x && p->y && p->xq);
 	for (size_t i = 0; i < wb; i++) {
 		unsigned v = rnd(seed);
@@ -229,6 +261,7 @@ static void qprod_make(struct qprod *p, enum sm_gemv_quant kind, int n, int k, i
 	p->g.y = p->y;
 	p->g.ldy = n + 5;
 	p->g.xq = p->xq;
+	p->g.xq_fine = fine;
 	if (extras) {
 		p->bias = malloc(sizeof(float) * n);
 		p->rs = malloc(sizeof(float) * m);
@@ -258,24 +291,31 @@ static void qprod_check(const struct qprod *p, bool unit, const char *what)
 {
 	const struct sm_gemv *g = &p->g;
 	int k = g->k, ng = k / GRP;
-	int8_t *xq = malloc(k);
-	float *xd = malloc(sizeof(float) * ng);
+	int8_t *xq = malloc(k), *lo = malloc(k);
+	float *xd = malloc(sizeof(float) * ng), *dl = malloc(sizeof(float) * ng);
 
-	assert_true(xq && xd);
+	assert_true(xq && xd && lo && dl);
 	for (int i = 0; i < g->m; i++) {
-		ref_quant_row(g->x + (size_t)i * g->ldx, k, xq, xd);
+		if (g->xq_fine)
+			ref_quant_fine(g->x + (size_t)i * g->ldx, k, xq, xd, lo, dl);
+		else
+			ref_quant_row(g->x + (size_t)i * g->ldx, k, xq, xd);
 		for (int r = 0; r < g->n; r++) {
 			double want = 0, mag = 0;
 			float got = g->y[(size_t)i * g->ldy + r];
 
 			for (int gr = 0; gr < ng; gr++) {
-				double s = phimoe_f16_to_f32(((const uint16_t *)g->wscale)[(size_t)r * ng + gr]) *
-					   (double)xd[gr];
+				double sw = phimoe_f16_to_f32(((const uint16_t *)g->wscale)[(size_t)r * ng + gr]);
 				int64_t am;
-				double t = (double)group_dot(g, r, xq, gr, &am) * s;
+				double t = (double)group_dot(g, r, xq, gr, &am) * sw * xd[gr];
 
 				want += t;
-				mag += (double)am * s;
+				mag += (double)am * sw * xd[gr];
+				if (g->xq_fine) {
+					t = (double)group_dot(g, r, lo, gr, &am) * sw * dl[gr];
+					want += t;
+					mag += (double)am * sw * dl[gr];
+				}
 			}
 			if (unit) {
 				/* every scale 1: xd is exactly 1 */
@@ -297,6 +337,8 @@ static void qprod_check(const struct qprod *p, bool unit, const char *what)
 	}
 	free(xq);
 	free(xd);
+	free(lo);
+	free(dl);
 }
 
 static void run_shapes(bool unit)
@@ -313,6 +355,7 @@ static void run_shapes(bool unit)
 		print_message("# %s: kernel %s\n", unit ? "integer" : "scaled",
 			      sm_qkern_name(sm_qkern_active()));
 		for (int kind = SM_GEMV_Q8; kind <= SM_GEMV_Q4; kind++)
+		for (int fine = 0; fine < 2; fine++)
 			for (size_t a = 0; a < sizeof(ns) / sizeof(ns[0]); a++)
 				for (size_t b = 0; b < sizeof(ks) / sizeof(ks[0]); b++)
 					for (int m = 1; m <= 9; m += (m < 5 ? 1 : 4)) {
@@ -320,12 +363,12 @@ static void run_shapes(bool unit)
 						char what[128];
 
 						qprod_make(&q, (enum sm_gemv_quant)kind, ns[a], ks[b], m,
-							   unit, !unit && (a + m) % 2, &seed);
+							   unit, !unit && (a + m) % 2, fine, &seed);
 						sm_gemv_run(&q.g, 1, 1 + 2 * (int)((a + b + m) % 2));
-						snprintf(what, sizeof(what), "%s %s n=%d k=%d m=%d",
+						snprintf(what, sizeof(what), "%s %s%s n=%d k=%d m=%d",
 							 sm_qkern_name(sm_qkern_active()),
-							 kind == SM_GEMV_Q8 ? "int8" : "q4", ns[a],
-							 ks[b], m);
+							 kind == SM_GEMV_Q8 ? "int8" : "q4",
+							 fine ? " fine" : "", ns[a], ks[b], m);
 						qprod_check(&q, unit, what);
 						qprod_free(&q);
 						cases++;
@@ -362,8 +405,9 @@ static void test_qgemm_shared_x(void **st)
 			const int n[4] = { 64, 33, 9, 17 };
 
 			for (int j = 0; j < 4; j++) {
+				/* product 3 in two parts, the others one */
 				qprod_make(&q[j], j % 2 ? SM_GEMV_Q4 : SM_GEMV_Q8, n[j], j == 3 ? 64 : 128,
-					   j == 3 ? 2 : 6, false, j == 1, &seed);
+					   j == 3 ? 2 : 6, false, j == 1, j == 3, &seed);
 				g[j] = q[j].g;
 			}
 			/* 1 and 2 read product 0's x and its quantized copy */
