@@ -72,9 +72,10 @@ struct cpu_be {
 	float **h;			/* [nlanes][max_rows][2*inter] */
 	float **g;			/* [nlanes][max_rows][inter] */
 	size_t h_elems, g_elems;
-	/* quantized products' activations as int8 (cpu_qgemm.h): max_rows
-	 * rows of the widest input; an expert's down products reuse the
-	 * bytes of its up products (a barrier apart) */
+	/* quantized products' activations as int8 (cpu_qgemm.h): 2 x
+	 * max_rows rows (hi and lo where xq_fine) of the widest input; an
+	 * expert's down products reuse the bytes of its up products (a
+	 * barrier apart) */
 	void *xq;
 	size_t xq_bytes;
 };
