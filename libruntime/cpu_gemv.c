@@ -280,15 +280,27 @@ static void gemv_rows(dot_fn *dot, const struct sm_gemv *g, int r0, int r1)
 	}
 }
 
+/*
+ * The work of one row of W: reading it (as much as about 4 activation
+ * rows' products in the tiles) and its products with the m rows (2m for
+ * xq_fine). Jobs of unlike m (prefill's experts: routing is skewed) are
+ * split by it, not by weight bytes alone; with one m for all, as in
+ * decode, the split is by bytes as before.
+ */
+static uint64_t row_work(const struct sm_gemv *g)
+{
+	return (uint64_t)g->k * (uint64_t)(4 + (g->xq_fine ? 2 : 1) * g->m);
+}
+
 /* The first row of job j that belongs to the work from `at` on (cum: work
  * before job j; rows rounded to ROW_BLOCK so threads read whole blocks). */
 static int row_at(const struct sm_gemv *g, uint64_t cum, uint64_t at)
 {
-	uint64_t r;
+	uint64_t r, w = row_work(g);
 
 	if (at <= cum)
 		return 0;
-	r = (at - cum + (uint64_t)g->k - 1) / (uint64_t)g->k;
+	r = (at - cum + w - 1) / w;
 	r = (r + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
 	return r >= (uint64_t)g->n ? g->n : (int)r;
 }
@@ -299,10 +311,10 @@ void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth)
 	uint64_t total = 0, cum = 0, a, b;
 
 	for (int j = 0; j < ng; j++)
-		total += (uint64_t)g[j].n * (uint64_t)g[j].k;
+		total += (uint64_t)g[j].n * row_work(&g[j]);
 	a = total * (uint64_t)tid / (uint64_t)nth;
 	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
-	for (int j = 0; j < ng; cum += (uint64_t)g[j].n * (uint64_t)g[j].k, j++) {
+	for (int j = 0; j < ng; cum += (uint64_t)g[j].n * row_work(&g[j]), j++) {
 		int lo = row_at(&g[j], cum, a);
 		int hi = tid == nth - 1 ? g[j].n : row_at(&g[j], cum, b);
 

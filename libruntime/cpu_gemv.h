@@ -5,8 +5,10 @@
  * weights once is the whole cost. y[i][j] = (x[i] . W[j] + b[j]) * s[i]
  * for i < m, j < n; W is [n][k] in bf16 or f32 (bf16 widened to f32 as it
  * is loaded: exact f32 products, f32 sums). Several products run in one
- * parallel pass, their rows split among the threads by weight bytes, so
- * that q|k|v or the w1|w3 of two experts cost one fork and one stream.
+ * parallel pass, their rows split among the threads by work (weight
+ * bytes, and the products with each product's rows: experts of unlike
+ * row counts), so that q|k|v or the w1|w3 of two experts cost one fork
+ * and one stream.
  * Kernels for AVX-512, AVX2+FMA and plain C (cpu_isa.h chooses);
  * quantized weights run cpu_qgemm.h's int8 kernels.
  */
