@@ -177,12 +177,14 @@ static void tile_c(const struct sm_gemv *g, int r, int i0, int nr, int mr, float
 
 #if HAVE_X86
 /* ---- AVX2 forms: a group of 32 per ymm step ----
- * q8: vpdpbusd takes unsigned x signed bytes, so the weights go in as
- * |w| and the activations take the weights' signs (x in -127..127: no
- * overflow). q4: the nibbles 0..15 go in unsigned as they are and the
- * 8 * sum(x) they carry is taken off by starting the sums at minus it.
- * Without VNNI, vpmaddubsw + vpmaddwd make the same sums (no pair of
- * products reaches the int16 limit: 2 * 128 * 127 at most). */
+ * vpdpbusd takes unsigned x signed bytes. q8: the activations go in as
+ * x + 128 and the 128 * sum(w) that adds is taken off by starting the
+ * sums at minus it. q4: the nibbles 0..15 go in unsigned as they are and
+ * the 8 * sum(x) they carry is taken off the same way. Without VNNI,
+ * vpmaddubsw + vpmaddwd make the same sums, but x + 128 could saturate
+ * their int16 step: q8 there goes in as |w| and x with the weights'
+ * signs (x in -127..127: no pair reaches the int16 limit, 2 * 128 * 127
+ * at most). */
 
 INLINE T256 __m256i dp_maddubs(__m256i acc, __m256i u, __m256i s)
 {
@@ -212,13 +214,17 @@ INLINE T256 float hsum256(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-/* One tile of NRR weight rows x MRR activation rows with dot product DP. */
-#define DEFINE_TILE256(NAME, TGT, DP)							\
+/* One tile of NRR weight rows x MRR activation rows with dot product DP;
+ * OFFSET (VNNI: no int16 step to saturate): q8 takes x + 128 unsigned and
+ * the weights as they are, the 128 * sum(w) taken off by starting the
+ * sums at minus it (one instruction per tile cell, not two). */
+#define DEFINE_TILE256(NAME, TGT, DP, OFFSET)						\
 INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
 		     const int NRR, const int MRR, float out[NR][MR])			\
 {											\
 	const int ng = g->k / GRP;							\
 	const __m256i zero = _mm256_setzero_si256(), eights = _mm256_set1_epi8(8);	\
+	const __m256i c128 = _mm256_set1_epi8((char)0x80);				\
 	const __m128i lo4 = _mm_set1_epi8(15);						\
 	const int8_t *xq[MR];								\
 	const float *xd[MR];								\
@@ -244,6 +250,8 @@ INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
 			xv[i] = _mm256_loadu_si256((const __m256i *)(xq[i] + gr * GRP)); \
 			xs[i] = _mm256_set1_ps(xd[i][gr]);				\
 			corr[i] = Q4 ? _mm256_sub_epi32(zero, DP(zero, eights, xv[i])) : zero; \
+			if (!Q4 && OFFSET)						\
+				xv[i] = _mm256_xor_si256(xv[i], c128);			\
 		}									\
 		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {		\
 			__m256 wsv = _mm256_set1_ps(_cvtsh_ss(ws[q][gr]));		\
@@ -257,10 +265,13 @@ INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
 			} else {							\
 				wv = _mm256_loadu_si256((const __m256i *)(w[q] + gr * GRP)); \
 			}								\
-			__m256i wa = Q4 ? wv : _mm256_abs_epi8(wv);			\
+			__m256i wa = Q4 || OFFSET ? wv : _mm256_abs_epi8(wv);		\
+			__m256i wcorr = !Q4 && OFFSET ?					\
+				_mm256_sub_epi32(zero, DP(zero, c128, wv)) : zero;	\
 											\
 			_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {	\
 				__m256i d = Q4 ? DP(corr[i], wa, xv[i]) :		\
+					    OFFSET ? DP(wcorr, xv[i], wv) :		\
 						 DP(zero, wa, _mm256_sign_epi8(xv[i], wv)); \
 											\
 				acc[q][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d),	\
@@ -274,12 +285,13 @@ INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
 			out[q][i] = hsum256(acc[q][i]);					\
 }
 
-DEFINE_TILE256(tile_avx2, T256, dp_maddubs)
-DEFINE_TILE256(tile_vex, T256VEX, dp_vex)
-DEFINE_TILE256(tile_evex, T256EVEX, dp_evex)
+DEFINE_TILE256(tile_avx2, T256, dp_maddubs, false)
+DEFINE_TILE256(tile_vex, T256VEX, dp_vex, true)
+DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, true)
 
 /* ---- AVX-512-VNNI: two groups per zmm step ----
- * q8: 64 weights, lanes 0-7 the first group's sums, 8-15 the second's.
+ * q8: 64 weights, lanes 0-7 the first group's sums, 8-15 the second's
+ * (x + 128 as in the AVX2 forms).
  * q4: 32 bytes of nibbles, the low ones then the high: lanes 0-3 and
  * 8-11 the first group, 4-7 and 12-15 the second; the activations'
  * 16-byte quarters are put in that order (0, 2, 1, 3). */
@@ -306,6 +318,7 @@ INLINE T512V void step512(const int8_t *const *xq, const float *const *xd,
 			  __m512 acc[NR][MR])
 {
 	const __m512i zero = _mm512_setzero_si512(), eights = _mm512_set1_epi8(8);
+	const __m512i c128 = _mm512_set1_epi8((char)0x80);
 	const __m256i lo4 = _mm256_set1_epi8(15);
 	const __m512i idx = Q4 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1) :
 				 _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
@@ -327,6 +340,8 @@ INLINE T512V void step512(const int8_t *const *xq, const float *const *xd,
 		}
 		corr[i] = Q4 ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, eights, xv[i])) :
 			       zero;
+		if (!Q4)	/* x + 128, unsigned */
+			xv[i] = _mm512_xor_si512(xv[i], c128);
 	}
 #pragma GCC unroll 4
 	for (int q = 0; q < NRR; q++) {
@@ -356,14 +371,13 @@ INLINE T512V void step512(const int8_t *const *xq, const float *const *xd,
 					(const __m256i *)(w[q] + gr * GRP)));
 			}
 		}
-		__m512i wa = Q4 ? wv : _mm512_abs_epi8(wv);
-		__mmask64 neg = Q4 ? 0 : _mm512_movepi8_mask(wv);
+		/* q8: the sums start at minus 128 * sum(w) */
+		__m512i wcorr = Q4 ? zero : _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c128, wv));
 
 #pragma GCC unroll 4
 		for (int i = 0; i < MRR; i++) {
-			__m512i d = Q4 ? _mm512_dpbusd_epi32(corr[i], wa, xv[i]) :
-					 _mm512_dpbusd_epi32(zero, wa,
-						_mm512_mask_sub_epi8(xv[i], neg, zero, xv[i]));
+			__m512i d = Q4 ? _mm512_dpbusd_epi32(corr[i], wv, xv[i]) :
+					 _mm512_dpbusd_epi32(wcorr, xv[i], wv);
 
 			acc[q][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(wsv, xs[i]),
 						    acc[q][i]);
