@@ -63,6 +63,9 @@ struct sm_linear_desc {
 	int nparts;
 	/* never quantized (the router: its top-2 choice is discontinuous) */
 	bool keep_precision;
+	/* quantized to int8, its input in two int8 parts (cpu_gemv.h's
+	 * xq_fine): q|k|v, whose input precision shows in the logits */
+	bool fine_input;
 	struct phimoe_tensor w[SM_LINEAR_MAX_PARTS];
 	struct phimoe_tensor b[SM_LINEAR_MAX_PARTS];	/* data NULL: no bias */
 };

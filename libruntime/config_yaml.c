@@ -30,7 +30,7 @@ struct field {
 
 static const char *const dtype_choices[] = { "auto", "f32", "bf16", NULL };
 static const char *const weights_choices[] = { "auto", "mapped", "packed", NULL };
-static const char *const quant_choices[] = { "none", "int8", "q4", NULL };
+static const char *const quant_choices[] = { "auto", "none", "int8", "q4", NULL };
 static const char *const device_choices[] = { "cpu", "gpu", "split", NULL };
 static const char *const split_mode_choices[] = { "partition", "expert-parallel", "dynamic", NULL };
 static const char *const arbiter_choices[] = { "auto", "kernel", "process", "off", NULL };
@@ -43,7 +43,7 @@ static const struct field fields[] = {
 	{ "threads", F_INT, OFF(threads), 0, 1024, NULL, "0" },
 	{ "dtype", F_CHOICE, OFF(dtype), 0, 0, dtype_choices, "auto" },
 	{ "weights", F_CHOICE, OFF(weights), 0, 0, weights_choices, "auto" },
-	{ "quant", F_CHOICE, OFF(quant), 0, 0, quant_choices, "none" },
+	{ "quant", F_CHOICE, OFF(quant), 0, 0, quant_choices, "auto" },
 	{ "device", F_CHOICE, OFF(device), 0, 0, device_choices, "cpu" },
 	{ "arbiter.backend", F_CHOICE, OFF(arbiter), 0, 0, arbiter_choices, "auto" },
 	{ "arbiter.device", F_STR, OFF(arbiter_dev), 0, 0, NULL, "/dev/bwarb" },

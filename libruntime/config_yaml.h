@@ -22,7 +22,7 @@ struct sm_config {
 	int threads;			/* 0: library default */
 	char dtype[SM_CONFIG_STR];	/* auto | f32 | bf16 */
 	char weights[SM_CONFIG_STR];	/* auto | mapped | packed (backend.h) */
-	char quant[SM_CONFIG_STR];	/* none | int8 | q4 (quant.h) */
+	char quant[SM_CONFIG_STR];	/* auto | none | int8 | q4 (quant.h) */
 	char device[SM_CONFIG_STR];	/* cpu | gpu | split */
 	char arbiter[SM_CONFIG_STR];	/* auto | kernel | process | off */
 	char arbiter_dev[SM_CONFIG_STR];	/* device node, default /dev/bwarb */

@@ -10,6 +10,7 @@
 #include "cpu_gemv.h"
 #include "cpu_math.h"
 #include "dnnl_matmul.h"
+#include "cpu_qgemm.h"
 #include "quant.h"
 #include "name_table.h"
 
@@ -71,6 +72,12 @@ struct cpu_be {
 	float **h;			/* [nlanes][max_rows][2*inter] */
 	float **g;			/* [nlanes][max_rows][inter] */
 	size_t h_elems, g_elems;
+	/* quantized products' activations as int8 (cpu_qgemm.h): 2 x
+	 * max_rows rows (hi and lo where xq_fine) of the widest input; an
+	 * expert's down products reuse the bytes of its up products (a
+	 * barrier apart) */
+	void *xq;
+	size_t xq_bytes;
 };
 
 static int fail(struct sm_backend *be, int rc, const char *fmt, ...)
@@ -219,7 +226,8 @@ static void update_work_bytes(struct sm_backend *be)
 	struct cpu_be *c = cpu(be);
 
 	be->work_bytes = dmm_ctx_buffer_bytes(c->mm) +
-			 (uint64_t)c->nlanes * (c->h_elems + c->g_elems) * sizeof(float);
+			 (uint64_t)c->nlanes * (c->h_elems + c->g_elems) * sizeof(float) +
+			 c->xq_bytes;
 }
 
 static void cpu_destroy(struct sm_backend *be)
@@ -233,6 +241,7 @@ static void cpu_destroy(struct sm_backend *be)
 	}
 	free(c->h);
 	free(c->g);
+	free(c->xq);
 	free(c);
 }
 
@@ -251,6 +260,24 @@ static void cpu_free(struct sm_backend *be, void *p)
 {
 	(void)be;
 	free(p);
+}
+
+/* The int8 activation buffer grown to max_rows rows of k inputs. */
+static int xq_buffer(struct sm_backend *be, int k)
+{
+	struct cpu_be *c = cpu(be);
+	/* rows of hi and lo where xq_fine */
+	size_t bytes = (size_t)2 * c->max_rows * sm_qact_row_bytes(k);
+
+	if (bytes <= c->xq_bytes)
+		return 0;
+	free(c->xq);
+	c->xq_bytes = 0;
+	c->xq = cpu_alloc(be, bytes);
+	if (!c->xq)
+		return fail(be, -ENOMEM, "out of memory (%zu bytes of int8 activations)", bytes);
+	c->xq_bytes = bytes;
+	return 0;
 }
 
 static void linear_free(struct sm_linear *l)
@@ -322,6 +349,8 @@ static int linear_quantize(struct sm_backend *be, const struct sm_linear_desc *d
 			phimoe_tensor_to_f32(&d->b[i], 0, (size_t)t->shape[0], l->qbias[i]);
 		}
 		sm_qweight_gemv(&l->qw[i], l->qbias[i], &l->g[i]);
+		/* int8 only: q4's own error dwarfs the activations' (README) */
+		l->g[i].xq_fine = d->fine_input && l->qw[i].kind == SM_GEMV_Q8;
 		l->col[i] = i ? l->col[i - 1] + (int)d->w[i - 1].shape[0] : 0;
 		if (view) {
 			l->mapped += l->qw[i].bytes;
@@ -333,7 +362,7 @@ static int linear_quantize(struct sm_backend *be, const struct sm_linear_desc *d
 	l->in = (int)d->w[0].shape[1];
 	l->out = out;
 	l->wbytes = l->packed + l->mapped;
-	return 0;
+	return xq_buffer(be, l->in);
 }
 
 /* One product per checkpoint tensor, each into its columns of y. */
@@ -468,6 +497,7 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 			l->g[i].ldx = l->in;
 			l->g[i].y = y + l->col[i];
 			l->g[i].ldy = l->out;
+			l->g[i].xq = c->xq;	/* one x: quantized once */
 		}
 		sm_gemv_run(l->g, l->nw, threads_for(c, bytes));
 		return gate_complete(be, grant, bytes);
@@ -539,6 +569,8 @@ static int expert_quantize(struct sm_backend *be, const struct sm_expert_desc *d
 			phimoe_tensor_release(t[i]);
 		}
 	}
+	if (xq_buffer(be, (int)d->w1.shape[1]) || xq_buffer(be, (int)d->w2.shape[1]))
+		return -ENOMEM;
 	e->quantized = e->rowmajor = true;
 	e->nup = 2;
 	sm_qweight_gemv(&e->qw[0], NULL, &e->up[0]);
@@ -745,6 +777,7 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 	struct sm_gemv up[SM_GEMV_MAX_JOBS] = { { 0 } }, down[GEMV_EXPERTS_MAX] = { { 0 } };
 	float *hrow[GEMV_EXPERTS_MAX], *grow[GEMV_EXPERTS_MAX];
 	int nup = 0, rows = 0;
+	bool qup, qdown;
 
 	for (int i = 0; i < count; i++) {
 		int inter = e[i]->inter;
@@ -758,6 +791,8 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 			up[nup].ldx = e[i]->hidden;
 			up[nup].y = hrow[i] + (size_t)u * inter;
 			up[nup].ldy = 2 * inter;
+			up[nup].xq = (char *)c->xq + (size_t)rows * (up[nup].xq_fine ? 2 : 1) *
+					     sm_qact_row_bytes(up[nup].k);
 			nup++;
 		}
 		down[i] = e[i]->down;
@@ -767,12 +802,21 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 		down[i].row_scale = scale[i];
 		down[i].y = y[i];
 		down[i].ldy = e[i]->hidden;
+		/* the up products' activations are spent by then */
+		down[i].xq = (char *)c->xq + (size_t)rows * (down[i].xq_fine ? 2 : 1) *
+			     sm_qact_row_bytes(down[i].k);
 		rows += m[i];
 	}
+	qup = sm_gemv_any_quantized(up, nup);
+	qdown = sm_gemv_any_quantized(down, count);
 	if (nthreads <= 1) {
+		if (qup)
+			sm_gemv_quantize_part(up, nup, 0, 1);
 		sm_gemv_part(up, nup, 0, 1);
 		for (int i = 0; i < count; i++)
 			cm_silu_gate(hrow[i], m[i], e[i]->inter, grow[i]);
+		if (qdown)
+			sm_gemv_quantize_part(down, count, 0, 1);
 		sm_gemv_part(down, count, 0, 1);
 		return;
 	}
@@ -780,14 +824,25 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
 
+		if (qup) {
+			sm_gemv_quantize_part(up, nup, tid, nth);
+#pragma omp barrier
+		}
 		sm_gemv_part(up, nup, tid, nth);
 #pragma omp barrier
-		/* silu over (expert, row) pairs, a share each */
+		/* silu over (expert, row) pairs, a share each; the row quantized
+		 * for the down product by the thread that made it */
 		for (int i = 0, r = 0; i < count; i++) {
-			for (int j = 0; j < m[i]; j++, r++)
-				if (r % nth == tid)
-					cm_silu_gate(hrow[i] + (size_t)j * 2 * e[i]->inter, 1,
-						     e[i]->inter, grow[i] + (size_t)j * e[i]->inter);
+			for (int j = 0; j < m[i]; j++, r++) {
+				int inter = e[i]->inter;
+
+				if (r % nth != tid)
+					continue;
+				cm_silu_gate(hrow[i] + (size_t)j * 2 * inter, 1, inter,
+					     grow[i] + (size_t)j * inter);
+				if (down[i].quant != SM_GEMV_PLAIN)
+					sm_gemv_quantize_row(&down[i], j, 0, inter / SM_Q4_GROUP);
+			}
 		}
 #pragma omp barrier
 		sm_gemv_part(down, count, tid, nth);

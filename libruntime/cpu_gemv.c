@@ -2,6 +2,7 @@
 /* Few-row products on row-major weights; see cpu_gemv.h. */
 #include "cpu_gemv.h"
 #include "cpu_isa.h"
+#include "cpu_qgemm.h"
 
 #include <omp.h>
 #include <string.h>
@@ -54,51 +55,6 @@ static void dot_generic(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
 			}
 			out[q][i] = s;
 		}
-	}
-}
-
-static inline float f16_to_f32(uint16_t h)
-{
-	return phimoe_f16_to_f32(h);
-}
-
-/* Quantized: out[i] = W[r] . x[i] for i < mm, one row r of W. */
-static void qdot_generic(const struct sm_gemv *g, int r, const float *x, int ldx, int mm,
-			 float out[X_BLOCK])
-{
-	int k = g->k;
-
-	for (int i = 0; i < mm; i++) {
-		const float *xi = x + (size_t)i * ldx;
-		float s = 0.0f;
-
-		if (g->quant == SM_GEMV_Q8) {
-			const int8_t *q = (const int8_t *)g->w + (size_t)r * k;
-			const uint16_t *sc = (const uint16_t *)g->wscale + (size_t)r * (k / SM_Q4_GROUP);
-
-			for (int gr = 0; gr < k / SM_Q4_GROUP; gr++) {
-				float t = 0.0f;
-
-				for (int j = 0; j < SM_Q4_GROUP; j++)
-					t += (float)q[gr * SM_Q4_GROUP + j] * xi[gr * SM_Q4_GROUP + j];
-				s += t * f16_to_f32(sc[gr]);
-			}
-		} else {
-			const uint8_t *q = (const uint8_t *)g->w + (size_t)r * k / 2;
-			const uint16_t *sc = (const uint16_t *)g->wscale + (size_t)r * (k / SM_Q4_GROUP);
-
-			for (int gr = 0; gr < k / SM_Q4_GROUP; gr++) {
-				const uint8_t *b = q + gr * 16;
-				const float *xg = xi + gr * SM_Q4_GROUP;
-				float t = 0.0f;
-
-				for (int j = 0; j < 16; j++)
-					t += (float)((b[j] & 15) - 8) * xg[j] +
-					     (float)((b[j] >> 4) - 8) * xg[j + 16];
-				s += t * f16_to_f32(sc[gr]);
-			}
-		}
-		out[i] = s;
 	}
 }
 
@@ -276,181 +232,6 @@ static T256 void dot_avx2(const void *w, enum phimoe_dtype dt, size_t ldw, int k
 }
 #endif
 
-#if HAVE_X86
-#define T512Q __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
-#define T256Q __attribute__((target("avx2,fma,f16c")))
-
-INLINE T512Q void qdot512_n(const struct sm_gemv *g, int r, const float *x, int ldx,
-			    const int MM, float out[X_BLOCK])
-{
-	__m512 acc[X_BLOCK];
-	int k = g->k;
-
-#pragma GCC unroll 4
-	for (int i = 0; i < MM; i++)
-		acc[i] = _mm512_setzero_ps();
-	if (g->quant == SM_GEMV_Q8) {
-		const int8_t *q = (const int8_t *)g->w + (size_t)r * k;
-		const uint16_t *scl = (const uint16_t *)g->wscale + (size_t)r * (k / SM_Q4_GROUP);
-
-		for (int gr = 0; gr < k / SM_Q4_GROUP; gr++) {
-			const int8_t *qg = q + gr * SM_Q4_GROUP;
-			__m512 wl = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-				_mm_loadu_si128((const __m128i *)qg)));
-			__m512 wh = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-				_mm_loadu_si128((const __m128i *)(qg + 16))));
-			__m512 sv = _mm512_set1_ps(_cvtsh_ss(scl[gr]));
-
-#pragma GCC unroll 4
-			for (int i = 0; i < MM; i++) {
-				const float *xg = x + (size_t)i * ldx + gr * SM_Q4_GROUP;
-				__m512 t = _mm512_mul_ps(wl, _mm512_loadu_ps(xg));
-
-				t = _mm512_fmadd_ps(wh, _mm512_loadu_ps(xg + 16), t);
-				acc[i] = _mm512_fmadd_ps(t, sv, acc[i]);
-			}
-		}
-#pragma GCC unroll 4
-		for (int i = 0; i < MM; i++)
-			out[i] = _mm512_reduce_add_ps(acc[i]);
-		return;
-	}
-	const uint8_t *q = (const uint8_t *)g->w + (size_t)r * k / 2;
-	const uint16_t *scl = (const uint16_t *)g->wscale + (size_t)r * (k / SM_Q4_GROUP);
-	const __m128i lo4 = _mm_set1_epi8(15);
-	const __m512i eight = _mm512_set1_epi32(8);
-
-	for (int gr = 0; gr < k / SM_Q4_GROUP; gr++) {
-		__m128i b = _mm_loadu_si128((const __m128i *)(q + gr * 16));
-		__m512 wl = _mm512_cvtepi32_ps(_mm512_sub_epi32(
-			_mm512_cvtepu8_epi32(_mm_and_si128(b, lo4)), eight));
-		__m512 wh = _mm512_cvtepi32_ps(_mm512_sub_epi32(
-			_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(b, 4), lo4)), eight));
-		__m512 sv = _mm512_set1_ps(_cvtsh_ss(scl[gr]));
-
-#pragma GCC unroll 4
-		for (int i = 0; i < MM; i++) {
-			const float *xg = x + (size_t)i * ldx + gr * SM_Q4_GROUP;
-			__m512 t = _mm512_mul_ps(wl, _mm512_loadu_ps(xg));
-
-			t = _mm512_fmadd_ps(wh, _mm512_loadu_ps(xg + 16), t);
-			acc[i] = _mm512_fmadd_ps(t, sv, acc[i]);
-		}
-	}
-#pragma GCC unroll 4
-	for (int i = 0; i < MM; i++)
-		out[i] = _mm512_reduce_add_ps(acc[i]);
-}
-
-INLINE T256Q void qdot256_n(const struct sm_gemv *g, int r, const float *x, int ldx,
-			    const int MM, float out[X_BLOCK])
-{
-	__m256 acc[X_BLOCK];
-	int k = g->k;
-
-#pragma GCC unroll 4
-	for (int i = 0; i < MM; i++)
-		acc[i] = _mm256_setzero_ps();
-	if (g->quant == SM_GEMV_Q8) {
-		const int8_t *q = (const int8_t *)g->w + (size_t)r * k;
-		const uint16_t *scl = (const uint16_t *)g->wscale + (size_t)r * (k / SM_Q4_GROUP);
-
-		for (int gr = 0; gr < k / SM_Q4_GROUP; gr++) {
-			const int8_t *qg = q + gr * SM_Q4_GROUP;
-			__m256 sv = _mm256_set1_ps(_cvtsh_ss(scl[gr]));
-			__m256 w[4];
-
-#pragma GCC unroll 4
-			for (int j = 0; j < 4; j++)
-				w[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-					_mm_loadl_epi64((const __m128i *)(qg + 8 * j))));
-#pragma GCC unroll 4
-			for (int i = 0; i < MM; i++) {
-				const float *xg = x + (size_t)i * ldx + gr * SM_Q4_GROUP;
-				__m256 t = _mm256_mul_ps(w[0], _mm256_loadu_ps(xg));
-
-				t = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(xg + 8), t);
-				t = _mm256_fmadd_ps(w[2], _mm256_loadu_ps(xg + 16), t);
-				t = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xg + 24), t);
-				acc[i] = _mm256_fmadd_ps(t, sv, acc[i]);
-			}
-		}
-#pragma GCC unroll 4
-		for (int i = 0; i < MM; i++)
-			out[i] = hsum256(acc[i]);
-		return;
-	}
-	const uint8_t *q = (const uint8_t *)g->w + (size_t)r * k / 2;
-	const uint16_t *scl = (const uint16_t *)g->wscale + (size_t)r * (k / SM_Q4_GROUP);
-	const __m128i lo4 = _mm_set1_epi8(15);
-	const __m256i eight = _mm256_set1_epi32(8);
-
-	for (int gr = 0; gr < k / SM_Q4_GROUP; gr++) {
-		__m128i b = _mm_loadu_si128((const __m128i *)(q + gr * 16));
-		__m128i bl = _mm_and_si128(b, lo4), bh = _mm_and_si128(_mm_srli_epi16(b, 4), lo4);
-		/* weights 0-7, 8-15 (low nibbles), 16-23, 24-31 (high) */
-		__m256 w0 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(bl), eight));
-		__m256 w1 = _mm256_cvtepi32_ps(_mm256_sub_epi32(
-			_mm256_cvtepu8_epi32(_mm_srli_si128(bl, 8)), eight));
-		__m256 w2 = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(bh), eight));
-		__m256 w3 = _mm256_cvtepi32_ps(_mm256_sub_epi32(
-			_mm256_cvtepu8_epi32(_mm_srli_si128(bh, 8)), eight));
-		__m256 sv = _mm256_set1_ps(_cvtsh_ss(scl[gr]));
-
-#pragma GCC unroll 4
-		for (int i = 0; i < MM; i++) {
-			const float *xg = x + (size_t)i * ldx + gr * SM_Q4_GROUP;
-			__m256 t = _mm256_mul_ps(w0, _mm256_loadu_ps(xg));
-
-			t = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xg + 8), t);
-			t = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xg + 16), t);
-			t = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xg + 24), t);
-			acc[i] = _mm256_fmadd_ps(t, sv, acc[i]);
-		}
-	}
-#pragma GCC unroll 4
-	for (int i = 0; i < MM; i++)
-		out[i] = hsum256(acc[i]);
-}
-
-static T512Q void qdot_avx512(const struct sm_gemv *g, int r, const float *x, int ldx, int mm,
-			      float out[X_BLOCK])
-{
-	switch (mm) {
-	case 1: qdot512_n(g, r, x, ldx, 1, out); break;
-	case 2: qdot512_n(g, r, x, ldx, 2, out); break;
-	case 3: qdot512_n(g, r, x, ldx, 3, out); break;
-	default: qdot512_n(g, r, x, ldx, 4, out); break;
-	}
-}
-
-static T256Q void qdot_avx2(const struct sm_gemv *g, int r, const float *x, int ldx, int mm,
-			    float out[X_BLOCK])
-{
-	switch (mm) {
-	case 1: qdot256_n(g, r, x, ldx, 1, out); break;
-	case 2: qdot256_n(g, r, x, ldx, 2, out); break;
-	case 3: qdot256_n(g, r, x, ldx, 3, out); break;
-	default: qdot256_n(g, r, x, ldx, 4, out); break;
-	}
-}
-#endif
-
-typedef void qdot_fn(const struct sm_gemv *g, int r, const float *x, int ldx, int mm,
-		     float out[X_BLOCK]);
-
-static qdot_fn *pick_qdot(void)
-{
-#if HAVE_X86
-	switch (sm_isa_active()) {
-	case SM_ISA_AVX512: return qdot_avx512;
-	case SM_ISA_AVX2: return qdot_avx2;
-	default: break;
-	}
-#endif
-	return qdot_generic;
-}
-
 typedef void dot_fn(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
 		    const float *x, int ldx, int mm, int nr, float out[ROW_BLOCK][X_BLOCK]);
 
@@ -466,34 +247,12 @@ static dot_fn *pick_dot(void)
 	return dot_generic;
 }
 
-/* Rows [r0, r1) of one product. */
-/* Rows [r0, r1) of a quantized product, one row of W at a time. */
-static void qgemv_rows(const struct sm_gemv *g, int r0, int r1)
-{
-	qdot_fn *qdot = pick_qdot();
-	float out[X_BLOCK];
-
-	for (int r = r0; r < r1; r++) {
-		for (int i0 = 0; i0 < g->m; i0 += X_BLOCK) {
-			int mm = g->m - i0 < X_BLOCK ? g->m - i0 : X_BLOCK;
-
-			qdot(g, r, g->x + (size_t)i0 * g->ldx, g->ldx, mm, out);
-			for (int i = 0; i < mm; i++) {
-				float s = g->row_scale ? g->row_scale[i0 + i] : 1.0f;
-
-				g->y[(size_t)(i0 + i) * g->ldy + r] =
-					(out[i] + (g->bias ? g->bias[r] : 0.0f)) * s;
-			}
-		}
-	}
-}
-
 static void gemv_rows(dot_fn *dot, const struct sm_gemv *g, int r0, int r1)
 {
 	int m = g->m;
 
 	if (g->quant != SM_GEMV_PLAIN) {
-		qgemv_rows(g, r0, r1);
+		sm_qgemm_rows(g, r0, r1);
 		return;
 	}
 
@@ -521,15 +280,27 @@ static void gemv_rows(dot_fn *dot, const struct sm_gemv *g, int r0, int r1)
 	}
 }
 
+/*
+ * The work of one row of W: reading it (as much as about 4 activation
+ * rows' products in the tiles) and its products with the m rows (2m for
+ * xq_fine). Jobs of unlike m (prefill's experts: routing is skewed) are
+ * split by it, not by weight bytes alone; with one m for all, as in
+ * decode, the split is by bytes as before.
+ */
+static uint64_t row_work(const struct sm_gemv *g)
+{
+	return (uint64_t)g->k * (uint64_t)(4 + (g->xq_fine ? 2 : 1) * g->m);
+}
+
 /* The first row of job j that belongs to the work from `at` on (cum: work
  * before job j; rows rounded to ROW_BLOCK so threads read whole blocks). */
 static int row_at(const struct sm_gemv *g, uint64_t cum, uint64_t at)
 {
-	uint64_t r;
+	uint64_t r, w = row_work(g);
 
 	if (at <= cum)
 		return 0;
-	r = (at - cum + (uint64_t)g->k - 1) / (uint64_t)g->k;
+	r = (at - cum + w - 1) / w;
 	r = (r + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
 	return r >= (uint64_t)g->n ? g->n : (int)r;
 }
@@ -540,10 +311,10 @@ void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth)
 	uint64_t total = 0, cum = 0, a, b;
 
 	for (int j = 0; j < ng; j++)
-		total += (uint64_t)g[j].n * (uint64_t)g[j].k;
+		total += (uint64_t)g[j].n * row_work(&g[j]);
 	a = total * (uint64_t)tid / (uint64_t)nth;
 	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
-	for (int j = 0; j < ng; cum += (uint64_t)g[j].n * (uint64_t)g[j].k, j++) {
+	for (int j = 0; j < ng; cum += (uint64_t)g[j].n * row_work(&g[j]), j++) {
 		int lo = row_at(&g[j], cum, a);
 		int hi = tid == nth - 1 ? g[j].n : row_at(&g[j], cum, b);
 
@@ -552,12 +323,85 @@ void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth)
 	}
 }
 
+bool sm_gemv_any_quantized(const struct sm_gemv *g, int ng)
+{
+	for (int j = 0; j < ng; j++)
+		if (g[j].quant != SM_GEMV_PLAIN)
+			return true;
+	return false;
+}
+
+/* Activation groups one quantizing unit covers (a row is cut into units
+ * so that a single decode row is shared among the threads too). */
+#define QACT_UNIT_GROUPS 32
+
+static bool xq_first(const struct sm_gemv *g, int j)
+{
+	if (g[j].quant == SM_GEMV_PLAIN)
+		return false;
+	for (int p = 0; p < j; p++)
+		if (g[p].quant != SM_GEMV_PLAIN && g[p].xq == g[j].xq && g[p].xq_fine == g[j].xq_fine)
+			return false;
+	return true;
+}
+
+void sm_gemv_quantize_part(const struct sm_gemv *g, int ng, int tid, int nth)
+{
+	uint64_t total = 0, a, b, u = 0;
+
+	for (int j = 0; j < ng; j++)
+		if (xq_first(g, j))
+			total += (uint64_t)g[j].m *
+				 ((g[j].k / SM_Q4_GROUP + QACT_UNIT_GROUPS - 1) / QACT_UNIT_GROUPS);
+	a = total * (uint64_t)tid / (uint64_t)nth;
+	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
+	for (int j = 0; j < ng && u < b; j++) {
+		int groups, units;
+
+		if (!xq_first(g, j))
+			continue;
+		groups = g[j].k / SM_Q4_GROUP;
+		units = (groups + QACT_UNIT_GROUPS - 1) / QACT_UNIT_GROUPS;
+		for (int i = 0; i < g[j].m; i++)
+			for (int c = 0; c < units; c++, u++) {
+				int g0 = c * QACT_UNIT_GROUPS;
+				int g1 = g0 + QACT_UNIT_GROUPS < groups ? g0 + QACT_UNIT_GROUPS : groups;
+
+				if (u >= a && u < b)
+					sm_gemv_quantize_row(&g[j], i, g0, g1);
+			}
+	}
+}
+
+void sm_gemv_quantize_row(const struct sm_gemv *g, int i, int g0, int g1)
+{
+	size_t rowb = sm_qact_row_bytes(g->k);
+	const float *x = g->x + (size_t)i * g->ldx;
+
+	if (g->xq_fine)
+		sm_qact_quantize_fine(x, g->k, g0, g1, (char *)g->xq + (size_t)2 * i * rowb);
+	else
+		sm_qact_quantize(x, g->k, g0, g1, (char *)g->xq + (size_t)i * rowb);
+}
+
 void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)
 {
+	bool quant = sm_gemv_any_quantized(g, ng);
+
 	if (nthreads <= 1) {
+		if (quant)
+			sm_gemv_quantize_part(g, ng, 0, 1);
 		sm_gemv_part(g, ng, 0, 1);
 		return;
 	}
 #pragma omp parallel num_threads(nthreads)
-	sm_gemv_part(g, ng, omp_get_thread_num(), omp_get_num_threads());
+	{
+		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+
+		if (quant) {
+			sm_gemv_quantize_part(g, ng, tid, nth);
+#pragma omp barrier
+		}
+		sm_gemv_part(g, ng, tid, nth);
+	}
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static enum sm_isa best_isa, active_isa;
-static int forced;
+static int forced, vnni = 1;
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 
 static void isa_init(void)
@@ -30,10 +30,12 @@ static void isa_init(void)
 		active_isa = SM_ISA_GENERIC;
 	else if (!strcmp(env, "avx2"))
 		active_isa = SM_ISA_AVX2;
+	else if (!strcmp(env, "avx2-novnni"))
+		active_isa = SM_ISA_AVX2, vnni = 0;
 	else if (!strcmp(env, "avx512"))
 		active_isa = SM_ISA_AVX512;
 	else
-		fprintf(stderr, "splitmoe: SPLITMOE_ISA='%s' is not generic, avx2 or avx512; using %s\n",
+		fprintf(stderr, "splitmoe: SPLITMOE_ISA='%s' is not generic, avx2-novnni, avx2 or avx512; using %s\n",
 			env, sm_isa_name(best_isa));
 	if (active_isa > best_isa)
 		active_isa = best_isa;
@@ -58,6 +60,12 @@ int sm_isa_forced(void)
 	return forced;
 }
 
+int sm_isa_vnni(void)
+{
+	pthread_once(&isa_once, isa_init);
+	return vnni;
+}
+
 const char *sm_isa_name(enum sm_isa isa)
 {
 	switch (isa) {
@@ -72,4 +80,10 @@ void sm_isa_override(enum sm_isa isa)
 	pthread_once(&isa_once, isa_init);
 	active_isa = isa > best_isa ? best_isa : isa;
 	forced = active_isa < best_isa;
+}
+
+void sm_isa_override_vnni(int on)
+{
+	pthread_once(&isa_once, isa_init);
+	vnni = !!on;
 }

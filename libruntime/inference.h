@@ -52,6 +52,14 @@ const char *sm_compute_name(enum sm_compute c);
 int sm_compute_parse(const char *s, enum sm_compute *out);
 /* What AUTO resolves to on this CPU. */
 enum sm_compute sm_compute_default(void);
+/*
+ * The quantization a session gets when none is asked for (--quant auto):
+ * int8 on a CPU without bf16 instructions (no AVX512-BF16/AMX for oneDNN,
+ * or our kernels forced below AVX-512 by SPLITMOE_ISA) for a bf16, f16 or
+ * f32 checkpoint (there f32 compute would copy Phi-tiny-MoE into 15 GB;
+ * int8 holds 3.8 GB and meets the accuracy minimums, README), else none.
+ */
+enum sm_quant sm_quant_default(enum phimoe_dtype storage);
 
 struct phimoe_session_opts {
 	enum sm_compute compute;

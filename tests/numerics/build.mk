@@ -8,16 +8,20 @@
 #                    bad input; test_mapped: weights mapped in place vs
 #                    packed (handles, criteria, resident memory);
 #                    test_kernels: our own kernels (cpu_gemv) on every
-#                    ISA path against double references; test_batch:
-#                    batched decode equals each sequence alone
-#                    (continuous batching, KV pool, bad batches);
-#                    test_fixture and test_batch again on the AVX2 path
-#                    (SPLITMOE_ISA=avx2).
+#                    ISA path against double references; test_qkernels:
+#                    the int8-activation kernels of quantized weights
+#                    (cpu_qgemm) on every path against exact integer
+#                    references; test_batch: batched decode equals each
+#                    sequence alone (continuous batching, KV pool, bad
+#                    batches); test_fixture and test_batch again on the
+#                    AVX2 path (SPLITMOE_ISA=avx2), test_quant on both
+#                    AVX2 forms (avx2, avx2-novnni), test_qkernels with
+#                    the fallback chosen by the environment.
 #                    About 15 s on 2 cores.
 #   bench-numerics   `splitmoe eval`-style tok/s on the fixture (optimised build)
 #   bench-attention  us per attention call, cm_attention against ca_attention
 #                    per ISA path, 1 and 2 threads (optimised build)
-NUM_TESTS := test_pieces test_fixture test_mapped test_kernels test_quant test_batch
+NUM_TESTS := test_pieces test_fixture test_mapped test_kernels test_qkernels test_quant test_batch
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
 RT_ARB_BIN := build/numerics/test_arbiter
@@ -50,6 +54,12 @@ check-numerics: $(NUM_BINS) build/runtime/variants/cases.tsv build/wide-model/mo
 		build/numerics/test_fixture || rc=1; \
 	CMOCKA_MESSAGE_OUTPUT=TAP OMP_NUM_THREADS=2 SPLITMOE_ISA=avx2 \
 		build/numerics/test_batch || rc=1; \
+	for isa in avx2 avx2-novnni; do \
+		CMOCKA_MESSAGE_OUTPUT=TAP OMP_NUM_THREADS=2 SPLITMOE_ISA=$$isa \
+			build/numerics/test_quant || rc=1; \
+	done; \
+	CMOCKA_MESSAGE_OUTPUT=TAP SPLITMOE_ISA=avx2-novnni SPLITMOE_QKERN_EXPECT=avx2 \
+		build/numerics/test_qkernels || rc=1; \
 	exit $$rc
 CHECK_SUITES += numerics
 

@@ -4,8 +4,8 @@
  * ISA path this CPU has (forced one after the other as SPLITMOE_ISA does):
  * cpu_gemv's few-row products (bf16 and f32 weights, every row and column
  * tail, bias, row scale, strides, several products split over 1..5
- * threads), the int8 and q4 forms against their dequantized weights, the
- * quantization's own error, and the ISA choice itself.
+ * threads), the weight quantization's own error, and the ISA choice
+ * itself (the int8 and q4 products: test_qkernels.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -230,8 +230,8 @@ static double dequant(const struct sm_qweight *q, int r, int c)
 	return s * (v - 8);
 }
 
-/* int8 and q4: every ISA path against the dequantized weights in double,
- * and each format's error against the original within its step. */
+/* int8 and q4: each format's error against the original within its
+ * step (their products, with int8 activations: test_qkernels.c). */
 static void test_gemv_quantized(void **st)
 {
 	const int n = 37, k = 160;
@@ -263,49 +263,7 @@ static void test_gemv_quantized(void **st)
 					worst = e;
 			}
 		print_message("# %s: worst weight error %.3g\n", sm_quant_name(qi), worst);
-		for (int isa = SM_ISA_GENERIC; isa <= (int)sm_isa_best(); isa++) {
-			sm_isa_override((enum sm_isa)isa);
-			for (int m = 1; m <= 6; m++)
-				for (int th = 1; th <= 3; th += 2) {
-					float x[6 * 170], y[6 * 40], bias[40], scale[6];
-					struct sm_gemv g;
-
-					for (int i = 0; i < m * 170; i++)
-						x[i] = frand(&seed);
-					for (int j = 0; j < n; j++)
-						bias[j] = frand(&seed);
-					for (int i = 0; i < m; i++)
-						scale[i] = 1.0f + (float)i;
-					sm_qweight_gemv(&q, bias, &g);
-					g.m = m;
-					g.x = x;
-					g.ldx = 170;
-					g.y = y;
-					g.ldy = 40;
-					g.row_scale = scale;
-					sm_gemv_run(&g, 1, th);
-					for (int i = 0; i < m; i++)
-						for (int j = 0; j < n; j++) {
-							double want = 0, mag = 1e-3;
-
-							for (int c = 0; c < k; c++) {
-								double p = dequant(&q, j, c) * x[i * 170 + c];
-
-								want += p;
-								mag += fabs(p);
-							}
-							want = (want + bias[j]) * scale[i];
-							if (!(fabs(y[i * 40 + j] - want) <=
-							      1e-5 * mag * scale[i] + 1e-6)) {
-								print_message("%s %s m=%d: y[%d][%d] = %.9g, want %.9g\n",
-									      sm_quant_name(qi),
-									      sm_isa_name((enum sm_isa)isa),
-									      m, i, j, y[i * 40 + j], want);
-								fail();
-							}
-						}
-				}
-		}
+		/* the products of these weights: test_qkernels.c */
 		sm_qweight_free(&q);
 	}
 	/* no multiple of the group: not quantized */

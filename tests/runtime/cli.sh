@@ -211,6 +211,34 @@ else
 		ok "--quant int8 --device gpu refused in one line: $(head -n 1 "$tmp/err")" ||
 		not_ok "--quant with the iGPU: one line" "$(cat "$tmp/err")"
 fi
+if "$bin" run --model "$fx" --ids 1 -n 1 --quant q4 --device split >"$tmp/out" 2>"$tmp/err"; then
+	not_ok "--quant q4 --device split refused"
+else
+	[ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "CPU only" "$tmp/err" &&
+		ok "--quant q4 --device split refused in one line: $(head -n 1 "$tmp/err")" ||
+		not_ok "--quant with the split modes: one line" "$(cat "$tmp/err")"
+fi
+# the default on a CPU without bf16 instructions (SPLITMOE_ISA=avx2: the
+# target laptop's path) is int8; asked for, none stays none
+got=$(SPLITMOE_ISA=avx2 "$bin" info --model "$fx" 2>&1)
+none=$(SPLITMOE_ISA=avx2 "$bin" info --model "$fx" --quant none 2>&1)
+case "$got|$none" in
+*"cpu quant int8, int8 activations, kernel avx2"*"|"*"cpu quant none"*)
+	ok "SPLITMOE_ISA=avx2: quant auto is int8, --quant none is none" ;;
+*) not_ok "SPLITMOE_ISA=avx2: quant auto is int8" "$got" "$none" ;;
+esac
+if SPLITMOE_ISA=avx2 "$bin" run --model "$fx" --ids 1,398,428 -n 2 --arbiter off \
+	>"$tmp/out" 2>"$tmp/err" && grep -q "quant int8" "$tmp/err" "$tmp/out"; then
+	ok "SPLITMOE_ISA=avx2: run holds int8 weights by default"
+else
+	not_ok "SPLITMOE_ISA=avx2: run holds int8 weights by default" "$(cat "$tmp/out" "$tmp/err")"
+fi
+got=$(SPLITMOE_ISA=avx2-novnni "$bin" info 2>&1)
+case "$got" in
+*"kernels: avx2 (forced by SPLITMOE_ISA), int8 products avx2"*)
+	ok "SPLITMOE_ISA=avx2-novnni: the AVX2 fallback runs the int8 products" ;;
+*) not_ok "SPLITMOE_ISA=avx2-novnni: the AVX2 fallback" "$got" ;;
+esac
 
 # --- YAML config: flags override it
 cat >"$tmp/good.yaml" <<EOF

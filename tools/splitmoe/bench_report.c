@@ -5,6 +5,8 @@
  * as one JSON document (--json).
  */
 #include "bench.h"
+#include "cpu_isa.h"
+#include "cpu_qgemm.h"
 #include "memstat.h"
 
 #include <stdio.h>
@@ -204,6 +206,10 @@ void bench_print_table(FILE *out, const struct bench_report *rep)
 
 	model_line(out, rep);
 	bw_line(out, rep);
+	/* which of our kernels ran (SPLITMOE_ISA forces lower ones) */
+	fprintf(out, "kernels: %s%s, int8 products %s\n", sm_isa_name(sm_isa_active()),
+		sm_isa_forced() || !sm_isa_vnni() ? " (forced by SPLITMOE_ISA)" : "",
+		sm_qkern_name(sm_qkern_active()));
 	fprintf(out, "tests: -r %d timed runs each after one warm-up, seed %llu, device %s, arbiter %s\n\n",
 		rep->reps, (unsigned long long)rep->seed, rep->device, rep->arbiter);
 	if (rep->nr && rep->r[0].test.kind == BENCH_PAR) {

@@ -8,6 +8,7 @@
 #include "model.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int cmd_eval(struct cli_opts *o)
 {
@@ -22,6 +23,9 @@ int cmd_eval(struct cli_opts *o)
 		cli_err("eval: --model DIR and --reference FILE.json are required");
 		return 2;
 	}
+	/* eval measures the checkpoint's own precision unless asked */
+	if (!strcmp(o->cfg.quant, "auto"))
+		snprintf(o->cfg.quant, sizeof(o->cfg.quant), "none");
 	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind) ||
 	    sm_compute_parse(o->cfg.dtype, &eo.compute) ||
 	    sm_weights_layout_parse(o->cfg.weights, &eo.weights) ||

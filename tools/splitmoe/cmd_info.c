@@ -6,6 +6,8 @@
 #include "session.h"
 #include "arbiter.h"
 #include "cpu_features.h"
+#include "cpu_isa.h"
+#include "cpu_qgemm.h"
 #include "drm_devices.h"
 #include "inference.h"
 
@@ -46,6 +48,13 @@ static void print_cpu(void)
 	printf("onednn: %d.%d.%d (%s), isa in use %s\n", v->major, v->minor, v->patch,
 	       v->hash ? v->hash : "?", dnnl_isa_name(dnnl_get_effective_cpu_isa()));
 	printf("compute: auto resolves to %s\n", sm_compute_name(sm_compute_default()));
+	printf("quant: auto resolves to %s for a bf16/f16/f32 checkpoint on the CPU%s\n",
+	       sm_quant_name(sm_quant_default(PHIMOE_DTYPE_BF16)),
+	       sm_quant_default(PHIMOE_DTYPE_BF16) == SM_QUANT_NONE ? "" :
+	       " (no bf16 instructions: f32 would not fit 8 GB)");
+	printf("kernels: %s%s, int8 products %s\n", sm_isa_name(sm_isa_active()),
+	       sm_isa_forced() || !sm_isa_vnni() ? " (forced by SPLITMOE_ISA)" : "",
+	       sm_qkern_name(sm_qkern_active()));
 }
 
 static void print_arbiter(struct cli_opts *o)
@@ -116,6 +125,9 @@ static void print_model(const struct cli_opts *o, struct cli_ctx *c)
 		printf("  weights: %.2f MB as %s, mapped from the checkpoint\n", s.bytes / 1e6,
 		       phimoe_dtype_name(k->storage_dtype));
 	print_layout(o, k);
+	printf("  cpu quant %s%s%s\n", o->cfg.quant,
+	       strcmp(o->cfg.quant, "none") ? ", int8 activations, kernel " : "",
+	       strcmp(o->cfg.quant, "none") ? sm_qkern_name(sm_qkern_active()) : "");
 	printf("  active per token: %llu parameters, %.2f MB as stored\n",
 	       (unsigned long long)s.active_params_per_token, s.active_bytes_per_token / 1e6);
 	if (!sm_compute_parse(o->cfg.dtype, &cmp) && !sm_quant_parse(o->cfg.quant, &q)) {

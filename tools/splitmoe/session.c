@@ -10,6 +10,17 @@
 #include <stdio.h>
 #include <string.h>
 
+void cli_quant_resolve(struct cli_opts *o, enum phimoe_dtype storage)
+{
+	const char *q;
+
+	if (strcmp(o->cfg.quant, "auto"))
+		return;
+	/* the Level Zero kernels have no quantized form: the devices get none */
+	q = strcmp(o->cfg.device, "cpu") ? "none" : sm_quant_name(sm_quant_default(storage));
+	snprintf(o->cfg.quant, sizeof(o->cfg.quant), "%s", q);
+}
+
 int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer)
 {
 	char err[PHIMOE_ERRLEN];
@@ -24,6 +35,7 @@ int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer)
 		return -1;
 	}
 	c->model_loaded = true;
+	cli_quant_resolve(o, c->m.cfg.storage_dtype);
 	if (tokenizer && phimoe_tokenizer_load(o->cfg.model, &c->tk, err, sizeof(err))) {
 		cli_err("%s", err);
 		cli_close(c);

@@ -24,7 +24,11 @@ struct cli_ctx {
 	const char *quant_name;		/* the CPU's quantization (config text) */
 };
 
-/* Load the model (and the tokenizer when asked). 0, or -1 after one error. */
+/* --quant auto (the default) made what the CPU and the checkpoint call
+ * for (sm_quant_default; none on the Level Zero devices). */
+void cli_quant_resolve(struct cli_opts *o, enum phimoe_dtype storage);
+/* Load the model (and the tokenizer when asked; --quant auto resolved).
+ * 0, or -1 after one error. */
 int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer);
 /* Open the arbiter and create the session (KV cache for max_seq tokens). */
 int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq);

@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The int8-activation kernels of quantized weights (cpu_qgemm.h) on every
+ * path this CPU runs (forced one after the other as SPLITMOE_ISA does):
+ * the activations' quantization bit for bit against a scalar reference;
+ * products whose scales are all 1 (the math is integer: bitwise equal to
+ * an exact integer reference); products of real scales against exact
+ * integer group sums scaled in double; activations in one int8 part and
+ * in two (hi and residual, xq_fine); every tail of n (row quads), k (a
+ * lone group after pairs) and m (activation tiles of 4), 1 and 3 threads,
+ * products sharing one quantized x; the kernel each setting chooses.
+ * SPLITMOE_QKERN_EXPECT (check-numerics sets it beside SPLITMOE_ISA)
+ * names the kernel the environment must have chosen.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_features.h"
+#include "cpu_gemv.h"
+#include "cpu_isa.h"
+#include "cpu_qgemm.h"
+#include "quant.h"
+
+#define GRP SM_Q4_GROUP
+
+static unsigned rnd(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return *seed >> 8;
+}
+
+static float frand(unsigned *seed)
+{
+	return (rnd(seed) & 0xffff) / 65536.0f - 0.5f;
+}
+
+/* The kernel settings to try: ISA and VNNI as SPLITMOE_ISA sets them. */
+struct path {
+	enum sm_isa isa;
+	int vnni;
+};
+
+static const struct path paths[] = {
+	{ SM_ISA_GENERIC, 1 }, { SM_ISA_AVX2, 0 }, { SM_ISA_AVX2, 1 }, { SM_ISA_AVX512, 1 },
+};
+#define NPATHS ((int)(sizeof(paths) / sizeof(paths[0])))
+
+static enum sm_qkern path_kern(int p)
+{
+	sm_isa_override(paths[p].isa);
+	sm_isa_override_vnni(paths[p].vnni);
+	return sm_qkern_active();
+}
+
+/* Sets path p; false when an earlier path gives the same kernel. */
+static bool path_set(int p)
+{
+	enum sm_qkern k = path_kern(p);
+	bool dup = false;
+
+	for (int q = 0; q < p; q++)
+		dup |= path_kern(q) == k;
+	path_kern(p);
+	return !dup;
+}
+
+static int restore(void **st)
+{
+	(void)st;
+	sm_isa_override(sm_isa_best());
+	sm_isa_override_vnni(1);
+	return 0;
+}
+
+/* ---- references ---- */
+
+static void ref_quant_row(const float *x, int k, int8_t *q, float *d)
+{
+	for (int g = 0; g < k / GRP; g++) {
+		float amax = 0.0f, inv;
+
+		for (int j = 0; j < GRP; j++)
+			amax = fmaxf(amax, fabsf(x[g * GRP + j]));
+		d[g] = amax / 127.0f;
+		inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+		for (int j = 0; j < GRP; j++)
+			q[g * GRP + j] = (int8_t)lrintf(x[g * GRP + j] * inv);
+	}
+}
+
+/* x in two parts: hi as above, then the residual quantized the same way */
+static void ref_quant_fine(const float *x, int k, int8_t *hi, float *dh, int8_t *lo, float *dl)
+{
+	float *r = malloc(sizeof(float) * k);
+
+	assert_non_null(r);
+	ref_quant_row(x, k, hi, dh);
+	for (int c = 0; c < k; c++)
+		r[c] = x[c] - (float)hi[c] * dh[c / GRP];
+	ref_quant_row(r, k, lo, dl);
+	free(r);
+}
+
+static int wval(const struct sm_gemv *g, int r, int c)
+{
+	if (g->quant == SM_GEMV_Q8)
+		return ((const int8_t *)g->w)[(size_t)r * g->k + c];
+	const uint8_t *b = (const uint8_t *)g->w + (size_t)r * g->k / 2 + (size_t)(c / GRP) * 16;
+	int j = c % GRP;
+
+	return (j < 16 ? (b[j] & 15) : (b[j - 16] >> 4)) - 8;
+}
+
+/* Exact integer sum of group gr of weight row r with quantized x, and
+ * the sum of the products' magnitudes (*mag: the kernels sum in lanes
+ * that may cancel, so their f32 error scales with it). */
+static int64_t group_dot(const struct sm_gemv *g, int r, const int8_t *xq, int gr, int64_t *mag)
+{
+	int64_t t = 0;
+
+	*mag = 0;
+	for (int j = 0; j < GRP; j++) {
+		int64_t p = (int64_t)wval(g, r, gr * GRP + j) * xq[gr * GRP + j];
+
+		t += p;
+		*mag += p < 0 ? -p : p;
+	}
+	return t;
+}
+
+/* ---- activations ---- */
+
+static void test_qact_bits(void **st)
+{
+	static const int ks[] = { 32, 96, 4096 };
+	unsigned seed = 3;
+
+	(void)st;
+	for (int p = 0; p < NPATHS; p++) {
+		if (paths[p].isa > sm_isa_best() || !paths[p].vnni)
+			continue;
+		sm_isa_override(paths[p].isa);
+		for (size_t a = 0; a < sizeof(ks) / sizeof(ks[0]); a++) {
+			int k = ks[a];
+			size_t rb = sm_qact_row_bytes(k);
+			float *x = malloc(sizeof(float) * k), *d = malloc(sizeof(float) * k / GRP);
+			int8_t *q = malloc(k);
+			unsigned char *row = malloc(rb + 64);
+
+			assert_non_null(x);
+			assert_non_null(d);
+			assert_non_null(q);
+			assert_non_null(row);
+			for (int i = 0; i < k; i++)
+				x[i] = frand(&seed) * (float)(1 + i % 13);
+			for (int j = 0; j < GRP; j++)		/* a group of zeros */
+				x[j] = 0.0f;
+			if (k > GRP)				/* values on half steps */
+				for (int j = 0; j < GRP; j++)
+					x[GRP + j] = ((float)j - 15.5f) * 2.0f;
+			ref_quant_row(x, k, q, d);
+			memset(row, 0xa5, rb + 64);
+			sm_qact_quantize(x, k, 0, k / GRP, row);
+			assert_memory_equal(row, q, k);
+			assert_memory_equal(row + (k + 63) / 64 * 64, d, sizeof(float) * (k / GRP));
+			/* a part of the row: only its groups written */
+			memset(row, 0xa5, rb + 64);
+			sm_qact_quantize(x, k, k / GRP / 2, k / GRP, row);
+			for (int i = 0; i < k; i++)
+				assert_true(row[i] == (i < k / GRP / 2 * GRP ? 0xa5 : (uint8_t)q[i]));
+			assert_int_equal(row[rb], 0xa5);
+			/* in two parts: hi, then the residual's row */
+			{
+				unsigned char *two = malloc(2 * rb);
+				int8_t *lo = malloc(k);
+				float *dl = malloc(sizeof(float) * k / GRP);
+
+				assert_true(two && lo && dl);
+				ref_quant_fine(x, k, q, d, lo, dl);
+				sm_qact_quantize_fine(x, k, 0, k / GRP, two);
+				assert_memory_equal(two, q, k);
+				assert_memory_equal(two + (k + 63) / 64 * 64, d, sizeof(float) * (k / GRP));
+				assert_memory_equal(two + rb, lo, k);
+				assert_memory_equal(two + rb + (k + 63) / 64 * 64, dl,
+						    sizeof(float) * (k / GRP));
+				free(two);
+				free(lo);
+				free(dl);
+			}
+			free(x);
+			free(d);
+			free(q);
+			free(row);
+		}
+	}
+}
+
+/* ---- products ---- */
+
+struct qprod {
+	struct sm_gemv g;
+	void *w, *scale, *xq;
+	float *x, *bias, *rs, *y;
+};
+
+/* A product of n x k weights (int8 or q4), m activation rows. unit: every
+ * scale 1 and the activations integers with a +-127 in each group, so
+ * that the whole product is integer arithmetic. */
+static void qprod_make(struct qprod *p, enum sm_gemv_quant kind, int n, int k, int m, bool unit,
+		       bool extras, bool fine, unsigned *seed)
+{
+	size_t wb = kind == SM_GEMV_Q8 ? (size_t)n * k : (size_t)n * k / 2;
+	uint16_t *sc;
+
+	memset(p, 0, sizeof(*p));
+	p->w = malloc(wb);
+	p->scale = malloc(sizeof(uint16_t) * n * (k / GRP));
+	p->x = malloc(sizeof(float) * m * (k + 3));
+	p->y = malloc(sizeof(float) * m * (n + 5));
+	p->xq = malloc((fine ? 2 : 1) * m * sm_qact_row_bytes(k));
+	assert_true(p->w && p->scale && p->x && p->y && p->xq);
+	for (size_t i = 0; i < wb; i++) {
+		unsigned v = rnd(seed);
+
+		((uint8_t *)p->w)[i] = kind == SM_GEMV_Q8 ? (uint8_t)(int8_t)((int)(v % 255) - 127) :
+				       (uint8_t)v;
+	}
+	if (kind == SM_GEMV_Q8 && wb > 2) {	/* the extremes */
+		((int8_t *)p->w)[0] = 127;
+		((int8_t *)p->w)[1] = -127;
+	}
+	sc = p->scale;
+	for (int i = 0; i < n * (k / GRP); i++)
+		sc[i] = unit ? 0x3c00 : (uint16_t)(0x2000 + rnd(seed) % 0x1800);
+	for (int i = 0; i < m; i++)
+		for (int c = 0; c < k; c++) {
+			float *xv = &p->x[(size_t)i * (k + 3) + c];
+
+			if (unit)
+				*xv = c % GRP == (i * 7) % GRP ? (c & 32 ? -127.0f : 127.0f) :
+				      (float)((int)(rnd(seed) % 255) - 127);
+			else
+				*xv = frand(seed) * (float)(1 + c % 5);
+		}
+	p->g.w = p->w;
+	p->g.quant = kind;
+	p->g.wscale = p->scale;
+	p->g.n = n;
+	p->g.k = k;
+	p->g.m = m;
+	p->g.x = p->x;
+	p->g.ldx = k + 3;
+	p->g.y = p->y;
+	p->g.ldy = n + 5;
+	p->g.xq = p->xq;
+	p->g.xq_fine = fine;
+	if (extras) {
+		p->bias = malloc(sizeof(float) * n);
+		p->rs = malloc(sizeof(float) * m);
+		assert_true(p->bias && p->rs);
+		for (int j = 0; j < n; j++)
+			p->bias[j] = frand(seed);
+		for (int i = 0; i < m; i++)
+			p->rs[i] = 0.5f + (float)i;
+		p->g.bias = p->bias;
+		p->g.row_scale = p->rs;
+	}
+}
+
+static void qprod_free(struct qprod *p)
+{
+	free(p->w);
+	free(p->scale);
+	free(p->xq);
+	free(p->x);
+	free(p->y);
+	free(p->bias);
+	free(p->rs);
+}
+
+/* Checks y: exact for unit products, else within f32 summation error. */
+static void qprod_check(const struct qprod *p, bool unit, const char *what)
+{
+	const struct sm_gemv *g = &p->g;
+	int k = g->k, ng = k / GRP;
+	int8_t *xq = malloc(k), *lo = malloc(k);
+	float *xd = malloc(sizeof(float) * ng), *dl = malloc(sizeof(float) * ng);
+
+	assert_true(xq && xd && lo && dl);
+	for (int i = 0; i < g->m; i++) {
+		if (g->xq_fine)
+			ref_quant_fine(g->x + (size_t)i * g->ldx, k, xq, xd, lo, dl);
+		else
+			ref_quant_row(g->x + (size_t)i * g->ldx, k, xq, xd);
+		for (int r = 0; r < g->n; r++) {
+			double want = 0, mag = 0;
+			float got = g->y[(size_t)i * g->ldy + r];
+
+			for (int gr = 0; gr < ng; gr++) {
+				double sw = phimoe_f16_to_f32(((const uint16_t *)g->wscale)[(size_t)r * ng + gr]);
+				int64_t am;
+				double t = (double)group_dot(g, r, xq, gr, &am) * sw * xd[gr];
+
+				want += t;
+				mag += (double)am * sw * xd[gr];
+				if (g->xq_fine) {
+					t = (double)group_dot(g, r, lo, gr, &am) * sw * dl[gr];
+					want += t;
+					mag += (double)am * sw * dl[gr];
+				}
+			}
+			if (unit) {
+				/* every scale 1: xd is exactly 1 */
+				if (got != (float)want) {
+					print_message("%s: y[%d][%d] = %.9g, want exactly %.9g\n", what,
+						      i, r, got, want);
+					fail();
+				}
+				continue;
+			}
+			double rs = g->row_scale ? g->row_scale[i] : 1.0;
+
+			want = (want + (g->bias ? g->bias[r] : 0.0)) * rs;
+			if (!(fabs(got - want) <= (1e-5 * mag + 1e-6) * rs)) {
+				print_message("%s: y[%d][%d] = %.9g, want %.9g\n", what, i, r, got, want);
+				fail();
+			}
+		}
+	}
+	free(xq);
+	free(xd);
+	free(lo);
+	free(dl);
+}
+
+static void run_shapes(bool unit)
+{
+	static const int ns[] = { 1, 3, 4, 5, 37 };
+	static const int ks[] = { 32, 64, 96, 160, 448 };
+	unsigned seed = unit ? 17 : 19;
+	int cases = 0, kernels = 0;
+
+	for (int p = 0; p < NPATHS; p++) {
+		if (paths[p].isa > sm_isa_best() || !path_set(p))
+			continue;
+		kernels++;
+		print_message("# %s: kernel %s\n", unit ? "integer" : "scaled",
+			      sm_qkern_name(sm_qkern_active()));
+		for (int kind = SM_GEMV_Q8; kind <= SM_GEMV_Q4; kind++)
+		for (int fine = 0; fine < 2; fine++)
+			for (size_t a = 0; a < sizeof(ns) / sizeof(ns[0]); a++)
+				for (size_t b = 0; b < sizeof(ks) / sizeof(ks[0]); b++)
+					for (int m = 1; m <= 9; m += (m < 5 ? 1 : 4)) {
+						struct qprod q;
+						char what[128];
+
+						qprod_make(&q, (enum sm_gemv_quant)kind, ns[a], ks[b], m,
+							   unit, !unit && (a + m) % 2, fine, &seed);
+						sm_gemv_run(&q.g, 1, 1 + 2 * (int)((a + b + m) % 2));
+						snprintf(what, sizeof(what), "%s %s%s n=%d k=%d m=%d",
+							 sm_qkern_name(sm_qkern_active()),
+							 kind == SM_GEMV_Q8 ? "int8" : "q4",
+							 fine ? " fine" : "", ns[a], ks[b], m);
+						qprod_check(&q, unit, what);
+						qprod_free(&q);
+						cases++;
+					}
+	}
+	print_message("# %d products on %d kernels\n", cases, kernels);
+}
+
+static void test_qgemm_integer(void **st)
+{
+	(void)st;
+	run_shapes(true);
+}
+
+static void test_qgemm_scaled(void **st)
+{
+	(void)st;
+	run_shapes(false);
+}
+
+/* q|k|v-like: products of one x sharing its quantized copy, and an
+ * unrelated one, in one pass over 1..5 threads. */
+static void test_qgemm_shared_x(void **st)
+{
+	unsigned seed = 23;
+
+	(void)st;
+	for (int p = 0; p < NPATHS; p++) {
+		if (paths[p].isa > sm_isa_best() || !path_set(p))
+			continue;
+		for (int th = 1; th <= 5; th += 2) {
+			struct qprod q[4];
+			struct sm_gemv g[4];
+			const int n[4] = { 64, 33, 9, 17 };
+
+			for (int j = 0; j < 4; j++) {
+				/* product 3 in two parts, the others one */
+				qprod_make(&q[j], j % 2 ? SM_GEMV_Q4 : SM_GEMV_Q8, n[j], j == 3 ? 64 : 128,
+					   j == 3 ? 2 : 6, false, j == 1, j == 3, &seed);
+				g[j] = q[j].g;
+			}
+			/* 1 and 2 read product 0's x and its quantized copy */
+			for (int j = 1; j < 3; j++) {
+				g[j].x = q[0].x;
+				g[j].ldx = q[0].g.ldx;
+				g[j].xq = q[0].xq;
+				q[j].g.x = q[0].x;
+				q[j].g.ldx = q[0].g.ldx;
+			}
+			sm_gemv_run(g, 4, th);
+			for (int j = 0; j < 4; j++)
+				qprod_check(&q[j], false, sm_qkern_name(sm_qkern_active()));
+			for (int j = 0; j < 4; j++)
+				qprod_free(&q[j]);
+		}
+	}
+}
+
+/* The kernel each setting chooses, and the one the environment chose. */
+static void test_qkern_choice(void **st)
+{
+	struct sm_cpu_features f;
+	const char *expect = getenv("SPLITMOE_QKERN_EXPECT");
+	enum sm_qkern want;
+
+	(void)st;
+	sm_cpu_features_get(&f);
+	if (expect && *expect) {
+		/* as the environment left it: before any override */
+		print_message("# SPLITMOE_ISA=%s: kernel %s\n", getenv("SPLITMOE_ISA"),
+			      sm_qkern_name(sm_qkern_active()));
+		assert_string_equal(sm_qkern_name(sm_qkern_active()), expect);
+	}
+	sm_isa_override(SM_ISA_GENERIC);
+	assert_int_equal(sm_qkern_active(), SM_QKERN_GENERIC);
+	if (sm_isa_best() < SM_ISA_AVX2)
+		return;
+	sm_isa_override(SM_ISA_AVX2);
+	sm_isa_override_vnni(0);
+	assert_int_equal(sm_qkern_active(), SM_QKERN_AVX2);
+	sm_isa_override_vnni(1);
+	want = f.avx_vnni ? SM_QKERN_AVX2_VNNI : f.avx512_vnni ? SM_QKERN_AVX2_VNNI_EVEX :
+	       SM_QKERN_AVX2;
+	assert_int_equal(sm_qkern_active(), want);
+	sm_isa_override(SM_ISA_AVX512);
+	if (sm_isa_best() == SM_ISA_AVX512 && f.avx512_vnni)
+		want = SM_QKERN_AVX512_VNNI;
+	assert_int_equal(sm_qkern_active(), want);
+	print_message("# this CPU: avx512_vnni %d, avx_vnni %d, best kernel %s\n", f.avx512_vnni,
+		      f.avx_vnni, sm_qkern_name(want));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_qkern_choice, restore),
+		cmocka_unit_test_teardown(test_qact_bits, restore),
+		cmocka_unit_test_teardown(test_qgemm_integer, restore),
+		cmocka_unit_test_teardown(test_qgemm_scaled, restore),
+		cmocka_unit_test_teardown(test_qgemm_shared_x, restore),
+	};
+
+	return cmocka_run_group_tests_name("numerics-qkernels", tests, NULL, NULL);
+}
