@@ -13,8 +13,8 @@ build/splitmoe-asan: $(SPLITMOE_ASAN_OBJS) $(RUNTIME_ASAN_LIB)
 
 ALL_TARGETS += build/splitmoe
 
-# bench's bandwidth kernel and synth's generator run on OpenMP threads.
-SPLITMOE_OMP := membw synth_fill
+# synth's generator runs on OpenMP threads.
+SPLITMOE_OMP := synth_fill
 $(foreach f,$(SPLITMOE_OMP),build/obj/tools/splitmoe/$(f).o build/asan/tools/splitmoe/$(f).o): \
 	CFLAGS += -fopenmp
 # synth carries the fixture's tokenizer files in the binary (.incbin).
