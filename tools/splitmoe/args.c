@@ -82,6 +82,9 @@ static const struct {
 	{ "bench", { O_MODEL, O_CONFIG, 'p', 'n', 'd', 't', 'r', 'b', O_DTYPE, O_WEIGHTS, O_QUANT, O_ARB,
 		     O_DEVICE, O_SEED, O_PROFILE, O_JSON, O_MEMBW, O_MEMBW_GBS, O_NO_MEMBW } },
 	{ "synth", { O_CONFIG, O_SHAPE, O_OUT, O_SEED, O_DTYPE, O_LAYERS } },
+	/* contend takes its own flags out first (cmd_contend.c) */
+	{ "contend", { O_MODEL, O_CONFIG, O_DTYPE, O_WEIGHTS, O_QUANT, O_ARB, O_THREADS, O_SEED,
+		       O_JSON } },
 };
 
 static const char *flag_name(int c)
