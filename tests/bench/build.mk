@@ -21,3 +21,14 @@ BENCH_FULL_DIR ?= .cache/bench-full/phi-tiny-moe
 BENCH_FULL_ARGS ?=
 bench-full: build/splitmoe
 	@scripts/bench-full.sh build/splitmoe $(BENCH_FULL_DIR) $(BENCH_FULL_ARGS)
+
+# Suite 'contend' (tests/bench/contend.sh, ASan build, about 15 s here):
+# splitmoe contend on the fixture at tiny sizes through the process
+# arbiter (table, --json, --trace, reservations, bad flags), the YAML's
+# capacity_mbps: auto, bwarbctl calibrate and its --apply refusals.
+# The kernel arbiter's functional check is suite contend-vm (one boot).
+.PHONY: check-contend check-contend-vm contend-plot
+check-contend: build/splitmoe-asan build/bwarbctl
+	@ASAN_OPTIONS=detect_leaks=1 tests/bench/contend.sh build/splitmoe-asan build/bwarbctl \
+		tests/fixtures/phimoe-tiny-a
+CHECK_SUITES += contend

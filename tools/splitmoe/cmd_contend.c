@@ -421,8 +421,9 @@ static uint64_t module_knob(const char *name)
 	return v;
 }
 
-/* Picks the backend (auto resolved here) and the capacity in effect. */
-static int settle_arbiter(struct cli_opts *o, struct contend_report *rep)
+/* The backend, auto resolved here (kernel if the device exists). 0, or
+ * -1 after one error. */
+static int settle_backend(struct cli_opts *o, struct contend_report *rep)
 {
 	struct sm_config *cfg = &o->cfg;
 	enum sm_arbiter_kind kind;
@@ -437,7 +438,15 @@ static int settle_arbiter(struct cli_opts *o, struct contend_report *rep)
 	}
 	snprintf(cfg->arbiter, sizeof(cfg->arbiter), "%s", sm_arbiter_kind_name(kind));
 	rep->arbiter = kind == SM_ARB_KERNEL ? "kernel" : "process";
-	if (kind == SM_ARB_KERNEL) {
+	return 0;
+}
+
+/* The capacity in effect: the module's, the YAML's or the calibrated. */
+static void settle_capacity(struct cli_opts *o, struct contend_report *rep)
+{
+	struct sm_config *cfg = &o->cfg;
+
+	if (!strcmp(rep->arbiter, "kernel")) {
 		rep->capacity_mbps = module_knob("capacity_mbps");
 		rep->guaranteed_mbps = module_knob("guaranteed_mbps");
 		rep->capacity_source = "module";
@@ -445,7 +454,7 @@ static int settle_arbiter(struct cli_opts *o, struct contend_report *rep)
 			rep->capacity_mbps = rep->cal.capacity_mbps;
 			rep->capacity_source = "calibrated (the module's is unreadable)";
 		}
-		return 0;
+		return;
 	}
 	rep->capacity_source = "YAML";
 	if (cfg->arb_capacity_mbps == 0 || cfg->arb_capacity_mbps == SM_CONFIG_AUTO) {
@@ -457,7 +466,6 @@ static int settle_arbiter(struct cli_opts *o, struct contend_report *rep)
 			rep->cal.guaranteed_mbps : cfg->arb_capacity_mbps;
 	rep->capacity_mbps = cfg->arb_capacity_mbps;
 	rep->guaranteed_mbps = cfg->arb_guaranteed_mbps;
-	return 0;
 }
 
 /* --reserve auto: decode's solo traffic plus the margin, within the
@@ -496,6 +504,8 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 	memset(&rep, 0, sizeof(rep));
 	rep.counter.fd = -1;
 	rep.co = co;
+	if (settle_backend(o, &rep))
+		return 2;
 	if (plan_cores(co->hog_threads, o->cfg.threads, &cores))
 		return 1;
 	if (cores.overlap)
@@ -508,8 +518,7 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 		cli_err("contend: %s", err);
 		return 1;
 	}
-	if (settle_arbiter(o, &rep))
-		return 2;
+	settle_capacity(o, &rep);
 	rep.decode_threads = cores.nd;
 	rep.hog_threads = cores.nh;
 	rep.decode_cpus = cores.decode;
