@@ -386,9 +386,14 @@ static int run_case(struct run *r, struct contend_case *k)
 	if (gate) {
 		sm_arb_client_get_stats(gate, &k->decode);
 		k->have_decode = true;
+		/* a bucket's upper edge may pass the largest wait seen */
+		k->wait_max_ns = k->decode.max_wait_ns;
 		k->wait_p50_ns = sm_arb_wait_quantile(&k->decode, 0.50);
 		k->wait_p99_ns = sm_arb_wait_quantile(&k->decode, 0.99);
-		k->wait_max_ns = k->decode.max_wait_ns;
+		if (k->wait_p50_ns > k->wait_max_ns)
+			k->wait_p50_ns = k->wait_max_ns;
+		if (k->wait_p99_ns > k->wait_max_ns)
+			k->wait_p99_ns = k->wait_max_ns;
 	}
 	rc = tokens > 0 ? 0 : -1;
 stop:

@@ -327,6 +327,9 @@ int contend_print_json(FILE *out, const struct contend_report *r)
 
 /* ---- the trace ---- */
 
+/* The trailing mean's length in samples: 1 s. */
+#define TRACE_SMOOTH 10
+
 int contend_write_trace(const char *path, const struct contend_report *r, char *err,
 			size_t errlen)
 {
@@ -348,15 +351,24 @@ int contend_write_trace(const char *path, const struct contend_report *r, char *
 	}
 	fprintf(f, "# splitmoe contend trace: model %s, decode %d threads, hog %d threads, arbiter %s\n",
 		r->model, r->decode_threads, r->hog_threads, r->arbiter);
-	fprintf(f, "# one block per case (gnuplot index 0, 1, 2), 100 ms samples\n");
-	fprintf(f, "# columns: t_s decode_tok_s hog_gbs\n");
+	fprintf(f, "# one block per case (gnuplot index 0, 1, 2), a sample every 100 ms\n");
+	fprintf(f, "# columns: t_s decode_tok_s hog_gbs, then both over the trailing %d samples"
+		" (a token can take longer than 100 ms)\n", TRACE_SMOOTH);
 	for (i = 0; i < CONTEND_CASES; i++) {
 		const struct contend_case *k = &r->cases[i];
 
 		fprintf(f, "%s# case %d: %s\n", i ? "\n\n" : "", i, k->name);
-		for (j = 0; j < k->nsamples; j++)
-			fprintf(f, "%.3f %.4f %.4f\n", k->samples[j].t_s, k->samples[j].tok_s,
-				k->samples[j].hog_gbs);
+		for (j = 0; j < k->nsamples; j++) {
+			double tok = 0, hog = 0;
+			int lo = j + 1 >= TRACE_SMOOTH ? j + 1 - TRACE_SMOOTH : 0, m;
+
+			for (m = lo; m <= j; m++) {
+				tok += k->samples[m].tok_s;
+				hog += k->samples[m].hog_gbs;
+			}
+			fprintf(f, "%.3f %.4f %.4f %.4f %.4f\n", k->samples[j].t_s, k->samples[j].tok_s,
+				k->samples[j].hog_gbs, tok / (j + 1 - lo), hog / (j + 1 - lo));
+		}
 	}
 	bad = ferror(f);
 	if (fclose(f) || bad || rename(tmp, path)) {
