@@ -1,9 +1,9 @@
 # gnuplot script of scripts/contend-plot.sh: the cases of a splitmoe
 # contend trace one after the other (block i shifted by i * span).
-# Variables: trace, out, span (s per case), ttl, host.
+# Variables: trace, out, span (s per case), ttl (the trace's header).
 set terminal pngcairo size 1100,520 font "DejaVu Sans,10"
 set output out
-set title sprintf("splitmoe contend: %s\n(%s)", ttl, host)
+set title sprintf("splitmoe contend: %s", ttl)
 set xlabel "time (s); cases one after the other"
 set ylabel "decode tok/s"
 set y2label "hog GB/s (read + written)"

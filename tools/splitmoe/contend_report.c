@@ -349,8 +349,9 @@ int contend_write_trace(const char *path, const struct contend_report *r, char *
 		free(tmp);
 		return -1;
 	}
-	fprintf(f, "# splitmoe contend trace: model %s, decode %d threads, hog %d threads, arbiter %s\n",
-		r->model, r->decode_threads, r->hog_threads, r->arbiter);
+	fprintf(f, "# splitmoe contend trace: model %s, decode %d threads, hog %d threads, arbiter %s, "
+		"%ld cpus online\n", r->model, r->decode_threads, r->hog_threads, r->arbiter,
+		sysconf(_SC_NPROCESSORS_ONLN));
 	fprintf(f, "# one block per case (gnuplot index 0, 1, 2), a sample every 100 ms\n");
 	fprintf(f, "# columns: t_s decode_tok_s hog_gbs, then both over the trailing %d samples"
 		" (a token can take longer than 100 ms)\n", TRACE_SMOOTH);
