@@ -146,6 +146,8 @@ one_error "contend --reserve abc" contend --model "$fx" --reserve abc
 one_error "contend --chunk-kb above half the buffer" contend --model "$fx" --hog-mb 16 --chunk-kb 16384
 one_error "contend --arbiter off" contend --model "$fx" "${small[@]}" --arbiter off
 one_error "contend without --model" contend --seconds 1
+one_error "contend --arbiter kernel without the device" contend --model "$fx" --arbiter kernel \
+	--config <(printf 'arbiter:\n  device: %s/no-bwarb\n' "$tmp")
 one_error "contend --trace without a value" contend --model "$fx" --trace
 one_error "contend -p (a bench flag)" contend --model "$fx" -p 16
 

@@ -441,6 +441,11 @@ static int settle_backend(struct cli_opts *o, struct contend_report *rep)
 		cli_err("contend: --arbiter off gates nothing: use process (default) or kernel");
 		return -1;
 	}
+	if (kind == SM_ARB_KERNEL && access(cfg->arbiter_dev, F_OK)) {
+		cli_err("contend: --arbiter kernel: %s: %s (is the bwarb module loaded?)",
+			cfg->arbiter_dev, strerror(errno));
+		return -1;
+	}
 	snprintf(cfg->arbiter, sizeof(cfg->arbiter), "%s", sm_arbiter_kind_name(kind));
 	rep->arbiter = kind == SM_ARB_KERNEL ? "kernel" : "process";
 	return 0;
@@ -634,6 +639,11 @@ int cmd_contend_main(int argc, char **argv)
 	}
 	if (!o.have_model) {
 		cli_err("contend: --model DIR is required");
+		return 2;
+	}
+	if (strcmp(o.cfg.device, "cpu")) {
+		cli_err("contend: device %s: contend runs decode on the CPU (the hog stands in for the iGPU)",
+			o.cfg.device);
 		return 2;
 	}
 	return contend(&o, &co);
