@@ -1,7 +1,8 @@
 #!/bin/sh
 # Guest half of suite contend-vm (TAP), run by tests/vm/run --load from the
 # repository top: the kernel arbiter's path of splitmoe contend and
-# bwarbctl calibrate --apply on the real module. A functional check only:
+# bwarbctl calibrate --apply on the real module, and the counters' path
+# with the test PMU standing in for the memory controller. Functional only:
 # TCG has no real memory bus, so no figure is judged, only that every
 # piece runs and reports.
 top=$(pwd)
@@ -40,6 +41,31 @@ py=$?
 if [ $rc -eq 0 ] && [ $py -eq 0 ]; then
 	ok "splitmoe contend --arbiter kernel: three cases through /dev/bwarb, the gated hog granted"
 else not_ok "contend --arbiter kernel" "rc $rc" "$(tail -n 3 "$tmp/py.out")" "$(tail -n 3 "$tmp/c.err")"; fi
+# The counters' path with the test PMU as the memory controller (known
+# rates): decode's and prefill's real bytes come from it.
+if insmod "$top/build/bwarb_test_pmu.ko" nr_pmus=1 read_mbps=1000 write_mbps=500; then
+	SPLITMOE_IMC_PMU='bwarb_test_imc_*' "$top/build/splitmoe" contend --arbiter process \
+		--model "$top/tests/fixtures/phimoe-tiny-a" --seconds 0.5 --hog-threads 1 --threads 1 \
+		--hog-mb 16 --chunk-kb 256 --cal-mb 16 --prefill 8 --json >"$tmp/p.json" 2>"$tmp/p.err"
+	rc=$?
+	python3 - "$tmp/p.json" >"$tmp/py.out" 2>&1 <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["counters"]
+assert c["available"] and c["source"].startswith("uncore IMC"), c
+dec, pre = c["decode"], c["prefill"]
+assert dec["declared_bytes"] > 0 and pre["declared_bytes"] > 0, c
+# 1500 MB/s of test traffic over the hog-off window
+rate = dec["real_bytes"] / d["cases"][0]["seconds"] / 1e6
+assert 1000 < rate < 2000, rate
+assert pre["real_bytes"] > 0, pre
+PY
+	py=$?
+	if [ $rc -eq 0 ] && [ $py -eq 0 ]; then
+		ok "contend: declared vs real from the memory controller's counters (test PMU)"
+	else not_ok "contend with the test PMU" "rc $rc" "$(tail -n 3 "$tmp/py.out")" "$(tail -n 3 "$tmp/p.err")"; fi
+	rmmod bwarb_test_pmu
+else not_ok "insmod bwarb_test_pmu.ko"; fi
 rm -rf "$tmp"
 echo "1..$n"
 exit $failed

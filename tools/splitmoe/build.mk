@@ -2,6 +2,9 @@
 SPLITMOE_SRCS := $(sort $(wildcard tools/splitmoe/*.c))
 SPLITMOE_OBJS := $(patsubst %.c,build/obj/%.o,$(SPLITMOE_SRCS))
 SPLITMOE_ASAN_OBJS := $(patsubst %.c,build/asan/%.o,$(SPLITMOE_SRCS))
+# contend finds the memory controllers' counters as bwarbctl does.
+SPLITMOE_OBJS += build/obj/tools/bwarbctl/pmu_discovery.o
+SPLITMOE_ASAN_OBJS += build/asan/tools/bwarbctl/pmu_discovery.o
 
 build/splitmoe: $(SPLITMOE_OBJS) $(RUNTIME_LIB)
 	@mkdir -p $(@D)

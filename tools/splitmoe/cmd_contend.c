@@ -323,7 +323,7 @@ static int run_case(struct run *r, struct contend_case *k)
 	uint64_t tokens = 0, d0, d1, h0, h1, m0 = 0, m1 = 0, t0, t1;
 	const struct sm_arb_client *gate;
 	char err[256];
-	bool count = !k->hog_running && rep->counter.fd >= 0;
+	bool count = !k->hog_running && rep->counter.n > 0;
 	int rc = -1;
 
 	r->o->cfg.cpu_reserve_mbps = k->reserve_mbps;
@@ -512,7 +512,6 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 	int i, rc = 1;
 
 	memset(&rep, 0, sizeof(rep));
-	rep.counter.fd = -1;
 	rep.co = co;
 	if (settle_backend(o, &rep))
 		return 2;

@@ -59,14 +59,18 @@ uint64_t hog_bytes(struct hog *h);
 int hog_stop(struct hog *h, struct hog_share *out, char *err, size_t errlen);
 void hog_destroy(struct hog *h);
 
-/* Real DRAM bytes from a hardware counter (dram_counter.c). */
+/* Real DRAM bytes from hardware counters (dram_counter.c). */
+#define DRAM_COUNTER_MAX 32
 struct dram_counter {
-	int fd;				/* -1: unavailable */
-	const char *source;		/* "LLC misses x 64 B (this process)" */
-	char why[256];			/* unavailable: the reason */
+	int n;				/* counters open; 0: unavailable */
+	int fd[DRAM_COUNTER_MAX];
+	uint64_t num[DRAM_COUNTER_MAX], den[DRAM_COUNTER_MAX];	/* bytes per count */
+	const char *source;		/* e.g. "LLC misses x 64 B (this process)" */
+	char why[400];			/* unavailable: the reasons */
 };
-/* Opens the counter for this process and the threads it creates from now
- * on. 0, or -1 with the reason in c->why (c->fd stays -1). */
+/* Opens the memory controllers' counters, else this process's LLC misses
+ * (inherited by the threads it creates from now on). 0, or -1 with the
+ * reasons in c->why (c->n stays 0). */
 int dram_counter_open(struct dram_counter *c);
 /* Bytes so far; 0, or -1. */
 int dram_counter_read(const struct dram_counter *c, uint64_t *bytes);

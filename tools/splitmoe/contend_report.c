@@ -57,7 +57,7 @@ static void ratio_line(FILE *out, const char *what, const struct contend_ratio *
 {
 	if (!q->have) {
 		fprintf(out, "  %s: no figure (%s)\n", what,
-			r->counter.fd < 0 ? "counters unavailable" : "no declared bytes");
+			r->counter.n == 0 ? "counters unavailable" : "no declared bytes");
 		return;
 	}
 	fprintf(out, "  %s: declared %.1f MB, real %.1f MB (%s): ratio %.3f\n", what,
@@ -121,7 +121,7 @@ void contend_print_table(FILE *out, const struct contend_report *r)
 				k->hog_gbs * k->secs);
 	}
 	fprintf(out, "\ndeclared vs real DRAM traffic (hog off):\n");
-	if (r->counter.fd < 0) {
+	if (r->counter.n == 0) {
 		fprintf(out, "  counters unavailable: %s\n", r->counter.why);
 	} else {
 		ratio_line(out, "decode", &r->decode_ratio, r);
@@ -302,9 +302,9 @@ int contend_print_json(FILE *out, const struct contend_report *r)
 	put(root, "cases", cases, &oom);
 	cnt = json_object_new_object();
 	if (cnt) {
-		put(cnt, "available", json_object_new_boolean(r->counter.fd >= 0), &oom);
+		put(cnt, "available", json_object_new_boolean(r->counter.n > 0), &oom);
 		put(cnt, "source", json_object_new_string(r->counter.source), &oom);
-		if (r->counter.fd < 0)
+		if (r->counter.n == 0)
 			put(cnt, "unavailable_reason", json_object_new_string(r->counter.why), &oom);
 		else
 			put_null(cnt, "unavailable_reason", &oom);
