@@ -426,8 +426,9 @@ static uint64_t module_knob(const char *name)
 	return v;
 }
 
-/* The backend, auto resolved here (kernel if the device exists). 0, or
- * -1 after one error. */
+/* The backend: process unless kernel is asked for (auto too: the figures
+ * should not depend on whether a module happens to be loaded). 0, or -1
+ * after one error. */
 static int settle_backend(struct cli_opts *o, struct contend_report *rep)
 {
 	struct sm_config *cfg = &o->cfg;
@@ -436,7 +437,7 @@ static int settle_backend(struct cli_opts *o, struct contend_report *rep)
 	if (sm_arbiter_kind_parse(cfg->arbiter, &kind))
 		return -1;
 	if (kind == SM_ARB_AUTO)
-		kind = access(cfg->arbiter_dev, F_OK) == 0 ? SM_ARB_KERNEL : SM_ARB_PROCESS;
+		kind = SM_ARB_PROCESS;
 	if (kind == SM_ARB_OFF) {
 		cli_err("contend: --arbiter off gates nothing: use process (default) or kernel");
 		return -1;
