@@ -4,7 +4,8 @@
  * (hog off, hog ungated, hog gated), through the process arbiter or
  * /dev/bwarb. README "Contention", docs/calibration.md.
  *
- *   cmd_contend.c     flags, cores, the cases, the 100 ms sampler
+ *   cmd_contend.c     cores, the cases, the 100 ms sampler
+ *   contend_args.c    contend's own flags
  *   contend_hog.c     the hog: threads copying chunks of a large buffer,
  *                     each chunk acquired from the arbiter when gated
  *   contend_report.c  the table, the JSON document, the trace file
@@ -20,6 +21,7 @@
 #include "bwcal.h"
 
 #define CONTEND_CASES 3
+#define CONTEND_MAX_SEQ 256		/* decode's positions before a reset */
 #define CONTEND_MAX_CPUS 1024
 
 /* contend's own flags (the common ones go through cli_parse). */
@@ -37,6 +39,12 @@ struct contend_opts {
 	int prefill;			/* --prefill: warm-up prefill tokens [32] */
 	const char *trace;		/* --trace FILE */
 };
+
+/*
+ * Takes contend's own flags out of argv into co and leaves the common
+ * ones, in order, in rest (argv[0] first). 0, or -1 after one error.
+ */
+int contend_take_flags(int argc, char **argv, struct contend_opts *co, char **rest, int *nrest);
 
 /* What the hog's clients got from the arbiter over one case. */
 struct hog_share {
