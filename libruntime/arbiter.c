@@ -89,6 +89,54 @@ void sm_arb_client_close(struct sm_arb_client *c)
 	free(c);
 }
 
+/* Bucket of a wait of ns nanoseconds (arbiter.h, SM_ARB_WAIT_BUCKETS). */
+static unsigned wait_bucket(uint64_t ns)
+{
+	unsigned e, idx;
+
+	if (ns < 8)
+		return (unsigned)ns;
+	e = 63u - (unsigned)__builtin_clzll(ns);	/* >= 3 */
+	idx = 8u + (e - 3u) * 8u + (unsigned)((ns >> (e - 3u)) & 7u);
+	return idx < SM_ARB_WAIT_BUCKETS ? idx : SM_ARB_WAIT_BUCKETS - 1u;
+}
+
+/* The largest wait bucket idx holds. */
+static uint64_t bucket_upper(unsigned idx)
+{
+	unsigned e, m;
+
+	if (idx < 8)
+		return idx;
+	e = (idx - 8u) / 8u + 3u;
+	m = (idx - 8u) % 8u;
+	return ((8ull + m + 1ull) << (e - 3u)) - 1ull;
+}
+
+uint64_t sm_arb_wait_quantile(const struct sm_arb_client_stats *s, double q)
+{
+	uint64_t total = 0, seen = 0, want;
+	unsigned i;
+
+	for (i = 0; i < SM_ARB_WAIT_BUCKETS; i++)
+		total += s->wait_hist[i];
+	if (!total)
+		return 0;
+	if (q < 0)
+		q = 0;
+	want = (uint64_t)(q * (double)total + 0.5);
+	if (want < 1)
+		want = 1;
+	if (want > total)
+		want = total;
+	for (i = 0; i < SM_ARB_WAIT_BUCKETS; i++) {
+		seen += s->wait_hist[i];
+		if (seen >= want)
+			return bucket_upper(i);
+	}
+	return bucket_upper(SM_ARB_WAIT_BUCKETS - 1u);
+}
+
 int sm_arb_acquire(struct sm_arb_client *c, uint64_t bytes, uint64_t timeout_ns,
 		   uint64_t *grant)
 {
@@ -101,9 +149,12 @@ int sm_arb_acquire(struct sm_arb_client *c, uint64_t bytes, uint64_t timeout_ns,
 	if (ask == 0)
 		ask = 1;
 	rc = c->a->ops->acquire(c, ask, timeout_ns, grant, &waited);
+	if (!waited)
+		c->st.wait_hist[0]++;
 	if (waited) {
 		uint64_t w = sm_arb_now_ns() - t0;
 
+		c->st.wait_hist[wait_bucket(w)]++;
 		c->st.waits++;
 		c->st.wait_ns += w;
 		if (w > c->st.max_wait_ns)

@@ -89,6 +89,10 @@ int sm_arb_acquire(struct sm_arb_client *c, uint64_t bytes,
  * (the estimate when unknown). */
 int sm_arb_complete(struct sm_arb_client *c, uint64_t grant, uint64_t actual);
 
+/* Buckets of sm_arb_client_stats.wait_hist: 0-7 ns one each, then eight
+ * per octave up to 2^40 ns (18 min; longer waits count in the last). */
+#define SM_ARB_WAIT_BUCKETS (8 + 38 * 8)
+
 struct sm_arb_client_stats {
 	uint64_t acquires;
 	uint64_t completes;		/* equals acquires when nothing is outstanding */
@@ -97,8 +101,14 @@ struct sm_arb_client_stats {
 	uint64_t waits;			/* acquires that had to wait */
 	uint64_t wait_ns;		/* total time waiting */
 	uint64_t max_wait_ns;
+	/* Every acquire's wait (0 when it did not wait), in buckets of an
+	 * eighth of an octave: for the wait percentiles (bench contend). */
+	uint32_t wait_hist[SM_ARB_WAIT_BUCKETS];
 };
 void sm_arb_client_get_stats(const struct sm_arb_client *c,
 			     struct sm_arb_client_stats *out);
+/* The q-quantile (0..1) of the acquires' waits in ns, to an eighth of an
+ * octave (the upper edge of its bucket); 0 without acquires. */
+uint64_t sm_arb_wait_quantile(const struct sm_arb_client_stats *s, double q);
 
 #endif /* SPLITMOE_ARBITER_H */

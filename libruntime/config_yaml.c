@@ -16,7 +16,8 @@
 #include <string.h>
 #include <yaml.h>
 
-enum field_type { F_STR, F_INT, F_U32, F_U64, F_CHOICE };
+/* F_U64_AUTO: a number, or "auto" stored as SM_CONFIG_AUTO. */
+enum field_type { F_STR, F_INT, F_U32, F_U64, F_U64_AUTO, F_CHOICE };
 
 struct field {
 	const char *key;		/* dotted path */
@@ -47,6 +48,8 @@ static const struct field fields[] = {
 	{ "device", F_CHOICE, OFF(device), 0, 0, device_choices, "cpu" },
 	{ "arbiter.backend", F_CHOICE, OFF(arbiter), 0, 0, arbiter_choices, "auto" },
 	{ "arbiter.device", F_STR, OFF(arbiter_dev), 0, 0, NULL, "/dev/bwarb" },
+	{ "arbiter.capacity_mbps", F_U64_AUTO, OFF(arb_capacity_mbps), 0, 10000000, NULL, "0" },
+	{ "arbiter.guaranteed_mbps", F_U64_AUTO, OFF(arb_guaranteed_mbps), 0, 10000000, NULL, "0" },
 	{ "arbiter.cpu.reserve_mbps", F_U64, OFF(cpu_reserve_mbps), 0, 1000000, NULL, "0" },
 	{ "arbiter.cpu.weight", F_U32, OFF(cpu_weight), 1, 10000, NULL, "100" },
 	{ "arbiter.gpu.reserve_mbps", F_U64, OFF(gpu_reserve_mbps), 0, 1000000, NULL, "0" },
@@ -116,14 +119,21 @@ static int set_field(struct sm_config *c, const struct field *f, const char *v,
 				    f->key, v, f->min, f->max);
 		*(int *)p = (int)x;
 		return 0;
+	case F_U64_AUTO:
+		if (!strcmp(v, "auto")) {
+			*(uint64_t *)p = SM_CONFIG_AUTO;
+			return 0;
+		}
+		/* a number, checked as F_U64 */
+		__attribute__((fallthrough));
 	case F_U32:
 	case F_U64:
 		errno = 0;
 		u = strtoull(v, &end, 10);
 		if (!*v || *v == '-' || *end || errno || u < (unsigned long long)f->min ||
 		    u > (unsigned long long)f->max)
-			return sm_errf(err, errlen, "key '%s': bad value '%s' (want an integer in [%" PRId64 ", %" PRId64 "])",
-				    f->key, v, f->min, f->max);
+			return sm_errf(err, errlen, "key '%s': bad value '%s' (want %san integer in [%" PRId64 ", %" PRId64 "])",
+				    f->key, v, f->type == F_U64_AUTO ? "auto or " : "", f->min, f->max);
 		if (f->type == F_U32)
 			*(uint32_t *)p = (uint32_t)u;
 		else

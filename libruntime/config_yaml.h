@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #define SM_CONFIG_STR 256
+/* "auto" of a number key that takes it (arbiter.capacity_mbps). */
+#define SM_CONFIG_AUTO UINT64_MAX
 
 struct sm_config {
 	char model[4096];		/* model directory */
@@ -26,6 +28,10 @@ struct sm_config {
 	char device[SM_CONFIG_STR];	/* cpu | gpu | split */
 	char arbiter[SM_CONFIG_STR];	/* auto | kernel | process | off */
 	char arbiter_dev[SM_CONFIG_STR];	/* device node, default /dev/bwarb */
+	/* The process arbiter's bus (arbiter.h): MB/s, 0 for its default,
+	 * SM_CONFIG_AUTO to measure it at start (bwcal.h). */
+	uint64_t arb_capacity_mbps;
+	uint64_t arb_guaranteed_mbps;
 	uint64_t cpu_reserve_mbps;	/* the CPU client's reservation */
 	uint32_t cpu_weight;		/* its weight for the spare bandwidth */
 	/* The iGPU path (device_setup.h, scheduler.h). */

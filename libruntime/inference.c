@@ -1029,6 +1029,11 @@ int phimoe_session_pos(const struct phimoe_session *s) { return s->seqs[0].pos; 
 enum sm_compute phimoe_session_compute(const struct phimoe_session *s) { return s->compute; }
 const char *phimoe_session_error(const struct phimoe_session *s) { return s->err; }
 
+const struct sm_arb_client *phimoe_session_arb_client(const struct phimoe_session *s)
+{
+	return s->gate;
+}
+
 void phimoe_session_get_stats(const struct phimoe_session *s,
 			      struct phimoe_session_stats *st)
 {

@@ -208,6 +208,10 @@ struct phimoe_session_stats {
 };
 void phimoe_session_get_stats(const struct phimoe_session *s,
 			      struct phimoe_session_stats *st);
+/* The session's own arbiter client (NULL when ungated or when the backend
+ * gates itself): its whole statistics, wait histogram included (arbiter.h). */
+struct sm_arb_client;
+const struct sm_arb_client *phimoe_session_arb_client(const struct phimoe_session *s);
 
 /* Op classes of the timing breakdown (phimoe_session_opts.profile). On
  * an asynchronous backend (Level Zero) a class is charged the time its

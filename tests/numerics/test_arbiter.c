@@ -153,6 +153,40 @@ static void test_process_timeout(void **st)
 	sm_arbiter_close(a);
 }
 
+/* Every acquire lands in the wait histogram (0 when it did not wait); a
+ * quantile is its bucket's upper edge, within an eighth of an octave. */
+static void test_process_wait_quantiles(void **st)
+{
+	struct sm_arbiter *a = open_kind(SM_ARB_PROCESS, 1000000000ull, 1);
+	struct sm_arb_client *c = client(a, SM_ARB_CLASS_CPU, 0, 1000000);
+	struct sm_arb_client_stats s;
+	uint64_t g, g2, n = 0, q1;
+	unsigned i;
+
+	(void)st;
+	sm_arb_client_get_stats(c, &s);
+	assert_int_equal(sm_arb_wait_quantile(&s, 0.5), 0);	/* no acquire yet */
+	assert_int_equal(sm_arb_acquire(c, 300000, 0, &g), 0);
+	assert_int_equal(sm_arb_complete(c, g, 300000), 0);
+	assert_int_equal(sm_arb_acquire(c, 300000, 0, &g), 0);
+	assert_int_equal(sm_arb_complete(c, g, 300000), 0);
+	assert_int_equal(sm_arb_acquire(c, 300000, 0, &g), 0);
+	assert_int_equal(sm_arb_acquire(c, 900000, 10000000ull, &g2), -ETIMEDOUT);
+	assert_int_equal(sm_arb_complete(c, g, 300000), 0);
+	sm_arb_client_get_stats(c, &s);
+	for (i = 0; i < SM_ARB_WAIT_BUCKETS; i++)
+		n += s.wait_hist[i];
+	assert_int_equal(n, 4);			/* 3 granted at once, 1 timed out */
+	assert_int_equal(s.wait_hist[0], 3);
+	assert_int_equal(sm_arb_wait_quantile(&s, 0.5), 0);
+	assert_int_equal(sm_arb_wait_quantile(&s, 0.75), 0);
+	q1 = sm_arb_wait_quantile(&s, 1.0);
+	assert_true(s.max_wait_ns >= 10000000ull);
+	assert_true(q1 >= s.max_wait_ns && q1 <= s.max_wait_ns / 8 * 9 + 8);
+	sm_arb_client_close(c);
+	sm_arbiter_close(a);
+}
+
 static void test_process_over_burst_becomes_debt(void **st)
 {
 	struct sm_arbiter *a = open_kind(SM_ARB_PROCESS, 0, 0);
@@ -244,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_off_counts),
 		cmocka_unit_test(test_process_waits_for_next_period),
 		cmocka_unit_test(test_process_timeout),
+		cmocka_unit_test(test_process_wait_quantiles),
 		cmocka_unit_test(test_process_over_burst_becomes_debt),
 		cmocka_unit_test(test_process_admission),
 		cmocka_unit_test(test_process_two_threads),

@@ -183,6 +183,26 @@ static void t_set(void **state)
 	assert_int_equal(c.threads, 8);
 }
 
+/* arbiter.capacity_mbps / guaranteed_mbps: a number, or auto. */
+static void t_bus_auto(void **state)
+{
+	struct sm_config c;
+	char err[512];
+
+	(void)state;
+	sm_config_defaults(&c);
+	assert_true(c.arb_capacity_mbps == 0 && c.arb_guaranteed_mbps == 0);
+	assert_int_equal(sm_config_set(&c, "arbiter.capacity_mbps", "auto", err, sizeof(err)), 0);
+	assert_true(c.arb_capacity_mbps == SM_CONFIG_AUTO);
+	assert_int_equal(sm_config_set(&c, "arbiter.guaranteed_mbps", "45000", err, sizeof(err)), 0);
+	assert_true(c.arb_guaranteed_mbps == 45000);
+	assert_int_equal(sm_config_set(&c, "arbiter.capacity_mbps", "Auto", err, sizeof(err)), -1);
+	assert_string_equal(err, "key 'arbiter.capacity_mbps': bad value 'Auto' (want auto or an integer in [0, 10000000])");
+	assert_int_equal(sm_config_set(&c, "arbiter.capacity_mbps", "-1", err, sizeof(err)), -1);
+	assert_int_equal(sm_config_set(&c, "arbiter.capacity_mbps", "10000001", err, sizeof(err)), -1);
+	assert_true(c.arb_capacity_mbps == SM_CONFIG_AUTO);	/* kept */
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +214,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(t_bad_values),
 		cmocka_unit_test(t_missing_file),
 		cmocka_unit_test(t_set),
+		cmocka_unit_test(t_bus_auto),
 	};
 
 	if (argc != 3) {

@@ -67,3 +67,12 @@ endef
 $(eval $(call flavour_suites,rt))
 $(eval $(call flavour_suites,debug))
 CHECK_SUITES += selftests-rt counters-rt
+
+# Suite 'contend-vm' (one boot, about 30 s here): the kernel arbiter's path
+# of splitmoe contend and bwarbctl calibrate --apply on the module, the
+# counters' path on the test PMU (tests/vm/contend-guest.sh); functional
+# only, TCG has no memory bus.
+.PHONY: check-contend-vm
+check-contend-vm: $(BWARB_KO) $(TEST_PMU_KO) build/splitmoe build/bwarbctl
+	@tests/vm/run --load --check-dmesg --timeout 300 -- tests/vm/contend-guest.sh
+CHECK_SUITES += contend-vm

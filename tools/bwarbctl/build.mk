@@ -7,7 +7,11 @@ BWARBCTL_LDLIBS += -lm
 
 $(BWARBCTL_OBJS): $(BWARBCTL_DEPS)
 
-build/bwarbctl: $(BWARBCTL_OBJS)
+# calibrate measures with libruntime's code (bwcal.h), on OpenMP threads.
+BWARBCTL_LIBOBJS := build/obj/libruntime/membw.o build/obj/libruntime/bwcal.o
+BWARBCTL_LDLIBS += -fopenmp
+
+build/bwarbctl: $(BWARBCTL_OBJS) $(BWARBCTL_LIBOBJS)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(BWARBCTL_LDLIBS)
 

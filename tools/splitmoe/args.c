@@ -97,6 +97,9 @@ static const struct {
 	{ "chat", { O_MODEL, O_CONFIG, 'n', O_TEMP, O_TOPK, O_TOPP, O_SEED, O_DTYPE, O_THREADS,
 		    O_ARB, O_DEVICE, O_WEIGHTS, O_QUANT } },
 	{ "quantize", { O_MODEL, O_CONFIG, O_OUT, O_TYPE, O_TENSORS, O_THREADS } },
+	/* contend takes its own flags out first (cmd_contend.c) */
+	{ "contend", { O_MODEL, O_CONFIG, O_DTYPE, O_WEIGHTS, O_QUANT, O_ARB, O_THREADS, O_SEED,
+		       O_JSON } },
 };
 
 static const char *flag_name(int c)

@@ -5,7 +5,7 @@
  *   cmd_bench.c     flags, sessions (one per thread count), the timed runs
  *   bench_bytes.c   the weight bytes a token reads (the GB/s column)
  *   bench_report.c  the table, the profile tables, the JSON document
- *   membw.c         the DRAM bandwidth the GB/s are a percentage of
+ *   membw.c         (libruntime) the DRAM bandwidth the GB/s are a percentage of
  */
 #ifndef SPLITMOE_BENCH_H
 #define SPLITMOE_BENCH_H

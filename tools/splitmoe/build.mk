@@ -4,6 +4,9 @@ SPLITMOE_OBJS := $(patsubst %.c,build/obj/%.o,$(SPLITMOE_SRCS))
 SPLITMOE_ASAN_OBJS := $(patsubst %.c,build/asan/%.o,$(SPLITMOE_SRCS))
 # serve's HTTP server
 SPLITMOE_LDLIBS := -lmicrohttpd
+# contend finds the memory controllers' counters as bwarbctl does.
+SPLITMOE_OBJS += build/obj/tools/bwarbctl/pmu_discovery.o
+SPLITMOE_ASAN_OBJS += build/asan/tools/bwarbctl/pmu_discovery.o
 
 build/splitmoe: $(SPLITMOE_OBJS) $(RUNTIME_LIB)
 	@mkdir -p $(@D)
@@ -15,8 +18,8 @@ build/splitmoe-asan: $(SPLITMOE_ASAN_OBJS) $(RUNTIME_ASAN_LIB)
 
 ALL_TARGETS += build/splitmoe
 
-# bench's bandwidth kernel, synth's generator and quantize run on OpenMP threads.
-SPLITMOE_OMP := membw synth_fill cmd_quantize
+# synth's generator and quantize run on OpenMP threads.
+SPLITMOE_OMP := synth_fill cmd_quantize
 $(foreach f,$(SPLITMOE_OMP),build/obj/tools/splitmoe/$(f).o build/asan/tools/splitmoe/$(f).o): \
 	CFLAGS += -fopenmp
 # synth carries the fixture's tokenizer files in the binary (.incbin).

@@ -5,6 +5,7 @@
  * serve, chat.
  */
 #include "cli.h"
+#include "contend.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -40,6 +41,12 @@ static void usage(FILE *f)
 	      "               [--tensors attention,experts,lm_head,router] [--threads N]\n"
 	      "      a model directory of quantized weights (README: Quantized model\n"
 	      "      files), loaded mapped by every command; DIR2 must not exist or be empty\n"
+	      "  splitmoe contend --model DIR [--seconds 5] [--hog-threads N] [--threads N]\n"
+	      "               [--reserve MBPS|auto] [--hog-weight 100] [--hog-reserve MBPS]\n"
+	      "               [--hog-mb 1024] [--chunk-kb 4096] [--cal-mb N] [--prefill 32]\n"
+	      "               [--trace FILE] [--json] [--arbiter process|kernel]\n"
+	      "      decode beside a bandwidth hog on the other cores: hog off, ungated,\n"
+	      "      gated; tok/s, GB/s, acquire waits, the arbiter's shares (README.md)\n"
 	      "every subcommand also takes --config FILE (YAML; flags override it),\n"
 	      "and those that compute --threads N, --arbiter auto|kernel|process|off\n"
 	      "and --device cpu|gpu|split (bench: -t 16,8 in place of --threads)\n",
@@ -65,6 +72,8 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (!strcmp(argv[1], "contend"))	/* parses its own flags first */
+		return cmd_contend_main(argc - 1, argv + 1);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
 		if (strcmp(argv[1], cmds[i].name))
 			continue;

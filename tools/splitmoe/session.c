@@ -70,7 +70,11 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 			phimoe_quant_name(c->m.cfg.quant));
 		return -1;
 	}
+	if (cli_resolve_arbiter_bus(o, ao.kind))
+		return -1;
 	ao.dev_path = o->cfg.arbiter_dev;
+	ao.capacity_mbps = o->cfg.arb_capacity_mbps;
+	ao.guaranteed_mbps = o->cfg.arb_guaranteed_mbps;
 	rc = sm_arbiter_open(&ao, &c->arb, err, sizeof(err));
 	if (rc) {
 		cli_err("arbiter %s: %s", o->cfg.arbiter, err);

@@ -9,6 +9,7 @@
 #include "device_setup.h"
 #include "inference.h"
 #include "quant.h"
+#include "arbiter.h"
 
 struct phimoe_session;
 struct sm_arbiter;
@@ -30,6 +31,11 @@ void cli_quant_resolve(struct cli_opts *o, enum phimoe_dtype storage);
 /* Load the model (and the tokenizer when asked; --quant auto resolved).
  * 0, or -1 after one error. */
 int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer);
+/* arbiter.capacity_mbps / guaranteed_mbps: auto replaced by the measured
+ * figures (in a child process: call before any OpenMP region), for the
+ * process backend; 0 (the module's own) for kernel and off. 0, or -1
+ * after one error. */
+int cli_resolve_arbiter_bus(struct cli_opts *o, enum sm_arbiter_kind kind);
 /* Open the arbiter and create the session (KV cache for max_seq tokens). */
 int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq);
 /* Undo cli_start_session (session, devices, arbiter); the model stays,
