@@ -44,12 +44,12 @@ install: $(INSTALL_DEPS)
 
 # Plain dpkg-buildpackage leaves the packages beside the source tree (..);
 # `make deb` keeps them, the .buildinfo and the .changes in build/deb/
-# (debian/rules reads SM_DEB_DIR).
+# (debian/rules reads SM_DEB_DIR); -tc: debian/ is left clean.
 DEB_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
 DEB_VERSION = $(shell dpkg-parsechangelog -S Version 2>/dev/null)
 deb: $(INSTALL_DEPS)
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)
-	SM_DEB_DIR=$(abspath $(DEB_DIR)) dpkg-buildpackage -b -us -uc \
+	SM_DEB_DIR=$(abspath $(DEB_DIR)) dpkg-buildpackage -b -us -uc -tc \
 		--buildinfo-file=$(DEB_DIR)/splitmoe_$(DEB_VERSION)_$(DEB_ARCH).buildinfo \
 		--changes-file=$(DEB_DIR)/splitmoe_$(DEB_VERSION)_$(DEB_ARCH).changes \
 		--buildinfo-option=-u$(DEB_DIR) --changes-option=-u$(DEB_DIR)
