@@ -2,10 +2,10 @@
 # the kernel's scripts/get_abi.pl and against what kmod/ creates.
 GET_ABI_PL := $(LINUX_SRC)/scripts/get_abi.pl
 
-# One more file of Debian's linux-source-6.1 (kmod/build.mk), extracted once.
-$(GET_ABI_PL): $(LINUX_SRC_TAR)
-	@mkdir -p .cache
-	tar -xJf $(LINUX_SRC_TAR) -C .cache linux-source-6.1/scripts/get_abi.pl
+# Extracted with the other kernel files (kmod/build.mk); a .cache/ made
+# before it was on that list gets it alone.
+$(GET_ABI_PL): $(LINUX_SRC)/.stamp
+	@test -e $@ || tar -xJf $(LINUX_SRC_TAR) -C .cache linux-source-6.1/scripts/get_abi.pl
 	@touch $@
 
 .PHONY: check-abi-doc
