@@ -9,7 +9,7 @@ LIBSPLITMOE_MAP := libsplitmoe/splitmoe.map
 LIBSPLITMOE_SRCS := $(sort $(wildcard libsplitmoe/*.c))
 LIBSPLITMOE_OBJS := $(patsubst %.c,build/pic/%.o,$(LIBSPLITMOE_SRCS))
 # Where the package installs it (debian/rules).
-LIBDIR_MULTIARCH := /usr/lib/$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+LIBDIR_MULTIARCH = /usr/lib/$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 
 # The ASan+UBSan objects are the tests' (tests/examples/build.mk).
 LIBSPLITMOE_ASAN_OBJS := $(patsubst %.c,build/asan/%.o,$(LIBSPLITMOE_SRCS))

@@ -6,7 +6,7 @@
 PREFIX      ?= /usr
 BINDIR      := $(PREFIX)/bin
 INCLUDEDIR  := $(PREFIX)/include
-LIBDIR      := $(LIBDIR_MULTIARCH)
+LIBDIR      = $(LIBDIR_MULTIARCH)
 SM_DATADIR  := $(PREFIX)/share/splitmoe
 UDEVRULESDIR := /lib/udev/rules.d
 DKMS_SRCDIR := /usr/src/bwarb-$(SPLITMOE_VERSION)
@@ -38,7 +38,7 @@ install: $(INSTALL_DEPS)
 	@# the example's model path means nothing once installed
 	sed 's|^model: .*|# model: /path/to/a/phimoe/checkpoint|' configs/splitmoe.yaml \
 		>$(DESTDIR)/etc/splitmoe/splitmoe.yaml
-	install -m 644 Kbuild $(DESTDIR)$(DKMS_SRCDIR)/
+	install -m 644 Kbuild dkms.conf $(DESTDIR)$(DKMS_SRCDIR)/
 	install -m 644 $(wildcard kmod/*.[ch]) $(DESTDIR)$(DKMS_SRCDIR)/kmod/
 	install -m 644 $(wildcard kmod/uapi/*.h) $(DESTDIR)$(DKMS_SRCDIR)/kmod/uapi/
 
@@ -48,6 +48,9 @@ install: $(INSTALL_DEPS)
 DEB_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
 DEB_VERSION = $(shell dpkg-parsechangelog -S Version 2>/dev/null)
 deb: $(INSTALL_DEPS)
+	@case "$(DEB_VERSION)" in $(SPLITMOE_VERSION)-*) ;; \
+	*) echo "debian/changelog: version $(DEB_VERSION) is not VERSION's $(SPLITMOE_VERSION)-N" >&2; \
+	   exit 1;; esac
 	@rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)
 	SM_DEB_DIR=$(abspath $(DEB_DIR)) dpkg-buildpackage -b -us -uc -tc \
 		--buildinfo-file=$(DEB_DIR)/splitmoe_$(DEB_VERSION)_$(DEB_ARCH).buildinfo \
