@@ -14,7 +14,9 @@ DEB_DIR     := build/deb
 
 # What the packages ship, all built by `make`.
 INSTALL_BINS := build/splitmoe build/bwarbctl build/bwsim
-INSTALL_DEPS := $(INSTALL_BINS) $(LIBSPLITMOE) build/splitmoe.pc $(KERNEL_SPVS) $(SWGPU_LIB)
+# (names, not variables of fragments read later: tools/swgpu/build.mk)
+INSTALL_DEPS := $(INSTALL_BINS) build/libsplitmoe.so.0 build/splitmoe.pc $(KERNEL_SPVS) \
+	build/libze_swgpu.so
 
 .PHONY: install install-files deb
 # Builds what install takes, without deps.sh (debian/rules: the build
@@ -31,8 +33,8 @@ install: $(INSTALL_DEPS)
 	ln -sf $(LIBSPLITMOE_SONAME) $(DESTDIR)$(LIBDIR)/libsplitmoe.so
 	install -m 644 build/splitmoe.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -m 644 include/splitmoe.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 644 $(SWGPU_LIB) $(DESTDIR)$(LIBDIR)/splitmoe/
-	sed 's|@SWGPU@|$(LIBDIR)/splitmoe/$(notdir $(SWGPU_LIB))|; s|@LIBDIR@|$(LIBDIR)|' \
+	install -m 644 build/libze_swgpu.so $(DESTDIR)$(LIBDIR)/splitmoe/
+	sed 's|@SWGPU@|$(LIBDIR)/splitmoe/libze_swgpu.so|; s|@LIBDIR@|$(LIBDIR)|' \
 		packaging/splitmoe-swgpu.sh.in >$(DESTDIR)/etc/profile.d/splitmoe-swgpu.sh
 	install -m 644 configs/udev/60-bwarb.rules $(DESTDIR)$(UDEVRULESDIR)/
 	@# the example's model path means nothing once installed
