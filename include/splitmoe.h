@@ -22,8 +22,8 @@
  * the file, tensor or option) into a caller's buffer; a session keeps the
  * text of its last error (splitmoe_session_error()).
  *
- * A model may be shared by sessions on several threads (it is read-only
- * after load); a session and a sampler are used by one thread at a time.
+ * A model may serve several sessions; a session, a sampler and a
+ * detokenizer are used by one thread at a time.
  */
 #ifndef SPLITMOE_H
 #define SPLITMOE_H

@@ -419,7 +419,7 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 	s->model = m;
 	rc = sm_arbiter_open(&ao, &s->arb, s->err, sizeof(s->err));
 	if (rc)
-		goto fail_arbiter;
+		goto fail_open;
 	so.arbiter = s->arb;
 	if (p->device != SPLITMOE_DEVICE_CPU) {
 		enum sm_compute c = so.compute == SM_COMPUTE_AUTO ? sm_compute_default() : so.compute;
@@ -428,7 +428,7 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 		dop.arbiter = s->arb;
 		rc = sm_devices_open(&dop, &s->dev, s->err, sizeof(s->err));
 		if (rc)
-			goto fail_arbiter;
+			goto fail_open;
 		if (s->dev.note[0]) {
 			/* as the CLI does: the session's own CPU backend */
 			snprintf(s->note, sizeof(s->note), "%s", s->dev.note);
@@ -447,7 +447,7 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 	*out = s;
 	return SPLITMOE_OK;
 
-fail_arbiter:
+fail_open:
 	set_err(err, errlen, s->err);
 	splitmoe_session_free(s);
 	return rc == -ENOMEM ? SPLITMOE_ERR_NOMEM : rc == -EINVAL ? SPLITMOE_ERR_INVALID :
