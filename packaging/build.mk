@@ -3,11 +3,12 @@
 # dpkg-buildpackage on the tree as it is built, leaving the .deb files in
 # build/deb/. The bwarb module is not installed here: bwarb-dkms ships its
 # source (Kbuild, kmod/) and DKMS builds it for each installed kernel.
-PREFIX      ?= /usr
+# /usr only: the kernels' directory is compiled into libruntime
+# (SM_KERNEL_INSTALL_DIR, libruntime/build.mk) and splitmoe.pc names /usr.
+PREFIX      := /usr
 BINDIR      := $(PREFIX)/bin
 INCLUDEDIR  := $(PREFIX)/include
 LIBDIR      = $(LIBDIR_MULTIARCH)
-SM_DATADIR  := $(PREFIX)/share/splitmoe
 UDEVRULESDIR := /lib/udev/rules.d
 DKMS_SRCDIR := /usr/src/bwarb-$(SPLITMOE_VERSION)
 DEB_DIR     := build/deb
@@ -24,11 +25,11 @@ INSTALL_DEPS := $(INSTALL_BINS) build/libsplitmoe.so.0 build/splitmoe.pc $(KERNE
 install-files: $(INSTALL_DEPS)
 
 install: $(INSTALL_DEPS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SM_DATADIR)/kernels $(DESTDIR)/etc/splitmoe \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SM_KERNEL_INSTALL_DIR) $(DESTDIR)/etc/splitmoe \
 		$(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/splitmoe $(DESTDIR)$(INCLUDEDIR) \
 		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(DKMS_SRCDIR)/kmod/uapi $(DESTDIR)/etc/profile.d
 	install -m 755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/
-	install -m 644 $(KERNEL_SPVS) $(DESTDIR)$(SM_DATADIR)/kernels/
+	install -m 644 $(KERNEL_SPVS) $(DESTDIR)$(SM_KERNEL_INSTALL_DIR)/
 	install -m 644 $(LIBSPLITMOE) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(LIBSPLITMOE_SONAME) $(DESTDIR)$(LIBDIR)/libsplitmoe.so
 	install -m 644 build/splitmoe.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
