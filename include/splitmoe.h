@@ -181,7 +181,7 @@ struct splitmoe_session_params {
 	int max_seq;			/* KV tokens per sequence; 0: min(max_positions, 4096) */
 	int max_batch;			/* rows per forward pass; 0: 256 */
 	int max_seqs;			/* sequences open at once (batching); 0: 1 */
-	int kv_tokens;			/* KV pool of all sequences; 0: see splitmoe_batch */
+	int kv_tokens;			/* KV pool of all sequences; 0: see splitmoe_seq_open */
 	splitmoe_arbiter arbiter;	/* default AUTO */
 	const char *arbiter_dev;	/* NULL: /dev/bwarb */
 	uint32_t cpu_weight, gpu_weight;		/* arbiter share; 0: 100 */
@@ -253,7 +253,10 @@ int32_t splitmoe_sample(splitmoe_sampler *smp, const float *logits);
  * Sequences 1..max_seqs-1 are opened on demand; 0 is always open (the one
  * prefill and decode above run on). Their KV caches come from one pool of
  * kv_tokens tokens (0: max_seq for one sequence, max_seq * max_seqs / 2
- * for more), taken as they grow and returned when they close.
+ * for more), taken in blocks of the engine's size as they grow (a
+ * sequence holds at least one) and returned when they close; each
+ * sequence stops at max_seq tokens. max_seqs > 1 runs on the CPU device
+ * only (session create: SPLITMOE_ERR_UNSUPPORTED otherwise).
  */
 /* The new sequence's id in *seq; _BUSY when max_seqs are open. */
 splitmoe_status splitmoe_seq_open(splitmoe_session *s, int *seq);

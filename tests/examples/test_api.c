@@ -37,7 +37,7 @@ static int free_model(void **state)
 	return 0;
 }
 
-static splitmoe_session *session(int max_seq, int max_seqs)
+static splitmoe_session *session(int max_seq, int max_seqs, int kv_tokens)
 {
 	struct splitmoe_session_params p = splitmoe_session_default_params();
 	splitmoe_session *s = NULL;
@@ -45,6 +45,7 @@ static splitmoe_session *session(int max_seq, int max_seqs)
 
 	p.max_seq = max_seq;
 	p.max_seqs = max_seqs;
+	p.kv_tokens = kv_tokens;
 	p.arbiter = SPLITMOE_ARBITER_PROCESS;
 	assert_int_equal(splitmoe_session_create(model, &p, &s, err, sizeof(err)), SPLITMOE_OK);
 	return s;
@@ -161,7 +162,7 @@ static void t_session_errors(void **state)
 	assert_int_equal(splitmoe_session_create(model, &p, &s, err, sizeof(err)),
 			 SPLITMOE_ERR_UNSUPPORTED);
 
-	s = session(4, 0);
+	s = session(4, 0, 0);
 	assert_int_equal(splitmoe_prefill(s, ids, 0), SPLITMOE_ERR_INVALID);
 	ids[1] = 512;	/* outside the vocabulary */
 	assert_int_equal(splitmoe_prefill(s, ids, 2), SPLITMOE_ERR_INVALID);
@@ -181,7 +182,7 @@ static void t_session_errors(void **state)
 static void t_generate_and_stats(void **state)
 {
 	struct splitmoe_sampler_params sp = splitmoe_sampler_default_params();
-	splitmoe_session *s = session(32, 0);
+	splitmoe_session *s = session(32, 0, 0);
 	splitmoe_sampler *smp = NULL;
 	struct splitmoe_stats st;
 	int32_t ids[3] = { 1, 450, 300 }, id;
@@ -239,7 +240,8 @@ static void t_gpu_fallback_note(void **state)
 
 static void t_batch(void **state)
 {
-	splitmoe_session *s = session(16, 2), *alone = session(16, 0);
+	/* a KV pool of 64 tokens: a block (32 tokens, the engine's) each */
+	splitmoe_session *s = session(16, 2, 64), *alone = session(16, 0, 0);
 	int32_t a[3] = { 1, 300, 301 }, b[2] = { 1, 77 };
 	float *la = malloc(512 * sizeof(float)), *lb = malloc(512 * sizeof(float));
 	int seq = -1;
