@@ -26,8 +26,8 @@ $(RUNTIME_ASAN_LIB): $(RUNTIME_ASAN_OBJS)
 
 ALL_TARGETS += $(RUNTIME_LIB)
 
-# The kernel arbiter links the /dev/bwarb client library (the kernel work's
-# libruntime/bwarb_client.c) only once that file is in the tree; until then
+# The kernel arbiter links the /dev/bwarb client library
+# (libruntime/bwarb_client.c) only once that file is in the tree; until then
 # arbiter_kernel.c reports the backend as not built. The prerequisite
 # rebuilds it when the file appears.
 ifneq ($(wildcard libruntime/bwarb_client.c),)
