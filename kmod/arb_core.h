@@ -43,10 +43,10 @@
  * then issues the new page budget (arb_fastpath_issue()). Page budget is
  * taken out of the client's own budget, so it never adds to capacity.
  *
- * OWNER: the 'Arbitration contract' work. Signatures here are a contract
- * with kmod/bwarb_*.c and libruntime/: extend, do not change them. Types
- * are the kernel's u64/u32 names (arb_types.h defines them in userspace),
- * the same types as the former uint64_t/uint32_t.
+ * Signatures here are a contract with kmod/bwarb_*.c and libruntime/:
+ * extend, do not change them. Types are the kernel's u64/u32 names
+ * (arb_types.h defines them in userspace), the same types as the former
+ * uint64_t/uint32_t.
  */
 #ifndef BWARB_ARB_CORE_H
 #define BWARB_ARB_CORE_H

@@ -7,7 +7,7 @@ LINUX_SRC     := .cache/linux-source-6.1
 LINUX_SRC_FILES := scripts/checkpatch.pl scripts/spelling.txt \
 	scripts/const_structs.checkpatch \
 	tools/testing/selftests/kselftest.h \
-	tools/testing/selftests/kselftest_harness.h
+	tools/testing/selftests/kselftest_harness.h scripts/get_abi.pl
 CHECKPATCH    := $(LINUX_SRC)/scripts/checkpatch.pl
 KSELFTEST_DIR := $(LINUX_SRC)/tools/testing/selftests
 

@@ -8,9 +8,9 @@
  * Sources (sysfs 'source'): 'declared' (no counters: measured = what the
  * clients completed) and 'perf' (kernel perf counters that userspace
  * describes through sysfs 'counters'; bwarbctl discovers them). See
- * docs/ABI-sysfs-bwarb.md.
+ * docs/ABI/testing/sysfs-kernel-bwarb.
  *
- * OWNER: the counters work. This is a contract with kmod/bwarb_main.c.
+ * This is a contract with kmod/bwarb_main.c.
  */
 #ifndef BWARB_COUNTERS_H
 #define BWARB_COUNTERS_H

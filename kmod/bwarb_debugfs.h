@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * /sys/kernel/debug/bwarb/clients: a table of every registered client.
- * Called by bwarb_counters.c (the counters work owns the statistics files).
+ * Called by bwarb_counters.c, which sets up the statistics files.
  */
 #ifndef BWARB_DEBUGFS_H
 #define BWARB_DEBUGFS_H

@@ -12,8 +12,6 @@
  *
  * All functions are thread-safe; one client is used by one thread at a
  * time. Errors are negative errno values.
- *
- * OWNER: runtime forward pass.
  */
 #ifndef SPLITMOE_ARBITER_H
 #define SPLITMOE_ARBITER_H

@@ -4,8 +4,6 @@
  * arbiter.c dispatches through them, so that code which only acquires and
  * completes links without the backends (only sm_arbiter_open, in
  * arbiter_open.c, names them all).
- *
- * OWNER: runtime forward pass.
  */
 #ifndef SPLITMOE_ARBITER_IMPL_H
 #define SPLITMOE_ARBITER_IMPL_H

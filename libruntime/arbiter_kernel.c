@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The 'kernel' arbiter: /dev/bwarb through bwarb_client.h, one open file
- * (one registered client) per sm_arb_client. The client library is the
- * kernel work's (libruntime/bwarb_client.c); libruntime/build.mk defines
+ * (one registered client) per sm_arb_client. The client library is
+ * libruntime/bwarb_client.c; libruntime/build.mk defines
  * SM_HAVE_BWARB_CLIENT when it is in the tree, and without it this backend
  * says so instead of breaking the link of every program.
  */

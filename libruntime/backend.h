@@ -34,7 +34,8 @@
  * Every op returns 0 or a negative errno; errors are sticky per backend
  * (see last_error).
  *
- * OWNER: runtime forward pass. Extend, do not change.
+ * Every backend implements it and the session calls it: extend, do not
+ * change.
  */
 #ifndef SPLITMOE_BACKEND_H
 #define SPLITMOE_BACKEND_H

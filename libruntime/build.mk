@@ -3,6 +3,8 @@
 RUNTIME_SRCS := $(sort $(wildcard libruntime/*.c) $(wildcard libruntime/*.cc)) $(wildcard kmod/arb_core.c)
 RUNTIME_OBJS := $(patsubst %,build/obj/%.o,$(basename $(RUNTIME_SRCS)))
 RUNTIME_ASAN_OBJS := $(patsubst %,build/asan/%.o,$(basename $(RUNTIME_SRCS)))
+# Position-independent objects for the shared library (libsplitmoe/build.mk).
+RUNTIME_PIC_OBJS := $(patsubst %,build/pic/%.o,$(basename $(RUNTIME_SRCS)))
 RUNTIME_LIB := build/libruntime.a
 RUNTIME_ASAN_LIB := build/libruntime-asan.a
 # What anything linking libruntime needs.
@@ -12,7 +14,7 @@ RUNTIME_LDLIBS += -lgomp
 CPPFLAGS += -I/usr/include/libdrm
 # Our own kernels (cpu_gemv.c, the CPU backend's expert pass) fork OpenMP
 # teams themselves.
-build/obj/libruntime/%.o build/asan/libruntime/%.o: CFLAGS += -fopenmp
+build/obj/libruntime/%.o build/asan/libruntime/%.o build/pic/libruntime/%.o: CFLAGS += -fopenmp
 
 $(RUNTIME_LIB): $(RUNTIME_OBJS)
 	@mkdir -p $(@D)
@@ -24,18 +26,26 @@ $(RUNTIME_ASAN_LIB): $(RUNTIME_ASAN_OBJS)
 
 ALL_TARGETS += $(RUNTIME_LIB)
 
-# The kernel arbiter links the /dev/bwarb client library (the kernel work's
-# libruntime/bwarb_client.c) only once that file is in the tree; until then
+# The kernel arbiter links the /dev/bwarb client library
+# (libruntime/bwarb_client.c) only once that file is in the tree; until then
 # arbiter_kernel.c reports the backend as not built. The prerequisite
 # rebuilds it when the file appears.
 ifneq ($(wildcard libruntime/bwarb_client.c),)
-build/obj/libruntime/arbiter_kernel.o build/asan/libruntime/arbiter_kernel.o: CPPFLAGS += -DSM_HAVE_BWARB_CLIENT
+build/obj/libruntime/arbiter_kernel.o build/asan/libruntime/arbiter_kernel.o \
+	build/pic/libruntime/arbiter_kernel.o: CPPFLAGS += -DSM_HAVE_BWARB_CLIENT
 endif
-build/obj/libruntime/arbiter_kernel.o build/asan/libruntime/arbiter_kernel.o: $(wildcard libruntime/bwarb_client.c)
+build/obj/libruntime/arbiter_kernel.o build/asan/libruntime/arbiter_kernel.o \
+	build/pic/libruntime/arbiter_kernel.o: $(wildcard libruntime/bwarb_client.c)
 
 # cpu_attention.c (OpenMP like every file here, above): FMA contraction
 # in its kernels (-std=c11 turns contraction off otherwise); no trapping
 # math, so that the selects of its softmax loops vectorise without AVX-512
 # masking (nothing there reads FP exception flags).
-build/obj/libruntime/cpu_attention.o build/asan/libruntime/cpu_attention.o: \
-	CFLAGS += -ffp-contract=fast -fno-trapping-math
+build/obj/libruntime/cpu_attention.o build/asan/libruntime/cpu_attention.o \
+	build/pic/libruntime/cpu_attention.o: CFLAGS += -ffp-contract=fast -fno-trapping-math
+
+# The installed SPIR-V modules (debian/splitmoe.install), the last place
+# ze_device.c looks for them.
+SM_KERNEL_INSTALL_DIR := /usr/share/splitmoe/kernels
+build/obj/libruntime/ze_device.o build/asan/libruntime/ze_device.o \
+	build/pic/libruntime/ze_device.o: CPPFLAGS += -DSM_INSTALLED_KERNEL_DIR='"$(SM_KERNEL_INSTALL_DIR)"'

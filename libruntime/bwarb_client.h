@@ -4,8 +4,8 @@
  * Every function returns 0 or a negative errno; bwarb_open() returns
  * -ENOENT when the device does not exist (module not loaded).
  *
- * OWNER: the 'Platform' kernel work (kmod/). Signatures are a contract with
- * the runtime's arbiter (libruntime/arbiter*.c): extend, do not change.
+ * Signatures are a contract with the runtime's arbiter
+ * (libruntime/arbiter*.c): extend, do not change.
  */
 #ifndef SPLITMOE_BWARB_CLIENT_H
 #define SPLITMOE_BWARB_CLIENT_H

@@ -3,7 +3,7 @@
  * The Phi-3 chat format (tokenizer_config.json's chat_template):
  *   [<|system|>\nSYSTEM<|end|>\n]<|user|>\nMESSAGE<|end|>\n<|assistant|>\n
  * The markers are special tokens; encode the result with
- * phimoe_tokenizer_encode(). OWNER: runtime loading & CLI.
+ * phimoe_tokenizer_encode().
  */
 #ifndef SPLITMOE_CHAT_FORMAT_H
 #define SPLITMOE_CHAT_FORMAT_H

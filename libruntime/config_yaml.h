@@ -6,8 +6,6 @@
  * choices, and where it lands in struct sm_config. To add a key, add a
  * field here and a row there. CLI flags go through sm_config_set() so that
  * they are validated the same way.
- *
- * OWNER: runtime loading & CLI.
  */
 #ifndef SPLITMOE_CONFIG_YAML_H
 #define SPLITMOE_CONFIG_YAML_H

@@ -4,8 +4,6 @@
  * (cpu_math.h, kept as the scalar reference), blocked like flash attention
  * with an online softmax, threaded with OpenMP and vectorised for AVX-512,
  * AVX2+FMA or the baseline ISA, chosen once at run time.
- *
- * OWNER: runtime forward pass.
  */
 #ifndef SPLITMOE_CPU_ATTENTION_H
 #define SPLITMOE_CPU_ATTENTION_H

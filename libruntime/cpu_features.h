@@ -2,7 +2,6 @@
 /*
  * x86 CPU features relevant to the compute types, from cpuid (and xgetbv:
  * the OS must enable the AVX-512 / AMX register state too).
- * OWNER: runtime loading & CLI.
  */
 #ifndef SPLITMOE_CPU_FEATURES_H
 #define SPLITMOE_CPU_FEATURES_H

@@ -3,8 +3,6 @@
  * The non-matmul pieces of the PhiMoE forward pass in plain C, f32: the
  * CPU backend runs them and the iGPU kernels are tested against them.
  * Semantics follow transformers' PhimoeForCausalLM in eval mode.
- *
- * OWNER: runtime forward pass.
  */
 #ifndef SPLITMOE_CPU_MATH_H
 #define SPLITMOE_CPU_MATH_H

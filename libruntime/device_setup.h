@@ -6,8 +6,6 @@
  * backend the session uses. Asked for gpu or split where there is no Level
  * Zero driver or device, or the kernels do not build: one line saying why
  * (in note) and the CPU path.
- *
- * OWNER: GPU engineer.
  */
 #ifndef SPLITMOE_DEVICE_SETUP_H
 #define SPLITMOE_DEVICE_SETUP_H

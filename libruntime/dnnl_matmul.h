@@ -12,8 +12,6 @@
  *
  * Activations are f32 in and out; in bf16 the input rows are converted
  * into a work buffer first (oneDNN 2.6 has no f32 x bf16 matmul).
- *
- * OWNER: runtime forward pass.
  */
 #ifndef SPLITMOE_DNNL_MATMUL_H
 #define SPLITMOE_DNNL_MATMUL_H

@@ -3,8 +3,6 @@
  * DRM devices through libdrm (drmGetDevices2): kernel driver, PCI ids and
  * address, render node; and the DRM node of a Level Zero device, matched
  * by PCI address.
- *
- * OWNER: GPU engineer.
  */
 #ifndef SPLITMOE_DRM_DEVICES_H
 #define SPLITMOE_DRM_DEVICES_H

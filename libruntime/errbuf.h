@@ -2,7 +2,7 @@
 /*
  * One-line error messages into a caller's buffer. Names and values from
  * files are echoed in messages, so control characters are replaced: an
- * error is always exactly one line. OWNER: runtime loading & CLI.
+ * error is always exactly one line.
  */
 #ifndef SPLITMOE_ERRBUF_H
 #define SPLITMOE_ERRBUF_H

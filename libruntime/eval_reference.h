@@ -10,8 +10,6 @@
  * equal; top-1 equal on at least min_top1 of all positions; cosine
  * similarity of every position's logits at least min_cos (router and greedy
  * are reported, not required).
- *
- * OWNER: runtime forward pass.
  */
 #ifndef SPLITMOE_EVAL_REFERENCE_H
 #define SPLITMOE_EVAL_REFERENCE_H

@@ -16,7 +16,7 @@
  *
  * A session is not thread-safe: one caller at a time.
  *
- * OWNER: runtime forward pass. Extend, do not change.
+ * tools/, libsplitmoe/ and the tests code against it: extend, do not change.
  */
 #ifndef SPLITMOE_INFERENCE_H
 #define SPLITMOE_INFERENCE_H

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Resident memory of this process, from /proc/self/status.
- * OWNER: runtime loading & CLI.
  */
 #ifndef SPLITMOE_MEMSTAT_H
 #define SPLITMOE_MEMSTAT_H

@@ -3,8 +3,8 @@
  * PhiMoE model: configuration and weight views over a Hugging Face model
  * directory (config.json + model.safetensors or a sharded checkpoint).
  *
- * OWNER: runtime loading & CLI. This header is the contract the forward
- * pass (inference.h) codes against: extend, do not change.
+ * This header is the contract the forward pass (inference.h) codes
+ * against: extend, do not change.
  *
  * Weights are memory-mapped read-only; every struct phimoe_tensor points
  * into the mapping (row-major, as stored: Linear weights are [out][in]).

@@ -5,8 +5,6 @@
  * is validated on open (dtype, shape, offsets inside the file, element
  * alignment, no overlap, no duplicate name) so that callers can trust the
  * pointers they get.
- *
- * OWNER: runtime loading & CLI.
  */
 #ifndef SPLITMOE_SAFETENSORS_H
 #define SPLITMOE_SAFETENSORS_H

@@ -3,8 +3,6 @@
  * Next-token sampling from logits: greedy, temperature, top-k, top-p
  * (nucleus), with a seeded deterministic PRNG (xoshiro256**). All buffers
  * are allocated at create; sampling allocates nothing.
- *
- * OWNER: runtime loading & CLI.
  */
 #ifndef SPLITMOE_SAMPLER_H
 #define SPLITMOE_SAMPLER_H

@@ -30,8 +30,6 @@
  * drained unless the op is an expert and the iGPU holds only experts
  * (experts read shared inputs and write disjoint rows), which is where the
  * two devices overlap.
- *
- * OWNER: GPU engineer.
  */
 #ifndef SPLITMOE_SCHEDULER_H
 #define SPLITMOE_SCHEDULER_H

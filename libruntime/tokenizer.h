@@ -5,7 +5,7 @@
  * added_tokens.json, which are split out of the text before SentencePiece
  * sees it. BOS is added per tokenizer_config.json's add_bos_token.
  *
- * OWNER: runtime loading & CLI. Extend, do not change.
+ * tools/, libsplitmoe/ and the tests code against it: extend, do not change.
  */
 #ifndef SPLITMOE_TOKENIZER_H
 #define SPLITMOE_TOKENIZER_H

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Thin C interface to libsentencepiece (tokenizer_sp.cc): only what
- * tokenizer.c needs. OWNER: runtime loading & CLI.
+ * tokenizer.c needs.
  */
 #ifndef SPLITMOE_TOKENIZER_SP_H
 #define SPLITMOE_TOKENIZER_SP_H

@@ -18,8 +18,6 @@
  *
  * With no Level Zero driver or no suitable device, create() fails with
  * -ENODEV and one line saying so; the caller falls back to the CPU.
- *
- * OWNER: GPU engineer.
  */
 #ifndef SPLITMOE_ZE_BACKEND_H
 #define SPLITMOE_ZE_BACKEND_H

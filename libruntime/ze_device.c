@@ -206,6 +206,13 @@ int ze_dev_find_kernels(struct ze_dev *d, const char *explicit_dir, char *err, s
 			}
 		}
 	}
+#ifdef SM_INSTALLED_KERNEL_DIR
+	/* Where the packages install them (libruntime/build.mk). */
+	if (has_modules(SM_INSTALLED_KERNEL_DIR)) {
+		snprintf(d->kernel_dir, sizeof(d->kernel_dir), "%s", SM_INSTALLED_KERNEL_DIR);
+		return 0;
+	}
+#endif
 	snprintf(err, errlen, "kernel modules (build/kernels/*.spv) not found: set SPLITMOE_KERNEL_DIR");
 	return -ENOENT;
 }

@@ -3,8 +3,6 @@
  * Level Zero plumbing shared by the backend: driver and device discovery,
  * a context with one immediate command list, and SPIR-V modules loaded
  * from the kernel directory with their build log on failure.
- *
- * OWNER: GPU engineer.
  */
 #ifndef SPLITMOE_ZE_DEVICE_H
 #define SPLITMOE_ZE_DEVICE_H

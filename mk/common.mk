@@ -10,7 +10,8 @@
 #
 # All paths are relative to the top directory (make always runs there).
 # Userspace objects: build/obj/X.o from X.c (optimised) and build/asan/X.o
-# (ASan+UBSan, for tests). The module is built by Kbuild in place.
+# (ASan+UBSan, for tests), build/pic/X.o (-fPIC, for shared libraries).
+# The module is built by Kbuild in place.
 
 BUILD    := build
 CC       := gcc
@@ -51,3 +52,12 @@ build/asan/%.o: %.cc
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(SANITIZE) -MMD -MP -c $< -o $@
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# Position-independent objects (build/pic/X.o), for shared libraries.
+build/pic/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+build/pic/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(CXXFLAGS) -fPIC -MMD -MP -c $< -o $@

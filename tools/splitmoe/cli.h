@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * splitmoe CLI: options shared by the subcommands and their entry points.
- * OWNER: runtime loading & CLI.
  */
 #ifndef SPLITMOE_CLI_H
 #define SPLITMOE_CLI_H

@@ -2,7 +2,7 @@
 /*
  * splitmoe: run a PhiMoE model on the CPU, gated by the bwarb arbiter.
  * Subcommands: run, logits, tokenize, eval, info, bench, synth, quantize,
- * serve, chat.
+ * serve, chat, contend.
  */
 #include "cli.h"
 #include "contend.h"

@@ -845,21 +845,20 @@ static int load(void)
 	return load_with("");
 }
 
-#define ABI_DOC "docs/ABI-sysfs-bwarb.md"
+#define ABI_DOC "docs/ABI/testing/sysfs-kernel-bwarb"
 
-/* Whether a "### a, b" heading of the ABI document names file. */
-static int abi_doc_has_heading(const char *doc, const char *file)
+/* Whether a "What:" line of the ABI file (kernel format) names SYSFS file. */
+static int abi_doc_has_what(const char *doc, const char *file)
 {
-	size_t n = strlen(file);
+	size_t n = strlen(SYSFS), m = strlen(file);
 	const char *p;
 
-	for (p = strstr(doc, "\n### "); p; p = strstr(p + 1, "\n### ")) {
-		const char *q = p + 5, *eol = strchr(q, '\n');
+	for (p = strstr(doc, "\nWhat:"); p; p = strstr(p + 1, "\nWhat:")) {
+		const char *q = p + 6;
 
-		for (; q && q < eol; q = strstr(q, ", "), q = q ? q + 2 : NULL)
-			if (!strncmp(q, file, n) &&
-			    (q[n] == ',' || q[n] == '\n'))
-				return 1;
+		q += strspn(q, " \t");
+		if (!strncmp(q, SYSFS, n) && !strncmp(q + n, file, m) && q[n + m] == '\n')
+			return 1;
 	}
 	return 0;
 }
@@ -889,7 +888,7 @@ TEST(abi_doc_covers_every_sysfs_file)
 		if (de->d_name[0] == '.')
 			continue;
 		files++;
-		n = abi_doc_has_heading(doc, de->d_name);
+		n = abi_doc_has_what(doc, de->d_name);
 		EXPECT_TRUE(n) TH_LOG("%s%s has no entry in %s", SYSFS,
 				      de->d_name, ABI_DOC);
 	}

@@ -1,0 +1,46 @@
+# libsplitmoe: the public C API (include/splitmoe.h) as a shared library,
+# build/libsplitmoe.so.0 (soname libsplitmoe.so.0), over the PIC build of
+# libruntime linked in whole; the version script exports splitmoe_* only.
+# build/splitmoe.pc is the pkg-config file of the installed library.
+SPLITMOE_VERSION := $(shell cat VERSION)
+LIBSPLITMOE_SONAME := libsplitmoe.so.0
+LIBSPLITMOE := build/$(LIBSPLITMOE_SONAME)
+LIBSPLITMOE_MAP := libsplitmoe/splitmoe.map
+LIBSPLITMOE_SRCS := $(sort $(wildcard libsplitmoe/*.c))
+LIBSPLITMOE_OBJS := $(patsubst %.c,build/pic/%.o,$(LIBSPLITMOE_SRCS))
+# Where the package installs it (debian/rules).
+LIBDIR_MULTIARCH = /usr/lib/$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+
+# The ASan+UBSan objects are the tests' (tests/examples/build.mk).
+LIBSPLITMOE_ASAN_OBJS := $(patsubst %.c,build/asan/%.o,$(LIBSPLITMOE_SRCS))
+$(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS): CPPFLAGS += -Iinclude \
+	-DSPLITMOE_VERSION_STRING='"$(SPLITMOE_VERSION)"'
+$(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS): VERSION
+
+# The engine's batched decode (phimoe_seq_open, phimoe_batch) is wrapped
+# once libruntime implements it; until then splitmoe_batch says it is not
+# built. The prerequisite rebuilds api.o when that source changes.
+LIBSPLITMOE_BATCH_SRC := $(shell grep -rlE --include='*.c' '^int phimoe_seq_open.struct phimoe_session' libruntime 2>/dev/null)
+ifneq ($(LIBSPLITMOE_BATCH_SRC),)
+$(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS): CPPFLAGS += -DSM_HAVE_BATCH
+$(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS): $(LIBSPLITMOE_BATCH_SRC)
+endif
+
+$(LIBSPLITMOE): $(LIBSPLITMOE_OBJS) $(RUNTIME_PIC_OBJS) $(LIBSPLITMOE_MAP)
+	@mkdir -p $(@D)
+	$(CC) -shared -fopenmp -Wl,--no-undefined -Wl,-soname,$(LIBSPLITMOE_SONAME) \
+		-Wl,--version-script,$(LIBSPLITMOE_MAP) -o $@ \
+		$(LIBSPLITMOE_OBJS) $(RUNTIME_PIC_OBJS) $(RUNTIME_LDLIBS)
+
+# The development link name, as libsplitmoe-dev installs it.
+build/libsplitmoe.so: $(LIBSPLITMOE)
+	ln -sf $(LIBSPLITMOE_SONAME) $@
+
+build/splitmoe.pc: libsplitmoe/splitmoe.pc.in VERSION
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|/usr|' -e 's|@LIBDIR@|$(LIBDIR_MULTIARCH)|' \
+		-e 's|@VERSION@|$(SPLITMOE_VERSION)|' $< >$@
+
+.PHONY: libsplitmoe
+libsplitmoe: $(LIBSPLITMOE) build/libsplitmoe.so build/splitmoe.pc
+ALL_TARGETS += $(LIBSPLITMOE) build/libsplitmoe.so build/splitmoe.pc
