@@ -6,13 +6,13 @@
  */
 #include "splitmoe.h"
 
-#include "arbiter.h"
-#include "chat_format.h"
-#include "device_setup.h"
-#include "inference.h"
-#include "model.h"
-#include "sampler.h"
-#include "tokenizer.h"
+#include "arbiter/arbiter.h"
+#include "model/chat_format.h"
+#include "sched/device_setup.h"
+#include "engine/inference.h"
+#include "model/model.h"
+#include "engine/sampler.h"
+#include "model/tokenizer.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cpu_math.h"
-#include "dnnl_matmul.h"
+#include "cpu/cpu_math.h"
+#include "cpu/dnnl_matmul.h"
 
 static double now_s(void)
 {

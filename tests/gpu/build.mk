@@ -21,24 +21,28 @@ check-gpu: $(GPU_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 	@mkdir -p build/pocl-cache
 	$(GPU_TEST_ENV) $(GPU_TEST_BIN) build/kernels
 
-# The forward pass through the Level Zero backend (libruntime/ze_*.c).
+# The reference evaluator (tools/eval/build.mk, included after this file:
+# named literally).
+TEST_EVAL_LIB := build/libeval-asan.a
+
+# The forward pass through the Level Zero backend (libruntime/ze/).
 ZE_BACKEND_TEST_BIN := build/tests/ze_backend_test
 
-$(ZE_BACKEND_TEST_BIN): build/asan/tests/gpu/ze_backend_test.o $(GPU_TAP_OBJ) $(RUNTIME_ASAN_LIB)
+$(ZE_BACKEND_TEST_BIN): build/asan/tests/gpu/ze_backend_test.o $(GPU_TAP_OBJ) $(TEST_EVAL_LIB) $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
+	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(TEST_EVAL_LIB) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
 
 .PHONY: check-gpu-backend
 check-gpu-backend: $(ZE_BACKEND_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 	@mkdir -p build/pocl-cache
 	$(GPU_TEST_ENV) $(ZE_BACKEND_TEST_BIN) tests/fixtures/phimoe-tiny-a build/kernels
 
-# The CPU/iGPU split scheduler (libruntime/scheduler*.c) in every mode.
+# The CPU/iGPU split scheduler (libruntime/sched/) in every mode.
 SPLIT_TEST_BIN := build/tests/split_test
 
-$(SPLIT_TEST_BIN): build/asan/tests/gpu/split_test.o $(GPU_TAP_OBJ) $(RUNTIME_ASAN_LIB)
+$(SPLIT_TEST_BIN): build/asan/tests/gpu/split_test.o $(GPU_TAP_OBJ) $(TEST_EVAL_LIB) $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
+	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(TEST_EVAL_LIB) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS)
 
 .PHONY: check-gpu-split
 check-gpu-split: $(SPLIT_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)

@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cpu_math.h"
+#include "cpu/cpu_math.h"
 #include "cpu_ref.h"
-#include "dnnl_matmul.h"
+#include "cpu/dnnl_matmul.h"
 #include "ze_harness.h"
 
 static struct zh z;

@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dnnl_matmul.h"
-#include "inference.h"
-#include "model.h"
-#include "scheduler.h"
-#include "ze_backend.h"
+#include "cpu/dnnl_matmul.h"
+#include "engine/inference.h"
+#include "model/model.h"
+#include "sched/scheduler.h"
+#include "ze/ze_backend.h"
 #include "tap.h"
 
 #define LAYER 1

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arbiter.h"
-#include "eval_reference.h"
-#include "scheduler.h"
-#include "ze_backend.h"
+#include "arbiter/arbiter.h"
+#include "tools/eval/eval_reference.h"
+#include "sched/scheduler.h"
+#include "ze/ze_backend.h"
 #include "tap.h"
 
 static void test_plan(void)

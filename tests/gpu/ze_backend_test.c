@@ -18,12 +18,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "arbiter.h"
-#include "drm_devices.h"
-#include "eval_reference.h"
-#include "inference.h"
-#include "model.h"
-#include "ze_backend.h"
+#include "arbiter/arbiter.h"
+#include "ze/drm_devices.h"
+#include "tools/eval/eval_reference.h"
+#include "engine/inference.h"
+#include "model/model.h"
+#include "ze/ze_backend.h"
 #include "tap.h"
 
 static int create_only(const char *kdir)

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "cpu_attention.h"
-#include "cpu_math.h"
+#include "cpu/cpu_attention.h"
+#include "cpu/cpu_math.h"
 
 #define NH 16
 #define NKV 4

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "arbiter_impl.h"
-#include "inference.h"
-#include "model.h"
+#include "arbiter/arbiter_impl.h"
+#include "engine/inference.h"
+#include "model/model.h"
 
 #define PROMPT 48
 #define DECODE 128

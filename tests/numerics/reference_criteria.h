@@ -3,7 +3,7 @@
 #ifndef SPLITMOE_TESTS_REFERENCE_CRITERIA_H
 #define SPLITMOE_TESTS_REFERENCE_CRITERIA_H
 
-#include "inference.h"
+#include "engine/inference.h"
 
 #define FIXTURE "tests/fixtures/phimoe-tiny-a"
 #define REFERENCE FIXTURE "/reference.json"

@@ -15,7 +15,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "arbiter.h"
+#include "arbiter/arbiter.h"
 
 static struct sm_arbiter *open_kind(enum sm_arbiter_kind k, uint64_t period_ns,
 				    uint64_t capacity_mbps)

@@ -22,12 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "dnnl_matmul.h"
-#include "inference.h"
-#include "model.h"
-#include "prng.h"
-#include "quant.h"
+#include "backend/backend.h"
+#include "cpu/dnnl_matmul.h"
+#include "engine/inference.h"
+#include "model/model.h"
+#include "util/prng.h"
+#include "cpu/quant.h"
 
 #define FIXTURE_A "tests/fixtures/phimoe-tiny-a"
 #define FIXTURE_C_LOCAL "tests/fixtures/phimoe-tiny-c"

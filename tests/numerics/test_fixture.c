@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arbiter_impl.h"
-#include "eval_reference.h"
-#include "inference.h"
-#include "model.h"
+#include "arbiter/arbiter_impl.h"
+#include "tools/eval/eval_reference.h"
+#include "engine/inference.h"
+#include "model/model.h"
 #include "reference_criteria.h"
 
 

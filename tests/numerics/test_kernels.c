@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_gemv.h"
-#include "cpu_isa.h"
-#include "quant.h"
+#include "cpu/cpu_gemv.h"
+#include "cpu/cpu_isa.h"
+#include "cpu/quant.h"
 
 static float frand(unsigned *seed)
 {

@@ -22,13 +22,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "dnnl_matmul.h"
-#include "eval_reference.h"
-#include "inference.h"
-#include "model.h"
+#include "backend/backend.h"
+#include "cpu/dnnl_matmul.h"
+#include "tools/eval/eval_reference.h"
+#include "engine/inference.h"
+#include "model/model.h"
 #include "reference_criteria.h"
-#include "safetensors.h"
+#include "model/safetensors.h"
 
 #define FIXTURE_F32 "build/runtime/variants/as_f32"
 /* 100 MB of bf16 experts (tests/gpu/make_wide_model.py): a packed copy

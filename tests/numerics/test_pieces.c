@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arbiter.h"
-#include "cpu_attention.h"
-#include "cpu_math.h"
-#include "dnnl_matmul.h"
-#include "inference.h"
+#include "arbiter/arbiter.h"
+#include "cpu/cpu_attention.h"
+#include "cpu/cpu_math.h"
+#include "cpu/dnnl_matmul.h"
+#include "engine/inference.h"
 
 static float frand(unsigned *seed)
 {

@@ -23,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_features.h"
-#include "cpu_gemv.h"
-#include "cpu_isa.h"
-#include "cpu_qgemm.h"
-#include "quant.h"
+#include "cpu/cpu_features.h"
+#include "cpu/cpu_gemv.h"
+#include "cpu/cpu_isa.h"
+#include "cpu/cpu_qgemm.h"
+#include "cpu/quant.h"
 
 #define GRP SM_Q4_GROUP
 

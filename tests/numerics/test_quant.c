@@ -17,8 +17,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "eval_reference.h"
-#include "quant.h"
+#include "tools/eval/eval_reference.h"
+#include "cpu/quant.h"
 
 #define FIXTURE_A "tests/fixtures/phimoe-tiny-a"
 #define FIXTURE_C "../shared/fixtures/phimoe-tiny-c"

@@ -32,9 +32,10 @@ CHECK_SUITES += runtime
 # seeded with the fixture's checkpoint, its corrupt variants and the YAML
 # files; FUZZ_SECONDS per run (default 120).
 FUZZ_SECONDS ?= 120
-RT_FUZZ_SRCS := tests/runtime/fuzz_safetensors.c libruntime/safetensors.c libruntime/model.c \
-	libruntime/model_config.c libruntime/config_yaml.c libruntime/errbuf.c libruntime/json_file.c
-build/runtime/fuzz_safetensors: $(RT_FUZZ_SRCS) libruntime/safetensors.h libruntime/config_yaml.h
+RT_FUZZ_SRCS := tests/runtime/fuzz_safetensors.c libruntime/model/safetensors.c \
+	libruntime/model/dtype.c libruntime/model/model.c libruntime/model/model_config.c \
+	libruntime/model/config_yaml.c libruntime/model/json_file.c libruntime/util/errbuf.c
+build/runtime/fuzz_safetensors: $(RT_FUZZ_SRCS) libruntime/model/safetensors.h libruntime/model/config_yaml.h
 	@mkdir -p $(@D)
 	$(CLANG) $(CPPFLAGS) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(RT_FUZZ_SRCS) \
 		-o $@ -ljson-c -lyaml -lm

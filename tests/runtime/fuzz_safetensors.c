@@ -11,8 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "config_yaml.h"
-#include "safetensors.h"
+#include "model/config_yaml.h"
+#include "model/safetensors.h"
 
 static void check_one_line(const char *err)
 {

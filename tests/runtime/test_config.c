@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_yaml.h"
+#include "model/config_yaml.h"
 
 static const char *shipped, *scratch;
 

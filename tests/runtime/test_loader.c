@@ -17,9 +17,9 @@
 
 #include <json-c/json.h>
 
-#include "model.h"
-#include "safetensors.h"
-#include "tokenizer.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+#include "model/tokenizer.h"
 
 static const char *fixture, *variants;
 

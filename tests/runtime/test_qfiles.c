@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "inference.h"
-#include "model.h"
-#include "quant.h"
-#include "safetensors.h"
+#include "backend/backend.h"
+#include "engine/inference.h"
+#include "model/model.h"
+#include "cpu/quant.h"
+#include "model/safetensors.h"
 
 static const char *fixture, *work;
 

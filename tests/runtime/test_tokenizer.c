@@ -17,9 +17,9 @@
 
 #include <json-c/json.h>
 
-#include "chat_format.h"
-#include "tokenizer.h"
-#include "tokenizer_sp.h"
+#include "model/chat_format.h"
+#include "model/tokenizer.h"
+#include "model/tokenizer_sp.h"
 
 static const char *fixture, *variants;
 static struct json_object *ref;

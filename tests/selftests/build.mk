@@ -18,19 +18,19 @@ build/selftests/%: tests/selftests/bwarb/%.c $(SELFTEST_IO_DEPS) kmod/uapi/bwarb
 
 # The contract tests drive the module through the client library too.
 build/selftests/bwarb_contract_test: tests/selftests/bwarb/bwarb_contract_test.c \
-		$(SELFTEST_IO_DEPS) libruntime/bwarb_client.c libruntime/bwarb_client.h \
+		$(SELFTEST_IO_DEPS) libruntime/arbiter/bwarb_client.c libruntime/arbiter/bwarb_client.h \
 		kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(SELFTEST_CFLAGS) -Ilibruntime -o $@ $< $(SELFTEST_IO) \
-		libruntime/bwarb_client.c -lpthread
+		libruntime/arbiter/bwarb_client.c -lpthread
 
 # The client library on a CPU without cmpxchg16b (a third boot, -cpu max,-cx16).
 build/selftests/nocx16_test: tests/selftests/bwarb/nocx16_test.c \
-		$(SELFTEST_IO_DEPS) libruntime/bwarb_client.c libruntime/bwarb_client.h \
+		$(SELFTEST_IO_DEPS) libruntime/arbiter/bwarb_client.c libruntime/arbiter/bwarb_client.h \
 		kmod/uapi/bwarb.h $(LINUX_SRC)/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(SELFTEST_CFLAGS) -Ilibruntime -o $@ $< $(SELFTEST_IO) \
-		libruntime/bwarb_client.c -lpthread
+		libruntime/arbiter/bwarb_client.c -lpthread
 
 ALL_TARGETS += $(SELFTESTS) build/selftests/nocx16_test
 
@@ -45,10 +45,10 @@ CHECK_SUITES += selftests
 
 # make bench: ns per acquire (+ complete) through the fast path and the
 # ioctl, in the VM, and the userspace equivalents on this machine.
-build/bwarb_bench: tests/selftests/bwarb/bwarb_bench.c libruntime/bwarb_client.c \
-		libruntime/bwarb_client.h kmod/uapi/bwarb.h kmod/arb_core.c kmod/arb_core.h
+build/bwarb_bench: tests/selftests/bwarb/bwarb_bench.c libruntime/arbiter/bwarb_client.c \
+		libruntime/arbiter/bwarb_client.h kmod/uapi/bwarb.h kmod/arb_core.c kmod/arb_core.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CSTD) $(WARN) -O2 -o $@ $< libruntime/bwarb_client.c kmod/arb_core.c -lpthread
+	$(CC) $(CPPFLAGS) $(CSTD) $(WARN) -O2 -o $@ $< libruntime/arbiter/bwarb_client.c kmod/arb_core.c -lpthread
 
 .PHONY: bench-bwarb-acquire
 bench-bwarb-acquire: $(BWARB_KO) build/bwarb_bench
@@ -59,7 +59,7 @@ BENCH_TARGETS += bench-bwarb-acquire
 # Suite 'bwarb-host' (host, ASan+UBSan, a second or two): the client
 # library without the module and bwarbctl over a fake sysfs directory.
 build/bwarb-host/host_unit_test: build/asan/tests/selftests/bwarb/host_unit_test.o \
-		build/asan/libruntime/bwarb_client.o
+		build/asan/libruntime/arbiter/bwarb_client.o
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) -o $@ $^ -lcmocka
 

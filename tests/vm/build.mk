@@ -14,7 +14,7 @@ check-vm: vm-image
 CHECK_SUITES += vm
 
 # The two-client demonstration of `make demo` (scripts/demo.d/).
-build/demo_clients: build/obj/tests/vm/demo_clients.o build/obj/libruntime/bwarb_client.o
+build/demo_clients: build/obj/tests/vm/demo_clients.o build/obj/libruntime/arbiter/bwarb_client.o
 	$(CC) -o $@ $^ -lpthread
 ALL_TARGETS += build/demo_clients
 

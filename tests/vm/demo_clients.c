@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bwarb_client.h"
+#include "arbiter/bwarb_client.h"
 
 #define MAX_CLIENTS	8
 #define ACQUIRE_TIMEOUT_NS	1000000000ULL	/* one second: never hang */

@@ -8,7 +8,7 @@ BWARBCTL_LDLIBS += -lm
 $(BWARBCTL_OBJS): $(BWARBCTL_DEPS)
 
 # calibrate measures with libruntime's code (bwcal.h), on OpenMP threads.
-BWARBCTL_LIBOBJS := build/obj/libruntime/membw.o build/obj/libruntime/bwcal.o
+BWARBCTL_LIBOBJS := build/obj/libruntime/arbiter/membw.o build/obj/libruntime/arbiter/bwcal.o
 BWARBCTL_LDLIBS += -fopenmp
 
 build/bwarbctl: $(BWARBCTL_OBJS) $(BWARBCTL_LIBOBJS)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * bwarbctl calibrate [--apply] [--mb N] [--runs N]: measures the bus
- * (libruntime/bwcal.h, the same code as the runtime's capacity_mbps: auto),
+ * (libruntime/arbiter/bwcal.h, the same code as the runtime's capacity_mbps: auto),
  * prints the figures and the proposed capacity_mbps and guaranteed_mbps,
  * and with --apply writes them to the module (root). docs/calibration.md.
  */
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "bwarbctl.h"
-#include "bwcal.h"
+#include "arbiter/bwcal.h"
 
 static int parse_count(const char *flag, const char *v, long lo, long hi, long *out)
 {

@@ -2,8 +2,8 @@
 /* The process arbiter's capacity and guarantee: YAML's figures, or
  * measured once when it says auto (bwcal.h, docs/calibration.md). */
 #include "session.h"
-#include "arbiter.h"
-#include "bwcal.h"
+#include "arbiter/arbiter.h"
+#include "arbiter/bwcal.h"
 
 #include <stdio.h>
 

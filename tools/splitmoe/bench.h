@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "inference.h"
-#include "membw.h"
-#include "model.h"
+#include "engine/inference.h"
+#include "arbiter/membw.h"
+#include "model/model.h"
 
 /* Rows of one prefill chunk (the session's max_batch) unless -b says. */
 #define BENCH_CHUNK 256

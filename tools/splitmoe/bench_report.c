@@ -5,9 +5,9 @@
  * as one JSON document (--json).
  */
 #include "bench.h"
-#include "cpu_isa.h"
-#include "cpu_qgemm.h"
-#include "memstat.h"
+#include "cpu/cpu_isa.h"
+#include "cpu/cpu_qgemm.h"
+#include "util/memstat.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,13 +8,13 @@ SPLITMOE_LDLIBS := -lmicrohttpd
 SPLITMOE_OBJS += build/obj/tools/bwarbctl/pmu_discovery.o
 SPLITMOE_ASAN_OBJS += build/asan/tools/bwarbctl/pmu_discovery.o
 
-build/splitmoe: $(SPLITMOE_OBJS) $(RUNTIME_LIB)
+build/splitmoe: $(SPLITMOE_OBJS) $(EVAL_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $(SPLITMOE_OBJS) $(RUNTIME_LIB) $(RUNTIME_LDLIBS) $(SPLITMOE_LDLIBS)
+	$(CC) -o $@ $(SPLITMOE_OBJS) $(EVAL_LIB) $(RUNTIME_LIB) $(RUNTIME_LDLIBS) $(SPLITMOE_LDLIBS)
 
-build/splitmoe-asan: $(SPLITMOE_ASAN_OBJS) $(RUNTIME_ASAN_LIB)
+build/splitmoe-asan: $(SPLITMOE_ASAN_OBJS) $(EVAL_ASAN_LIB) $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(SANITIZE) -o $@ $(SPLITMOE_ASAN_OBJS) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS) $(SPLITMOE_LDLIBS)
+	$(CC) $(SANITIZE) -o $@ $(SPLITMOE_ASAN_OBJS) $(EVAL_ASAN_LIB) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS) $(SPLITMOE_LDLIBS)
 
 ALL_TARGETS += build/splitmoe
 

@@ -12,9 +12,9 @@
  * One session per thread count; progress on stderr, the report on stdout.
  */
 #include "bench.h"
-#include "arbiter.h"
+#include "arbiter/arbiter.h"
 #include "cli.h"
-#include "memstat.h"
+#include "util/memstat.h"
 #include "session.h"
 
 #include <errno.h>

@@ -7,8 +7,8 @@
  * Ctrl-C stops a reply (a flag checked between tokens); Ctrl-D leaves.
  */
 #include "session.h"
-#include "chat_format.h"
-#include "sampler.h"
+#include "model/chat_format.h"
+#include "engine/sampler.h"
 
 #include <errno.h>
 #include <signal.h>

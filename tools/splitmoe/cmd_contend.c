@@ -10,7 +10,7 @@
  */
 #include "contend.h"
 #include "cli.h"
-#include "prng.h"
+#include "util/prng.h"
 #include "session.h"
 
 #include <errno.h>

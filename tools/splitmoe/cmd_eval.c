@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* splitmoe eval: compare with a reference.json through the forward-pass
- * evaluator (libruntime/eval_reference.h), gated like run. */
+ * evaluator (tools/eval/eval_reference.h), gated like run. */
 #include "cli.h"
 #include "session.h"
-#include "arbiter.h"
-#include "eval_reference.h"
-#include "model.h"
+#include "arbiter/arbiter.h"
+#include "tools/eval/eval_reference.h"
+#include "model/model.h"
 
 #include <stdio.h>
 #include <string.h>

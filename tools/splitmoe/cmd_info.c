@@ -4,12 +4,12 @@
  * arbiter status; with --model, the model's size and resident memory.
  */
 #include "session.h"
-#include "arbiter.h"
-#include "cpu_features.h"
-#include "cpu_isa.h"
-#include "cpu_qgemm.h"
-#include "drm_devices.h"
-#include "inference.h"
+#include "arbiter/arbiter.h"
+#include "cpu/cpu_features.h"
+#include "cpu/cpu_isa.h"
+#include "cpu/cpu_qgemm.h"
+#include "ze/drm_devices.h"
+#include "engine/inference.h"
 
 #include <stdio.h>
 #include <string.h>

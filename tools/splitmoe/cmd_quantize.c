@@ -10,8 +10,8 @@
  * loads (out_dir.h); DIR2 must be absent or empty.
  */
 #include "cli.h"
-#include "errbuf.h"
-#include "json_file.h"
+#include "util/errbuf.h"
+#include "model/json_file.h"
 #include "out_dir.h"
 #include "quantize.h"
 

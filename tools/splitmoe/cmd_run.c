@@ -4,9 +4,9 @@
  * splitmoe logits: ids -> prefill -> float32 logits [positions][vocab].
  */
 #include "session.h"
-#include "chat_format.h"
-#include "inference.h"
-#include "sampler.h"
+#include "model/chat_format.h"
+#include "engine/inference.h"
+#include "engine/sampler.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include "serve_engine.h"
 #include "serve_http.h"
 #include "serve_metrics.h"
-#include "arbiter.h"
+#include "arbiter/arbiter.h"
 
 #include <errno.h>
 #include <libgen.h>

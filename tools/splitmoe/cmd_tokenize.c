@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* splitmoe tokenize: text -> ids (BOS and special tokens included). */
 #include "cli.h"
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

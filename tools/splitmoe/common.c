@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Helpers shared by the subcommands. */
 #include "cli.h"
-#include "memstat.h"
+#include "util/memstat.h"
 
 #include <stdio.h>
 

@@ -17,8 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "arbiter.h"
-#include "bwcal.h"
+#include "arbiter/arbiter.h"
+#include "arbiter/bwcal.h"
 
 #define CONTEND_CASES 3
 #define CONTEND_MAX_SEQ 256		/* decode's positions before a reset */

@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
-#include "quant.h"
-#include "safetensors.h"
+#include "model/model.h"
+#include "cpu/quant.h"
+#include "model/safetensors.h"
 
 /* --tensors: the classes of weights quantized. */
 enum {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* splitmoe quantize: which tensors, where each goes, the header (quantize.h). */
 #include "quantize.h"
-#include "errbuf.h"
+#include "util/errbuf.h"
 
 #include <json-c/json.h>
 #include <stdio.h>

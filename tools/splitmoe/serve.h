@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sampler.h"
+#include "engine/sampler.h"
 
 #define SERVE_MAX_STOP 4		/* OpenAI's limit on "stop" */
 #define SERVE_STOP_LEN 128		/* bytes of one stop string */

@@ -2,8 +2,8 @@
 /* serve: the batch loop (see serve_engine.h). */
 #include "serve_engine.h"
 #include "serve_metrics.h"
-#include "inference.h"
-#include "tokenizer.h"
+#include "engine/inference.h"
+#include "model/tokenizer.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #include "serve_http.h"
 #include "serve_engine.h"
 #include "serve_metrics.h"
-#include "tokenizer.h"
+#include "model/tokenizer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -4,8 +4,8 @@
  * and validated into struct serve_params; every refusal names its field.
  */
 #include "serve.h"
-#include "chat_format.h"
-#include "tokenizer.h"
+#include "model/chat_format.h"
+#include "model/tokenizer.h"
 
 #include <errno.h>
 #include <json-c/json.h>

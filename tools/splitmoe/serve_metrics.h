@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "arbiter.h"
+#include "arbiter/arbiter.h"
 
 struct serve_metrics;
 

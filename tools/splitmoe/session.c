@@ -2,9 +2,9 @@
 /* Set-up shared by run, logits, eval and info. */
 #include "session.h"
 #include "bench.h"
-#include "arbiter.h"
-#include "inference.h"
-#include "ze_backend.h"
+#include "arbiter/arbiter.h"
+#include "engine/inference.h"
+#include "ze/ze_backend.h"
 
 #include <errno.h>
 #include <stdio.h>

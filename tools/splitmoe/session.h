@@ -4,12 +4,12 @@
 #define SPLITMOE_CLI_SESSION_H
 
 #include "cli.h"
-#include "model.h"
-#include "tokenizer.h"
-#include "device_setup.h"
-#include "inference.h"
-#include "quant.h"
-#include "arbiter.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+#include "sched/device_setup.h"
+#include "engine/inference.h"
+#include "cpu/quant.h"
+#include "arbiter/arbiter.h"
 
 struct phimoe_session;
 struct sm_arbiter;

@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "model.h"	/* enum phimoe_dtype */
+#include "model/model.h"	/* enum phimoe_dtype */
 
 struct synth_shape {
 	const char *name;

@@ -8,7 +8,7 @@
  * Hall, cut at +-3.46 sd), scaled to the tensor's standard deviation.
  */
 #include "synth.h"
-#include "prng.h"
+#include "util/prng.h"
 
 #include <string.h>
 

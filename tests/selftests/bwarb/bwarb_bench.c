@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bwarb_client.h"
+#include "arbiter/bwarb_client.h"
 #include "kmod/arb_core.h"
 
 #define CHUNK	64ULL

@@ -25,7 +25,7 @@
 
 #include "kselftest_harness.h"
 #include "kmod/uapi/bwarb.h"
-#include "bwarb_client.h"
+#include "arbiter/bwarb_client.h"
 #include "bwarb_selftest_io.h"
 
 #define MAX_KIDS	9

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "bwarb_client.h"
+#include "arbiter/bwarb_client.h"
 #include "kmod/uapi/bwarb.h"
 
 static void open_absent_device_is_enoent(void **state)

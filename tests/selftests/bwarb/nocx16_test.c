@@ -10,7 +10,7 @@
 
 #include "kselftest_harness.h"
 #include "kmod/uapi/bwarb.h"
-#include "bwarb_client.h"
+#include "arbiter/bwarb_client.h"
 #include "bwarb_selftest_io.h"
 
 TEST(short_fast_completes_without_cx16)

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+/* Few-row products on row-major weights; see cpu_gemv.h. */
+#include "cpu/cpu_gemv.h"
+#include "cpu/cpu_isa.h"
+#include "cpu/cpu_qgemm.h"
+
+#include <omp.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+/* Rows of W one kernel call reads together (one stream each). */
+#define ROW_BLOCK 4
+/* Input rows one pass over a row block serves (registers: 4 x 4 sums). */
+#define X_BLOCK 4
+
+bool sm_gemv_dtype_ok(enum phimoe_dtype dt)
+{
+	return dt == PHIMOE_DTYPE_BF16 || dt == PHIMOE_DTYPE_F32;
+}
+
+static inline float bf16_to_f32(uint16_t h)
+{
+	uint32_t u = (uint32_t)h << 16;
+	float f;
+
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
+
+/* out[q][i] = W[q] . x[i] for q < nr rows of W, i < mm rows of x. */
+static void dot_generic(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
+			const float *x, int ldx, int mm, int nr, float out[ROW_BLOCK][X_BLOCK])
+{
+	for (int q = 0; q < nr; q++) {
+		for (int i = 0; i < mm; i++) {
+			const float *xi = x + (size_t)i * ldx;
+			float s = 0.0f;
+
+			if (dt == PHIMOE_DTYPE_BF16) {
+				const uint16_t *wq = (const uint16_t *)w + q * ldw;
+
+				for (int c = 0; c < k; c++)
+					s += bf16_to_f32(wq[c]) * xi[c];
+			} else {
+				const float *wq = (const float *)w + q * ldw;
+
+				for (int c = 0; c < k; c++)
+					s += wq[c] * xi[c];
+			}
+			out[q][i] = s;
+		}
+	}
+}
+
+#if HAVE_X86
+#define T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma")))
+#define T256 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE T512 __m512 ld16_bf16(const uint16_t *p)
+{
+	__m256i h = _mm256_loadu_si256((const __m256i *)p);
+
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+INLINE T512 __m512 ld16_bf16_mask(const uint16_t *p, __mmask16 msk)
+{
+	__m256i h = _mm256_maskz_loadu_epi16(msk, p);
+
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* The AVX-512 kernel for NR rows of W and MM rows of x (constants once
+ * inlined: the sums stay in registers). */
+INLINE T512 void dot512(const void *w, bool bf16, size_t ldw, int k, const float *x,
+			int ldx, const int MM, const int NR, float out[ROW_BLOCK][X_BLOCK])
+{
+	__m512 acc[ROW_BLOCK][X_BLOCK];
+	int c = 0;
+
+#pragma GCC unroll 4
+	for (int q = 0; q < NR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++)
+			acc[q][i] = _mm512_setzero_ps();
+	for (; c + 16 <= k; c += 16) {
+		__m512 wv[ROW_BLOCK];
+
+#pragma GCC unroll 4
+		for (int q = 0; q < NR; q++)
+			wv[q] = bf16 ? ld16_bf16((const uint16_t *)w + q * ldw + c) :
+				       _mm512_loadu_ps((const float *)w + q * ldw + c);
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++) {
+			__m512 xv = _mm512_loadu_ps(x + (size_t)i * ldx + c);
+
+#pragma GCC unroll 4
+			for (int q = 0; q < NR; q++)
+				acc[q][i] = _mm512_fmadd_ps(wv[q], xv, acc[q][i]);
+		}
+	}
+	if (c < k) {
+		__mmask16 msk = (__mmask16)((1u << (k - c)) - 1);
+		__m512 wv[ROW_BLOCK];
+
+#pragma GCC unroll 4
+		for (int q = 0; q < NR; q++)
+			wv[q] = bf16 ? ld16_bf16_mask((const uint16_t *)w + q * ldw + c, msk) :
+				       _mm512_maskz_loadu_ps(msk, (const float *)w + q * ldw + c);
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++) {
+			__m512 xv = _mm512_maskz_loadu_ps(msk, x + (size_t)i * ldx + c);
+
+#pragma GCC unroll 4
+			for (int q = 0; q < NR; q++)
+				acc[q][i] = _mm512_fmadd_ps(wv[q], xv, acc[q][i]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++)
+			out[q][i] = _mm512_reduce_add_ps(acc[q][i]);
+}
+
+INLINE T256 __m256 ld8_bf16(const uint16_t *p)
+{
+	__m128i h = _mm_loadu_si128((const __m128i *)p);
+
+	return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE T256 float hsum256(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+INLINE T256 void dot256(const void *w, bool bf16, size_t ldw, int k, const float *x,
+			int ldx, const int MM, const int NR, float out[ROW_BLOCK][X_BLOCK])
+{
+	__m256 acc[ROW_BLOCK][X_BLOCK];
+	int c = 0;
+
+#pragma GCC unroll 4
+	for (int q = 0; q < NR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++)
+			acc[q][i] = _mm256_setzero_ps();
+	for (; c + 8 <= k; c += 8) {
+		__m256 wv[ROW_BLOCK];
+
+#pragma GCC unroll 4
+		for (int q = 0; q < NR; q++)
+			wv[q] = bf16 ? ld8_bf16((const uint16_t *)w + q * ldw + c) :
+				       _mm256_loadu_ps((const float *)w + q * ldw + c);
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++) {
+			__m256 xv = _mm256_loadu_ps(x + (size_t)i * ldx + c);
+
+#pragma GCC unroll 4
+			for (int q = 0; q < NR; q++)
+				acc[q][i] = _mm256_fmadd_ps(wv[q], xv, acc[q][i]);
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NR; q++) {
+#pragma GCC unroll 4
+		for (int i = 0; i < MM; i++) {
+			float s = hsum256(acc[q][i]);
+
+			for (int t = c; t < k; t++) {
+				float wt = bf16 ? bf16_to_f32(((const uint16_t *)w)[q * ldw + t]) :
+						  ((const float *)w)[q * ldw + t];
+
+				s += wt * x[(size_t)i * ldx + t];
+			}
+			out[q][i] = s;
+		}
+	}
+}
+
+/* One function per ISA with the (MM, NR) cases spelt out, so that each
+ * inlined kernel is specialised. */
+#define DOT_SWITCH(fn, w, bf16, ldw, k, x, ldx, mm, nr, out)			\
+	do {									\
+		if (nr == ROW_BLOCK) {						\
+			switch (mm) {						\
+			case 1: fn(w, bf16, ldw, k, x, ldx, 1, ROW_BLOCK, out); break; \
+			case 2: fn(w, bf16, ldw, k, x, ldx, 2, ROW_BLOCK, out); break; \
+			case 3: fn(w, bf16, ldw, k, x, ldx, 3, ROW_BLOCK, out); break; \
+			default: fn(w, bf16, ldw, k, x, ldx, 4, ROW_BLOCK, out); break; \
+			}							\
+		} else {							\
+			switch (mm) {						\
+			case 1: fn(w, bf16, ldw, k, x, ldx, 1, 1, out); break;	\
+			case 2: fn(w, bf16, ldw, k, x, ldx, 2, 1, out); break;	\
+			case 3: fn(w, bf16, ldw, k, x, ldx, 3, 1, out); break;	\
+			default: fn(w, bf16, ldw, k, x, ldx, 4, 1, out); break;	\
+			}							\
+		}								\
+	} while (0)
+
+static T512 void dot_avx512(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
+			    const float *x, int ldx, int mm, int nr,
+			    float out[ROW_BLOCK][X_BLOCK])
+{
+	if (dt == PHIMOE_DTYPE_BF16)
+		DOT_SWITCH(dot512, w, true, ldw, k, x, ldx, mm, nr, out);
+	else
+		DOT_SWITCH(dot512, w, false, ldw, k, x, ldx, mm, nr, out);
+}
+
+static T256 void dot_avx2(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
+			  const float *x, int ldx, int mm, int nr,
+			  float out[ROW_BLOCK][X_BLOCK])
+{
+	if (dt == PHIMOE_DTYPE_BF16)
+		DOT_SWITCH(dot256, w, true, ldw, k, x, ldx, mm, nr, out);
+	else
+		DOT_SWITCH(dot256, w, false, ldw, k, x, ldx, mm, nr, out);
+}
+#endif
+
+typedef void dot_fn(const void *w, enum phimoe_dtype dt, size_t ldw, int k,
+		    const float *x, int ldx, int mm, int nr, float out[ROW_BLOCK][X_BLOCK]);
+
+static dot_fn *pick_dot(void)
+{
+#if HAVE_X86
+	switch (sm_isa_active()) {
+	case SM_ISA_AVX512: return dot_avx512;
+	case SM_ISA_AVX2: return dot_avx2;
+	default: break;
+	}
+#endif
+	return dot_generic;
+}
+
+static void gemv_rows(dot_fn *dot, const struct sm_gemv *g, int r0, int r1)
+{
+	int m = g->m;
+
+	if (g->quant != SM_GEMV_PLAIN) {
+		sm_qgemm_rows(g, r0, r1);
+		return;
+	}
+
+	size_t esz = g->dtype == PHIMOE_DTYPE_BF16 ? 2 : 4;
+	float out[ROW_BLOCK][X_BLOCK];
+
+	for (int r = r0; r < r1;) {
+		int nr = r1 - r >= ROW_BLOCK ? ROW_BLOCK : 1;
+		const char *wr = (const char *)g->w + (size_t)r * g->k * esz;
+
+		for (int i0 = 0; i0 < m; i0 += X_BLOCK) {
+			int mm = m - i0 < X_BLOCK ? m - i0 : X_BLOCK;
+
+			dot(wr, g->dtype, (size_t)g->k, g->k, g->x + (size_t)i0 * g->ldx, g->ldx,
+			    mm, nr, out);
+			for (int i = 0; i < mm; i++) {
+				float *yr = g->y + (size_t)(i0 + i) * g->ldy + r;
+				float s = g->row_scale ? g->row_scale[i0 + i] : 1.0f;
+
+				for (int q = 0; q < nr; q++)
+					yr[q] = (out[q][i] + (g->bias ? g->bias[r + q] : 0.0f)) * s;
+			}
+		}
+		r += nr;
+	}
+}
+
+/*
+ * The work of one row of W: reading it (as much as about 4 activation
+ * rows' products in the tiles) and its products with the m rows (2m for
+ * xq_fine). Jobs of unlike m (prefill's experts: routing is skewed) are
+ * split by it, not by weight bytes alone; with one m for all, as in
+ * decode, the split is by bytes as before.
+ */
+static uint64_t row_work(const struct sm_gemv *g)
+{
+	return (uint64_t)g->k * (uint64_t)(4 + (g->xq_fine ? 2 : 1) * g->m);
+}
+
+/* The first row of job j that belongs to the work from `at` on (cum: work
+ * before job j; rows rounded to ROW_BLOCK so threads read whole blocks). */
+static int row_at(const struct sm_gemv *g, uint64_t cum, uint64_t at)
+{
+	uint64_t r, w = row_work(g);
+
+	if (at <= cum)
+		return 0;
+	r = (at - cum + w - 1) / w;
+	r = (r + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
+	return r >= (uint64_t)g->n ? g->n : (int)r;
+}
+
+void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth)
+{
+	dot_fn *dot = pick_dot();
+	uint64_t total = 0, cum = 0, a, b;
+
+	for (int j = 0; j < ng; j++)
+		total += (uint64_t)g[j].n * row_work(&g[j]);
+	a = total * (uint64_t)tid / (uint64_t)nth;
+	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
+	for (int j = 0; j < ng; cum += (uint64_t)g[j].n * row_work(&g[j]), j++) {
+		int lo = row_at(&g[j], cum, a);
+		int hi = tid == nth - 1 ? g[j].n : row_at(&g[j], cum, b);
+
+		if (lo < hi)
+			gemv_rows(dot, &g[j], lo, hi);
+	}
+}
+
+bool sm_gemv_any_quantized(const struct sm_gemv *g, int ng)
+{
+	for (int j = 0; j < ng; j++)
+		if (g[j].quant != SM_GEMV_PLAIN)
+			return true;
+	return false;
+}
+
+/* Activation groups one quantizing unit covers (a row is cut into units
+ * so that a single decode row is shared among the threads too). */
+#define QACT_UNIT_GROUPS 32
+
+static bool xq_first(const struct sm_gemv *g, int j)
+{
+	if (g[j].quant == SM_GEMV_PLAIN)
+		return false;
+	for (int p = 0; p < j; p++)
+		if (g[p].quant != SM_GEMV_PLAIN && g[p].xq == g[j].xq && g[p].xq_fine == g[j].xq_fine)
+			return false;
+	return true;
+}
+
+void sm_gemv_quantize_part(const struct sm_gemv *g, int ng, int tid, int nth)
+{
+	uint64_t total = 0, a, b, u = 0;
+
+	for (int j = 0; j < ng; j++)
+		if (xq_first(g, j))
+			total += (uint64_t)g[j].m *
+				 ((g[j].k / SM_Q4_GROUP + QACT_UNIT_GROUPS - 1) / QACT_UNIT_GROUPS);
+	a = total * (uint64_t)tid / (uint64_t)nth;
+	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
+	for (int j = 0; j < ng && u < b; j++) {
+		int groups, units;
+
+		if (!xq_first(g, j))
+			continue;
+		groups = g[j].k / SM_Q4_GROUP;
+		units = (groups + QACT_UNIT_GROUPS - 1) / QACT_UNIT_GROUPS;
+		for (int i = 0; i < g[j].m; i++)
+			for (int c = 0; c < units; c++, u++) {
+				int g0 = c * QACT_UNIT_GROUPS;
+				int g1 = g0 + QACT_UNIT_GROUPS < groups ? g0 + QACT_UNIT_GROUPS : groups;
+
+				if (u >= a && u < b)
+					sm_gemv_quantize_row(&g[j], i, g0, g1);
+			}
+	}
+}
+
+void sm_gemv_quantize_row(const struct sm_gemv *g, int i, int g0, int g1)
+{
+	size_t rowb = sm_qact_row_bytes(g->k);
+	const float *x = g->x + (size_t)i * g->ldx;
+
+	if (g->xq_fine)
+		sm_qact_quantize_fine(x, g->k, g0, g1, (char *)g->xq + (size_t)2 * i * rowb);
+	else
+		sm_qact_quantize(x, g->k, g0, g1, (char *)g->xq + (size_t)i * rowb);
+}
+
+void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)
+{
+	bool quant = sm_gemv_any_quantized(g, ng);
+
+	if (nthreads <= 1) {
+		if (quant)
+			sm_gemv_quantize_part(g, ng, 0, 1);
+		sm_gemv_part(g, ng, 0, 1);
+		return;
+	}
+#pragma omp parallel num_threads(nthreads)
+	{
+		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+
+		if (quant) {
+			sm_gemv_quantize_part(g, ng, tid, nth);
+#pragma omp barrier
+		}
+		sm_gemv_part(g, ng, tid, nth);
+	}
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Products of a few activation rows with row-major weights, read where
+ * they lie (the checkpoint's mapping): the decode path, where reading the
+ * weights once is the whole cost. y[i][j] = (x[i] . W[j] + b[j]) * s[i]
+ * for i < m, j < n; W is [n][k] in bf16 or f32 (bf16 widened to f32 as it
+ * is loaded: exact f32 products, f32 sums). Several products run in one
+ * parallel pass, their rows split among the threads by work (weight
+ * bytes, and the products with each product's rows: experts of unlike
+ * row counts), so that q|k|v or the w1|w3 of two experts cost one fork
+ * and one stream.
+ * Kernels for AVX-512, AVX2+FMA and plain C (cpu_isa.h chooses);
+ * quantized weights run cpu_qgemm.h's int8 kernels.
+ */
+#ifndef SPLITMOE_CPU_GEMV_H
+#define SPLITMOE_CPU_GEMV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/gemv_desc.h"
+
+#define SM_GEMV_MAX_JOBS 64
+
+/* Whether sm_gemv handles weights of this dtype. */
+bool sm_gemv_dtype_ok(enum phimoe_dtype dt);
+
+/* Runs the ng products on nthreads threads (<= 1: the calling thread
+ * alone, no parallel region); quantizes the activations of quantized
+ * ones first. */
+void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads);
+
+/* The share of thread tid of nth of the same work: for use inside a
+ * parallel region of the caller's (several phases, one fork). Quantized
+ * products need their xq filled: sm_gemv_quantize_part, then a barrier. */
+void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth);
+
+/* Thread tid's share of quantizing the activations of the quantized
+ * products among g[0..ng) into their xq (once per distinct xq). */
+void sm_gemv_quantize_part(const struct sm_gemv *g, int ng, int tid, int nth);
+
+/* Quantizes activation row i of g (groups [g0, g1)) into its xq. */
+void sm_gemv_quantize_row(const struct sm_gemv *g, int i, int g0, int g1);
+
+/* Whether any of g[0..ng) is quantized. */
+bool sm_gemv_any_quantized(const struct sm_gemv *g, int ng);
+
+#endif

@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: MIT
+/* Quantized weights times int8 activations; see cpu_qgemm.h. */
+#include "cpu/cpu_qgemm.h"
+#include "cpu/cpu_features.h"
+#include "cpu/cpu_isa.h"
+#include "model/dtype.h"	/* phimoe_f16_to_f32 */
+
+#include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+#define GRP SM_Q4_GROUP
+/* A register tile: weight rows x activation rows (4 x 4 sums). */
+#define NR 4
+#define MR 4
+
+static size_t pad64(size_t b)
+{
+	return (b + 63) / 64 * 64;
+}
+
+size_t sm_qact_row_bytes(int k)
+{
+	/* 16 bytes past the scales: the kernels load 4 at a time */
+	return pad64((size_t)k) + pad64(sizeof(float) * (size_t)(k / GRP) + 16);
+}
+
+static inline const int8_t *act_q(const struct sm_gemv *g, int i)
+{
+	return (const int8_t *)g->xq + (size_t)i * sm_qact_row_bytes(g->k);
+}
+
+static inline const float *act_scale(const struct sm_gemv *g, int i)
+{
+	return (const float *)(const void *)(act_q(g, i) + pad64((size_t)g->k));
+}
+
+static const uint8_t *wrow(const struct sm_gemv *g, int r)
+{
+	return (const uint8_t *)g->w + (size_t)r * (g->quant == SM_GEMV_Q4 ? g->k / 2 : g->k);
+}
+
+static const uint16_t *wscale_row(const struct sm_gemv *g, int r)
+{
+	return (const uint16_t *)g->wscale + (size_t)r * (g->k / GRP);
+}
+
+/* ---- activations ---- */
+
+/* max|x| / 127 and x rounded (to nearest even) to that step */
+static void quant_group_c(const float *x, int8_t *q, float *d)
+{
+	float amax = 0.0f, inv;
+
+	for (int j = 0; j < GRP; j++)
+		amax = fmaxf(amax, fabsf(x[j]));
+	*d = amax / 127.0f;
+	inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+	for (int j = 0; j < GRP; j++)
+		q[j] = (int8_t)lrintf(x[j] * inv);
+}
+
+#if HAVE_X86
+#define T256 __attribute__((target("avx2,fma,f16c")))
+#define INLINE static inline __attribute__((always_inline))
+
+/* The same arithmetic as quant_group_c, 8 lanes at a time. */
+static T256 void quant_group_avx2(const float *x, int8_t *q, float *d)
+{
+	const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	__m256 v[4], m;
+	__m256i iv[4], b;
+	float amax, inv;
+
+	for (int j = 0; j < 4; j++)
+		v[j] = _mm256_loadu_ps(x + 8 * j);
+	m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], absm), _mm256_and_ps(v[1], absm)),
+			  _mm256_max_ps(_mm256_and_ps(v[2], absm), _mm256_and_ps(v[3], absm)));
+	m = _mm256_max_ps(m, _mm256_permute2f128_ps(m, m, 1));
+	m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0x4e));
+	m = _mm256_max_ps(m, _mm256_shuffle_ps(m, m, 0xb1));
+	amax = _mm256_cvtss_f32(m);
+	*d = amax / 127.0f;
+	inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+	for (int j = 0; j < 4; j++)
+		iv[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], _mm256_set1_ps(inv)));
+	/* packs work within 128-bit lanes: put the dwords back in order */
+	b = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
+	b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+	_mm256_storeu_si256((__m256i *)q, b);
+}
+#endif
+
+static void quant_group(const float *x, int8_t *q, float *d)
+{
+#if HAVE_X86
+	if (sm_isa_active() >= SM_ISA_AVX2) {
+		quant_group_avx2(x, q, d);
+		return;
+	}
+#endif
+	quant_group_c(x, q, d);
+}
+
+void sm_qact_quantize(const float *x, int k, int g0, int g1, void *out)
+{
+	int8_t *q = out;
+	float *d = (float *)(void *)((char *)out + pad64((size_t)k));
+
+	for (int g = g0; g < g1; g++)
+		quant_group(x + g * GRP, q + g * GRP, d + g);
+}
+
+void sm_qact_quantize_fine(const float *x, int k, int g0, int g1, void *out)
+{
+	size_t rb = sm_qact_row_bytes(k);
+	int8_t *hi = out, *lo = (int8_t *)out + rb;
+	float *dh = (float *)(void *)((char *)out + pad64((size_t)k));
+	float *dl = (float *)(void *)((char *)out + rb + pad64((size_t)k));
+
+	for (int g = g0; g < g1; g++) {
+		float r[GRP];
+
+		quant_group(x + g * GRP, hi + g * GRP, dh + g);
+		/* the same bits on every path: C, no contraction (-std=c11) */
+		for (int j = 0; j < GRP; j++)
+			r[j] = x[g * GRP + j] - (float)hi[g * GRP + j] * dh[g];
+		quant_group(r, lo + g * GRP, dl + g);
+	}
+}
+
+/* ---- plain C ---- */
+
+static void tile_c(const struct sm_gemv *g, int r, int i0, int nr, int mr, float out[NR][MR])
+{
+	int k = g->k, ng = k / GRP;
+
+	for (int q = 0; q < nr; q++) {
+		const uint8_t *w = wrow(g, r + q);
+		const uint16_t *ws = wscale_row(g, r + q);
+
+		for (int i = 0; i < mr; i++) {
+			const int8_t *x = act_q(g, i0 + i);
+			const float *xd = act_scale(g, i0 + i);
+			float s = 0.0f;
+
+			for (int gr = 0; gr < ng; gr++) {
+				const int8_t *xg = x + gr * GRP;
+				int32_t t = 0;
+
+				if (g->quant == SM_GEMV_Q8) {
+					const int8_t *wg = (const int8_t *)w + gr * GRP;
+
+					for (int j = 0; j < GRP; j++)
+						t += wg[j] * xg[j];
+				} else {
+					const uint8_t *b = w + gr * (GRP / 2);
+
+					for (int j = 0; j < GRP / 2; j++)
+						t += ((b[j] & 15) - 8) * xg[j] +
+						     ((b[j] >> 4) - 8) * xg[j + GRP / 2];
+				}
+				s += (float)t * (phimoe_f16_to_f32(ws[gr]) * xd[gr]);
+			}
+			out[q][i] = s;
+		}
+	}
+}
+
+#if HAVE_X86
+/* ---- AVX2 forms: a group of 32 per ymm step ----
+ * vpdpbusd takes unsigned x signed bytes. q8: the activations go in as
+ * x + 128 and the 128 * sum(w) that adds is taken off by starting the
+ * sums at minus it. q4: the nibbles 0..15 go in unsigned as they are and
+ * the 8 * sum(x) they carry is taken off the same way. Without VNNI,
+ * vpmaddubsw + vpmaddwd make the same sums, but x + 128 could saturate
+ * their int16 step: q8 there goes in as |w| and x with the weights'
+ * signs (x in -127..127: no pair reaches the int16 limit, 2 * 128 * 127
+ * at most). */
+
+INLINE T256 __m256i dp_maddubs(__m256i acc, __m256i u, __m256i s)
+{
+	return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s),
+						       _mm256_set1_epi16(1)));
+}
+
+#define T256VEX __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define T256EVEX __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+
+INLINE T256VEX __m256i dp_vex(__m256i acc, __m256i u, __m256i s)
+{
+	return _mm256_dpbusd_avx_epi32(acc, u, s);
+}
+
+INLINE T256EVEX __m256i dp_evex(__m256i acc, __m256i u, __m256i s)
+{
+	return _mm256_dpbusd_epi32(acc, u, s);
+}
+
+INLINE T256 float hsum256(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* One tile of NRR weight rows x MRR activation rows with dot product DP;
+ * OFFSET (VNNI: no int16 step to saturate): q8 takes x + 128 unsigned and
+ * the weights as they are, the 128 * sum(w) taken off by starting the
+ * sums at minus it (one instruction per tile cell, not two). */
+#define DEFINE_TILE256(NAME, TGT, DP, OFFSET)						\
+INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
+		     const int NRR, const int MRR, float out[NR][MR])			\
+{											\
+	const int ng = g->k / GRP;							\
+	const __m256i zero = _mm256_setzero_si256(), eights = _mm256_set1_epi8(8);	\
+	const __m256i c128 = _mm256_set1_epi8((char)0x80);				\
+	const __m128i lo4 = _mm_set1_epi8(15);						\
+	const int8_t *xq[MR];								\
+	const float *xd[MR];								\
+	const uint8_t *w[NR];								\
+	const uint16_t *ws[NR];								\
+	__m256 acc[NR][MR];								\
+											\
+	_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {			\
+		xq[i] = act_q(g, i0 + i);						\
+		xd[i] = act_scale(g, i0 + i);						\
+	}										\
+	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {			\
+		w[q] = wrow(g, r + q);							\
+		ws[q] = wscale_row(g, r + q);						\
+		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
+			acc[q][i] = _mm256_setzero_ps();				\
+	}										\
+	for (int gr = 0; gr < ng; gr++) {						\
+		__m256i xv[MR], corr[MR];						\
+		__m256 xs[MR];								\
+											\
+		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {		\
+			xv[i] = _mm256_loadu_si256((const __m256i *)(xq[i] + gr * GRP)); \
+			xs[i] = _mm256_set1_ps(xd[i][gr]);				\
+			corr[i] = Q4 ? _mm256_sub_epi32(zero, DP(zero, eights, xv[i])) : zero; \
+			if (!Q4 && OFFSET)						\
+				xv[i] = _mm256_xor_si256(xv[i], c128);			\
+		}									\
+		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {		\
+			__m256 wsv = _mm256_set1_ps(_cvtsh_ss(ws[q][gr]));		\
+			__m256i wv;							\
+											\
+			if (Q4) {							\
+				__m128i b = _mm_loadu_si128((const __m128i *)(w[q] + gr * 16)); \
+				/* weights 0-15 from the low nibbles, 16-31 the high */	\
+				wv = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), lo4), \
+						      _mm_and_si128(b, lo4));		\
+			} else {							\
+				wv = _mm256_loadu_si256((const __m256i *)(w[q] + gr * GRP)); \
+			}								\
+			__m256i wa = Q4 || OFFSET ? wv : _mm256_abs_epi8(wv);		\
+			__m256i wcorr = !Q4 && OFFSET ?					\
+				_mm256_sub_epi32(zero, DP(zero, c128, wv)) : zero;	\
+											\
+			_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {	\
+				__m256i d = Q4 ? DP(corr[i], wa, xv[i]) :		\
+					    OFFSET ? DP(wcorr, xv[i], wv) :		\
+						 DP(zero, wa, _mm256_sign_epi8(xv[i], wv)); \
+											\
+				acc[q][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d),	\
+							    _mm256_mul_ps(wsv, xs[i]),	\
+							    acc[q][i]);			\
+			}								\
+		}									\
+	}										\
+	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++)				\
+		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
+			out[q][i] = hsum256(acc[q][i]);					\
+}
+
+DEFINE_TILE256(tile_avx2, T256, dp_maddubs, false)
+DEFINE_TILE256(tile_vex, T256VEX, dp_vex, true)
+DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, true)
+
+/* ---- AVX-512-VNNI: two groups per zmm step ----
+ * q8: 64 weights, lanes 0-7 the first group's sums, 8-15 the second's
+ * (x + 128 as in the AVX2 forms).
+ * q4: 32 bytes of nibbles, the low ones then the high: lanes 0-3 and
+ * 8-11 the first group, 4-7 and 12-15 the second; the activations'
+ * 16-byte quarters are put in that order (0, 2, 1, 3). */
+
+#define T512V __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+INLINE T512V __m512 lanes2(__m128 s, __m512i idx)
+{
+	return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(s));
+}
+
+INLINE T512V __m128 f16x2(const uint16_t *p)
+{
+	uint32_t u;
+
+	memcpy(&u, p, sizeof(u));
+	return _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
+}
+
+/* One step of a tile: groups gr, gr + 1 (PAIR) or gr alone (zeros above). */
+INLINE T512V void step512(const int8_t *const *xq, const float *const *xd,
+			  const uint8_t *const *w, const uint16_t *const *ws, int gr,
+			  const bool Q4, const bool PAIR, const int NRR, const int MRR,
+			  __m512 acc[NR][MR])
+{
+	const __m512i zero = _mm512_setzero_si512(), eights = _mm512_set1_epi8(8);
+	const __m512i c128 = _mm512_set1_epi8((char)0x80);
+	const __m256i lo4 = _mm256_set1_epi8(15);
+	const __m512i idx = Q4 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1) :
+				 _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+	__m512i xv[MR], corr[MR];
+	__m512 xs[MR];
+
+#pragma GCC unroll 4
+	for (int i = 0; i < MRR; i++) {
+		const int8_t *p = xq[i] + gr * GRP;
+
+		if (PAIR) {
+			__m512i a = _mm512_loadu_si512(p);
+
+			xv[i] = Q4 ? _mm512_shuffle_i64x2(a, a, _MM_SHUFFLE(3, 1, 2, 0)) : a;
+			xs[i] = lanes2(_mm_loadu_ps(xd[i] + gr), idx);
+		} else {
+			xv[i] = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)p));
+			xs[i] = _mm512_set1_ps(xd[i][gr]);
+		}
+		corr[i] = Q4 ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, eights, xv[i])) :
+			       zero;
+		if (!Q4)	/* x + 128, unsigned */
+			xv[i] = _mm512_xor_si512(xv[i], c128);
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NRR; q++) {
+		__m512 wsv;
+		__m512i wv;
+
+		if (PAIR) {
+			wsv = lanes2(f16x2(ws[q] + gr), idx);
+			if (Q4) {
+				__m256i b = _mm256_loadu_si256((const __m256i *)(w[q] + gr * 16));
+
+				wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(b, lo4)),
+							_mm256_and_si256(_mm256_srli_epi16(b, 4), lo4), 1);
+			} else {
+				wv = _mm512_loadu_si512(w[q] + gr * GRP);
+			}
+		} else {
+			wsv = _mm512_set1_ps(_cvtsh_ss(ws[q][gr]));
+			if (Q4) {
+				__m128i b = _mm_loadu_si128((const __m128i *)(w[q] + gr * 16));
+				__m128i l4 = _mm256_castsi256_si128(lo4);
+
+				wv = _mm512_zextsi256_si512(_mm256_set_m128i(
+					_mm_and_si128(_mm_srli_epi16(b, 4), l4), _mm_and_si128(b, l4)));
+			} else {
+				wv = _mm512_zextsi256_si512(_mm256_loadu_si256(
+					(const __m256i *)(w[q] + gr * GRP)));
+			}
+		}
+		/* q8: the sums start at minus 128 * sum(w) */
+		__m512i wcorr = Q4 ? zero : _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c128, wv));
+
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++) {
+			__m512i d = Q4 ? _mm512_dpbusd_epi32(corr[i], wv, xv[i]) :
+					 _mm512_dpbusd_epi32(wcorr, xv[i], wv);
+
+			acc[q][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(wsv, xs[i]),
+						    acc[q][i]);
+		}
+	}
+}
+
+INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
+			  const int NRR, const int MRR, float out[NR][MR])
+{
+	const int ng = g->k / GRP;
+	const int8_t *xq[MR];
+	const float *xd[MR];
+	const uint8_t *w[NR];
+	const uint16_t *ws[NR];
+	__m512 acc[NR][MR];
+	int gr = 0;
+
+#pragma GCC unroll 4
+	for (int i = 0; i < MRR; i++) {
+		xq[i] = act_q(g, i0 + i);
+		xd[i] = act_scale(g, i0 + i);
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NRR; q++) {
+		w[q] = wrow(g, r + q);
+		ws[q] = wscale_row(g, r + q);
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++)
+			acc[q][i] = _mm512_setzero_ps();
+	}
+	for (; gr + 2 <= ng; gr += 2)
+		step512(xq, xd, w, ws, gr, Q4, true, NRR, MRR, acc);
+	if (gr < ng)
+		step512(xq, xd, w, ws, gr, Q4, false, NRR, MRR, acc);
+#pragma GCC unroll 4
+	for (int q = 0; q < NRR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++)
+			out[q][i] = _mm512_reduce_add_ps(acc[q][i]);
+}
+#endif
+
+/* y = (sum + bias) * row scale for a tile of activation rows i0.. (with
+ * xq_fine, of hi/lo row pairs: i0 and mr count both) */
+static void tile_store(const struct sm_gemv *g, int r, int i0, int nr, int mr,
+		       float out[NR][MR])
+{
+	int step = g->xq_fine ? 2 : 1;
+
+	for (int i = 0; i < mr; i += step) {
+		int row = (i0 + i) / step;
+		float *y = g->y + (size_t)row * g->ldy + r;
+		float s = g->row_scale ? g->row_scale[row] : 1.0f;
+
+		for (int q = 0; q < nr; q++) {
+			float v = step == 2 ? out[q][i] + out[q][i + 1] : out[q][i];
+
+			y[q] = (v + (g->bias ? g->bias[r + q] : 0.0f)) * s;
+		}
+	}
+}
+
+/* The (Q4, NRR, MRR) cases spelt out, so that each inlined tile is
+ * specialised; weight tiles outside, activation tiles inside: the NR rows
+ * of W stay in L1 while every activation row passes. */
+#define TILE_M(tile, Q, N)								\
+	switch (mr) {									\
+	case 1: tile(g, r, i0, Q, N, 1, out); break;					\
+	case 2: tile(g, r, i0, Q, N, 2, out); break;					\
+	case 3: tile(g, r, i0, Q, N, 3, out); break;					\
+	default: tile(g, r, i0, Q, N, 4, out); break;					\
+	}
+#define DEFINE_ROWS(NAME, TGT, tile)							\
+static TGT void NAME(const struct sm_gemv *g, int r0, int r1)				\
+{											\
+	bool q4 = g->quant == SM_GEMV_Q4;						\
+	int m = g->xq_fine ? 2 * g->m : g->m;						\
+											\
+	for (int r = r0; r < r1;) {							\
+		int nr = r1 - r >= NR ? NR : 1;						\
+											\
+		for (int i0 = 0; i0 < m; i0 += MR) {					\
+			int mr = m - i0 < MR ? m - i0 : MR;				\
+			float out[NR][MR];						\
+											\
+			if (q4 && nr == NR) {						\
+				TILE_M(tile, true, NR)					\
+			} else if (q4) {						\
+				TILE_M(tile, true, 1)					\
+			} else if (nr == NR) {						\
+				TILE_M(tile, false, NR)					\
+			} else {							\
+				TILE_M(tile, false, 1)					\
+			}								\
+			tile_store(g, r, i0, nr, mr, out);				\
+		}									\
+		r += nr;								\
+	}										\
+}
+
+#if HAVE_X86
+DEFINE_ROWS(rows_avx512, T512V, tile512)
+DEFINE_ROWS(rows_vex, T256VEX, tile_vex)
+DEFINE_ROWS(rows_evex, T256EVEX, tile_evex)
+DEFINE_ROWS(rows_avx2, T256, tile_avx2)
+#endif
+
+static void rows_c(const struct sm_gemv *g, int r0, int r1)
+{
+	int m = g->xq_fine ? 2 * g->m : g->m;
+
+	for (int r = r0; r < r1;) {
+		int nr = r1 - r >= NR ? NR : 1;
+
+		for (int i0 = 0; i0 < m; i0 += MR) {
+			int mr = m - i0 < MR ? m - i0 : MR;
+			float out[NR][MR];
+
+			tile_c(g, r, i0, nr, mr, out);
+			tile_store(g, r, i0, nr, mr, out);
+		}
+		r += nr;
+	}
+}
+
+/* ---- dispatch ---- */
+
+static struct sm_cpu_features feat;
+static pthread_once_t feat_once = PTHREAD_ONCE_INIT;
+
+static void feat_init(void)
+{
+	sm_cpu_features_get(&feat);
+}
+
+enum sm_qkern sm_qkern_active(void)
+{
+	enum sm_isa isa = sm_isa_active();
+	int vnni = sm_isa_vnni();
+
+	pthread_once(&feat_once, feat_init);
+	if (isa >= SM_ISA_AVX512 && vnni && feat.avx512_vnni)
+		return SM_QKERN_AVX512_VNNI;
+	if (isa >= SM_ISA_AVX2) {
+		if (vnni && feat.avx_vnni)
+			return SM_QKERN_AVX2_VNNI;
+		if (vnni && feat.avx512_vnni && feat.avx512vl && feat.avx512f)
+			return SM_QKERN_AVX2_VNNI_EVEX;
+		return SM_QKERN_AVX2;
+	}
+	return SM_QKERN_GENERIC;
+}
+
+const char *sm_qkern_name(enum sm_qkern k)
+{
+	switch (k) {
+	case SM_QKERN_AVX2: return "avx2";
+	case SM_QKERN_AVX2_VNNI: return "avx2-vnni";
+	case SM_QKERN_AVX2_VNNI_EVEX: return "avx2-vnni-evex";
+	case SM_QKERN_AVX512_VNNI: return "avx512-vnni";
+	default: return "generic";
+	}
+}
+
+void sm_qgemm_rows(const struct sm_gemv *g, int r0, int r1)
+{
+	switch (sm_qkern_active()) {
+#if HAVE_X86
+	case SM_QKERN_AVX512_VNNI: rows_avx512(g, r0, r1); return;
+	case SM_QKERN_AVX2_VNNI: rows_vex(g, r0, r1); return;
+	case SM_QKERN_AVX2_VNNI_EVEX: rows_evex(g, r0, r1); return;
+	case SM_QKERN_AVX2: rows_avx2(g, r0, r1); return;
+#endif
+	default: rows_c(g, r0, r1); return;
+	}
+}

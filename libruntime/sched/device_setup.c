@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Backends and arbiter clients for --device cpu|gpu|split, with the CPU
+ * path when the iGPU cannot be had. See device_setup.h.
+ */
+#include "sched/device_setup.h"
+#include "arbiter/arbiter.h"
+#include "sched/scheduler.h"
+#include "ze/ze_backend.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define DEFAULT_ROWS 256
+#define DEFAULT_BURST (256ull << 20)
+
+static int open_client(const struct sm_device_opts *o, bool gpu, struct sm_arb_client **out,
+		       char *err, size_t errlen)
+{
+	struct sm_arb_client_opts co = {
+		.name = gpu ? "splitmoe-gpu" : "splitmoe-cpu",
+		.class = gpu ? SM_ARB_CLASS_GPU : SM_ARB_CLASS_CPU,
+		.weight = (gpu ? o->gpu_weight : o->cpu_weight) ? (gpu ? o->gpu_weight : o->cpu_weight) : 100,
+		.reserve_mbps = gpu ? o->gpu_reserve_mbps : o->cpu_reserve_mbps,
+		.burst_bytes = o->burst_bytes ? o->burst_bytes : DEFAULT_BURST,
+	};
+
+	*out = NULL;
+	if (!o->arbiter)
+		return 0;
+	return sm_arb_client_open(o->arbiter, &co, out, err, errlen);
+}
+
+static int open_cpu(const struct sm_device_opts *o, struct sm_devices *d, char *err,
+		    size_t errlen)
+{
+	struct sm_cpu_backend_opts co = {
+		.compute = o->compute,
+		.weights = o->weights,
+		.threads = o->threads,
+		.max_rows = o->max_rows ? o->max_rows : DEFAULT_ROWS,
+	};
+	int rc = open_client(o, false, &d->cpu_client, err, errlen);
+
+	if (rc)
+		return rc;
+	co.gate = d->cpu_client;
+	return sm_cpu_backend_create(&co, &d->cpu, err, errlen);
+}
+
+/* The Level Zero backend; false (with d->note) when it cannot be had. */
+static bool open_gpu(const struct sm_device_opts *o, struct sm_devices *d)
+{
+	struct sm_ze_backend_opts zo = {
+		.compute = o->compute,
+		.device = o->gpu_name,
+		.max_rows = o->max_rows ? o->max_rows : DEFAULT_ROWS,
+	};
+	char why[400] = "";
+	int rc = open_client(o, true, &d->gpu_client, why, sizeof(why));
+
+	zo.gate = d->gpu_client;
+	if (!rc)
+		rc = sm_ze_backend_create(&zo, &d->gpu, why, sizeof(why));
+	if (rc) {
+		snprintf(d->note, sizeof(d->note), "device %s: %s; running on the CPU", o->device,
+			 why);
+		sm_arb_client_close(d->gpu_client);
+		d->gpu_client = NULL;
+		d->gpu = NULL;
+		return false;
+	}
+	return true;
+}
+
+int sm_devices_open(const struct sm_device_opts *o, struct sm_devices *d, char *err,
+		    size_t errlen)
+{
+	const char *dev = o->device && *o->device ? o->device : "cpu";
+	bool want_gpu = !strcmp(dev, "gpu"), want_split = !strcmp(dev, "split");
+	struct sm_split_opts so = { 0 };
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (!want_gpu && !want_split && strcmp(dev, "cpu")) {
+		snprintf(err, errlen, "device '%s': expected cpu, gpu or split", dev);
+		return -EINVAL;
+	}
+	if (want_split) {
+		/* a bad plan is an error even where the iGPU is missing */
+		if (sm_split_mode_parse(o->split_mode && *o->split_mode ? o->split_mode : "partition",
+					&so.plan.mode)) {
+			snprintf(err, errlen, "split mode '%s': expected partition, expert-parallel or dynamic",
+				 o->split_mode);
+			return -EINVAL;
+		}
+		rc = sm_split_plan_parse(o->split_rules, &so.plan, err, errlen);
+		if (rc)
+			return rc;
+	}
+	if ((want_gpu || want_split) && open_gpu(o, d)) {
+		if (want_gpu) {
+			d->use = d->gpu;
+			d->running = "gpu";
+			return 0;
+		}
+		rc = open_cpu(o, d, err, errlen);
+		if (!rc) {
+			so.cpu = d->cpu;
+			so.gpu = d->gpu;
+			rc = sm_split_backend_create(&so, &d->split, err, errlen);
+		}
+		if (rc) {
+			sm_devices_close(d);
+			return rc;
+		}
+		d->use = d->split;
+		d->running = "split";
+		return 0;
+	}
+	rc = open_cpu(o, d, err, errlen);
+	if (rc) {
+		sm_devices_close(d);
+		return rc;
+	}
+	d->use = d->cpu;
+	d->running = "cpu";
+	return 0;
+}
+
+void sm_devices_close(struct sm_devices *d)
+{
+	if (d->split)
+		d->split->ops->destroy(d->split);
+	if (d->gpu)
+		d->gpu->ops->destroy(d->gpu);
+	if (d->cpu)
+		d->cpu->ops->destroy(d->cpu);
+	sm_arb_client_close(d->gpu_client);
+	sm_arb_client_close(d->cpu_client);
+	memset(d, 0, sizeof(*d));
+}
