@@ -7,6 +7,7 @@
 #include "splitmoe.h"
 
 #include "arbiter/arbiter.h"
+#include "config/options.h"
 #include "model/chat_format.h"
 #include "sched/device_setup.h"
 #include "engine/inference.h"
@@ -334,13 +335,14 @@ struct splitmoe_session_params splitmoe_session_default_params(void)
 	return (struct splitmoe_session_params){ .device = SPLITMOE_DEVICE_CPU };
 }
 
-/* The public enums to the runtime's (names where the runtime still takes
- * names: device_setup.h). -EINVAL for a value outside an enum. */
+/* The public enums to the runtime's. -EINVAL for a value outside an enum. */
 static int map_params(const struct splitmoe_session_params *p, struct phimoe_session_opts *so,
 		      struct sm_arbiter_opts *ao, struct sm_device_opts *dop)
 {
-	static const char *const devices[] = { "cpu", "gpu", "split" };
-	static const char *const modes[] = { "partition", "expert-parallel", "dynamic" };
+	static const enum sm_device_mode devices[] = { SM_DEVICE_CPU, SM_DEVICE_GPU,
+						       SM_DEVICE_SPLIT };
+	static const enum sm_split_mode modes[] = { SM_SPLIT_PARTITION, SM_SPLIT_EXPERT_PARALLEL,
+						    SM_SPLIT_DYNAMIC };
 	static const enum sm_compute computes[] = { SM_COMPUTE_AUTO, SM_COMPUTE_F32,
 						    SM_COMPUTE_BF16 };
 	static const enum sm_weights_layout layouts[] = { SM_WEIGHTS_AUTO, SM_WEIGHTS_PACKED,
@@ -373,7 +375,8 @@ static int map_params(const struct splitmoe_session_params *p, struct phimoe_ses
 	*dop = (struct sm_device_opts){
 		.device = devices[p->device],
 		.gpu_name = p->gpu_name,
-		.split_mode = modes[p->split_mode],
+		/* no rules: every stage on the CPU but what the mode moves */
+		.plan = { .mode = modes[p->split_mode] },
 		.weights = layouts[p->weights],
 		.threads = p->threads,
 		.max_rows = p->max_batch,
@@ -475,7 +478,7 @@ void splitmoe_session_reset(splitmoe_session *s)
 
 const char *splitmoe_session_device(const splitmoe_session *s)
 {
-	return s->dev_open && s->dev.running ? s->dev.running : "cpu";
+	return sm_device_mode_name(s->dev_open ? s->dev.running : SM_DEVICE_CPU);
 }
 
 const char *splitmoe_session_note(const splitmoe_session *s)

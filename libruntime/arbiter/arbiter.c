@@ -1,35 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* Backend-independent half of arbiter.h: names, clients, statistics. */
 #include "arbiter/arbiter_impl.h"
-#include "util/name_table.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const char *const kind_names[] = {
-	[SM_ARB_AUTO] = "auto",
-	[SM_ARB_KERNEL] = "kernel",
-	[SM_ARB_PROCESS] = "process",
-	[SM_ARB_OFF] = "off",
-};
-
-const char *sm_arbiter_kind_name(enum sm_arbiter_kind k)
-{
-	return sm_name_of(kind_names, SM_NAMES_LEN(kind_names), (unsigned)k);
-}
-
-int sm_arbiter_kind_parse(const char *s, enum sm_arbiter_kind *out)
-{
-	int i = sm_name_find(kind_names, SM_NAMES_LEN(kind_names), s);
-
-	if (i < 0)
-		return i;
-	*out = (enum sm_arbiter_kind)i;
-	return 0;
-}
 
 uint64_t sm_arb_now_ns(void)
 {

@@ -26,10 +26,6 @@ enum sm_arbiter_kind {
 	SM_ARB_OFF,
 };
 
-/* "auto", "kernel", "process", "off". */
-const char *sm_arbiter_kind_name(enum sm_arbiter_kind k);
-/* 0, or -EINVAL for any other string. */
-int sm_arbiter_kind_parse(const char *s, enum sm_arbiter_kind *out);
 
 struct sm_arbiter_opts {
 	enum sm_arbiter_kind kind;

@@ -257,10 +257,6 @@ enum sm_weights_layout {
 	SM_WEIGHTS_MAPPED,
 };
 
-/* "auto", "packed", "mapped". */
-const char *sm_weights_layout_name(enum sm_weights_layout w);
-/* 0, or -EINVAL for anything but the three names above. */
-int sm_weights_layout_parse(const char *s, enum sm_weights_layout *out);
 
 struct sm_cpu_backend_opts {
 	enum sm_backend_compute compute;

@@ -12,7 +12,6 @@
 #include "cpu/dnnl_matmul.h"
 #include "cpu/cpu_qgemm.h"
 #include "cpu/quant.h"
-#include "util/name_table.h"
 
 #include <errno.h>
 #include <omp.h>
@@ -86,26 +85,6 @@ static int fail(struct sm_backend *be, int rc, const char *fmt, ...)
 static struct cpu_be *cpu(struct sm_backend *be)
 {
 	return be->priv;
-}
-
-static const char *const weights_names[] = {
-	[SM_WEIGHTS_AUTO] = "auto", [SM_WEIGHTS_PACKED] = "packed",
-	[SM_WEIGHTS_MAPPED] = "mapped",
-};
-
-const char *sm_weights_layout_name(enum sm_weights_layout w)
-{
-	return sm_name_of(weights_names, SM_NAMES_LEN(weights_names), (unsigned)w);
-}
-
-int sm_weights_layout_parse(const char *s, enum sm_weights_layout *out)
-{
-	int i = sm_name_find(weights_names, SM_NAMES_LEN(weights_names), s);
-
-	if (i < 0)
-		return i;
-	*out = (enum sm_weights_layout)i;
-	return 0;
 }
 
 /* Whether the tensors t[0..n) are to be read in place: every one in the
@@ -313,7 +292,7 @@ static int file_quantized(struct sm_backend *be, const char *what,
 		if (q != SM_QUANT_NONE && (int)q != (int)t[i].quant)
 			return fail(be, -EINVAL, "%s: %s is stored quantized as %s, quant %s asks for "
 				    "another format", what, name, phimoe_quant_name(t[i].quant),
-				    sm_quant_name(q));
+				    phimoe_quant_name((enum phimoe_quant)q));
 	}
 	return 0;
 }
@@ -341,7 +320,7 @@ static int linear_quantize(struct sm_backend *be, const struct sm_linear_desc *d
 		if (view ? sm_qweight_view(t, &l->qw[i]) : sm_qweight_make(t, qi, &l->qw[i]))
 			return fail(be, view ? -EINVAL : -ENOMEM, "%s: cannot quantize %s (%s)",
 				    d->name ? d->name : "?", t->name ? t->name : "?",
-				    view ? phimoe_quant_name(t->quant) : sm_quant_name(qi));
+				    view ? phimoe_quant_name(t->quant) : phimoe_quant_name((enum phimoe_quant)qi));
 		if (d->b[i].data) {
 			l->qbias[i] = malloc(sizeof(float) * (size_t)t->shape[0]);
 			if (!l->qbias[i])
@@ -561,7 +540,7 @@ static int expert_quantize(struct sm_backend *be, const struct sm_expert_desc *d
 		if (view ? sm_qweight_view(t[i], &e->qw[i]) : sm_qweight_make(t[i], qi, &e->qw[i]))
 			return fail(be, view ? -EINVAL : -ENOMEM, "expert %s: cannot quantize %s (%s)",
 				    d->name ? d->name : "?", t[i]->name ? t[i]->name : "?",
-				    view ? phimoe_quant_name(t[i]->quant) : sm_quant_name(qi));
+				    view ? phimoe_quant_name(t[i]->quant) : phimoe_quant_name((enum phimoe_quant)qi));
 		if (view) {
 			e->mapped += e->qw[i].bytes;
 		} else {

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Weight quantization; see quant.h. */
 #include "cpu/quant.h"
-#include "util/name_table.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -12,25 +11,6 @@
 static_assert((int)SM_QUANT_INT8 == (int)PHIMOE_QUANT_INT8 &&
 	      (int)SM_QUANT_Q4 == (int)PHIMOE_QUANT_Q4, "one numbering of formats");
 static_assert(SM_Q4_GROUP == PHIMOE_QUANT_GROUP, "files hold the kernels' groups");
-
-static const char *const quant_names[] = {
-	[SM_QUANT_NONE] = "none", [SM_QUANT_INT8] = "int8", [SM_QUANT_Q4] = "q4",
-};
-
-const char *sm_quant_name(enum sm_quant q)
-{
-	return sm_name_of(quant_names, SM_NAMES_LEN(quant_names), (unsigned)q);
-}
-
-int sm_quant_parse(const char *s, enum sm_quant *out)
-{
-	int i = sm_name_find(quant_names, SM_NAMES_LEN(quant_names), s);
-
-	if (i < 0)
-		return i;
-	*out = (enum sm_quant)i;
-	return 0;
-}
 
 int sm_quant_fits(enum sm_quant q, int k)
 {

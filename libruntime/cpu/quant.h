@@ -20,15 +20,14 @@
 /* What --quant / YAML quant name: the checkpoint's own precision, int8, q4
  * (the values of model.h's enum phimoe_quant, the formats of files). */
 enum sm_quant {
+	/* the configuration's auto, resolved by the caller
+	 * (sm_quant_default) before anything is quantized */
+	SM_QUANT_AUTO = -1,
 	SM_QUANT_NONE = 0,
 	SM_QUANT_INT8,
 	SM_QUANT_Q4,
 };
 
-/* "none", "int8", "q4". */
-const char *sm_quant_name(enum sm_quant q);
-/* 0, or -EINVAL for anything but the three names above. */
-int sm_quant_parse(const char *s, enum sm_quant *out);
 
 struct sm_qweight {
 	enum sm_gemv_quant kind;	/* SM_GEMV_Q8 or SM_GEMV_Q4 */

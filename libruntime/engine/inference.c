@@ -126,27 +126,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static const char *const compute_names[] = {
-	[SM_COMPUTE_AUTO] = "auto",
-	[SM_COMPUTE_F32] = "f32",
-	[SM_COMPUTE_BF16] = "bf16",
-};
-
-const char *sm_compute_name(enum sm_compute c)
-{
-	return sm_name_of(compute_names, SM_NAMES_LEN(compute_names), (unsigned)c);
-}
-
-int sm_compute_parse(const char *str, enum sm_compute *out)
-{
-	int i = sm_name_find(compute_names, SM_NAMES_LEN(compute_names), str);
-
-	if (i < 0)
-		return i;
-	*out = (enum sm_compute)i;
-	return 0;
-}
-
 enum sm_compute sm_compute_default(void)
 {
 	return dmm_cpu_has_bf16() ? SM_COMPUTE_BF16 : SM_COMPUTE_F32;
@@ -454,14 +433,14 @@ int phimoe_session_create(const struct phimoe_model *m,
 	if (o->backend && o->quant != SM_QUANT_NONE) {
 		rc = seterr(s, -EOPNOTSUPP, "quant %s: only the session's own CPU backend quantizes "
 			    "(the Level Zero kernels have no int8 or q4 form yet)",
-			    sm_quant_name(o->quant));
+			    phimoe_quant_name((enum phimoe_quant)o->quant));
 		goto fail;
 	}
 	if (m->cfg.quant != PHIMOE_QUANT_NONE && o->quant != SM_QUANT_NONE &&
 	    (int)o->quant != (int)m->cfg.quant) {
 		rc = seterr(s, -EINVAL, "quant %s: %s holds a model quantized as %s (config.json "
 			    "%s): drop quant, or quantize its checkpoint again",
-			    sm_quant_name(o->quant), m->dir, phimoe_quant_name(m->cfg.quant),
+			    phimoe_quant_name((enum phimoe_quant)o->quant), m->dir, phimoe_quant_name(m->cfg.quant),
 			    PHIMOE_QUANT_CONFIG_KEY);
 		goto fail;
 	}

@@ -46,10 +46,6 @@ enum sm_compute {
 	SM_COMPUTE_BF16,
 };
 
-/* "auto", "f32", "bf16". */
-const char *sm_compute_name(enum sm_compute c);
-/* 0, or -EINVAL for anything but the three names above. */
-int sm_compute_parse(const char *s, enum sm_compute *out);
 /* What AUTO resolves to on this CPU. */
 enum sm_compute sm_compute_default(void);
 /*

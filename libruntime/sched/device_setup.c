@@ -64,7 +64,8 @@ static bool open_gpu(const struct sm_device_opts *o, struct sm_devices *d)
 	if (!rc)
 		rc = sm_ze_backend_create(&zo, &d->gpu, why, sizeof(why));
 	if (rc) {
-		snprintf(d->note, sizeof(d->note), "device %s: %s; running on the CPU", o->device,
+		snprintf(d->note, sizeof(d->note), "device %s: %s; running on the CPU",
+			 o->device == SM_DEVICE_GPU ? "gpu" : "split",
 			 why);
 		sm_arb_client_close(d->gpu_client);
 		d->gpu_client = NULL;
@@ -77,32 +78,19 @@ static bool open_gpu(const struct sm_device_opts *o, struct sm_devices *d)
 int sm_devices_open(const struct sm_device_opts *o, struct sm_devices *d, char *err,
 		    size_t errlen)
 {
-	const char *dev = o->device && *o->device ? o->device : "cpu";
-	bool want_gpu = !strcmp(dev, "gpu"), want_split = !strcmp(dev, "split");
-	struct sm_split_opts so = { 0 };
+	bool want_gpu = o->device == SM_DEVICE_GPU, want_split = o->device == SM_DEVICE_SPLIT;
+	struct sm_split_opts so = { .plan = o->plan };
 	int rc;
 
 	memset(d, 0, sizeof(*d));
-	if (!want_gpu && !want_split && strcmp(dev, "cpu")) {
-		snprintf(err, errlen, "device '%s': expected cpu, gpu or split", dev);
+	if (!want_gpu && !want_split && o->device != SM_DEVICE_CPU) {
+		snprintf(err, errlen, "device %d: expected cpu, gpu or split", (int)o->device);
 		return -EINVAL;
-	}
-	if (want_split) {
-		/* a bad plan is an error even where the iGPU is missing */
-		if (sm_split_mode_parse(o->split_mode && *o->split_mode ? o->split_mode : "partition",
-					&so.plan.mode)) {
-			snprintf(err, errlen, "split mode '%s': expected partition, expert-parallel or dynamic",
-				 o->split_mode);
-			return -EINVAL;
-		}
-		rc = sm_split_plan_parse(o->split_rules, &so.plan, err, errlen);
-		if (rc)
-			return rc;
 	}
 	if ((want_gpu || want_split) && open_gpu(o, d)) {
 		if (want_gpu) {
 			d->use = d->gpu;
-			d->running = "gpu";
+			d->running = SM_DEVICE_GPU;
 			return 0;
 		}
 		rc = open_cpu(o, d, err, errlen);
@@ -116,7 +104,7 @@ int sm_devices_open(const struct sm_device_opts *o, struct sm_devices *d, char *
 			return rc;
 		}
 		d->use = d->split;
-		d->running = "split";
+		d->running = SM_DEVICE_SPLIT;
 		return 0;
 	}
 	rc = open_cpu(o, d, err, errlen);
@@ -125,7 +113,7 @@ int sm_devices_open(const struct sm_device_opts *o, struct sm_devices *d, char *
 		return rc;
 	}
 	d->use = d->cpu;
-	d->running = "cpu";
+	d->running = SM_DEVICE_CPU;
 	return 0;
 }
 

@@ -15,15 +15,23 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "sched/scheduler.h"
 
 struct sm_arbiter;
 struct sm_arb_client;
 
+/* Where a session runs. */
+enum sm_device_mode {
+	SM_DEVICE_CPU = 0,
+	SM_DEVICE_GPU,
+	SM_DEVICE_SPLIT,
+};
+
+
 struct sm_device_opts {
-	const char *device;		/* "cpu", "gpu" or "split" */
+	enum sm_device_mode device;
 	const char *gpu_name;		/* Level Zero device name substring; NULL/"": the iGPU */
-	const char *split_mode;		/* "partition" | "expert-parallel" | "dynamic" */
-	const char *split_rules;	/* scheduler.h's rule text */
+	struct sm_split_plan plan;	/* split: its mode and rules */
 	enum sm_backend_compute compute;
 	enum sm_weights_layout weights;	/* the CPU backend's; 0: auto */
 	int threads;			/* CPU backend threads; 0: default */
@@ -38,7 +46,7 @@ struct sm_devices {
 	struct sm_backend *cpu, *gpu, *split;
 	struct sm_arb_client *cpu_client, *gpu_client;
 	struct sm_backend *use;		/* what the session runs on */
-	const char *running;		/* "cpu", "gpu" or "split" */
+	enum sm_device_mode running;	/* where the session runs (d->use) */
 	char note[512];			/* why gpu/split fell back to the CPU; "" if not */
 };
 

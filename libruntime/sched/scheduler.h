@@ -61,17 +61,7 @@ struct sm_split_plan {
 	struct sm_split_rule rules[SM_SPLIT_MAX_RULES];
 };
 
-/* "partition", "expert-parallel", "dynamic". */
-const char *sm_split_mode_name(enum sm_split_mode m);
-int sm_split_mode_parse(const char *s, enum sm_split_mode *out);
 
-/*
- * Rules from "STAGE[=|[LO-HI]=]DEV,..." with STAGE one of attention,
- * router, experts, head and DEV cpu or gpu, e.g.
- * "attention=cpu,experts[4-31]=gpu". 0, or -EINVAL with one line naming
- * the bad item. The mode is left as it is.
- */
-int sm_split_plan_parse(const char *spec, struct sm_split_plan *p, char *err, size_t errlen);
 
 /* The device of a stage of a layer under the plan's rules. */
 enum sm_device sm_split_place(const struct sm_split_plan *p, enum sm_stage st, int layer);

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/options.h"
+#include "config/split_rules.h"
 #include "cpu/dnnl_matmul.h"
 #include "engine/inference.h"
 #include "model/model.h"

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/options.h"
+#include "config/split_rules.h"
 #include "arbiter/arbiter.h"
 #include "tools/eval/eval_reference.h"
 #include "sched/scheduler.h"

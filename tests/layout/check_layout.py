@@ -24,6 +24,8 @@ FOLDERS = {
     "ze": {"backend", "model", "arbiter", "util"},
     "engine": {"cpu", "backend", "model", "arbiter", "util"},
     "sched": {"engine", "cpu", "ze", "backend", "model", "arbiter", "util"},
+    # the edge: options' names and the YAML, typed once for all below
+    "config": {"sched", "engine", "cpu", "ze", "backend", "model", "arbiter", "util"},
 }
 SOURCE = re.compile(r"\.(c|cc|h)$")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "config/options.h"
 #include "arbiter/arbiter_impl.h"
 #include "engine/inference.h"
 #include "model/model.h"

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "config/options.h"
 #include "tools/eval/eval_reference.h"
 #include "reference_criteria.h"
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/options.h"
 #include "backend/backend.h"
 #include "cpu/dnnl_matmul.h"
 #include "engine/inference.h"

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/options.h"
 #include "cpu/cpu_gemv.h"
 #include "cpu/cpu_isa.h"
 #include "cpu/quant.h"

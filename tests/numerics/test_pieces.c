@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/options.h"
 #include "arbiter/arbiter.h"
 #include "cpu/cpu_attention.h"
 #include "cpu/cpu_math.h"

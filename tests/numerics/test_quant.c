@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "config/options.h"
 #include "tools/eval/eval_reference.h"
 #include "cpu/quant.h"
 

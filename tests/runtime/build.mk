@@ -34,8 +34,9 @@ CHECK_SUITES += runtime
 FUZZ_SECONDS ?= 120
 RT_FUZZ_SRCS := tests/runtime/fuzz_safetensors.c libruntime/model/safetensors.c \
 	libruntime/model/dtype.c libruntime/model/model.c libruntime/model/model_config.c \
-	libruntime/model/config_yaml.c libruntime/model/json_file.c libruntime/util/errbuf.c
-build/runtime/fuzz_safetensors: $(RT_FUZZ_SRCS) libruntime/model/safetensors.h libruntime/model/config_yaml.h
+	libruntime/config/config_yaml.c libruntime/config/options.c libruntime/config/split_rules.c \
+	libruntime/model/json_file.c libruntime/util/errbuf.c
+build/runtime/fuzz_safetensors: $(RT_FUZZ_SRCS) libruntime/model/safetensors.h libruntime/config/config_yaml.h
 	@mkdir -p $(@D)
 	$(CLANG) $(CPPFLAGS) $(CSTD) -g -O1 -fsanitize=fuzzer,address,undefined $(RT_FUZZ_SRCS) \
 		-o $@ -ljson-c -lyaml -lm

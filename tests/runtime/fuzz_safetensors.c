@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "model/config_yaml.h"
+#include "config/config_yaml.h"
 #include "model/safetensors.h"
 
 static void check_one_line(const char *err)

@@ -9,11 +9,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/config_yaml.h"
+#include "config/config_yaml.h"
 
 static const char *shipped, *scratch;
 
@@ -38,9 +39,9 @@ static void t_defaults(void **state)
 	sm_config_defaults(&c);
 	assert_string_equal(c.model, "");
 	assert_int_equal(c.threads, 0);
-	assert_string_equal(c.dtype, "auto");
-	assert_string_equal(c.device, "cpu");
-	assert_string_equal(c.arbiter, "auto");
+	assert_int_equal(c.dtype, SM_COMPUTE_AUTO);
+	assert_int_equal(c.device, SM_DEVICE_CPU);
+	assert_int_equal(c.arbiter, SM_ARB_AUTO);
 	assert_string_equal(c.arbiter_dev, "/dev/bwarb");
 	assert_int_equal(c.cpu_reserve_mbps, 0);
 	assert_int_equal(c.cpu_weight, 100);
@@ -56,7 +57,7 @@ static void t_shipped_file(void **state)
 	if (sm_config_load(shipped, &c, err, sizeof(err)))
 		fail_msg("%s", err);
 	assert_string_equal(c.model, "tests/fixtures/phimoe-tiny-a");
-	assert_string_equal(c.arbiter, "auto");
+	assert_int_equal(c.arbiter, SM_ARB_AUTO);
 	assert_int_equal(c.cpu_reserve_mbps, 20000);
 	assert_int_equal(c.cpu_weight, 100);
 }
@@ -81,8 +82,8 @@ static void t_all_keys(void **state)
 		fail_msg("%s", err);
 	assert_string_equal(c.model, "/models/phi");
 	assert_int_equal(c.threads, 6);
-	assert_string_equal(c.dtype, "bf16");
-	assert_string_equal(c.arbiter, "process");
+	assert_int_equal(c.dtype, SM_COMPUTE_BF16);
+	assert_int_equal(c.arbiter, SM_ARB_PROCESS);
 	assert_string_equal(c.arbiter_dev, "/dev/bwarb1");
 	assert_int_equal(c.cpu_reserve_mbps, 12345);
 	assert_int_equal(c.cpu_weight, 7);
@@ -101,7 +102,7 @@ static void t_partial_and_empty(void **state)
 	assert_int_equal(sm_config_load(write_yaml("part.yaml", "threads: 3\n"), &c, err,
 					sizeof(err)), 0);
 	assert_int_equal(c.threads, 3);
-	assert_string_equal(c.dtype, "auto");	/* untouched */
+	assert_int_equal(c.dtype, SM_COMPUTE_AUTO);	/* untouched */
 }
 
 /* Each bad file: -1, "FILE:LINE: ..." naming the key, config unchanged. */
@@ -172,15 +173,91 @@ static void t_set(void **state)
 	assert_int_equal(sm_config_set(&c, "threads", "8", err, sizeof(err)), 0);
 	assert_int_equal(c.threads, 8);
 	assert_int_equal(sm_config_set(&c, "arbiter.backend", "off", err, sizeof(err)), 0);
-	assert_string_equal(c.arbiter, "off");
+	assert_int_equal(c.arbiter, SM_ARB_OFF);
 	assert_int_equal(sm_config_set(&c, "dtype", "f64", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "key 'dtype': bad value 'f64'"));
-	assert_string_equal(c.dtype, "auto");
+	assert_int_equal(c.dtype, SM_COMPUTE_AUTO);
 	assert_int_equal(sm_config_set(&c, "nope", "1", err, sizeof(err)), -1);
 	assert_string_equal(err, "unknown key 'nope'");
 	assert_int_equal(sm_config_set(&c, "threads", "", err, sizeof(err)), -1);
 	assert_int_equal(sm_config_set(&c, "threads", "4x", err, sizeof(err)), -1);
 	assert_int_equal(c.threads, 8);
+}
+
+/* Names become enums once, here: every option's names, the split rules. */
+static void t_typed(void **state)
+{
+	static const struct { const char *key, *value; size_t off; int want; } cases[] = {
+		{ "dtype", "f32", offsetof(struct sm_config, dtype), SM_COMPUTE_F32 },
+		{ "weights", "mapped", offsetof(struct sm_config, weights), SM_WEIGHTS_MAPPED },
+		{ "weights", "packed", offsetof(struct sm_config, weights), SM_WEIGHTS_PACKED },
+		{ "quant", "int8", offsetof(struct sm_config, quant), SM_QUANT_INT8 },
+		{ "quant", "q4", offsetof(struct sm_config, quant), SM_QUANT_Q4 },
+		{ "quant", "none", offsetof(struct sm_config, quant), SM_QUANT_NONE },
+		{ "quant", "auto", offsetof(struct sm_config, quant), SM_QUANT_AUTO },
+		{ "device", "split", offsetof(struct sm_config, device), SM_DEVICE_SPLIT },
+		{ "device", "gpu", offsetof(struct sm_config, device), SM_DEVICE_GPU },
+		{ "arbiter.backend", "kernel", offsetof(struct sm_config, arbiter), SM_ARB_KERNEL },
+		{ "split.mode", "dynamic", offsetof(struct sm_config, split.mode), SM_SPLIT_DYNAMIC },
+		{ "split.mode", "expert-parallel", offsetof(struct sm_config, split.mode),
+		  SM_SPLIT_EXPERT_PARALLEL },
+	};
+	const struct sm_option *opts[] = {
+		&sm_opt_compute, &sm_opt_weights, &sm_opt_quant, &sm_opt_quant_format,
+		&sm_opt_device, &sm_opt_arbiter, &sm_opt_split_mode, &sm_opt_stage,
+		&sm_opt_split_device,
+	};
+	struct sm_config c;
+	char err[512];
+	int v;
+
+	(void)state;
+	sm_config_defaults(&c);
+	assert_int_equal(c.weights, SM_WEIGHTS_AUTO);
+	assert_int_equal(c.quant, SM_QUANT_AUTO);
+	assert_int_equal(c.split.mode, SM_SPLIT_PARTITION);
+	/* the default rules: attention=cpu,router=cpu,experts=gpu */
+	assert_int_equal(c.split.n_rules, 3);
+	assert_int_equal(c.split.rules[2].stage, SM_STAGE_EXPERTS);
+	assert_int_equal(c.split.rules[2].dev, SM_DEV_GPU);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got;
+
+		if (sm_config_set(&c, cases[i].key, cases[i].value, err, sizeof(err)))
+			fail_msg("%s: %s", cases[i].key, err);
+		memcpy(&got, (char *)&c + cases[i].off, sizeof(got));
+		assert_int_equal(got, cases[i].want);
+	}
+	/* every name reads back to its value and no other */
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		for (size_t j = 0; j < opts[i]->n; j++) {
+			assert_int_equal(sm_option_parse(opts[i], opts[i]->names[j].name, &v), 0);
+			assert_int_equal(v, opts[i]->names[j].value);
+			assert_string_equal(sm_option_name(opts[i], v), opts[i]->names[j].name);
+		}
+		assert_int_equal(sm_option_parse(opts[i], "AUTO", &v), -EINVAL);
+		assert_int_equal(sm_option_parse(opts[i], NULL, &v), -EINVAL);
+	}
+	assert_int_equal(sm_quant_parse("auto", (enum sm_quant *)&v), -EINVAL);	/* no format */
+	assert_string_equal(sm_quant_name(SM_QUANT_AUTO), "auto");
+	assert_int_equal(sm_config_set(&c, "weights", "borrowed", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "key 'weights': bad value 'borrowed' (want auto|mapped|packed)"));
+	assert_int_equal(c.weights, SM_WEIGHTS_PACKED);
+
+	assert_int_equal(sm_config_set(&c, "split.rules", "experts[4-7]=gpu,head=gpu", err,
+				       sizeof(err)), 0);
+	assert_string_equal(c.split_rules, "experts[4-7]=gpu,head=gpu");
+	assert_int_equal(c.split.mode, SM_SPLIT_EXPERT_PARALLEL);	/* kept */
+	assert_int_equal(c.split.n_rules, 2);
+	assert_int_equal(c.split.rules[0].layer_lo, 4);
+	assert_int_equal(c.split.rules[0].layer_hi, 7);
+	assert_int_equal(c.split.rules[1].stage, SM_STAGE_HEAD);
+	assert_int_equal(sm_config_set(&c, "split.rules", "attention=tpu", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "key 'split.rules': split rule 'attention=tpu'"));
+	assert_string_equal(c.split_rules, "experts[4-7]=gpu,head=gpu");	/* unchanged */
+	assert_int_equal(c.split.n_rules, 2);
+	expect_error("rules.yaml", "split:\n  rules: router=cpu,experts[0-x]=gpu\n", 2,
+		     "key 'split.rules': split rule 'experts[0-x]=gpu'");
 }
 
 /* arbiter.capacity_mbps / guaranteed_mbps: a number, or auto. */
@@ -215,6 +292,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(t_missing_file),
 		cmocka_unit_test(t_set),
 		cmocka_unit_test(t_bus_auto),
+		cmocka_unit_test(t_typed),
 	};
 
 	if (argc != 3) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/options.h"
 #include "backend/backend.h"
 #include "engine/inference.h"
 #include "model/model.h"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* `splitmoe eval`: a model against a reference.json; see eval_reference.h. */
+#include "config/options.h"
 #include "tools/eval/eval_reference.h"
 #include "cpu/cpu_math.h"
 #include "model/model.h"

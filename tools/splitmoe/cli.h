@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "model/config_yaml.h"
+#include "config/config_yaml.h"
 
 /* A comma list of integers from the command line (-p, -d, -t). */
 #define CLI_LIST_MAX 32

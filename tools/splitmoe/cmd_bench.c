@@ -255,8 +255,8 @@ static const char *weights_in_effect(const struct cli_ctx *c, const struct cli_o
 		packed = st.packed_weight_bytes;
 		mapped = st.mapped_weight_bytes;
 	}
-	if (strcmp(o->cfg.quant, "none"))
-		return o->cfg.quant;	/* the CPU's int8 or q4 copy */
+	if (o->cfg.quant != SM_QUANT_NONE)
+		return sm_quant_name(o->cfg.quant);	/* the CPU's int8 or q4 copy */
 	if (c->m.cfg.quant != PHIMOE_QUANT_NONE)
 		return phimoe_quant_name(c->m.cfg.quant);	/* a quantized file's, in place */
 	if (mapped && packed)
@@ -265,7 +265,7 @@ static const char *weights_in_effect(const struct cli_ctx *c, const struct cli_o
 		return "mapped";
 	if (packed)
 		return "packed";
-	return o->cfg.weights;
+	return sm_weights_layout_name(o->cfg.weights);
 }
 
 struct run_ctx {
@@ -756,9 +756,7 @@ int cmd_bench(struct cli_opts *o)
 		if (c.arb)
 			rep.arbiter = sm_arbiter_kind_name(sm_arbiter_get_kind(c.arb));
 		weights = weights_in_effect(&c, o);
-		enum sm_quant quant = SM_QUANT_NONE;
-
-		sm_quant_parse(o->cfg.quant, &quant);	/* checked by the session */
+		enum sm_quant quant = o->cfg.quant;	/* auto resolved by cli_load */
 		bench_bytes_init(&c.m, phimoe_session_compute(c.s), quant, &bytes);
 		cli_report_format(stderr, &c.m, phimoe_session_compute(c.s), quant);
 		wlines[ti] = weights_line(&c);
@@ -794,9 +792,9 @@ int cmd_bench(struct cli_opts *o)
 	rep.model_dir = c.m.dir;
 	rep.model_name = slash && slash[1] ? slash + 1 : name;
 	rep.m = &c.m;
-	rep.device = o->cfg.device;
+	rep.device = sm_device_mode_name(o->cfg.device);
 	if (!rep.arbiter)
-		rep.arbiter = o->cfg.arbiter;
+		rep.arbiter = sm_arbiter_kind_name(o->cfg.arbiter);
 	rep.reps = o->reps;
 	rep.n = o->n;
 	rep.layers = L;

@@ -308,10 +308,8 @@ static uint64_t module_knob(const char *name)
 static int settle_backend(struct cli_opts *o, struct contend_report *rep)
 {
 	struct sm_config *cfg = &o->cfg;
-	enum sm_arbiter_kind kind;
+	enum sm_arbiter_kind kind = cfg->arbiter;
 
-	if (sm_arbiter_kind_parse(cfg->arbiter, &kind))
-		return -1;
 	if (kind == SM_ARB_AUTO)
 		kind = SM_ARB_PROCESS;
 	if (kind == SM_ARB_OFF) {
@@ -323,7 +321,7 @@ static int settle_backend(struct cli_opts *o, struct contend_report *rep)
 			cfg->arbiter_dev, strerror(errno));
 		return -1;
 	}
-	snprintf(cfg->arbiter, sizeof(cfg->arbiter), "%s", sm_arbiter_kind_name(kind));
+	cfg->arbiter = kind;
 	rep->arbiter = kind == SM_ARB_KERNEL ? "kernel" : "process";
 	return 0;
 }
@@ -517,9 +515,9 @@ int cmd_contend_main(int argc, char **argv)
 		cli_err("contend: --model DIR is required");
 		return 2;
 	}
-	if (strcmp(o.cfg.device, "cpu")) {
+	if (o.cfg.device != SM_DEVICE_CPU) {
 		cli_err("contend: device %s: contend runs decode on the CPU (the hog stands in for the iGPU)",
-			o.cfg.device);
+			sm_device_mode_name(o.cfg.device));
 		return 2;
 	}
 	return contend(&o, &co);

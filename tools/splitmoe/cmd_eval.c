@@ -24,19 +24,15 @@ int cmd_eval(struct cli_opts *o)
 		return 2;
 	}
 	/* eval measures the checkpoint's own precision unless asked */
-	if (!strcmp(o->cfg.quant, "auto"))
-		snprintf(o->cfg.quant, sizeof(o->cfg.quant), "none");
-	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind) ||
-	    sm_compute_parse(o->cfg.dtype, &eo.compute) ||
-	    sm_weights_layout_parse(o->cfg.weights, &eo.weights) ||
-	    sm_quant_parse(o->cfg.quant, &eo.quant)) {
-		cli_err("eval: bad arbiter '%s', dtype '%s', weights '%s' or quant '%s'",
-			o->cfg.arbiter, o->cfg.dtype, o->cfg.weights, o->cfg.quant);
-		return 2;
-	}
+	if (o->cfg.quant == SM_QUANT_AUTO)
+		o->cfg.quant = SM_QUANT_NONE;
+	ao.kind = o->cfg.arbiter;
+	eo.compute = o->cfg.dtype;
+	eo.weights = o->cfg.weights;
+	eo.quant = o->cfg.quant;
 	ao.dev_path = o->cfg.arbiter_dev;
 	if (sm_arbiter_open(&ao, &arb, err, sizeof(err))) {
-		cli_err("arbiter %s: %s", o->cfg.arbiter, err);
+		cli_err("arbiter %s: %s", sm_arbiter_kind_name(o->cfg.arbiter), err);
 		return 1;
 	}
 	eo.threads = o->cfg.threads;

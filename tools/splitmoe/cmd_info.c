@@ -59,20 +59,16 @@ static void print_cpu(void)
 
 static void print_arbiter(struct cli_opts *o)
 {
-	struct sm_arbiter_opts ao = { 0 };
+	struct sm_arbiter_opts ao = { .kind = o->cfg.arbiter, .dev_path = o->cfg.arbiter_dev };
+	const char *want = sm_arbiter_kind_name(o->cfg.arbiter);
 	struct sm_arbiter *a;
 	char err[PHIMOE_ERRLEN];
 
-	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind)) {
-		printf("arbiter: bad backend '%s'\n", o->cfg.arbiter);
-		return;
-	}
-	ao.dev_path = o->cfg.arbiter_dev;
 	if (sm_arbiter_open(&ao, &a, err, sizeof(err))) {
-		printf("arbiter: %s unavailable: %s\n", o->cfg.arbiter, err);
+		printf("arbiter: %s unavailable: %s\n", want, err);
 		return;
 	}
-	printf("arbiter: %s requested, %s in use (%s %s)\n", o->cfg.arbiter,
+	printf("arbiter: %s requested, %s in use (%s %s)\n", want,
 	       sm_arbiter_kind_name(sm_arbiter_get_kind(a)), o->cfg.arbiter_dev,
 	       access(o->cfg.arbiter_dev, F_OK) ? "absent" : "present");
 	sm_arbiter_close(a);
@@ -82,19 +78,17 @@ static void print_arbiter(struct cli_opts *o)
 static void print_layout(const struct cli_opts *o, const struct phimoe_config *k)
 {
 	enum phimoe_dtype storage = k->storage_dtype;
-	enum sm_compute cmp;
-	enum sm_weights_layout w;
+	enum sm_compute cmp = o->cfg.dtype;
+	enum sm_weights_layout w = o->cfg.weights;
 	enum phimoe_dtype cdt;
 
-	if (sm_compute_parse(o->cfg.dtype, &cmp) || sm_weights_layout_parse(o->cfg.weights, &w))
-		return;
 	if (cmp == SM_COMPUTE_AUTO)
 		cmp = sm_compute_default();
 	cdt = cmp == SM_COMPUTE_BF16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32;
 	if (k->quant != PHIMOE_QUANT_NONE)
 		printf("  cpu: the %s weights read in place from the mapping, no copy; the others "
-		       "as weights %s says\n", phimoe_quant_name(k->quant), o->cfg.weights);
-	printf("  cpu weights %s, compute %s: %s\n", o->cfg.weights, sm_compute_name(cmp),
+		       "as weights %s says\n", phimoe_quant_name(k->quant), sm_weights_layout_name(w));
+	printf("  cpu weights %s, compute %s: %s\n", sm_weights_layout_name(w), sm_compute_name(cmp),
 	       w == SM_WEIGHTS_PACKED ? "packed, a copy in oneDNN's preferred layout" :
 	       cdt == storage ? "read in place from the mapping, no copy" :
 	       w == SM_WEIGHTS_MAPPED ? "refused (mapped needs the checkpoint's dtype as compute type)" :
@@ -105,8 +99,7 @@ static void print_model(const struct cli_opts *o, struct cli_ctx *c)
 {
 	const struct phimoe_config *k = &c->m.cfg;
 	struct phimoe_model_stats s;
-	enum sm_compute cmp;
-	enum sm_quant q;
+	enum sm_quant q = o->cfg.quant;	/* auto resolved by cli_load */
 
 	phimoe_model_stats(&c->m, &s);
 	printf("model: %s\n", c->m.dir);
@@ -125,15 +118,13 @@ static void print_model(const struct cli_opts *o, struct cli_ctx *c)
 		printf("  weights: %.2f MB as %s, mapped from the checkpoint\n", s.bytes / 1e6,
 		       phimoe_dtype_name(k->storage_dtype));
 	print_layout(o, k);
-	printf("  cpu quant %s%s%s\n", o->cfg.quant,
-	       strcmp(o->cfg.quant, "none") ? ", int8 activations, kernel " : "",
-	       strcmp(o->cfg.quant, "none") ? sm_qkern_name(sm_qkern_active()) : "");
+	printf("  cpu quant %s%s%s\n", sm_quant_name(q),
+	       q != SM_QUANT_NONE ? ", int8 activations, kernel " : "",
+	       q != SM_QUANT_NONE ? sm_qkern_name(sm_qkern_active()) : "");
 	printf("  active per token: %llu parameters, %.2f MB as stored\n",
 	       (unsigned long long)s.active_params_per_token, s.active_bytes_per_token / 1e6);
-	if (!sm_compute_parse(o->cfg.dtype, &cmp) && !sm_quant_parse(o->cfg.quant, &q)) {
-		printf("  ");
-		cli_report_format(stdout, &c->m, cmp, q);
-	}
+	printf("  ");
+	cli_report_format(stdout, &c->m, o->cfg.dtype, q);
 }
 
 int cmd_info(struct cli_opts *o)
@@ -149,7 +140,7 @@ int cmd_info(struct cli_opts *o)
 		print_model(o, &c);
 		cli_report_memory(stdout, "model mapped");
 		/* packing is run's work: only when a device was asked for */
-		if (o->device_given || o->weights_given || strcmp(o->cfg.device, "cpu")) {
+		if (o->device_given || o->weights_given || o->cfg.device != SM_DEVICE_CPU) {
 			if (cli_start_session(o, &c, 16)) {
 				cli_close(&c);
 				return 1;

@@ -118,12 +118,7 @@ int cmd_run(struct cli_opts *o)
 	fprintf(stderr, "splitmoe: %zu prompt tokens, compute %s, up to %d new tokens\n", n,
 		sm_compute_name(phimoe_session_compute(c.s)), n_gen);
 	cli_report_weights(stderr, &c);
-	{
-		enum sm_quant q = SM_QUANT_NONE;
-
-		sm_quant_parse(o->cfg.quant, &q);	/* checked by the session */
-		cli_report_format(stderr, &c.m, phimoe_session_compute(c.s), q);
-	}
+	cli_report_format(stderr, &c.m, phimoe_session_compute(c.s), o->cfg.quant);
 
 	t0 = now_ns();
 	e = phimoe_prefill(c.s, (const int32_t *)ids, (int)n, NULL);

@@ -83,9 +83,10 @@ int cmd_serve(struct cli_opts *o)
 		return 2;
 	}
 	parallel = o->parallel.given ? o->parallel.v[0] : DEFAULT_PARALLEL;
-	if (strcmp(o->cfg.device, "cpu") && parallel > 1) {
+	if (o->cfg.device != SM_DEVICE_CPU && parallel > 1) {
 		cli_err("serve: --device %s runs one sequence at a time (batched decode runs on the "
-			"CPU backend only): use --parallel 1, or --device cpu", o->cfg.device);
+			"CPU backend only): use --parallel 1, or --device cpu",
+			sm_device_mode_name(o->cfg.device));
 		return 1;
 	}
 	if (cli_load(o, &c, true))

@@ -44,7 +44,7 @@ int cmd_synth(struct cli_opts *o)
 
 	if (!shape && synth_shape_parse("phi-tiny-moe", &shape))
 		return 2;
-	if (!strcmp(o->cfg.dtype, "f32"))
+	if (o->cfg.dtype == SM_COMPUTE_F32)
 		dt = PHIMOE_DTYPE_F32;
 	else
 		dt = PHIMOE_DTYPE_BF16;	/* bf16, or auto: the released model's */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* splitmoe quantize: which tensors, where each goes, the header (quantize.h). */
+#include "config/options.h"
 #include "quantize.h"
 #include "util/errbuf.h"
 

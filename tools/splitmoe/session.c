@@ -12,13 +12,10 @@
 
 void cli_quant_resolve(struct cli_opts *o, enum phimoe_dtype storage)
 {
-	const char *q;
-
-	if (strcmp(o->cfg.quant, "auto"))
+	if (o->cfg.quant != SM_QUANT_AUTO)
 		return;
 	/* the Level Zero kernels have no quantized form: the devices get none */
-	q = strcmp(o->cfg.device, "cpu") ? "none" : sm_quant_name(sm_quant_default(storage));
-	snprintf(o->cfg.quant, sizeof(o->cfg.quant), "%s", q);
+	o->cfg.quant = o->cfg.device != SM_DEVICE_CPU ? SM_QUANT_NONE : sm_quant_default(storage);
 }
 
 int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer)
@@ -51,20 +48,16 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	char err[PHIMOE_ERRLEN];
 	int rc;
 
-	if (sm_arbiter_kind_parse(o->cfg.arbiter, &ao.kind) ||
-	    sm_compute_parse(o->cfg.dtype, &so.compute) ||
-	    sm_weights_layout_parse(o->cfg.weights, &so.weights) ||
-	    sm_quant_parse(o->cfg.quant, &so.quant)) {
-		cli_err("bad arbiter '%s', dtype '%s', weights '%s' or quant '%s'", o->cfg.arbiter,
-			o->cfg.dtype, o->cfg.weights, o->cfg.quant);
-		return -1;
-	}
-	if (so.quant != SM_QUANT_NONE && strcmp(o->cfg.device, "cpu")) {
+	ao.kind = o->cfg.arbiter;
+	so.compute = o->cfg.dtype;
+	so.weights = o->cfg.weights;
+	so.quant = o->cfg.quant;	/* auto resolved by cli_load */
+	if (so.quant != SM_QUANT_NONE && o->cfg.device != SM_DEVICE_CPU) {
 		cli_err("--quant %s runs on the CPU only: the Level Zero kernels have no int8 or "
-			"q4 form yet (use --device cpu)", o->cfg.quant);
+			"q4 form yet (use --device cpu)", sm_quant_name(o->cfg.quant));
 		return -1;
 	}
-	if (c->m.cfg.quant != PHIMOE_QUANT_NONE && strcmp(o->cfg.device, "cpu")) {
+	if (c->m.cfg.quant != PHIMOE_QUANT_NONE && o->cfg.device != SM_DEVICE_CPU) {
 		cli_err("%s: a model quantized as %s runs on the CPU only: the Level Zero kernels "
 			"have no int8 or q4 form yet (use --device cpu)", o->cfg.model,
 			phimoe_quant_name(c->m.cfg.quant));
@@ -77,7 +70,7 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	ao.guaranteed_mbps = o->cfg.arb_guaranteed_mbps;
 	rc = sm_arbiter_open(&ao, &c->arb, err, sizeof(err));
 	if (rc) {
-		cli_err("arbiter %s: %s", o->cfg.arbiter, err);
+		cli_err("arbiter %s: %s", sm_arbiter_kind_name(o->cfg.arbiter), err);
 		return -1;
 	}
 	so.threads = o->cfg.threads;
@@ -91,8 +84,8 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	so.arb_reserve_mbps = o->cfg.cpu_reserve_mbps;
 	if (cli_open_devices(o, c->arb, so.compute, &c->dev, &so.backend))
 		return -1;
-	c->weights_name = o->cfg.weights;
-	c->quant_name = o->cfg.quant;
+	c->weights = o->cfg.weights;
+	c->quant = o->cfg.quant;
 	rc = phimoe_session_create(&c->m, &so, &c->s, err, sizeof(err));
 	if (rc) {
 		cli_err("%s", err);
@@ -107,8 +100,8 @@ int cli_open_devices(struct cli_opts *o, struct sm_arbiter *arb, enum sm_compute
 	struct sm_device_opts dop = {
 		.device = o->cfg.device,
 		.gpu_name = o->cfg.gpu_device,
-		.split_mode = o->cfg.split_mode,
-		.split_rules = o->cfg.split_rules,
+		.plan = o->cfg.split,
+		.weights = o->cfg.weights,
 		.threads = o->cfg.threads,
 		.arbiter = arb,
 		.cpu_weight = o->cfg.cpu_weight,
@@ -120,11 +113,7 @@ int cli_open_devices(struct cli_opts *o, struct sm_arbiter *arb, enum sm_compute
 
 	*backend = NULL;
 	memset(d, 0, sizeof(*d));
-	if (sm_weights_layout_parse(o->cfg.weights, &dop.weights)) {
-		cli_err("bad weights '%s'", o->cfg.weights);
-		return -1;
-	}
-	if (!strcmp(o->cfg.device, "cpu"))
+	if (o->cfg.device == SM_DEVICE_CPU)
 		return 0;	/* the session's own CPU backend, as always */
 	if (compute == SM_COMPUTE_AUTO)
 		compute = sm_compute_default();
@@ -166,11 +155,11 @@ void cli_report_weights(FILE *out, const struct cli_ctx *c)
 	fprintf(out, "weights held (%s): cpu %.2f MB, gpu %.2f MB; shared %.2f MB (the gpu's, "
 		"which the cpu reads in place: %.2f MB); checkpoint %.2f MB mapped, of which the cpu "
 		"reads %.2f MB in place besides its %.2f MB packed (weights %s%s%s)\n",
-		c->dev.running ? c->dev.running : "cpu", cpu / 1e6, gpu / 1e6, shared / 1e6,
+		sm_device_mode_name(c->dev.running), cpu / 1e6, gpu / 1e6, shared / 1e6,
 		borrowed / 1e6, ms.bytes / 1e6, mapped / 1e6, cpu / 1e6,
-		c->weights_name ? c->weights_name : "auto",
-		c->quant_name && strcmp(c->quant_name, "none") ? ", quant " : "",
-		c->quant_name && strcmp(c->quant_name, "none") ? c->quant_name : "");
+		sm_weights_layout_name(c->weights),
+		c->quant != SM_QUANT_NONE ? ", quant " : "",
+		c->quant != SM_QUANT_NONE ? sm_quant_name(c->quant) : "");
 }
 
 void cli_report_format(FILE *out, const struct phimoe_model *m, enum sm_compute compute,

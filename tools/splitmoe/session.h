@@ -21,8 +21,8 @@ struct cli_ctx {
 	struct sm_arbiter *arb;
 	struct phimoe_session *s;
 	struct sm_devices dev;		/* --device gpu|split: the backends */
-	const char *weights_name;	/* the CPU's weights layout (config text) */
-	const char *quant_name;		/* the CPU's quantization (config text) */
+	enum sm_weights_layout weights;	/* the CPU's weights layout */
+	enum sm_quant quant;		/* the CPU's quantization (auto resolved) */
 };
 
 /* --quant auto (the default) made what the CPU and the checkpoint call

@@ -3,8 +3,9 @@
  * YAML configuration through libyaml's event parser: nested mappings of
  * scalars only, each leaf looked up in the schema table below.
  */
+#include "config/config_yaml.h"
+#include "config/split_rules.h"
 #include "util/errbuf.h"
-#include "model/config_yaml.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -16,25 +17,20 @@
 #include <string.h>
 #include <yaml.h>
 
-/* F_U64_AUTO: a number, or "auto" stored as SM_CONFIG_AUTO. */
-enum field_type { F_STR, F_INT, F_U32, F_U64, F_U64_AUTO, F_CHOICE };
+/* F_U64_AUTO: a number, or "auto" stored as SM_CONFIG_AUTO; F_CHOICE: a
+ * name of an option (options.h), stored as its enum; F_SPLIT_RULES: the
+ * text of split rules, kept, and the rules parsed into the split plan. */
+enum field_type { F_STR, F_INT, F_U32, F_U64, F_U64_AUTO, F_CHOICE, F_SPLIT_RULES };
 
 struct field {
 	const char *key;		/* dotted path */
 	enum field_type type;
 	size_t off;
-	size_t size;			/* F_STR/F_CHOICE: buffer size */
+	size_t size;			/* F_STR: buffer size */
 	int64_t min, max;		/* numbers */
-	const char *const *choices;	/* F_CHOICE: NULL-terminated */
+	const struct sm_option *choices;	/* F_CHOICE */
 	const char *dflt;		/* default, as text */
 };
-
-static const char *const dtype_choices[] = { "auto", "f32", "bf16", NULL };
-static const char *const weights_choices[] = { "auto", "mapped", "packed", NULL };
-static const char *const quant_choices[] = { "auto", "none", "int8", "q4", NULL };
-static const char *const device_choices[] = { "cpu", "gpu", "split", NULL };
-static const char *const split_mode_choices[] = { "partition", "expert-parallel", "dynamic", NULL };
-static const char *const arbiter_choices[] = { "auto", "kernel", "process", "off", NULL };
 
 #define OFF(f) offsetof(struct sm_config, f), sizeof(((struct sm_config *)0)->f)
 
@@ -42,11 +38,11 @@ static const char *const arbiter_choices[] = { "auto", "kernel", "process", "off
 static const struct field fields[] = {
 	{ "model", F_STR, OFF(model), 0, 0, NULL, "" },
 	{ "threads", F_INT, OFF(threads), 0, 1024, NULL, "0" },
-	{ "dtype", F_CHOICE, OFF(dtype), 0, 0, dtype_choices, "auto" },
-	{ "weights", F_CHOICE, OFF(weights), 0, 0, weights_choices, "auto" },
-	{ "quant", F_CHOICE, OFF(quant), 0, 0, quant_choices, "auto" },
-	{ "device", F_CHOICE, OFF(device), 0, 0, device_choices, "cpu" },
-	{ "arbiter.backend", F_CHOICE, OFF(arbiter), 0, 0, arbiter_choices, "auto" },
+	{ "dtype", F_CHOICE, OFF(dtype), 0, 0, &sm_opt_compute, "auto" },
+	{ "weights", F_CHOICE, OFF(weights), 0, 0, &sm_opt_weights, "auto" },
+	{ "quant", F_CHOICE, OFF(quant), 0, 0, &sm_opt_quant, "auto" },
+	{ "device", F_CHOICE, OFF(device), 0, 0, &sm_opt_device, "cpu" },
+	{ "arbiter.backend", F_CHOICE, OFF(arbiter), 0, 0, &sm_opt_arbiter, "auto" },
 	{ "arbiter.device", F_STR, OFF(arbiter_dev), 0, 0, NULL, "/dev/bwarb" },
 	{ "arbiter.capacity_mbps", F_U64_AUTO, OFF(arb_capacity_mbps), 0, 10000000, NULL, "0" },
 	{ "arbiter.guaranteed_mbps", F_U64_AUTO, OFF(arb_guaranteed_mbps), 0, 10000000, NULL, "0" },
@@ -55,8 +51,9 @@ static const struct field fields[] = {
 	{ "arbiter.gpu.reserve_mbps", F_U64, OFF(gpu_reserve_mbps), 0, 1000000, NULL, "0" },
 	{ "arbiter.gpu.weight", F_U32, OFF(gpu_weight), 1, 10000, NULL, "100" },
 	{ "gpu.device", F_STR, OFF(gpu_device), 0, 0, NULL, "" },
-	{ "split.mode", F_CHOICE, OFF(split_mode), 0, 0, split_mode_choices, "partition" },
-	{ "split.rules", F_STR, OFF(split_rules), 0, 0, NULL, "attention=cpu,router=cpu,experts=gpu" },
+	{ "split.mode", F_CHOICE, OFF(split.mode), 0, 0, &sm_opt_split_mode, "partition" },
+	{ "split.rules", F_SPLIT_RULES, OFF(split_rules), 0, 0, NULL,
+	  "attention=cpu,router=cpu,experts=gpu" },
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -88,7 +85,6 @@ static int set_field(struct sm_config *c, const struct field *f, const char *v,
 	char *p = (char *)c + f->off, *end;
 	long long x;
 	unsigned long long u;
-	size_t i;
 
 	switch (f->type) {
 	case F_STR:
@@ -96,21 +92,30 @@ static int set_field(struct sm_config *c, const struct field *f, const char *v,
 			return sm_errf(err, errlen, "key '%s': value longer than %zu bytes", f->key, f->size - 1);
 		memcpy(p, v, strlen(v) + 1);
 		return 0;
-	case F_CHOICE:
-		for (i = 0; f->choices[i]; i++) {
-			if (!strcmp(v, f->choices[i])) {
-				snprintf(p, f->size, "%s", v);
-				return 0;
-			}
-		}
-		{
-			char list[256] = "";
+	case F_CHOICE: {
+		char list[256];
+		int e;
 
-			for (i = 0; f->choices[i]; i++)
-				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-					 i ? "|" : "", f->choices[i]);
-			return sm_errf(err, errlen, "key '%s': bad value '%s' (want %s)", f->key, v, list);
+		if (!sm_option_parse(f->choices, v, &e)) {
+			/* every enum of the options is an int (static asserts above) */
+			memcpy(p, &e, sizeof(e));
+			return 0;
 		}
+		sm_option_list(f->choices, "|", list, sizeof(list));
+		return sm_errf(err, errlen, "key '%s': bad value '%s' (want %s)", f->key, v, list);
+	}
+	case F_SPLIT_RULES: {
+		struct sm_split_plan plan = c->split;
+		char why[256];
+
+		if (strlen(v) >= f->size)
+			return sm_errf(err, errlen, "key '%s': value longer than %zu bytes", f->key, f->size - 1);
+		if (sm_split_plan_parse(v, &plan, why, sizeof(why)))
+			return sm_errf(err, errlen, "key '%s': %s", f->key, why);
+		c->split = plan;
+		memcpy(p, v, strlen(v) + 1);
+		return 0;
+	}
 	case F_INT:
 		errno = 0;
 		x = strtoll(v, &end, 10);
