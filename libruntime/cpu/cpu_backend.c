@@ -292,7 +292,7 @@ static int file_quantized(struct sm_backend *be, const char *what,
 		if (q != SM_QUANT_NONE && (int)q != (int)t[i].quant)
 			return fail(be, -EINVAL, "%s: %s is stored quantized as %s, quant %s asks for "
 				    "another format", what, name, phimoe_quant_name(t[i].quant),
-				    phimoe_quant_name((enum phimoe_quant)q));
+				    sm_quant_format_name(q));
 	}
 	return 0;
 }
@@ -320,7 +320,7 @@ static int linear_quantize(struct sm_backend *be, const struct sm_linear_desc *d
 		if (view ? sm_qweight_view(t, &l->qw[i]) : sm_qweight_make(t, qi, &l->qw[i]))
 			return fail(be, view ? -EINVAL : -ENOMEM, "%s: cannot quantize %s (%s)",
 				    d->name ? d->name : "?", t->name ? t->name : "?",
-				    view ? phimoe_quant_name(t->quant) : phimoe_quant_name((enum phimoe_quant)qi));
+				    view ? phimoe_quant_name(t->quant) : sm_quant_format_name(qi));
 		if (d->b[i].data) {
 			l->qbias[i] = malloc(sizeof(float) * (size_t)t->shape[0]);
 			if (!l->qbias[i])
@@ -540,7 +540,7 @@ static int expert_quantize(struct sm_backend *be, const struct sm_expert_desc *d
 		if (view ? sm_qweight_view(t[i], &e->qw[i]) : sm_qweight_make(t[i], qi, &e->qw[i]))
 			return fail(be, view ? -EINVAL : -ENOMEM, "expert %s: cannot quantize %s (%s)",
 				    d->name ? d->name : "?", t[i]->name ? t[i]->name : "?",
-				    view ? phimoe_quant_name(t[i]->quant) : phimoe_quant_name((enum phimoe_quant)qi));
+				    view ? phimoe_quant_name(t[i]->quant) : sm_quant_format_name(qi));
 		if (view) {
 			e->mapped += e->qw[i].bytes;
 		} else {

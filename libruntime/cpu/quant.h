@@ -39,6 +39,13 @@ struct sm_qweight {
 	bool mapped;
 };
 
+/* The format's name in messages: the file formats' (model.h), whose values
+ * these are (quant.c checks). */
+static inline const char *sm_quant_format_name(enum sm_quant q)
+{
+	return phimoe_quant_name((enum phimoe_quant)q);
+}
+
 /* Whether q can take a [n][k] tensor (k a multiple of the group). */
 int sm_quant_fits(enum sm_quant q, int k);
 

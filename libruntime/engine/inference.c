@@ -377,6 +377,21 @@ static int plan_kv(struct phimoe_session *s, const struct phimoe_session_opts *o
 	return 0;
 }
 
+int phimoe_cpu_backend_create(const struct phimoe_session_opts *o, int rows,
+			      struct sm_backend **out, char *err, size_t errlen)
+{
+	enum sm_compute c = o->compute == SM_COMPUTE_AUTO ? sm_compute_default() : o->compute;
+	struct sm_cpu_backend_opts bo = {
+		.compute = c == SM_COMPUTE_BF16 ? SM_BACKEND_BF16 : SM_BACKEND_F32,
+		.threads = o->threads,
+		.max_rows = rows,
+		.weights = o->weights,
+		.quant = o->quant,
+	};
+
+	return sm_cpu_backend_create(&bo, out, err, errlen);
+}
+
 int phimoe_session_create(const struct phimoe_model *m,
 			  const struct phimoe_session_opts *o,
 			  struct phimoe_session **out, char *err, size_t errlen)
@@ -433,14 +448,14 @@ int phimoe_session_create(const struct phimoe_model *m,
 	if (o->backend && o->quant != SM_QUANT_NONE) {
 		rc = seterr(s, -EOPNOTSUPP, "quant %s: only the session's own CPU backend quantizes "
 			    "(the Level Zero kernels have no int8 or q4 form yet)",
-			    phimoe_quant_name((enum phimoe_quant)o->quant));
+			    sm_quant_format_name(o->quant));
 		goto fail;
 	}
 	if (m->cfg.quant != PHIMOE_QUANT_NONE && o->quant != SM_QUANT_NONE &&
 	    (int)o->quant != (int)m->cfg.quant) {
 		rc = seterr(s, -EINVAL, "quant %s: %s holds a model quantized as %s (config.json "
 			    "%s): drop quant, or quantize its checkpoint again",
-			    phimoe_quant_name((enum phimoe_quant)o->quant), m->dir, phimoe_quant_name(m->cfg.quant),
+			    sm_quant_format_name(o->quant), m->dir, phimoe_quant_name(m->cfg.quant),
 			    PHIMOE_QUANT_CONFIG_KEY);
 		goto fail;
 	}
@@ -453,15 +468,7 @@ int phimoe_session_create(const struct phimoe_model *m,
 	if (o->backend) {
 		s->be = o->backend;
 	} else {
-		struct sm_cpu_backend_opts bo = {
-			.compute = s->compute == SM_COMPUTE_BF16 ? SM_BACKEND_BF16 : SM_BACKEND_F32,
-			.threads = o->threads,
-			.max_rows = s->max_batch,
-			.weights = o->weights,
-			.quant = o->quant,
-		};
-
-		rc = sm_cpu_backend_create(&bo, &s->be, s->err, sizeof(s->err));
+		rc = phimoe_cpu_backend_create(o, s->max_batch, &s->be, s->err, sizeof(s->err));
 		if (rc)
 			goto fail;
 		s->own_be = true;

@@ -108,6 +108,15 @@ struct phimoe_session_opts {
 struct phimoe_session;
 
 /*
+ * The CPU backend of a session with options o (compute, threads, weights,
+ * quant), for passes of up to rows rows: the one place a CPU backend is
+ * built, for a session's own and for the CPU half of device_setup's split.
+ * 0, or a negative errno with one line in err.
+ */
+int phimoe_cpu_backend_create(const struct phimoe_session_opts *o, int rows,
+			      struct sm_backend **out, char *err, size_t errlen);
+
+/*
  * Packs the weights for the compute type (once), creates the oneDNN
  * primitives, the KV cache and the work buffers. The model must outlive
  * the session. 0, or a negative errno with one line in err.

@@ -5,6 +5,7 @@
  */
 #include "sched/device_setup.h"
 #include "arbiter/arbiter.h"
+#include "engine/inference.h"
 #include "sched/scheduler.h"
 #include "ze/ze_backend.h"
 
@@ -35,18 +36,22 @@ static int open_client(const struct sm_device_opts *o, bool gpu, struct sm_arb_c
 static int open_cpu(const struct sm_device_opts *o, struct sm_devices *d, char *err,
 		    size_t errlen)
 {
-	struct sm_cpu_backend_opts co = {
-		.compute = o->compute,
-		.weights = o->weights,
+	/* built as a session builds its own (no quant: only a session's own
+	 * CPU backend quantizes) */
+	struct phimoe_session_opts so = {
+		.compute = o->compute == SM_BACKEND_BF16 ? SM_COMPUTE_BF16 : SM_COMPUTE_F32,
 		.threads = o->threads,
-		.max_rows = o->max_rows ? o->max_rows : DEFAULT_ROWS,
+		.weights = o->weights,
+		.quant = SM_QUANT_NONE,
 	};
 	int rc = open_client(o, false, &d->cpu_client, err, errlen);
 
-	if (rc)
-		return rc;
-	co.gate = d->cpu_client;
-	return sm_cpu_backend_create(&co, &d->cpu, err, errlen);
+	if (!rc)
+		rc = phimoe_cpu_backend_create(&so, o->max_rows ? o->max_rows : DEFAULT_ROWS, &d->cpu,
+					       err, errlen);
+	if (!rc)
+		d->cpu->gate = d->cpu_client;
+	return rc;
 }
 
 /* The Level Zero backend; false (with d->note) when it cannot be had. */
