@@ -68,6 +68,10 @@ typedef struct splitmoe_detok splitmoe_detok;
 
 struct splitmoe_model_params {
 	bool tokenizer;		/* load tokenizer.model too (tokenize/detokenize); default true */
+	/* the tokenizer alone, no weights (tokenize/detokenize only; the
+	 * model's figures read 0, sessions and samplers are refused as
+	 * SPLITMOE_ERR_INVALID); default false */
+	bool vocab_only;
 };
 struct splitmoe_model_params splitmoe_model_default_params(void);
 

@@ -25,8 +25,9 @@
 #endif
 
 struct splitmoe_model {
-	struct phimoe_model m;
+	struct phimoe_model m;		/* zero when loaded vocab_only */
 	struct phimoe_tokenizer *tk;	/* NULL: loaded without */
+	bool weights;			/* m loaded */
 };
 
 struct splitmoe_session {
@@ -141,12 +142,15 @@ splitmoe_status splitmoe_model_load(const char *dir, const struct splitmoe_model
 		set_err(err, errlen, "out of memory");
 		return SPLITMOE_ERR_NOMEM;
 	}
-	if (phimoe_model_load(dir, &m->m, e, sizeof(e))) {
-		set_err(err, errlen, e);
-		free(m);
-		return SPLITMOE_ERR_MODEL;
+	if (!p->vocab_only) {
+		if (phimoe_model_load(dir, &m->m, e, sizeof(e))) {
+			set_err(err, errlen, e);
+			free(m);
+			return SPLITMOE_ERR_MODEL;
+		}
+		m->weights = true;
 	}
-	if (p->tokenizer && phimoe_tokenizer_load(dir, &m->tk, e, sizeof(e))) {
+	if ((p->tokenizer || p->vocab_only) && phimoe_tokenizer_load(dir, &m->tk, e, sizeof(e))) {
 		set_err(err, errlen, e);
 		phimoe_model_free(&m->m);
 		free(m);
@@ -406,6 +410,10 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 	*out = NULL;
 	if (!p)
 		p = &def;
+	if (!m->weights) {
+		set_err(err, errlen, "splitmoe_session_create: the model was loaded vocab_only");
+		return SPLITMOE_ERR_INVALID;
+	}
 	if (map_params(p, &so, &ao, &dop)) {
 		set_err(err, errlen, "splitmoe_session_create: a parameter is out of its range");
 		return SPLITMOE_ERR_INVALID;
@@ -546,6 +554,8 @@ splitmoe_status splitmoe_sampler_create(const splitmoe_model *m,
 	if (!m || !out)
 		return SPLITMOE_ERR_INVALID;
 	*out = NULL;
+	if (!m->weights)
+		return SPLITMOE_ERR_INVALID;	/* vocab_only: no vocabulary size */
 	if (!p)
 		p = &def;
 	o = (struct sm_sampler_opts){

@@ -11,19 +11,23 @@ LIBSPLITMOE_OBJS := $(patsubst %.c,build/pic/%.o,$(LIBSPLITMOE_SRCS))
 # Where the package installs it (debian/rules).
 LIBDIR_MULTIARCH = /usr/lib/$(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 
-# The ASan+UBSan objects are the tests' (tests/examples/build.mk).
+# The ASan+UBSan objects are the tests' (tests/examples/build.mk) and
+# splitmoe-asan's; the optimised ones splitmoe's (its subcommands on the
+# public API link it in: tools/splitmoe/build.mk).
 LIBSPLITMOE_ASAN_OBJS := $(patsubst %.c,build/asan/%.o,$(LIBSPLITMOE_SRCS))
-$(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS): CPPFLAGS += -Iinclude \
+LIBSPLITMOE_STATIC_OBJS := $(patsubst %.c,build/obj/%.o,$(LIBSPLITMOE_SRCS))
+LIBSPLITMOE_ALL_OBJS := $(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS) $(LIBSPLITMOE_STATIC_OBJS)
+$(LIBSPLITMOE_ALL_OBJS): CPPFLAGS += -Iinclude \
 	-DSPLITMOE_VERSION_STRING='"$(SPLITMOE_VERSION)"'
-$(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS): VERSION
+$(LIBSPLITMOE_ALL_OBJS): VERSION
 
 # The engine's batched decode (phimoe_seq_open, phimoe_batch) is wrapped
 # once libruntime implements it; until then splitmoe_batch says it is not
 # built. The prerequisite rebuilds api.o when that source changes.
 LIBSPLITMOE_BATCH_SRC := $(shell grep -rlE --include='*.c' '^int phimoe_seq_open.struct phimoe_session' libruntime 2>/dev/null)
 ifneq ($(LIBSPLITMOE_BATCH_SRC),)
-$(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS): CPPFLAGS += -DSM_HAVE_BATCH
-$(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS): $(LIBSPLITMOE_BATCH_SRC)
+$(LIBSPLITMOE_ALL_OBJS): CPPFLAGS += -DSM_HAVE_BATCH
+$(LIBSPLITMOE_ALL_OBJS): $(LIBSPLITMOE_BATCH_SRC)
 endif
 
 $(LIBSPLITMOE): $(LIBSPLITMOE_OBJS) $(RUNTIME_PIC_OBJS) $(LIBSPLITMOE_MAP)

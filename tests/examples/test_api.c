@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "splitmoe.h"
 
@@ -82,6 +83,54 @@ static void t_model_load_errors(void **state)
 	assert_int_equal(splitmoe_tokenize(m, "x", NULL, 0, &n), SPLITMOE_ERR_UNSUPPORTED);
 	assert_null(splitmoe_detok_create(m, true));
 	splitmoe_model_free(m);
+}
+
+/* vocab_only: the tokenizer alone, as `splitmoe tokenize` loads it; the
+ * same ids as the whole model's, no weights needed, no sessions. */
+static void t_vocab_only(void **state)
+{
+	struct splitmoe_model_params p = splitmoe_model_default_params();
+	struct splitmoe_session_params sp = splitmoe_session_default_params();
+	char dir[] = "/tmp/splitmoe-vocab-XXXXXX", path[4096], target[4096], err[512] = "";
+	static const char *const files[] = { "tokenizer.model", "tokenizer_config.json",
+					     "added_tokens.json", "generation_config.json" };
+	int32_t ids[64], want[64];
+	size_t n, nw;
+	splitmoe_model *m = NULL;
+	splitmoe_session *s = (splitmoe_session *)1;
+	splitmoe_sampler *smp = (splitmoe_sampler *)1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		assert_non_null(realpath(fixture, target));
+		strncat(target, "/", sizeof(target) - strlen(target) - 1);
+		strncat(target, files[i], sizeof(target) - strlen(target) - 1);
+		assert_int_equal(symlink(target, path), 0);
+	}
+	/* no config.json nor weights: a model cannot load, its tokenizer can */
+	assert_int_equal(splitmoe_model_load(dir, NULL, &m, err, sizeof(err)), SPLITMOE_ERR_MODEL);
+	p.vocab_only = true;
+	p.tokenizer = false;	/* vocab_only loads it regardless */
+	assert_int_equal(splitmoe_model_load(dir, &p, &m, err, sizeof(err)), SPLITMOE_OK);
+	assert_int_equal(splitmoe_tokenize(m, "The license", ids, 64, &n), SPLITMOE_OK);
+	assert_int_equal(splitmoe_tokenize(model, "The license", want, 64, &nw), SPLITMOE_OK);
+	assert_int_equal(n, nw);
+	assert_memory_equal(ids, want, n * sizeof(ids[0]));
+	assert_int_equal(splitmoe_model_layers(m), 0);
+	assert_int_equal(splitmoe_model_bytes(m), 0);
+	assert_int_equal(splitmoe_session_create(m, &sp, &s, err, sizeof(err)), SPLITMOE_ERR_INVALID);
+	assert_null(s);
+	assert_non_null(strstr(err, "vocab_only"));
+	assert_int_equal(splitmoe_sampler_create(m, NULL, &smp), SPLITMOE_ERR_INVALID);
+	assert_null(smp);
+	splitmoe_model_free(m);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 static void t_model_facts(void **state)
@@ -289,6 +338,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_status_text),
 		cmocka_unit_test(t_model_load_errors),
+		cmocka_unit_test(t_vocab_only),
 		cmocka_unit_test(t_model_facts),
 		cmocka_unit_test(t_tokens),
 		cmocka_unit_test(t_session_errors),

@@ -4,6 +4,12 @@ SPLITMOE_OBJS := $(patsubst %.c,build/obj/%.o,$(SPLITMOE_SRCS))
 SPLITMOE_ASAN_OBJS := $(patsubst %.c,build/asan/%.o,$(SPLITMOE_SRCS))
 # serve's HTTP server
 SPLITMOE_LDLIBS := -lmicrohttpd
+# Subcommands on the public API (include/splitmoe.h; so far tokenize) link
+# its implementation in.
+SPLITMOE_OBJS += $(LIBSPLITMOE_STATIC_OBJS)
+SPLITMOE_ASAN_OBJS += $(LIBSPLITMOE_ASAN_OBJS)
+$(patsubst %.c,build/obj/%.o,$(SPLITMOE_SRCS)) \
+	$(patsubst %.c,build/asan/%.o,$(SPLITMOE_SRCS)): CPPFLAGS += -Iinclude
 # contend finds the memory controllers' counters as bwarbctl does.
 SPLITMOE_OBJS += build/obj/tools/bwarbctl/pmu_discovery.o
 SPLITMOE_ASAN_OBJS += build/asan/tools/bwarbctl/pmu_discovery.o

@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: MIT
-/* splitmoe tokenize: text -> ids (BOS and special tokens included). */
+/* splitmoe tokenize: text -> ids (BOS and special tokens included), through
+ * the public API (splitmoe.h) with the tokenizer alone loaded. */
 #include "cli.h"
-#include "model/tokenizer.h"
+#include "splitmoe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 int cmd_tokenize(struct cli_opts *o)
 {
-	struct phimoe_tokenizer *tk;
+	struct splitmoe_model_params p = splitmoe_model_default_params();
+	splitmoe_model *m;
+	splitmoe_status st;
 	char err[512];
-	int *ids;
-	size_t n, i;
+	int32_t *ids = NULL;
+	size_t n = 0, i;
 
 	if (!o->have_model) {
 		cli_err("tokenize: --model DIR is required");
@@ -21,19 +24,27 @@ int cmd_tokenize(struct cli_opts *o)
 		cli_err("tokenize: --text TEXT is required");
 		return 2;
 	}
-	if (phimoe_tokenizer_load(o->cfg.model, &tk, err, sizeof(err))) {
+	p.vocab_only = true;
+	if (splitmoe_model_load(o->cfg.model, &p, &m, err, sizeof(err))) {
 		cli_err("%s", err);
 		return 1;
 	}
-	if (phimoe_tokenizer_encode(tk, o->text, &ids, &n, err, sizeof(err))) {
-		cli_err("%s", err);
-		phimoe_tokenizer_free(tk);
+	/* the count first, then the ids */
+	st = splitmoe_tokenize(m, o->text, NULL, 0, &n);
+	if (st == SPLITMOE_OK || st == SPLITMOE_ERR_TOO_SMALL) {
+		ids = malloc((n ? n : 1) * sizeof(*ids));
+		st = ids ? splitmoe_tokenize(m, o->text, ids, n, &n) : SPLITMOE_ERR_NOMEM;
+	}
+	if (st != SPLITMOE_OK) {
+		cli_err("tokenize: %s", splitmoe_status_str(st));
+		free(ids);
+		splitmoe_model_free(m);
 		return 1;
 	}
 	for (i = 0; i < n; i++)
 		printf("%s%d", i ? " " : "", ids[i]);
 	putchar('\n');
 	free(ids);
-	phimoe_tokenizer_free(tk);
+	splitmoe_model_free(m);
 	return 0;
 }
