@@ -35,7 +35,8 @@ struct splitmoe_session {
 	struct sm_arbiter *arb;
 	struct sm_devices dev;		/* GPU/SPLIT: the backends; zero for the CPU */
 	bool dev_open;
-	char note[512];			/* why GPU/SPLIT runs on the CPU; "" if not */
+	/* why GPU/SPLIT runs on the CPU ("device NAME: " and dev.note); "" if not */
+	char note[600];
 	struct phimoe_session *s;
 	char err[PHIMOE_ERRLEN];	/* the last error of a call */
 };
@@ -442,7 +443,8 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 			goto fail_open;
 		if (s->dev.note[0]) {
 			/* as the CLI does: the session's own CPU backend */
-			snprintf(s->note, sizeof(s->note), "%s", s->dev.note);
+			snprintf(s->note, sizeof(s->note), "device %s: %s",
+				 sm_device_mode_name(dop.device), s->dev.note);
 			sm_devices_close(&s->dev);
 		} else {
 			s->dev_open = true;

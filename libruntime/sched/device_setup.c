@@ -69,9 +69,7 @@ static bool open_gpu(const struct sm_device_opts *o, struct sm_devices *d)
 	if (!rc)
 		rc = sm_ze_backend_create(&zo, &d->gpu, why, sizeof(why));
 	if (rc) {
-		snprintf(d->note, sizeof(d->note), "device %s: %s; running on the CPU",
-			 o->device == SM_DEVICE_GPU ? "gpu" : "split",
-			 why);
+		snprintf(d->note, sizeof(d->note), "%s; running on the CPU", why);
 		sm_arb_client_close(d->gpu_client);
 		d->gpu_client = NULL;
 		d->gpu = NULL;

@@ -27,7 +27,6 @@ enum sm_device_mode {
 	SM_DEVICE_SPLIT,
 };
 
-
 struct sm_device_opts {
 	enum sm_device_mode device;
 	const char *gpu_name;		/* Level Zero device name substring; NULL/"": the iGPU */
@@ -47,7 +46,9 @@ struct sm_devices {
 	struct sm_arb_client *cpu_client, *gpu_client;
 	struct sm_backend *use;		/* what the session runs on */
 	enum sm_device_mode running;	/* where the session runs (d->use) */
-	char note[512];			/* why gpu/split fell back to the CPU; "" if not */
+	/* why gpu/split fell back to the CPU ("...; running on the CPU");
+	 * "" if not */
+	char note[512];
 };
 
 /* 0 (d->use set, d->note non-empty after a fallback), or a negative errno

@@ -123,7 +123,7 @@ int cli_open_devices(struct cli_opts *o, struct sm_arbiter *arb, enum sm_compute
 		return -1;
 	}
 	if (d->note[0]) {
-		cli_err("%s", d->note);
+		cli_err("device %s: %s", sm_device_mode_name(dop.device), d->note);
 		sm_devices_close(d);	/* the session's own CPU backend */
 		return 0;
 	}
