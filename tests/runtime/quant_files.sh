@@ -99,6 +99,12 @@ if [ $? -eq 0 ] && grep -q '^format: q4 file (groups of 32, f16 scales), read in
 	{ [ $dt = f32 ] || grep -q 'cpu 0.00 MB, gpu' "$tmp/err"; }; then
 	ok "run on the q4 file ($dt): $(grep '^format' "$tmp/err")$([ $dt = bf16 ] && echo ', nothing packed')"
 else not_ok "run on the q4 file" "$(cat "$tmp/err")"; fi
+# where quant auto means int8 (no bf16 instructions: the AVX2 path), a q4
+# file still runs as stored, not refused as "quantized as q4, asked int8"
+SPLITMOE_ISA=avx2 "$bin" run --model "$a4" --ids 1,2,3 -n 3 --arbiter off >"$tmp/out" 2>"$tmp/err"
+if [ $? -eq 0 ] && grep -q '^format: q4 file' "$tmp/err"; then
+	ok "run on the q4 file under SPLITMOE_ISA=avx2 (quant auto): $(grep '^format' "$tmp/err")"
+else not_ok "run on the q4 file under SPLITMOE_ISA=avx2 (quant auto)" "$(tail -n 3 "$tmp/err")"; fi
 "$bin" info --model "$a8" >"$tmp/out" 2>&1
 if grep -q 'int8 quantized in groups of 32' "$tmp/out" && grep -q 'format: int8 file' "$tmp/out"; then
 	ok "info on the int8 file: $(grep 'format:' "$tmp/out" | sed 's/^ *//')"

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <string.h>
 
-void cli_quant_resolve(struct cli_opts *o, enum phimoe_dtype storage)
+void cli_quant_resolve(struct cli_opts *o, enum phimoe_dtype storage, bool quantized_file)
 {
 	if (o->cfg.quant != SM_QUANT_AUTO)
 		return;
-	/* the Level Zero kernels have no quantized form: the devices get none */
-	o->cfg.quant = o->cfg.device != SM_DEVICE_CPU ? SM_QUANT_NONE : sm_quant_default(storage);
+	/* the Level Zero kernels have no quantized form: the devices get none;
+	 * a quantized file runs as it is stored, whatever this CPU lacks */
+	o->cfg.quant = o->cfg.device != SM_DEVICE_CPU || quantized_file ? SM_QUANT_NONE :
+		       sm_quant_default(storage);
 }
 
 int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer)
@@ -32,7 +34,7 @@ int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer)
 		return -1;
 	}
 	c->model_loaded = true;
-	cli_quant_resolve(o, c->m.cfg.storage_dtype);
+	cli_quant_resolve(o, c->m.cfg.storage_dtype, c->m.cfg.quant != PHIMOE_QUANT_NONE);
 	if (tokenizer && phimoe_tokenizer_load(o->cfg.model, &c->tk, err, sizeof(err))) {
 		cli_err("%s", err);
 		cli_close(c);

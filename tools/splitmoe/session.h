@@ -26,8 +26,9 @@ struct cli_ctx {
 };
 
 /* --quant auto (the default) made what the CPU and the checkpoint call
- * for (sm_quant_default; none on the Level Zero devices). */
-void cli_quant_resolve(struct cli_opts *o, enum phimoe_dtype storage);
+ * for (sm_quant_default; none on the Level Zero devices and for a
+ * quantized file, which runs as stored). */
+void cli_quant_resolve(struct cli_opts *o, enum phimoe_dtype storage, bool quantized_file);
 /* Load the model (and the tokenizer when asked; --quant auto resolved).
  * 0, or -1 after one error. */
 int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer);
