@@ -317,7 +317,7 @@ def main():
        "no sanitizer report", log[-3000:])
 
     # one slot: a second request waits for the first, then is served
-    srv, port, errlog = start_server("--parallel", "1", "--queue", "2")
+    srv, port, errlog = start_server("--parallel", "1", "--queue", "2", "--arbiter", "process")
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         got = list(ex.map(lambda p: post(port, "/v1/completions",
                                          {"prompt": p, "max_tokens": N_TOKENS, "temperature": 0}),
@@ -347,6 +347,13 @@ def main():
         got = [w.result(timeout=TIMEOUT) for w in waiting]
     ok(all(st == 200 and r["choices"][0]["text"] == a for (st, r), a in zip(got, alone[:2])),
        "the waiting requests are served", got)
+    # the session's own arbiter client (process arbiter): grants and waits
+    m = parse_prometheus(metrics(port)[2])
+    lab = 'arbiter="process",client="cpu"'
+    ok(m.get("splitmoe_arbiter_grants_total", {}).get(lab, 0) > 0
+       and lab in m.get("splitmoe_arbiter_waits_total", {})
+       and lab in m.get("splitmoe_arbiter_wait_seconds_total", {}),
+       "metrics: the cpu client's grants, waits and wait time", m.get("splitmoe_arbiter_waits_total"))
 
     # SIGTERM with a reply streaming: the client still gets a whole stream
     s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)

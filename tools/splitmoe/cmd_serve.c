@@ -41,15 +41,9 @@ static void snapshot_arbiter(void *arg)
 	if (a->c->dev.cpu_client) {
 		sm_arb_client_get_stats(a->c->dev.cpu_client, &cs);
 		serve_metrics_arbiter(a->m, kind, "cpu", &cs);
-	} else if (!a->c->dev.gpu) {
-		struct phimoe_session_stats st;
-
-		phimoe_session_get_stats(a->c->s, &st);	/* the session's own client */
-		cs = (struct sm_arb_client_stats){
-			.acquires = st.gated_submissions, .completes = st.gated_completions,
-			.granted_bytes = st.gated_bytes, .completed_bytes = st.gated_completed_bytes,
-			.waits = SERVE_METRICS_UNKNOWN, .wait_ns = st.gate_wait_ns,
-		};
+	} else if (!a->c->dev.gpu && phimoe_session_arb_client(a->c->s)) {
+		/* the session's own client */
+		sm_arb_client_get_stats(phimoe_session_arb_client(a->c->s), &cs);
 		serve_metrics_arbiter(a->m, kind, "cpu", &cs);
 	}
 	if (a->c->dev.gpu_client) {

@@ -177,10 +177,8 @@ char *serve_metrics_render(struct serve_metrics *m)
 	help(f, "splitmoe_arbiter_waits_total", "counter",
 	     "Grants that had to wait, per arbiter client.");
 	for (i = 0; i < (size_t)c.nclients; i++)
-		if (c.clients[i].st.waits != SERVE_METRICS_UNKNOWN)
-			fprintf(f, "splitmoe_arbiter_waits_total{arbiter=\"%s\",client=\"%s\"} %llu\n",
-				c.arb_kind, c.clients[i].name,
-				(unsigned long long)c.clients[i].st.waits);
+		fprintf(f, "splitmoe_arbiter_waits_total{arbiter=\"%s\",client=\"%s\"} %llu\n",
+			c.arb_kind, c.clients[i].name, (unsigned long long)c.clients[i].st.waits);
 	help(f, "splitmoe_arbiter_wait_seconds_total", "counter",
 	     "Time spent waiting for grants, per arbiter client.");
 	for (i = 0; i < (size_t)c.nclients; i++)

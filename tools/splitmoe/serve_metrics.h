@@ -15,9 +15,6 @@
 
 struct serve_metrics;
 
-/* A figure the source does not keep (left out of the exposition). */
-#define SERVE_METRICS_UNKNOWN UINT64_MAX
-
 struct serve_metrics *serve_metrics_new(void);
 void serve_metrics_free(struct serve_metrics *m);
 
