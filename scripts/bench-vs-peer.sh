@@ -3,8 +3,8 @@
 # a kind differ by up to 1.7x, so splitmoe and llama.cpp run in the same call):
 #   scripts/bench-vs-peer.sh 'SPLITMOE COMMAND' BENCH_DIR [THREADS]
 # SPLITMOE COMMAND runs the splitmoe binary (on a machine without our
-# libraries: 'LIB/ld-linux-x86-64.so.2 --library-path LIB BIN', see
-# scripts/pack-splitmoe.sh); BENCH_DIR is a copy of shared/bench. Makes the
+# libraries: 'env LD_LIBRARY_PATH=splitmoe/lib splitmoe/splitmoe' from
+# scripts/pack-splitmoe.sh's archive); BENCH_DIR is a copy of shared/bench. Makes the
 # full-shape checkpoint and its int8/q4 files under /tmp, builds llama.cpp
 # and its bf16/Q8_0/Q4_0 twins, then: prefill 512 and decode per format,
 # batched decode (1, 8, 32 sequences) against llama-batched-bench, and
