@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,23 +21,21 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* One pass over n words with eight independent sums. */
-static uint64_t read_words(const uint64_t *a, size_t n)
+/* Bytes/s of the best of `runs` reads of n words; their sums into *sink. */
+static double best_read(const uint64_t *a, size_t n, int runs, uint64_t *sink)
 {
-	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-	size_t i;
+	double best = 0;
+	int r;
 
-	for (i = 0; i + 8 <= n; i += 8) {
-		s0 += a[i];
-		s1 += a[i + 1];
-		s2 += a[i + 2];
-		s3 += a[i + 3];
-		s4 += a[i + 4];
-		s5 += a[i + 5];
-		s6 += a[i + 6];
-		s7 += a[i + 7];
+	for (r = 0; r < runs; r++) {
+		double t0 = now_s(), dt;
+
+		*sink ^= sm_membw_read_words(a, n);
+		dt = now_s() - t0;
+		if (dt > 0 && n * 8.0 / dt > best)
+			best = n * 8.0 / dt;
 	}
-	return s0 ^ s1 ^ s2 ^ s3 ^ s4 ^ s5 ^ s6 ^ s7;
+	return best;
 }
 
 /*
@@ -65,30 +62,11 @@ static int measure_rmin(uint64_t bytes, int runs, struct sm_bwcal *out)
 		for (i = lo; i < hi; i++)	/* first touch by its user */
 			a[i] = i;
 #pragma omp barrier
-		if (t == 0) {
-			int r;
-
-			for (r = 0; r < runs; r++) {
-				double t0 = now_s(), dt;
-
-				sink ^= read_words(a + lo, hi - lo);
-				dt = now_s() - t0;
-				if (dt > 0 && (hi - lo) * 8.0 / dt > best_solo)
-					best_solo = (hi - lo) * 8.0 / dt;
-			}
-		}
+		if (t == 0)
+			best_solo = best_read(a + lo, hi - lo, runs, &sink);
 #pragma omp barrier
 		if (t == 0) {
-			int r;
-
-			for (r = 0; r < runs; r++) {
-				double t0 = now_s(), dt;
-
-				sink ^= read_words(a + lo, hi - lo);
-				dt = now_s() - t0;
-				if (dt > 0 && (hi - lo) * 8.0 / dt > best)
-					best = (hi - lo) * 8.0 / dt;
-			}
+			best = best_read(a + lo, hi - lo, runs, &sink);
 			__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 		} else {
 			size_t half = (hi - lo) / 2 / 8 * 8;
@@ -134,10 +112,15 @@ int sm_bwcal_measure(uint64_t bytes, int runs, struct sm_bwcal *out)
 	return 0;
 }
 
-/* The child: every online CPU, then the measurement into the pipe. */
-static void child(int fd, uint64_t bytes, int runs)
+struct bwcal_job {
+	uint64_t bytes;
+	int runs;
+};
+
+/* In the child: every online CPU, then the measurement. */
+static int bwcal_in_child(void *arg, void *out)
 {
-	struct sm_bwcal r;
+	const struct bwcal_job *j = arg;
 	cpu_set_t all;
 	long i, ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -146,51 +129,20 @@ static void child(int fd, uint64_t bytes, int runs)
 		CPU_SET((int)i, &all);
 	sched_setaffinity(0, sizeof(all), &all);	/* best effort: cpusets may forbid */
 	omp_set_num_threads((int)ncpu);
-	if (sm_bwcal_measure(bytes, runs, &r) || write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
-		_exit(1);
-	_exit(0);
+	return sm_bwcal_measure(j->bytes, j->runs, out);
 }
 
 int sm_bwcal_measure_child(uint64_t bytes, int runs, struct sm_bwcal *out,
 			   char *err, size_t errlen)
 {
-	size_t got = 0;
-	int fds[2], status = 0;
-	pid_t pid;
+	struct bwcal_job j = { .bytes = bytes, .runs = runs };
+	int rc = sm_membw_in_child(bwcal_in_child, &j, out, sizeof(*out));
 
-	fflush(NULL);
-	if (pipe(fds)) {
-		snprintf(err, errlen, "calibration: pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(err, errlen, "calibration: fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		child(fds[1], bytes, runs);
-	}
-	close(fds[1]);
-	while (got < sizeof(*out)) {
-		ssize_t r = read(fds[0], (char *)out + got, sizeof(*out) - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (got != sizeof(*out) || !WIFEXITED(status) || WEXITSTATUS(status)) {
+	if (rc == -1)
+		snprintf(err, errlen, "calibration: cannot start the measuring process: %s",
+			 strerror(errno));
+	else if (rc)
 		snprintf(err, errlen, "calibration: the measurement failed (%.2f GB buffer: out of memory?)",
 			 bytes / 1e9);
-		return -1;
-	}
-	return 0;
+	return rc ? -1 : 0;
 }

@@ -2,10 +2,12 @@
 /* DRAM read and copy bandwidth on every OpenMP thread (membw.h). */
 #include "arbiter/membw.h"
 
+#include <errno.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,28 +65,35 @@ static void share(size_t n, size_t *lo, size_t *hi)
 	*hi = lines * (t + 1) / nt * 8;
 }
 
-/* One read pass: eight independent sums, so the loads never wait on adds. */
+uint64_t sm_membw_read_words(const uint64_t *a, size_t n)
+{
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		s0 += a[i];
+		s1 += a[i + 1];
+		s2 += a[i + 2];
+		s3 += a[i + 3];
+		s4 += a[i + 4];
+		s5 += a[i + 5];
+		s6 += a[i + 6];
+		s7 += a[i + 7];
+	}
+	return s0 ^ s1 ^ s2 ^ s3 ^ s4 ^ s5 ^ s6 ^ s7;
+}
+
+/* One read pass, every thread over its share. */
 static uint64_t read_pass(const uint64_t *a, size_t n)
 {
 	uint64_t sink = 0;
 
 #pragma omp parallel reduction(^ : sink)
 	{
-		uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-		size_t lo, hi, i;
+		size_t lo, hi;
 
 		share(n, &lo, &hi);
-		for (i = lo; i < hi; i += 8) {
-			s0 += a[i];
-			s1 += a[i + 1];
-			s2 += a[i + 2];
-			s3 += a[i + 3];
-			s4 += a[i + 4];
-			s5 += a[i + 5];
-			s6 += a[i + 6];
-			s7 += a[i + 7];
-		}
-		sink ^= s0 ^ s1 ^ s2 ^ s3 ^ s4 ^ s5 ^ s6 ^ s7;
+		sink ^= sm_membw_read_words(a + lo, hi - lo);
 	}
 	return sink;
 }
@@ -141,4 +150,45 @@ int sm_membw_measure(uint64_t bytes, int runs, struct sm_membw *out)
 	out->copy_gbs = best_c / 1e9;
 	free(a);
 	return 0;
+}
+
+int sm_membw_in_child(int (*measure)(void *arg, void *out), void *arg, void *out,
+		      size_t outlen)
+{
+	size_t got = 0;
+	int fds[2], status = 0;
+	pid_t pid;
+
+	fflush(NULL);
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		errno = e;
+		return -1;
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		if (measure(arg, out) || write(fds[1], out, outlen) != (ssize_t)outlen)
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (got < outlen) {
+		ssize_t r = read(fds[0], (char *)out + got, outlen - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return got == outlen && WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -2;
 }

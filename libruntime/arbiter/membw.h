@@ -23,7 +23,22 @@ struct sm_membw {
 /* The buffer size: 1 GiB, or 8 x cpu0's largest cache (sysfs) if more. */
 uint64_t sm_membw_default_bytes(void);
 
+/* One thread's read of n words (whole groups of 8): eight independent
+ * sums, so the loads never wait on adds; their xor, to be used. */
+uint64_t sm_membw_read_words(const uint64_t *a, size_t n);
+
 /* 0, or -1 when the buffer cannot be allocated. */
 int sm_membw_measure(uint64_t bytes, int runs, struct sm_membw *out);
+
+/*
+ * measure(arg, out) run in a forked child, its outlen bytes of result
+ * piped back into out: the child's buffer stays out of the caller's
+ * memory and its threads out of the caller's OpenMP pool. Call before any
+ * OpenMP region of this process (a forked libgomp pool does not work).
+ * 0; -1 when pipe or fork failed (errno set); -2 when the measurement
+ * failed (measure returned non-zero, or the child died).
+ */
+int sm_membw_in_child(int (*measure)(void *arg, void *out), void *arg, void *out,
+		      size_t outlen);
 
 #endif

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MEMBW_RUNS 5
@@ -188,56 +187,27 @@ static int settle_flags(struct cli_opts *o)
 	return 0;
 }
 
-/* In a child process: its buffer stays out of the bench's resident
- * memory, and its OpenMP threads out of the sessions'. Call before any
- * OpenMP region of this process (a forked libgomp pool does not work). */
+static int membw_job(void *arg, void *out)
+{
+	return sm_membw_measure(*(const uint64_t *)arg, MEMBW_RUNS, out);
+}
+
+/* In a child process (sm_membw_in_child): its buffer stays out of the
+ * bench's resident memory, and its OpenMP threads out of the sessions'. */
 static int measure_membw(struct sm_membw *bw)
 {
 	uint64_t bytes = sm_membw_default_bytes();
-	size_t got = 0;
-	int fds[2], status = 0;
-	pid_t pid;
+	int rc;
 
 	fprintf(stderr, "bench: measuring DRAM bandwidth (%.2f GB buffer, every core, best of %d)\n",
 		bytes / 1e9, MEMBW_RUNS);
-	fflush(NULL);
-	if (pipe(fds)) {
-		cli_err("bench: --membw: pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		cli_err("bench: --membw: fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		if (sm_membw_measure(bytes, MEMBW_RUNS, bw) ||
-		    write(fds[1], bw, sizeof(*bw)) != (ssize_t)sizeof(*bw))
-			_exit(1);
-		_exit(0);
-	}
-	close(fds[1]);
-	while (got < sizeof(*bw)) {
-		ssize_t r = read(fds[0], (char *)bw + got, sizeof(*bw) - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (got != sizeof(*bw) || !WIFEXITED(status) || WEXITSTATUS(status)) {
+	rc = sm_membw_in_child(membw_job, &bytes, bw, sizeof(*bw));
+	if (rc == -1)
+		cli_err("bench: --membw: cannot start the measuring process: %s", strerror(errno));
+	else if (rc)
 		cli_err("bench: --membw: the measurement failed (%.2f GB buffer: out of memory?)",
 			bytes / 1e9);
-		return -1;
-	}
-	return 0;
+	return rc ? -1 : 0;
 }
 
 /* The CPU's weights layout in effect: mapped, packed or mixed. */
