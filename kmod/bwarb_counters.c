@@ -124,6 +124,12 @@ struct bwarb_counters {
  * no measurement (ARB_MEASURED_NONE) instead of the last rate forever.
  */
 #define BWARB_STALE_PERIODS	8
+/*
+ * A counter read that took more than 1/BWARB_READ_SLACK of the interval
+ * since the previous one is not used as a sample point: its value could
+ * lie anywhere between the two timestamps, an error of up to half that.
+ */
+#define BWARB_READ_SLACK	64
 
 /* Longest span a rate or a clamp is computed over: 1000 s. */
 #define BWARB_MAX_SPAN_NS	(1000ULL * NSEC_PER_SEC)
@@ -240,6 +246,15 @@ static void bwarb_sample_work(struct work_struct *work)
 		} else if (count < c->last_count || now <= c->last_ns) {
 			errors++;	/* went backwards: reset */
 			complete = false;
+		} else if (t1 - t0 > (now - c->last_ns) / BWARB_READ_SLACK) {
+			/*
+			 * The read took too long to place its value in time
+			 * (a vCPU or the work preempted inside it): no rate
+			 * from it, and the previous read stays the anchor,
+			 * so the next rate spans a longer, precise interval.
+			 */
+			complete = false;
+			continue;
 		} else {
 			dt = now - c->last_ns;
 			bytes = bwarb_mul_div_sat(count - c->last_count,

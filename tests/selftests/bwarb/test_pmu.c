@@ -15,6 +15,7 @@
  * polled: no sampling, no overflow interrupt.
  */
 #include <linux/cpumask.h>
+#include <linux/delay.h>
 #include <linux/kernel.h>
 #include <linux/ktime.h>
 #include <linux/math64.h>
@@ -83,6 +84,28 @@ static u64 test_flow_lines(enum test_dir dir)
 static unsigned long offset_lines;
 module_param(offset_lines, ulong, 0644);
 MODULE_PARM_DESC(offset_lines, "Lines added to every read count (jumps, resets)");
+
+/*
+ * slow_read_us, slow_read_every: every slow_read_every-th read of an event
+ * stalls slow_read_us (at most 2000) before it takes its count, as a read
+ * does whose vCPU the host preempted: the value then lies late between the
+ * reader's two timestamps.
+ */
+static unsigned int slow_read_us;
+module_param(slow_read_us, uint, 0644);
+MODULE_PARM_DESC(slow_read_us, "Stall of a slow read, us (at most 2000)");
+static unsigned int slow_read_every;
+module_param(slow_read_every, uint, 0644);
+MODULE_PARM_DESC(slow_read_every, "Every Nth read is slow (0: none)");
+static atomic_t test_reads = ATOMIC_INIT(0);
+
+static void test_maybe_slow_read(void)
+{
+	unsigned int every = READ_ONCE(slow_read_every);
+
+	if (every && (unsigned int)atomic_inc_return(&test_reads) % every == 0)
+		udelay(min(READ_ONCE(slow_read_us), 2000U));
+}
 
 static u64 test_total_lines(void)
 {
@@ -228,8 +251,10 @@ static void test_pmu_del(struct perf_event *event, int flags)
 
 static void test_pmu_read(struct perf_event *event)
 {
-	if (!(event->hw.state & PERF_HES_STOPPED))
+	if (!(event->hw.state & PERF_HES_STOPPED)) {
+		test_maybe_slow_read();
 		test_pmu_event_update(event);
+	}
 }
 
 PMU_FORMAT_ATTR(event, "config:0-7");

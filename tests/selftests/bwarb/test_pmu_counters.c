@@ -392,6 +392,7 @@ TEST(declared_source_measures_completed_traffic)
 	long long m = 0, un = 0, rd = 0;
 	pthread_t t;
 	double rate;
+	int i;
 
 	ASSERT_EQ(0, sysfs_write(SYSFS "source", "declared"));
 	fresh_arbiter(20000, 100, 80);
@@ -399,13 +400,22 @@ TEST(declared_source_measures_completed_traffic)
 	a.fd = client_open("declared", 1, 50);
 	ASSERT_LE(0, a.fd);
 	pthread_create(&t, NULL, load_bg, &a);
-	msleep(1500);
-	m = get_ll(SYSFS "measured_mbps_avg");
+	/*
+	 * The smoothed figure's mean over 25 periods: one read of it carries
+	 * the jitter of the guest's ticks (3 MB completed in a tick that came
+	 * early reads as 150+ MB/s for that period).
+	 */
+	msleep(1000);
+	for (i = 0; i < 10; i++) {
+		m += get_ll(SYSFS "measured_mbps_avg");
+		msleep(50);
+	}
+	m /= 10;
 	un = get_ll(SYSFS "unattributed_mbps");
 	rd = get_ll(SYSFS "read_mbps") + get_ll(SYSFS "write_mbps");
 	pthread_join(t, NULL);
 	rate = a.bytes / a.seconds / 1e6;
-	TH_LOG("FIGURE declared: client %.0f MB/s, measured_mbps_avg %lld, unattributed %lld",
+	TH_LOG("FIGURE declared: client %.0f MB/s, measured_mbps_avg (mean of 10) %lld, unattributed %lld",
 	       rate, m, un);
 	EXPECT_EQ(0, a.err);
 	EXPECT_GT(rate, 10);
@@ -643,6 +653,46 @@ TEST(counter_jump_and_reset_are_not_traffic)
 		msleep(2);
 	EXPECT_LT(errs0, get_ll(SYSFS "sample_errors"));
 	EXPECT_LE(0, settle(1000LL * k, 0, 10)) TH_LOG("no recovery after a reset");
+	set_rates(0, 0);
+	sysfs_write(SYSFS "source", "declared");
+}
+
+/*
+ * A read that stalls inside the PMU (its vCPU preempted) is not placed in
+ * time by the midpoint of its timestamps: with every third read 300 us late
+ * in 1 ms periods, a rate taken from it was 15% off (one such sample moved
+ * the smoothed figure by 2%: a CI failure of the bpf suite). Every sample
+ * published stays within 2%, and so does the average.
+ */
+TEST(slow_counter_reads_do_not_skew_the_rate)
+{
+	int k = nr_pmus();
+	long long w, worst = 0;
+	int i, n = 0;
+
+	fresh_arbiter(1000, 120000, 80000);
+	ASSERT_EQ(0, program_test_pmu());
+	set_rates(1000, 1000);
+	EXPECT_LE(0, settle(1000LL * k, 1000LL * k, 1));
+	ASSERT_EQ(0, putf(TP_PARAMS "slow_read_us", 300));
+	ASSERT_EQ(0, putf(TP_PARAMS "slow_read_every", 3));
+	for (i = 0; i < 400; i++) {
+		msleep(1);
+		w = get_ll(SYSFS "write_mbps");
+		if (w == 0)
+			continue;	/* none published yet */
+		n++;
+		if (llabs(w - 1000LL * k) > worst)
+			worst = llabs(w - 1000LL * k);
+	}
+	TH_LOG("FIGURE slow reads: %d samples seen, worst write_mbps error %lld of %lld MB/s",
+	       n, worst, 1000LL * k);
+	EXPECT_LT(0, n);
+	EXPECT_GE(2 * 1000LL * k / 100, worst);
+	EXPECT_TRUE(within(get_ll(SYSFS "write_mbps_avg"), 1000LL * k, 0.02));
+	EXPECT_TRUE(within(get_ll(SYSFS "read_mbps_avg"), 1000LL * k, 0.02));
+	putf(TP_PARAMS "slow_read_every", 0);
+	putf(TP_PARAMS "slow_read_us", 0);
 	set_rates(0, 0);
 	sysfs_write(SYSFS "source", "declared");
 }
