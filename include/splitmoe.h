@@ -299,6 +299,14 @@ struct splitmoe_stats {
 };
 void splitmoe_session_stats(const splitmoe_session *s, struct splitmoe_stats *st);
 
+/* ---- configuration, reports and system (api-core) ------------------------ */
+
+/* ---- profile, model tensors, memory bandwidth (api-bench) ----------------- */
+
+/* ---- arbiter clients and calibration (api-contend) ------------------------ */
+
+/* ---- quantized model files (api-quant) ------------------------------------ */
+
 #ifdef __cplusplus
 }
 #endif
