@@ -19,9 +19,12 @@
  * counters read over MMIO (bwarb_mchbar.c); an MMIO load does not sleep,
  * so the timer reads them itself and the figures have no lag.
  *
- * Smoothed values (*_avg) are an exponential moving average over samples
- * with weight 1/8 (BWARB_AVG_SHIFT): time constant -1/ln(7/8), about 7.5
- * samples (one sample per period).
+ * Smoothed values (*_avg) are an exponential moving average over time,
+ * each sample weighted by the time it spans: 1/8 (BWARB_AVG_SHIFT) for a
+ * sample of one period, so the time constant is about 8 periods. Weighting
+ * by time, not per sample, keeps the average unbiased when ticks come
+ * late and early: a short interval that spends what a late tick funded
+ * reads high and counts little.
  */
 #include <linux/capability.h>
 #include <linux/cpumask.h>
@@ -44,7 +47,7 @@
 
 #define BWARB_MAX_COUNTERS	16
 #define BWARB_LABEL_LEN		48
-#define BWARB_AVG_SHIFT		3	/* EMA weight 1/8 per sample */
+#define BWARB_AVG_SHIFT		3	/* EMA weight 1/8 per period */
 
 enum bwarb_source { BWARB_SRC_DECLARED, BWARB_SRC_PERF, BWARB_SRC_MCHBAR,
 		    BWARB_SRC_COUNT };
@@ -108,6 +111,7 @@ struct bwarb_counters {
 	u64 measured_avg_bps;		/* [S] EMA of measured_bps */
 	u64 sample_errors;		/* [S] failed or inconsistent samples */
 	u64 sample_ns;			/* [S] when the last sample was published */
+	u64 period_ns;			/* [S] the arbiter's period at the last tick */
 	u64 stale_events;		/* [S] times the samples went stale */
 	/* mapped under [M] before source becomes mchbar, read under [S] */
 	struct bwarb_mchbar mchbar;
@@ -162,11 +166,17 @@ static u64 bwarb_rate_bps(u64 bytes, u64 ns)
 	return mul_u64_u64_div_u64(bytes, NSEC_PER_SEC, ns);
 }
 
-static u64 bwarb_ema(u64 avg, u64 v)
+/* The average moved toward v by span_ns over the time constant. */
+static u64 bwarb_ema(const struct bwarb_counters *cs, u64 avg, u64 v,
+		     u64 span_ns)
 {
+	u64 tau = max_t(u64, cs->period_ns, 1) << BWARB_AVG_SHIFT;
+
+	if (span_ns >= tau)
+		return v;
 	if (v >= avg)
-		return avg + ((v - avg) >> BWARB_AVG_SHIFT);
-	return avg - ((avg - v) >> BWARB_AVG_SHIFT);
+		return avg + mul_u64_u64_div_u64(v - avg, span_ns, tau);
+	return avg - mul_u64_u64_div_u64(avg - v, span_ns, tau);
 }
 
 static u64 bwarb_bps_to_mbps(u64 bps)
@@ -174,30 +184,38 @@ static u64 bwarb_bps_to_mbps(u64 bps)
 	return div_u64(bps + 500000, 1000000);
 }
 
-/* Publishes one period's total; called with @lock held. */
-static void bwarb_publish_measured(struct bwarb_counters *cs, u64 bps)
+/*
+ * Publishes one period's total over span_ns (the time it covers); called
+ * with @lock held.
+ */
+static void bwarb_publish_measured(struct bwarb_counters *cs, u64 bps,
+				   u64 span_ns)
 {
 	cs->measured_avg_bps = cs->sample_valid ?
-		bwarb_ema(cs->measured_avg_bps, bps) : bps;
+		bwarb_ema(cs, cs->measured_avg_bps, bps, span_ns) : bps;
 	cs->measured_bps = bps;
 }
 
-/* Publishes one sample's per-direction rates; called with @lock held. */
+/*
+ * Publishes one sample's per-direction rates, which cover the time since
+ * the previous sample; called with @lock held.
+ */
 static void bwarb_publish_rates(struct bwarb_counters *cs,
 				const u64 rate[BWARB_DIR_COUNT])
 {
-	u64 total = 0;
+	u64 now = ktime_get_ns(), span, total = 0;
 	unsigned int i;
 
+	span = now > cs->sample_ns ? now - cs->sample_ns : 0;
 	for (i = 0; i < BWARB_DIR_COUNT; i++) {
 		cs->avg_bps[i] = cs->sample_valid ?
-			bwarb_ema(cs->avg_bps[i], rate[i]) : rate[i];
+			bwarb_ema(cs, cs->avg_bps[i], rate[i], span) : rate[i];
 		cs->rate_bps[i] = rate[i];
 		total += rate[i];
 	}
-	bwarb_publish_measured(cs, total);
+	bwarb_publish_measured(cs, total, span);
 	cs->sample_valid = true;
-	cs->sample_ns = ktime_get_ns();
+	cs->sample_ns = now;
 }
 
 /*
@@ -355,6 +373,7 @@ u64 bwarb_counters_period_bytes(struct bwarb_dev *bd)
 	cs->last_completed = st.completed_bytes;
 
 	raw_spin_lock(&cs->lock);
+	cs->period_ns = period_ns;
 	if (cs->source == BWARB_SRC_DECLARED) {
 		/*
 		 * What clients declared, up to what a bus carries in the time
@@ -362,7 +381,8 @@ u64 bwarb_counters_period_bytes(struct bwarb_dev *bd)
 		 * grant), and the rate must not overflow in hard irq.
 		 */
 		measured = min(completed, bwarb_bus_max_bytes(elapsed));
-		bwarb_publish_measured(cs, bwarb_rate_bps(measured, elapsed));
+		bwarb_publish_measured(cs, bwarb_rate_bps(measured, elapsed),
+				       elapsed);
 		cs->sample_valid = true;
 		cs->sample_ns = now;
 	} else if (cs->source == BWARB_SRC_MCHBAR) {
