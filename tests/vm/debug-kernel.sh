@@ -7,7 +7,7 @@
 # Lays it out like tests/vm/kernel.sh's images: .cache/vm/KVER/pkg with
 # boot/, lib/modules/KVER (modules.dep), and vmlinux, and prints that
 # directory; the module builds against .cache/debug-kernel/build (KDIR).
-# Rebuilt when the fragment or this script changes. A few minutes of CPU
+# Rebuilt when the fragment or this script changes. About 11 minutes of CPU
 # (see README, "Debug kernel"); runs niced.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
