@@ -72,7 +72,7 @@ CHECK_SUITES += bwarb-host
 # HOSTILE_SECONDS (20) of unprivileged processes doing random things
 # beside a reserved client, then the dmesg check. It prints its seed;
 # HOSTILE_ARGS="--seed N" replays one. Also on the rt kernel (hostile-rt)
-# and, outside make check, the debug kernel (check-hostile-debug). The
+# and the debug kernel (hostile-debug). The
 # generic and rt runs use multi-threaded TCG (--mttcg): the two vCPUs
 # really run in parallel, so they patch no static keys; the debug run
 # (one TCG thread) switches tracepoints on and off as it goes (README,
@@ -94,7 +94,7 @@ check-hostile-rt: build/kmod-rt/bwarb.ko build/hostile
 check-hostile-debug: build/kmod-debug/bwarb.ko build/hostile
 	@tests/vm/run --kernel debug --load --check-dmesg --timeout 900 -- \
 		build/hostile --seconds $(HOSTILE_SECONDS) --toggle-tracepoints $(HOSTILE_ARGS)
-CHECK_SUITES += hostile hostile-rt
+CHECK_SUITES += hostile hostile-rt hostile-debug
 
 # make bench-bwarb-tick: the period timer's cost per boundary with every
 # client slot (max_clients) registered, mapped and hammered (README, "Tick
