@@ -22,8 +22,10 @@
  *
  * Threads: nthreads > 1 runs one OpenMP parallel region of at most
  * nthreads threads (num_threads clause: omp_set_num_threads does not
- * matter; fewer when there are fewer tasks); nthreads <= 1, or a single
- * task (short contexts), runs on the calling thread, no region. Called
+ * matter; fewer when there are fewer tasks, or less work than about 256k
+ * multiply-adds a thread: short contexts of small models); nthreads <= 1,
+ * or a single task (short contexts), runs on the calling thread, no
+ * region. Called
  * from inside a parallel region, the nested region gets one thread unless
  * nesting is enabled. Decode splits the keys into ranges across threads
  * (a multiple of nthreads where the context allows: 64 keys a range at

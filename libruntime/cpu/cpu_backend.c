@@ -1029,13 +1029,17 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 	return gate_complete(be, grant, bytes);
 }
 
-/* Rows of the element-wise ops per thread below which one thread does
- * them all (a fork costs microseconds). */
+/* Elements of the element-wise ops each thread takes at least (about
+ * 10 us of work: a fork and join costs microseconds, and on a loaded
+ * machine a region waits for its slowest, maybe descheduled, thread).
+ * A batch of 8 decode rows (8 x 4096) is one thread's. */
 #define PAR_MIN_ELEMS 32768
 
 static int par_threads(const struct sm_backend *be, size_t elems)
 {
-	return elems >= PAR_MIN_ELEMS ? cpu((struct sm_backend *)be)->threads : 1;
+	size_t t = elems / PAR_MIN_ELEMS, most = (size_t)cpu((struct sm_backend *)be)->threads;
+
+	return t < 1 ? 1 : t > most ? (int)most : (int)t;
 }
 
 static int cpu_layernorm(struct sm_backend *be, const float *x, int m, int n,
