@@ -761,12 +761,20 @@ static uint64_t call_work(const struct ca_call *c)
 	return 2 * (uint64_t)c->rows * keys * (uint64_t)c->hd;
 }
 
+static _Atomic uint64_t min_thread_work = CA_MIN_THREAD_WORK;
+
+uint64_t ca_set_min_thread_work(uint64_t work)
+{
+	return atomic_exchange_explicit(&min_thread_work, work, memory_order_relaxed);
+}
+
 /* Threads worth a fork for this much work: each takes at least
- * CA_MIN_THREAD_WORK (a few microseconds of work against a fork and
- * join, or on a loaded machine waking a descheduled thread). */
+ * min_thread_work (a few microseconds of work against a fork and join,
+ * or on a loaded machine waking a descheduled thread). */
 static int threads_for_work(uint64_t work, int nthreads)
 {
-	uint64_t t = work / CA_MIN_THREAD_WORK;
+	uint64_t least = atomic_load_explicit(&min_thread_work, memory_order_relaxed);
+	uint64_t t = least ? work / least : (uint64_t)nthreads;
 
 	return t < 1 ? 1 : t < (uint64_t)nthreads ? (int)t : nthreads;
 }

@@ -74,6 +74,13 @@ void ca_attention_batch(const struct ca_item *items, int count, int q_stride,
 #define CA_MAX_HEAD_DIM 256
 
 /*
+ * The multiply-adds each thread of a call takes at least (default 256k,
+ * about 10 us); 0: the thread count alone decides, as the tests of the
+ * parallel paths on small shapes want. Returns the previous value.
+ */
+uint64_t ca_set_min_thread_work(uint64_t work);
+
+/*
  * The kernels exist for these ISAs; the one of our kernels' ISA choice is
  * used (cpu_isa.h: the best the CPU has, or a lower one forced with
  * SPLITMOE_ISA), capped at what this file's kernels need.
