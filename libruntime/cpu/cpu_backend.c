@@ -890,7 +890,9 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
  * Experts of many rows through oneDNN. Side by side, a piece per thread
  * on its own lane, when there are enough pieces to keep the team busy (a
  * product of ~64 rows split over every core spends more on splitting
- * than on work); else one after the other, each over the whole team.
+ * than on work); else one after the other, each over the whole team, or
+ * on the calling thread alone where the call's bytes are few (a fork
+ * would cost more: small models' batched decode).
  * idx: the experts to run.
  */
 /* Pieces the experts of a pass are cut into, at most (the stack). */
@@ -903,7 +905,7 @@ struct expert_piece {
 
 static int experts_dnnl(struct cpu_be *c, struct sm_expert *const *e,
 			const float *const *x, const int *m, const float *const *scale,
-			float *const *y, const int *idx, int nbig)
+			float *const *y, const int *idx, int nbig, uint64_t bytes)
 {
 	struct expert_piece pc[EXPERT_PIECES_MAX];
 	int rc = 0, np = 0, total = 0, chunk, least = c->gemv_expert_rows + 1;
@@ -942,8 +944,8 @@ static int experts_dnnl(struct cpu_be *c, struct sm_expert *const *e,
 			pc[b] = pc[b - 1];
 			pc[b - 1] = t;
 		}
-	if (np * 2 < c->threads || c->nlanes < 2 || np < 2) {
-		omp_set_num_threads(c->threads);
+	if (bytes < SMALL_PRODUCT_BYTES || np * 2 < c->threads || c->nlanes < 2 || np < 2) {
+		set_threads(c, bytes);	/* a small pass: one thread, no team */
 		for (int j = 0; !rc && j < nbig; j++) {
 			int i = idx[j];
 
@@ -1021,7 +1023,7 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 		rows += m[i];
 		n++;
 	}
-	rc = experts_dnnl(c, e, x, m, scale, y, big, nbig);
+	rc = experts_dnnl(c, e, x, m, scale, y, big, nbig, bytes);
 	if (rc) {
 		gate_complete(be, grant, bytes);
 		return fail(be, rc, "oneDNN: experts failed");
