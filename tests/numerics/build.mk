@@ -8,7 +8,8 @@
 #                    bad input; test_mapped: weights mapped in place vs
 #                    packed (handles, criteria, resident memory);
 #                    test_kernels: our own kernels (cpu_gemv) on every
-#                    ISA path against double references; test_qkernels:
+#                    ISA path against double references, each row of a
+#                    product equal to itself alone; test_qkernels:
 #                    the int8-activation kernels of quantized weights
 #                    (cpu_qgemm) on every path against exact integer
 #                    references; test_batch: batched decode equals each
