@@ -158,8 +158,13 @@ static int gate_complete(struct sm_backend *be, uint64_t grant, uint64_t bytes)
 }
 
 /* Below this many bytes per product a fork/join of the OpenMP team costs
- * more than the product (decode on small models). */
-#define SMALL_PRODUCT_BYTES (256u << 10)
+ * more than the product (small models; every product of the full shape
+ * but the router is far above). 1 MB, about 50 us of one core's reading:
+ * a team whose workers slept since the last region takes longer than
+ * that to wake, and on a loaded machine milliseconds (256 KB: prefill of
+ * 6 tokens on the tiny shape at 120 tok/s, 2 threads, load 8; 1 MB:
+ * 70,000). */
+#define SMALL_PRODUCT_BYTES (1u << 20)
 
 static void set_threads(struct cpu_be *c, uint64_t bytes)
 {
