@@ -49,6 +49,7 @@
 #define CA_ROWS 32		/* query rows per tile */
 #define CA_PART_FLOATS 65536	/* partial sums of split keys, on the caller's stack */
 #define CA_MIN_SPLIT_KEYS 64	/* keys of a split at least */
+#define CA_MIN_THREAD_WORK (1u << 18)	/* multiply-adds a thread takes at least */
 #define CA_LMAX 16		/* floats in the widest vector (>= 4) */
 
 #define AI static inline __attribute__((always_inline))
@@ -750,6 +751,34 @@ static int choose_splits(const struct ca_call *c, int nthreads)
 	return best;
 }
 
+/* Multiply-adds of a call, about: q.k and p.v of every row over the keys
+ * its last query sees. */
+static uint64_t call_work(const struct ca_call *c)
+{
+	int last = c->pos0 + c->m - 1;
+	uint64_t keys = (uint64_t)(last - first_key(c, last) + 1);
+
+	return 2 * (uint64_t)c->rows * keys * (uint64_t)c->hd;
+}
+
+static _Atomic uint64_t min_thread_work = CA_MIN_THREAD_WORK;
+
+uint64_t ca_set_min_thread_work(uint64_t work)
+{
+	return atomic_exchange_explicit(&min_thread_work, work, memory_order_relaxed);
+}
+
+/* Threads worth a fork for this much work: each takes at least
+ * min_thread_work (a few microseconds of work against a fork and join,
+ * or on a loaded machine waking a descheduled thread). */
+static int threads_for_work(uint64_t work, int nthreads)
+{
+	uint64_t least = atomic_load_explicit(&min_thread_work, memory_order_relaxed);
+	uint64_t t = least ? work / least : (uint64_t)nthreads;
+
+	return t < 1 ? 1 : t < (uint64_t)nthreads ? (int)t : nthreads;
+}
+
 static void run_tasks(struct ca_call *c, int nthreads)
 {
 	const struct ca_kernels *kern = &kernels[ca_isa_current()];
@@ -857,6 +886,7 @@ void ca_attention_blocks(const float *q, int q_stride, int m, int pos0,
 		attention_scalar(&c);
 		return;
 	}
+	nthreads = threads_for_work(call_work(&c), nthreads);
 	c.nsplit = choose_splits(&c, nthreads);
 	if (c.nsplit > 1)
 		run_split(&c, nthreads);
@@ -960,8 +990,9 @@ void ca_attention_batch(const struct ca_item *items, int count, int q_stride,
 		return;
 	for (int b0 = 0; b0 < count; b0 += CA_BATCH_MAX) {
 		int n = count - b0 < CA_BATCH_MAX ? count - b0 : CA_BATCH_MAX, nc = 0;
-		int base = 0;
+		int base = 0, nth;
 		size_t floats = 0;
+		uint64_t work = 0;
 
 		for (int i = 0; i < n; i++) {
 			const struct ca_item *it = &items[b0 + i];
@@ -976,15 +1007,17 @@ void ca_attention_batch(const struct ca_item *items, int count, int q_stride,
 				continue;
 			}
 			base += calls[nc].nhc * calls[nc].nqb;
+			work += call_work(&calls[nc]);
 			nc++;
 		}
 		if (!nc)
 			continue;
+		nth = threads_for_work(work, nthreads);
 		/* split keys only where the tiles of all the calls are too few
 		 * for the threads: each call as if it had its share of them */
-		for (int i = 0; base < 2 * nthreads && i < nc; i++) {
+		for (int i = 0; base < 2 * nth && i < nc; i++) {
 			struct ca_call *c = &calls[i];
-			int share = (nthreads * c->nhc * c->nqb + base - 1) / base;
+			int share = (nth * c->nhc * c->nqb + base - 1) / base;
 
 			c->nsplit = choose_splits(c, share);
 			floats += c->nsplit > 1 ? (size_t)c->nsplit * c->rows * (c->hd + 2) : 0;
@@ -995,8 +1028,8 @@ void ca_attention_batch(const struct ca_item *items, int count, int q_stride,
 			floats = 0;
 		}
 		if (floats)
-			run_calls_split(calls, nc, floats, nthreads);
+			run_calls_split(calls, nc, floats, nth);
 		else
-			run_calls(calls, nc, nthreads);
+			run_calls(calls, nc, nth);
 	}
 }

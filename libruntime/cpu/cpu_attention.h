@@ -22,8 +22,10 @@
  *
  * Threads: nthreads > 1 runs one OpenMP parallel region of at most
  * nthreads threads (num_threads clause: omp_set_num_threads does not
- * matter; fewer when there are fewer tasks); nthreads <= 1, or a single
- * task (short contexts), runs on the calling thread, no region. Called
+ * matter; fewer when there are fewer tasks, or less work than about 256k
+ * multiply-adds a thread: short contexts of small models); nthreads <= 1,
+ * or a single task (short contexts), runs on the calling thread, no
+ * region. Called
  * from inside a parallel region, the nested region gets one thread unless
  * nesting is enabled. Decode splits the keys into ranges across threads
  * (a multiple of nthreads where the context allows: 64 keys a range at
@@ -70,6 +72,13 @@ void ca_attention_batch(const struct ca_item *items, int count, int q_stride,
 			int nthreads);
 
 #define CA_MAX_HEAD_DIM 256
+
+/*
+ * The multiply-adds each thread of a call takes at least (default 256k,
+ * about 10 us); 0: the thread count alone decides, as the tests of the
+ * parallel paths on small shapes want. Returns the previous value.
+ */
+uint64_t ca_set_min_thread_work(uint64_t work);
 
 /*
  * The kernels exist for these ISAs; the one of our kernels' ISA choice is

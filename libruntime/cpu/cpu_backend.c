@@ -158,8 +158,13 @@ static int gate_complete(struct sm_backend *be, uint64_t grant, uint64_t bytes)
 }
 
 /* Below this many bytes per product a fork/join of the OpenMP team costs
- * more than the product (decode on small models). */
-#define SMALL_PRODUCT_BYTES (256u << 10)
+ * more than the product (small models; every product of the full shape
+ * but the router is far above). 1 MB, about 50 us of one core's reading:
+ * a team whose workers slept since the last region takes longer than
+ * that to wake, and on a loaded machine milliseconds (256 KB: prefill of
+ * 6 tokens on the tiny shape at 120 tok/s, 2 threads, load 8; 1 MB:
+ * 70,000). */
+#define SMALL_PRODUCT_BYTES (1u << 20)
 
 static void set_threads(struct cpu_be *c, uint64_t bytes)
 {
@@ -890,7 +895,9 @@ static int cpu_expert(struct sm_backend *be, struct sm_expert *e, const float *x
  * Experts of many rows through oneDNN. Side by side, a piece per thread
  * on its own lane, when there are enough pieces to keep the team busy (a
  * product of ~64 rows split over every core spends more on splitting
- * than on work); else one after the other, each over the whole team.
+ * than on work); else one after the other, each over the whole team, or
+ * on the calling thread alone where the call's bytes are few (a fork
+ * would cost more: small models' batched decode).
  * idx: the experts to run.
  */
 /* Pieces the experts of a pass are cut into, at most (the stack). */
@@ -903,7 +910,7 @@ struct expert_piece {
 
 static int experts_dnnl(struct cpu_be *c, struct sm_expert *const *e,
 			const float *const *x, const int *m, const float *const *scale,
-			float *const *y, const int *idx, int nbig)
+			float *const *y, const int *idx, int nbig, uint64_t bytes)
 {
 	struct expert_piece pc[EXPERT_PIECES_MAX];
 	int rc = 0, np = 0, total = 0, chunk, least = c->gemv_expert_rows + 1;
@@ -942,8 +949,8 @@ static int experts_dnnl(struct cpu_be *c, struct sm_expert *const *e,
 			pc[b] = pc[b - 1];
 			pc[b - 1] = t;
 		}
-	if (np * 2 < c->threads || c->nlanes < 2 || np < 2) {
-		omp_set_num_threads(c->threads);
+	if (bytes < SMALL_PRODUCT_BYTES || np * 2 < c->threads || c->nlanes < 2 || np < 2) {
+		set_threads(c, bytes);	/* a small pass: one thread, no team */
 		for (int j = 0; !rc && j < nbig; j++) {
 			int i = idx[j];
 
@@ -1021,7 +1028,7 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 		rows += m[i];
 		n++;
 	}
-	rc = experts_dnnl(c, e, x, m, scale, y, big, nbig);
+	rc = experts_dnnl(c, e, x, m, scale, y, big, nbig, bytes);
 	if (rc) {
 		gate_complete(be, grant, bytes);
 		return fail(be, rc, "oneDNN: experts failed");
@@ -1029,13 +1036,17 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 	return gate_complete(be, grant, bytes);
 }
 
-/* Rows of the element-wise ops per thread below which one thread does
- * them all (a fork costs microseconds). */
+/* Elements of the element-wise ops each thread takes at least (about
+ * 10 us of work: a fork and join costs microseconds, and on a loaded
+ * machine a region waits for its slowest, maybe descheduled, thread).
+ * A batch of 8 decode rows (8 x 4096) is one thread's. */
 #define PAR_MIN_ELEMS 32768
 
 static int par_threads(const struct sm_backend *be, size_t elems)
 {
-	return elems >= PAR_MIN_ELEMS ? cpu((struct sm_backend *)be)->threads : 1;
+	size_t t = elems / PAR_MIN_ELEMS, most = (size_t)cpu((struct sm_backend *)be)->threads;
+
+	return t < 1 ? 1 : t > most ? (int)most : (int)t;
 }
 
 static int cpu_layernorm(struct sm_backend *be, const float *x, int m, int n,

@@ -8,7 +8,8 @@
 #                    bad input; test_mapped: weights mapped in place vs
 #                    packed (handles, criteria, resident memory);
 #                    test_kernels: our own kernels (cpu_gemv) on every
-#                    ISA path against double references; test_qkernels:
+#                    ISA path against double references, each row of a
+#                    product equal to itself alone; test_qkernels:
 #                    the int8-activation kernels of quantized weights
 #                    (cpu_qgemm) on every path against exact integer
 #                    references; test_batch: batched decode equals each
@@ -21,6 +22,9 @@
 #   bench-numerics   `splitmoe eval`-style tok/s on the fixture (optimised build)
 #   bench-attention  us per attention call, cm_attention against ca_attention
 #                    per ISA path, 1 and 2 threads (optimised build)
+#   bench-batch      batched decode tok/s, 1 and 8 sequences, every sequence
+#                    alike (llama-batched-bench's token 0) and each its own
+#                    ids, on the fixture (BATCH_MODEL=DIR: another model)
 NUM_TESTS := test_pieces test_fixture test_mapped test_kernels test_qkernels test_quant test_batch
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
@@ -45,9 +49,14 @@ build/numerics/bench_attention: build/obj/tests/numerics/bench_attention.o $(RUN
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
 
-ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval build/numerics/bench_attention
+build/numerics/bench_batch: build/obj/tests/numerics/bench_batch.o $(RUNTIME_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
 
-.PHONY: check-numerics bench-numerics bench-attention
+ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval build/numerics/bench_attention \
+	build/numerics/bench_batch
+
+.PHONY: check-numerics bench-numerics bench-attention bench-batch
 # test_mapped reads the fixture's f32 copy (tests/runtime/make_bad_fixtures.py)
 check-numerics: $(NUM_BINS) build/runtime/variants/cases.tsv build/wide-model/model.safetensors
 	@rc=0; for t in $(NUM_BINS); do \
@@ -79,3 +88,8 @@ BENCH_TARGETS += bench-numerics
 bench-attention: build/numerics/bench_attention
 	@build/numerics/bench_attention 1 2
 BENCH_TARGETS += bench-attention
+
+BATCH_MODEL ?= tests/fixtures/phimoe-tiny-a
+bench-batch: build/numerics/bench_batch
+	@build/numerics/bench_batch $(BATCH_MODEL) 2 1,8
+BENCH_TARGETS += bench-batch

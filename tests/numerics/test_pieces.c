@@ -300,6 +300,7 @@ static void check_fast_attention_threads(int m, int pos0, int nh, int nkv, int h
 	}
 	cm_attention(q, qs, m, pos0, nh, nkv, hd, window, scale, k, v, ref, scratch);
 	int best = 0;
+	uint64_t least = ca_set_min_thread_work(0);	/* every thread count as asked */
 
 	for (int p = 0; p < 3; p++)
 		if (ca_isa_supported(p))
@@ -332,6 +333,7 @@ static void check_fast_attention_threads(int m, int pos0, int nh, int nkv, int h
 		}
 	}
 	assert_int_equal(ca_force_isa(NULL), 0);
+	ca_set_min_thread_work(least);
 	free(q);
 	free(k);
 	free(v);
@@ -413,6 +415,8 @@ static void check_attention_batch(const struct batch_case *bc, int count, int wi
 		items[i] = (struct ca_item){ .q = q[i], .m = bc[i].m, .pos0 = bc[i].pos0,
 					     .block_table = tab[i], .out = out[i] };
 	}
+	uint64_t least = ca_set_min_thread_work(0);	/* every thread count as asked */
+
 	for (int p = 0; p < 3; p++) {
 		if (ca_force_isa(isa_paths[p]) == -ENOTSUP)
 			continue;
@@ -438,6 +442,7 @@ static void check_attention_batch(const struct batch_case *bc, int count, int wi
 		}
 	}
 	assert_int_equal(ca_force_isa(NULL), 0);
+	ca_set_min_thread_work(least);
 	for (int i = 0; i < count; i++) {
 		free(q[i]);
 		free(ref[i]);
@@ -462,6 +467,43 @@ static void test_fast_attention_batch(void **st)
 		check_attention_batch(mixed, 6, w);
 		check_attention_batch(long_decode, 2, w);
 	}
+}
+
+/*
+ * Little work runs on one thread: one decode query over 201 keys (8 heads
+ * of 64: about 206k multiply-adds) asked of 8 threads equals the 1-thread
+ * result bit for bit (no fork, no split keys), while with the threshold
+ * off the 8 threads split the keys and round otherwise.
+ */
+static void test_fast_attention_small_work(void **st)
+{
+	enum { NH = 8, NKV = 2, HD = 64, POS = 200, QS = NH * HD };
+	int kvd = NKV * HD, n = POS + 1;
+	float *q = malloc(sizeof(float) * QS), *k = malloc(sizeof(float) * (size_t)n * kvd);
+	float *v = malloc(sizeof(float) * (size_t)n * kvd), out[3][NH * HD];
+	struct ca_item it = { .q = q, .m = 1, .pos0 = POS, .out = NULL };
+	unsigned seed = 5u;
+	uint64_t least;
+
+	(void)st;
+	assert_true(q && k && v);
+	for (int i = 0; i < QS; i++)
+		q[i] = 2 * frand(&seed);
+	for (size_t i = 0; i < (size_t)n * kvd; i++) {
+		k[i] = 2 * frand(&seed);
+		v[i] = 2 * frand(&seed);
+	}
+	for (int r = 0; r < 3; r++) {
+		least = ca_set_min_thread_work(r == 2 ? 0 : 1u << 18);
+		it.out = out[r];
+		ca_attention_batch(&it, 1, QS, NH, NKV, HD, 0, 0.125f, k, v, 0, r == 0 ? 1 : 8);
+		ca_set_min_thread_work(least);
+	}
+	assert_memory_equal(out[0], out[1], sizeof(out[0]));
+	assert_memory_not_equal(out[0], out[2], sizeof(out[0]));
+	free(q);
+	free(k);
+	free(v);
 }
 
 static void test_fast_attention_decode(void **st)
@@ -764,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_attention_window_one_is_own_value),
 		cmocka_unit_test(test_fast_attention_decode),
 		cmocka_unit_test(test_fast_attention_batch),
+		cmocka_unit_test(test_fast_attention_small_work),
 		cmocka_unit_test(test_fast_attention_prefill),
 		cmocka_unit_test(test_fast_attention_edges),
 		cmocka_unit_test(test_fast_expf),
