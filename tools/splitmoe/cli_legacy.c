@@ -7,14 +7,23 @@
 
 #include <string.h>
 
+/* o->cfg as last derived from or given to o->sp: what a subcommand not
+ * yet ported changed in o->cfg since is what it asks for. */
+static struct sm_config seen;
+
 void cli_legacy_opts_fill(struct cli_opts *o)
 {
 	o->cfg = o->conf->c;
+	seen = o->cfg;
 }
 
 void cli_legacy_opts_sync(struct cli_opts *o)
 {
+	/* only when o->cfg changed: a ported subcommand sets o->sp itself */
+	if (!memcmp(&o->cfg, &seen, sizeof(seen)))
+		return;
 	sm_api_params_of_config(&o->cfg, &o->sp);
+	seen = o->cfg;
 }
 
 void cli_legacy_opts_resolved(struct cli_opts *o)
@@ -24,6 +33,9 @@ void cli_legacy_opts_resolved(struct cli_opts *o)
 				   SM_CONFIG_AUTO : o->sp.arbiter_capacity_mbps;
 	o->cfg.arb_guaranteed_mbps = o->sp.arbiter_guaranteed_mbps == SPLITMOE_MBPS_AUTO ?
 				     SM_CONFIG_AUTO : o->sp.arbiter_guaranteed_mbps;
+	seen.quant = o->cfg.quant;
+	seen.arb_capacity_mbps = o->cfg.arb_capacity_mbps;
+	seen.arb_guaranteed_mbps = o->cfg.arb_guaranteed_mbps;
 }
 
 void cli_legacy_ctx_fill(struct cli_ctx *c)

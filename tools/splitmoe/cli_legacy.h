@@ -8,9 +8,9 @@
  * in cli.h and session.h: then nothing in tools/splitmoe includes a
  * libruntime header.
  *
- * One source of truth: o->cfg is filled from the parsed configuration,
- * and cli_start_session takes the session's options from it again (what
- * those subcommands changed in it counts); c's runtime fields are views
+ * o->cfg is filled from the parsed configuration; when a subcommand not
+ * yet ported changed it, cli_start_session takes o->sp from it again (a
+ * ported one sets o->sp and never o->cfg). c's runtime fields are views
  * of the API's handles, valid until cli_end_session / cli_close.
  */
 #ifndef SPLITMOE_CLI_LEGACY_H
@@ -40,7 +40,8 @@ struct cli_ctx;
 
 /* After parsing: o->cfg from o->conf. */
 void cli_legacy_opts_fill(struct cli_opts *o);
-/* Before a session: o->sp from o->cfg (strings point into it). */
+/* Before a session: o->sp from o->cfg (strings point into it) when
+ * o->cfg changed since it was filled or last synced. */
 void cli_legacy_opts_sync(struct cli_opts *o);
 /* o->cfg's quant and arbiter bus from o->sp (resolved there). */
 void cli_legacy_opts_resolved(struct cli_opts *o);
