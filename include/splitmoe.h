@@ -190,6 +190,9 @@ struct splitmoe_session_params {
 	const char *arbiter_dev;	/* NULL: /dev/bwarb */
 	uint32_t cpu_weight, gpu_weight;		/* arbiter share; 0: 100 */
 	uint64_t cpu_reserve_mbps, gpu_reserve_mbps;	/* guaranteed MB/s; 0: none */
+	/* time every op by class and layer (splitmoe_session_profile);
+	 * off: no clock reads in the forward pass; default false */
+	bool profile;
 };
 struct splitmoe_session_params splitmoe_session_default_params(void);
 
@@ -302,6 +305,157 @@ void splitmoe_session_stats(const splitmoe_session *s, struct splitmoe_stats *st
 /* ---- configuration, reports and system (api-core) ------------------------ */
 
 /* ---- profile, model tensors, memory bandwidth (api-bench) ----------------- */
+
+/* Names of the enums, as the CLI and its reports print them. */
+const char *splitmoe_compute_name(splitmoe_compute c);	/* "auto", "f32", "bf16" */
+const char *splitmoe_quant_name(splitmoe_quant q);	/* "none", "int8", "q4" */
+
+typedef enum splitmoe_dtype {
+	SPLITMOE_DTYPE_F32 = 0,
+	SPLITMOE_DTYPE_F16,
+	SPLITMOE_DTYPE_BF16,
+	SPLITMOE_DTYPE_I8,		/* int8 codes of a quantized weight */
+	SPLITMOE_DTYPE_U8,		/* packed q4 codes of a quantized weight */
+} splitmoe_dtype;
+/* "f32", "f16", "bf16", "i8", "u8"; "?" for anything else. */
+const char *splitmoe_dtype_name(splitmoe_dtype t);
+
+/* config.json's figures (a model loaded vocab_only reads zeros). */
+struct splitmoe_hparams {
+	int vocab, hidden, intermediate;	/* intermediate: per expert */
+	int layers, heads, kv_heads, head_dim;
+	int experts, experts_per_token;		/* per layer; top-k */
+	int max_positions;
+	int sliding_window;			/* 0: none */
+	double rope_theta, norm_eps;
+	double router_jitter_noise;		/* the sparsemixer's threshold is twice it */
+	bool attention_bias, lm_head_bias, tie_word_embeddings;
+	splitmoe_dtype storage_dtype;		/* the checkpoint's weights */
+	splitmoe_quant quant;			/* a quantized file's format; NONE: plain */
+	int quant_group;			/* its scale group; 0: plain */
+};
+void splitmoe_model_hparams(const splitmoe_model *m, struct splitmoe_hparams *hp);
+
+/* A read-only view of one weight inside the mapped checkpoint. */
+struct splitmoe_tensor {
+	const char *name;		/* safetensors key, owned by the model */
+	splitmoe_dtype dtype;		/* a quantized weight: its codes' */
+	int ndim;			/* 1 or 2 */
+	int64_t shape[2];		/* [rows (out)][cols (in)]; logical for codes */
+	size_t numel, nbytes;
+	const void *data;		/* valid while the model is */
+	splitmoe_quant quant;		/* NONE, or the format of the codes */
+	const void *scale;		/* quantized: binary16 [rows][cols / quant_group] */
+	size_t scale_nbytes;
+};
+/* The weights the model holds (absent biases not counted), in the order
+ * embedding, final norm, lm_head, then layer by layer (norms, attention,
+ * router, experts' w1 w2 w3). 0 for a vocab_only model. */
+int splitmoe_model_tensor_count(const splitmoe_model *m);
+/* Tensor i of that order; SPLITMOE_ERR_INVALID outside [0, count). */
+splitmoe_status splitmoe_model_tensor(const splitmoe_model *m, int i, struct splitmoe_tensor *t);
+/* The tensor of that safetensors name; SPLITMOE_ERR_INVALID when the
+ * model holds none of that name. */
+splitmoe_status splitmoe_model_tensor_by_name(const splitmoe_model *m, const char *name,
+					      struct splitmoe_tensor *t);
+
+/*
+ * The weight bytes the CPU reads for one token with compute type c and
+ * --quant q (NONE: the checkpoint's): each weight at its size as read (the
+ * mapped checkpoint's when it is the compute type, the packed copy's
+ * otherwise; a quantized file's or q's copy with their scales), the
+ * embedding row at the checkpoint's. SPLITMOE_ERR_INVALID for a
+ * vocab_only model or a value outside an enum.
+ */
+struct splitmoe_token_bytes {
+	double dense;		/* attention, norms, router of all layers + final norm + lm_head */
+	double head;		/* of which the final norm + lm_head */
+	double expert;		/* one expert: w1 + w3 + w2 */
+	double embed_row;
+};
+splitmoe_status splitmoe_model_token_bytes(const splitmoe_model *m, splitmoe_compute c,
+					   splitmoe_quant q, struct splitmoe_token_bytes *b);
+
+/*
+ * Prefill (as splitmoe_prefill) that also returns what every position did;
+ * any pointer may be NULL (n = ids, L = layers, E = experts, K = top-k):
+ * logits [n][vocab], router_logits [L][n][E] (raw scores), experts
+ * [L][n][K] (chosen, in order), expert_weights [L][n][K] (multipliers).
+ */
+struct splitmoe_trace {
+	float *logits;
+	float *router_logits;
+	int32_t *experts;
+	float *expert_weights;
+};
+splitmoe_status splitmoe_prefill_trace(splitmoe_session *s, const int32_t *ids, int n,
+				       const struct splitmoe_trace *out);
+/* The model's routing of one position's [experts] router scores, as the
+ * engine routes (PhiMoE's sparsemixer, top-2): the two ids into
+ * experts[2] and their multipliers into weights[2]. */
+void splitmoe_model_route(const splitmoe_model *m, const float *router_logits,
+			  int32_t *experts, float *weights);
+
+/* The forward pass's op classes (splitmoe_session_params.profile). */
+#define SPLITMOE_OP_CLASSES_MAX 32
+int splitmoe_op_class_count(void);
+/* "embed", "norm", "qkv", ... (stable: bench's JSON keys); NULL outside
+ * [0, count). */
+const char *splitmoe_op_class_name(int c);
+struct splitmoe_profile {
+	uint64_t ns[SPLITMOE_OP_CLASSES_MAX];		/* wall time inside a class's ops */
+	uint64_t calls[SPLITMOE_OP_CLASSES_MAX];
+	uint64_t tokens;				/* tokens run through the pass */
+	uint64_t total_ns;				/* wall time of the whole passes */
+};
+/* The breakdown since create or the last reset; the wall time of each
+ * layer into layer_ns[0..nlayers) (may be NULL). All zero for a session
+ * created without profile. */
+void splitmoe_session_profile(const splitmoe_session *s, struct splitmoe_profile *p,
+			      uint64_t *layer_ns, int nlayers);
+void splitmoe_session_profile_reset(splitmoe_session *s);
+/* The weights the CPU reads in effect: "int8"/"q4" (a quantized file or
+ * --quant's copy), "mapped", "packed" or "mixed"; "" when the CPU holds
+ * none (the GPU runs it all). */
+const char *splitmoe_session_weights(const splitmoe_session *s);
+
+/* The CPU kernels this process runs. */
+struct splitmoe_cpu_kernels {
+	const char *isa;		/* "avx512", "avx2", ... */
+	bool isa_lowered;		/* below the CPU's best (SPLITMOE_ISA, or no VNNI) */
+	const char *int8_products;	/* the int8 product kernel's name */
+};
+void splitmoe_cpu_kernels(struct splitmoe_cpu_kernels *k);
+
+/* Resident memory of this process (/proc/self/status). */
+struct splitmoe_memory {
+	uint64_t rss_bytes, peak_bytes;		/* VmRSS, VmHWM */
+	uint64_t file_bytes, anon_bytes;	/* RssFile (mapped weights), RssAnon */
+};
+/* SPLITMOE_OK, or SPLITMOE_ERR_UNSUPPORTED without /proc (fields 0). */
+splitmoe_status splitmoe_memory_read(struct splitmoe_memory *mem);
+
+/*
+ * DRAM bandwidth with every core: read (each thread sums its share of one
+ * buffer) and copy (read + written bytes), best of `runs` passes.
+ */
+struct splitmoe_membw {
+	int threads, runs;
+	uint64_t bytes;		/* the buffer read (copy: half of it into the other half) */
+	double read_gbs;	/* 1e9 bytes/s */
+	double copy_gbs;
+};
+/* 1 GiB, or 8 x the largest cache if more. */
+uint64_t splitmoe_membw_default_bytes(void);
+/*
+ * Measures in a forked child, so that its buffer stays out of this
+ * process's memory and its threads out of its OpenMP pool: call before
+ * any session runs in this process. SPLITMOE_OK; _UNSUPPORTED when the
+ * child could not be started (errno says why); _NOMEM when the
+ * measurement failed (the buffer could not be allocated, or the child died);
+ * _INVALID for bytes or runs 0.
+ */
+splitmoe_status splitmoe_membw_measure(uint64_t bytes, int runs, struct splitmoe_membw *out);
 
 /* ---- arbiter clients and calibration (api-contend) ------------------------ */
 

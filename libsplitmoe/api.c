@@ -5,6 +5,7 @@
  * splitmoe_status, and keep the handles opaque. Nothing here computes.
  */
 #include "splitmoe.h"
+#include "api_internal.h"
 
 #include "arbiter/arbiter.h"
 #include "config/options.h"
@@ -23,31 +24,6 @@
 #ifndef SPLITMOE_VERSION_STRING
 #error "SPLITMOE_VERSION_STRING comes from the build (libsplitmoe/build.mk)"
 #endif
-
-struct splitmoe_model {
-	struct phimoe_model m;		/* zero when loaded vocab_only */
-	struct phimoe_tokenizer *tk;	/* NULL: loaded without */
-	bool weights;			/* m loaded */
-};
-
-struct splitmoe_session {
-	const struct splitmoe_model *model;
-	struct sm_arbiter *arb;
-	struct sm_devices dev;		/* GPU/SPLIT: the backends; zero for the CPU */
-	bool dev_open;
-	/* why GPU/SPLIT runs on the CPU ("device NAME: " and dev.note); "" if not */
-	char note[600];
-	struct phimoe_session *s;
-	char err[PHIMOE_ERRLEN];	/* the last error of a call */
-};
-
-struct splitmoe_sampler {
-	struct sm_sampler *smp;
-};
-
-struct splitmoe_detok {
-	struct phimoe_detok d;
-};
 
 static splitmoe_status from_errno(int rc)
 {
@@ -73,6 +49,12 @@ static splitmoe_status from_errno(int rc)
 	default:
 		return SPLITMOE_ERR_BACKEND;
 	}
+}
+
+/* For the other api_*.c files (api_internal.h). */
+splitmoe_status sm_api_status(int rc)
+{
+	return from_errno(rc);
 }
 
 const char *splitmoe_status_str(splitmoe_status st)
@@ -375,6 +357,7 @@ static int map_params(const struct splitmoe_session_params *p, struct phimoe_ses
 		.arb_reserve_mbps = p->cpu_reserve_mbps,
 		.max_seqs = p->max_seqs,
 		.kv_tokens = p->kv_tokens,
+		.profile = p->profile,
 	};
 	*ao = (struct sm_arbiter_opts){ .kind = kinds[p->arbiter], .dev_path = p->arbiter_dev };
 	*dop = (struct sm_device_opts){
@@ -429,6 +412,7 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 		return SPLITMOE_ERR_NOMEM;
 	}
 	s->model = m;
+	s->params = *p;
 	rc = sm_arbiter_open(&ao, &s->arb, s->err, sizeof(s->err));
 	if (rc)
 		goto fail_open;
@@ -471,7 +455,7 @@ void splitmoe_session_free(splitmoe_session *s)
 {
 	if (!s)
 		return;
-	if (s->s)
+	if (s->s && !s->borrowed)
 		phimoe_session_destroy(s->s);
 	if (s->dev_open)
 		sm_devices_close(&s->dev);
