@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the handles of include/splitmoe.h hold, for the files that
- * implement the API (libsplitmoe/api*.c); never installed. Nothing here is
- * exported from libsplitmoe.so (splitmoe.map: splitmoe_* only).
+ * The handles of include/splitmoe.h as libsplitmoe's files share them, and
+ * the public enums to the runtime's. Not installed.
  */
 #ifndef SPLITMOE_API_INTERNAL_H
 #define SPLITMOE_API_INTERNAL_H
 
 #include "splitmoe.h"
 
+#include "arbiter/arbiter.h"
+#include "config/config_yaml.h"
+#include "cpu/quant.h"
 #include "engine/inference.h"
-#include "engine/sampler.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
 #include "sched/device_setup.h"
@@ -29,28 +30,39 @@ struct splitmoe_session {
 	/* why GPU/SPLIT runs on the CPU ("device NAME: " and dev.note); "" if not */
 	char note[600];
 	struct phimoe_session *s;
+	splitmoe_weights weights;	/* as asked */
+	splitmoe_quant quant;		/* AUTO resolved */
 	char err[PHIMOE_ERRLEN];	/* the last error of a call */
-	/* a session wrapped around a runtime session it does not own
-	 * (sm_api_session_wrap): free leaves s alone */
+	/* around a runtime session it does not own (sm_api_session_wrap):
+	 * free leaves s alone */
 	bool borrowed;
-	struct splitmoe_session_params params;	/* as created (defaults filled in) */
 };
 
-struct splitmoe_sampler {
-	struct sm_sampler *smp;
+struct splitmoe_config {
+	struct sm_config c;
 };
 
-struct splitmoe_detok {
-	struct phimoe_detok d;
-};
+/* The session parameters a runtime configuration describes (strings
+ * point into k): splitmoe_config_session_params' work. */
+void sm_api_params_of_config(const struct sm_config *k, struct splitmoe_session_params *p);
 
-/* A runtime errno (0 or negative) as a splitmoe_status. */
-splitmoe_status sm_api_status(int rc);
+/* Public enum values to the runtime's and back; -1 / the runtime's AUTO
+ * for a value outside the enum. */
+enum sm_device_mode sm_api_device(splitmoe_device d);
+splitmoe_device sm_api_device_of(enum sm_device_mode d);
+enum sm_compute sm_api_compute(splitmoe_compute c);
+splitmoe_compute sm_api_compute_of(enum sm_compute c);
+enum sm_weights_layout sm_api_weights(splitmoe_weights w);
+splitmoe_weights sm_api_weights_of(enum sm_weights_layout w);
+enum sm_quant sm_api_quant(splitmoe_quant q);
+splitmoe_quant sm_api_quant_of(enum sm_quant q);
+enum sm_arbiter_kind sm_api_arbiter(splitmoe_arbiter a);
+splitmoe_arbiter sm_api_arbiter_of(enum sm_arbiter_kind a);
 
 /*
- * For the tests' evaluator adapter (tools/eval/eval_runtime.c), which runs
- * the API-level evaluator on a runtime session with a backend of its own
- * (a Level Zero or split one the public API cannot name): the model's
+ * For the tests' evaluator adapter (tools/eval/eval_reference.c), which
+ * runs the API-level evaluator on a runtime session with a backend of its
+ * own (a Level Zero or split one the public API cannot name): the model's
  * runtime view, and a session handle around a runtime session that stays
  * the caller's (splitmoe_session_free frees the handle only).
  */

@@ -104,7 +104,7 @@ struct eval_ref {
 };
 
 static int parse_case(const char *ref, int i, struct json_object *c,
-		      const struct splitmoe_hparams *hp, struct ref_case *rc)
+		      const struct splitmoe_model_info *mi, struct ref_case *rc)
 {
 	struct json_object *p, *ids;
 
@@ -129,9 +129,9 @@ static int parse_case(const char *ref, int i, struct json_object *c,
 		struct json_object *v = json_object_array_get_idx(ids, j);
 		int64_t id = json_object_get_int64(v);
 
-		if (!json_object_is_type(v, json_type_int) || id < 0 || id >= hp->vocab) {
+		if (!json_object_is_type(v, json_type_int) || id < 0 || id >= mi->vocab) {
 			fprintf(stderr, "%s: cases[%d].input_ids[%d]: not a token id of vocab %d\n",
-				ref, i, j, hp->vocab);
+				ref, i, j, mi->vocab);
 			return -EINVAL;
 		}
 		rc->ids[j] = (int32_t)id;
@@ -142,9 +142,9 @@ static int parse_case(const char *ref, int i, struct json_object *c,
 	if (!rc->logits || !rc->router || !rc->greedy)
 		return -EINVAL;
 	if (json_object_array_length(rc->router) &&
-	    (int)json_object_array_length(rc->router) != hp->layers) {
+	    (int)json_object_array_length(rc->router) != mi->layers) {
 		fprintf(stderr, "%s: cases[%d].router_logits: %zu layers, model has %d\n",
-			ref, i, json_object_array_length(rc->router), hp->layers);
+			ref, i, json_object_array_length(rc->router), mi->layers);
 		return -EINVAL;
 	}
 	rc->n_greedy = (int)json_object_array_length(rc->greedy);
@@ -187,12 +187,12 @@ bad:
 
 int eval_ref_check(struct eval_ref *r, const splitmoe_model *m)
 {
-	struct splitmoe_hparams hp;
+	struct splitmoe_model_info mi;
 	int n = (int)json_object_array_length(r->cases);
 
-	splitmoe_model_hparams(m, &hp);
+	splitmoe_model_info(m, &mi);
 	for (int i = 0; i < n; i++) {
-		int rc = parse_case(r->path, i, json_object_array_get_idx(r->cases, i), &hp,
+		int rc = parse_case(r->path, i, json_object_array_get_idx(r->cases, i), &mi,
 				    &r->rcs[i]);
 
 		r->n_cases = i + 1;	/* what eval_ref_free frees */
@@ -203,9 +203,9 @@ int eval_ref_check(struct eval_ref *r, const splitmoe_model *m)
 		if (r->rcs[i].n_greedy > r->max_greedy)
 			r->max_greedy = r->rcs[i].n_greedy;
 	}
-	if (eval_ref_max_seq(r) > hp.max_positions) {
+	if (eval_ref_max_seq(r) > mi.max_positions) {
 		fprintf(stderr, "%s: a case needs %d positions, the model has %d\n",
-			r->path, eval_ref_max_seq(r), hp.max_positions);
+			r->path, eval_ref_max_seq(r), mi.max_positions);
 		return -EINVAL;
 	}
 	return 0;
@@ -274,7 +274,7 @@ static int run_case(splitmoe_session *s, const splitmoe_model *m, bool tokenizer
 {
 	int V = splitmoe_model_vocab(m), L = splitmoe_model_layers(m);
 	int E = splitmoe_model_experts(m);
-	struct splitmoe_trace po = {
+	struct splitmoe_prefill_out po = {
 		.logits = b->logits, .router_logits = b->router, .experts = b->experts,
 		.expert_weights = b->weights,
 	};
@@ -292,7 +292,7 @@ static int run_case(splitmoe_session *s, const splitmoe_model *m, bool tokenizer
 
 	splitmoe_session_reset(s);
 	t0 = secs();
-	if (splitmoe_prefill_trace(s, rc->ids, rc->n, &po) != SPLITMOE_OK) {
+	if (splitmoe_prefill_ex(s, rc->ids, rc->n, &po) != SPLITMOE_OK) {
 		fprintf(stderr, "%s: cases[%d]: prefill: %s\n", ref, ci, splitmoe_session_error(s));
 		return -EIO;
 	}
@@ -402,7 +402,7 @@ int eval_ref_run(const struct eval_ref *ref, const splitmoe_model *m, splitmoe_s
 {
 	struct eval_criteria opt = *c;
 	struct eval_result local, *R = res ? res : &local;
-	struct splitmoe_hparams hp;
+	struct splitmoe_model_info mi;
 	struct eval_bufs b = { 0 };
 	const char *ref_path = ref->path;
 	double t_pre = 0, t_dec = 0;
@@ -410,7 +410,7 @@ int eval_ref_run(const struct eval_ref *ref, const splitmoe_model *m, splitmoe_s
 	int rc, max_n = ref->max_n;
 
 	memset(R, 0, sizeof(*R));
-	splitmoe_model_hparams(m, &hp);
+	splitmoe_model_info(m, &mi);
 	if (!opt.logit_tol)
 		opt.logit_tol = 1e-3;
 	if (!opt.min_top1)
@@ -419,7 +419,7 @@ int eval_ref_run(const struct eval_ref *ref, const splitmoe_model *m, splitmoe_s
 		opt.min_cos = 0.999;
 	/* a quantized file is judged as its format (the session refuses
 	 * another --quant; the same one would quantize the rest at load) */
-	splitmoe_quant judged = opt.quant != SPLITMOE_QUANT_NONE ? opt.quant : hp.quant;
+	splitmoe_quant judged = opt.quant != SPLITMOE_QUANT_NONE ? opt.quant : mi.file_quant;
 
 	if (judged != SPLITMOE_QUANT_NONE) {
 		if (!c->min_top1)
@@ -429,7 +429,7 @@ int eval_ref_run(const struct eval_ref *ref, const splitmoe_model *m, splitmoe_s
 	}
 	R->n_cases = ref->n_cases;
 	R->compute = splitmoe_session_compute(s);
-	int V = hp.vocab, L = hp.layers, E = hp.experts;
+	int V = mi.vocab, L = mi.layers, E = mi.experts;
 
 	b.logits = malloc(sizeof(float) * (size_t)max_n * V);
 	b.router = malloc(sizeof(float) * (size_t)L * max_n * E);
@@ -450,7 +450,7 @@ int eval_ref_run(const struct eval_ref *ref, const splitmoe_model *m, splitmoe_s
 
 	if (out) {
 		fprintf(out, "reference %s, model %s, compute %s\n", ref_path, model_dir,
-			splitmoe_compute_name(R->compute));
+			splitmoe_option_name(SPLITMOE_OPTION_COMPUTE, R->compute));
 		fprintf(out, "%-5s %6s %8s %12s %10s %8s %12s %10s %8s %s\n", "case", "tokens",
 			"tok-ids", "max|dlogit|", "min-cos", "top1", "router-top2",
 			"max|drouter|", "greedy", "result");
@@ -507,7 +507,8 @@ int eval_ref_run(const struct eval_ref *ref, const splitmoe_model *m, splitmoe_s
 	if (out) {
 		if (quant) {
 			fprintf(out, "quality (%s weights, %s compute): top-1 agreement %d/%d (%.1f%%, need %.0f%%), cosine mean %.5f (need %.4f) min %.5f, KL mean %.5f, greedy %d/%d\n",
-				splitmoe_quant_name(judged), splitmoe_compute_name(R->compute),
+				splitmoe_option_name(SPLITMOE_OPTION_QUANT, judged),
+				splitmoe_option_name(SPLITMOE_OPTION_COMPUTE, R->compute),
 				R->top1_agree, R->positions, 100.0 * R->top1_agree / R->positions,
 				100.0 * opt.min_top1, R->mean_cos, opt.min_mean_cos, R->min_cos,
 				R->mean_kl, R->greedy_agree, R->greedy_n);
@@ -521,7 +522,8 @@ int eval_ref_run(const struct eval_ref *ref, const splitmoe_model *m, splitmoe_s
 				opt.logit_tol);
 		else
 			fprintf(out, "criteria (%s): top-1 agreement %d/%d (%.1f%%, need %.0f%%), min cosine >= %.4f, tokenizer ids equal\n",
-				splitmoe_compute_name(R->compute), R->top1_agree, R->positions,
+				splitmoe_option_name(SPLITMOE_OPTION_COMPUTE, R->compute),
+				R->top1_agree, R->positions,
 				100.0 * R->top1_agree / R->positions, 100.0 * opt.min_top1, opt.min_cos);
 		fprintf(out, "prefill %.1f tok/s (%ld tokens), decode %.1f tok/s (%ld tokens)\n",
 			R->prefill_tok_s, n_pre, R->decode_tok_s, n_dec);
