@@ -606,6 +606,10 @@ void splitmoe_session_profile(const splitmoe_session *s, struct splitmoe_profile
 			      uint64_t *layer_ns, int nlayers);
 void splitmoe_session_profile_reset(splitmoe_session *s);
 
+/* Tokens of a KV block: the unit sequences take from the batching pool
+ * (kv_tokens), so a sequence of n tokens holds n rounded up to it. */
+int splitmoe_kv_block(void);
+
 /*
  * DRAM bandwidth with every core: read (each thread sums its share of one
  * buffer) and copy (read + written bytes), best of `runs` passes.

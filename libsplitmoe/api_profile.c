@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * include/splitmoe.h, api-bench's session part: the op-class profile, and
- * the tests' wrapper around a runtime session (api_internal.h).
+ * include/splitmoe.h, api-bench's session part: the op-class profile, the
+ * KV block, and the tests' wrapper around a runtime session
+ * (api_internal.h).
  */
 #include "splitmoe.h"
 #include "api_internal.h"
@@ -40,6 +41,11 @@ void splitmoe_session_profile(const splitmoe_session *s, struct splitmoe_profile
 void splitmoe_session_profile_reset(splitmoe_session *s)
 {
 	phimoe_session_profile_reset(s->s);
+}
+
+int splitmoe_kv_block(void)
+{
+	return PHIMOE_KV_BLOCK;
 }
 
 splitmoe_status sm_api_session_wrap(const splitmoe_model *m, struct phimoe_session *rs,
