@@ -124,8 +124,9 @@ static void t_tensors(void **state)
 
 	assert_int_equal(splitmoe_model_tensor(model, n, &t), SPLITMOE_ERR_INVALID);
 	assert_int_equal(splitmoe_model_tensor(model, -1, &t), SPLITMOE_ERR_INVALID);
-	assert_int_equal(splitmoe_model_tensor_by_name(model, "model.layers.2.self_attn.q_proj.weight",
-						       &t), SPLITMOE_ERR_INVALID);
+	/* a layer the model does not have */
+	assert_int_equal(splitmoe_model_tensor_by_name(model,
+		"model.layers.2.self_attn.q_proj.weight", &t), SPLITMOE_ERR_INVALID);
 	assert_int_equal(splitmoe_model_tensor_by_name(model, NULL, &t), SPLITMOE_ERR_INVALID);
 }
 
@@ -193,7 +194,8 @@ static void t_profile(void **state)
 	for (int i = 0; i < n; i++) {
 		assert_non_null(splitmoe_op_class_name(i));
 		for (int j = 0; j < i; j++)
-			assert_string_not_equal(splitmoe_op_class_name(i), splitmoe_op_class_name(j));
+			assert_string_not_equal(splitmoe_op_class_name(i),
+						splitmoe_op_class_name(j));
 	}
 	assert_string_equal(splitmoe_op_class_name(0), "embed");
 	assert_null(splitmoe_op_class_name(n));
