@@ -548,6 +548,90 @@ bool splitmoe_utf8_valid(const char *s, size_t len, size_t *used);
 
 /* ---- profile, model tensors, memory bandwidth (api-bench) ----------------- */
 
+typedef enum splitmoe_dtype {
+	SPLITMOE_DTYPE_F32 = 0,
+	SPLITMOE_DTYPE_F16,
+	SPLITMOE_DTYPE_BF16,
+	SPLITMOE_DTYPE_I8,		/* int8 codes of a quantized weight */
+	SPLITMOE_DTYPE_U8,		/* packed q4 codes of a quantized weight */
+} splitmoe_dtype;
+/* "f32", "f16", "bf16", "i8", "u8"; "?" for anything else. */
+const char *splitmoe_dtype_name(splitmoe_dtype t);
+
+/* A read-only view of one weight inside the mapped checkpoint. */
+struct splitmoe_tensor {
+	const char *name;		/* safetensors key, owned by the model */
+	splitmoe_dtype dtype;		/* a quantized weight: its codes' */
+	int ndim;			/* 1 or 2 */
+	int64_t shape[2];		/* [rows (out)][cols (in)]; logical for codes */
+	size_t numel, nbytes;
+	const void *data;		/* valid while the model is */
+	splitmoe_quant quant;		/* NONE, or the format of the codes */
+	const void *scale;		/* quantized: binary16 [rows][cols / group] */
+	size_t scale_nbytes;
+};
+/* The weights the model holds (absent biases not counted), in the order
+ * embedding, final norm, lm_head, then layer by layer (norms, attention,
+ * router, then each expert's w1 w2 w3). 0 for a vocab_only model. */
+int splitmoe_model_tensor_count(const splitmoe_model *m);
+/* Tensor i of that order; SPLITMOE_ERR_INVALID outside [0, count). */
+splitmoe_status splitmoe_model_tensor(const splitmoe_model *m, int i, struct splitmoe_tensor *t);
+/* The tensor of that safetensors name; SPLITMOE_ERR_INVALID when the
+ * model holds none of that name. */
+splitmoe_status splitmoe_model_tensor_by_name(const splitmoe_model *m, const char *name,
+					      struct splitmoe_tensor *t);
+
+/* The model's routing of one position's [experts] router scores, as the
+ * engine routes (PhiMoE's sparsemixer, top-2): the two ids into
+ * experts[2] and their multipliers into weights[2]. */
+void splitmoe_model_route(const splitmoe_model *m, const float *router_logits,
+			  int32_t *experts, float *weights);
+
+/* The forward pass's op classes (splitmoe_session_params.profile). */
+#define SPLITMOE_OP_CLASSES_MAX 32
+int splitmoe_op_class_count(void);
+/* "embed", "norm", "qkv", ... (stable: bench's JSON keys); NULL outside
+ * [0, count). */
+const char *splitmoe_op_class_name(int c);
+struct splitmoe_profile {
+	uint64_t ns[SPLITMOE_OP_CLASSES_MAX];		/* wall time inside a class's ops */
+	uint64_t calls[SPLITMOE_OP_CLASSES_MAX];
+	uint64_t tokens;				/* tokens run through the pass */
+	uint64_t total_ns;				/* wall time of the whole passes */
+};
+/* The breakdown since create or the last reset, and the wall time of
+ * each layer into layer_ns[0..nlayers) (may be NULL). All zero for a
+ * session created without profile. */
+void splitmoe_session_profile(const splitmoe_session *s, struct splitmoe_profile *p,
+			      uint64_t *layer_ns, int nlayers);
+void splitmoe_session_profile_reset(splitmoe_session *s);
+
+/* Tokens of a KV block: the unit sequences take from the batching pool
+ * (kv_tokens), so a sequence of n tokens holds n rounded up to it. */
+int splitmoe_kv_block(void);
+
+/*
+ * DRAM bandwidth with every core: read (each thread sums its share of one
+ * buffer) and copy (read + written bytes), best of `runs` passes.
+ */
+struct splitmoe_membw {
+	int threads, runs;
+	uint64_t bytes;		/* the buffer read (copy: half of it into the other half) */
+	double read_gbs;	/* 1e9 bytes/s */
+	double copy_gbs;
+};
+/* 1 GiB, or 8 x the largest cache if more. */
+uint64_t splitmoe_membw_default_bytes(void);
+/*
+ * Measures in a forked child, so that its buffer stays out of this
+ * process's memory and its threads out of its OpenMP pool: call it before
+ * any session runs in this process. SPLITMOE_OK; _UNSUPPORTED when the
+ * child could not be started (errno says why); _NOMEM when the
+ * measurement failed (the buffer could not be allocated, or the child
+ * died); _INVALID for bytes or runs 0.
+ */
+splitmoe_status splitmoe_membw_measure(uint64_t bytes, int runs, struct splitmoe_membw *out);
+
 /* ---- arbiter clients and calibration (api-contend) ------------------------ */
 
 /* ---- quantized model files (api-quant) ------------------------------------ */

@@ -498,7 +498,7 @@ void splitmoe_session_free(splitmoe_session *s)
 {
 	if (!s)
 		return;
-	if (s->s)
+	if (s->s && !s->borrowed)
 		phimoe_session_destroy(s->s);
 	if (s->dev_open)
 		sm_devices_close(&s->dev);

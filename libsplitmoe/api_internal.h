@@ -33,6 +33,9 @@ struct splitmoe_session {
 	splitmoe_weights weights;	/* as asked */
 	splitmoe_quant quant;		/* AUTO resolved */
 	char err[PHIMOE_ERRLEN];	/* the last error of a call */
+	/* around a runtime session it does not own (sm_api_session_wrap):
+	 * free leaves s alone */
+	bool borrowed;
 };
 
 struct splitmoe_config {
@@ -55,5 +58,16 @@ enum sm_quant sm_api_quant(splitmoe_quant q);
 splitmoe_quant sm_api_quant_of(enum sm_quant q);
 enum sm_arbiter_kind sm_api_arbiter(splitmoe_arbiter a);
 splitmoe_arbiter sm_api_arbiter_of(enum sm_arbiter_kind a);
+
+/*
+ * For the tests' evaluator adapter (tools/eval/eval_reference.c), which
+ * runs the API-level evaluator on a runtime session with a backend of its
+ * own (a Level Zero or split one the public API cannot name): the model's
+ * runtime view, and a session handle around a runtime session that stays
+ * the caller's (splitmoe_session_free frees the handle only).
+ */
+const struct phimoe_model *sm_api_model_runtime(const splitmoe_model *m);
+splitmoe_status sm_api_session_wrap(const splitmoe_model *m, struct phimoe_session *rs,
+				    splitmoe_session **out);
 
 #endif /* SPLITMOE_API_INTERNAL_H */

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * TRANSITIONAL (issue 15): the runtime's objects behind the API's handles,
- * for the subcommands not yet on include/splitmoe.h (bench, eval,
- * contend, quantize, synth read o->cfg, c->m, c->s, c->dev, c->arb, c->tk
- * and the two functions below). Once they use o->sp, c->model and
- * c->session, delete this file, cli_legacy.c and the CLI_LEGACY_* lines
- * in cli.h and session.h: then nothing in tools/splitmoe includes a
- * libruntime header.
+ * for the subcommands not yet on include/splitmoe.h (contend, quantize,
+ * synth read o->cfg, c->m, c->s, c->dev, c->arb, c->tk; bench sets
+ * o->cfg.threads while cli_start_session syncs o->sp from o->cfg). Once
+ * they use o->sp, c->model and c->session, delete this file, cli_legacy.c
+ * and the CLI_LEGACY_* lines in cli.h and session.h: then nothing in
+ * tools/splitmoe includes a libruntime header.
  *
  * o->cfg is filled from the parsed configuration; when a subcommand not
  * yet ported changed it, cli_start_session takes o->sp from it again (a
@@ -47,14 +47,5 @@ void cli_legacy_opts_sync(struct cli_opts *o);
 void cli_legacy_opts_resolved(struct cli_opts *o);
 /* c's runtime fields from c->model and c->session (NULL: zeroed). */
 void cli_legacy_ctx_fill(struct cli_ctx *c);
-
-/* One line: the format the CPU runs and the weight bytes one decoded token
- * reads (bench's caller; the API form is cli_report_model_format). */
-void cli_report_format(FILE *out, const struct phimoe_model *m, enum sm_compute compute,
-		       enum sm_quant quant);
-/* For --device gpu|split: the backends and their arbiter clients (eval's
- * caller). 0, or -1 after one error. */
-int cli_open_devices(struct cli_opts *o, struct sm_arbiter *arb, enum sm_compute compute,
-		     struct sm_devices *d, struct sm_backend **backend);
 
 #endif /* SPLITMOE_CLI_LEGACY_H */
