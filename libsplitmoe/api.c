@@ -5,6 +5,7 @@
  * splitmoe_status, and keep the handles opaque. Nothing here computes.
  */
 #include "splitmoe.h"
+#include "api_arbiter.h"
 
 #include "arbiter/arbiter.h"
 #include "config/options.h"
@@ -33,6 +34,7 @@ struct splitmoe_model {
 struct splitmoe_session {
 	const struct splitmoe_model *model;
 	struct sm_arbiter *arb;
+	bool arb_shared;		/* the caller's (params.arb): not closed here */
 	struct sm_devices dev;		/* GPU/SPLIT: the backends; zero for the CPU */
 	bool dev_open;
 	/* why GPU/SPLIT runs on the CPU ("device NAME: " and dev.note); "" if not */
@@ -429,9 +431,14 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 		return SPLITMOE_ERR_NOMEM;
 	}
 	s->model = m;
-	rc = sm_arbiter_open(&ao, &s->arb, s->err, sizeof(s->err));
-	if (rc)
-		goto fail_open;
+	if (p->arb) {
+		s->arb = sm_api_arbiter(p->arb);
+		s->arb_shared = true;
+	} else {
+		rc = sm_arbiter_open(&ao, &s->arb, s->err, sizeof(s->err));
+		if (rc)
+			goto fail_open;
+	}
 	so.arbiter = s->arb;
 	if (p->device != SPLITMOE_DEVICE_CPU) {
 		enum sm_compute c = so.compute == SM_COMPUTE_AUTO ? sm_compute_default() : so.compute;
@@ -475,7 +482,7 @@ void splitmoe_session_free(splitmoe_session *s)
 		phimoe_session_destroy(s->s);
 	if (s->dev_open)
 		sm_devices_close(&s->dev);
-	if (s->arb)
+	if (s->arb && !s->arb_shared)
 		sm_arbiter_close(s->arb);
 	free(s);
 }
@@ -698,4 +705,10 @@ void splitmoe_session_stats(const splitmoe_session *s, struct splitmoe_stats *st
 			st->arbiter_wait_ns += cs.wait_ns;
 		}
 	}
+}
+
+const splitmoe_arb_client *splitmoe_session_arb_client(const splitmoe_session *s)
+{
+	/* a device backend gates the CPU's work through its own client */
+	return sm_api_client(s->dev_open ? s->dev.cpu_client : phimoe_session_arb_client(s->s));
 }

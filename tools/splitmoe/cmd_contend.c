@@ -10,7 +10,6 @@
  */
 #include "contend.h"
 #include "cli.h"
-#include "util/prng.h"
 #include "session.h"
 
 #include <errno.h>
@@ -23,6 +22,15 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/*
+ * The session's arbiter and client through the public handles. Until the
+ * session layer (session.h) is on the API, its runtime objects are the
+ * public ones (libsplitmoe/api_arbiter.c).
+ */
+#define SESSION_ARB(c) ((splitmoe_arb *)(c)->arb)
+#define SESSION_ARB_CLIENT(c) \
+	((const splitmoe_arb_client *)phimoe_session_arb_client((c)->s))
 
 #define SAMPLE_NS 100000000ull
 #define CAL_RUNS 3
@@ -136,12 +144,12 @@ struct run {
 	struct contend_report *rep;
 	int32_t *ids;
 	int n_ids, max_seq;
-	uint64_t id_state[4];
+	unsigned short id_state[3];	/* nrand48's */
 };
 
 static int32_t next_id(struct run *r)
 {
-	return (int32_t)(sm_xoshiro256ss(r->id_state) % (uint64_t)r->c->m.cfg.vocab_size);
+	return (int32_t)((uint64_t)nrand48(r->id_state) % (uint64_t)r->c->m.cfg.vocab_size);
 }
 
 static uint64_t completed_bytes(const struct cli_ctx *c)
@@ -176,14 +184,14 @@ static int warm_prefill(struct run *r, bool measure)
 
 	for (i = 0; i < r->co->prefill; i++)
 		r->ids[i] = next_id(r);
-	if (measure && dram_counter_read(&rep->counter, &m0))
+	if (measure && splitmoe_dram_counter_read(rep->counter, &m0))
 		measure = false;
 	rc = phimoe_prefill(r->c->s, r->ids, r->co->prefill, NULL);
 	if (rc) {
 		cli_err("contend: prefill: %s", phimoe_session_error(r->c->s));
 		return -1;
 	}
-	if (measure && !dram_counter_read(&rep->counter, &m1)) {
+	if (measure && !splitmoe_dram_counter_read(rep->counter, &m1)) {
 		rep->prefill_ratio.have = true;
 		rep->prefill_ratio.declared = completed_bytes(r->c) - d0;
 		rep->prefill_ratio.real = m1 - m0;
@@ -197,9 +205,9 @@ static int run_case(struct run *r, struct contend_case *k)
 	struct contend_report *rep = r->rep;
 	struct sampler smp = { 0 };
 	uint64_t tokens = 0, d0, d1, h0, h1, m0 = 0, m1 = 0, t0, t1;
-	const struct sm_arb_client *gate;
+	const splitmoe_arb_client *gate;
 	char err[256];
-	bool count = !k->hog_running && rep->counter.n > 0;
+	bool count = !k->hog_running && rep->counter;
 	int rc = -1;
 
 	r->o->cfg.cpu_reserve_mbps = k->reserve_mbps;
@@ -210,7 +218,7 @@ static int run_case(struct run *r, struct contend_case *k)
 	if (warm_prefill(r, count))
 		goto out;
 	if (k->hog_running &&
-	    hog_start(r->hog, k->hog_gated ? r->c->arb : NULL, r->co->hog_weight,
+	    hog_start(r->hog, k->hog_gated ? SESSION_ARB(r->c) : NULL, r->co->hog_weight,
 		      r->co->hog_reserve_mbps, err, sizeof(err))) {
 		cli_err("%s", err);
 		goto out;
@@ -227,7 +235,7 @@ static int run_case(struct run *r, struct contend_case *k)
 	smp.hog = k->hog_running ? r->hog : NULL;
 	d0 = completed_bytes(r->c);
 	h0 = k->hog_running ? hog_bytes(r->hog) : 0;
-	if (count && dram_counter_read(&rep->counter, &m0))
+	if (count && splitmoe_dram_counter_read(rep->counter, &m0))
 		count = false;
 	t0 = now_ns();
 	smp.t0 = t0;
@@ -244,7 +252,7 @@ static int run_case(struct run *r, struct contend_case *k)
 	t1 = now_ns();
 	h1 = k->hog_running ? hog_bytes(r->hog) : 0;
 	d1 = completed_bytes(r->c);
-	if (count && !dram_counter_read(&rep->counter, &m1)) {
+	if (count && !splitmoe_dram_counter_read(rep->counter, &m1)) {
 		rep->decode_ratio.have = true;
 		rep->decode_ratio.declared = d1 - d0;
 		rep->decode_ratio.real = m1 - m0;
@@ -258,14 +266,14 @@ static int run_case(struct run *r, struct contend_case *k)
 	k->tok_s = tokens / k->secs;
 	k->decode_gbs = (d1 - d0) / k->secs / 1e9;
 	k->hog_gbs = (h1 - h0) / k->secs / 1e9;
-	gate = phimoe_session_arb_client(r->c->s);
+	gate = SESSION_ARB_CLIENT(r->c);
 	if (gate) {
-		sm_arb_client_get_stats(gate, &k->decode);
+		splitmoe_arb_client_stats(gate, &k->decode);
 		k->have_decode = true;
 		/* a bucket's upper edge may pass the largest wait seen */
 		k->wait_max_ns = k->decode.max_wait_ns;
-		k->wait_p50_ns = sm_arb_wait_quantile(&k->decode, 0.50);
-		k->wait_p99_ns = sm_arb_wait_quantile(&k->decode, 0.99);
+		k->wait_p50_ns = splitmoe_arb_client_wait_quantile(gate, 0.50);
+		k->wait_p99_ns = splitmoe_arb_client_wait_quantile(gate, 0.99);
 		if (k->wait_p50_ns > k->wait_max_ns)
 			k->wait_p50_ns = k->wait_max_ns;
 		if (k->wait_p99_ns > k->wait_max_ns)
@@ -382,6 +390,7 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 	static struct cores cores;
 	struct cli_ctx c;
 	struct run r = { .o = o, .co = co, .c = &c, .rep = &rep };
+	struct splitmoe_bwcal_params cal = splitmoe_bwcal_default_params();
 	char err[256];
 	uint64_t seed = o->seed_given ? o->seed : 1234;
 	int i, rc = 1;
@@ -398,7 +407,10 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 	/* before any OpenMP region of this process (bwcal.h) */
 	fprintf(stderr, "contend: calibrating the bus (%.2f GB buffer, every core)\n",
 		co->cal_bytes / 1e9);
-	if (sm_bwcal_measure_child(co->cal_bytes, CAL_RUNS, &rep.cal, err, sizeof(err))) {
+	cal.bytes = co->cal_bytes;
+	cal.runs = CAL_RUNS;
+	cal.in_child = true;
+	if (splitmoe_bwcal_measure(&cal, &rep.cal, err, sizeof(err))) {
 		cli_err("contend: %s", err);
 		return 1;
 	}
@@ -409,7 +421,8 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 	rep.hog_cpus = cores.hog;
 	rep.cores_overlap = cores.overlap;
 	/* before the threads it should count: the OpenMP pool, the hog */
-	dram_counter_open(&rep.counter);
+	if (splitmoe_dram_counter_open(&rep.counter, rep.counter_why, sizeof(rep.counter_why)))
+		rep.counter = NULL;
 	if (pin_self(cores.decode, cores.nd))
 		return 1;
 	o->cfg.threads = cores.nd;
@@ -427,8 +440,8 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 		cli_err("contend: out of memory");
 		goto out;
 	}
-	for (i = 0; i < 4; i++)
-		r.id_state[i] = sm_splitmix64(&seed);
+	for (i = 0; i < 3; i++)
+		r.id_state[i] = (unsigned short)(seed >> (16 * i));
 	if (hog_create(co->hog_bytes, co->chunk_bytes, cores.nh, cores.hog, &r.hog, err,
 		       sizeof(err))) {
 		cli_err("%s", err);
@@ -473,7 +486,7 @@ out:
 	hog_destroy(r.hog);
 	free(r.ids);
 	cli_close(&c);
-	dram_counter_close(&rep.counter);
+	splitmoe_dram_counter_free(rep.counter);
 	return rc;
 }
 
@@ -492,7 +505,7 @@ int cmd_contend_main(int argc, char **argv)
 		return 1;
 	}
 	co.reserve_auto = true;
-	co.cal_bytes = sm_membw_default_bytes();
+	co.cal_bytes = splitmoe_bwcal_default_bytes();
 	memset(&o, 0, sizeof(o));
 	o.cmd = "contend";
 	if (contend_take_flags(argc, argv, &co, rest, &nrest) || cli_parse(nrest, rest, &o)) {
