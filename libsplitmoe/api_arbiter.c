@@ -18,7 +18,7 @@
 
 #define BWCAL_DEFAULT_RUNS 3
 
-struct sm_arbiter *sm_api_arbiter(splitmoe_arb *a)
+struct sm_arbiter *sm_api_arb(splitmoe_arb *a)
 {
 	return (struct sm_arbiter *)a;
 }
@@ -114,7 +114,7 @@ splitmoe_status splitmoe_arb_open(const struct splitmoe_arb_params *p, splitmoe_
 
 void splitmoe_arb_free(splitmoe_arb *a)
 {
-	sm_arbiter_close(sm_api_arbiter(a));
+	sm_arbiter_close(sm_api_arb(a));
 }
 
 splitmoe_arbiter splitmoe_arb_kind(const splitmoe_arb *a)
@@ -166,7 +166,7 @@ splitmoe_status splitmoe_arb_client_open(splitmoe_arb *a, const struct splitmoe_
 		.reserve_mbps = p->reserve_mbps,
 		.burst_bytes = p->burst_bytes,
 	};
-	rc = sm_arb_client_open(sm_api_arbiter(a), &o, &c, e, sizeof(e));
+	rc = sm_arb_client_open(sm_api_arb(a), &o, &c, e, sizeof(e));
 	if (rc) {
 		set_err(err, errlen, e);
 		return arb_status(rc);

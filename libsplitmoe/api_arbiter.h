@@ -13,7 +13,7 @@ struct sm_arbiter;
 struct sm_arb_client;
 
 /* The runtime's arbiter a splitmoe_arb is. */
-struct sm_arbiter *sm_api_arbiter(splitmoe_arb *a);
+struct sm_arbiter *sm_api_arb(splitmoe_arb *a);
 /* The public handle of a runtime client (NULL stays NULL). */
 const splitmoe_arb_client *sm_api_client(const struct sm_arb_client *c);
 
