@@ -606,7 +606,8 @@ struct splitmoe_arb_client_params splitmoe_arb_client_default_params(void);
 /* SPLITMOE_OK; _ARBITER when the arbiter refuses (a reservation beyond
  * guaranteed_mbps, too many clients) or fails, _INVALID (class or weight
  * out of range), _NOMEM; one line in err (may be NULL). */
-splitmoe_status splitmoe_arb_client_open(splitmoe_arb *a, const struct splitmoe_arb_client_params *p,
+splitmoe_status splitmoe_arb_client_open(splitmoe_arb *a,
+					 const struct splitmoe_arb_client_params *p,
 					 splitmoe_arb_client **out, char *err, size_t errlen);
 void splitmoe_arb_client_free(splitmoe_arb_client *c);	/* NULL is ignored */
 /*
@@ -631,9 +632,10 @@ void splitmoe_arb_client_stats(const splitmoe_arb_client *c, struct splitmoe_arb
  * wait), to an eighth of an octave (the upper edge of its bucket, which
  * may pass max_wait_ns); 0 without acquires. */
 uint64_t splitmoe_arb_client_wait_quantile(const splitmoe_arb_client *c, double q);
-/* The client through which the session's CPU work is gated, for its
- * figures (stats, wait quantiles; not to acquire from); NULL when the
- * arbiter is off. Valid while the session lives. */
+/* The client through which the session's CPU work is gated (with the
+ * arbiter OFF it grants at once and counts), for its figures (stats, wait
+ * quantiles; not to acquire from); NULL when it has none. Valid while the
+ * session lives. */
 const splitmoe_arb_client *splitmoe_session_arb_client(const splitmoe_session *s);
 
 /*

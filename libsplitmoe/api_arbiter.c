@@ -92,7 +92,8 @@ splitmoe_status splitmoe_arb_open(const struct splitmoe_arb_params *p, splitmoe_
 		p = &def;
 	if ((unsigned)p->kind > SPLITMOE_ARBITER_OFF ||
 	    (p->guaranteed_mbps && p->capacity_mbps && p->guaranteed_mbps > p->capacity_mbps)) {
-		set_err(err, errlen, "splitmoe_arb_open: kind out of range, or guaranteed_mbps above capacity_mbps");
+		set_err(err, errlen,
+			"splitmoe_arb_open: kind out of range, or guaranteed_mbps above capacity_mbps");
 		return SPLITMOE_ERR_INVALID;
 	}
 	o = (struct sm_arbiter_opts){
@@ -138,7 +139,8 @@ struct splitmoe_arb_client_params splitmoe_arb_client_default_params(void)
 	return (struct splitmoe_arb_client_params){ .cls = SPLITMOE_ARB_CLASS_OTHER, .weight = 100 };
 }
 
-splitmoe_status splitmoe_arb_client_open(splitmoe_arb *a, const struct splitmoe_arb_client_params *p,
+splitmoe_status splitmoe_arb_client_open(splitmoe_arb *a,
+					 const struct splitmoe_arb_client_params *p,
 					 splitmoe_arb_client **out, char *err, size_t errlen)
 {
 	static const uint32_t classes[] = { SM_ARB_CLASS_CPU, SM_ARB_CLASS_GPU, SM_ARB_CLASS_OTHER };
