@@ -63,6 +63,7 @@ typedef struct splitmoe_model splitmoe_model;
 typedef struct splitmoe_session splitmoe_session;
 typedef struct splitmoe_sampler splitmoe_sampler;
 typedef struct splitmoe_detok splitmoe_detok;
+typedef struct splitmoe_arb splitmoe_arb;	/* arbiter clients (api-contend section) */
 
 /* ---- model -------------------------------------------------------------- */
 
@@ -221,6 +222,10 @@ struct splitmoe_session_params {
 	int n_split_rules;
 	struct splitmoe_split_rule split_rules[SPLITMOE_SPLIT_MAX_RULES];
 	bool profile;			/* time the forward pass by op class */
+	/* an arbiter of splitmoe_arb_open() to gate on, shared with the
+	 * caller's clients (it outlives the session; arbiter, arbiter_dev and
+	 * the bus figures are then unused); NULL: the session opens its own */
+	splitmoe_arb *arb;
 };
 struct splitmoe_session_params splitmoe_session_default_params(void);
 
@@ -633,6 +638,141 @@ uint64_t splitmoe_membw_default_bytes(void);
 splitmoe_status splitmoe_membw_measure(uint64_t bytes, int runs, struct splitmoe_membw *out);
 
 /* ---- arbiter clients and calibration (api-contend) ------------------------ */
+
+/*
+ * For programs that do heavy memory work of their own beside the engine
+ * (a copy, a decoder, another model): open an arbiter, create the sessions
+ * on it (splitmoe_session_params.arb), and gate each chunk of the other
+ * work through a client of the same arbiter, acquire before and complete
+ * after, so that the engine and the rest share one policy (weights,
+ * reservations, capacity). The kernel arbiter (/dev/bwarb, the bwarb
+ * module) shares it with every process of the machine, the in-process one
+ * with the sessions and clients of this process. Thread-safe; one client
+ * is used by one thread at a time.
+ */
+/* splitmoe_arb: declared with the other handles above */
+typedef struct splitmoe_arb_client splitmoe_arb_client;
+
+struct splitmoe_arb_params {
+	splitmoe_arbiter kind;		/* default AUTO; OFF grants everything at once and counts */
+	const char *dev;		/* KERNEL: NULL: /dev/bwarb */
+	/* PROCESS only; 0: the default in brackets */
+	uint64_t capacity_mbps;		/* the bus's MB/s [120000] */
+	uint64_t guaranteed_mbps;	/* the most all reservations may hold [capacity * 3 / 4] */
+	uint64_t period_ns;		/* the grant period [1 ms] */
+	uint32_t max_clients;		/* [16] */
+};
+struct splitmoe_arb_params splitmoe_arb_default_params(void);
+/* SPLITMOE_OK; _ARBITER (e.g. KERNEL without the module: /dev/bwarb
+ * missing), _UNSUPPORTED (a build without the /dev/bwarb client),
+ * _INVALID, _NOMEM; one line in err (may be NULL). */
+splitmoe_status splitmoe_arb_open(const struct splitmoe_arb_params *p, splitmoe_arb **out,
+				  char *err, size_t errlen);
+/* Every client and every session on it must be freed first. NULL is ignored. */
+void splitmoe_arb_free(splitmoe_arb *a);
+/* The backend in use: KERNEL, PROCESS or OFF (AUTO resolved). */
+splitmoe_arbiter splitmoe_arb_kind(const splitmoe_arb *a);
+
+typedef enum splitmoe_arb_class {
+	SPLITMOE_ARB_CLASS_CPU = 0,	/* the engine's CPU work */
+	SPLITMOE_ARB_CLASS_GPU,		/* the engine's GPU work */
+	SPLITMOE_ARB_CLASS_OTHER,	/* everything else */
+} splitmoe_arb_class;
+
+struct splitmoe_arb_client_params {
+	const char *name;		/* shown by bwarbctl status; NULL: "splitmoe" */
+	splitmoe_arb_class cls;		/* default OTHER */
+	uint32_t weight;		/* share of what is not reserved, 1..10000; default 100 */
+	uint64_t reserve_mbps;		/* guaranteed MB/s; default 0: best effort */
+	uint64_t burst_bytes;		/* the largest single grant; 0: 64 MiB */
+};
+struct splitmoe_arb_client_params splitmoe_arb_client_default_params(void);
+/* SPLITMOE_OK; _ARBITER when the arbiter refuses (a reservation beyond
+ * guaranteed_mbps, too many clients) or fails, _INVALID (class or weight
+ * out of range), _NOMEM; one line in err (may be NULL). */
+splitmoe_status splitmoe_arb_client_open(splitmoe_arb *a,
+					 const struct splitmoe_arb_client_params *p,
+					 splitmoe_arb_client **out, char *err, size_t errlen);
+void splitmoe_arb_client_free(splitmoe_arb_client *c);	/* NULL is ignored */
+/*
+ * Waits until bytes are granted (timeout_ns 0: no limit); *grant is what
+ * splitmoe_arb_complete() takes. More than the burst is granted as the
+ * burst, and completing the full size charges the rest against the next
+ * periods. SPLITMOE_OK, _TIMEOUT, _INTERRUPTED, _ARBITER.
+ */
+splitmoe_status splitmoe_arb_acquire(splitmoe_arb_client *c, uint64_t bytes, uint64_t timeout_ns,
+				     uint64_t *grant);
+/* Ends a grant; actual: the bytes really moved (the estimate when unknown). */
+splitmoe_status splitmoe_arb_complete(splitmoe_arb_client *c, uint64_t grant, uint64_t actual);
+
+struct splitmoe_arb_client_stats {
+	uint64_t acquires, completes;	/* equal when nothing is outstanding */
+	uint64_t granted_bytes, completed_bytes;
+	uint64_t waits;			/* acquires that had to wait */
+	uint64_t wait_ns, max_wait_ns;	/* time waiting: total, longest */
+};
+void splitmoe_arb_client_stats(const splitmoe_arb_client *c, struct splitmoe_arb_client_stats *st);
+/* The q-quantile (0..1) of every acquire's wait in ns (0 when it did not
+ * wait), to an eighth of an octave (the upper edge of its bucket, which
+ * may pass max_wait_ns); 0 without acquires. */
+uint64_t splitmoe_arb_client_wait_quantile(const splitmoe_arb_client *c, double q);
+/* The client through which the session's CPU work is gated (with the
+ * arbiter OFF it grants at once and counts), for its figures (stats, wait
+ * quantiles; not to acquire from); NULL when it has none. Valid while the
+ * session lives. */
+const splitmoe_arb_client *splitmoe_session_arb_client(const splitmoe_session *s);
+
+/*
+ * The bus's calibration (docs/calibration.md), as bwarbctl calibrate
+ * makes it: read and copy GB/s with every online core; r_min, one core's
+ * read GB/s while every other core copies; and the proposed arbiter
+ * figures: capacity = the lower of read and copy with every core,
+ * guaranteed = the bus total under that contention, at most the capacity.
+ */
+struct splitmoe_bwcal {
+	int threads;			/* cores of the every-core passes */
+	double read_gbs, copy_gbs;	/* every core; copy: read + written bytes */
+	int others;			/* cores copying during the r_min pass */
+	double rmin_gbs;		/* one core's read GB/s beside them */
+	double solo_gbs;		/* one core's read GB/s alone */
+	double contended_total_gbs;	/* reader + copiers (read + written) */
+	uint64_t capacity_mbps, guaranteed_mbps;	/* proposed */
+};
+struct splitmoe_bwcal_params {
+	uint64_t bytes;			/* the buffer; 0: splitmoe_bwcal_default_bytes() */
+	int runs;			/* best of; 0: 3 */
+	/*
+	 * true (default): in a forked child with every online CPU, so that
+	 * its buffer and threads stay out of this process; call it then
+	 * before any session exists (a forked OpenMP pool does not work).
+	 * false: on this process's OpenMP threads.
+	 */
+	bool in_child;
+};
+struct splitmoe_bwcal_params splitmoe_bwcal_default_params(void);
+/* 1 GiB, or 8 x the largest cache if more. */
+uint64_t splitmoe_bwcal_default_bytes(void);
+/* SPLITMOE_OK, _INVALID, or _NOMEM with one line in err (may be NULL). */
+splitmoe_status splitmoe_bwcal_measure(const struct splitmoe_bwcal_params *p,
+				       struct splitmoe_bwcal *out, char *err, size_t errlen);
+
+/*
+ * Real DRAM traffic from hardware counters: the memory controllers'
+ * uncore PMUs (whole machine, read + written; needs perf_event_paranoid
+ * <= 0 or CAP_PERFMON; $SPLITMOE_IMC_PMU, an fnmatch pattern, names other
+ * PMUs), else this process's last-level cache misses x 64 B (user mode;
+ * counts the threads created after the open; misses prefetches and
+ * write-backs: a lower bound).
+ */
+typedef struct splitmoe_dram_counter splitmoe_dram_counter;
+/* SPLITMOE_OK, or _UNSUPPORTED with why each source is unavailable in
+ * why (may be NULL), _NOMEM. */
+splitmoe_status splitmoe_dram_counter_open(splitmoe_dram_counter **out, char *why, size_t whylen);
+/* Bytes since the open. SPLITMOE_OK or _BACKEND (a read failed). */
+splitmoe_status splitmoe_dram_counter_read(const splitmoe_dram_counter *c, uint64_t *bytes);
+/* What is counted, e.g. "LLC misses x 64 B (this process)". */
+const char *splitmoe_dram_counter_source(const splitmoe_dram_counter *c);
+void splitmoe_dram_counter_free(splitmoe_dram_counter *c);	/* NULL is ignored */
 
 /* ---- quantized model files (api-quant) ------------------------------------ */
 

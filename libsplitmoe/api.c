@@ -5,6 +5,7 @@
  * splitmoe_status, and keep the handles opaque. Nothing here computes.
  */
 #include "splitmoe.h"
+#include "api_arbiter.h"
 #include "api_internal.h"
 
 #include "arbiter/arbiter.h"
@@ -346,8 +347,8 @@ static int map_params(const splitmoe_model *m, const struct splitmoe_session_par
 		set_err(err, errlen, "splitmoe_session_create: a parameter is out of its range");
 		return -EINVAL;
 	}
-	if (p->arbiter_capacity_mbps == SPLITMOE_MBPS_AUTO ||
-	    p->arbiter_guaranteed_mbps == SPLITMOE_MBPS_AUTO) {
+	if (!p->arb && (p->arbiter_capacity_mbps == SPLITMOE_MBPS_AUTO ||
+			p->arbiter_guaranteed_mbps == SPLITMOE_MBPS_AUTO)) {
 		set_err(err, errlen, "splitmoe_session_create: the arbiter's bus figures are auto: "
 			"measure them first (splitmoe_bus_calibrate)");
 		return -EINVAL;
@@ -454,10 +455,16 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 	s->model = m;
 	s->weights = p->weights;
 	s->quant = sm_api_quant_of(so.quant);
-	rc = sm_arbiter_open(&ao, &s->arb, e, sizeof(e));
-	if (rc) {
-		snprintf(s->err, sizeof(s->err), "arbiter %s: %.480s", sm_arbiter_kind_name(ao.kind), e);
-		goto fail_open;
+	if (p->arb) {
+		s->arb = sm_api_arb(p->arb);
+		s->arb_shared = true;
+	} else {
+		rc = sm_arbiter_open(&ao, &s->arb, e, sizeof(e));
+		if (rc) {
+			snprintf(s->err, sizeof(s->err), "arbiter %s: %.480s",
+				 sm_arbiter_kind_name(ao.kind), e);
+			goto fail_open;
+		}
 	}
 	so.arbiter = s->arb;
 	if (p->device != SPLITMOE_DEVICE_CPU) {
@@ -502,7 +509,7 @@ void splitmoe_session_free(splitmoe_session *s)
 		phimoe_session_destroy(s->s);
 	if (s->dev_open)
 		sm_devices_close(&s->dev);
-	if (s->arb)
+	if (s->arb && !s->arb_shared)
 		sm_arbiter_close(s->arb);
 	free(s);
 }
@@ -740,4 +747,10 @@ void splitmoe_session_stats(const splitmoe_session *s, struct splitmoe_stats *st
 			st->arbiter_wait_ns += cs.wait_ns;
 		}
 	}
+}
+
+const splitmoe_arb_client *splitmoe_session_arb_client(const splitmoe_session *s)
+{
+	/* a device backend gates the CPU's work through its own client */
+	return sm_api_client(s->dev_open ? s->dev.cpu_client : phimoe_session_arb_client(s->s));
 }

@@ -25,6 +25,7 @@ struct splitmoe_model {
 struct splitmoe_session {
 	const struct splitmoe_model *model;
 	struct sm_arbiter *arb;
+	bool arb_shared;		/* the caller's (params.arb): not closed here */
 	struct sm_devices dev;		/* GPU/SPLIT: the backends; zero for the CPU */
 	bool dev_open;
 	/* why GPU/SPLIT runs on the CPU ("device NAME: " and dev.note); "" if not */

@@ -10,9 +10,6 @@ SPLITMOE_OBJS += $(LIBSPLITMOE_STATIC_OBJS)
 SPLITMOE_ASAN_OBJS += $(LIBSPLITMOE_ASAN_OBJS)
 $(patsubst %.c,build/obj/%.o,$(SPLITMOE_SRCS)) \
 	$(patsubst %.c,build/asan/%.o,$(SPLITMOE_SRCS)): CPPFLAGS += -Iinclude
-# contend finds the memory controllers' counters as bwarbctl does.
-SPLITMOE_OBJS += build/obj/tools/bwarbctl/pmu_discovery.o
-SPLITMOE_ASAN_OBJS += build/asan/tools/bwarbctl/pmu_discovery.o
 
 build/splitmoe: $(SPLITMOE_OBJS) $(EVAL_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(@D)
