@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* splitmoe quantize: which tensors, where each goes, the header (quantize.h). */
-#include "config/options.h"
-#include "quantize.h"
+/* splitmoe_quantize: which tensors, where each goes, the header (api_quantize.h). */
+#include "api_quantize.h"
 #include "util/errbuf.h"
 
 #include <json-c/json.h>
@@ -12,25 +11,12 @@
 static const char *const class_names[] = { "attention", "experts", "lm_head", "router" };
 #define NCLASSES (sizeof(class_names) / sizeof(class_names[0]))
 
-int qz_classes_parse(const char *s, unsigned *mask)
+const char *splitmoe_quantize_class_name(unsigned class_bit)
 {
-	const char *p = s;
-
-	*mask = 0;
-	for (;;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p), i;
-
-		for (i = 0; i < NCLASSES; i++)
-			if (strlen(class_names[i]) == len && !strncmp(p, class_names[i], len))
-				break;
-		if (i == NCLASSES)
-			return -1;
-		*mask |= 1u << i;
-		if (!comma)
-			return 0;
-		p = comma + 1;
-	}
+	for (size_t i = 0; i < NCLASSES; i++)
+		if (class_bit == 1u << i)
+			return class_names[i];
+	return NULL;
 }
 
 void qz_classes_text(unsigned mask, char *buf, size_t len)
@@ -75,16 +61,16 @@ static size_t select_weights(const struct phimoe_model *m, enum sm_quant q, unsi
 	for (int l = 0; l < c->num_hidden_layers; l++) {
 		const struct phimoe_layer *L = &m->layers[l];
 
-		if (cls & QZ_ATTENTION && sm_quant_fits(q, (int)L->q_w.shape[1])) {
+		if (cls & SPLITMOE_QUANTIZE_ATTENTION && sm_quant_fits(q, (int)L->q_w.shape[1])) {
 			pick(p, &n, &L->q_w, NULL);
 			pick(p, &n, &L->k_w, NULL);
 			pick(p, &n, &L->v_w, NULL);
 		}
-		if (cls & QZ_ATTENTION && sm_quant_fits(q, (int)L->o_w.shape[1]))
+		if (cls & SPLITMOE_QUANTIZE_ATTENTION && sm_quant_fits(q, (int)L->o_w.shape[1]))
 			pick(p, &n, &L->o_w, NULL);
-		if (cls & QZ_ROUTER && sm_quant_fits(q, (int)L->router_w.shape[1]))
+		if (cls & SPLITMOE_QUANTIZE_ROUTER && sm_quant_fits(q, (int)L->router_w.shape[1]))
 			pick(p, &n, &L->router_w, NULL);
-		for (int e = 0; cls & QZ_EXPERTS && e < c->num_local_experts; e++) {
+		for (int e = 0; cls & SPLITMOE_QUANTIZE_EXPERTS && e < c->num_local_experts; e++) {
 			const struct phimoe_expert *x = &L->experts[e];
 
 			if (!sm_quant_fits(q, (int)x->w1.shape[1]) ||
@@ -95,7 +81,7 @@ static size_t select_weights(const struct phimoe_model *m, enum sm_quant q, unsi
 			pick(p, &n, &x->w2, NULL);
 		}
 	}
-	if (cls & QZ_LM_HEAD && sm_quant_fits(q, (int)m->lm_head_w.shape[1]))
+	if (cls & SPLITMOE_QUANTIZE_LM_HEAD && sm_quant_fits(q, (int)m->lm_head_w.shape[1]))
 		pick(p, &n, &m->lm_head_w, "lm_head.weight");
 	return n;
 }
@@ -233,7 +219,7 @@ static int make_header(struct qz_plan *p, char *err, size_t errlen)
 		goto nomem;
 	json_object_object_add(meta, "format", json_object_new_string("pt"));
 	json_object_object_add(meta, PHIMOE_QUANT_CONFIG_KEY,
-			       json_object_new_string(sm_quant_name(p->q)));
+			       json_object_new_string(sm_quant_format_name(p->q)));
 	json_object_object_add(h, "__metadata__", meta);
 	meta = NULL;
 	for (size_t i = 0; i < p->n; i++) {
