@@ -166,6 +166,11 @@ typedef enum splitmoe_quant {
 	SPLITMOE_QUANT_NONE = 0,
 	SPLITMOE_QUANT_INT8,		/* CPU only */
 	SPLITMOE_QUANT_Q4,		/* CPU only */
+	/* what the CPU and the checkpoint call for: int8 or q4 where f32
+	 * would not fit (no bf16 instructions), else none; none on GPU and
+	 * SPLIT and for a quantized file, which runs as stored
+	 * (splitmoe_quant_resolve) */
+	SPLITMOE_QUANT_AUTO,
 } splitmoe_quant;
 
 typedef enum splitmoe_arbiter {
@@ -174,6 +179,22 @@ typedef enum splitmoe_arbiter {
 	SPLITMOE_ARBITER_PROCESS,	/* the same policy inside this process */
 	SPLITMOE_ARBITER_OFF,		/* no gating */
 } splitmoe_arbiter;
+
+#define SPLITMOE_MBPS_AUTO UINT64_MAX
+#define SPLITMOE_SPLIT_MAX_RULES 16
+
+typedef enum splitmoe_stage {
+	SPLITMOE_STAGE_ATTENTION = 0,
+	SPLITMOE_STAGE_ROUTER,
+	SPLITMOE_STAGE_EXPERTS,
+	SPLITMOE_STAGE_HEAD,
+} splitmoe_stage;
+
+struct splitmoe_split_rule {
+	splitmoe_stage stage;
+	int layer_lo, layer_hi;		/* inclusive; any layer: 0, INT_MAX */
+	splitmoe_device device;		/* CPU or GPU */
+};
 
 struct splitmoe_session_params {
 	splitmoe_device device;		/* default CPU */
@@ -191,6 +212,16 @@ struct splitmoe_session_params {
 	const char *arbiter_dev;	/* NULL: /dev/bwarb */
 	uint32_t cpu_weight, gpu_weight;		/* arbiter share; 0: 100 */
 	uint64_t cpu_reserve_mbps, gpu_reserve_mbps;	/* guaranteed MB/s; 0: none */
+	/* The process arbiter's bus in MB/s; 0: its default. SPLITMOE_MBPS_AUTO
+	 * (a configuration's "auto") is refused: measure it first
+	 * (splitmoe_bus_calibrate). */
+	uint64_t arbiter_capacity_mbps, arbiter_guaranteed_mbps;
+	/* SPLIT, partition: which device runs which stage of which layers;
+	 * later rules win, the rest runs on the CPU. None: every stage on the
+	 * CPU but what split_mode moves. */
+	int n_split_rules;
+	struct splitmoe_split_rule split_rules[SPLITMOE_SPLIT_MAX_RULES];
+	bool profile;			/* time the forward pass by op class */
 };
 struct splitmoe_session_params splitmoe_session_default_params(void);
 
@@ -301,6 +332,220 @@ struct splitmoe_stats {
 void splitmoe_session_stats(const splitmoe_session *s, struct splitmoe_stats *st);
 
 /* ---- configuration, reports and system (api-core) ------------------------ */
+
+/*
+ * Option names: the one table the YAML and the CLI's flags read
+ * ("auto|f32|bf16" and so on), for a value of the enum that opt names.
+ */
+typedef enum splitmoe_option {
+	SPLITMOE_OPTION_DEVICE = 0,	/* splitmoe_device: cpu | gpu | split */
+	SPLITMOE_OPTION_SPLIT_MODE,	/* splitmoe_split_mode: partition | expert-parallel | dynamic */
+	SPLITMOE_OPTION_COMPUTE,	/* splitmoe_compute: auto | f32 | bf16 */
+	SPLITMOE_OPTION_WEIGHTS,	/* splitmoe_weights: auto | mapped | packed */
+	SPLITMOE_OPTION_QUANT,		/* splitmoe_quant: auto | none | int8 | q4 */
+	SPLITMOE_OPTION_ARBITER,	/* splitmoe_arbiter: auto | kernel | process | off */
+} splitmoe_option;
+/* The name of value ("?" for none of opt's). */
+const char *splitmoe_option_name(splitmoe_option opt, int value);
+/* *value from its name: SPLITMOE_OK, or _INVALID (no such name). */
+splitmoe_status splitmoe_option_parse(splitmoe_option opt, const char *name, int *value);
+/* The names joined by sep ("auto|f32|bf16"), truncated to cap. */
+void splitmoe_option_list(splitmoe_option opt, const char *sep, char *buf, size_t cap);
+
+/*
+ * A configuration: the YAML file's keys (configs/splitmoe.yaml: model,
+ * threads, dtype, weights, quant, device, arbiter.*, gpu.device, split.*),
+ * each checked against its type and range when set. Create gives the
+ * defaults (what an empty file gives).
+ */
+typedef struct splitmoe_config splitmoe_config;
+/* SPLITMOE_OK or _NOMEM. */
+splitmoe_status splitmoe_config_create(splitmoe_config **out);
+void splitmoe_config_free(splitmoe_config *c);	/* NULL is ignored */
+/* Reads a YAML file over c (keys absent keep their value; nothing changes
+ * on an error). _INVALID with one line "FILE:LINE: ..." naming the key. */
+splitmoe_status splitmoe_config_load(splitmoe_config *c, const char *path, char *err,
+				     size_t errlen);
+/* Sets one key ("arbiter.backend") from text, checked as in a file: a
+ * command-line flag over the file. _INVALID with one line in err. */
+splitmoe_status splitmoe_config_set(splitmoe_config *c, const char *key, const char *value,
+				    char *err, size_t errlen);
+/* The model directory ("" when none was set). */
+const char *splitmoe_config_model(const splitmoe_config *c);
+/* The session the configuration describes (quant may be AUTO, the bus
+ * figures SPLITMOE_MBPS_AUTO); strings point into c until it changes. */
+void splitmoe_config_session_params(const splitmoe_config *c,
+				    struct splitmoe_session_params *p);
+/* The split rules' text as configured ("attention=cpu,...") for messages. */
+const char *splitmoe_config_split_rules(const splitmoe_config *c);
+
+/* ---- prefill with every position's figures ---- */
+
+/* Arrays the caller owns, each NULL when not needed. */
+struct splitmoe_prefill_out {
+	float *logits;		/* [n][vocab]: the logits of every position */
+	float *router_logits;	/* [layers][n][experts]: raw router scores */
+	int32_t *experts;	/* [layers][n][experts_per_token]: chosen, in order */
+	float *expert_weights;	/* [layers][n][experts_per_token]: their multipliers */
+};
+/* splitmoe_prefill, and out filled (out NULL: as splitmoe_prefill). */
+splitmoe_status splitmoe_prefill_ex(splitmoe_session *s, const int32_t *ids, int n,
+				    const struct splitmoe_prefill_out *out);
+
+/* ---- model and session reports ---- */
+
+struct splitmoe_model_info {
+	const char *dir;
+	int layers, hidden, heads, kv_heads, head_dim;
+	int experts, experts_per_token, intermediate, vocab, max_positions;
+	const char *storage_dtype;	/* "bf16", "f16", "f32" */
+	/* the compute type that reads the weights as stored (F32, BF16);
+	 * AUTO when none does (f16) */
+	splitmoe_compute storage_compute;
+	splitmoe_quant file_quant;	/* a quantized file's format, else NONE */
+	int file_quant_group;		/* its group size */
+	int load_quant_group;		/* the group of int8/q4 made at load */
+	uint64_t params, expert_params, active_params_per_token;
+	uint64_t bytes, active_bytes_per_token;	/* as stored */
+};
+/* Zeroes for a vocab_only model, but dir. */
+void splitmoe_model_info(const splitmoe_model *m, struct splitmoe_model_info *out);
+
+/* The weight bytes a token reads as the CPU runs the model with compute
+ * (AUTO: as a session would resolve it) and quant (NONE, INT8, Q4: a
+ * load-time copy; a quantized file's tensors count as stored). */
+struct splitmoe_token_bytes {
+	double dense;		/* attention, norms, router and the head, per pass */
+	double head;		/* of dense: the final norm and lm_head */
+	double expert;		/* one expert of one layer */
+	double embed_row;	/* one embedding row */
+	int layers, experts, top_k;
+};
+void splitmoe_model_token_bytes(const splitmoe_model *m, splitmoe_compute compute,
+				splitmoe_quant quant, struct splitmoe_token_bytes *out);
+/* Bytes one decoded token reads: dense + layers * top_k * expert + embed_row. */
+double splitmoe_token_bytes_decode(const struct splitmoe_token_bytes *b);
+
+/* What AUTO resolves to on this CPU (never AUTO). */
+splitmoe_compute splitmoe_compute_default(void);
+/* quant as a session on device would run it: AUTO resolved, as documented
+ * at SPLITMOE_QUANT_AUTO; other values unchanged. */
+splitmoe_quant splitmoe_quant_resolve(const splitmoe_model *m, splitmoe_device device,
+				      splitmoe_quant quant);
+/* Whether the tokenizer puts BOS before a text's ids. */
+bool splitmoe_token_adds_bos(const splitmoe_model *m);
+
+struct splitmoe_session_info {
+	splitmoe_device running;	/* where the forward pass runs */
+	splitmoe_compute compute;	/* F32 or BF16 */
+	splitmoe_weights weights;	/* as asked (AUTO kept) */
+	splitmoe_quant quant;		/* the CPU's, AUTO resolved */
+	splitmoe_arbiter arbiter;	/* the kind in use (KERNEL, PROCESS or OFF) */
+	bool gpu;			/* a Level Zero backend runs (part of) it */
+	uint64_t cpu_weight_bytes;	/* weights packed by the CPU's backend */
+	uint64_t gpu_weight_bytes;	/* weights the GPU's backend holds */
+	uint64_t shared_weight_bytes;	/* of those, what both read from one copy */
+	uint64_t borrowed_weight_bytes;	/* of those, what the CPU reads in place */
+	uint64_t mapped_weight_bytes;	/* checkpoint bytes the CPU reads in place */
+};
+void splitmoe_session_info(const splitmoe_session *s, struct splitmoe_session_info *out);
+
+/* One arbiter client's figures since the session was created. */
+struct splitmoe_client_stats {
+	bool open;			/* false: no such client (the rest 0) */
+	uint64_t acquires, completes, granted_bytes;
+	uint64_t waits;			/* acquires that had to wait */
+	uint64_t wait_ns;		/* time waiting */
+};
+/* The CPU's client (the session's own, or the device set-up's) and the
+ * GPU's (GPU and SPLIT). */
+void splitmoe_session_arbiter_stats(const splitmoe_session *s, struct splitmoe_client_stats *cpu,
+				    struct splitmoe_client_stats *gpu);
+
+/* The GPU's device time by op class (Level Zero kernel timestamps). */
+struct splitmoe_gpu_profile {
+	uint64_t linear_ns, linear_ops, expert_ns, expert_ops, other_ns, other_ops;
+	uint64_t gated_launches, launches;	/* kernels under grants of the gpu client */
+};
+/* false (p zeroed) when no Level Zero backend runs the session. */
+bool splitmoe_session_gpu_profile(const splitmoe_session *s, struct splitmoe_gpu_profile *p);
+
+/* ---- system ---- */
+
+struct splitmoe_cpu_info {
+	char vendor[16], brand[64];
+	bool avx2, fma, avx512f, avx512bw, avx512vl, avx512_vnni, avx512_bf16;
+	bool avx_vnni, amx_tile, amx_bf16, amx_int8;
+	int onednn_major, onednn_minor, onednn_patch;
+	const char *onednn_hash;	/* "?" when unknown */
+	const char *onednn_isa;		/* the ISA oneDNN uses: "avx512_core_bf16" ... */
+	const char *kernels;		/* the ISA path of the own kernels */
+	bool kernels_forced;		/* SPLITMOE_ISA chose it, or no VNNI */
+	const char *int8_kernel;	/* the int8 products' kernel */
+	/* quant AUTO for a bf16 checkpoint on the CPU */
+	splitmoe_quant quant_default;
+};
+void splitmoe_cpu_info(struct splitmoe_cpu_info *out);
+
+/*
+ * The GPU section `splitmoe info` prints: the Level Zero devices, the DRM
+ * devices, and which DRM node each Level Zero device is; lines ending in
+ * '\n'. Returns the length of the whole text and writes at most cap - 1
+ * bytes and a NUL, as snprintf does; -1 out of memory.
+ */
+long splitmoe_gpu_describe(char *buf, size_t cap);
+
+/*
+ * Opens the arbiter kind asks for (dev NULL: /dev/bwarb) and closes it:
+ * SPLITMOE_OK with *in_use the kind AUTO resolved to, or _ARBITER with one
+ * line in err.
+ */
+splitmoe_status splitmoe_arbiter_probe(splitmoe_arbiter kind, const char *dev,
+				       splitmoe_arbiter *in_use, char *err, size_t errlen);
+
+/* The bus figures of the process arbiter, measured with every core (a
+ * child process: call it before any OpenMP region of the caller). */
+struct splitmoe_bus_calibration {
+	uint64_t capacity_mbps, guaranteed_mbps;
+	double read_gbs, copy_gbs, rmin_gbs;
+};
+/* The buffer the measurement reads by default (bytes). */
+uint64_t splitmoe_bus_default_bytes(void);
+/* runs passes over bytes. SPLITMOE_OK, or _BACKEND with one line in err. */
+splitmoe_status splitmoe_bus_calibrate(uint64_t bytes, int runs,
+				       struct splitmoe_bus_calibration *out, char *err,
+				       size_t errlen);
+
+/* This process's memory (/proc/self/status), bytes. */
+struct splitmoe_memory {
+	uint64_t rss, rss_file, rss_anon, peak;
+};
+/* SPLITMOE_OK, or _UNSUPPORTED when it cannot be read. */
+splitmoe_status splitmoe_memory_usage(struct splitmoe_memory *out);
+
+/* ---- chat text ---- */
+
+typedef enum splitmoe_chat_role {
+	SPLITMOE_ROLE_SYSTEM = 0,
+	SPLITMOE_ROLE_USER,
+	SPLITMOE_ROLE_ASSISTANT,
+} splitmoe_chat_role;
+struct splitmoe_chat_msg {
+	splitmoe_chat_role role;
+	const char *content;
+};
+/* SPLITMOE_OK with *role named by name ("system", "user", "assistant"),
+ * or _INVALID. */
+splitmoe_status splitmoe_chat_role_parse(const char *name, splitmoe_chat_role *role);
+/*
+ * The messages in the model's chat format, then the assistant's turn when
+ * add_generation_prompt. Length of the whole text, at most cap - 1 bytes
+ * and a NUL written, as snprintf; -1 (bad role, out of memory).
+ */
+long splitmoe_chat_render(const struct splitmoe_chat_msg *msgs, int n,
+			  bool add_generation_prompt, char *buf, size_t cap);
+/* Whether s[0..len) is valid UTF-8; *used (may be NULL) the valid prefix. */
+bool splitmoe_utf8_valid(const char *s, size_t len, size_t *used);
 
 /* ---- profile, model tensors, memory bandwidth (api-bench) ----------------- */
 

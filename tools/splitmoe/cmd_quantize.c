@@ -78,7 +78,7 @@ int cmd_quantize(struct cli_opts *o)
 {
 	struct splitmoe_quantize_params qp = splitmoe_quantize_default_params();
 	struct splitmoe_quantize_report r;
-	struct progress pr = { .model = o->cfg.model, .tty = isatty(2) };
+	struct progress pr = { .model = o->model, .tty = isatty(2) };
 	struct out_dir_signals sigs = { 0 };
 	char err[512];
 	splitmoe_status st;
@@ -93,11 +93,11 @@ int cmd_quantize(struct cli_opts *o)
 	}
 	qp.type = (splitmoe_quant)o->quant_type;	/* the same values */
 	qp.classes = o->quant_tensors;
-	qp.threads = o->cfg.threads > 0 ? o->cfg.threads : 0;
+	qp.threads = o->sp.threads > 0 ? o->sp.threads : 0;
 	qp.progress = on_progress;
 	qp.progress_user = &pr;
 	out_dir_catch(&sigs);
-	st = splitmoe_quantize(o->cfg.model, o->out, &qp, &r, err, sizeof(err));
+	st = splitmoe_quantize(o->model, o->out, &qp, &r, err, sizeof(err));
 	out_dir_release(&sigs);
 	if (st == SPLITMOE_OK) {
 		double s = (now_ns() - pr.t0_ns) / 1e9;

@@ -100,7 +100,7 @@ int cmd_synth(struct cli_opts *o)
 	if (o->shape)
 		sp.shape = o->shape->id;
 	/* bf16, or auto: the released model's */
-	sp.f32 = (splitmoe_compute)o->cfg.dtype == SPLITMOE_COMPUTE_F32;
+	sp.f32 = o->sp.compute == SPLITMOE_COMPUTE_F32;
 	sp.layers = o->layers;
 	sp.seed = o->seed;
 	sp.progress = on_progress;
