@@ -302,6 +302,7 @@ splitmoe_status splitmoe_quantize(const char *model_dir, const char *out_dir,
 	struct qz_plan plan;
 	enum sm_quant q;
 	splitmoe_status st;
+	int rc;
 
 	if (report)
 		memset(report, 0, sizeof(*report));
@@ -334,9 +335,10 @@ splitmoe_status splitmoe_quantize(const char *model_dir, const char *out_dir,
 		phimoe_model_free(&m);
 		return SPLITMOE_ERR_MODEL;
 	}
-	if (qz_plan_build(&m, q, pp->classes, &plan, err, errlen)) {
+	rc = qz_plan_build(&m, q, pp->classes, &plan, err, errlen);
+	if (rc) {
 		phimoe_model_free(&m);
-		return SPLITMOE_ERR_MODEL;
+		return rc == -ENOMEM ? SPLITMOE_ERR_NOMEM : SPLITMOE_ERR_MODEL;
 	}
 	phimoe_model_stats(&m, &before);
 	run.r.format = sm_quant_format_name(q);

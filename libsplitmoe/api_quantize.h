@@ -51,7 +51,8 @@ struct qz_plan {
 	size_t header_len;
 };
 
-/* The plan of m's file in format q. 0, or -1 with one line in err. */
+/* The plan of m's file in format q. 0, or -ENOMEM, or -EEXIST (the
+ * checkpoint has a NAME_scale tensor already), with one line in err. */
 int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classes,
 		  struct qz_plan *p, char *err, size_t errlen);
 void qz_plan_free(struct qz_plan *p);

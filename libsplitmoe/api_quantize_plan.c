@@ -3,6 +3,7 @@
 #include "api_quantize.h"
 #include "util/errbuf.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +140,7 @@ static int add_quantized(struct qz_plan *p, const struct phimoe_checkpoint *ck,
 	snprintf(s->name, len, "%s_scale", k->name);
 	if (st_find(ck, s->name))
 		return sm_errf(err, errlen, "quantize: the checkpoint already has a tensor '%s'",
-			       s->name);
+			       s->name), -EEXIST;
 	c->src = s->src = k->t;
 	s->scales = true;
 	c->dtype = p->q == SM_QUANT_INT8 ? PHIMOE_DTYPE_I8 : PHIMOE_DTYPE_U8;
@@ -268,6 +269,7 @@ int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classe
 	size_t cap = (size_t)c->num_hidden_layers * (5 + 3 * (size_t)c->num_local_experts) + 1;
 	size_t nst = st_count(m->ckpt), np, used = 0;
 	struct pick *picks = calloc(cap, sizeof(*picks));
+	int rc;
 
 	memset(p, 0, sizeof(*p));
 	p->q = q;
@@ -275,7 +277,7 @@ int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classe
 	p->e = calloc(nst + 2 * cap, sizeof(*p->e));
 	if (!picks || !p->e) {
 		free(picks);
-		return sm_errf(err, errlen, "quantize: out of memory");
+		return sm_errf(err, errlen, "quantize: out of memory"), -ENOMEM;
 	}
 	np = select_weights(m, q, classes, picks);
 	qsort(picks, np, sizeof(*picks), cmp_pick);
@@ -283,7 +285,8 @@ int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classe
 		const struct st_tensor *t = st_at(m->ckpt, i);
 		struct pick key = { .name = t->name };
 		const struct pick *k = bsearch(&key, picks, np, sizeof(*picks), cmp_pick);
-		int rc = k ? add_quantized(p, m->ckpt, k, err, errlen) : add_copy(p, t, err, errlen);
+
+		rc = k ? add_quantized(p, m->ckpt, k, err, errlen) : add_copy(p, t, err, errlen);
 
 		used += k != NULL;
 		if (rc)
@@ -292,19 +295,23 @@ int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classe
 	/* a tied lm_head: its quantized copy is a new tensor */
 	for (size_t i = 0; used < np && i < np; i++)
 		if (!st_find(m->ckpt, picks[i].name)) {
-			if (add_quantized(p, m->ckpt, &picks[i], err, errlen))
+			rc = add_quantized(p, m->ckpt, &picks[i], err, errlen);
+			if (rc)
 				goto fail;
 			used++;
 		}
 	free(picks);
 	picks = NULL;
-	if (lay_out(p, err, errlen) || make_header(p, err, errlen))
+	rc = lay_out(p, err, errlen);
+	if (!rc)
+		rc = make_header(p, err, errlen);
+	if (rc)
 		goto fail;
 	return 0;
 fail:
 	free(picks);
 	qz_plan_free(p);
-	return -1;
+	return rc == -EEXIST ? -EEXIST : -ENOMEM;	/* the others are allocations */
 }
 
 void qz_plan_free(struct qz_plan *p)
