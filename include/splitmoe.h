@@ -52,6 +52,7 @@ typedef enum splitmoe_status {
 	SPLITMOE_ERR_INTERRUPTED = -9,	/* a signal interrupted a wait */
 	SPLITMOE_ERR_UNSUPPORTED = -10,	/* not in this build or on this machine */
 	SPLITMOE_ERR_BACKEND = -11,	/* the device failed (the sequence is then undefined) */
+	SPLITMOE_ERR_IO = -12,		/* a file could not be written, or out_dir is refused */
 } splitmoe_status;
 
 /* "ok", "invalid argument", ... for any value (unknown codes included). */
@@ -775,6 +776,127 @@ const char *splitmoe_dram_counter_source(const splitmoe_dram_counter *c);
 void splitmoe_dram_counter_free(splitmoe_dram_counter *c);	/* NULL is ignored */
 
 /* ---- quantized model files (api-quant) ------------------------------------ */
+
+/*
+ * Writers of a new model directory (splitmoe_quantize, splitmoe_synth).
+ * out_dir must be absent or an empty directory (else SPLITMOE_ERR_IO,
+ * nothing touched). The files go into a temporary directory beside it
+ * (.NAME.quantize-XXXXXX, .NAME.synth-XXXXXX), which is renamed to
+ * out_dir at the end: a failed or stopped call removes it, and a killed
+ * process leaves it under its dot name, so that no out_dir that loads is
+ * ever half-written. One line in err (may be NULL) names the file and
+ * tensor that failed.
+ */
+typedef enum splitmoe_write_stage {
+	SPLITMOE_WRITE_START = 0,	/* the temporary directory exists, nothing written */
+	SPLITMOE_WRITE_DATA,		/* tensors being written: done_bytes grows */
+	SPLITMOE_WRITE_FINISH,		/* everything written (and loaded); renamed next */
+} splitmoe_write_stage;
+
+/* The classes of weights splitmoe_quantize() quantizes, as a mask. */
+enum {
+	SPLITMOE_QUANTIZE_ATTENTION = 1,	/* q, k, v, o projections */
+	SPLITMOE_QUANTIZE_EXPERTS = 2,		/* w1, w3, w2 of every expert */
+	SPLITMOE_QUANTIZE_LM_HEAD = 4,
+	SPLITMOE_QUANTIZE_ROUTER = 8,		/* block_sparse_moe.gate */
+	SPLITMOE_QUANTIZE_DEFAULT = 7,		/* all but the router */
+};
+/* "attention", "experts", "lm_head", "router" for one class bit; NULL for
+ * any other value. */
+const char *splitmoe_quantize_class_name(unsigned class_bit);
+
+/* What splitmoe_quantize() does, as far as it got. */
+struct splitmoe_quantize_report {
+	splitmoe_write_stage stage;
+	const char *format;		/* "int8" or "q4" */
+	char classes[48];		/* the mask's names, "attention,experts,lm_head" */
+	const char *tmp_dir;		/* where it writes; valid during the call */
+	size_t tensors_quantized;	/* each becomes NAME and NAME_scale */
+	size_t tensors_copied;		/* as stored */
+	uint64_t read_bytes;		/* of the checkpoint, all told */
+	uint64_t write_bytes;		/* of the new file's tensors */
+	uint64_t done_bytes;		/* of read_bytes, so far */
+	/* the checkpoint's and (at FINISH) the new file's weights, and what
+	 * one decoded token reads of them */
+	uint64_t weight_bytes_before, weight_bytes_after;
+	uint64_t token_bytes_before, token_bytes_after;
+};
+/* Called at START, after each tensor (DATA) and at FINISH; returning false
+ * stops the call (SPLITMOE_ERR_INTERRUPTED, nothing left behind). */
+typedef bool (*splitmoe_quantize_progress_fn)(const struct splitmoe_quantize_report *r,
+					      void *user);
+
+struct splitmoe_quantize_params {
+	splitmoe_quant type;		/* INT8 or Q4; default INT8 */
+	unsigned classes;		/* SPLITMOE_QUANTIZE_* mask; default _DEFAULT */
+	int threads;			/* 0: the OpenMP default */
+	splitmoe_quantize_progress_fn progress;	/* NULL: none */
+	void *progress_user;
+};
+struct splitmoe_quantize_params splitmoe_quantize_default_params(void);
+
+/*
+ * Writes the bf16/f16/f32 checkpoint of model_dir as a quantized model
+ * directory out_dir (README "Quantized model files"): one
+ * model.safetensors where each weight of the chosen classes whose rows
+ * are whole groups becomes NAME (I8 [n][k] for int8, U8 [n][k/2] for q4)
+ * and NAME_scale (F16 [n][k/32]), the other tensors copied as stored;
+ * config.json with splitmoe_quantization; model_dir's other files copied.
+ * The codes are --quant at load's, bit for bit. The new directory is
+ * loaded before it is renamed in. report (may be NULL) receives the
+ * figures. SPLITMOE_OK; _INVALID (a parameter, out_dir's name); _MODEL
+ * (model_dir does not load, or is quantized already); _IO (out_dir not
+ * empty, a write failed); _NOMEM; _INTERRUPTED (progress said stop).
+ */
+splitmoe_status splitmoe_quantize(const char *model_dir, const char *out_dir,
+				  const struct splitmoe_quantize_params *p,
+				  struct splitmoe_quantize_report *report, char *err,
+				  size_t errlen);
+
+/* The shapes splitmoe_synth() writes. */
+typedef enum splitmoe_synth_shape {
+	SPLITMOE_SYNTH_PHI_TINY_MOE = 0,	/* microsoft/Phi-tiny-MoE-instruct's */
+	SPLITMOE_SYNTH_TINY,			/* tests/fixtures/phimoe-tiny-a's */
+	SPLITMOE_SYNTH_SHAPES			/* the count */
+} splitmoe_synth_shape;
+/* "phi-tiny-moe", "tiny"; NULL for a value out of range. */
+const char *splitmoe_synth_shape_name(splitmoe_synth_shape shape);
+
+/* What splitmoe_synth() does, as far as it got. */
+struct splitmoe_synth_report {
+	splitmoe_write_stage stage;
+	const char *shape;		/* its name */
+	const char *dtype;		/* "bf16" or "f32" */
+	int layers, shards;
+	const char *tmp_dir;		/* where it writes; valid during the call */
+	uint64_t total_bytes;		/* of all tensors */
+	uint64_t done_bytes;		/* so far */
+};
+/* Called at START, after each chunk written (DATA) and at FINISH;
+ * returning false stops the call (SPLITMOE_ERR_INTERRUPTED). */
+typedef bool (*splitmoe_synth_progress_fn)(const struct splitmoe_synth_report *r, void *user);
+
+struct splitmoe_synth_params {
+	splitmoe_synth_shape shape;	/* default PHI_TINY_MOE */
+	int layers;			/* 0: the shape's; else 1 to 1024 */
+	bool f32;			/* f32 tensors; default false: bf16, as released */
+	uint64_t seed;			/* the same seed gives the same bytes; default 0 */
+	splitmoe_synth_progress_fn progress;	/* NULL: none */
+	void *progress_user;
+};
+struct splitmoe_synth_params splitmoe_synth_default_params(void);
+
+/*
+ * Writes a checkpoint of the shape with seeded random weights into
+ * out_dir, laid out as Hugging Face writes the released model (sharded
+ * safetensors, index, config.json, the fixture's tokenizer files): for
+ * benchmarks and tests. The bytes depend on the parameters only, not on
+ * the thread count. The file system must hold it with 256 MB to spare.
+ * SPLITMOE_OK; _INVALID (a parameter, out_dir's name); _IO (out_dir not
+ * empty, too little space, a write failed); _NOMEM; _INTERRUPTED.
+ */
+splitmoe_status splitmoe_synth(const char *out_dir, const struct splitmoe_synth_params *p,
+			       struct splitmoe_synth_report *report, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -87,6 +87,8 @@ const char *splitmoe_status_str(splitmoe_status st)
 		return "not supported";
 	case SPLITMOE_ERR_BACKEND:
 		return "device error";
+	case SPLITMOE_ERR_IO:
+		return "file error";
 	}
 	return "unknown status";
 }

@@ -20,14 +20,3 @@ build/splitmoe-asan: $(SPLITMOE_ASAN_OBJS) $(EVAL_ASAN_LIB) $(RUNTIME_ASAN_LIB)
 	$(CC) $(SANITIZE) -o $@ $(SPLITMOE_ASAN_OBJS) $(EVAL_ASAN_LIB) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS) $(SPLITMOE_LDLIBS)
 
 ALL_TARGETS += build/splitmoe
-
-# synth's generator and quantize run on OpenMP threads.
-SPLITMOE_OMP := synth_fill cmd_quantize
-$(foreach f,$(SPLITMOE_OMP),build/obj/tools/splitmoe/$(f).o build/asan/tools/splitmoe/$(f).o): \
-	CFLAGS += -fopenmp
-# synth carries the fixture's tokenizer files in the binary (.incbin).
-SYNTH_FIXTURE := tests/fixtures/phimoe-tiny-a
-SYNTH_TOK_OBJS := build/obj/tools/splitmoe/synth_tokenizer.o build/asan/tools/splitmoe/synth_tokenizer.o
-$(SYNTH_TOK_OBJS): CPPFLAGS += -DSYNTH_FIXTURE='"$(SYNTH_FIXTURE)"'
-$(SYNTH_TOK_OBJS): $(addprefix $(SYNTH_FIXTURE)/,tokenizer.model added_tokens.json \
-	generation_config.json tokenizer_config.json)
