@@ -215,7 +215,7 @@ struct splitmoe_session_params {
 	uint64_t cpu_reserve_mbps, gpu_reserve_mbps;	/* guaranteed MB/s; 0: none */
 	/* The process arbiter's bus in MB/s; 0: its default. SPLITMOE_MBPS_AUTO
 	 * (a configuration's "auto") is refused: measure it first
-	 * (splitmoe_bus_calibrate). */
+	 * (splitmoe_bwcal_measure). */
 	uint64_t arbiter_capacity_mbps, arbiter_guaranteed_mbps;
 	/* SPLIT, partition: which device runs which stage of which layers;
 	 * later rules win, the rest runs on the CPU. None: every stage on the
@@ -508,18 +508,6 @@ long splitmoe_gpu_describe(char *buf, size_t cap);
 splitmoe_status splitmoe_arbiter_probe(splitmoe_arbiter kind, const char *dev,
 				       splitmoe_arbiter *in_use, char *err, size_t errlen);
 
-/* The bus figures of the process arbiter, measured with every core (a
- * child process: call it before any OpenMP region of the caller). */
-struct splitmoe_bus_calibration {
-	uint64_t capacity_mbps, guaranteed_mbps;
-	double read_gbs, copy_gbs, rmin_gbs;
-};
-/* The buffer the measurement reads by default (bytes). */
-uint64_t splitmoe_bus_default_bytes(void);
-/* runs passes over bytes. SPLITMOE_OK, or _BACKEND with one line in err. */
-splitmoe_status splitmoe_bus_calibrate(uint64_t bytes, int runs,
-				       struct splitmoe_bus_calibration *out, char *err,
-				       size_t errlen);
 
 /* This process's memory (/proc/self/status), bytes. */
 struct splitmoe_memory {

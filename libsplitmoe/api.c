@@ -352,7 +352,7 @@ static int map_params(const splitmoe_model *m, const struct splitmoe_session_par
 	if (!p->arb && (p->arbiter_capacity_mbps == SPLITMOE_MBPS_AUTO ||
 			p->arbiter_guaranteed_mbps == SPLITMOE_MBPS_AUTO)) {
 		set_err(err, errlen, "splitmoe_session_create: the arbiter's bus figures are auto: "
-			"measure them first (splitmoe_bus_calibrate)");
+			"measure them first (splitmoe_bwcal_measure)");
 		return -EINVAL;
 	}
 	if (p->n_split_rules < 0 || p->n_split_rules > SPLITMOE_SPLIT_MAX_RULES) {

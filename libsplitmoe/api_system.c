@@ -1,13 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The machine as the engine sees it: CPU features and the kernels chosen,
- * GPU devices, the arbiter, the bus calibration, memory use; and the chat
- * format's text.
+ * GPU devices, the arbiter, memory use; and the chat format's text.
  */
 #include "api_internal.h"
 
-#include "arbiter/bwcal.h"
-#include "arbiter/membw.h"
 #include "cpu/cpu_features.h"
 #include "cpu/cpu_isa.h"
 #include "cpu/cpu_qgemm.h"
@@ -98,28 +95,6 @@ splitmoe_status splitmoe_arbiter_probe(splitmoe_arbiter kind, const char *dev,
 		return SPLITMOE_ERR_ARBITER;
 	*in_use = sm_api_arbiter_of(sm_arbiter_get_kind(a));
 	sm_arbiter_close(a);
-	return SPLITMOE_OK;
-}
-
-uint64_t splitmoe_bus_default_bytes(void)
-{
-	return sm_membw_default_bytes();
-}
-
-splitmoe_status splitmoe_bus_calibrate(uint64_t bytes, int runs,
-				       struct splitmoe_bus_calibration *out, char *err,
-				       size_t errlen)
-{
-	struct sm_bwcal cal;
-
-	if (!out || runs <= 0 || !bytes)
-		return SPLITMOE_ERR_INVALID;
-	if (sm_bwcal_measure_child(bytes, runs, &cal, err, errlen))
-		return SPLITMOE_ERR_BACKEND;
-	*out = (struct splitmoe_bus_calibration){
-		.capacity_mbps = cal.capacity_mbps, .guaranteed_mbps = cal.guaranteed_mbps,
-		.read_gbs = cal.all.read_gbs, .copy_gbs = cal.all.copy_gbs, .rmin_gbs = cal.rmin_gbs,
-	};
 	return SPLITMOE_OK;
 }
 

@@ -172,7 +172,7 @@ static void t_session_params_checked(void **state)
 	assert_int_equal(splitmoe_session_create(model, &p, &s, err, sizeof(err)),
 			 SPLITMOE_ERR_INVALID);
 	assert_null(s);
-	assert_non_null(strstr(err, "splitmoe_bus_calibrate"));
+	assert_non_null(strstr(err, "splitmoe_bwcal_measure"));
 	p.arbiter_capacity_mbps = 0;
 	p.n_split_rules = SPLITMOE_SPLIT_MAX_RULES + 1;
 	assert_int_equal(splitmoe_session_create(model, &p, &s, err, sizeof(err)),
@@ -343,21 +343,6 @@ static void t_system(void **state)
 	assert_true(err[0] != '\0');
 	assert_int_equal(splitmoe_arbiter_probe((splitmoe_arbiter)9, NULL, &in_use, err,
 						sizeof(err)), SPLITMOE_ERR_INVALID);
-	assert_true(splitmoe_bus_default_bytes() > 0);
-}
-
-static void t_bus_calibrate(void **state)
-{
-	struct splitmoe_bus_calibration cal = { 0 };
-	char err[256];
-
-	(void)state;
-	assert_int_equal(splitmoe_bus_calibrate(0, 1, &cal, err, sizeof(err)), SPLITMOE_ERR_INVALID);
-	assert_int_equal(splitmoe_bus_calibrate(8u << 20, 0, &cal, err, sizeof(err)),
-			 SPLITMOE_ERR_INVALID);
-	/* a small buffer: the figures exist, not what they are */
-	assert_int_equal(splitmoe_bus_calibrate(8u << 20, 1, &cal, err, sizeof(err)), SPLITMOE_OK);
-	assert_true(cal.capacity_mbps > 0 && cal.guaranteed_mbps > 0 && cal.read_gbs > 0);
 }
 
 static void t_chat_and_text(void **state)
@@ -396,8 +381,6 @@ static void t_chat_and_text(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		/* first: it forks, which needs no OpenMP region before it */
-		cmocka_unit_test(t_bus_calibrate),
 		cmocka_unit_test(t_option_names),
 		cmocka_unit_test(t_config),
 		cmocka_unit_test(t_session_params_checked),

@@ -11,7 +11,8 @@
 int cli_resolve_arbiter_bus(struct cli_opts *o)
 {
 	struct splitmoe_session_params *p = &o->sp;
-	struct splitmoe_bus_calibration cal;
+	struct splitmoe_bwcal_params bp = splitmoe_bwcal_default_params();
+	struct splitmoe_bwcal cal;
 	char err[256];
 
 	if (p->arbiter_capacity_mbps != SPLITMOE_MBPS_AUTO &&
@@ -24,10 +25,11 @@ int cli_resolve_arbiter_bus(struct cli_opts *o)
 		if (p->arbiter_guaranteed_mbps == SPLITMOE_MBPS_AUTO)
 			p->arbiter_guaranteed_mbps = 0;
 	} else {
+		bp.bytes = splitmoe_bwcal_default_bytes();
+		bp.runs = ARB_BUS_RUNS;
 		fprintf(stderr, "arbiter: calibrating the bus (capacity_mbps: auto; %.2f GB buffer, every core)\n",
-			splitmoe_bus_default_bytes() / 1e9);
-		if (splitmoe_bus_calibrate(splitmoe_bus_default_bytes(), ARB_BUS_RUNS, &cal, err,
-					   sizeof(err))) {
+			bp.bytes / 1e9);
+		if (splitmoe_bwcal_measure(&bp, &cal, err, sizeof(err))) {
 			cli_err("arbiter: %s", err);
 			return -1;
 		}
@@ -41,8 +43,5 @@ int cli_resolve_arbiter_bus(struct cli_opts *o)
 			(unsigned long long)p->arbiter_guaranteed_mbps, cal.read_gbs, cal.copy_gbs,
 			cal.rmin_gbs);
 	}
-#ifdef CLI_LEGACY
-	cli_legacy_opts_resolved(o);
-#endif
 	return 0;
 }

@@ -449,9 +449,6 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 	}
 	o->model = splitmoe_config_model(parsed);
 	splitmoe_config_session_params(parsed, &o->sp);
-#ifdef CLI_LEGACY
-	cli_legacy_opts_fill(o);
-#endif
 	return 0;
 }
 

@@ -11,9 +11,6 @@
 #include <stdio.h>
 
 #include "splitmoe.h"
-/* Transitional: the runtime's view for the subcommands not yet on the
- * API (cli_legacy.h says which); removed with them. */
-#include "cli_legacy.h"
 
 /* A comma list of integers from the command line (-p, -d, -t). */
 #define CLI_LIST_MAX 32
@@ -67,7 +64,6 @@ struct cli_opts {
 	/* quantize */
 	int quant_type;			/* --type: splitmoe_quant INT8 or Q4; 0: not given */
 	unsigned quant_tensors;		/* --tensors: QZ_* of quantize.h */
-	CLI_LEGACY_OPTS
 };
 
 /* Parse argv after the subcommand. 0, or -1 after printing one error. */

@@ -24,10 +24,6 @@ int cli_load(struct cli_opts *o, struct cli_ctx *c, bool tokenizer)
 		return -1;
 	}
 	o->sp.quant = splitmoe_quant_resolve(c->model, o->sp.device, o->sp.quant);
-#ifdef CLI_LEGACY
-	cli_legacy_opts_resolved(o);
-	cli_legacy_ctx_fill(c);
-#endif
 	return 0;
 }
 
@@ -86,9 +82,6 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	struct splitmoe_session_params p;
 	char err[ERRLEN];
 
-#ifdef CLI_LEGACY
-	cli_legacy_opts_sync(o);	/* what bench and contend set in o->cfg */
-#endif
 	if (check_device(o, c) || cli_resolve_arbiter_bus(o))
 		return -1;
 	p = o->sp;
@@ -103,9 +96,6 @@ int cli_start_session(struct cli_opts *o, struct cli_ctx *c, int max_seq)
 	}
 	if (splitmoe_session_note(c->session)[0])
 		cli_err("%s", splitmoe_session_note(c->session));
-#ifdef CLI_LEGACY
-	cli_legacy_ctx_fill(c);
-#endif
 	return 0;
 }
 
@@ -201,9 +191,6 @@ void cli_end_session(struct cli_ctx *c)
 {
 	splitmoe_session_free(c->session);
 	c->session = NULL;
-#ifdef CLI_LEGACY
-	cli_legacy_ctx_fill(c);
-#endif
 }
 
 void cli_close(struct cli_ctx *c)

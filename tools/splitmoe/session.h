@@ -12,7 +12,6 @@
 struct cli_ctx {
 	splitmoe_model *model;
 	splitmoe_session *session;	/* NULL between sessions */
-	CLI_LEGACY_CTX
 };
 
 /* Load the model (and the tokenizer when asked) and resolve --quant auto
