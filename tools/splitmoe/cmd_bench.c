@@ -686,10 +686,6 @@ int cmd_bench(struct cli_opts *o)
 		const char *dtype, *weights;
 
 		o->sp.threads = o->tlist.v[ti];
-#ifdef CLI_LEGACY
-		/* TRANSITIONAL: cli_start_session takes o->sp from o->cfg again */
-		o->cfg.threads = o->sp.threads;
-#endif
 		fprintf(stderr, "bench: session with %d threads\n", o->sp.threads);
 		if (cli_start_session(o, &c, max_seq))
 			goto out;
