@@ -72,13 +72,8 @@ static uint64_t mbps_of(uint64_t v)
 	return v == SM_CONFIG_AUTO ? SPLITMOE_MBPS_AUTO : v;
 }
 
-void splitmoe_config_session_params(const splitmoe_config *c,
-				    struct splitmoe_session_params *p)
-{
-	sm_api_params_of_config(&c->c, p);
-}
-
-void sm_api_params_of_config(const struct sm_config *k, struct splitmoe_session_params *p)
+/* The session parameters k describes (strings point into k). */
+static void params_of_config(const struct sm_config *k, struct splitmoe_session_params *p)
 {
 	*p = splitmoe_session_default_params();
 	p->device = sm_api_device_of(k->device);
@@ -107,4 +102,10 @@ void sm_api_params_of_config(const struct sm_config *k, struct splitmoe_session_
 			.device = r->dev == SM_DEV_GPU ? SPLITMOE_DEVICE_GPU : SPLITMOE_DEVICE_CPU,
 		};
 	}
+}
+
+void splitmoe_config_session_params(const splitmoe_config *c,
+				    struct splitmoe_session_params *p)
+{
+	params_of_config(&c->c, p);
 }

@@ -43,10 +43,6 @@ struct splitmoe_config {
 	struct sm_config c;
 };
 
-/* The session parameters a runtime configuration describes (strings
- * point into k): splitmoe_config_session_params' work. */
-void sm_api_params_of_config(const struct sm_config *k, struct splitmoe_session_params *p);
-
 /* Public enum values to the runtime's and back; -1 / the runtime's AUTO
  * for a value outside the enum. */
 enum sm_device_mode sm_api_device(splitmoe_device d);
