@@ -5,6 +5,8 @@
  * splitmoe_status, and keep the handles opaque. Nothing here computes.
  */
 #include "splitmoe.h"
+#include "api_arbiter.h"
+#include "api_internal.h"
 
 #include "arbiter/arbiter.h"
 #include "config/options.h"
@@ -23,23 +25,6 @@
 #ifndef SPLITMOE_VERSION_STRING
 #error "SPLITMOE_VERSION_STRING comes from the build (libsplitmoe/build.mk)"
 #endif
-
-struct splitmoe_model {
-	struct phimoe_model m;		/* zero when loaded vocab_only */
-	struct phimoe_tokenizer *tk;	/* NULL: loaded without */
-	bool weights;			/* m loaded */
-};
-
-struct splitmoe_session {
-	const struct splitmoe_model *model;
-	struct sm_arbiter *arb;
-	struct sm_devices dev;		/* GPU/SPLIT: the backends; zero for the CPU */
-	bool dev_open;
-	/* why GPU/SPLIT runs on the CPU ("device NAME: " and dev.note); "" if not */
-	char note[600];
-	struct phimoe_session *s;
-	char err[PHIMOE_ERRLEN];	/* the last error of a call */
-};
 
 struct splitmoe_sampler {
 	struct sm_sampler *smp;
@@ -102,6 +87,8 @@ const char *splitmoe_status_str(splitmoe_status st)
 		return "not supported";
 	case SPLITMOE_ERR_BACKEND:
 		return "device error";
+	case SPLITMOE_ERR_IO:
+		return "file error";
 	}
 	return "unknown status";
 }
@@ -340,49 +327,77 @@ struct splitmoe_session_params splitmoe_session_default_params(void)
 	return (struct splitmoe_session_params){ .device = SPLITMOE_DEVICE_CPU };
 }
 
-/* The public enums to the runtime's. -EINVAL for a value outside an enum. */
-static int map_params(const struct splitmoe_session_params *p, struct phimoe_session_opts *so,
-		      struct sm_arbiter_opts *ao, struct sm_device_opts *dop)
+/* The public parameters to the runtime's (quant AUTO resolved for m).
+ * -EINVAL for a value outside its enum or range, with why in err. */
+static int map_params(const splitmoe_model *m, const struct splitmoe_session_params *p,
+		      struct phimoe_session_opts *so, struct sm_arbiter_opts *ao,
+		      struct sm_device_opts *dop, char *err, size_t errlen)
 {
-	static const enum sm_device_mode devices[] = { SM_DEVICE_CPU, SM_DEVICE_GPU,
-						       SM_DEVICE_SPLIT };
 	static const enum sm_split_mode modes[] = { SM_SPLIT_PARTITION, SM_SPLIT_EXPERT_PARALLEL,
 						    SM_SPLIT_DYNAMIC };
-	static const enum sm_compute computes[] = { SM_COMPUTE_AUTO, SM_COMPUTE_F32,
-						    SM_COMPUTE_BF16 };
-	static const enum sm_weights_layout layouts[] = { SM_WEIGHTS_AUTO, SM_WEIGHTS_PACKED,
-							  SM_WEIGHTS_MAPPED };
-	static const enum sm_quant quants[] = { SM_QUANT_NONE, SM_QUANT_INT8, SM_QUANT_Q4 };
-	static const enum sm_arbiter_kind kinds[] = { SM_ARB_AUTO, SM_ARB_KERNEL, SM_ARB_PROCESS,
-						      SM_ARB_OFF };
+	static const enum sm_stage stages[] = { SM_STAGE_ATTENTION, SM_STAGE_ROUTER,
+						SM_STAGE_EXPERTS, SM_STAGE_HEAD };
+	struct sm_split_plan plan = { 0 };
 
 	if ((unsigned)p->device > SPLITMOE_DEVICE_SPLIT ||
 	    (unsigned)p->split_mode > SPLITMOE_SPLIT_DYNAMIC ||
 	    (unsigned)p->compute > SPLITMOE_COMPUTE_BF16 ||
 	    (unsigned)p->weights > SPLITMOE_WEIGHTS_MAPPED ||
-	    (unsigned)p->quant > SPLITMOE_QUANT_Q4 || (unsigned)p->arbiter > SPLITMOE_ARBITER_OFF ||
+	    (unsigned)p->quant > SPLITMOE_QUANT_AUTO || (unsigned)p->arbiter > SPLITMOE_ARBITER_OFF ||
 	    p->threads < 0 || p->max_seq < 0 || p->max_batch < 0 || p->max_seqs < 0 ||
-	    p->kv_tokens < 0)
+	    p->kv_tokens < 0) {
+		set_err(err, errlen, "splitmoe_session_create: a parameter is out of its range");
 		return -EINVAL;
+	}
+	if (!p->arb && (p->arbiter_capacity_mbps == SPLITMOE_MBPS_AUTO ||
+			p->arbiter_guaranteed_mbps == SPLITMOE_MBPS_AUTO)) {
+		set_err(err, errlen, "splitmoe_session_create: the arbiter's bus figures are auto: "
+			"measure them first (splitmoe_bwcal_measure)");
+		return -EINVAL;
+	}
+	if (p->n_split_rules < 0 || p->n_split_rules > SPLITMOE_SPLIT_MAX_RULES) {
+		set_err(err, errlen, "splitmoe_session_create: n_split_rules is out of its range");
+		return -EINVAL;
+	}
+	plan.mode = modes[p->split_mode];
+	plan.n_rules = p->n_split_rules;
+	for (int i = 0; i < p->n_split_rules; i++) {
+		const struct splitmoe_split_rule *r = &p->split_rules[i];
+
+		if ((unsigned)r->stage > SPLITMOE_STAGE_HEAD || r->layer_lo < 0 ||
+		    r->layer_hi < r->layer_lo ||
+		    (r->device != SPLITMOE_DEVICE_CPU && r->device != SPLITMOE_DEVICE_GPU)) {
+			set_err(err, errlen, "splitmoe_session_create: a split rule is out of its range");
+			return -EINVAL;
+		}
+		plan.rules[i] = (struct sm_split_rule){
+			.stage = stages[r->stage], .layer_lo = r->layer_lo, .layer_hi = r->layer_hi,
+			.dev = r->device == SPLITMOE_DEVICE_GPU ? SM_DEV_GPU : SM_DEV_CPU,
+		};
+	}
 	*so = (struct phimoe_session_opts){
-		.compute = computes[p->compute],
+		.compute = sm_api_compute(p->compute),
 		.threads = p->threads,
 		.max_seq = p->max_seq,
 		.max_batch = p->max_batch,
-		.weights = layouts[p->weights],
-		.quant = quants[p->quant],
+		.weights = sm_api_weights(p->weights),
+		.quant = sm_api_quant(splitmoe_quant_resolve(m, p->device, p->quant)),
 		.arb_weight = p->cpu_weight,
 		.arb_reserve_mbps = p->cpu_reserve_mbps,
 		.max_seqs = p->max_seqs,
 		.kv_tokens = p->kv_tokens,
+		.profile = p->profile,
 	};
-	*ao = (struct sm_arbiter_opts){ .kind = kinds[p->arbiter], .dev_path = p->arbiter_dev };
+	*ao = (struct sm_arbiter_opts){
+		.kind = sm_api_arbiter(p->arbiter), .dev_path = p->arbiter_dev,
+		.capacity_mbps = p->arbiter_capacity_mbps,
+		.guaranteed_mbps = p->arbiter_guaranteed_mbps,
+	};
 	*dop = (struct sm_device_opts){
-		.device = devices[p->device],
+		.device = sm_api_device(p->device),
 		.gpu_name = p->gpu_name,
-		/* no rules: every stage on the CPU but what the mode moves */
-		.plan = { .mode = modes[p->split_mode] },
-		.weights = layouts[p->weights],
+		.plan = plan,
+		.weights = sm_api_weights(p->weights),
 		.threads = p->threads,
 		.max_rows = p->max_batch,
 		.cpu_weight = p->cpu_weight,
@@ -393,6 +408,18 @@ static int map_params(const struct splitmoe_session_params *p, struct phimoe_ses
 	return 0;
 }
 
+splitmoe_quant splitmoe_quant_resolve(const splitmoe_model *m, splitmoe_device device,
+				      splitmoe_quant quant)
+{
+	if (quant != SPLITMOE_QUANT_AUTO)
+		return quant;
+	/* the Level Zero kernels have no quantized form: the devices get none;
+	 * a quantized file runs as it is stored, whatever this CPU lacks */
+	if (device != SPLITMOE_DEVICE_CPU || !m || !m->weights || m->m.cfg.quant != PHIMOE_QUANT_NONE)
+		return SPLITMOE_QUANT_NONE;
+	return sm_api_quant_of(sm_quant_default(m->m.cfg.storage_dtype));
+}
+
 splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 					const struct splitmoe_session_params *p,
 					splitmoe_session **out, char *err, size_t errlen)
@@ -401,6 +428,7 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 	struct phimoe_session_opts so;
 	struct sm_arbiter_opts ao;
 	struct sm_device_opts dop;
+	char e[PHIMOE_ERRLEN];
 	splitmoe_session *s;
 	int rc;
 
@@ -415,10 +443,8 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 		set_err(err, errlen, "splitmoe_session_create: the model was loaded vocab_only");
 		return SPLITMOE_ERR_INVALID;
 	}
-	if (map_params(p, &so, &ao, &dop)) {
-		set_err(err, errlen, "splitmoe_session_create: a parameter is out of its range");
+	if (map_params(m, p, &so, &ao, &dop, err, errlen))
 		return SPLITMOE_ERR_INVALID;
-	}
 	if (so.quant != SM_QUANT_NONE && p->device != SPLITMOE_DEVICE_CPU) {
 		set_err(err, errlen, "quantized weights run on the CPU only (device cpu)");
 		return SPLITMOE_ERR_UNSUPPORTED;
@@ -429,9 +455,19 @@ splitmoe_status splitmoe_session_create(const splitmoe_model *m,
 		return SPLITMOE_ERR_NOMEM;
 	}
 	s->model = m;
-	rc = sm_arbiter_open(&ao, &s->arb, s->err, sizeof(s->err));
-	if (rc)
-		goto fail_open;
+	s->weights = p->weights;
+	s->quant = sm_api_quant_of(so.quant);
+	if (p->arb) {
+		s->arb = sm_api_arb(p->arb);
+		s->arb_shared = true;
+	} else {
+		rc = sm_arbiter_open(&ao, &s->arb, e, sizeof(e));
+		if (rc) {
+			snprintf(s->err, sizeof(s->err), "arbiter %s: %.480s",
+				 sm_arbiter_kind_name(ao.kind), e);
+			goto fail_open;
+		}
+	}
 	so.arbiter = s->arb;
 	if (p->device != SPLITMOE_DEVICE_CPU) {
 		enum sm_compute c = so.compute == SM_COMPUTE_AUTO ? sm_compute_default() : so.compute;
@@ -471,11 +507,11 @@ void splitmoe_session_free(splitmoe_session *s)
 {
 	if (!s)
 		return;
-	if (s->s)
+	if (s->s && !s->borrowed)
 		phimoe_session_destroy(s->s);
 	if (s->dev_open)
 		sm_devices_close(&s->dev);
-	if (s->arb)
+	if (s->arb && !s->arb_shared)
 		sm_arbiter_close(s->arb);
 	free(s);
 }
@@ -520,6 +556,21 @@ splitmoe_status splitmoe_prefill(splitmoe_session *s, const int32_t *ids, int n)
 	if (!ids || n <= 0)
 		return SPLITMOE_ERR_INVALID;
 	return session_status(s, phimoe_prefill(s->s, ids, n, NULL));
+}
+
+splitmoe_status splitmoe_prefill_ex(splitmoe_session *s, const int32_t *ids, int n,
+				    const struct splitmoe_prefill_out *out)
+{
+	struct phimoe_prefill_out po = { 0 };
+
+	if (!ids || n <= 0)
+		return SPLITMOE_ERR_INVALID;
+	if (out)
+		po = (struct phimoe_prefill_out){
+			.logits = out->logits, .router_logits = out->router_logits,
+			.experts = out->experts, .expert_weights = out->expert_weights,
+		};
+	return session_status(s, phimoe_prefill(s->s, ids, n, out ? &po : NULL));
 }
 
 splitmoe_status splitmoe_decode(splitmoe_session *s, int32_t id)
@@ -698,4 +749,10 @@ void splitmoe_session_stats(const splitmoe_session *s, struct splitmoe_stats *st
 			st->arbiter_wait_ns += cs.wait_ns;
 		}
 	}
+}
+
+const splitmoe_arb_client *splitmoe_session_arb_client(const splitmoe_session *s)
+{
+	/* a device backend gates the CPU's work through its own client */
+	return sm_api_client(s->dev_open ? s->dev.cpu_client : phimoe_session_arb_client(s->s));
 }

@@ -20,6 +20,16 @@ LIBSPLITMOE_ALL_OBJS := $(LIBSPLITMOE_OBJS) $(LIBSPLITMOE_ASAN_OBJS) $(LIBSPLITM
 $(LIBSPLITMOE_ALL_OBJS): CPPFLAGS += -Iinclude \
 	-DSPLITMOE_VERSION_STRING='"$(SPLITMOE_VERSION)"'
 $(LIBSPLITMOE_ALL_OBJS): VERSION
+# splitmoe_synth's generator and splitmoe_quantize run on OpenMP threads.
+LIBSPLITMOE_OMP := $(foreach v,pic asan obj,$(foreach f,api_synth_fill api_quantize,\
+	build/$(v)/libsplitmoe/$(f).o))
+$(LIBSPLITMOE_OMP): CFLAGS += -fopenmp
+# splitmoe_synth carries the fixture's tokenizer files in the library (.incbin).
+SYNTH_FIXTURE := tests/fixtures/phimoe-tiny-a
+SYNTH_TOK_OBJS := $(foreach v,pic asan obj,build/$(v)/libsplitmoe/api_synth_tokenizer.o)
+$(SYNTH_TOK_OBJS): CPPFLAGS += -DSYNTH_FIXTURE='"$(SYNTH_FIXTURE)"'
+$(SYNTH_TOK_OBJS): $(addprefix $(SYNTH_FIXTURE)/,tokenizer.model added_tokens.json \
+	generation_config.json tokenizer_config.json)
 
 # The engine's batched decode (phimoe_seq_open, phimoe_batch) is wrapped
 # once libruntime implements it; until then splitmoe_batch says it is not

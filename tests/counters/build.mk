@@ -9,7 +9,7 @@
 
 COUNTERS_UNIT_BIN := build/counters/test_pmu_discovery
 COUNTERS_UNIT_OBJS := build/asan/tests/counters/test_pmu_discovery.o \
-	build/asan/tools/bwarbctl/pmu_discovery.o
+	build/asan/libruntime/arbiter/pmu_discovery.o
 
 $(COUNTERS_UNIT_BIN): $(COUNTERS_UNIT_OBJS)
 	@mkdir -p $(@D)

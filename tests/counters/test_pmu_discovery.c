@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "tools/bwarbctl/pmu_discovery.h"
+#include "arbiter/pmu_discovery.h"
 
 #define FAKE_ROOT "build/counters/fake-sysfs"
 

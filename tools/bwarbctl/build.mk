@@ -9,6 +9,9 @@ $(BWARBCTL_OBJS): $(BWARBCTL_DEPS)
 
 # calibrate measures with libruntime's code (bwcal.h), on OpenMP threads.
 BWARBCTL_LIBOBJS := build/obj/libruntime/arbiter/membw.o build/obj/libruntime/arbiter/bwcal.o
+# source perf and top find the memory controllers' counters as splitmoe's
+# DRAM counter does (libruntime/arbiter/pmu_discovery.h).
+BWARBCTL_LIBOBJS += build/obj/libruntime/arbiter/pmu_discovery.o
 BWARBCTL_LDLIBS += -fopenmp
 
 build/bwarbctl: $(BWARBCTL_OBJS) $(BWARBCTL_LIBOBJS)

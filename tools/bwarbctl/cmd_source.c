@@ -18,7 +18,7 @@
  * with no counters, never half-programmed.
  */
 #include "bwarbctl.h"
-#include "pmu_discovery.h"
+#include "arbiter/pmu_discovery.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -22,7 +22,7 @@
 #include "bwarbctl.h"
 #include "bpf/sampler_ctl.h"
 #include "bpf/trace_ctl.h"
-#include "pmu_discovery.h"
+#include "arbiter/pmu_discovery.h"
 #include "trace_table.h"
 
 #define TOP_MAX_COUNTERS BWARB_SAMPLER_MAX_COUNTERS

@@ -209,11 +209,20 @@ static int parse_list(const char *flag, const char *v, long long lo, long long h
 	}
 }
 
-static int set_cfg(struct cli_opts *o, const char *flag, const char *key, const char *v)
+/* The configuration of this process: --config's file, then the flags. */
+static splitmoe_config *parsed;
+
+static void free_parsed(void)
+{
+	splitmoe_config_free(parsed);
+	parsed = NULL;
+}
+
+static int set_cfg(const char *flag, const char *key, const char *v)
 {
 	char err[512];
 
-	if (sm_config_set(&o->cfg, key, v, err, sizeof(err))) {
+	if (splitmoe_config_set(parsed, key, v, err, sizeof(err))) {
 		cli_err("--%s: %s", flag, err);
 		return -1;
 	}
@@ -234,12 +243,19 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		else if (!strncmp(argv[i], "--config=", 9))
 			config = argv[i] + 9;
 	}
-	sm_config_defaults(&o->cfg);
-	if (config && sm_config_load(config, &o->cfg, err, sizeof(err))) {
+	if (!parsed)
+		atexit(free_parsed);
+	splitmoe_config_free(parsed);	/* a fresh one per parse */
+	if (splitmoe_config_create(&parsed)) {
+		cli_err("out of memory");
+		return -1;
+	}
+	o->conf = parsed;
+	if (config && splitmoe_config_load(parsed, config, err, sizeof(err))) {
 		cli_err("%s", err);
 		return -1;
 	}
-	o->have_model = o->cfg.model[0] != '\0';
+	o->have_model = splitmoe_config_model(parsed)[0] != '\0';
 	o->n = 32;
 	o->top_p = 1.0f;
 	o->host = "127.0.0.1";
@@ -264,7 +280,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		}
 		switch (c) {
 		case O_MODEL:
-			if (set_cfg(o, "model", "model", optarg))
+			if (set_cfg("model", "model", optarg))
 				return -1;
 			o->have_model = true;
 			break;
@@ -346,13 +362,14 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			}
 			break;
 		case O_TYPE: {
-			enum sm_quant q;
+			int q;
 
-			if (sm_quant_parse(optarg, &q) || q == SM_QUANT_NONE) {
+			if (splitmoe_option_parse(SPLITMOE_OPTION_QUANT, optarg, &q) ||
+			    (q != SPLITMOE_QUANT_INT8 && q != SPLITMOE_QUANT_Q4)) {
 				cli_err("%s: --type %s: want int8 or q4", o->cmd, optarg);
 				return -1;
 			}
-			o->quant_type = (int)q;
+			o->quant_type = q;
 			break;
 		}
 		case O_TENSORS:
@@ -398,30 +415,30 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 			o->seed_given = true;
 			break;
 		case O_DTYPE:
-			if (set_cfg(o, "dtype", "dtype", optarg))
+			if (set_cfg("dtype", "dtype", optarg))
 				return -1;
 			o->dtype_given = true;
 			break;
 		case O_THREADS:
-			if (set_cfg(o, "threads", "threads", optarg))
+			if (set_cfg("threads", "threads", optarg))
 				return -1;
 			break;
 		case O_ARB:
-			if (set_cfg(o, "arbiter", "arbiter.backend", optarg))
+			if (set_cfg("arbiter", "arbiter.backend", optarg))
 				return -1;
 			break;
 		case O_DEVICE:
-			if (set_cfg(o, "device", "device", optarg))
+			if (set_cfg("device", "device", optarg))
 				return -1;
 			o->device_given = true;
 			break;
 		case O_WEIGHTS:
-			if (set_cfg(o, "weights", "weights", optarg))
+			if (set_cfg("weights", "weights", optarg))
 				return -1;
 			o->weights_given = true;
 			break;
 		case O_QUANT:
-			if (set_cfg(o, "quant", "quant", optarg))
+			if (set_cfg("quant", "quant", optarg))
 				return -1;
 			break;
 		}
@@ -430,6 +447,8 @@ int cli_parse(int argc, char **argv, struct cli_opts *o)
 		cli_err("%s: unexpected argument '%s'", o->cmd, argv[optind]);
 		return -1;
 	}
+	o->model = splitmoe_config_model(parsed);
+	splitmoe_config_session_params(parsed, &o->sp);
 	return 0;
 }
 

@@ -3,9 +3,11 @@
  * splitmoe bench: speed at a model's size, in the manner of llama-bench.
  *
  *   cmd_bench.c     flags, sessions (one per thread count), the timed runs
- *   bench_bytes.c   the weight bytes a token reads (the GB/s column)
+ *   bench_bytes.c   the weight bytes a prefill reads (the GB/s column)
  *   bench_report.c  the table, the profile tables, the JSON document
- *   membw.c         (libruntime) the DRAM bandwidth the GB/s are a percentage of
+ * on the public API (include/splitmoe.h): splitmoe_model_token_bytes for
+ * the bytes a token reads, splitmoe_membw_measure for the DRAM bandwidth
+ * the GB/s are a percentage of.
  */
 #ifndef SPLITMOE_BENCH_H
 #define SPLITMOE_BENCH_H
@@ -13,9 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "engine/inference.h"
-#include "arbiter/membw.h"
-#include "model/model.h"
+#include "splitmoe.h"
 
 /* Rows of one prefill chunk (the session's max_batch) unless -b says. */
 #define BENCH_CHUNK 256
@@ -38,14 +38,14 @@ struct bench_result {
 	struct bench_test test;
 	int threads;
 	const char *dtype;		/* compute type in effect */
-	const char *weights;		/* mapped, packed, mixed (backend.h) */
+	const char *weights;		/* mapped, packed, mixed, int8, q4 */
 	int reps;
 	double *tok_s;			/* [reps] */
 	double mean, sd;		/* of tok_s (sd: n - 1; 0 for one run) */
 	double bytes_per_token;		/* weights read per token (bench_bytes.c) */
 	/* --profile: sums over the repetitions */
 	bool have_profile;
-	struct phimoe_profile prof;
+	struct splitmoe_profile prof;
 	uint64_t *layer_ns;		/* [layers] */
 	/* par: tok_s is the aggregate decode rate of all the sequences; per
 	 * run, the prefill's aggregate rate, the time to first token (all
@@ -54,34 +54,19 @@ struct bench_result {
 	double *prefill_tok_s, *ttft_ms, *ttft_max_ms, *ttft_join_ms;	/* [reps] */
 };
 
-/* The weights' bytes as the CPU reads them: every weight at the compute
- * type's size (the mapped checkpoint's when it is the compute type, the
- * packed copy's otherwise), the embedding row at the checkpoint's. */
-struct bench_bytes {
-	double dense;		/* attention, norms, router of all layers + final norm + lm_head */
-	double head;		/* of which the final norm + lm_head */
-	double expert;		/* one expert: w1 + w3 + w2 */
-	double embed_row;
-	int layers, experts, top_k;
-};
-/* quant: the CPU's int8 or q4 copy (quant.h): the projections, experts
- * and lm_head at its bytes per weight (scales included). */
-void bench_bytes_init(const struct phimoe_model *m, enum sm_compute c, enum sm_quant quant,
-		      struct bench_bytes *b);
-/* A decode step: dense + layers x top_k experts + one embedding row. */
-double bench_bytes_decode(const struct bench_bytes *b);
-/* A prefill of n tokens in chunks of `chunk`: per chunk, dense (but the
- * head: the last chunk's only) + the distinct experts its tokens were
- * routed to in each layer (experts: [layers][n][top_k], from a run of the
- * same ids) + its embedding rows. */
-double bench_bytes_prefill(const struct bench_bytes *b, const int32_t *experts, int n,
+/* A prefill of n tokens in chunks of `chunk`, b the bytes a token reads
+ * (splitmoe_model_token_bytes): per chunk, dense (but the head: the last
+ * chunk's only) + the distinct experts its tokens were routed to in each
+ * layer (experts: [layers][n][top_k], from a run of the same ids) + its
+ * embedding rows. */
+double bench_bytes_prefill(const struct splitmoe_token_bytes *b, const int32_t *experts, int n,
 			   int chunk);
 
 /* What the report prints besides the results. */
 struct bench_report {
 	const char *model_dir, *model_name;
-	const struct phimoe_model *m;
-	const struct sm_membw *bw;	/* NULL: none */
+	const splitmoe_model *m;
+	const struct splitmoe_membw *bw;	/* NULL: none */
 	const char *bw_source;		/* "measured", "given" (--membw-gbs), "none" */
 	const char *device, *arbiter;
 	int reps, n, layers;
@@ -98,8 +83,8 @@ void bench_print_table(FILE *out, const struct bench_report *rep);
 /* One JSON document (json-c) with everything. 0, or -1 when out of memory. */
 int bench_print_json(FILE *out, const struct bench_report *rep);
 /* The bandwidth line "membw: threads 16, read 88.6 GB/s, copy ..." */
-void bench_print_membw(FILE *out, const struct sm_membw *bw);
+void bench_print_membw(FILE *out, const struct splitmoe_membw *bw);
 /* --membw alone as JSON. */
-int bench_print_membw_json(FILE *out, const struct sm_membw *bw);
+int bench_print_membw_json(FILE *out, const struct splitmoe_membw *bw);
 
 #endif

@@ -5,9 +5,6 @@
  * as one JSON document (--json).
  */
 #include "bench.h"
-#include "cpu/cpu_isa.h"
-#include "cpu/cpu_qgemm.h"
-#include "util/memstat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,20 +20,18 @@ static double gbs(const struct bench_result *r)
 
 static void model_line(FILE *out, const struct bench_report *rep)
 {
-	const struct phimoe_config *k = &rep->m->cfg;
-	struct phimoe_model_stats st;
+	struct splitmoe_model_info mi;
 
-	phimoe_model_stats(rep->m, &st);
+	splitmoe_model_info(rep->m, &mi);
 	fprintf(out, "model: %s: %d layers, hidden %d, %d experts (top-%d) of %d, vocab %d; "
-		"%.2f M parameters, %.2f %s as %s\n", rep->model_dir, k->num_hidden_layers,
-		k->hidden_size, k->num_local_experts, k->num_experts_per_tok,
-		k->intermediate_size, k->vocab_size, st.params / 1e6,
-		st.bytes / (st.bytes >= 1000000000ull ? 1e9 : 1e6),
-		st.bytes >= 1000000000ull ? "GB" : "MB",
-		phimoe_dtype_name(k->storage_dtype));
+		"%.2f M parameters, %.2f %s as %s\n", rep->model_dir, mi.layers,
+		mi.hidden, mi.experts, mi.experts_per_token,
+		mi.intermediate, mi.vocab, mi.params / 1e6,
+		mi.bytes / (mi.bytes >= 1000000000ull ? 1e9 : 1e6),
+		mi.bytes >= 1000000000ull ? "GB" : "MB", mi.storage_dtype);
 }
 
-void bench_print_membw(FILE *out, const struct sm_membw *bw)
+void bench_print_membw(FILE *out, const struct splitmoe_membw *bw)
 {
 	fprintf(out, "membw: threads %d, read %.1f GB/s, copy %.1f GB/s (read + written), "
 		"best of %d over %.2f GB\n", bw->threads, bw->read_gbs, bw->copy_gbs, bw->runs,
@@ -65,7 +60,7 @@ static void print_row(FILE *out, char cells[][64], const int *w, const bool *rig
 
 static void print_profile(FILE *out, const struct bench_result *r, int layers)
 {
-	const struct phimoe_profile *p = &r->prof;
+	const struct splitmoe_profile *p = &r->prof;
 	double tok = p->tokens ? (double)p->tokens : 1.0, sum = 0, lmin = 0, lmax = 0, lsum = 0;
 	int i;
 
@@ -75,10 +70,10 @@ static void print_profile(FILE *out, const struct bench_result *r, int layers)
 	fprintf(out, "| %-14s | %10s | %9s | %11s |\n", "op", "ms/token", "% of pass",
 		"calls/token");
 	fprintf(out, "| %-14s | %10s | %9s | %11s |\n", "---", "---:", "---:", "---:");
-	for (i = 0; i < SM_OP_COUNT; i++) {
+	for (i = 0; i < splitmoe_op_class_count(); i++) {
 		sum += (double)p->ns[i];
 		fprintf(out, "| %-14s | %10.4f | %9.1f | %11.2f |\n",
-			sm_op_class_name((enum sm_op_class)i), p->ns[i] / tok / 1e6,
+			splitmoe_op_class_name(i), p->ns[i] / tok / 1e6,
 			p->total_ns ? 100.0 * p->ns[i] / p->total_ns : 0.0, p->calls[i] / tok);
 	}
 	fprintf(out, "| %-14s | %10.4f | %9.1f | %11s |\n", "(unattributed)",
@@ -202,14 +197,15 @@ void bench_print_table(FILE *out, const struct bench_report *rep)
 	};
 	static const bool right[NCOL] = { false, false, false, true, false, true, true, true };
 	char (*cells)[NCOL][64] = calloc((size_t)rep->nr + 1, sizeof(*cells));
+	struct splitmoe_cpu_info cpu;
 	int w[NCOL], i, j;
 
 	model_line(out, rep);
 	bw_line(out, rep);
 	/* which of our kernels ran (SPLITMOE_ISA forces lower ones) */
-	fprintf(out, "kernels: %s%s, int8 products %s\n", sm_isa_name(sm_isa_active()),
-		sm_isa_forced() || !sm_isa_vnni() ? " (forced by SPLITMOE_ISA)" : "",
-		sm_qkern_name(sm_qkern_active()));
+	splitmoe_cpu_info(&cpu);
+	fprintf(out, "kernels: %s%s, int8 products %s\n", cpu.kernels,
+		cpu.kernels_forced ? " (forced by SPLITMOE_ISA)" : "", cpu.int8_kernel);
 	fprintf(out, "tests: -r %d timed runs each after one warm-up, seed %llu, device %s, arbiter %s\n\n",
 		rep->reps, (unsigned long long)rep->seed, rep->device, rep->arbiter);
 	if (rep->nr && rep->r[0].test.kind == BENCH_PAR) {
@@ -273,7 +269,7 @@ void bench_print_table(FILE *out, const struct bench_report *rep)
 	fprintf(out, "\nGB/s: weight bytes a token reads (decode: attention, norms, router, top-%d "
 		"experts of every layer, lm_head, one embedding row; prefill: that per %d-token "
 		"chunk with the distinct experts its tokens use, over the tokens) x tok/s; "
-		"%% read bw: of the membw read figure\n", rep->m->cfg.num_experts_per_tok,
+		"%% read bw: of the membw read figure\n", splitmoe_model_experts_per_token(rep->m),
 		rep->chunk);
 	for (i = 0; i < rep->nr; i++)
 		if (rep->r[i].have_profile)
@@ -298,7 +294,7 @@ static void put(struct json_object *o, const char *k, struct json_object *v, boo
 	json_object_object_add(o, k, v);
 }
 
-static struct json_object *membw_json(const struct sm_membw *bw, const char *source, bool *oom)
+static struct json_object *membw_json(const struct splitmoe_membw *bw, const char *source, bool *oom)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -319,7 +315,7 @@ static struct json_object *membw_json(const struct sm_membw *bw, const char *sou
 	return o;
 }
 
-int bench_print_membw_json(FILE *out, const struct sm_membw *bw)
+int bench_print_membw_json(FILE *out, const struct splitmoe_membw *bw)
 {
 	bool oom = false;
 	struct json_object *o = json_object_new_object();
@@ -335,7 +331,7 @@ int bench_print_membw_json(FILE *out, const struct sm_membw *bw)
 
 static struct json_object *profile_json(const struct bench_result *r, int layers, bool *oom)
 {
-	const struct phimoe_profile *p = &r->prof;
+	const struct splitmoe_profile *p = &r->prof;
 	double tok = p->tokens ? (double)p->tokens : 1.0, sum = 0;
 	struct json_object *o = json_object_new_object(), *ops = json_object_new_object(),
 			   *lay = json_object_new_array();
@@ -350,7 +346,7 @@ static struct json_object *profile_json(const struct bench_result *r, int layers
 	}
 	put(o, "tokens", json_object_new_int64((int64_t)p->tokens), oom);
 	put(o, "ms_per_token", num(p->total_ns / tok / 1e6, "%.6g"), oom);
-	for (i = 0; i < SM_OP_COUNT; i++) {
+	for (i = 0; i < splitmoe_op_class_count(); i++) {
 		struct json_object *c = json_object_new_object();
 
 		sum += (double)p->ns[i];
@@ -360,7 +356,7 @@ static struct json_object *profile_json(const struct bench_result *r, int layers
 			    oom);
 			put(c, "calls_per_token", num(p->calls[i] / tok, "%.6g"), oom);
 		}
-		put(ops, sm_op_class_name((enum sm_op_class)i), c, oom);
+		put(ops, splitmoe_op_class_name(i), c, oom);
 	}
 	put(o, "ops", ops, oom);
 	put(o, "unattributed_ms_per_token", num((p->total_ns - sum) / tok / 1e6, "%.6g"), oom);
@@ -433,12 +429,11 @@ static struct json_object *result_json(const struct bench_report *rep,
 
 int bench_print_json(FILE *out, const struct bench_report *rep)
 {
-	const struct phimoe_config *k = &rep->m->cfg;
 	struct json_object *o = json_object_new_object(), *m = json_object_new_object(),
 			   *res = json_object_new_array(), *wl = json_object_new_array(),
 			   *mem = json_object_new_object();
-	struct phimoe_model_stats st;
-	struct sm_memstat ms;
+	struct splitmoe_model_info mi;
+	struct splitmoe_memory ms;
 	bool oom = !o || !m || !res || !wl || !mem;
 	int i;
 
@@ -450,18 +445,18 @@ int bench_print_json(FILE *out, const struct bench_report *rep)
 		json_object_put(mem);
 		return -1;
 	}
-	phimoe_model_stats(rep->m, &st);
+	splitmoe_model_info(rep->m, &mi);
 	put(m, "dir", json_object_new_string(rep->model_dir), &oom);
 	put(m, "name", json_object_new_string(rep->model_name), &oom);
-	put(m, "layers", json_object_new_int(k->num_hidden_layers), &oom);
-	put(m, "hidden", json_object_new_int(k->hidden_size), &oom);
-	put(m, "intermediate", json_object_new_int(k->intermediate_size), &oom);
-	put(m, "experts", json_object_new_int(k->num_local_experts), &oom);
-	put(m, "top_k", json_object_new_int(k->num_experts_per_tok), &oom);
-	put(m, "vocab", json_object_new_int(k->vocab_size), &oom);
-	put(m, "storage_dtype", json_object_new_string(phimoe_dtype_name(k->storage_dtype)), &oom);
-	put(m, "params", json_object_new_int64((int64_t)st.params), &oom);
-	put(m, "bytes", json_object_new_int64((int64_t)st.bytes), &oom);
+	put(m, "layers", json_object_new_int(mi.layers), &oom);
+	put(m, "hidden", json_object_new_int(mi.hidden), &oom);
+	put(m, "intermediate", json_object_new_int(mi.intermediate), &oom);
+	put(m, "experts", json_object_new_int(mi.experts), &oom);
+	put(m, "top_k", json_object_new_int(mi.experts_per_token), &oom);
+	put(m, "vocab", json_object_new_int(mi.vocab), &oom);
+	put(m, "storage_dtype", json_object_new_string(mi.storage_dtype), &oom);
+	put(m, "params", json_object_new_int64((int64_t)mi.params), &oom);
+	put(m, "bytes", json_object_new_int64((int64_t)mi.bytes), &oom);
 	put(o, "model", m, &oom);
 	put(o, "membw", membw_json(rep->bw, rep->bw_source, &oom), &oom);
 	put(o, "device", json_object_new_string(rep->device), &oom);
@@ -475,11 +470,11 @@ int bench_print_json(FILE *out, const struct bench_report *rep)
 		json_object_array_add(wl, json_object_new_string(rep->weights_lines[i] ?
 								    rep->weights_lines[i] : ""));
 	put(o, "weights_held", wl, &oom);
-	if (!sm_memstat_read(&ms)) {
-		put(mem, "rss_bytes", json_object_new_int64((int64_t)ms.rss_bytes), &oom);
-		put(mem, "peak_bytes", json_object_new_int64((int64_t)ms.hwm_bytes), &oom);
-		put(mem, "file_bytes", json_object_new_int64((int64_t)ms.rss_file_bytes), &oom);
-		put(mem, "anon_bytes", json_object_new_int64((int64_t)ms.rss_anon_bytes), &oom);
+	if (splitmoe_memory_usage(&ms) == SPLITMOE_OK) {
+		put(mem, "rss_bytes", json_object_new_int64((int64_t)ms.rss), &oom);
+		put(mem, "peak_bytes", json_object_new_int64((int64_t)ms.peak), &oom);
+		put(mem, "file_bytes", json_object_new_int64((int64_t)ms.rss_file), &oom);
+		put(mem, "anon_bytes", json_object_new_int64((int64_t)ms.rss_anon), &oom);
 	}
 	put(o, "resident_memory", mem, &oom);
 	if (!oom)

@@ -10,9 +10,6 @@ SPLITMOE_OBJS += $(LIBSPLITMOE_STATIC_OBJS)
 SPLITMOE_ASAN_OBJS += $(LIBSPLITMOE_ASAN_OBJS)
 $(patsubst %.c,build/obj/%.o,$(SPLITMOE_SRCS)) \
 	$(patsubst %.c,build/asan/%.o,$(SPLITMOE_SRCS)): CPPFLAGS += -Iinclude
-# contend finds the memory controllers' counters as bwarbctl does.
-SPLITMOE_OBJS += build/obj/tools/bwarbctl/pmu_discovery.o
-SPLITMOE_ASAN_OBJS += build/asan/tools/bwarbctl/pmu_discovery.o
 
 build/splitmoe: $(SPLITMOE_OBJS) $(EVAL_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(@D)
@@ -23,14 +20,3 @@ build/splitmoe-asan: $(SPLITMOE_ASAN_OBJS) $(EVAL_ASAN_LIB) $(RUNTIME_ASAN_LIB)
 	$(CC) $(SANITIZE) -o $@ $(SPLITMOE_ASAN_OBJS) $(EVAL_ASAN_LIB) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS) $(SPLITMOE_LDLIBS)
 
 ALL_TARGETS += build/splitmoe
-
-# synth's generator and quantize run on OpenMP threads.
-SPLITMOE_OMP := synth_fill cmd_quantize
-$(foreach f,$(SPLITMOE_OMP),build/obj/tools/splitmoe/$(f).o build/asan/tools/splitmoe/$(f).o): \
-	CFLAGS += -fopenmp
-# synth carries the fixture's tokenizer files in the binary (.incbin).
-SYNTH_FIXTURE := tests/fixtures/phimoe-tiny-a
-SYNTH_TOK_OBJS := build/obj/tools/splitmoe/synth_tokenizer.o build/asan/tools/splitmoe/synth_tokenizer.o
-$(SYNTH_TOK_OBJS): CPPFLAGS += -DSYNTH_FIXTURE='"$(SYNTH_FIXTURE)"'
-$(SYNTH_TOK_OBJS): $(addprefix $(SYNTH_FIXTURE)/,tokenizer.model added_tokens.json \
-	generation_config.json tokenizer_config.json)

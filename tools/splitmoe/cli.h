@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "config/config_yaml.h"
+
+#include "splitmoe.h"
 
 /* A comma list of integers from the command line (-p, -d, -t). */
 #define CLI_LIST_MAX 32
@@ -23,7 +24,13 @@ struct synth_shape;
 
 struct cli_opts {
 	const char *cmd;
-	struct sm_config cfg;		/* YAML, then flags */
+	/* --config's YAML, then the flags over it (owned by cli_parse for the
+	 * life of the process) */
+	const splitmoe_config *conf;
+	/* the session conf describes; a subcommand may change fields before
+	 * cli_start_session (bench: threads) */
+	struct splitmoe_session_params sp;
+	const char *model;		/* the model directory ("" when none) */
 	bool have_model;
 	const char *prompt, *chat, *ids, *text, *out, *reference;
 	int n;				/* tokens to generate */
@@ -55,7 +62,7 @@ struct cli_opts {
 	const struct synth_shape *shape;	/* --shape */
 	int layers;			/* --layers; 0: the shape's */
 	/* quantize */
-	int quant_type;			/* --type: enum sm_quant; 0: not given */
+	int quant_type;			/* --type: splitmoe_quant INT8 or Q4; 0: not given */
 	unsigned quant_tensors;		/* --tensors: QZ_* of quantize.h */
 };
 

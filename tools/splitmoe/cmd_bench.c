@@ -5,16 +5,15 @@
  * untimed, then timed -r times from an empty KV cache:
  *   ppN          prefill of N random ids (seeded) as one call (in chunks of -b)
  *   tgN @ dD     D ids prefilled (untimed), then N decode steps timed
- *   plS ppP+tgN  --parallel: S sequences (phimoe_batch) whose P-token
+ *   plS ppP+tgN  --parallel: S sequences (splitmoe_batch) whose P-token
  *                prompts arrive at once and go in steps of -b rows
  *                (time to first token), then N decode steps of all S
  *                together (aggregate tok/s)
  * One session per thread count; progress on stderr, the report on stdout.
+ * On the public API (include/splitmoe.h) only.
  */
 #include "bench.h"
-#include "arbiter/arbiter.h"
 #include "cli.h"
-#include "util/memstat.h"
 #include "session.h"
 
 #include <errno.h>
@@ -54,43 +53,23 @@ static void random_ids(int32_t *ids, int n, int vocab, uint64_t seed)
 /* Read one byte of every page of the mapped weights, so that every test
  * runs on resident weights as a long run would (a mapped expert's first
  * use would otherwise page-fault it in during a timed run). */
-static void touch_weights(const struct phimoe_model *m)
+static void touch_weights(const splitmoe_model *m)
 {
-	const struct phimoe_config *k = &m->cfg;
-	const struct phimoe_tensor *head[] = { &m->embed_tokens, &m->norm_w, &m->norm_b,
-					       &m->lm_head_w, &m->lm_head_b };
-	struct phimoe_model_stats st;
+	struct splitmoe_tensor t;
 	volatile unsigned char sink = 0;
-	size_t i, off;
-	int l, e;
+	int i, n = splitmoe_model_tensor_count(m);
 
-	phimoe_model_stats(m, &st);
-	fprintf(stderr, "bench: reading the mapped weights once (%.2f GB)\n", st.bytes / 1e9);
-#define TOUCH(t) do { \
-		const unsigned char *p_ = (t)->data; \
-		for (off = 0; p_ && off < (t)->nbytes; off += 4096) \
-			sink ^= p_[off]; \
-	} while (0)
-	for (i = 0; i < sizeof(head) / sizeof(head[0]); i++)
-		TOUCH(head[i]);
-	for (l = 0; l < k->num_hidden_layers; l++) {
-		const struct phimoe_layer *L = &m->layers[l];
-		const struct phimoe_tensor *t[] = {
-			&L->input_layernorm_w, &L->input_layernorm_b, &L->q_w, &L->q_b,
-			&L->k_w, &L->k_b, &L->v_w, &L->v_b, &L->o_w, &L->o_b,
-			&L->post_attention_layernorm_w, &L->post_attention_layernorm_b,
-			&L->router_w,
-		};
+	fprintf(stderr, "bench: reading the mapped weights once (%.2f GB)\n",
+		splitmoe_model_bytes(m) / 1e9);
+	for (i = 0; i < n; i++) {
+		const unsigned char *p;
 
-		for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-			TOUCH(t[i]);
-		for (e = 0; e < k->num_local_experts; e++) {
-			TOUCH(&L->experts[e].w1);
-			TOUCH(&L->experts[e].w2);
-			TOUCH(&L->experts[e].w3);
-		}
+		if (splitmoe_model_tensor(m, i, &t) != SPLITMOE_OK)
+			continue;
+		p = t.data;
+		for (size_t off = 0; p && off < t.nbytes; off += 4096)
+			sink ^= p[off];
 	}
-#undef TOUCH
 	(void)sink;
 }
 
@@ -176,7 +155,7 @@ static int settle_flags(struct cli_opts *o)
 		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 		o->tlist.n = 1;	/* the YAML's threads, else every core */
-		o->tlist.v[0] = o->cfg.threads > 0 ? o->cfg.threads : ncpu > 0 ? (int)ncpu : 1;
+		o->tlist.v[0] = o->sp.threads > 0 ? o->sp.threads : ncpu > 0 ? (int)ncpu : 1;
 	}
 	if (!o->reps)
 		o->reps = 3;
@@ -187,62 +166,51 @@ static int settle_flags(struct cli_opts *o)
 	return 0;
 }
 
-static int membw_job(void *arg, void *out)
+/* In a child process (splitmoe_membw_measure): its buffer stays out of
+ * the bench's resident memory, and its OpenMP threads out of the
+ * sessions'. */
+static int measure_membw(struct splitmoe_membw *bw)
 {
-	return sm_membw_measure(*(const uint64_t *)arg, MEMBW_RUNS, out);
-}
-
-/* In a child process (sm_membw_in_child): its buffer stays out of the
- * bench's resident memory, and its OpenMP threads out of the sessions'. */
-static int measure_membw(struct sm_membw *bw)
-{
-	uint64_t bytes = sm_membw_default_bytes();
-	int rc;
+	uint64_t bytes = splitmoe_membw_default_bytes();
+	splitmoe_status st;
 
 	fprintf(stderr, "bench: measuring DRAM bandwidth (%.2f GB buffer, every core, best of %d)\n",
 		bytes / 1e9, MEMBW_RUNS);
-	rc = sm_membw_in_child(membw_job, &bytes, bw, sizeof(*bw));
-	if (rc == -1)
+	st = splitmoe_membw_measure(bytes, MEMBW_RUNS, bw);
+	if (st == SPLITMOE_ERR_UNSUPPORTED)
 		cli_err("bench: --membw: cannot start the measuring process: %s", strerror(errno));
-	else if (rc)
+	else if (st)
 		cli_err("bench: --membw: the measurement failed (%.2f GB buffer: out of memory?)",
 			bytes / 1e9);
-	return rc ? -1 : 0;
+	return st ? -1 : 0;
 }
 
-/* The CPU's weights layout in effect: mapped, packed or mixed. */
+/* The CPU's weights in effect: int8 or q4, mapped, packed or mixed. */
 static const char *weights_in_effect(const struct cli_ctx *c, const struct cli_opts *o)
 {
-	uint64_t packed = 0, mapped = 0;
+	struct splitmoe_session_info si;
+	struct splitmoe_model_info mi;
 
-	if (c->dev.cpu) {
-		packed = c->dev.cpu->packed_bytes;
-		mapped = c->dev.cpu->mapped_bytes;
-	} else if (!c->dev.gpu && c->s) {
-		struct phimoe_session_stats st;
-
-		phimoe_session_get_stats(c->s, &st);
-		packed = st.packed_weight_bytes;
-		mapped = st.mapped_weight_bytes;
-	}
-	if (o->cfg.quant != SM_QUANT_NONE)
-		return sm_quant_name(o->cfg.quant);	/* the CPU's int8 or q4 copy */
-	if (c->m.cfg.quant != PHIMOE_QUANT_NONE)
-		return phimoe_quant_name(c->m.cfg.quant);	/* a quantized file's, in place */
-	if (mapped && packed)
+	splitmoe_session_info(c->session, &si);
+	splitmoe_model_info(c->model, &mi);
+	if (si.quant != SPLITMOE_QUANT_NONE)	/* the CPU's int8 or q4 copy */
+		return cli_name(SPLITMOE_OPTION_QUANT, si.quant);
+	if (mi.file_quant != SPLITMOE_QUANT_NONE)	/* a quantized file's, in place */
+		return cli_name(SPLITMOE_OPTION_QUANT, mi.file_quant);
+	if (si.mapped_weight_bytes && si.cpu_weight_bytes)
 		return "mixed";
-	if (mapped)
+	if (si.mapped_weight_bytes)
 		return "mapped";
-	if (packed)
+	if (si.cpu_weight_bytes)
 		return "packed";
-	return sm_weights_layout_name(o->cfg.weights);
+	return cli_name(SPLITMOE_OPTION_WEIGHTS, o->sp.weights);
 }
 
 struct run_ctx {
 	struct cli_opts *o;
 	struct cli_ctx *c;
 	const int32_t *ids;
-	const struct bench_bytes *bytes;
+	const struct splitmoe_token_bytes *bytes;
 	int layers;
 	int idx, count;		/* progress: test idx of count */
 };
@@ -260,20 +228,20 @@ static void progress(const struct run_ctx *x, const struct bench_result *r, cons
 static int fail(const struct run_ctx *x, const struct bench_result *r, const char *call)
 {
 	cli_err("bench: t=%d %s: %s: %s", r->threads, r->test.name, call,
-		phimoe_session_error(x->c->s));
+		splitmoe_session_error(x->c->session));
 	return -1;
 }
 
 static void add_profile(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp)
 {
-	struct phimoe_profile p;
+	struct splitmoe_profile p;
 	int i;
 
 	if (!x->o->profile)
 		return;
-	phimoe_session_profile(x->c->s, &p, tmp, x->layers);
+	splitmoe_session_profile(x->c->session, &p, tmp, x->layers);
 	r->have_profile = true;
-	for (i = 0; i < SM_OP_COUNT; i++) {
+	for (i = 0; i < splitmoe_op_class_count(); i++) {
 		r->prof.ns[i] += p.ns[i];
 		r->prof.calls[i] += p.calls[i];
 	}
@@ -285,9 +253,9 @@ static void add_profile(const struct run_ctx *x, struct bench_result *r, uint64_
 
 static int run_pp(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp)
 {
-	struct phimoe_session *s = x->c->s;
+	splitmoe_session *s = x->c->session;
 	const int L = x->layers, n = r->test.n;
-	struct phimoe_prefill_out out = { 0 };
+	struct splitmoe_prefill_out out = { 0 };
 	int rep;
 
 	/* warm-up: the primitives for these row counts, the pages; and the
@@ -298,8 +266,8 @@ static int run_pp(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp
 		cli_err("bench: out of memory");
 		return -1;
 	}
-	phimoe_session_reset(s);
-	if (phimoe_prefill(s, x->ids, n, &out)) {
+	splitmoe_session_reset(s);
+	if (splitmoe_prefill_ex(s, x->ids, n, &out)) {
 		free(out.experts);
 		return fail(x, r, "prefill");
 	}
@@ -309,10 +277,10 @@ static int run_pp(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp
 		uint64_t t0, t1;
 
 		progress(x, r, "run", rep + 1);
-		phimoe_session_reset(s);
-		phimoe_session_profile_reset(s);
+		splitmoe_session_reset(s);
+		splitmoe_session_profile_reset(s);
 		t0 = now_ns();
-		if (phimoe_prefill(s, x->ids, n, NULL))
+		if (splitmoe_prefill(s, x->ids, n))
 			return fail(x, r, "prefill");
 		t1 = now_ns();
 		r->tok_s[rep] = n / ((t1 > t0 ? t1 - t0 : 1) / 1e9);
@@ -323,26 +291,26 @@ static int run_pp(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp
 
 static int run_tg(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp)
 {
-	struct phimoe_session *s = x->c->s;
+	splitmoe_session *s = x->c->session;
 	const int n = r->test.n, d = r->test.depth;
 	int rep, i;
 
 	progress(x, r, "warm-up", 0);
-	phimoe_session_reset(s);
-	if (phimoe_decode(s, x->ids[0], NULL))
+	splitmoe_session_reset(s);
+	if (splitmoe_decode(s, x->ids[0]))
 		return fail(x, r, "decode");
-	r->bytes_per_token = bench_bytes_decode(x->bytes);
+	r->bytes_per_token = splitmoe_token_bytes_decode(x->bytes);
 	for (rep = 0; rep < r->reps; rep++) {
 		uint64_t t0, t1;
 
 		progress(x, r, d ? "filling the context, then run" : "run", rep + 1);
-		phimoe_session_reset(s);
-		if (d && phimoe_prefill(s, x->ids, d, NULL))
+		splitmoe_session_reset(s);
+		if (d && splitmoe_prefill(s, x->ids, d))
 			return fail(x, r, "prefill of the context");
-		phimoe_session_profile_reset(s);
+		splitmoe_session_profile_reset(s);
 		t0 = now_ns();
 		for (i = 0; i < n; i++)
-			if (phimoe_decode(s, x->ids[d + i], NULL))
+			if (splitmoe_decode(s, x->ids[d + i]))
 				return fail(x, r, "decode");
 		t1 = now_ns();
 		r->tok_s[rep] = n / ((t1 > t0 ? t1 - t0 : 1) / 1e9);
@@ -354,7 +322,7 @@ static int run_tg(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp
 /* The buffers of one --parallel test, allocated outside the timed runs. */
 struct par_bufs {
 	int *seq, *fed;
-	struct phimoe_batch_item *items;
+	struct splitmoe_batch_item *items;
 	float *logits;		/* [S][vocab] */
 	double *ttft;		/* [S] ms */
 };
@@ -369,23 +337,21 @@ static void par_free(struct par_bufs *b)
 }
 
 /* Sequence 0 and S - 1 opened ones, all empty. */
-static int par_open(struct phimoe_session *s, struct par_bufs *b, int S)
+static int par_open(splitmoe_session *s, struct par_bufs *b, int S)
 {
-	phimoe_session_reset(s);
+	splitmoe_session_reset(s);
 	b->seq[0] = 0;
-	for (int i = 1; i < S; i++) {
-		b->seq[i] = phimoe_seq_open(s);
-		if (b->seq[i] < 0)
+	for (int i = 1; i < S; i++)
+		if (splitmoe_seq_open(s, &b->seq[i]))
 			return -1;
-	}
 	return 0;
 }
 
-static void par_close(struct phimoe_session *s, const struct par_bufs *b, int S)
+static void par_close(splitmoe_session *s, const struct par_bufs *b, int S)
 {
 	for (int i = 1; i < S; i++)
-		phimoe_seq_close(s, b->seq[i]);
-	phimoe_session_reset(s);
+		splitmoe_seq_close(s, b->seq[i]);
+	splitmoe_session_reset(s);
 }
 
 /* Decode steps the others take while a newcomer's P-token prompt goes in
@@ -413,34 +379,34 @@ static int par_ids(int S, int P, int N, int chunk)
 static int par_join(const struct run_ctx *x, struct bench_result *r, struct par_bufs *b,
 		    double *ms)
 {
-	struct phimoe_session *s = x->c->s;
-	const int S = r->test.par, P = r->test.depth, N = r->test.n, V = x->c->m.cfg.vocab_size;
+	splitmoe_session *s = x->c->session;
+	const int S = r->test.par, P = r->test.depth, N = r->test.n;
+	const int V = splitmoe_model_vocab(x->c->model);
 	const int chunk = x->o->max_batch, nids = par_ids(S, P, N, chunk), last = S - 1;
 	const int32_t *prompt = x->ids + (size_t)S * nids;
 	uint64_t t0;
 
 	if (last) {
-		phimoe_seq_close(s, b->seq[last]);
-		b->seq[last] = phimoe_seq_open(s);
-		if (b->seq[last] < 0)
+		splitmoe_seq_close(s, b->seq[last]);
+		if (splitmoe_seq_open(s, &b->seq[last]))
 			return fail(x, r, "opening the newcomer");
 	} else {
-		phimoe_session_reset(s);
+		splitmoe_session_reset(s);
 	}
 	t0 = now_ns();
 	for (int fed = 0, step = N; fed < P; step++) {
 		int k = P - fed < chunk - last ? P - fed : chunk - last;
 
 		for (int i = 0; i < last; i++)
-			b->items[i] = (struct phimoe_batch_item){
+			b->items[i] = (struct splitmoe_batch_item){
 				.seq = b->seq[i], .ids = x->ids + (size_t)i * nids + P + step, .n = 1,
 				.logits = b->logits + (size_t)i * V,
 			};
-		b->items[last] = (struct phimoe_batch_item){
+		b->items[last] = (struct splitmoe_batch_item){
 			.seq = b->seq[last], .ids = prompt + fed, .n = k,
 			.logits = fed + k == P ? b->logits + (size_t)last * V : NULL,
 		};
-		if (phimoe_batch(s, b->items, S))
+		if (splitmoe_batch(s, b->items, S))
 			return fail(x, r, "batch (newcomer)");
 		fed += k;
 	}
@@ -458,8 +424,9 @@ static int par_join(const struct run_ctx *x, struct bench_result *r, struct par_
 static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_bufs *b,
 		   int rep, uint64_t *tmp)
 {
-	struct phimoe_session *s = x->c->s;
-	const int S = r->test.par, P = r->test.depth, N = r->test.n, V = x->c->m.cfg.vocab_size;
+	splitmoe_session *s = x->c->session;
+	const int S = r->test.par, P = r->test.depth, N = r->test.n;
+	const int V = splitmoe_model_vocab(x->c->model);
 	const int chunk = x->o->max_batch, nids = par_ids(S, P, N, chunk);
 	uint64_t t0, t1, t2;
 	double sum = 0, mx = 0, join = 0;
@@ -478,7 +445,7 @@ static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_b
 			if (k <= 0)
 				continue;
 			k = k < chunk - rows ? k : chunk - rows;
-			b->items[n] = (struct phimoe_batch_item){
+			b->items[n] = (struct splitmoe_batch_item){
 				.seq = b->seq[i], .ids = x->ids + (size_t)i * nids + b->fed[i], .n = k,
 				.logits = b->fed[i] + k == P ? b->logits + (size_t)i * V : NULL,
 			};
@@ -486,7 +453,7 @@ static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_b
 			rows += k;
 			n++;
 		}
-		if (phimoe_batch(s, b->items, n))
+		if (splitmoe_batch(s, b->items, n))
 			return fail(x, r, "batch (prompts)");
 		t1 = now_ns();
 		for (int j = 0; j < n; j++)
@@ -496,15 +463,15 @@ static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_b
 			}
 	}
 	t1 = now_ns();
-	phimoe_session_profile_reset(s);
+	splitmoe_session_profile_reset(s);
 	for (int step = 0; step < N; step++) {
 		/* (the profile: these steps only) */
 		for (int i = 0; i < S; i++)
-			b->items[i] = (struct phimoe_batch_item){
+			b->items[i] = (struct splitmoe_batch_item){
 				.seq = b->seq[i], .ids = x->ids + (size_t)i * nids + P + step, .n = 1,
 				.logits = b->logits + (size_t)i * V,
 			};
-		if (phimoe_batch(s, b->items, S))
+		if (splitmoe_batch(s, b->items, S))
 			return fail(x, r, "batch (decode)");
 	}
 	t2 = now_ns();
@@ -529,7 +496,7 @@ static int par_run(const struct run_ctx *x, struct bench_result *r, struct par_b
 
 static int run_par(const struct run_ctx *x, struct bench_result *r, uint64_t *tmp)
 {
-	const int S = r->test.par, V = x->c->m.cfg.vocab_size;
+	const int S = r->test.par, V = splitmoe_model_vocab(x->c->model);
 	struct par_bufs b = {
 		.seq = calloc((size_t)S, sizeof(int)),
 		.fed = calloc((size_t)S, sizeof(int)),
@@ -595,7 +562,7 @@ static char *weights_line(const struct cli_ctx *c)
 
 static int membw_only(struct cli_opts *o)
 {
-	struct sm_membw bw;
+	struct splitmoe_membw bw;
 
 	if (o->membw_gbs > 0 || o->no_membw) {
 		cli_err("bench: without --model, --membw measures the bandwidth and nothing else");
@@ -614,17 +581,17 @@ int cmd_bench(struct cli_opts *o)
 	struct bench_result *res = NULL;
 	struct bench_test tests[2 * CLI_LIST_MAX];
 	struct bench_report rep = { 0 };
-	struct bench_bytes bytes;
-	struct sm_membw bw = { 0 };
+	struct splitmoe_token_bytes bytes;
+	struct splitmoe_membw bw = { 0 };
 	struct run_ctx x = { 0 };
 	struct cli_ctx c;
-	const struct phimoe_config *k;
+	struct splitmoe_model_info mi;
 	int32_t *ids = NULL;
 	uint64_t *tmp = NULL;
 	char **wlines = NULL;
 	int ntests = 0, nres = 0, max_seq, n_ids, rc = 1, ti, i, L;
 	const char *slash;
-	char name[sizeof(c.m.dir)];
+	char name[4096];
 
 	if (settle_flags(o))
 		return 2;
@@ -671,19 +638,19 @@ int cmd_bench(struct cli_opts *o)
 	}
 	if (cli_load(o, &c, false))
 		return 1;
-	k = &c.m.cfg;
-	L = k->num_hidden_layers;
+	splitmoe_model_info(c.model, &mi);
+	L = mi.layers;
 	/* the KV cache: the longest prefill, the deepest context plus -n */
 	max_seq = list_max(&o->pp);
 	if (o->n > 0 && list_max(&o->depth) + o->n > max_seq)
 		max_seq = list_max(&o->depth) + o->n;
 	if (o->parallel.given)	/* the most steps beside a newcomer: the most sequences */
 		max_seq = par_ids(list_max(&o->parallel), list_max(&o->pp), o->n, o->max_batch);
-	if (max_seq > k->max_position_embeddings) {
+	if (max_seq > mi.max_positions) {
 		cli_err("bench: the tests need %d positions (largest -p, or largest -d plus -n; "
 			"--parallel: -p, -n and the steps beside a newcomer), "
 			"more than the model's max_position_embeddings %d", max_seq,
-			k->max_position_embeddings);
+			mi.max_positions);
 		goto out;
 	}
 	n_ids = max_seq;
@@ -691,9 +658,9 @@ int cmd_bench(struct cli_opts *o)
 		/* each sequence its own ids and blocks: prompt, decode steps,
 		 * the steps beside the newcomer (the most with the most
 		 * sequences); the newcomer's prompt after them all */
-		int S = list_max(&o->parallel), per;
+		int S = list_max(&o->parallel), blk = splitmoe_kv_block(), per;
 
-		per = (max_seq + PHIMOE_KV_BLOCK - 1) / PHIMOE_KV_BLOCK * PHIMOE_KV_BLOCK;
+		per = (max_seq + blk - 1) / blk * blk;
 		o->max_seqs = S;
 		n_ids = (S + 1) * max_seq;
 		o->kv_tokens = S * per;
@@ -706,8 +673,8 @@ int cmd_bench(struct cli_opts *o)
 		cli_err("bench: out of memory");
 		goto out;
 	}
-	random_ids(ids, n_ids, k->vocab_size, o->seed);
-	touch_weights(&c.m);
+	random_ids(ids, n_ids, mi.vocab, o->seed);
+	touch_weights(c.model);
 
 	x.o = o;
 	x.c = &c;
@@ -718,17 +685,20 @@ int cmd_bench(struct cli_opts *o)
 	for (ti = 0; ti < o->tlist.n; ti++) {
 		const char *dtype, *weights;
 
-		o->cfg.threads = o->tlist.v[ti];
-		fprintf(stderr, "bench: session with %d threads\n", o->cfg.threads);
+		o->sp.threads = o->tlist.v[ti];
+		fprintf(stderr, "bench: session with %d threads\n", o->sp.threads);
 		if (cli_start_session(o, &c, max_seq))
 			goto out;
-		dtype = sm_compute_name(phimoe_session_compute(c.s));
-		if (c.arb)
-			rep.arbiter = sm_arbiter_kind_name(sm_arbiter_get_kind(c.arb));
+		splitmoe_compute compute = splitmoe_session_compute(c.session);
+		struct splitmoe_session_info si;
+
+		splitmoe_session_info(c.session, &si);
+		dtype = cli_name(SPLITMOE_OPTION_COMPUTE, compute);
+		rep.arbiter = cli_name(SPLITMOE_OPTION_ARBITER, si.arbiter);
 		weights = weights_in_effect(&c, o);
-		enum sm_quant quant = o->cfg.quant;	/* auto resolved by cli_load */
-		bench_bytes_init(&c.m, phimoe_session_compute(c.s), quant, &bytes);
-		cli_report_format(stderr, &c.m, phimoe_session_compute(c.s), quant);
+		/* o->sp.quant: auto resolved by cli_load */
+		splitmoe_model_token_bytes(c.model, compute, o->sp.quant, &bytes);
+		cli_report_model_format(stderr, c.model, compute, o->sp.quant);
 		wlines[ti] = weights_line(&c);
 		rep.n_sessions = ti + 1;
 		for (i = 0; i < ntests; i++) {
@@ -755,16 +725,16 @@ int cmd_bench(struct cli_opts *o)
 	}
 
 	/* the directory's last component, trailing slashes aside */
-	snprintf(name, sizeof(name), "%s", c.m.dir);
+	snprintf(name, sizeof(name), "%s", mi.dir);
 	for (i = (int)strlen(name); i > 1 && name[i - 1] == '/'; i--)
 		name[i - 1] = '\0';
 	slash = strrchr(name, '/');
-	rep.model_dir = c.m.dir;
+	rep.model_dir = mi.dir;
 	rep.model_name = slash && slash[1] ? slash + 1 : name;
-	rep.m = &c.m;
-	rep.device = sm_device_mode_name(o->cfg.device);
+	rep.m = c.model;
+	rep.device = cli_name(SPLITMOE_OPTION_DEVICE, o->sp.device);
 	if (!rep.arbiter)
-		rep.arbiter = sm_arbiter_kind_name(o->cfg.arbiter);
+		rep.arbiter = cli_name(SPLITMOE_OPTION_ARBITER, o->sp.arbiter);
 	rep.reps = o->reps;
 	rep.n = o->n;
 	rep.layers = L;

@@ -7,8 +7,6 @@
  * Ctrl-C stops a reply (a flag checked between tokens); Ctrl-D leaves.
  */
 #include "session.h"
-#include "model/chat_format.h"
-#include "engine/sampler.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -26,39 +24,28 @@ static void on_sigint(int sig)
 	interrupted = 1;
 }
 
-static bool is_eos(const struct phimoe_config *cfg, int id)
-{
-	int i;
-
-	for (i = 0; i < cfg->n_eos; i++)
-		if (cfg->eos_token_ids[i] == id)
-			return true;
-	return false;
-}
-
 /* The ids of a user turn; a later turn first closes the previous reply
  * (its end token was sampled, not fed) and carries no BOS. */
-static int turn_ids(struct cli_ctx *c, const char *msg, bool first, int **ids, size_t *n)
+static int turn_ids(struct cli_ctx *c, const char *msg, bool first, int32_t **ids, size_t *n)
 {
-	struct phimoe_chat_msg m = { PHIMOE_ROLE_USER, msg };
-	char err[PHIMOE_ERRLEN], *t = phimoe_chat_render(&m, 1, true), *text = NULL;
+	struct splitmoe_chat_msg m = { SPLITMOE_ROLE_USER, msg };
+	const char *close = first ? "" : "<|end|>\n";
+	long len = splitmoe_chat_render(&m, 1, true, NULL, 0);
+	char *text = len < 0 ? NULL : malloc(strlen(close) + (size_t)len + 1);
 	int rc;
 
-	if (t && asprintf(&text, "%s%s", first ? "" : "<|end|>\n", t) < 0)
-		text = NULL;
-	free(t);
 	if (!text) {
 		cli_err("chat: out of memory");
 		return -1;
 	}
-	rc = phimoe_tokenizer_encode(c->tk, text, ids, n, err, sizeof(err));
+	strcpy(text, close);
+	splitmoe_chat_render(&m, 1, true, text + strlen(close), (size_t)len + 1);
+	rc = cli_tokenize(c, text, false, ids, n);
 	free(text);
-	if (rc) {
-		cli_err("chat: %s", err);
+	if (rc)
 		return -1;
-	}
-	if (!first && *n && phimoe_tokenizer_add_bos(c->tk) &&
-	    (*ids)[0] == phimoe_tokenizer_bos_id(c->tk)) {
+	if (!first && *n && splitmoe_token_adds_bos(c->model) &&
+	    (*ids)[0] == splitmoe_token_bos(c->model)) {
 		memmove(*ids, *ids + 1, (*n - 1) * sizeof(**ids));
 		(*n)--;
 	}
@@ -66,37 +53,42 @@ static int turn_ids(struct cli_ctx *c, const char *msg, bool first, int **ids, s
 }
 
 /* Prefill the turn, then stream the reply. 0, or -1 on an engine error. */
-static int reply(struct cli_ctx *c, struct sm_sampler *smp, const int *ids, size_t n, int max)
+static int reply(struct cli_ctx *c, splitmoe_sampler *smp, const int32_t *ids, size_t n, int max)
 {
-	struct phimoe_detok dt;
+	splitmoe_detok *dt;
 	const float *logits;
 	char buf[256];
-	int i, e;
+	int i;
 
-	e = phimoe_prefill(c->s, (const int32_t *)ids, (int)n, NULL);
-	if (e) {
-		cli_err("chat: prefill: %s", phimoe_session_error(c->s));
+	if (splitmoe_prefill(c->session, ids, (int)n)) {
+		cli_err("chat: prefill: %s", splitmoe_session_error(c->session));
 		return -1;
 	}
-	logits = phimoe_session_logits(c->s);
-	phimoe_detok_init(&dt, c->tk, false);
+	logits = splitmoe_logits(c->session);
+	dt = splitmoe_detok_create(c->model, false);
+	if (!dt) {
+		cli_err("chat: out of memory");
+		return -1;
+	}
 	for (i = 0; i < max && !interrupted; i++) {
-		int id = sm_sampler_sample(smp, logits);
+		int32_t id = splitmoe_sample(smp, logits);
 
-		if (is_eos(&c->m.cfg, id))
+		if (splitmoe_token_is_eos(c->model, id))
 			break;
-		if (phimoe_detok_push(&dt, id, buf, sizeof(buf))) {
+		if (splitmoe_detok_push(dt, id, buf, sizeof(buf))) {
 			fputs(buf, stdout);
 			fflush(stdout);
 		}
-		e = phimoe_decode(c->s, id, &logits);
-		if (e) {
-			cli_err("chat: decode: %s", phimoe_session_error(c->s));
+		if (splitmoe_decode(c->session, id)) {
+			cli_err("chat: decode: %s", splitmoe_session_error(c->session));
+			splitmoe_detok_free(dt);
 			return -1;
 		}
+		logits = splitmoe_logits(c->session);
 	}
-	if (phimoe_detok_flush(&dt, buf, sizeof(buf)))
+	if (splitmoe_detok_flush(dt, buf, sizeof(buf)))
 		fputs(buf, stdout);
+	splitmoe_detok_free(dt);
 	fputs(interrupted ? " [stopped]\n" : "\n", stdout);
 	fflush(stdout);
 	return 0;
@@ -104,10 +96,10 @@ static int reply(struct cli_ctx *c, struct sm_sampler *smp, const int *ids, size
 
 int cmd_chat(struct cli_opts *o)
 {
-	struct sm_sampler_opts so = {
+	struct splitmoe_sampler_params so = {
 		.temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p, .seed = o->seed,
 	};
-	struct sm_sampler *smp = NULL;
+	splitmoe_sampler *smp = NULL;
 	struct sigaction sa;
 	struct cli_ctx c;
 	char *line = NULL;
@@ -117,8 +109,9 @@ int cmd_chat(struct cli_opts *o)
 
 	if (cli_load(o, &c, true))
 		return 1;
-	ctx = c.m.cfg.max_position_embeddings < 4096 ? c.m.cfg.max_position_embeddings : 4096;
-	if (sm_sampler_create(c.m.cfg.vocab_size, &so, &smp)) {
+	ctx = splitmoe_model_max_positions(c.model) < 4096 ? splitmoe_model_max_positions(c.model) :
+	      4096;
+	if (splitmoe_sampler_create(c.model, &so, &smp)) {
 		cli_err("chat: bad sampling options");
 		goto out;
 	}
@@ -132,7 +125,7 @@ int cmd_chat(struct cli_opts *o)
 	fprintf(stderr, "splitmoe chat: %d-token context, replies of up to %d tokens; /reset "
 		"starts over, /exit or Ctrl-D leaves, Ctrl-C stops a reply\n", ctx, max);
 	for (;;) {
-		int *ids = NULL;
+		int32_t *ids = NULL;
 		size_t n = 0, len;
 		ssize_t got;
 
@@ -157,17 +150,17 @@ int cmd_chat(struct cli_opts *o)
 		if (!strcmp(line, "/exit"))
 			break;
 		if (!strcmp(line, "/reset")) {
-			phimoe_session_reset(c.s);
+			splitmoe_session_reset(c.session);
 			first = true;
 			fputs("(conversation reset)\n", stdout);
 			continue;
 		}
 		if (turn_ids(&c, line, first, &ids, &n))
 			goto out;
-		if (!first && (size_t)phimoe_session_pos(c.s) + n + (size_t)max > (size_t)ctx) {
+		if (!first && (size_t)splitmoe_session_pos(c.session) + n + (size_t)max > (size_t)ctx) {
 			free(ids);
 			fputs("(the context is full: the conversation starts over)\n", stdout);
-			phimoe_session_reset(c.s);
+			splitmoe_session_reset(c.session);
 			first = true;
 			if (turn_ids(&c, line, first, &ids, &n))
 				goto out;
@@ -189,7 +182,7 @@ int cmd_chat(struct cli_opts *o)
 	rc = 0;
 out:
 	free(line);
-	sm_sampler_free(smp);
+	splitmoe_sampler_free(smp);
 	cli_close(&c);
 	return rc;
 }

@@ -10,7 +10,6 @@
  */
 #include "contend.h"
 #include "cli.h"
-#include "util/prng.h"
 #include "session.h"
 
 #include <errno.h>
@@ -131,25 +130,29 @@ static void *sampler_main(void *arg)
 struct run {
 	struct cli_opts *o;
 	struct contend_opts *co;
-	struct cli_ctx *c;
+	struct cli_ctx *c;		/* the model */
+	splitmoe_arb *arb;		/* the case's arbiter, shared by decode and the hog */
+	splitmoe_session *s;		/* the case's session */
+	int vocab;
 	struct hog *hog;
 	struct contend_report *rep;
 	int32_t *ids;
 	int n_ids, max_seq;
-	uint64_t id_state[4];
+	unsigned short id_state[3];	/* nrand48's */
 };
 
 static int32_t next_id(struct run *r)
 {
-	return (int32_t)(sm_xoshiro256ss(r->id_state) % (uint64_t)r->c->m.cfg.vocab_size);
+	return (int32_t)((uint64_t)nrand48(r->id_state) % (uint64_t)r->vocab);
 }
 
-static uint64_t completed_bytes(const struct cli_ctx *c)
+/* The bytes decode declared and completed through its arbiter client. */
+static uint64_t completed_bytes(const struct run *r)
 {
-	struct phimoe_session_stats st;
+	struct splitmoe_arb_client_stats st;
 
-	phimoe_session_get_stats(c->s, &st);
-	return st.gated_completed_bytes;
+	splitmoe_arb_client_stats(splitmoe_session_arb_client(r->s), &st);
+	return st.completed_bytes;
 }
 
 /* One decode step, the cache reset when full. 0, or -1 after one error. */
@@ -157,11 +160,11 @@ static int step(struct run *r)
 {
 	int rc;
 
-	if (phimoe_session_pos(r->c->s) >= r->max_seq)
-		phimoe_session_reset(r->c->s);
-	rc = phimoe_decode(r->c->s, next_id(r), NULL);
+	if (splitmoe_session_pos(r->s) >= r->max_seq)
+		splitmoe_session_reset(r->s);
+	rc = splitmoe_decode(r->s, next_id(r));
 	if (rc) {
-		cli_err("contend: decode: %s", phimoe_session_error(r->c->s));
+		cli_err("contend: decode: %s", splitmoe_session_error(r->s));
 		return -1;
 	}
 	return 0;
@@ -171,25 +174,63 @@ static int step(struct run *r)
 static int warm_prefill(struct run *r, bool measure)
 {
 	struct contend_report *rep = r->rep;
-	uint64_t d0 = completed_bytes(r->c), m0 = 0, m1 = 0;
+	uint64_t d0 = completed_bytes(r), m0 = 0, m1 = 0;
 	int i, rc;
 
 	for (i = 0; i < r->co->prefill; i++)
 		r->ids[i] = next_id(r);
-	if (measure && dram_counter_read(&rep->counter, &m0))
+	if (measure && splitmoe_dram_counter_read(rep->counter, &m0))
 		measure = false;
-	rc = phimoe_prefill(r->c->s, r->ids, r->co->prefill, NULL);
+	rc = splitmoe_prefill(r->s, r->ids, r->co->prefill);
 	if (rc) {
-		cli_err("contend: prefill: %s", phimoe_session_error(r->c->s));
+		cli_err("contend: prefill: %s", splitmoe_session_error(r->s));
 		return -1;
 	}
-	if (measure && !dram_counter_read(&rep->counter, &m1)) {
+	if (measure && !splitmoe_dram_counter_read(rep->counter, &m1)) {
 		rep->prefill_ratio.have = true;
-		rep->prefill_ratio.declared = completed_bytes(r->c) - d0;
+		rep->prefill_ratio.declared = completed_bytes(r) - d0;
 		rep->prefill_ratio.real = m1 - m0;
 	}
-	phimoe_session_reset(r->c->s);
+	splitmoe_session_reset(r->s);
 	return 0;
+}
+
+/* The case's arbiter (a fresh one: nothing carries over from the case
+ * before) and decode's session on it, with the case's reservation (fixed
+ * at its client's open). 0, or -1 after one error. */
+static int start_case(struct run *r, uint64_t reserve_mbps)
+{
+	struct splitmoe_arb_params ap = splitmoe_arb_default_params();
+	struct splitmoe_session_params sp = r->o->sp;
+	char err[512];
+
+	ap.kind = r->o->sp.arbiter;
+	ap.dev = r->o->sp.arbiter_dev;
+	if (ap.kind == SPLITMOE_ARBITER_PROCESS) {
+		ap.capacity_mbps = r->rep->capacity_mbps;
+		ap.guaranteed_mbps = r->rep->guaranteed_mbps;
+	}
+	if (splitmoe_arb_open(&ap, &r->arb, err, sizeof(err))) {
+		cli_err("arbiter %s: %s", cli_name(SPLITMOE_OPTION_ARBITER, ap.kind), err);
+		return -1;
+	}
+	sp.arb = r->arb;
+	sp.cpu_reserve_mbps = reserve_mbps;
+	sp.max_seq = r->max_seq;
+	sp.max_batch = r->o->max_batch;
+	if (splitmoe_session_create(r->c->model, &sp, &r->s, err, sizeof(err))) {
+		cli_err("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static void end_case(struct run *r)
+{
+	splitmoe_session_free(r->s);
+	r->s = NULL;
+	splitmoe_arb_free(r->arb);
+	r->arb = NULL;
 }
 
 static int run_case(struct run *r, struct contend_case *k)
@@ -197,20 +238,19 @@ static int run_case(struct run *r, struct contend_case *k)
 	struct contend_report *rep = r->rep;
 	struct sampler smp = { 0 };
 	uint64_t tokens = 0, d0, d1, h0, h1, m0 = 0, m1 = 0, t0, t1;
-	const struct sm_arb_client *gate;
+	const splitmoe_arb_client *gate;
 	char err[256];
-	bool count = !k->hog_running && rep->counter.n > 0;
+	bool count = !k->hog_running && rep->counter;
 	int rc = -1;
 
-	r->o->cfg.cpu_reserve_mbps = k->reserve_mbps;
 	fprintf(stderr, "contend: %s: decode reserves %llu MB/s, %.1f s\n", k->name,
 		(unsigned long long)k->reserve_mbps, r->co->seconds);
-	if (cli_start_session(r->o, r->c, r->max_seq))
-		return -1;
+	if (start_case(r, k->reserve_mbps))
+		goto out;
 	if (warm_prefill(r, count))
 		goto out;
 	if (k->hog_running &&
-	    hog_start(r->hog, k->hog_gated ? r->c->arb : NULL, r->co->hog_weight,
+	    hog_start(r->hog, k->hog_gated ? r->arb : NULL, r->co->hog_weight,
 		      r->co->hog_reserve_mbps, err, sizeof(err))) {
 		cli_err("%s", err);
 		goto out;
@@ -225,9 +265,9 @@ static int run_case(struct run *r, struct contend_case *k)
 	}
 	smp.tokens = &tokens;
 	smp.hog = k->hog_running ? r->hog : NULL;
-	d0 = completed_bytes(r->c);
+	d0 = completed_bytes(r);
 	h0 = k->hog_running ? hog_bytes(r->hog) : 0;
-	if (count && dram_counter_read(&rep->counter, &m0))
+	if (count && splitmoe_dram_counter_read(rep->counter, &m0))
 		count = false;
 	t0 = now_ns();
 	smp.t0 = t0;
@@ -243,8 +283,8 @@ static int run_case(struct run *r, struct contend_case *k)
 	} while ((t1 = now_ns()) - t0 < (uint64_t)(r->co->seconds * 1e9));
 	t1 = now_ns();
 	h1 = k->hog_running ? hog_bytes(r->hog) : 0;
-	d1 = completed_bytes(r->c);
-	if (count && !dram_counter_read(&rep->counter, &m1)) {
+	d1 = completed_bytes(r);
+	if (count && !splitmoe_dram_counter_read(rep->counter, &m1)) {
 		rep->decode_ratio.have = true;
 		rep->decode_ratio.declared = d1 - d0;
 		rep->decode_ratio.real = m1 - m0;
@@ -258,14 +298,14 @@ static int run_case(struct run *r, struct contend_case *k)
 	k->tok_s = tokens / k->secs;
 	k->decode_gbs = (d1 - d0) / k->secs / 1e9;
 	k->hog_gbs = (h1 - h0) / k->secs / 1e9;
-	gate = phimoe_session_arb_client(r->c->s);
+	gate = splitmoe_session_arb_client(r->s);
 	if (gate) {
-		sm_arb_client_get_stats(gate, &k->decode);
+		splitmoe_arb_client_stats(gate, &k->decode);
 		k->have_decode = true;
 		/* a bucket's upper edge may pass the largest wait seen */
 		k->wait_max_ns = k->decode.max_wait_ns;
-		k->wait_p50_ns = sm_arb_wait_quantile(&k->decode, 0.50);
-		k->wait_p99_ns = sm_arb_wait_quantile(&k->decode, 0.99);
+		k->wait_p50_ns = splitmoe_arb_client_wait_quantile(gate, 0.50);
+		k->wait_p99_ns = splitmoe_arb_client_wait_quantile(gate, 0.99);
 		if (k->wait_p50_ns > k->wait_max_ns)
 			k->wait_p50_ns = k->wait_max_ns;
 		if (k->wait_p99_ns > k->wait_max_ns)
@@ -278,7 +318,7 @@ stop:
 		rc = -1;
 	}
 out:
-	cli_end_session(r->c);
+	end_case(r);
 	return rc;
 }
 
@@ -307,29 +347,30 @@ static uint64_t module_knob(const char *name)
  * after one error. */
 static int settle_backend(struct cli_opts *o, struct contend_report *rep)
 {
-	struct sm_config *cfg = &o->cfg;
-	enum sm_arbiter_kind kind = cfg->arbiter;
+	struct splitmoe_session_params *sp = &o->sp;
+	const char *dev = sp->arbiter_dev ? sp->arbiter_dev : "/dev/bwarb";
+	splitmoe_arbiter kind = sp->arbiter;
 
-	if (kind == SM_ARB_AUTO)
-		kind = SM_ARB_PROCESS;
-	if (kind == SM_ARB_OFF) {
+	if (kind == SPLITMOE_ARBITER_AUTO)
+		kind = SPLITMOE_ARBITER_PROCESS;
+	if (kind == SPLITMOE_ARBITER_OFF) {
 		cli_err("contend: --arbiter off gates nothing: use process (default) or kernel");
 		return -1;
 	}
-	if (kind == SM_ARB_KERNEL && access(cfg->arbiter_dev, F_OK)) {
-		cli_err("contend: --arbiter kernel: %s: %s (is the bwarb module loaded?)",
-			cfg->arbiter_dev, strerror(errno));
+	if (kind == SPLITMOE_ARBITER_KERNEL && access(dev, F_OK)) {
+		cli_err("contend: --arbiter kernel: %s: %s (is the bwarb module loaded?)", dev,
+			strerror(errno));
 		return -1;
 	}
-	cfg->arbiter = kind;
-	rep->arbiter = kind == SM_ARB_KERNEL ? "kernel" : "process";
+	sp->arbiter = kind;
+	rep->arbiter = kind == SPLITMOE_ARBITER_KERNEL ? "kernel" : "process";
 	return 0;
 }
 
 /* The capacity in effect: the module's, the YAML's or the calibrated. */
 static void settle_capacity(struct cli_opts *o, struct contend_report *rep)
 {
-	struct sm_config *cfg = &o->cfg;
+	struct splitmoe_session_params *sp = &o->sp;
 
 	if (!strcmp(rep->arbiter, "kernel")) {
 		rep->capacity_mbps = module_knob("capacity_mbps");
@@ -342,15 +383,15 @@ static void settle_capacity(struct cli_opts *o, struct contend_report *rep)
 		return;
 	}
 	rep->capacity_source = "YAML";
-	if (cfg->arb_capacity_mbps == 0 || cfg->arb_capacity_mbps == SM_CONFIG_AUTO) {
-		cfg->arb_capacity_mbps = rep->cal.capacity_mbps;
+	if (sp->arbiter_capacity_mbps == 0 || sp->arbiter_capacity_mbps == SPLITMOE_MBPS_AUTO) {
+		sp->arbiter_capacity_mbps = rep->cal.capacity_mbps;
 		rep->capacity_source = "calibrated";
 	}
-	if (cfg->arb_guaranteed_mbps == 0 || cfg->arb_guaranteed_mbps == SM_CONFIG_AUTO)
-		cfg->arb_guaranteed_mbps = rep->cal.guaranteed_mbps < cfg->arb_capacity_mbps ?
-			rep->cal.guaranteed_mbps : cfg->arb_capacity_mbps;
-	rep->capacity_mbps = cfg->arb_capacity_mbps;
-	rep->guaranteed_mbps = cfg->arb_guaranteed_mbps;
+	if (sp->arbiter_guaranteed_mbps == 0 || sp->arbiter_guaranteed_mbps == SPLITMOE_MBPS_AUTO)
+		sp->arbiter_guaranteed_mbps = rep->cal.guaranteed_mbps < sp->arbiter_capacity_mbps ?
+			rep->cal.guaranteed_mbps : sp->arbiter_capacity_mbps;
+	rep->capacity_mbps = sp->arbiter_capacity_mbps;
+	rep->guaranteed_mbps = sp->arbiter_guaranteed_mbps;
 }
 
 /* --reserve auto: decode's solo traffic plus the margin, within the
@@ -382,6 +423,8 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 	static struct cores cores;
 	struct cli_ctx c;
 	struct run r = { .o = o, .co = co, .c = &c, .rep = &rep };
+	struct splitmoe_bwcal_params cal = splitmoe_bwcal_default_params();
+	struct splitmoe_model_info mi;
 	char err[256];
 	uint64_t seed = o->seed_given ? o->seed : 1234;
 	int i, rc = 1;
@@ -390,7 +433,7 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 	rep.co = co;
 	if (settle_backend(o, &rep))
 		return 2;
-	if (plan_cores(co->hog_threads, o->cfg.threads, &cores))
+	if (plan_cores(co->hog_threads, o->sp.threads, &cores))
 		return 1;
 	if (cores.overlap)
 		fprintf(stderr, "contend: %d decode + %d hog threads on %d cores: they share cores\n",
@@ -398,7 +441,10 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 	/* before any OpenMP region of this process (bwcal.h) */
 	fprintf(stderr, "contend: calibrating the bus (%.2f GB buffer, every core)\n",
 		co->cal_bytes / 1e9);
-	if (sm_bwcal_measure_child(co->cal_bytes, CAL_RUNS, &rep.cal, err, sizeof(err))) {
+	cal.bytes = co->cal_bytes;
+	cal.runs = CAL_RUNS;
+	cal.in_child = true;
+	if (splitmoe_bwcal_measure(&cal, &rep.cal, err, sizeof(err))) {
 		cli_err("contend: %s", err);
 		return 1;
 	}
@@ -409,15 +455,17 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 	rep.hog_cpus = cores.hog;
 	rep.cores_overlap = cores.overlap;
 	/* before the threads it should count: the OpenMP pool, the hog */
-	dram_counter_open(&rep.counter);
+	if (splitmoe_dram_counter_open(&rep.counter, rep.counter_why, sizeof(rep.counter_why)))
+		rep.counter = NULL;
 	if (pin_self(cores.decode, cores.nd))
 		return 1;
-	o->cfg.threads = cores.nd;
+	o->sp.threads = cores.nd;
 	if (cli_load(o, &c, false))
 		return 1;
-	rep.model = strrchr(c.m.dir, '/') ? strrchr(c.m.dir, '/') + 1 : c.m.dir;
-	r.max_seq = c.m.cfg.max_position_embeddings < CONTEND_MAX_SEQ ?
-		c.m.cfg.max_position_embeddings : CONTEND_MAX_SEQ;
+	splitmoe_model_info(c.model, &mi);
+	rep.model = strrchr(mi.dir, '/') ? strrchr(mi.dir, '/') + 1 : mi.dir;
+	r.vocab = mi.vocab;
+	r.max_seq = mi.max_positions < CONTEND_MAX_SEQ ? mi.max_positions : CONTEND_MAX_SEQ;
 	if (co->prefill >= r.max_seq) {
 		cli_err("contend: --prefill %d: the model holds %d positions", co->prefill, r.max_seq);
 		goto out;
@@ -427,8 +475,8 @@ static int contend(struct cli_opts *o, struct contend_opts *co)
 		cli_err("contend: out of memory");
 		goto out;
 	}
-	for (i = 0; i < 4; i++)
-		r.id_state[i] = sm_splitmix64(&seed);
+	for (i = 0; i < 3; i++)
+		r.id_state[i] = (unsigned short)(seed >> (16 * i));
 	if (hog_create(co->hog_bytes, co->chunk_bytes, cores.nh, cores.hog, &r.hog, err,
 		       sizeof(err))) {
 		cli_err("%s", err);
@@ -473,7 +521,7 @@ out:
 	hog_destroy(r.hog);
 	free(r.ids);
 	cli_close(&c);
-	dram_counter_close(&rep.counter);
+	splitmoe_dram_counter_free(rep.counter);
 	return rc;
 }
 
@@ -492,7 +540,7 @@ int cmd_contend_main(int argc, char **argv)
 		return 1;
 	}
 	co.reserve_auto = true;
-	co.cal_bytes = sm_membw_default_bytes();
+	co.cal_bytes = splitmoe_bwcal_default_bytes();
 	memset(&o, 0, sizeof(o));
 	o.cmd = "contend";
 	if (contend_take_flags(argc, argv, &co, rest, &nrest) || cli_parse(nrest, rest, &o)) {
@@ -501,9 +549,9 @@ int cmd_contend_main(int argc, char **argv)
 	}
 	free(rest);
 	/* the reservation: --reserve, else YAML's arbiter.cpu.reserve_mbps, else auto */
-	if (!co.reserve_given && o.cfg.cpu_reserve_mbps) {
+	if (!co.reserve_given && o.sp.cpu_reserve_mbps) {
 		co.reserve_auto = false;
-		co.reserve_mbps = o.cfg.cpu_reserve_mbps;
+		co.reserve_mbps = o.sp.cpu_reserve_mbps;
 	}
 	if (co.chunk_bytes * 2 > co.hog_bytes) {
 		cli_err("contend: --chunk-kb %llu is more than half the hog's buffer (--hog-mb %llu)",
@@ -515,9 +563,9 @@ int cmd_contend_main(int argc, char **argv)
 		cli_err("contend: --model DIR is required");
 		return 2;
 	}
-	if (o.cfg.device != SM_DEVICE_CPU) {
+	if (o.sp.device != SPLITMOE_DEVICE_CPU) {
 		cli_err("contend: device %s: contend runs decode on the CPU (the hog stands in for the iGPU)",
-			sm_device_mode_name(o.cfg.device));
+			cli_name(SPLITMOE_OPTION_DEVICE, o.sp.device));
 		return 2;
 	}
 	return contend(&o, &co);

@@ -1,49 +1,41 @@
 // SPDX-License-Identifier: MIT
-/* splitmoe eval: compare with a reference.json through the forward-pass
- * evaluator (tools/eval/eval_reference.h), gated like run. */
+/* splitmoe eval: compare with a reference.json through the evaluator on
+ * the public API (tools/eval/eval_core.h), gated like run. */
 #include "cli.h"
 #include "session.h"
-#include "arbiter/arbiter.h"
-#include "tools/eval/eval_reference.h"
-#include "model/model.h"
+#include "tools/eval/eval_core.h"
 
 #include <stdio.h>
-#include <string.h>
 
 int cmd_eval(struct cli_opts *o)
 {
-	struct sm_arbiter_opts ao = { 0 };
-	struct eval_opts eo = { 0 };
-	struct sm_arbiter *arb = NULL;
-	struct sm_devices dev;
-	char err[PHIMOE_ERRLEN];
-	int rc;
+	struct eval_criteria crit = { 0 };
+	struct eval_ref *ref = NULL;
+	struct cli_ctx c = { 0 };
+	int rc = 1;
 
 	if (!o->have_model || !o->reference) {
 		cli_err("eval: --model DIR and --reference FILE.json are required");
 		return 2;
 	}
 	/* eval measures the checkpoint's own precision unless asked */
-	if (o->cfg.quant == SM_QUANT_AUTO)
-		o->cfg.quant = SM_QUANT_NONE;
-	ao.kind = o->cfg.arbiter;
-	eo.compute = o->cfg.dtype;
-	eo.weights = o->cfg.weights;
-	eo.quant = o->cfg.quant;
-	ao.dev_path = o->cfg.arbiter_dev;
-	if (sm_arbiter_open(&ao, &arb, err, sizeof(err))) {
-		cli_err("arbiter %s: %s", sm_arbiter_kind_name(o->cfg.arbiter), err);
+	if (o->sp.quant == SPLITMOE_QUANT_AUTO)
+		o->sp.quant = SPLITMOE_QUANT_NONE;
+	/* the evaluator printed why on failure */
+	if (eval_ref_read(o->reference, &ref))
 		return 1;
-	}
-	eo.threads = o->cfg.threads;
-	eo.arbiter = arb;
-	if (cli_open_devices(o, arb, eo.compute, &dev, &eo.backend)) {
-		sm_arbiter_close(arb);
-		return 1;
-	}
-	rc = splitmoe_eval(o->cfg.model, o->reference, &eo, stdout, NULL);
-	sm_devices_close(&dev);
-	sm_arbiter_close(arb);
+	if (cli_load(o, &c, true) || eval_ref_check(ref, c.model))
+		goto out;
+	/* every case's prompt in one pass; its greedy ids after it */
+	o->max_batch = eval_ref_max_batch(ref);
+	if (cli_start_session(o, &c, eval_ref_max_seq(ref)))
+		goto out;
+	crit.quant = o->sp.quant;
+	rc = eval_ref_run(ref, c.model, c.session, o->model, &crit, stdout, NULL);
 	/* negative: the evaluator printed why; 1: a criterion failed */
-	return rc < 0 ? 1 : rc;
+	rc = rc < 0 ? 1 : rc;
+out:
+	cli_close(&c);
+	eval_ref_free(ref);
+	return rc;
 }

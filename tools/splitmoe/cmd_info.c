@@ -4,127 +4,117 @@
  * arbiter status; with --model, the model's size and resident memory.
  */
 #include "session.h"
-#include "arbiter/arbiter.h"
-#include "cpu/cpu_features.h"
-#include "cpu/cpu_isa.h"
-#include "cpu/cpu_qgemm.h"
-#include "ze/drm_devices.h"
-#include "engine/inference.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <oneapi/dnnl/dnnl.h>
 
-static const char *dnnl_isa_name(dnnl_cpu_isa_t isa)
+static const char *yn(bool b)
 {
-	switch ((int)isa) {
-	case dnnl_cpu_isa_sse41: return "sse41";
-	case dnnl_cpu_isa_avx: return "avx";
-	case dnnl_cpu_isa_avx2: return "avx2";
-	case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-	case dnnl_cpu_isa_avx512_core: return "avx512_core";
-	case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-	case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-	case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-	case dnnl_cpu_isa_all: return "all";
-	}
-	return "other";
+	return b ? "yes" : "no";
 }
 
 static void print_cpu(void)
 {
-	struct sm_cpu_features f;
-	const dnnl_version_t *v = dnnl_version();
+	struct splitmoe_cpu_info f;
 
-	sm_cpu_features_get(&f);
+	splitmoe_cpu_info(&f);
 	printf("cpu: %s (%s)\n", f.brand[0] ? f.brand : "unknown", f.vendor);
 	printf("isa: avx2=%s fma=%s avx512f=%s avx512bw=%s avx512vl=%s avx512_vnni=%s avx512_bf16=%s avx_vnni=%s amx_tile=%s amx_bf16=%s amx_int8=%s\n",
-	       f.avx2 ? "yes" : "no", f.fma ? "yes" : "no", f.avx512f ? "yes" : "no",
-	       f.avx512bw ? "yes" : "no", f.avx512vl ? "yes" : "no",
-	       f.avx512_vnni ? "yes" : "no", f.avx512_bf16 ? "yes" : "no",
-	       f.avx_vnni ? "yes" : "no", f.amx_tile ? "yes" : "no", f.amx_bf16 ? "yes" : "no",
-	       f.amx_int8 ? "yes" : "no");
-	printf("onednn: %d.%d.%d (%s), isa in use %s\n", v->major, v->minor, v->patch,
-	       v->hash ? v->hash : "?", dnnl_isa_name(dnnl_get_effective_cpu_isa()));
-	printf("compute: auto resolves to %s\n", sm_compute_name(sm_compute_default()));
+	       yn(f.avx2), yn(f.fma), yn(f.avx512f), yn(f.avx512bw), yn(f.avx512vl),
+	       yn(f.avx512_vnni), yn(f.avx512_bf16), yn(f.avx_vnni), yn(f.amx_tile),
+	       yn(f.amx_bf16), yn(f.amx_int8));
+	printf("onednn: %d.%d.%d (%s), isa in use %s\n", f.onednn_major, f.onednn_minor,
+	       f.onednn_patch, f.onednn_hash, f.onednn_isa);
+	printf("compute: auto resolves to %s\n",
+	       cli_name(SPLITMOE_OPTION_COMPUTE, splitmoe_compute_default()));
 	printf("quant: auto resolves to %s for a bf16/f16/f32 checkpoint on the CPU%s\n",
-	       sm_quant_name(sm_quant_default(PHIMOE_DTYPE_BF16)),
-	       sm_quant_default(PHIMOE_DTYPE_BF16) == SM_QUANT_NONE ? "" :
+	       cli_name(SPLITMOE_OPTION_QUANT, f.quant_default),
+	       f.quant_default == SPLITMOE_QUANT_NONE ? "" :
 	       " (no bf16 instructions: f32 would not fit 8 GB)");
-	printf("kernels: %s%s, int8 products %s\n", sm_isa_name(sm_isa_active()),
-	       sm_isa_forced() || !sm_isa_vnni() ? " (forced by SPLITMOE_ISA)" : "",
-	       sm_qkern_name(sm_qkern_active()));
+	printf("kernels: %s%s, int8 products %s\n", f.kernels,
+	       f.kernels_forced ? " (forced by SPLITMOE_ISA)" : "", f.int8_kernel);
 }
 
-static void print_arbiter(struct cli_opts *o)
+static void print_arbiter(const struct cli_opts *o)
 {
-	struct sm_arbiter_opts ao = { .kind = o->cfg.arbiter, .dev_path = o->cfg.arbiter_dev };
-	const char *want = sm_arbiter_kind_name(o->cfg.arbiter);
-	struct sm_arbiter *a;
-	char err[PHIMOE_ERRLEN];
+	const char *want = cli_name(SPLITMOE_OPTION_ARBITER, o->sp.arbiter);
+	splitmoe_arbiter in_use;
+	char err[1024];
 
-	if (sm_arbiter_open(&ao, &a, err, sizeof(err))) {
+	if (splitmoe_arbiter_probe(o->sp.arbiter, o->sp.arbiter_dev, &in_use, err, sizeof(err))) {
 		printf("arbiter: %s unavailable: %s\n", want, err);
 		return;
 	}
 	printf("arbiter: %s requested, %s in use (%s %s)\n", want,
-	       sm_arbiter_kind_name(sm_arbiter_get_kind(a)), o->cfg.arbiter_dev,
-	       access(o->cfg.arbiter_dev, F_OK) ? "absent" : "present");
-	sm_arbiter_close(a);
+	       cli_name(SPLITMOE_OPTION_ARBITER, in_use), o->sp.arbiter_dev,
+	       access(o->sp.arbiter_dev, F_OK) ? "absent" : "present");
 }
 
-/* What run will do with the weights on the CPU (backend.h's layouts). */
-static void print_layout(const struct cli_opts *o, const struct phimoe_config *k)
+static void print_gpu(void)
 {
-	enum phimoe_dtype storage = k->storage_dtype;
-	enum sm_compute cmp = o->cfg.dtype;
-	enum sm_weights_layout w = o->cfg.weights;
-	enum phimoe_dtype cdt;
+	long len = splitmoe_gpu_describe(NULL, 0);
+	char *text = len < 0 ? NULL : malloc((size_t)len + 1);
 
-	if (cmp == SM_COMPUTE_AUTO)
-		cmp = sm_compute_default();
-	cdt = cmp == SM_COMPUTE_BF16 ? PHIMOE_DTYPE_BF16 : PHIMOE_DTYPE_F32;
-	if (k->quant != PHIMOE_QUANT_NONE)
+	if (!text) {
+		printf("gpu: out of memory\n");
+		return;
+	}
+	splitmoe_gpu_describe(text, (size_t)len + 1);
+	fputs(text, stdout);
+	free(text);
+}
+
+/* What run will do with the weights on the CPU (the layouts). */
+static void print_layout(const struct cli_opts *o, const struct splitmoe_model_info *k)
+{
+	splitmoe_compute cmp = o->sp.compute;
+	splitmoe_weights w = o->sp.weights;
+	const char *wname = cli_name(SPLITMOE_OPTION_WEIGHTS, w), *cname;
+
+	if (cmp == SPLITMOE_COMPUTE_AUTO)
+		cmp = splitmoe_compute_default();
+	cname = cli_name(SPLITMOE_OPTION_COMPUTE, cmp);
+	if (k->file_quant != SPLITMOE_QUANT_NONE)
 		printf("  cpu: the %s weights read in place from the mapping, no copy; the others "
-		       "as weights %s says\n", phimoe_quant_name(k->quant), sm_weights_layout_name(w));
-	printf("  cpu weights %s, compute %s: %s\n", sm_weights_layout_name(w), sm_compute_name(cmp),
-	       w == SM_WEIGHTS_PACKED ? "packed, a copy in oneDNN's preferred layout" :
-	       cdt == storage ? "read in place from the mapping, no copy" :
-	       w == SM_WEIGHTS_MAPPED ? "refused (mapped needs the checkpoint's dtype as compute type)" :
+		       "as weights %s says\n", cli_name(SPLITMOE_OPTION_QUANT, k->file_quant), wname);
+	printf("  cpu weights %s, compute %s: %s\n", wname, cname,
+	       w == SPLITMOE_WEIGHTS_PACKED ? "packed, a copy in oneDNN's preferred layout" :
+	       cmp == k->storage_compute ? "read in place from the mapping, no copy" :
+	       w == SPLITMOE_WEIGHTS_MAPPED ? "refused (mapped needs the checkpoint's dtype as compute type)" :
 	       "packed (the checkpoint's dtype is not the compute type)");
 }
 
 static void print_model(const struct cli_opts *o, struct cli_ctx *c)
 {
-	const struct phimoe_config *k = &c->m.cfg;
-	struct phimoe_model_stats s;
-	enum sm_quant q = o->cfg.quant;	/* auto resolved by cli_load */
+	struct splitmoe_model_info k;
+	splitmoe_quant q = o->sp.quant;	/* auto resolved by cli_load */
+	struct splitmoe_cpu_info f;
 
-	phimoe_model_stats(&c->m, &s);
-	printf("model: %s\n", c->m.dir);
+	splitmoe_model_info(c->model, &k);
+	printf("model: %s\n", k.dir);
 	printf("  layers %d, hidden %d, heads %d/%d kv x %d, experts %d (top-%d) of %d, vocab %d, max positions %d\n",
-	       k->num_hidden_layers, k->hidden_size, k->num_attention_heads,
-	       k->num_key_value_heads, k->head_dim, k->num_local_experts,
-	       k->num_experts_per_tok, k->intermediate_size, k->vocab_size,
-	       k->max_position_embeddings);
-	printf("  parameters: %llu (%.2f M; experts %.2f M)\n", (unsigned long long)s.params,
-	       s.params / 1e6, s.expert_params / 1e6);
-	if (k->quant != PHIMOE_QUANT_NONE)
+	       k.layers, k.hidden, k.heads, k.kv_heads, k.head_dim, k.experts,
+	       k.experts_per_token, k.intermediate, k.vocab, k.max_positions);
+	printf("  parameters: %llu (%.2f M; experts %.2f M)\n", (unsigned long long)k.params,
+	       k.params / 1e6, k.expert_params / 1e6);
+	if (k.file_quant != SPLITMOE_QUANT_NONE)
 		printf("  weights: %.2f MB, %s quantized in groups of %d (the rest %s), mapped from "
-		       "the file\n", s.bytes / 1e6, phimoe_quant_name(k->quant), k->quant_group,
-		       phimoe_dtype_name(k->storage_dtype));
+		       "the file\n", k.bytes / 1e6, cli_name(SPLITMOE_OPTION_QUANT, k.file_quant),
+		       k.file_quant_group, k.storage_dtype);
 	else
-		printf("  weights: %.2f MB as %s, mapped from the checkpoint\n", s.bytes / 1e6,
-		       phimoe_dtype_name(k->storage_dtype));
-	print_layout(o, k);
-	printf("  cpu quant %s%s%s\n", sm_quant_name(q),
-	       q != SM_QUANT_NONE ? ", int8 activations, kernel " : "",
-	       q != SM_QUANT_NONE ? sm_qkern_name(sm_qkern_active()) : "");
+		printf("  weights: %.2f MB as %s, mapped from the checkpoint\n", k.bytes / 1e6,
+		       k.storage_dtype);
+	print_layout(o, &k);
+	splitmoe_cpu_info(&f);
+	printf("  cpu quant %s%s%s\n", cli_name(SPLITMOE_OPTION_QUANT, q),
+	       q != SPLITMOE_QUANT_NONE ? ", int8 activations, kernel " : "",
+	       q != SPLITMOE_QUANT_NONE ? f.int8_kernel : "");
 	printf("  active per token: %llu parameters, %.2f MB as stored\n",
-	       (unsigned long long)s.active_params_per_token, s.active_bytes_per_token / 1e6);
+	       (unsigned long long)k.active_params_per_token, k.active_bytes_per_token / 1e6);
 	printf("  ");
-	cli_report_format(stdout, &c->m, o->cfg.dtype, q);
+	cli_report_model_format(stdout, c->model, o->sp.compute, q);
 }
 
 int cmd_info(struct cli_opts *o)
@@ -133,14 +123,14 @@ int cmd_info(struct cli_opts *o)
 
 	print_cpu();
 	print_arbiter(o);
-	sm_gpu_info_print(stdout);
+	print_gpu();
 	if (o->have_model) {
 		if (cli_load(o, &c, false))
 			return 1;
 		print_model(o, &c);
 		cli_report_memory(stdout, "model mapped");
 		/* packing is run's work: only when a device was asked for */
-		if (o->device_given || o->weights_given || o->cfg.device != SM_DEVICE_CPU) {
+		if (o->device_given || o->weights_given || o->sp.device != SPLITMOE_DEVICE_CPU) {
 			if (cli_start_session(o, &c, 16)) {
 				cli_close(&c);
 				return 1;

@@ -4,9 +4,6 @@
  * splitmoe logits: ids -> prefill -> float32 logits [positions][vocab].
  */
 #include "session.h"
-#include "model/chat_format.h"
-#include "engine/inference.h"
-#include "engine/sampler.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,52 +20,51 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static bool is_eos(const struct phimoe_config *cfg, int id)
+/* --ids into int32 ids; 0, or -1 after one error. */
+static int parse_ids(const char *s, int vocab, int32_t **ids, size_t *n)
 {
-	int i;
+	int *v;
 
-	for (i = 0; i < cfg->n_eos; i++)
-		if (cfg->eos_token_ids[i] == id)
-			return true;
-	return false;
+	*ids = NULL;
+	if (cli_parse_ids(s, vocab, &v, n))
+		return -1;
+	*ids = malloc(*n * sizeof(**ids));
+	if (!*ids) {
+		cli_err("out of memory");
+		free(v);
+		return -1;
+	}
+	for (size_t i = 0; i < *n; i++)
+		(*ids)[i] = v[i];
+	free(v);
+	return 0;
 }
 
 /* The prompt's ids from exactly one of --prompt, --chat, --ids. */
-static int prompt_ids(struct cli_opts *o, struct cli_ctx *c, int **ids, size_t *n)
+static int prompt_ids(struct cli_opts *o, struct cli_ctx *c, int32_t **ids, size_t *n)
 {
 	int given = !!o->prompt + !!o->chat + !!o->ids;
-	char err[PHIMOE_ERRLEN], *text;
-	int rc;
 
 	if (given != 1) {
 		cli_err("%s: give exactly one of --prompt TEXT, --chat TEXT, --ids 1,2,3", o->cmd);
 		return -1;
 	}
 	if (o->ids)
-		return cli_parse_ids(o->ids, c->m.cfg.vocab_size, ids, n);
+		return parse_ids(o->ids, splitmoe_model_vocab(c->model), ids, n);
 	if (!*(o->prompt ? o->prompt : o->chat)) {
 		cli_err("%s: %s: empty prompt", o->cmd, o->prompt ? "--prompt" : "--chat");
 		return -1;
 	}
-	text = o->chat ? phimoe_chat_prompt(NULL, o->chat) : strdup(o->prompt);
-	if (!text) {
-		cli_err("out of memory");
-		return -1;
-	}
-	rc = phimoe_tokenizer_encode(c->tk, text, ids, n, err, sizeof(err));
-	free(text);
-	if (rc) {
-		cli_err("%s", err);
-		return -1;
-	}
-	return 0;
+	return cli_tokenize(c, o->chat ? o->chat : o->prompt, o->chat != NULL, ids, n);
 }
 
-static int check_length(struct cli_opts *o, const struct phimoe_config *cfg, size_t n)
+static int check_length(struct cli_opts *o, const struct cli_ctx *c, size_t n)
 {
-	if (n > (size_t)cfg->max_position_embeddings) {
+	int max = splitmoe_model_max_positions(c->model);
+
+	if (n > (size_t)max) {
 		cli_err("%s: prompt is %zu tokens, longer than max_position_embeddings (%d)",
-			o->cmd, n, cfg->max_position_embeddings);
+			o->cmd, n, max);
 		return -1;
 	}
 	return 0;
@@ -84,69 +80,76 @@ static void stream(const char *s, size_t n)
 
 int cmd_run(struct cli_opts *o)
 {
-	struct sm_sampler_opts so = {
+	struct splitmoe_sampler_params sp = {
 		.temperature = o->temperature, .top_k = o->top_k, .top_p = o->top_p, .seed = o->seed,
 	};
-	struct sm_sampler *smp = NULL;
-	struct phimoe_detok dt;
+	splitmoe_sampler *smp = NULL;
+	splitmoe_detok *dt = NULL;
 	struct cli_ctx c;
 	const float *logits;
-	int *ids = NULL, *gen = NULL, n_gen, n_out = 0, max_pos, rc = 1, i, e;
+	int32_t *ids = NULL, *gen = NULL;
+	int n_gen, n_out = 0, max_pos, rc = 1, i;
+	splitmoe_status e;
 	uint64_t t0, t1, t2;
 	size_t n = 0;
 	char buf[256];
 
 	if (cli_load(o, &c, true))
 		return 1;
-	if (prompt_ids(o, &c, &ids, &n) || check_length(o, &c.m.cfg, n))
+	if (prompt_ids(o, &c, &ids, &n) || check_length(o, &c, n))
 		goto out;
-	max_pos = c.m.cfg.max_position_embeddings;
+	max_pos = splitmoe_model_max_positions(c.model);
 	n_gen = o->n;
 	if ((size_t)n_gen > (size_t)max_pos - n) {
 		n_gen = max_pos - (int)n;
 		fprintf(stderr, "splitmoe: generating at most %d tokens (max_position_embeddings %d)\n",
 			n_gen, max_pos);
 	}
-	e = sm_sampler_create(c.m.cfg.vocab_size, &so, &smp);
+	e = splitmoe_sampler_create(c.model, &sp, &smp);
 	gen = malloc(((size_t)n_gen + 1) * sizeof(*gen));
 	if (e || !gen) {
-		cli_err("run: %s", e == -EINVAL ? "bad sampling options" : "out of memory");
+		cli_err("run: %s", e == SPLITMOE_ERR_INVALID ? "bad sampling options" : "out of memory");
 		goto out;
 	}
 	if (cli_start_session(o, &c, (int)n + n_gen))
 		goto out;
 	fprintf(stderr, "splitmoe: %zu prompt tokens, compute %s, up to %d new tokens\n", n,
-		sm_compute_name(phimoe_session_compute(c.s)), n_gen);
+		cli_name(SPLITMOE_OPTION_COMPUTE, splitmoe_session_compute(c.session)), n_gen);
 	cli_report_weights(stderr, &c);
-	cli_report_format(stderr, &c.m, phimoe_session_compute(c.s), o->cfg.quant);
+	cli_report_model_format(stderr, c.model, splitmoe_session_compute(c.session), o->sp.quant);
 
 	t0 = now_ns();
-	e = phimoe_prefill(c.s, (const int32_t *)ids, (int)n, NULL);
+	e = splitmoe_prefill(c.session, ids, (int)n);
 	t1 = now_ns();
 	if (e) {
-		cli_err("run: prefill: %s", phimoe_session_error(c.s));
+		cli_err("run: prefill: %s", splitmoe_session_error(c.session));
 		goto out;
 	}
-	logits = phimoe_session_logits(c.s);
+	logits = splitmoe_logits(c.session);
 	/* a --chat answer starts fresh; other prompts are continued */
-	phimoe_detok_init(&dt, c.tk, !o->chat);
+	dt = splitmoe_detok_create(c.model, !o->chat);
+	if (!dt) {
+		cli_err("run: out of memory");
+		goto out;
+	}
 	for (i = 0; i < n_gen; i++) {
-		int id = sm_sampler_sample(smp, logits);
+		int32_t id = splitmoe_sample(smp, logits);
 
-		if (is_eos(&c.m.cfg, id))
+		if (splitmoe_token_is_eos(c.model, id))
 			break;
 		gen[n_out++] = id;
-		stream(buf, phimoe_detok_push(&dt, id, buf, sizeof(buf)));
+		stream(buf, splitmoe_detok_push(dt, id, buf, sizeof(buf)));
 		if (i + 1 == n_gen)
 			break;
-		e = phimoe_decode(c.s, id, &logits);
+		e = splitmoe_decode(c.session, id);
 		if (e) {
-			cli_err("run: decode: %s", phimoe_session_error(c.s));
+			cli_err("run: decode: %s", splitmoe_session_error(c.session));
 			goto out;
 		}
+		logits = splitmoe_logits(c.session);
 	}
 	t2 = now_ns();
-	stream(buf, phimoe_detok_flush(&dt, buf, sizeof(buf)));
+	stream(buf, splitmoe_detok_flush(dt, buf, sizeof(buf)));
 	putchar('\n');
 	if (o->print_ids) {
 		for (i = 0; i < n_out; i++)
@@ -172,7 +175,8 @@ int cmd_run(struct cli_opts *o)
 	cli_report_memory(stderr, "end of run");
 	rc = 0;
 out:
-	sm_sampler_free(smp);
+	splitmoe_detok_free(dt);
+	splitmoe_sampler_free(smp);
 	free(gen);
 	free(ids);
 	cli_close(&c);
@@ -207,9 +211,10 @@ static int write_file_atomic(const char *path, const void *buf, size_t len)
 
 int cmd_logits(struct cli_opts *o)
 {
-	struct phimoe_prefill_out po = { 0 };
+	struct splitmoe_prefill_out po = { 0 };
 	struct cli_ctx c;
-	int *ids = NULL, rc = 1, e;
+	int32_t *ids = NULL;
+	int rc = 1;
 	size_t n = 0, vocab;
 
 	if (!o->ids || !o->out) {
@@ -218,8 +223,8 @@ int cmd_logits(struct cli_opts *o)
 	}
 	if (cli_load(o, &c, false))
 		return 1;
-	vocab = (size_t)c.m.cfg.vocab_size;
-	if (cli_parse_ids(o->ids, (int)vocab, &ids, &n) || check_length(o, &c.m.cfg, n))
+	vocab = (size_t)splitmoe_model_vocab(c.model);
+	if (parse_ids(o->ids, (int)vocab, &ids, &n) || check_length(o, &c, n))
 		goto out;
 	po.logits = malloc(n * vocab * sizeof(float));
 	if (!po.logits) {
@@ -228,9 +233,8 @@ int cmd_logits(struct cli_opts *o)
 	}
 	if (cli_start_session(o, &c, (int)n))
 		goto out;
-	e = phimoe_prefill(c.s, (const int32_t *)ids, (int)n, &po);
-	if (e) {
-		cli_err("logits: prefill: %s", phimoe_session_error(c.s));
+	if (splitmoe_prefill_ex(c.session, ids, (int)n, &po)) {
+		cli_err("logits: prefill: %s", splitmoe_session_error(c.session));
 		goto out;
 	}
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -239,7 +243,7 @@ int cmd_logits(struct cli_opts *o)
 	if (write_file_atomic(o->out, po.logits, n * vocab * sizeof(float)))
 		goto out;
 	fprintf(stderr, "splitmoe: wrote %zu x %zu float32 logits (%s) to %s\n", n, vocab,
-		sm_compute_name(phimoe_session_compute(c.s)), o->out);
+		cli_name(SPLITMOE_OPTION_COMPUTE, splitmoe_session_compute(c.session)), o->out);
 	rc = 0;
 out:
 	free(po.logits);

@@ -9,7 +9,6 @@
 #include "serve_engine.h"
 #include "serve_http.h"
 #include "serve_metrics.h"
-#include "arbiter/arbiter.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -32,24 +31,19 @@ struct arb_snapshot {
 static void snapshot_arbiter(void *arg)
 {
 	struct arb_snapshot *a = arg;
-	struct sm_arb_client_stats cs;
+	struct splitmoe_client_stats cpu, gpu;
+	struct splitmoe_session_info si;
 	const char *kind;
 
-	if (!a->c->arb)
+	if (!a->c->session)
 		return;
-	kind = sm_arbiter_kind_name(sm_arbiter_get_kind(a->c->arb));
-	if (a->c->dev.cpu_client) {
-		sm_arb_client_get_stats(a->c->dev.cpu_client, &cs);
-		serve_metrics_arbiter(a->m, kind, "cpu", &cs);
-	} else if (!a->c->dev.gpu && phimoe_session_arb_client(a->c->s)) {
-		/* the session's own client */
-		sm_arb_client_get_stats(phimoe_session_arb_client(a->c->s), &cs);
-		serve_metrics_arbiter(a->m, kind, "cpu", &cs);
-	}
-	if (a->c->dev.gpu_client) {
-		sm_arb_client_get_stats(a->c->dev.gpu_client, &cs);
-		serve_metrics_arbiter(a->m, kind, "gpu", &cs);
-	}
+	splitmoe_session_info(a->c->session, &si);
+	splitmoe_session_arbiter_stats(a->c->session, &cpu, &gpu);
+	kind = cli_name(SPLITMOE_OPTION_ARBITER, si.arbiter);
+	if (cpu.open)
+		serve_metrics_arbiter(a->m, kind, "cpu", &cpu);
+	if (gpu.open)
+		serve_metrics_arbiter(a->m, kind, "gpu", &gpu);
 }
 
 int cmd_serve(struct cli_opts *o)
@@ -77,29 +71,29 @@ int cmd_serve(struct cli_opts *o)
 		return 2;
 	}
 	parallel = o->parallel.given ? o->parallel.v[0] : DEFAULT_PARALLEL;
-	if (o->cfg.device != SM_DEVICE_CPU && parallel > 1) {
+	if (o->sp.device != SPLITMOE_DEVICE_CPU && parallel > 1) {
 		cli_err("serve: --device %s runs one sequence at a time (batched decode runs on the "
 			"CPU backend only): use --parallel 1, or --device cpu",
-			sm_device_mode_name(o->cfg.device));
+			cli_name(SPLITMOE_OPTION_DEVICE, o->sp.device));
 		return 1;
 	}
 	if (cli_load(o, &c, true))
 		return 1;
-	ctx = c.m.cfg.max_position_embeddings < 4096 ? c.m.cfg.max_position_embeddings : 4096;
+	ctx = splitmoe_model_max_positions(c.model) < 4096 ? splitmoe_model_max_positions(c.model) :
+	      4096;
 	/* one slot runs on sequence 0; more open their own beside it */
 	o->max_seqs = parallel == 1 ? 1 : parallel + 1;
 	if (cli_start_session(o, &c, ctx))
 		goto out;
 	metrics = serve_metrics_new();
-	dir = strdup(o->cfg.model);
+	dir = strdup(o->model);
 	if (!metrics || !dir) {
 		cli_err("serve: out of memory");
 		goto out;
 	}
 	snap = (struct arb_snapshot){ &c, metrics };
 	eo = (struct serve_engine_opts){
-		.s = c.s, .tk = c.tk, .vocab = c.m.cfg.vocab_size, .eos_ids = c.m.cfg.eos_token_ids,
-		.n_eos = c.m.cfg.n_eos, .ctx = ctx, .parallel = parallel, .queue_max = o->queue,
+		.s = c.session, .model = c.model, .ctx = ctx, .parallel = parallel, .queue_max = o->queue,
 		.max_rows = o->max_batch ? o->max_batch : 256, .metrics = metrics,
 		.after_step = snapshot_arbiter, .arg = &snap,
 	};
@@ -116,7 +110,7 @@ int cmd_serve(struct cli_opts *o)
 		.host = o->host, .port = o->port, .model_id = basename(dir), .ctx = ctx,
 		.lim = { .max_body = BODY_MAX, .max_prompt_tokens = ctx - 1, .max_tokens = ctx - 1,
 			 .default_max_tokens = DEFAULT_MAX_TOKENS },
-		.tk = c.tk, .engine = eng, .metrics = metrics,
+		.model = c.model, .engine = eng, .metrics = metrics,
 	};
 	if (serve_http_start(&ho, &http, &port, err, sizeof(err))) {
 		cli_err("%s", err);
@@ -125,7 +119,7 @@ int cmd_serve(struct cli_opts *o)
 	fprintf(stderr, "splitmoe: serving %s on http://%s%s%s:%d/ (%d sequences at once, "
 		"compute %s, context %d tokens)\n", ho.model_id, strchr(o->host, ':') ? "[" : "",
 		o->host, strchr(o->host, ':') ? "]" : "", port, parallel,
-		sm_compute_name(phimoe_session_compute(c.s)), ctx);
+		cli_name(SPLITMOE_OPTION_COMPUTE, splitmoe_session_compute(c.session)), ctx);
 	fflush(stderr);
 	while (sigwait(&sigs, &sig) == EINTR)
 		;

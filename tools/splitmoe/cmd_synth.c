@@ -3,24 +3,22 @@
  * splitmoe synth --shape phi-tiny-moe|tiny --out DIR [--seed S]
  *                [--dtype bf16|f32] [--layers N]
  *
- * Writes into a temporary directory beside DIR and renames it into place
- * at the end (out_dir.h): an interrupted run (SIGINT, SIGTERM, SIGHUP: the
- * temporary directory is removed; SIGKILL: it stays, named
- * .DIR.synth-XXXXXX) never leaves a DIR that loads.
+ * splitmoe_synth() (splitmoe.h) writes into a temporary directory beside
+ * DIR and renames it into place at the end: an interrupted run (SIGINT,
+ * SIGTERM, SIGHUP: the temporary directory is removed, out_dir.h;
+ * SIGKILL: it stays, named .DIR.synth-XXXXXX) never leaves a DIR that
+ * loads. This prints its progress.
  */
 #include "cli.h"
-#include "synth.h"
 #include "out_dir.h"
+#include "splitmoe.h"
+#include "synth.h"
 
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
-
-#define MARGIN_BYTES (256ull << 20)	/* beyond the checkpoint's size */
 
 static uint64_t now_ns(void)
 {
@@ -30,79 +28,102 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* GB for sizes of a GB and more, else MB: divisor and name. */
+static double unit(uint64_t total)
+{
+	return total >= 1000000000ull ? 1e9 : 1e6;
+}
+
+static const char *unit_name(uint64_t total)
+{
+	return total >= 1000000000ull ? "GB" : "MB";
+}
+
+/* The progress lines: bytes written so far, GB/s. */
+struct progress {
+	uint64_t seed, t0_ns, last_ns;
+	bool tty;
+	char tmp[PATH_MAX + NAME_MAX + 32];	/* the temporary directory, for messages */
+};
+
+static void progress_line(struct progress *pr, const struct splitmoe_synth_report *r,
+			  bool force)
+{
+	uint64_t t = now_ns();
+	double s = (t - pr->t0_ns) / 1e9;
+
+	if (!force && t - pr->last_ns < (pr->tty ? 200000000ull : 2000000000ull))
+		return;
+	pr->last_ns = t;
+	fprintf(stderr, "%ssynth: %.2f of %.2f %s written, %.2f GB/s%s", pr->tty ? "\r" : "",
+		r->done_bytes / unit(r->total_bytes), r->total_bytes / unit(r->total_bytes),
+		unit_name(r->total_bytes), s > 0 ? r->done_bytes / 1e9 / s : 0.0,
+		pr->tty ? "" : "\n");
+}
+
+static bool on_progress(const struct splitmoe_synth_report *r, void *user)
+{
+	struct progress *pr = user;
+
+	switch (r->stage) {
+	case SPLITMOE_WRITE_START:
+		snprintf(pr->tmp, sizeof(pr->tmp), "%s", r->tmp_dir);
+		fprintf(stderr, "synth: %s, %d layers, %s, %.2f %s in %d shards, seed %llu, "
+			"into %s\n", r->shape, r->layers, r->dtype,
+			r->total_bytes / unit(r->total_bytes), unit_name(r->total_bytes), r->shards,
+			(unsigned long long)pr->seed, r->tmp_dir);
+		pr->t0_ns = pr->last_ns = now_ns();
+		break;
+	case SPLITMOE_WRITE_DATA:
+		if (!out_dir_stopped())
+			progress_line(pr, r, false);
+		break;
+	case SPLITMOE_WRITE_FINISH:
+		break;
+	}
+	return !out_dir_stopped();
+}
+
 int cmd_synth(struct cli_opts *o)
 {
-	const struct synth_shape *shape = o->shape;
-	struct synth_progress pr = { 0 };
-	struct synth_plan p;
-	struct out_dir od;
-	enum phimoe_dtype dt;
-	char err[PHIMOE_ERRLEN];
-	struct statvfs vfs;
-	uint64_t avail, t0;
-	int rc, sh;
+	struct splitmoe_synth_params sp = splitmoe_synth_default_params();
+	struct progress pr = { .seed = o->seed, .tty = isatty(2) };
+	struct splitmoe_synth_report r;
+	struct out_dir_signals sigs = { 0 };
+	char err[512];
+	splitmoe_status st;
 
-	if (!shape && synth_shape_parse("phi-tiny-moe", &shape))
+	if (!o->out || !*o->out) {
+		cli_err("synth: --out DIR is required");
 		return 2;
-	if (o->cfg.dtype == SM_COMPUTE_F32)
-		dt = PHIMOE_DTYPE_F32;
-	else
-		dt = PHIMOE_DTYPE_BF16;	/* bf16, or auto: the released model's */
-	if (synth_plan_build(shape, o->layers, dt, &p)) {
-		cli_err("synth: out of memory");
-		return 1;
 	}
-	rc = out_dir_open("synth", o->out, &od);
-	if (rc) {
-		synth_plan_free(&p);
-		return rc > 0 ? rc : 1;
-	}
-	rc = 1;
-	if (statvfs(od.parent, &vfs)) {
-		cli_err("synth: --out %s: %s: %s", o->out, od.parent, strerror(errno));
-		goto out;
-	}
-	avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (avail < p.total_bytes + MARGIN_BYTES) {
-		cli_err("synth: %s has %.2f GB free; the checkpoint needs %.2f GB (+ %.2f GB margin)",
-			od.parent, avail / 1e9, p.total_bytes / 1e9, MARGIN_BYTES / 1e9);
-		goto out;
-	}
-	fprintf(stderr, "synth: %s, %d layers, %s, %.2f %s in %d shards, seed %llu, into %s\n",
-		p.shape.name, p.shape.layers, phimoe_dtype_name(dt),
-		p.total_bytes / synth_unit(p.total_bytes), synth_unit_name(p.total_bytes), p.shards,
-		(unsigned long long)o->seed, od.tmp);
-	t0 = pr.t0_ns = pr.last_ns = now_ns();
-	pr.total = p.total_bytes;
-	pr.tty = isatty(2);
-	err[0] = '\0';
-	for (sh = 0; sh < p.shards; sh++)
-		if (synth_write_shard(&p, sh, od.tmp, o->seed, &pr, out_dir_stop_flag(),
-				      err, sizeof(err)))
-			break;
-	if (sh == p.shards && !out_dir_stopped() &&
-	    !synth_write_meta(&p, od.tmp, err, sizeof(err)) &&
-	    !synth_write_tokenizer(od.tmp, err, sizeof(err)) &&
-	    !out_dir_commit(&od, err, sizeof(err))) {
-		double s = (now_ns() - t0) / 1e9;
+	if (o->shape)
+		sp.shape = o->shape->id;
+	/* bf16, or auto: the released model's */
+	sp.f32 = o->sp.compute == SPLITMOE_COMPUTE_F32;
+	sp.layers = o->layers;
+	sp.seed = o->seed;
+	sp.progress = on_progress;
+	sp.progress_user = &pr;
+	out_dir_catch(&sigs);
+	st = splitmoe_synth(o->out, &sp, &r, err, sizeof(err));
+	out_dir_release(&sigs);
+	if (st == SPLITMOE_OK) {
+		double s = (now_ns() - pr.t0_ns) / 1e9;
 
-		synth_progress_done(&pr);
-		fprintf(stderr, "synth: wrote %s: %.2f %s in %.1f s (%.2f GB/s)\n", o->out,
-			p.total_bytes / synth_unit(p.total_bytes),
-			synth_unit_name(p.total_bytes), s,
-			s > 0 ? p.total_bytes / 1e9 / s : 0.0);
-		rc = 0;
-	}
-	if (rc) {
+		progress_line(&pr, &r, true);
 		if (pr.tty)
 			fputc('\n', stderr);
-		if (out_dir_stopped())
-			cli_err("synth: interrupted by signal %d; removed %s", out_dir_stopped(), od.tmp);
-		else
-			cli_err("synth: %s; removed %s", err[0] ? err : "failed", od.tmp);
+		fprintf(stderr, "synth: wrote %s: %.2f %s in %.1f s (%.2f GB/s)\n", o->out,
+			r.total_bytes / unit(r.total_bytes), unit_name(r.total_bytes), s,
+			s > 0 ? r.total_bytes / 1e9 / s : 0.0);
+		return 0;
 	}
-out:
-	out_dir_close(&od);
-	synth_plan_free(&p);
-	return rc;
+	if (pr.tty && r.done_bytes)
+		fputc('\n', stderr);
+	if (st == SPLITMOE_ERR_INTERRUPTED && out_dir_stopped())
+		cli_err("synth: interrupted by signal %d; removed %s", out_dir_stopped(), pr.tmp);
+	else
+		cli_err("%s", err);
+	return st == SPLITMOE_ERR_INVALID ? 2 : 1;
 }

@@ -25,7 +25,7 @@ int cmd_tokenize(struct cli_opts *o)
 		return 2;
 	}
 	p.vocab_only = true;
-	if (splitmoe_model_load(o->cfg.model, &p, &m, err, sizeof(err))) {
+	if (splitmoe_model_load(o->model, &p, &m, err, sizeof(err))) {
 		cli_err("%s", err);
 		return 1;
 	}

@@ -9,7 +9,8 @@
  *   contend_hog.c     the hog: threads copying chunks of a large buffer,
  *                     each chunk acquired from the arbiter when gated
  *   contend_report.c  the table, the JSON document, the trace file
- *   dram_counter.c    real DRAM traffic from hardware counters, if any
+ * The arbiter's clients, the calibration and the DRAM counter are the
+ * public API's (splitmoe.h).
  */
 #ifndef SPLITMOE_CONTEND_H
 #define SPLITMOE_CONTEND_H
@@ -17,8 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "arbiter/arbiter.h"
-#include "arbiter/bwcal.h"
+#include "splitmoe.h"
 
 #define CONTEND_CASES 3
 #define CONTEND_MAX_SEQ 256		/* decode's positions before a reset */
@@ -35,7 +35,7 @@ struct contend_opts {
 	uint64_t hog_reserve_mbps;	/* --hog-reserve [0] */
 	uint64_t hog_bytes;		/* --hog-mb [1024 MiB] */
 	uint64_t chunk_bytes;		/* --chunk-kb [4096 KiB] */
-	uint64_t cal_bytes;		/* --cal-mb [sm_membw_default_bytes] */
+	uint64_t cal_bytes;		/* --cal-mb [splitmoe_bwcal_default_bytes] */
 	int prefill;			/* --prefill: warm-up prefill tokens [32] */
 	const char *trace;		/* --trace FILE */
 };
@@ -58,7 +58,7 @@ int hog_create(uint64_t bytes, uint64_t chunk, int nthreads, const int *cpus,
 	       struct hog **out, char *err, size_t errlen);
 /* Starts the threads; arb NULL: ungated, else one client per thread
  * (class other, weight / threads, reserve / threads). 0, or -1 with err. */
-int hog_start(struct hog *h, struct sm_arbiter *arb, uint32_t weight, uint64_t reserve_mbps,
+int hog_start(struct hog *h, splitmoe_arb *arb, uint32_t weight, uint64_t reserve_mbps,
 	      char *err, size_t errlen);
 /* Bytes moved (read + written) since hog_start; any thread may call. */
 uint64_t hog_bytes(struct hog *h);
@@ -66,23 +66,6 @@ uint64_t hog_bytes(struct hog *h);
  * 0, or -1 with err when a thread's acquire failed. */
 int hog_stop(struct hog *h, struct hog_share *out, char *err, size_t errlen);
 void hog_destroy(struct hog *h);
-
-/* Real DRAM bytes from hardware counters (dram_counter.c). */
-#define DRAM_COUNTER_MAX 32
-struct dram_counter {
-	int n;				/* counters open; 0: unavailable */
-	int fd[DRAM_COUNTER_MAX];
-	uint64_t num[DRAM_COUNTER_MAX], den[DRAM_COUNTER_MAX];	/* bytes per count */
-	const char *source;		/* e.g. "LLC misses x 64 B (this process)" */
-	char why[400];			/* unavailable: the reasons */
-};
-/* Opens the memory controllers' counters, else this process's LLC misses
- * (inherited by the threads it creates from now on). 0, or -1 with the
- * reasons in c->why (c->n stays 0). */
-int dram_counter_open(struct dram_counter *c);
-/* Bytes so far; 0, or -1. */
-int dram_counter_read(const struct dram_counter *c, uint64_t *bytes);
-void dram_counter_close(struct dram_counter *c);
 
 /* One 100 ms sample of a case. */
 struct contend_sample {
@@ -100,7 +83,7 @@ struct contend_case {
 	double tok_s;
 	double decode_gbs;		/* declared bytes completed / s */
 	double hog_gbs;			/* read + written / s */
-	struct sm_arb_client_stats decode;	/* the session's client, whole case */
+	struct splitmoe_arb_client_stats decode;	/* the session's client, whole case */
 	bool have_decode;
 	struct hog_share hog;		/* whole case */
 	uint64_t wait_p50_ns, wait_p99_ns, wait_max_ns;
@@ -108,7 +91,7 @@ struct contend_case {
 	int nsamples;
 };
 
-/* Declared against real traffic, hog off (dram_counter.h). */
+/* Declared against real traffic, hog off (splitmoe_dram_counter). */
 struct contend_ratio {
 	bool have;
 	uint64_t declared, real;
@@ -120,12 +103,13 @@ struct contend_report {
 	const int *decode_cpus, *hog_cpus;
 	bool cores_overlap;
 	const struct contend_opts *co;
-	struct sm_bwcal cal;
+	struct splitmoe_bwcal cal;
 	uint64_t capacity_mbps, guaranteed_mbps;	/* in effect */
 	const char *capacity_source;	/* "calibrated", "YAML", "module" */
 	const char *reserve_source;	/* "auto: 1.1 x solo traffic", "--reserve", "YAML" */
 	struct contend_case cases[CONTEND_CASES];
-	struct dram_counter counter;
+	splitmoe_dram_counter *counter;	/* NULL: unavailable */
+	char counter_why[400];		/* unavailable: the reasons */
 	struct contend_ratio decode_ratio, prefill_ratio;
 };
 

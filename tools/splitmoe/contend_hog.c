@@ -8,7 +8,6 @@
  */
 #include "contend.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -25,8 +24,8 @@ struct hog_thread {
 	int cpu;
 	unsigned char *lo;		/* its share: [lo, lo + 2 * half) */
 	uint64_t half;
-	struct sm_arb_client *client;	/* NULL: ungated */
-	int err;			/* a failed acquire or complete */
+	splitmoe_arb_client *client;	/* NULL: ungated */
+	splitmoe_status err;		/* a failed acquire or complete */
 	uint64_t timeouts;
 	/* written by the thread, read by the sampler: its own cache line */
 	_Alignas(64) uint64_t moved;
@@ -67,9 +66,10 @@ static void *hog_main(void *arg)
 	pin(t->cpu);
 	while (!__atomic_load_n(&t->h->stop, __ATOMIC_ACQUIRE)) {
 		if (t->client) {
-			int rc = sm_arb_acquire(t->client, 2 * chunk, HOG_ACQUIRE_TIMEOUT_NS, &grant);
+			splitmoe_status rc = splitmoe_arb_acquire(t->client, 2 * chunk,
+								  HOG_ACQUIRE_TIMEOUT_NS, &grant);
 
-			if (rc == -ETIMEDOUT) {
+			if (rc == SPLITMOE_ERR_TIMEOUT) {
 				t->timeouts++;
 				continue;
 			}
@@ -80,7 +80,7 @@ static void *hog_main(void *arg)
 		}
 		memcpy(t->lo + t->half + off, t->lo + off, chunk);
 		if (t->client) {
-			int rc = sm_arb_complete(t->client, grant, 2 * chunk);
+			splitmoe_status rc = splitmoe_arb_complete(t->client, grant, 2 * chunk);
 
 			if (rc) {
 				t->err = rc;
@@ -157,12 +157,12 @@ static void close_clients(struct hog *h)
 	int i;
 
 	for (i = 0; i < h->n; i++) {
-		sm_arb_client_close(h->t[i].client);
+		splitmoe_arb_client_free(h->t[i].client);
 		h->t[i].client = NULL;
 	}
 }
 
-int hog_start(struct hog *h, struct sm_arbiter *arb, uint32_t weight, uint64_t reserve_mbps,
+int hog_start(struct hog *h, splitmoe_arb *arb, uint32_t weight, uint64_t reserve_mbps,
 	      char *err, size_t errlen)
 {
 	int i, rc;
@@ -172,19 +172,19 @@ int hog_start(struct hog *h, struct sm_arbiter *arb, uint32_t weight, uint64_t r
 		char name[32];
 
 		t->moved = 0;
-		t->err = 0;
+		t->err = SPLITMOE_OK;
 		t->timeouts = 0;
 		if (!arb)
 			continue;
 		snprintf(name, sizeof(name), "hog-%d", i);
-		struct sm_arb_client_opts co = {
+		struct splitmoe_arb_client_params cp = {
 			.name = name,
-			.class = SM_ARB_CLASS_OTHER,
+			.cls = SPLITMOE_ARB_CLASS_OTHER,
 			.weight = weight / (uint32_t)h->n ? weight / (uint32_t)h->n : 1,
 			.reserve_mbps = reserve_mbps / (uint64_t)h->n,
 			.burst_bytes = 2 * h->chunk,
 		};
-		if (sm_arb_client_open(arb, &co, &t->client, err, errlen)) {
+		if (splitmoe_arb_client_open(arb, &cp, &t->client, err, errlen)) {
 			close_clients(h);
 			return -1;
 		}
@@ -229,13 +229,14 @@ int hog_stop(struct hog *h, struct hog_share *out, char *err, size_t errlen)
 		pthread_join(t->tid, NULL);
 		out->timeouts += t->timeouts;
 		if (t->err && !rc) {
-			snprintf(err, errlen, "contend: hog thread %d: arbiter: %s", i, strerror(-t->err));
+			snprintf(err, errlen, "contend: hog thread %d: arbiter: %s", i,
+				 splitmoe_status_str(t->err));
 			rc = -1;
 		}
 		if (t->client) {
-			struct sm_arb_client_stats st;
+			struct splitmoe_arb_client_stats st;
 
-			sm_arb_client_get_stats(t->client, &st);
+			splitmoe_arb_client_stats(t->client, &st);
 			out->acquires += st.acquires;
 			out->granted_bytes += st.granted_bytes;
 			out->waits += st.waits;

@@ -44,6 +44,11 @@ static double pct_spare(const struct contend_report *r, const struct contend_cas
 	return spare > 0 ? 100.0 * k->hog_gbs / spare : 0;
 }
 
+static const char *counter_source(const struct contend_report *r)
+{
+	return r->counter ? splitmoe_dram_counter_source(r->counter) : "none";
+}
+
 static void cpu_list(FILE *out, const int *cpus, int n)
 {
 	int i;
@@ -57,11 +62,11 @@ static void ratio_line(FILE *out, const char *what, const struct contend_ratio *
 {
 	if (!q->have) {
 		fprintf(out, "  %s: no figure (%s)\n", what,
-			r->counter.n == 0 ? "counters unavailable" : "no declared bytes");
+			!r->counter ? "counters unavailable" : "no declared bytes");
 		return;
 	}
 	fprintf(out, "  %s: declared %.1f MB, real %.1f MB (%s): ratio %.3f\n", what,
-		q->declared / 1e6, q->real / 1e6, r->counter.source,
+		q->declared / 1e6, q->real / 1e6, counter_source(r),
 		q->declared ? (double)q->real / q->declared : 0.0);
 }
 
@@ -78,8 +83,8 @@ void contend_print_table(FILE *out, const struct contend_report *r)
 		r->cores_overlap ? " sharing cores" : "", r->co->hog_bytes / 1e9,
 		r->co->chunk_bytes / 1e6, r->co->seconds);
 	fprintf(out, "bus: read %.1f GB/s, copy %.1f GB/s (read + written) with %d cores; one core "
-		"%.1f GB/s alone, %.1f GB/s beside %d copying (r_min)\n", r->cal.all.read_gbs,
-		r->cal.all.copy_gbs, r->cal.all.threads, r->cal.solo_gbs, r->cal.rmin_gbs,
+		"%.1f GB/s alone, %.1f GB/s beside %d copying (r_min)\n", r->cal.read_gbs,
+		r->cal.copy_gbs, r->cal.threads, r->cal.solo_gbs, r->cal.rmin_gbs,
 		r->cal.others);
 	fprintf(out, "arbiter %s: capacity %llu MB/s (%s), guaranteed %llu MB/s; decode's "
 		"reservation %s\n", r->arbiter, (unsigned long long)r->capacity_mbps,
@@ -121,8 +126,8 @@ void contend_print_table(FILE *out, const struct contend_report *r)
 				k->hog_gbs * k->secs);
 	}
 	fprintf(out, "\ndeclared vs real DRAM traffic (hog off):\n");
-	if (r->counter.n == 0) {
-		fprintf(out, "  counters unavailable: %s\n", r->counter.why);
+	if (!r->counter) {
+		fprintf(out, "  counters unavailable: %s\n", r->counter_why);
 	} else {
 		ratio_line(out, "decode", &r->decode_ratio, r);
 		ratio_line(out, "prefill", &r->prefill_ratio, r);
@@ -269,9 +274,9 @@ int contend_print_json(FILE *out, const struct contend_report *r)
 	put(root, "chunk_bytes", u64(r->co->chunk_bytes), &oom);
 	bus = json_object_new_object();
 	if (bus) {
-		put(bus, "threads", json_object_new_int(r->cal.all.threads), &oom);
-		put(bus, "read_gbs", num(r->cal.all.read_gbs), &oom);
-		put(bus, "copy_gbs", num(r->cal.all.copy_gbs), &oom);
+		put(bus, "threads", json_object_new_int(r->cal.threads), &oom);
+		put(bus, "read_gbs", num(r->cal.read_gbs), &oom);
+		put(bus, "copy_gbs", num(r->cal.copy_gbs), &oom);
 		put(bus, "one_core_gbs", num(r->cal.solo_gbs), &oom);
 		put(bus, "rmin_gbs", num(r->cal.rmin_gbs), &oom);
 		put(bus, "contended_total_gbs", num(r->cal.contended_total_gbs), &oom);
@@ -302,10 +307,10 @@ int contend_print_json(FILE *out, const struct contend_report *r)
 	put(root, "cases", cases, &oom);
 	cnt = json_object_new_object();
 	if (cnt) {
-		put(cnt, "available", json_object_new_boolean(r->counter.n > 0), &oom);
-		put(cnt, "source", json_object_new_string(r->counter.source), &oom);
-		if (r->counter.n == 0)
-			put(cnt, "unavailable_reason", json_object_new_string(r->counter.why), &oom);
+		put(cnt, "available", json_object_new_boolean(r->counter != NULL), &oom);
+		put(cnt, "source", json_object_new_string(counter_source(r)), &oom);
+		if (!r->counter)
+			put(cnt, "unavailable_reason", json_object_new_string(r->counter_why), &oom);
 		else
 			put_null(cnt, "unavailable_reason", &oom);
 		if (r->decode_ratio.have)

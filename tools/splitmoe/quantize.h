@@ -1,69 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * splitmoe quantize: a checkpoint's weights as a quantized model file
- * (README "Quantized model files"). One model.safetensors: every weight of
- * the chosen classes whose rows are whole groups becomes NAME (I8 [n][k]
- * for int8, U8 [n][k/2] for q4: quant.h's layout) and NAME_scale (F16
- * [n][k/32]); every other tensor is copied as stored. The same codes as
- * --quant at load (sm_qweight_make), so the two run bit for bit alike.
+ * splitmoe quantize --model DIR --out DIR2 --type int8|q4
+ *                   [--tensors attention,experts,lm_head,router] [--threads N]
  *
- *   quantize_plan.c   which tensors, where each goes, the header
- *   cmd_quantize.c    the command: directories, data, config, copies
+ * The command's flags as typed values; splitmoe_quantize() (splitmoe.h)
+ * writes the directory.
+ *
+ *   quantize_classes.c   --tensors: names into a class mask
+ *   cmd_quantize.c       the command: flags, signals, progress lines
  */
 #ifndef SPLITMOE_QUANTIZE_H
 #define SPLITMOE_QUANTIZE_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "splitmoe.h"
 
-#include "model/model.h"
-#include "cpu/quant.h"
-#include "model/safetensors.h"
-
-/* --tensors: the classes of weights quantized. */
+/* --tensors: the classes of weights quantized (splitmoe.h's mask). */
 enum {
-	QZ_ATTENTION = 1,	/* q, k, v, o projections */
-	QZ_EXPERTS = 2,		/* w1, w3, w2 of every expert */
-	QZ_LM_HEAD = 4,
-	QZ_ROUTER = 8,		/* block_sparse_moe.gate: not by default */
-	QZ_DEFAULT = QZ_ATTENTION | QZ_EXPERTS | QZ_LM_HEAD,
+	QZ_ATTENTION = SPLITMOE_QUANTIZE_ATTENTION,
+	QZ_EXPERTS = SPLITMOE_QUANTIZE_EXPERTS,
+	QZ_LM_HEAD = SPLITMOE_QUANTIZE_LM_HEAD,
+	QZ_ROUTER = SPLITMOE_QUANTIZE_ROUTER,
+	QZ_DEFAULT = SPLITMOE_QUANTIZE_DEFAULT,
 };
 /* "attention,experts,lm_head,router" (any subset, comma-separated) into
  * a mask. 0, or -1 for an unknown or empty name. */
 int qz_classes_parse(const char *s, unsigned *mask);
-/* The names of mask, comma-separated, into buf. */
-void qz_classes_text(unsigned mask, char *buf, size_t len);
-
-/* One tensor of the output file. */
-struct qz_entry {
-	char *name;
-	enum phimoe_dtype dtype;
-	int ndim;
-	int64_t shape[ST_MAX_DIMS];
-	uint64_t offset, nbytes;	/* in the data section */
-	const struct st_tensor *copy;	/* copied as is; NULL: quantized */
-	const struct phimoe_tensor *src;	/* quantized from */
-	bool scales;			/* src's scales (else its codes) */
-	size_t pair;			/* codes: the index of its scales */
-};
-
-struct qz_plan {
-	enum sm_quant q;
-	unsigned classes;
-	struct qz_entry *e;		/* in file order */
-	size_t n;
-	size_t quantized;		/* tensors quantized */
-	uint64_t data_bytes;		/* of the data section */
-	uint64_t src_bytes;		/* read from the checkpoint */
-	uint64_t src_quant_bytes, quant_bytes;	/* of the quantized ones, before and after */
-	char *header;			/* JSON, padded: 8 + header_len a multiple of 64 */
-	size_t header_len;
-};
-
-/* The plan of m's file in format q. 0, or -1 with one line in err. */
-int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classes,
-		  struct qz_plan *p, char *err, size_t errlen);
-void qz_plan_free(struct qz_plan *p);
 
 #endif

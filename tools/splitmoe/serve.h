@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/sampler.h"
+#include "splitmoe.h"
 
 #define SERVE_MAX_STOP 4		/* OpenAI's limit on "stop" */
 #define SERVE_STOP_LEN 128		/* bytes of one stop string */
@@ -33,7 +33,7 @@ struct serve_params {
 	enum serve_kind kind;
 	char *prompt;			/* malloc'ed text (chat: rendered template) */
 	int max_tokens;
-	struct sm_sampler_opts sampling;
+	struct splitmoe_sampler_params sampling;
 	int nstop;
 	char stop[SERVE_MAX_STOP][SERVE_STOP_LEN + 1];
 	bool stream;
@@ -87,7 +87,7 @@ struct serve_req {
 	int n_prompt;
 	int max_tokens;
 	bool continues;			/* completion: the text continues the prompt */
-	struct sm_sampler_opts sampling;
+	struct splitmoe_sampler_params sampling;
 	int nstop;
 	char stop[SERVE_MAX_STOP][SERVE_STOP_LEN + 1];
 	uint64_t t_submit_ns;

@@ -2,8 +2,6 @@
 /* serve: the batch loop (see serve_engine.h). */
 #include "serve_engine.h"
 #include "serve_metrics.h"
-#include "engine/inference.h"
-#include "model/tokenizer.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,12 +12,12 @@
 struct slot {
 	struct serve_req *r;		/* NULL: free */
 	int seq;
-	uint64_t admitted;		/* admission order: newest gives way on -ENOSPC */
+	uint64_t admitted;		/* admission order: newest gives way when the KV pool is full */
 	int fed;			/* prompt tokens prefilled */
 	int32_t next;			/* token to decode next */
 	int n_gen;
-	struct sm_sampler *smp;
-	struct phimoe_detok dt;
+	splitmoe_sampler *smp;
+	splitmoe_detok *dt;		/* NULL: free */
 	char *gen;			/* generated text; [0, released) handed out */
 	size_t glen, gcap, released;
 	float *logits;			/* [vocab] */
@@ -36,22 +34,12 @@ struct serve_engine {
 	bool stopping;
 	uint64_t deadline_ns;		/* while stopping: cancel all after it */
 	struct slot *slots;
-	struct phimoe_batch_item *items;
+	struct splitmoe_batch_item *items;
 	int *item_slot;
 	uint64_t admissions;
 	uint64_t win_start_ns, win_tokens;	/* tok/s window */
 	double tok_s;
 };
-
-static bool is_eos(const struct serve_engine *e, int id)
-{
-	int i;
-
-	for (i = 0; i < e->o.n_eos; i++)
-		if (e->o.eos_ids[i] == id)
-			return true;
-	return false;
-}
 
 /* Hand text [released, upto) to the request's reader. */
 static void release(struct slot *sl, size_t upto)
@@ -98,10 +86,12 @@ static void finish(struct serve_engine *e, struct slot *sl, enum serve_finish wh
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 	serve_metrics_tokens(e->o.metrics, (uint64_t)sl->fed, (uint64_t)sl->n_gen);
-	sm_sampler_free(sl->smp);
+	splitmoe_sampler_free(sl->smp);
 	sl->smp = NULL;
+	splitmoe_detok_free(sl->dt);
+	sl->dt = NULL;
 	if (sl->seq > 0)
-		phimoe_seq_close(e->o.s, sl->seq);
+		splitmoe_seq_close(e->o.s, sl->seq);
 	serve_req_put(r);
 	sl->r = NULL;
 }
@@ -168,15 +158,15 @@ static void take_token(struct serve_engine *e, struct slot *sl, int id)
 
 	if (sl->n_gen == 0)
 		serve_metrics_ttft(e->o.metrics, (serve_now_ns() - r->t_submit_ns) / 1e9);
-	if (is_eos(e, id)) {
-		k = phimoe_detok_flush(&sl->dt, buf, sizeof(buf));
+	if (splitmoe_token_is_eos(e->o.model, id)) {
+		k = splitmoe_detok_flush(sl->dt, buf, sizeof(buf));
 		add_text(sl, buf, k);
 		finish(e, sl, SERVE_FINISH_STOP, NULL);
 		return;
 	}
 	sl->n_gen++;
 	e->win_tokens++;
-	k = phimoe_detok_push(&sl->dt, id, buf, sizeof(buf));
+	k = splitmoe_detok_push(sl->dt, id, buf, sizeof(buf));
 	if (add_text(sl, buf, k)) {
 		finish(e, sl, SERVE_FINISH_STOP, NULL);
 		return;
@@ -186,7 +176,7 @@ static void take_token(struct serve_engine *e, struct slot *sl, int id)
 		return;
 	}
 	if (sl->n_gen >= r->max_tokens || r->n_prompt + sl->n_gen >= e->o.ctx) {
-		k = phimoe_detok_flush(&sl->dt, buf, sizeof(buf));
+		k = splitmoe_detok_flush(sl->dt, buf, sizeof(buf));
 		finish(e, sl, add_text(sl, buf, k) ? SERVE_FINISH_STOP : SERVE_FINISH_LENGTH, NULL);
 		return;
 	}
@@ -197,12 +187,12 @@ static void take_token(struct serve_engine *e, struct slot *sl, int id)
 static bool admit(struct serve_engine *e, struct slot *sl, struct serve_req *r)
 {
 	/* one slot runs on sequence 0, which every backend runs */
-	int seq = e->o.parallel == 1 ? 0 : phimoe_seq_open(e->o.s);
+	int seq = 0;
 
-	if (seq < 0)
+	if (e->o.parallel > 1 && splitmoe_seq_open(e->o.s, &seq))
 		return false;
 	if (seq == 0)
-		phimoe_session_reset(e->o.s);
+		splitmoe_session_reset(e->o.s);
 	/* room for the usual text of max_tokens at admission, so that steps
 	 * rarely allocate (a longer text still grows the buffer) */
 	if (sl->gcap < (size_t)r->max_tokens * 8 + 64) {
@@ -213,7 +203,6 @@ static bool admit(struct serve_engine *e, struct slot *sl, struct serve_req *r)
 			sl->gcap = (size_t)r->max_tokens * 8 + 64;
 		}
 	}
-	memset(&sl->dt, 0, sizeof(sl->dt));
 	sl->r = r;
 	sl->seq = seq;
 	sl->admitted = ++e->admissions;
@@ -221,14 +210,16 @@ static bool admit(struct serve_engine *e, struct slot *sl, struct serve_req *r)
 	sl->n_gen = 0;
 	sl->glen = sl->released = 0;
 	sl->oom = false;
-	if (sm_sampler_create(e->o.vocab, &r->sampling, &sl->smp)) {
+	if (splitmoe_sampler_create(e->o.model, &r->sampling, &sl->smp)) {
 		sl->smp = NULL;
 		finish(e, sl, SERVE_FINISH_ERROR, "bad sampling options");
 		return true;
 	}
 	/* keep_leading_space: a completion continues its prompt's text; a
 	 * chat answer starts fresh */
-	phimoe_detok_init(&sl->dt, e->o.tk, r->continues);
+	sl->dt = splitmoe_detok_create(e->o.model, r->continues);
+	if (!sl->dt)
+		finish(e, sl, SERVE_FINISH_ERROR, "out of memory");
 	return true;
 }
 
@@ -308,7 +299,7 @@ static void step(struct serve_engine *e)
 
 		if (!sl->r || sl->fed < sl->r->n_prompt)
 			continue;
-		e->items[n] = (struct phimoe_batch_item){ sl->seq, &sl->next, 1, sl->logits };
+		e->items[n] = (struct splitmoe_batch_item){ sl->seq, &sl->next, 1, sl->logits };
 		e->item_slot[n++] = i;
 		rows++;
 	}
@@ -322,7 +313,7 @@ static void step(struct serve_engine *e)
 		chunk = sl->r->n_prompt - sl->fed;
 		if (chunk > e->o.max_rows - rows)
 			chunk = e->o.max_rows - rows;
-		e->items[n] = (struct phimoe_batch_item){
+		e->items[n] = (struct splitmoe_batch_item){
 			sl->seq, sl->r->ids + sl->fed, chunk,
 			sl->fed + chunk == sl->r->n_prompt ? sl->logits : NULL,
 		};
@@ -331,8 +322,8 @@ static void step(struct serve_engine *e)
 	}
 	if (!n)
 		return;
-	rc = phimoe_batch(e->o.s, e->items, n);
-	if (rc == -ENOSPC) {
+	rc = splitmoe_batch(e->o.s, e->items, n);
+	if (rc == SPLITMOE_ERR_KV_FULL) {
 		/* the KV pool is full: the newest request gives way */
 		for (i = 0; i < e->o.parallel; i++)
 			if (e->slots[i].r && (!newest || e->slots[i].admitted > newest->admitted))
@@ -344,7 +335,7 @@ static void step(struct serve_engine *e)
 	if (rc) {
 		char msg[256];
 
-		snprintf(msg, sizeof(msg), "engine: %s", phimoe_session_error(e->o.s));
+		snprintf(msg, sizeof(msg), "engine: %s", splitmoe_session_error(e->o.s));
 		fprintf(stderr, "splitmoe: serve: %s\n", msg);
 		for (i = 0; i < n; i++)
 			if (e->slots[e->item_slot[i]].r)
@@ -359,7 +350,7 @@ static void step(struct serve_engine *e)
 			if (sl->fed < sl->r->n_prompt)
 				continue;
 		}
-		take_token(e, sl, sm_sampler_sample(sl->smp, sl->logits));
+		take_token(e, sl, splitmoe_sample(sl->smp, sl->logits));
 	}
 }
 
@@ -436,7 +427,7 @@ int serve_engine_start(const struct serve_engine_opts *o, struct serve_engine **
 	if (!e->queue || !e->slots || !e->items || !e->item_slot)
 		goto nomem;
 	for (i = 0; i < o->parallel; i++) {
-		e->slots[i].logits = malloc((size_t)o->vocab * sizeof(float));
+		e->slots[i].logits = malloc((size_t)splitmoe_model_vocab(o->model) * sizeof(float));
 		e->slots[i].gcap = 1024;
 		e->slots[i].gen = malloc(e->slots[i].gcap);
 		if (!e->slots[i].logits || !e->slots[i].gen)

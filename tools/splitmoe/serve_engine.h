@@ -2,7 +2,7 @@
 /*
  * serve: the engine thread. Requests wait in a bounded queue; up to
  * `parallel` of them hold a sequence of the session and run together,
- * one phimoe_batch() per step: every running sequence decodes one token
+ * one splitmoe_batch() per step: every running sequence decodes one token
  * and newcomers' prompts are prefilled in chunks filling the rest of the
  * step's rows, so running sequences keep decoding (continuous batching).
  */
@@ -13,16 +13,11 @@
 
 #include "serve.h"
 
-struct phimoe_session;
-struct phimoe_tokenizer;
 struct serve_metrics;
 
 struct serve_engine_opts {
-	struct phimoe_session *s;	/* parallel 1: sequence 0; more: max_seqs > parallel */
-	const struct phimoe_tokenizer *tk;
-	int vocab;
-	const int *eos_ids;
-	int n_eos;
+	splitmoe_session *s;		/* parallel 1: sequence 0; more: max_seqs > parallel */
+	const splitmoe_model *model;	/* its tokenizer, vocabulary and end tokens */
 	int ctx;			/* tokens one sequence may hold */
 	int parallel;			/* sequences at once */
 	int queue_max;			/* waiting requests beyond the running */

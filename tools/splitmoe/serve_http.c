@@ -3,7 +3,6 @@
 #include "serve_http.h"
 #include "serve_engine.h"
 #include "serve_metrics.h"
-#include "model/tokenizer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -325,6 +324,26 @@ static enum MHD_Result reply_whole(struct serve_http *h, struct MHD_Connection *
 	return send_json(h, conn, path, 200, o);
 }
 
+/* text's ids into a malloc'ed array (count first, then the ids). 0, or -1. */
+static int tokenize(const splitmoe_model *m, const char *text, int32_t **ids, size_t *n)
+{
+	size_t count = 0;
+	splitmoe_status st = splitmoe_tokenize(m, text, NULL, 0, &count);
+
+	*ids = NULL;
+	*n = 0;
+	if (st != SPLITMOE_OK && st != SPLITMOE_ERR_TOO_SMALL)
+		return -1;
+	*ids = malloc((count ? count : 1) * sizeof(**ids));
+	if (!*ids || splitmoe_tokenize(m, text, *ids, count ? count : 1, n)) {
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
 static enum MHD_Result generate(struct serve_http *h, struct MHD_Connection *conn,
 				const char *path, enum serve_kind kind, struct conn_body *b)
 {
@@ -333,8 +352,9 @@ static enum MHD_Result generate(struct serve_http *h, struct MHD_Connection *con
 	struct serve_req *r = NULL;
 	struct MHD_Response *resp;
 	struct stream *st;
-	char err[256], id[48];
-	int *ids = NULL, rc;
+	char id[48];
+	int32_t *ids = NULL;
+	int rc;
 	size_t n = 0;
 	long created = (long)time(NULL);
 	enum MHD_Result ret;
@@ -346,9 +366,9 @@ static enum MHD_Result generate(struct serve_http *h, struct MHD_Connection *con
 	}
 	if (serve_parse_request(kind, b->p ? b->p : "", b->len, &h->o.lim, &p, &e))
 		return send_error(h, conn, path, &e);
-	if (phimoe_tokenizer_encode(h->o.tk, p.prompt, &ids, &n, err, sizeof(err))) {
+	if (tokenize(h->o.model, p.prompt, &ids, &n)) {
 		serve_errorf(&e, 400, "invalid_request_error", kind == SERVE_CHAT ? "messages" : "prompt",
-			     "%s", err);
+			     "tokenizer: SentencePiece failed to encode the text");
 		goto fail;
 	}
 	if (!n || n > (size_t)h->o.lim.max_prompt_tokens || n >= (size_t)h->o.ctx) {
@@ -364,7 +384,7 @@ static enum MHD_Result generate(struct serve_http *h, struct MHD_Connection *con
 		serve_errorf(&e, 500, "server_error", NULL, "out of memory");
 		goto fail;
 	}
-	r->ids = (int32_t *)ids;	/* int and int32_t are one type here */
+	r->ids = ids;
 	ids = NULL;
 	r->n_prompt = (int)n;
 	r->max_tokens = p.max_tokens < h->o.ctx - (int)n ? p.max_tokens : h->o.ctx - (int)n;

@@ -12,7 +12,6 @@
 
 #include "serve.h"
 
-struct phimoe_tokenizer;
 struct serve_engine;
 struct serve_metrics;
 
@@ -22,7 +21,7 @@ struct serve_http_opts {
 	const char *model_id;		/* /v1/models and the "model" of replies */
 	struct serve_limits lim;
 	int ctx;			/* tokens one sequence may hold */
-	const struct phimoe_tokenizer *tk;
+	const splitmoe_model *model;	/* its tokenizer */
 	struct serve_engine *engine;
 	struct serve_metrics *metrics;
 };

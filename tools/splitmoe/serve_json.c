@@ -4,8 +4,6 @@
  * and validated into struct serve_params; every refusal names its field.
  */
 #include "serve.h"
-#include "model/chat_format.h"
-#include "model/tokenizer.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -149,9 +147,21 @@ static int get_text(json_object *v, const char *name, const char **out, struct s
 	return 0;
 }
 
+/* The messages in the chat format with the assistant's turn opened, as a
+ * malloc'ed string; NULL out of memory. */
+static char *render(const struct splitmoe_chat_msg *msgs, int n)
+{
+	long len = splitmoe_chat_render(msgs, n, true, NULL, 0);
+	char *text = len < 0 ? NULL : malloc((size_t)len + 1);
+
+	if (text)
+		splitmoe_chat_render(msgs, n, true, text, (size_t)len + 1);
+	return text;
+}
+
 static int get_messages(json_object *v, struct serve_params *p, struct serve_error *e)
 {
-	struct phimoe_chat_msg *msgs;
+	struct splitmoe_chat_msg *msgs;
 	size_t i, n;
 	int rc = -1;
 
@@ -180,7 +190,7 @@ static int get_messages(json_object *v, struct serve_params *p, struct serve_err
 
 				if (get_text(val, name, &r, e))
 					goto out;
-				if (phimoe_chat_role_parse(r, &msgs[i].role)) {
+				if (splitmoe_chat_role_parse(r, &msgs[i].role)) {
 					bad(e, name, "'%s' must be \"system\", \"user\" or \"assistant\"",
 					    name);
 					goto out;
@@ -208,7 +218,7 @@ static int get_messages(json_object *v, struct serve_params *p, struct serve_err
 		}
 	}
 	free(p->prompt);
-	p->prompt = phimoe_chat_render(msgs, (int)n, true);
+	p->prompt = render(msgs, (int)n);
 	if (!p->prompt) {
 		serve_errorf(e, 500, "server_error", NULL, "out of memory");
 		goto out;
@@ -312,7 +322,7 @@ int serve_parse_request(enum serve_kind kind, const char *body, size_t len,
 	p->sampling.temperature = 1.0f;		/* OpenAI's default */
 	p->sampling.top_p = 1.0f;
 	p->sampling.seed = (uint64_t)serve_now_ns();
-	if (!phimoe_utf8_valid(body, len, &used))
+	if (!splitmoe_utf8_valid(body, len, &used))
 		return bad(e, "", "the body is not valid UTF-8 (byte %zu)", used);
 	tok = json_tokener_new();
 	if (!tok)

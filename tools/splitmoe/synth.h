@@ -1,110 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * splitmoe synth: a PhiMoE checkpoint of a given shape with seeded random
- * weights, laid out as Hugging Face writes the released model (sharded
- * safetensors, index, config.json, the fixture's tokenizer files).
+ * splitmoe synth --shape phi-tiny-moe|tiny --out DIR [--seed S]
+ *                [--dtype bf16|f32] [--layers N]
  *
- *   synth_plan.c       shapes, the tensor list and its placement in shards
- *   synth_fill.c       the values: per-block seeded PRNG streams (OpenMP)
- *   synth_write.c      one shard file: header, then the data in big pwrites
- *   synth_meta.c       config.json and model.safetensors.index.json
- *   synth_tokenizer.c  the fixture's tokenizer files, built into the binary
- *   cmd_synth.c        the subcommand: checks, temporary directory, rename
+ * The command's flags as typed values; splitmoe_synth() (splitmoe.h)
+ * writes the checkpoint.
+ *
+ *   synth_shape.c   --shape: a name into splitmoe_synth_shape
+ *   cmd_synth.c     the command: flags, signals, progress lines
  */
 #ifndef SPLITMOE_SYNTH_H
 #define SPLITMOE_SYNTH_H
 
-#include <signal.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include "model/model.h"	/* enum phimoe_dtype */
+#include "splitmoe.h"
 
+/* A --shape the library writes. */
 struct synth_shape {
-	const char *name;
-	int hidden, inter, layers, heads, kv_heads, head_dim, experts, top_k, vocab;
-	int max_pos, sliding_window;
+	splitmoe_synth_shape id;
 };
 
-/* "phi-tiny-moe" or "tiny": 0, or -1 for any other name. */
+/* "phi-tiny-moe" or "tiny" (splitmoe_synth_shape_name's): 0, or -1 for
+ * any other name. */
 int synth_shape_parse(const char *name, const struct synth_shape **out);
 /* The accepted names, for error lines. */
 const char *synth_shape_names(void);
-
-enum synth_init { SYNTH_NORMAL, SYNTH_ONES, SYNTH_ZEROS };
-
-struct synth_tensor {
-	char name[96];
-	int ndim;
-	int64_t shape[2];
-	uint64_t numel;
-	enum synth_init init;
-	float std;		/* SYNTH_NORMAL */
-	uint32_t index;		/* position in the plan: seeds its streams */
-	int shard;
-	uint64_t offset;	/* byte offset in its shard's data section */
-};
-
-#define SYNTH_MAX_SHARDS 4
-
-struct synth_plan {
-	struct synth_shape shape;	/* with the layer count in effect */
-	enum phimoe_dtype dtype;	/* bf16 or f32 */
-	struct synth_tensor *t;
-	size_t n;
-	int shards;
-	uint64_t shard_bytes[SYNTH_MAX_SHARDS];	/* data section of each shard */
-	uint64_t total_bytes;			/* all tensors' data */
-};
-
-/* The released model's tensors for shape s with `layers` layers (0: the
- * shape's), in dtype dt, placed in min(4, layers) shards of consecutive
- * layers, the embedding, final norm and lm_head in the last. 0 or -ENOMEM. */
-int synth_plan_build(const struct synth_shape *s, int layers, enum phimoe_dtype dt,
-		     struct synth_plan *p);
-void synth_plan_free(struct synth_plan *p);
-/* "model-0000i-of-0000n.safetensors" for shard i (0-based). */
-void synth_shard_name(const struct synth_plan *p, int shard, char *buf, size_t len);
-
-/* Fill elements [e0, e1) of tensor t, as dtype dt, into dst. The values
- * depend on (seed, t->index, element) only: any split of a tensor into
- * ranges, and any thread count, gives the same bytes. Runs on the OpenMP
- * threads of the caller's parallel region when called inside one. */
-struct synth_range {
-	const struct synth_tensor *t;
-	uint64_t e0, e1;
-	void *dst;
-};
-void synth_fill(const struct synth_range *r, size_t nr, enum phimoe_dtype dt, uint64_t seed);
-
-/* Progress of the whole write, for the progress line. */
-struct synth_progress {
-	uint64_t done, total;	/* bytes */
-	uint64_t t0_ns, last_ns;
-	bool tty;
-};
-
-/* Write shard `shard` of p into dir (a file it creates). Values from seed.
- * 0, or -1 with one line in err. */
-int synth_write_shard(const struct synth_plan *p, int shard, const char *dir, uint64_t seed,
-		      struct synth_progress *pr, volatile const sig_atomic_t *stop,
-		      char *err, size_t errlen);
-
-/* GB for sizes of a GB and more, else MB: divisor and name. */
-double synth_unit(uint64_t total);
-const char *synth_unit_name(uint64_t total);
-/* The closing progress line. */
-void synth_progress_done(struct synth_progress *pr);
-
-/* config.json and model.safetensors.index.json into dir. 0, or -1 with
- * one line in err. */
-int synth_write_meta(const struct synth_plan *p, const char *dir, char *err, size_t errlen);
-
-/* The fixture's tokenizer.model, added_tokens.json, generation_config.json
- * and tokenizer_config.json into dir. 0, or -1 with one line in err. */
-int synth_write_tokenizer(const char *dir, char *err, size_t errlen);
-
-/* Write all of buf to path (created, mode 0644). 0, or -1 with errno set. */
-int synth_write_file(const char *path, const void *buf, size_t len);
 
 #endif

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* splitmoe quantize: which tensors, where each goes, the header (quantize.h). */
-#include "config/options.h"
-#include "quantize.h"
+/* splitmoe_quantize: which tensors, where each goes, the header (api_quantize.h). */
+#include "api_quantize.h"
 #include "util/errbuf.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,25 +12,12 @@
 static const char *const class_names[] = { "attention", "experts", "lm_head", "router" };
 #define NCLASSES (sizeof(class_names) / sizeof(class_names[0]))
 
-int qz_classes_parse(const char *s, unsigned *mask)
+const char *splitmoe_quantize_class_name(unsigned class_bit)
 {
-	const char *p = s;
-
-	*mask = 0;
-	for (;;) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p), i;
-
-		for (i = 0; i < NCLASSES; i++)
-			if (strlen(class_names[i]) == len && !strncmp(p, class_names[i], len))
-				break;
-		if (i == NCLASSES)
-			return -1;
-		*mask |= 1u << i;
-		if (!comma)
-			return 0;
-		p = comma + 1;
-	}
+	for (size_t i = 0; i < NCLASSES; i++)
+		if (class_bit == 1u << i)
+			return class_names[i];
+	return NULL;
 }
 
 void qz_classes_text(unsigned mask, char *buf, size_t len)
@@ -75,16 +62,16 @@ static size_t select_weights(const struct phimoe_model *m, enum sm_quant q, unsi
 	for (int l = 0; l < c->num_hidden_layers; l++) {
 		const struct phimoe_layer *L = &m->layers[l];
 
-		if (cls & QZ_ATTENTION && sm_quant_fits(q, (int)L->q_w.shape[1])) {
+		if (cls & SPLITMOE_QUANTIZE_ATTENTION && sm_quant_fits(q, (int)L->q_w.shape[1])) {
 			pick(p, &n, &L->q_w, NULL);
 			pick(p, &n, &L->k_w, NULL);
 			pick(p, &n, &L->v_w, NULL);
 		}
-		if (cls & QZ_ATTENTION && sm_quant_fits(q, (int)L->o_w.shape[1]))
+		if (cls & SPLITMOE_QUANTIZE_ATTENTION && sm_quant_fits(q, (int)L->o_w.shape[1]))
 			pick(p, &n, &L->o_w, NULL);
-		if (cls & QZ_ROUTER && sm_quant_fits(q, (int)L->router_w.shape[1]))
+		if (cls & SPLITMOE_QUANTIZE_ROUTER && sm_quant_fits(q, (int)L->router_w.shape[1]))
 			pick(p, &n, &L->router_w, NULL);
-		for (int e = 0; cls & QZ_EXPERTS && e < c->num_local_experts; e++) {
+		for (int e = 0; cls & SPLITMOE_QUANTIZE_EXPERTS && e < c->num_local_experts; e++) {
 			const struct phimoe_expert *x = &L->experts[e];
 
 			if (!sm_quant_fits(q, (int)x->w1.shape[1]) ||
@@ -95,7 +82,7 @@ static size_t select_weights(const struct phimoe_model *m, enum sm_quant q, unsi
 			pick(p, &n, &x->w2, NULL);
 		}
 	}
-	if (cls & QZ_LM_HEAD && sm_quant_fits(q, (int)m->lm_head_w.shape[1]))
+	if (cls & SPLITMOE_QUANTIZE_LM_HEAD && sm_quant_fits(q, (int)m->lm_head_w.shape[1]))
 		pick(p, &n, &m->lm_head_w, "lm_head.weight");
 	return n;
 }
@@ -153,7 +140,7 @@ static int add_quantized(struct qz_plan *p, const struct phimoe_checkpoint *ck,
 	snprintf(s->name, len, "%s_scale", k->name);
 	if (st_find(ck, s->name))
 		return sm_errf(err, errlen, "quantize: the checkpoint already has a tensor '%s'",
-			       s->name);
+			       s->name), -EEXIST;
 	c->src = s->src = k->t;
 	s->scales = true;
 	c->dtype = p->q == SM_QUANT_INT8 ? PHIMOE_DTYPE_I8 : PHIMOE_DTYPE_U8;
@@ -233,7 +220,7 @@ static int make_header(struct qz_plan *p, char *err, size_t errlen)
 		goto nomem;
 	json_object_object_add(meta, "format", json_object_new_string("pt"));
 	json_object_object_add(meta, PHIMOE_QUANT_CONFIG_KEY,
-			       json_object_new_string(sm_quant_name(p->q)));
+			       json_object_new_string(sm_quant_format_name(p->q)));
 	json_object_object_add(h, "__metadata__", meta);
 	meta = NULL;
 	for (size_t i = 0; i < p->n; i++) {
@@ -282,6 +269,7 @@ int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classe
 	size_t cap = (size_t)c->num_hidden_layers * (5 + 3 * (size_t)c->num_local_experts) + 1;
 	size_t nst = st_count(m->ckpt), np, used = 0;
 	struct pick *picks = calloc(cap, sizeof(*picks));
+	int rc;
 
 	memset(p, 0, sizeof(*p));
 	p->q = q;
@@ -289,7 +277,7 @@ int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classe
 	p->e = calloc(nst + 2 * cap, sizeof(*p->e));
 	if (!picks || !p->e) {
 		free(picks);
-		return sm_errf(err, errlen, "quantize: out of memory");
+		return sm_errf(err, errlen, "quantize: out of memory"), -ENOMEM;
 	}
 	np = select_weights(m, q, classes, picks);
 	qsort(picks, np, sizeof(*picks), cmp_pick);
@@ -297,7 +285,8 @@ int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classe
 		const struct st_tensor *t = st_at(m->ckpt, i);
 		struct pick key = { .name = t->name };
 		const struct pick *k = bsearch(&key, picks, np, sizeof(*picks), cmp_pick);
-		int rc = k ? add_quantized(p, m->ckpt, k, err, errlen) : add_copy(p, t, err, errlen);
+
+		rc = k ? add_quantized(p, m->ckpt, k, err, errlen) : add_copy(p, t, err, errlen);
 
 		used += k != NULL;
 		if (rc)
@@ -306,19 +295,23 @@ int qz_plan_build(const struct phimoe_model *m, enum sm_quant q, unsigned classe
 	/* a tied lm_head: its quantized copy is a new tensor */
 	for (size_t i = 0; used < np && i < np; i++)
 		if (!st_find(m->ckpt, picks[i].name)) {
-			if (add_quantized(p, m->ckpt, &picks[i], err, errlen))
+			rc = add_quantized(p, m->ckpt, &picks[i], err, errlen);
+			if (rc)
 				goto fail;
 			used++;
 		}
 	free(picks);
 	picks = NULL;
-	if (lay_out(p, err, errlen) || make_header(p, err, errlen))
+	rc = lay_out(p, err, errlen);
+	if (!rc)
+		rc = make_header(p, err, errlen);
+	if (rc)
 		goto fail;
 	return 0;
 fail:
 	free(picks);
 	qz_plan_free(p);
-	return -1;
+	return rc == -EEXIST ? -EEXIST : -ENOMEM;	/* the others are allocations */
 }
 
 void qz_plan_free(struct qz_plan *p)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /* Memory-controller PMU discovery from sysfs; see pmu_discovery.h. */
-#include "pmu_discovery.h"
+#include "arbiter/pmu_discovery.h"
 
 #include <ctype.h>
 #include <dirent.h>

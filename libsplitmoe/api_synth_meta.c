@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * synth: config.json (the fixture's config with the shape's sizes, as
+ * splitmoe_synth: config.json (the fixture's config with the shape's sizes, as
  * shared/bench/make_full_model.py writes it) and
  * model.safetensors.index.json (metadata.total_size, weight_map).
  */
-#include "synth.h"
+#include "api_synth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -71,7 +71,7 @@ static void put(struct json_object *o, const char *key, struct json_object *v, b
 
 static struct json_object *config(const struct synth_plan *p)
 {
-	const struct synth_shape *s = &p->shape;
+	const struct synth_dims *s = &p->shape;
 	struct json_object *o = json_object_new_object(), *a, *rope;
 	bool oom = !o;
 

@@ -1,41 +1,38 @@
 // SPDX-License-Identifier: MIT
 /*
- * synth: the shapes and the released Phi-tiny-MoE's tensor list (names,
+ * splitmoe_synth: the shapes and the released Phi-tiny-MoE's tensor list (names,
  * shapes, initialisation, shard and offset of each).
  */
-#include "synth.h"
+#include "api_synth.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const struct synth_shape shapes[] = {
+static const struct synth_dims shapes[SPLITMOE_SYNTH_SHAPES] = {
 	/* microsoft/Phi-tiny-MoE-instruct: 3.8 B parameters, 1.1 B active */
-	{ .name = "phi-tiny-moe", .hidden = 4096, .inter = 448, .layers = 32, .heads = 16,
+	[SPLITMOE_SYNTH_PHI_TINY_MOE] = { .name = "phi-tiny-moe", .hidden = 4096, .inter = 448, .layers = 32, .heads = 16,
 	  .kv_heads = 4, .head_dim = 128, .experts = 16, .top_k = 2, .vocab = 32064,
 	  .max_pos = 4096, .sliding_window = 2047 },
 	/* the fixture's shape (tests/fixtures/phimoe-tiny-a): its tokenizer fits */
-	{ .name = "tiny", .hidden = 128, .inter = 64, .layers = 2, .heads = 4,
+	[SPLITMOE_SYNTH_TINY] = { .name = "tiny", .hidden = 128, .inter = 64, .layers = 2, .heads = 4,
 	  .kv_heads = 2, .head_dim = 48, .experts = 16, .top_k = 2, .vocab = 512,
 	  .max_pos = 4096, .sliding_window = 2047 },
 };
 
-int synth_shape_parse(const char *name, const struct synth_shape **out)
+const struct synth_dims *synth_dims_of(splitmoe_synth_shape shape)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
-		if (!strcmp(name, shapes[i].name)) {
-			*out = &shapes[i];
-			return 0;
-		}
-	return -1;
+	if ((unsigned)shape >= SPLITMOE_SYNTH_SHAPES)
+		return NULL;
+	return &shapes[shape];
 }
 
-const char *synth_shape_names(void)
+const char *splitmoe_synth_shape_name(splitmoe_synth_shape shape)
 {
-	return "phi-tiny-moe or tiny";
+	const struct synth_dims *d = synth_dims_of(shape);
+
+	return d ? d->name : NULL;
 }
 
 #define STD_LINEAR 0.02f
@@ -65,7 +62,7 @@ static struct synth_tensor *add(struct synth_plan *p, int shard, enum synth_init
 
 static void add_layer(struct synth_plan *p, int shard, int l)
 {
-	const struct synth_shape *s = &p->shape;
+	const struct synth_dims *s = &p->shape;
 	const int64_t H = s->hidden, Q = (int64_t)s->heads * s->head_dim,
 		      KV = (int64_t)s->kv_heads * s->head_dim, I = s->inter;
 	const char *pre = "model.layers.%d.";
@@ -103,7 +100,7 @@ static void add_layer(struct synth_plan *p, int shard, int l)
 	}
 }
 
-int synth_plan_build(const struct synth_shape *s, int layers, enum phimoe_dtype dt,
+int synth_plan_build(const struct synth_dims *s, int layers, enum phimoe_dtype dt,
 		     struct synth_plan *p)
 {
 	int L, sh, l;

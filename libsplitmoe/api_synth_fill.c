@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * synth: the weights' values. Each tensor is cut into blocks of
+ * splitmoe_synth: the weights' values. Each tensor is cut into blocks of
  * SYNTH_BLOCK elements; block b of tensor i draws from its own
  * xoshiro256** stream seeded by splitmix64 from (seed, i, b), so the bytes
  * depend on neither the thread count nor how a caller splits the work.
  * Normal-ish values: the sum of four 16-bit uniforms of one draw (Irwin-
  * Hall, cut at +-3.46 sd), scaled to the tensor's standard deviation.
  */
-#include "synth.h"
+#include "api_synth.h"
 #include "util/prng.h"
 
 #include <string.h>

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * Real DRAM traffic from hardware counters, tried in this order:
+ * include/splitmoe.h's DRAM counter: real DRAM traffic from hardware
+ * counters, tried in this order:
  *   1. the memory controllers' uncore PMUs (uncore_imc*, found the way
- *      bwarbctl source perf finds them: tools/bwarbctl/pmu_discovery.h),
+ *      bwarbctl source perf finds them: arbiter/pmu_discovery.h),
  *      whole machine, read + written bytes; needs perf_event_paranoid <= 0
- *      or CAP_PERFMON. Everything on the machine counts, so it is read
- *      only while decode runs alone. SPLITMOE_IMC_PMU=PATTERN (fnmatch)
+ *      or CAP_PERFMON. Everything on the machine counts (contend reads
+ *      it only while decode runs alone). SPLITMOE_IMC_PMU=PATTERN (fnmatch)
  *      names other PMUs: the VM suite's test PMU;
  *   2. this process's last-level cache misses (PERF_COUNT_HW_CACHE_MISSES,
  *      user mode, 64-byte lines), inherited by the threads created after
@@ -13,8 +14,9 @@
  *      and write-backs: a lower bound of the bus's bytes.
  * docs/calibration.md says how the figures are used.
  */
-#include "contend.h"
-#include "tools/bwarbctl/pmu_discovery.h"
+#include "splitmoe.h"
+
+#include "arbiter/pmu_discovery.h"
 
 #include <errno.h>
 #include <linux/perf_event.h>
@@ -25,6 +27,14 @@
 #include <unistd.h>
 
 #define CACHE_LINE 64u
+#define DRAM_COUNTER_MAX 32
+
+struct splitmoe_dram_counter {
+	int n;				/* counters open */
+	int fd[DRAM_COUNTER_MAX];
+	uint64_t num[DRAM_COUNTER_MAX], den[DRAM_COUNTER_MAX];	/* bytes per count */
+	const char *source;
+};
 
 static int paranoid_level(void)
 {
@@ -56,8 +66,17 @@ static void open_error(char *buf, size_t len, const char *what, int e)
 		snprintf(buf, len, "%s: %s", what, strerror(e));
 }
 
+static void close_all(struct splitmoe_dram_counter *c)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		close(c->fd[i]);
+	c->n = 0;
+}
+
 /* 0 with every memory controller counter open, or -1 with the reason. */
-static int open_imc(struct dram_counter *c, char *why, size_t len)
+static int open_imc(struct splitmoe_dram_counter *c, char *why, size_t len)
 {
 	struct pmu_counter pc[DRAM_COUNTER_MAX];
 	char err[PMU_ERR_MAX];
@@ -83,7 +102,7 @@ static int open_imc(struct dram_counter *c, char *why, size_t len)
 		fd = perf_open(&a, -1, pc[i].cpu);
 		if (fd < 0) {
 			open_error(why, len, "uncore IMC", errno);
-			dram_counter_close(c);
+			close_all(c);
 			return -1;
 		}
 		c->fd[c->n] = (int)fd;
@@ -95,7 +114,7 @@ static int open_imc(struct dram_counter *c, char *why, size_t len)
 	return 0;
 }
 
-static int open_llc(struct dram_counter *c, char *why, size_t len)
+static int open_llc(struct splitmoe_dram_counter *c, char *why, size_t len)
 {
 	struct perf_event_attr a;
 	long fd;
@@ -120,39 +139,55 @@ static int open_llc(struct dram_counter *c, char *why, size_t len)
 	return 0;
 }
 
-int dram_counter_open(struct dram_counter *c)
+splitmoe_status splitmoe_dram_counter_open(splitmoe_dram_counter **out, char *why, size_t whylen)
 {
+	struct splitmoe_dram_counter *c;
 	char imc[192], llc[192];
 
-	memset(c, 0, sizeof(*c));
-	c->source = "none";
-	if (!open_imc(c, imc, sizeof(imc)) || !open_llc(c, llc, sizeof(llc)))
-		return 0;
-	snprintf(c->why, sizeof(c->why), "%.190s; %.190s", imc, llc);
-	return -1;
+	if (!out)
+		return SPLITMOE_ERR_INVALID;
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		if (why && whylen)
+			snprintf(why, whylen, "out of memory");
+		return SPLITMOE_ERR_NOMEM;
+	}
+	if (!open_imc(c, imc, sizeof(imc)) || !open_llc(c, llc, sizeof(llc))) {
+		*out = c;
+		return SPLITMOE_OK;
+	}
+	if (why && whylen)
+		snprintf(why, whylen, "%.190s; %.190s", imc, llc);
+	free(c);
+	return SPLITMOE_ERR_UNSUPPORTED;
 }
 
-int dram_counter_read(const struct dram_counter *c, uint64_t *bytes)
+splitmoe_status splitmoe_dram_counter_read(const splitmoe_dram_counter *c, uint64_t *bytes)
 {
 	uint64_t sum = 0, v;
 	int i;
 
-	if (!c->n)
-		return -1;
+	if (!c || !bytes)
+		return SPLITMOE_ERR_INVALID;
 	for (i = 0; i < c->n; i++) {
 		if (read(c->fd[i], &v, sizeof(v)) != (ssize_t)sizeof(v))
-			return -1;
+			return SPLITMOE_ERR_BACKEND;
 		sum += v * c->num[i] / c->den[i];
 	}
 	*bytes = sum;
-	return 0;
+	return SPLITMOE_OK;
 }
 
-void dram_counter_close(struct dram_counter *c)
+const char *splitmoe_dram_counter_source(const splitmoe_dram_counter *c)
 {
-	int i;
+	return c->source;
+}
 
-	for (i = 0; i < c->n; i++)
-		close(c->fd[i]);
-	c->n = 0;
+void splitmoe_dram_counter_free(splitmoe_dram_counter *c)
+{
+	if (!c)
+		return;
+	close_all(c);
+	free(c);
 }

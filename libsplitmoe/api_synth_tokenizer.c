@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * synth: the fixture's tokenizer files, built into the binary (.incbin of
+ * splitmoe_synth: the fixture's tokenizer files, built into the binary (.incbin of
  * SYNTH_FIXTURE, set by tools/splitmoe/build.mk), so that synth runs
  * anywhere the binary does. A synthesized model's ids are random: any
  * tokenizer of the right kind serves, and the fixture's is 7 KB.
  */
-#include "synth.h"
+#include "api_synth.h"
 
 #include <errno.h>
 #include <stdio.h>

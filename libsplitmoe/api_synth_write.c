@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * synth: one safetensors shard. The 8-byte header length, the JSON header
+ * splitmoe_synth: one safetensors shard. The 8-byte header length, the JSON header
  * (dtype, shape, data_offsets of each tensor, "__metadata__"), padded with
  * spaces so the data starts 64-byte aligned, then the tensors back to back,
  * generated a chunk at a time on every thread and written with one pwrite
  * per chunk.
  */
-#include "synth.h"
+#include "api_synth.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,18 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define CHUNK_BYTES (64u << 20)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 struct sbuf {
 	char *p;
@@ -115,32 +106,14 @@ static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-double synth_unit(uint64_t total)
+bool synth_go_on(struct synth_run *run, splitmoe_write_stage stage)
 {
-	return total >= 1000000000ull ? 1e9 : 1e6;
-}
-
-const char *synth_unit_name(uint64_t total)
-{
-	return total >= 1000000000ull ? "GB" : "MB";
-}
-
-static void progress(struct synth_progress *pr, bool force)
-{
-	uint64_t t = now_ns();
-	double s = (t - pr->t0_ns) / 1e9;
-
-	if (!force && t - pr->last_ns < (pr->tty ? 200000000ull : 2000000000ull))
-		return;
-	pr->last_ns = t;
-	fprintf(stderr, "%ssynth: %.2f of %.2f %s written, %.2f GB/s%s", pr->tty ? "\r" : "",
-		pr->done / synth_unit(pr->total), pr->total / synth_unit(pr->total),
-		synth_unit_name(pr->total), s > 0 ? pr->done / 1e9 / s : 0.0, pr->tty ? "" : "\n");
+	run->r.stage = stage;
+	return !run->fn || run->fn(&run->r, run->user);
 }
 
 int synth_write_shard(const struct synth_plan *p, int shard, const char *dir, uint64_t seed,
-		      struct synth_progress *pr, volatile const sig_atomic_t *stop,
-		      char *err, size_t errlen)
+		      struct synth_run *run, char *err, size_t errlen)
 {
 	size_t esz = phimoe_dtype_size(p->dtype), hlen = 0, first = 0, nr, i;
 	uint64_t len8, c0, total = p->shard_bytes[shard];
@@ -179,10 +152,6 @@ int synth_write_shard(const struct synth_plan *p, int shard, const char *dir, ui
 	for (c0 = 0; c0 < total; c0 += CHUNK_BYTES) {
 		uint64_t c1 = c0 + CHUNK_BYTES < total ? c0 + CHUNK_BYTES : total;
 
-		if (*stop) {
-			snprintf(err, errlen, "interrupted");
-			goto out;
-		}
 		/* the tensors of this shard overlapping [c0, c1) */
 		nr = 0;
 		for (i = first; i < p->n && p->t[i].shard == shard; i++) {
@@ -204,8 +173,11 @@ int synth_write_shard(const struct synth_plan *p, int shard, const char *dir, ui
 			snprintf(err, errlen, "%s: write: %s", path, strerror(errno));
 			goto out;
 		}
-		pr->done += c1 - c0;
-		progress(pr, false);
+		run->r.done_bytes += c1 - c0;
+		if (!synth_go_on(run, SPLITMOE_WRITE_DATA)) {
+			rc = 1;
+			goto out;
+		}
 	}
 	if (close(fd)) {
 		fd = -1;
@@ -221,11 +193,4 @@ out:
 	free(buf);
 	free(hdr);
 	return rc;
-}
-
-void synth_progress_done(struct synth_progress *pr)
-{
-	progress(pr, true);
-	if (pr->tty)
-		fputc('\n', stderr);
 }
