@@ -57,7 +57,7 @@ enum sm_arbiter_kind sm_api_arbiter(splitmoe_arbiter a);
 splitmoe_arbiter sm_api_arbiter_of(enum sm_arbiter_kind a);
 
 /*
- * For the tests' evaluator adapter (tools/eval/eval_reference.c), which
+ * For the tests' evaluator adapter (tests/eval/eval_reference.c), which
  * runs the API-level evaluator on a runtime session with a backend of its
  * own (a Level Zero or split one the public API cannot name): the model's
  * runtime view, and a session handle around a runtime session that stays

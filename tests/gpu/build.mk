@@ -21,9 +21,8 @@ check-gpu: $(GPU_TEST_BIN) $(GPU_SWGPU_LIB) $(KERNEL_SPVS)
 	@mkdir -p build/pocl-cache
 	$(GPU_TEST_ENV) $(GPU_TEST_BIN) build/kernels
 
-# The reference evaluator (tools/eval/build.mk, included after this file:
-# named literally).
-TEST_EVAL_LIB := build/libeval-asan.a
+# The reference evaluator on a runtime session (tests/eval/build.mk).
+TEST_EVAL_LIB := build/libeval-tests-asan.a
 
 # The forward pass through the Level Zero backend (libruntime/ze/).
 ZE_BACKEND_TEST_BIN := build/tests/ze_backend_test

@@ -16,7 +16,7 @@
 #include "config/options.h"
 #include "config/split_rules.h"
 #include "arbiter/arbiter.h"
-#include "tools/eval/eval_reference.h"
+#include "tests/eval/eval_reference.h"
 #include "sched/scheduler.h"
 #include "ze/ze_backend.h"
 #include "tap.h"

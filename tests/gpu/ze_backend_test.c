@@ -20,7 +20,7 @@
 
 #include "arbiter/arbiter.h"
 #include "ze/drm_devices.h"
-#include "tools/eval/eval_reference.h"
+#include "tests/eval/eval_reference.h"
 #include "engine/inference.h"
 #include "model/model.h"
 #include "ze/ze_backend.h"

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 # The layout checker finds each kind of fault: a copy of libruntime with
 # one fault planted, whose check must report "not ok" on the right line.
-# TAP; numbering goes on from check_layout.py's five, the plan comes last.
+# TAP; numbering goes on from LAYOUT_TESTS_BEFORE (check_layout.py's five),
+# the plan comes last.
 set -u
 work=build/layout
-n=5
+n=${LAYOUT_TESTS_BEFORE:-5}
 rc=0
 
 # fault NAME EXPECTED-LINE SCRIPT: SCRIPT plants the fault in $work/lr.

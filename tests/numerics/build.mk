@@ -30,9 +30,8 @@ NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
 RT_ARB_BIN := build/numerics/test_arbiter
 
-# The reference evaluator (tools/eval/build.mk, included after this file:
-# named literally).
-TEST_EVAL_LIB := build/libeval-asan.a
+# The reference evaluator on a runtime session (tests/eval/build.mk).
+TEST_EVAL_LIB := build/libeval-tests-asan.a
 build/numerics/%: build/asan/tests/numerics/%.o $(TEST_EVAL_LIB) $(RUNTIME_ASAN_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(TEST_EVAL_LIB) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS) -lcmocka

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "config/options.h"
-#include "tools/eval/eval_reference.h"
+#include "tests/eval/eval_reference.h"
 #include "reference_criteria.h"
 
 void check_reference_criteria(const char *dir, enum sm_compute c, enum sm_weights_layout w)

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "arbiter/arbiter_impl.h"
-#include "tools/eval/eval_reference.h"
+#include "tests/eval/eval_reference.h"
 #include "engine/inference.h"
 #include "model/model.h"
 #include "reference_criteria.h"

@@ -24,7 +24,7 @@
 
 #include "backend/backend.h"
 #include "cpu/dnnl_matmul.h"
-#include "tools/eval/eval_reference.h"
+#include "tests/eval/eval_reference.h"
 #include "engine/inference.h"
 #include "model/model.h"
 #include "reference_criteria.h"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "config/options.h"
-#include "tools/eval/eval_reference.h"
+#include "tests/eval/eval_reference.h"
 #include "cpu/quant.h"
 
 #define FIXTURE_A "tests/fixtures/phimoe-tiny-a"

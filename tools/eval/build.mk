@@ -1,8 +1,8 @@
-# The reference evaluator: eval_core.h on the public API (`splitmoe
-# eval`), and eval_reference.h, the same on a runtime session of the
-# caller's (the numerics/gpu suites' backends). Linked as build/libeval.a
-# (optimised) or build/libeval-asan.a (ASan+UBSan), each with the API's
-# implementation (libsplitmoe/) it runs on.
+# The reference evaluator of `splitmoe eval`: eval_core.h, on the public
+# API only (the tests run it on a runtime session through
+# tests/eval/build.mk). Linked as build/libeval.a (optimised) or
+# build/libeval-asan.a (ASan+UBSan), each with the API's implementation
+# (libsplitmoe/) it runs on.
 EVAL_SRCS := $(sort $(wildcard tools/eval/*.c))
 EVAL_LIB := build/libeval.a
 EVAL_ASAN_LIB := build/libeval-asan.a

@@ -14,7 +14,7 @@
  *
  * `splitmoe eval` loads the model, reads the reference (eval_ref_load),
  * creates a session of the size it asks (eval_ref_max_seq, _max_batch) and
- * runs it (eval_ref_run). eval_reference.h runs the same on a runtime
+ * runs it (eval_ref_run). tests/eval/eval_reference.h runs the same on a runtime
  * session for the tests.
  */
 #ifndef SPLITMOE_EVAL_CORE_H

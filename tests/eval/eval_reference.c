@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* The reference evaluator on a runtime session; see eval_reference.h. */
-#include "tools/eval/eval_reference.h"
+#include "tests/eval/eval_reference.h"
 #include "libsplitmoe/api_internal.h"
 
 #include <errno.h>
