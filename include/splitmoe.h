@@ -64,7 +64,7 @@ typedef struct splitmoe_model splitmoe_model;
 typedef struct splitmoe_session splitmoe_session;
 typedef struct splitmoe_sampler splitmoe_sampler;
 typedef struct splitmoe_detok splitmoe_detok;
-typedef struct splitmoe_arb splitmoe_arb;	/* arbiter clients (api-contend section) */
+typedef struct splitmoe_arb splitmoe_arb;	/* arbiter clients (see below) */
 
 /* ---- model -------------------------------------------------------------- */
 
@@ -336,7 +336,7 @@ struct splitmoe_stats {
 };
 void splitmoe_session_stats(const splitmoe_session *s, struct splitmoe_stats *st);
 
-/* ---- configuration, reports and system (api-core) ------------------------ */
+/* ---- configuration, reports and system ----------------------------------- */
 
 /*
  * Option names: the one table the YAML and the CLI's flags read
@@ -540,7 +540,7 @@ long splitmoe_chat_render(const struct splitmoe_chat_msg *msgs, int n,
 /* Whether s[0..len) is valid UTF-8; *used (may be NULL) the valid prefix. */
 bool splitmoe_utf8_valid(const char *s, size_t len, size_t *used);
 
-/* ---- profile, model tensors, memory bandwidth (api-bench) ----------------- */
+/* ---- profile, model tensors, memory bandwidth ---------------------------- */
 
 typedef enum splitmoe_dtype {
 	SPLITMOE_DTYPE_F32 = 0,
@@ -626,7 +626,7 @@ uint64_t splitmoe_membw_default_bytes(void);
  */
 splitmoe_status splitmoe_membw_measure(uint64_t bytes, int runs, struct splitmoe_membw *out);
 
-/* ---- arbiter clients and calibration (api-contend) ------------------------ */
+/* ---- arbiter clients and calibration ------------------------------------- */
 
 /*
  * For programs that do heavy memory work of their own beside the engine
@@ -763,7 +763,7 @@ splitmoe_status splitmoe_dram_counter_read(const splitmoe_dram_counter *c, uint6
 const char *splitmoe_dram_counter_source(const splitmoe_dram_counter *c);
 void splitmoe_dram_counter_free(splitmoe_dram_counter *c);	/* NULL is ignored */
 
-/* ---- quantized model files (api-quant) ------------------------------------ */
+/* ---- quantized model files ----------------------------------------------- */
 
 /*
  * Writers of a new model directory (splitmoe_quantize, splitmoe_synth).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* include/splitmoe.h, api-bench's DRAM bandwidth: bench --membw's figure. */
+/* include/splitmoe.h: DRAM bandwidth: bench --membw's figure. */
 #include "splitmoe.h"
 
 #include "arbiter/membw.h"

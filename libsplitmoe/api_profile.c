@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * include/splitmoe.h, api-bench's session part: the op-class profile, the
+ * include/splitmoe.h, the session part: the op-class profile, the
  * KV block, and the tests' wrapper around a runtime session
  * (api_internal.h).
  */

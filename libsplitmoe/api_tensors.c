@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * include/splitmoe.h, api-bench's model part: read-only tensor views and
+ * include/splitmoe.h, the model part: read-only tensor views and
  * the model's routing.
  */
 #include "splitmoe.h"

@@ -1,4 +1,4 @@
-# The public API's introspection (include/splitmoe.h, api-bench section):
+# The public API's introspection (include/splitmoe.h: profile, tensors, memory bandwidth):
 #
 #   check-api-introspect   test_introspect under ASan+UBSan (cmocka, TAP) on
 #                          fixture A: DRAM bandwidth in a child process, the

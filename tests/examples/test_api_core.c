@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The public API's configuration, report and system calls (the api-core
+ * The public API's configuration, report and system calls (their
  * section of include/splitmoe.h) on fixture A, under ASan and UBSan:
  * option names, the YAML configuration and the session parameters it
  * gives, the new session parameters' checks, the model's and session's
