@@ -455,18 +455,6 @@ struct splitmoe_session_info {
 };
 void splitmoe_session_info(const splitmoe_session *s, struct splitmoe_session_info *out);
 
-/* One arbiter client's figures since the session was created. */
-struct splitmoe_client_stats {
-	bool open;			/* false: no such client (the rest 0) */
-	uint64_t acquires, completes, granted_bytes;
-	uint64_t waits;			/* acquires that had to wait */
-	uint64_t wait_ns;		/* time waiting */
-};
-/* The CPU's client (the session's own, or the device set-up's) and the
- * GPU's (GPU and SPLIT). */
-void splitmoe_session_arbiter_stats(const splitmoe_session *s, struct splitmoe_client_stats *cpu,
-				    struct splitmoe_client_stats *gpu);
-
 /* The GPU's device time by op class (Level Zero kernel timestamps). */
 struct splitmoe_gpu_profile {
 	uint64_t linear_ns, linear_ops, expert_ns, expert_ops, other_ns, other_ops;
@@ -710,6 +698,8 @@ uint64_t splitmoe_arb_client_wait_quantile(const splitmoe_arb_client *c, double 
  * quantiles; not to acquire from); NULL when it has none. Valid while the
  * session lives. */
 const splitmoe_arb_client *splitmoe_session_arb_client(const splitmoe_session *s);
+/* The GPU's client (GPU and SPLIT sessions), likewise; NULL when none. */
+const splitmoe_arb_client *splitmoe_session_gpu_arb_client(const splitmoe_session *s);
 
 /*
  * The bus's calibration (docs/calibration.md), as bwarbctl calibrate

@@ -754,5 +754,12 @@ void splitmoe_session_stats(const splitmoe_session *s, struct splitmoe_stats *st
 const splitmoe_arb_client *splitmoe_session_arb_client(const splitmoe_session *s)
 {
 	/* a device backend gates the CPU's work through its own client */
-	return sm_api_client(s->dev_open ? s->dev.cpu_client : phimoe_session_arb_client(s->s));
+	if (s->dev_open && (s->dev.cpu_client || s->dev.gpu))
+		return sm_api_client(s->dev.cpu_client);
+	return sm_api_client(phimoe_session_arb_client(s->s));
+}
+
+const splitmoe_arb_client *splitmoe_session_gpu_arb_client(const splitmoe_session *s)
+{
+	return s->dev_open ? sm_api_client(s->dev.gpu_client) : NULL;
 }

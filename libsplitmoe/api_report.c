@@ -146,34 +146,6 @@ void splitmoe_session_info(const splitmoe_session *s, struct splitmoe_session_in
 	}
 }
 
-static void client_stats(const struct sm_arb_client *c, struct splitmoe_client_stats *out)
-{
-	struct sm_arb_client_stats cs;
-
-	if (!c)
-		return;
-	sm_arb_client_get_stats(c, &cs);
-	*out = (struct splitmoe_client_stats){
-		.open = true, .acquires = cs.acquires, .completes = cs.completes,
-		.granted_bytes = cs.granted_bytes, .waits = cs.waits, .wait_ns = cs.wait_ns,
-	};
-}
-
-void splitmoe_session_arbiter_stats(const splitmoe_session *s, struct splitmoe_client_stats *cpu,
-				    struct splitmoe_client_stats *gpu)
-{
-	const struct sm_devices *d = &s->dev;
-
-	memset(cpu, 0, sizeof(*cpu));
-	memset(gpu, 0, sizeof(*gpu));
-	if (s->dev_open && d->cpu_client)
-		client_stats(d->cpu_client, cpu);
-	else if (!(s->dev_open && d->gpu))
-		client_stats(phimoe_session_arb_client(s->s), cpu);	/* the session's own */
-	if (s->dev_open)
-		client_stats(d->gpu_client, gpu);
-}
-
 bool splitmoe_session_gpu_profile(const splitmoe_session *s, struct splitmoe_gpu_profile *p)
 {
 	struct sm_ze_profile z;

@@ -262,20 +262,19 @@ static void t_model_reports(void **state)
 static void t_session_reports(void **state)
 {
 	splitmoe_session *s = cpu_session();
-	struct splitmoe_client_stats cpu, gpu;
+	struct splitmoe_arb_client_stats cpu;
 	struct splitmoe_session_info si;
 	struct splitmoe_gpu_profile gp;
 	const int32_t ids[] = { 1, 2, 3 };
 
 	(void)state;
-	splitmoe_session_arbiter_stats(s, &cpu, &gpu);
-	assert_true(cpu.open);
+	assert_non_null(splitmoe_session_arb_client(s));
+	splitmoe_arb_client_stats(splitmoe_session_arb_client(s), &cpu);
 	assert_int_equal(cpu.acquires, 0);
 	assert_int_equal(splitmoe_prefill(s, ids, 3), SPLITMOE_OK);
-	splitmoe_session_arbiter_stats(s, &cpu, &gpu);
+	splitmoe_arb_client_stats(splitmoe_session_arb_client(s), &cpu);
 	assert_true(cpu.acquires > 0 && cpu.completes == cpu.acquires && cpu.granted_bytes > 0);
-	assert_false(gpu.open);
-	assert_int_equal(gpu.acquires, 0);
+	assert_null(splitmoe_session_gpu_arb_client(s));
 	splitmoe_session_info(s, &si);
 	assert_int_equal(si.running, SPLITMOE_DEVICE_CPU);
 	assert_int_equal(si.arbiter, SPLITMOE_ARBITER_PROCESS);

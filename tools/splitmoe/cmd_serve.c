@@ -31,19 +31,25 @@ struct arb_snapshot {
 static void snapshot_arbiter(void *arg)
 {
 	struct arb_snapshot *a = arg;
-	struct splitmoe_client_stats cpu, gpu;
+	const splitmoe_arb_client *cpu, *gpu;
+	struct splitmoe_arb_client_stats st;
 	struct splitmoe_session_info si;
 	const char *kind;
 
 	if (!a->c->session)
 		return;
 	splitmoe_session_info(a->c->session, &si);
-	splitmoe_session_arbiter_stats(a->c->session, &cpu, &gpu);
+	cpu = splitmoe_session_arb_client(a->c->session);
+	gpu = splitmoe_session_gpu_arb_client(a->c->session);
 	kind = cli_name(SPLITMOE_OPTION_ARBITER, si.arbiter);
-	if (cpu.open)
-		serve_metrics_arbiter(a->m, kind, "cpu", &cpu);
-	if (gpu.open)
-		serve_metrics_arbiter(a->m, kind, "gpu", &gpu);
+	if (cpu) {
+		splitmoe_arb_client_stats(cpu, &st);
+		serve_metrics_arbiter(a->m, kind, "cpu", &st);
+	}
+	if (gpu) {
+		splitmoe_arb_client_stats(gpu, &st);
+		serve_metrics_arbiter(a->m, kind, "gpu", &st);
+	}
 }
 
 int cmd_serve(struct cli_opts *o)

@@ -25,7 +25,7 @@ struct figures {
 	int queued, running;
 	double tok_s;
 	char arb_kind[16];
-	struct { char name[8]; struct splitmoe_client_stats st; } clients[NCLIENTS];
+	struct { char name[8]; struct splitmoe_arb_client_stats st; } clients[NCLIENTS];
 	int nclients;
 };
 
@@ -101,7 +101,7 @@ void serve_metrics_engine(struct serve_metrics *m, int queued, int running, doub
 }
 
 void serve_metrics_arbiter(struct serve_metrics *m, const char *kind, const char *client,
-			   const struct splitmoe_client_stats *st)
+			   const struct splitmoe_arb_client_stats *st)
 {
 	int i;
 

@@ -28,7 +28,7 @@ void serve_metrics_ttft(struct serve_metrics *m, double seconds);
 void serve_metrics_engine(struct serve_metrics *m, int queued, int running, double tok_s);
 /* The arbiter's figures of one client ("cpu", "gpu"); kind names the arbiter. */
 void serve_metrics_arbiter(struct serve_metrics *m, const char *kind, const char *client,
-			   const struct splitmoe_client_stats *st);
+			   const struct splitmoe_arb_client_stats *st);
 
 /* The whole exposition as a malloc'ed string; NULL on allocation failure. */
 char *serve_metrics_render(struct serve_metrics *m);

@@ -146,30 +146,36 @@ void cli_report_model_format(FILE *out, const splitmoe_model *m, splitmoe_comput
 		mi.experts);
 }
 
+/* One client's line; a session without one (ungated CPU path) prints 0s. */
 static void report_client(FILE *out, const char *kind, const char *client,
-			  const struct splitmoe_client_stats *cs)
+			  const splitmoe_arb_client *ac)
 {
+	struct splitmoe_arb_client_stats cs = { 0 };
+
+	if (ac)
+		splitmoe_arb_client_stats(ac, &cs);
 	fprintf(out, "arbiter %s: %s client %llu acquires, %llu completed, %.2f MB granted, "
-		"%.2f ms waiting\n", kind, client, (unsigned long long)cs->acquires,
-		(unsigned long long)cs->completes, cs->granted_bytes / 1e6, cs->wait_ns / 1e6);
+		"%.2f ms waiting\n", kind, client, (unsigned long long)cs.acquires,
+		(unsigned long long)cs.completes, cs.granted_bytes / 1e6, cs.wait_ns / 1e6);
 }
 
 void cli_report_arbiter(FILE *out, const struct cli_ctx *c)
 {
-	struct splitmoe_client_stats cpu, gpu;
+	const splitmoe_arb_client *cpu, *gpu;
 	struct splitmoe_session_info si;
 	const char *kind;
 
 	if (!c->session)
 		return;
 	splitmoe_session_info(c->session, &si);
-	splitmoe_session_arbiter_stats(c->session, &cpu, &gpu);
+	cpu = splitmoe_session_arb_client(c->session);
+	gpu = splitmoe_session_gpu_arb_client(c->session);
 	kind = cli_name(SPLITMOE_OPTION_ARBITER, si.arbiter);
 	/* the CPU path's line even when its session runs ungated */
-	if (cpu.open || !si.gpu)
-		report_client(out, kind, "cpu", &cpu);
-	if (gpu.open)
-		report_client(out, kind, "gpu", &gpu);
+	if (cpu || !si.gpu)
+		report_client(out, kind, "cpu", cpu);
+	if (gpu)
+		report_client(out, kind, "gpu", gpu);
 }
 
 void cli_report_gpu(FILE *out, const struct cli_ctx *c)
