@@ -21,6 +21,8 @@
 #   bench-numerics   `splitmoe eval`-style tok/s on the fixture (optimised build)
 #   bench-attention  us per attention call, cm_attention against ca_attention
 #                    per ISA path, 1 and 2 threads (optimised build)
+#   bench-qgemm      us per quantized product (cpu_qgemm), int8 and q4, decode
+#                    shapes at m 1 and 4, per kernel path, 1 thread
 NUM_TESTS := test_pieces test_fixture test_mapped test_kernels test_qkernels test_quant test_batch
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
@@ -45,9 +47,14 @@ build/numerics/bench_attention: build/obj/tests/numerics/bench_attention.o $(RUN
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
 
-ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval build/numerics/bench_attention
+build/numerics/bench_qgemm: build/obj/tests/numerics/bench_qgemm.o $(RUNTIME_LIB)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
 
-.PHONY: check-numerics bench-numerics bench-attention
+ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval build/numerics/bench_attention \
+	build/numerics/bench_qgemm
+
+.PHONY: check-numerics bench-numerics bench-attention bench-qgemm
 # test_mapped reads the fixture's f32 copy (tests/runtime/make_bad_fixtures.py)
 check-numerics: $(NUM_BINS) build/runtime/variants/cases.tsv build/wide-model/model.safetensors
 	@rc=0; for t in $(NUM_BINS); do \
@@ -79,3 +86,7 @@ BENCH_TARGETS += bench-numerics
 bench-attention: build/numerics/bench_attention
 	@build/numerics/bench_attention 1 2
 BENCH_TARGETS += bench-attention
+
+bench-qgemm: build/numerics/bench_qgemm
+	@build/numerics/bench_qgemm
+BENCH_TARGETS += bench-qgemm
