@@ -247,7 +247,9 @@ INLINE T256 float hsum256(__m256 v)
  * activation rows, with dot products DP/DP2; OFFSET (VNNI: no int16 step
  * to saturate) selects the w + 128 form of q8.
  * NAME##_one: one group's sums, in 8 lanes, for a tail under 4 groups.
- * NAME: the tile: blocks of 8 groups, one of 4, then single groups.
+ * NAME##_from: groups gr.. of a tile into its f32 sums: blocks of 8
+ * groups, one of 4, then single groups.
+ * NAME: the tile.
  */
 #define DEFINE_TILE256(NAME, TGT, DP, DP2, OFFSET)					\
 INLINE TGT void NAME##_sums(const int8_t *const *xq, const uint8_t *const *w, int gr,	\
@@ -377,28 +379,13 @@ INLINE TGT void NAME##_one(const int8_t *const *xq, const uint8_t *const *w, int
 	}										\
 }											\
 											\
-INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
-		     const int NRR, const int MRR, float out[NR][MR])			\
+/* groups [gr, ng) into acc */								\
+INLINE TGT void NAME##_from(const int8_t *const *xq, const float *const *xd,		\
+			    const uint8_t *const *w, const uint16_t *const *ws, int gr, int ng, \
+			    const bool Q4, const int NRR, const int MRR, __m256 acc[NR][MR]) \
 {											\
-	const int ng = g->k / GRP;							\
-	const int8_t *xq[MR];								\
-	const float *xd[MR];								\
-	const uint8_t *w[NR];								\
-	const uint16_t *ws[NR];								\
-	__m256 acc[NR][MR];								\
 	__m256i sums[NR][MR];								\
-	int gr = 0;									\
 											\
-	_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {			\
-		xq[i] = act_q(g, i0 + i);						\
-		xd[i] = act_scale(g, i0 + i);						\
-	}										\
-	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {			\
-		w[q] = wrow(g, r + q);							\
-		ws[q] = wscale_row(g, r + q);						\
-		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
-			acc[q][i] = _mm256_setzero_ps();				\
-	}										\
 	for (; gr + 8 <= ng; gr += 8) {							\
 		NAME##_sums(xq, w, gr, Q4, 8, NRR, MRR, sums);				\
 		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {		\
@@ -433,6 +420,28 @@ INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
 					_mm256_mul_ps(wsv, _mm256_set1_ps(xd[i][gr])), acc[q][i]); \
 		}									\
 	}										\
+}											\
+											\
+INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
+		     const int NRR, const int MRR, float out[NR][MR])			\
+{											\
+	const int8_t *xq[MR];								\
+	const float *xd[MR];								\
+	const uint8_t *w[NR];								\
+	const uint16_t *ws[NR];								\
+	__m256 acc[NR][MR];								\
+											\
+	_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {			\
+		xq[i] = act_q(g, i0 + i);						\
+		xd[i] = act_scale(g, i0 + i);						\
+	}										\
+	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {			\
+		w[q] = wrow(g, r + q);							\
+		ws[q] = wscale_row(g, r + q);						\
+		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
+			acc[q][i] = _mm256_setzero_ps();				\
+	}										\
+	NAME##_from(xq, xd, w, ws, 0, g->k / GRP, Q4, NRR, MRR, acc);			\
 	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++)				\
 		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
 			out[q][i] = hsum256(acc[q][i]);					\
@@ -442,8 +451,15 @@ DEFINE_TILE256(tile_avx2, T256, dp_maddubs, dp2_maddubs, false)
 DEFINE_TILE256(tile_vex, T256VEX, dp_vex, dp2_vex, true)
 DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, dp2_evex, true)
 
-/* ---- AVX-512-VNNI: two groups per zmm step ----
- * q8: 64 weights, lanes 0-7 the first group's sums, 8-15 the second's
+/* ---- AVX-512-VNNI ----
+ * q4: blocks of 16 groups, as the AVX2 forms' blocks of 8 with a zmm: a
+ * 64-byte load of codes is 4 groups (a 128-bit lane each, weights 0-15
+ * from the low nibbles, 16-31 from the high), the activations' 16-byte
+ * quarters put in that order; 4 loads' sums become one lane per group by
+ * unpacks and adds (a 4 x 4 transpose) and a permute. The tail under 16
+ * groups (all of a row under 16) takes the EVEX ymm form's blocks.
+ * q8, one activation row (decode): the EVEX ymm form. Several rows: two
+ * groups per zmm step, 64 weights, lanes 0-7 the first group's sums, 8-15 the second's
  * (x + 128 as in the AVX2 forms).
  * q4: 32 bytes of nibbles, the low ones then the high: lanes 0-3 and
  * 8-11 the first group, 4-7 and 12-15 the second; the activations'
@@ -538,8 +554,8 @@ INLINE T512V void step512(const int8_t *const *xq, const float *const *xd,
 	}
 }
 
-INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
-			  const int NRR, const int MRR, float out[NR][MR])
+INLINE T512V void tile512_pairs(const struct sm_gemv *g, int r, int i0, const bool Q4,
+				const int NRR, const int MRR, float out[NR][MR])
 {
 	const int ng = g->k / GRP;
 	const int8_t *xq[MR];
@@ -571,6 +587,121 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 #pragma GCC unroll 4
 		for (int i = 0; i < MRR; i++)
 			out[q][i] = _mm512_reduce_add_ps(acc[q][i]);
+}
+
+/* q4: the integer sums of groups gr..gr + 15, one lane each in order */
+INLINE T512V void sums512_q4(const int8_t *const *xq, const uint8_t *const *w, int gr,
+			     const int NRR, const int MRR, __m512i sums[NR][MR])
+{
+	const __m512i zero = _mm512_setzero_si512(), m4 = _mm512_set1_epi8(15);
+	const __m512i eights = _mm512_set1_epi8(8);
+	/* lane 4j + p holds group 4p + j */
+	const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+	__m512i a[NR][MR], b[NR][MR];
+
+#pragma GCC unroll 4
+	for (int p = 0; p < 4; p++) {
+		__m512i xlo[MR], xhi[MR], corr[MR];
+
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++) {
+			const int8_t *x = xq[i] + (gr + 4 * p) * GRP;
+			__m512i x01 = _mm512_loadu_si512(x), x23 = _mm512_loadu_si512(x + 2 * GRP);
+
+			xlo[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(2, 0, 2, 0));
+			xhi[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(3, 1, 3, 1));
+			corr[i] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(
+				_mm512_dpbusd_epi32(zero, eights, xlo[i]), eights, xhi[i]));
+		}
+#pragma GCC unroll 4
+		for (int q = 0; q < NRR; q++) {
+			__m512i c = _mm512_loadu_si512(w[q] + (gr + 4 * p) * (GRP / 2));
+			__m512i lo = _mm512_and_si512(c, m4);
+			__m512i hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), m4);
+
+#pragma GCC unroll 4
+			for (int i = 0; i < MRR; i++) {
+				__m512i t = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(corr[i], lo, xlo[i]),
+								hi, xhi[i]);
+
+				if (p == 0) {
+					a[q][i] = t;
+				} else if (p == 1) {
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[q][i], t),
+								   _mm512_unpackhi_epi32(a[q][i], t));
+				} else if (p == 2) {
+					b[q][i] = t;
+				} else {
+					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(b[q][i], t),
+								   _mm512_unpackhi_epi32(b[q][i], t));
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[q][i], b[q][i]),
+								   _mm512_unpackhi_epi64(a[q][i], b[q][i]));
+				}
+			}
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NRR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++)
+			sums[q][i] = _mm512_permutexvar_epi32(order, a[q][i]);
+}
+
+INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
+			  const int NRR, const int MRR, float out[NR][MR])
+{
+	const int ng = g->k / GRP;
+	const int8_t *xq[MR];
+	const float *xd[MR];
+	const uint8_t *w[NR];
+	const uint16_t *ws[NR];
+	__m512 acc[NR][MR];
+	__m256 tail[NR][MR];
+	__m512i sums[NR][MR];
+	int gr = 0;
+
+	if (!Q4 && MRR > 1) {
+		tile512_pairs(g, r, i0, false, NRR, MRR, out);
+		return;
+	}
+	if (!Q4 || ng < 16) {	/* no zmm block: no zmm sums to reduce */
+		tile_evex(g, r, i0, Q4, NRR, MRR, out);
+		return;
+	}
+#pragma GCC unroll 4
+	for (int i = 0; i < MRR; i++) {
+		xq[i] = act_q(g, i0 + i);
+		xd[i] = act_scale(g, i0 + i);
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NRR; q++) {
+		w[q] = wrow(g, r + q);
+		ws[q] = wscale_row(g, r + q);
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++) {
+			acc[q][i] = _mm512_setzero_ps();
+			tail[q][i] = _mm256_setzero_ps();
+		}
+	}
+	for (; gr + 16 <= ng; gr += 16) {
+		sums512_q4(xq, w, gr, NRR, MRR, sums);
+#pragma GCC unroll 4
+		for (int q = 0; q < NRR; q++) {
+			__m512 wsv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(ws[q] + gr)));
+
+#pragma GCC unroll 4
+			for (int i = 0; i < MRR; i++)
+				acc[q][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[q][i]),
+							    _mm512_mul_ps(wsv, _mm512_loadu_ps(xd[i] + gr)),
+							    acc[q][i]);
+		}
+	}
+	tile_evex_from(xq, xd, w, ws, gr, ng, true, NRR, MRR, tail);
+#pragma GCC unroll 4
+	for (int q = 0; q < NRR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++)
+			out[q][i] = _mm512_reduce_add_ps(acc[q][i]) + hsum256(tail[q][i]);
 }
 #endif
 
