@@ -249,7 +249,7 @@ INLINE T256 float hsum256(__m256 v)
  * NAME##_one: one group's sums, in 8 lanes, for a tail under 4 groups.
  * NAME##_from: groups gr.. of a tile into its f32 sums: blocks of 8
  * groups, one of 4, then single groups.
- * NAME: the tile.
+ * NAME##_core, NAME: the tile.
  */
 #define DEFINE_TILE256(NAME, TGT, DP, DP2, OFFSET)					\
 INLINE TGT void NAME##_sums(const int8_t *const *xq, const uint8_t *const *w, int gr,	\
@@ -422,8 +422,8 @@ INLINE TGT void NAME##_from(const int8_t *const *xq, const float *const *xd,		\
 	}										\
 }											\
 											\
-INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
-		     const int NRR, const int MRR, float out[NR][MR])			\
+INLINE TGT void NAME##_core(const struct sm_gemv *g, int r, int i0, const bool Q4,	\
+			   const int NRR, const int MRR, float out[NR][MR])		\
 {											\
 	const int8_t *xq[MR];								\
 	const float *xd[MR];								\
@@ -445,6 +445,24 @@ INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
 	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++)				\
 		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
 			out[q][i] = hsum256(acc[q][i]);					\
+}											\
+											\
+/* q8 sums of more than 2 activation rows would not fit the registers:	\
+ * 2 at a time (the same arithmetic per row) */					\
+INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
+		     const int NRR, const int MRR, float out[NR][MR])			\
+{											\
+	float o[NR][MR];								\
+											\
+	if (Q4 || MRR <= 2) {								\
+		NAME##_core(g, r, i0, Q4, NRR, MRR, out);				\
+		return;									\
+	}										\
+	NAME##_core(g, r, i0, Q4, NRR, 2, out);						\
+	NAME##_core(g, r, i0 + 2, Q4, NRR, MRR - 2, o);					\
+	for (int q = 0; q < NRR; q++)							\
+		for (int i = 2; i < MRR; i++)						\
+			out[q][i] = o[q][i - 2];					\
 }
 
 DEFINE_TILE256(tile_avx2, T256, dp_maddubs, dp2_maddubs, false)

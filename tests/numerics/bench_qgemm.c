@@ -3,7 +3,8 @@
  * Quantized products (cpu_qgemm.h) alone, on every kernel path this CPU
  * runs (forced as SPLITMOE_ISA does), one thread: Phi-tiny-MoE's decode
  * shapes (q|k|v-like 4096 x 4096, an expert's w1 448 x 4096 and w2
- * 4096 x 448) at m = 1 (decode) and m = 4, int8 and q4. Each figure is
+ * 4096 x 448) at m = 1 (decode), 2 (int8 q|k|v decodes its input in two
+ * int8 parts) and 4, int8 and q4. Each figure is
  * the fastest call of about 0.3 s of calls (a shared machine: the fastest
  * says what the code does), in microseconds, and as GB/s of weight bytes
  * (codes and scales) and ns per 32-weight group and activation row.
@@ -57,7 +58,7 @@ int main(void)
 		{ "avx2", SM_ISA_AVX2, 1 }, { "avx512", SM_ISA_AVX512, 1 },
 	};
 	static const int shapes[][2] = { { 4096, 4096 }, { 448, 4096 }, { 4096, 448 } };
-	static const int ms[] = { 1, 4 };
+	static const int ms[] = { 1, 2, 4 };
 	enum { MAXN = 4096, MAXK = 4096, MAXM = 4 };
 	uint8_t *w = malloc((size_t)MAXN * MAXK);
 	uint16_t *sc = malloc(sizeof(uint16_t) * MAXN * (MAXK / SM_Q4_GROUP));

@@ -22,7 +22,7 @@
 #   bench-attention  us per attention call, cm_attention against ca_attention
 #                    per ISA path, 1 and 2 threads (optimised build)
 #   bench-qgemm      us per quantized product (cpu_qgemm), int8 and q4, decode
-#                    shapes at m 1 and 4, per kernel path, 1 thread
+#                    shapes at m 1, 2 and 4, per kernel path, 1 thread
 NUM_TESTS := test_pieces test_fixture test_mapped test_kernels test_qkernels test_quant test_batch
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
