@@ -476,8 +476,9 @@ DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, dp2_evex, true)
  * quarters put in that order; 4 loads' sums become one lane per group by
  * unpacks and adds (a 4 x 4 transpose) and a permute. The tail under 16
  * groups (all of a row under 16) takes the EVEX ymm form's blocks.
- * q8, one activation row (decode): the EVEX ymm form. Several rows: two
- * groups per zmm step, 64 weights, lanes 0-7 the first group's sums, 8-15 the second's
+ * q8, one or two activation rows (decode; q|k|v's two int8 parts): the
+ * same blocks of 16, 2 groups per 64-byte load. More rows: two groups
+ * per zmm step, 64 weights, lanes 0-7 the first group's sums, 8-15 the second's
  * (x + 128 as in the AVX2 forms).
  * q4: 32 bytes of nibbles, the low ones then the high: lanes 0-3 and
  * 8-11 the first group, 4-7 and 12-15 the second; the activations'
@@ -665,6 +666,64 @@ INLINE T512V void sums512_q4(const int8_t *const *xq, const uint8_t *const *w, i
 			sums[q][i] = _mm512_permutexvar_epi32(order, a[q][i]);
 }
 
+/* q8: the same, 2 groups per 64-byte load (w + 128, as the ymm forms) */
+INLINE T512V void sums512_q8(const int8_t *const *xq, const uint8_t *const *w, int gr,
+			     const int NRR, const int MRR, __m512i sums[NR][MR])
+{
+	const __m512i zero = _mm512_setzero_si512(), c128 = _mm512_set1_epi8((char)0x80);
+	/* lanes 0-3: groups 0 2 4 6, 4-7: 1 3 5 7, 8-11: 8 10 12 14, 12-15: 9 11 13 15 */
+	const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
+	__m512i a[NR][MR], b[NR][MR], c[NR][MR];
+
+#pragma GCC unroll 8
+	for (int p = 0; p < 8; p++) {
+		__m512i xv[MR], corr[MR];
+
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++) {
+			xv[i] = _mm512_loadu_si512(xq[i] + (gr + 2 * p) * GRP);
+			corr[i] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c128, xv[i]));
+		}
+#pragma GCC unroll 4
+		for (int q = 0; q < NRR; q++) {
+			__m512i wu = _mm512_xor_si512(_mm512_loadu_si512(w[q] + (gr + 2 * p) * GRP), c128);
+
+#pragma GCC unroll 4
+			for (int i = 0; i < MRR; i++) {
+				/* 128-bit lanes 0, 1: group gr + 2p; 2, 3: the next */
+				__m512i t = _mm512_dpbusd_epi32(corr[i], wu, xv[i]);
+				/* pairs 0 1 -> a, 2 3 -> b (then a, b -> a), 4 5 -> b, 6 7 -> c */
+				if (p == 0)
+					a[q][i] = t;
+				else if (p == 2 || p == 4)
+					b[q][i] = t;
+				else if (p == 6)
+					c[q][i] = t;
+				else if (p == 1)
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[q][i], t),
+								   _mm512_unpackhi_epi32(a[q][i], t));
+				else if (p == 3 || p == 5)
+					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(b[q][i], t),
+								   _mm512_unpackhi_epi32(b[q][i], t));
+				else
+					c[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(c[q][i], t),
+								   _mm512_unpackhi_epi32(c[q][i], t));
+				if (p == 3) {
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[q][i], b[q][i]),
+								   _mm512_unpackhi_epi64(a[q][i], b[q][i]));
+				} else if (p == 7) {
+					/* a: pairs 0-3, b: 4-7, a 128-bit lane of a pair each */
+					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(b[q][i], c[q][i]),
+								   _mm512_unpackhi_epi64(b[q][i], c[q][i]));
+					sums[q][i] = _mm512_permutexvar_epi32(order, _mm512_add_epi32(
+						_mm512_shuffle_i64x2(a[q][i], b[q][i], _MM_SHUFFLE(2, 0, 2, 0)),
+						_mm512_shuffle_i64x2(a[q][i], b[q][i], _MM_SHUFFLE(3, 1, 3, 1))));
+				}
+			}
+		}
+	}
+}
+
 INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 			  const int NRR, const int MRR, float out[NR][MR])
 {
@@ -678,11 +737,11 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 	__m512i sums[NR][MR];
 	int gr = 0;
 
-	if (!Q4 && MRR > 1) {
+	if (!Q4 && MRR > 2) {	/* more sums than registers */
 		tile512_pairs(g, r, i0, false, NRR, MRR, out);
 		return;
 	}
-	if (!Q4 || ng < 16) {	/* no zmm block: no zmm sums to reduce */
+	if (ng < 16) {	/* no zmm block: no zmm sums to reduce */
 		tile_evex(g, r, i0, Q4, NRR, MRR, out);
 		return;
 	}
@@ -702,7 +761,10 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 		}
 	}
 	for (; gr + 16 <= ng; gr += 16) {
-		sums512_q4(xq, w, gr, NRR, MRR, sums);
+		if (Q4)
+			sums512_q4(xq, w, gr, NRR, MRR, sums);
+		else
+			sums512_q8(xq, w, gr, NRR, MRR, sums);
 #pragma GCC unroll 4
 		for (int q = 0; q < NRR; q++) {
 			__m512 wsv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(ws[q] + gr)));
@@ -714,7 +776,7 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 							    acc[q][i]);
 		}
 	}
-	tile_evex_from(xq, xd, w, ws, gr, ng, true, NRR, MRR, tail);
+	tile_evex_from(xq, xd, w, ws, gr, ng, Q4, NRR, MRR, tail);
 #pragma GCC unroll 4
 	for (int q = 0; q < NRR; q++)
 #pragma GCC unroll 4
