@@ -175,6 +175,18 @@ static void tile_c(const struct sm_gemv *g, int r, int i0, int nr, int mr, float
 	}
 }
 
+/* Into L2: bytes [off, off + len) of the tile's rows, ahead bytes on (the
+ * next tile's): the hardware prefetchers stop at each 4 KB page, and a
+ * row of 4096 int8 weights is one page. A prefetch never faults. */
+static inline __attribute__((always_inline)) void prefetch_rows(const uint8_t *const *w,
+								  const int NRR, size_t ahead,
+								  size_t off, const int len)
+{
+	for (int q = 0; q < NRR; q++)
+		for (int b = 0; b < len; b += 64)
+			__builtin_prefetch(w[q] + ahead + off + b, 0, 2);
+}
+
 #if HAVE_X86
 /* ---- AVX2 forms: blocks of 8 groups ----
  * vpdpbusd takes unsigned x signed bytes. q8: the weights go in as
@@ -382,11 +394,14 @@ INLINE TGT void NAME##_one(const int8_t *const *xq, const uint8_t *const *w, int
 /* groups [gr, ng) into acc */								\
 INLINE TGT void NAME##_from(const int8_t *const *xq, const float *const *xd,		\
 			    const uint8_t *const *w, const uint16_t *const *ws, int gr, int ng, \
-			    const bool Q4, const int NRR, const int MRR, __m256 acc[NR][MR]) \
+			    size_t ahead, const bool Q4, const int NRR, const int MRR,	\
+			    __m256 acc[NR][MR])						\
 {											\
 	__m256i sums[NR][MR];								\
 											\
 	for (; gr + 8 <= ng; gr += 8) {							\
+		prefetch_rows(w, NRR, ahead, (size_t)gr * (Q4 ? GRP / 2 : GRP),		\
+			      8 * (Q4 ? GRP / 2 : GRP));					\
 		NAME##_sums(xq, w, gr, Q4, 8, NRR, MRR, sums);				\
 		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {		\
 			__m256 wsv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws[q] + gr))); \
@@ -441,7 +456,8 @@ INLINE TGT void NAME##_core(const struct sm_gemv *g, int r, int i0, const bool Q
 		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
 			acc[q][i] = _mm256_setzero_ps();				\
 	}										\
-	NAME##_from(xq, xd, w, ws, 0, g->k / GRP, Q4, NRR, MRR, acc);			\
+	NAME##_from(xq, xd, w, ws, 0, g->k / GRP,					\
+		    (size_t)NRR * (Q4 ? g->k / 2 : g->k), Q4, NRR, MRR, acc);		\
 	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++)				\
 		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
 			out[q][i] = hsum256(acc[q][i]);					\
@@ -735,6 +751,7 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 	__m512 acc[NR][MR];
 	__m256 tail[NR][MR];
 	__m512i sums[NR][MR];
+	size_t ahead = (size_t)NRR * (Q4 ? g->k / 2 : g->k);
 	int gr = 0;
 
 	if (!Q4 && MRR > 2) {	/* more sums than registers */
@@ -761,6 +778,7 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 		}
 	}
 	for (; gr + 16 <= ng; gr += 16) {
+		prefetch_rows(w, NRR, ahead, (size_t)gr * (Q4 ? GRP / 2 : GRP), 16 * (Q4 ? GRP / 2 : GRP));
 		if (Q4)
 			sums512_q4(xq, w, gr, NRR, MRR, sums);
 		else
@@ -776,7 +794,7 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 							    acc[q][i]);
 		}
 	}
-	tile_evex_from(xq, xd, w, ws, gr, ng, Q4, NRR, MRR, tail);
+	tile_evex_from(xq, xd, w, ws, gr, ng, ahead, Q4, NRR, MRR, tail);
 #pragma GCC unroll 4
 	for (int q = 0; q < NRR; q++)
 #pragma GCC unroll 4
