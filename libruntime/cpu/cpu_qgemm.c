@@ -492,137 +492,13 @@ DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, dp2_evex, true)
  * quarters put in that order; 4 loads' sums become one lane per group by
  * unpacks and adds (a 4 x 4 transpose) and a permute. The tail under 16
  * groups (all of a row under 16) takes the EVEX ymm form's blocks.
- * q8, one or two activation rows (decode; q|k|v's two int8 parts): the
- * same blocks of 16, 2 groups per 64-byte load. More rows: two groups
- * per zmm step, 64 weights, lanes 0-7 the first group's sums, 8-15 the second's
- * (x + 128 as in the AVX2 forms).
- * q4: 32 bytes of nibbles, the low ones then the high: lanes 0-3 and
- * 8-11 the first group, 4-7 and 12-15 the second; the activations'
- * 16-byte quarters are put in that order (0, 2, 1, 3). */
+ * q8: the same blocks of 16, 2 groups per 64-byte load, for 2 activation
+ * rows at a time (more sums would not fit the registers).
+ * Every path's arithmetic per output is the same whatever the tile's
+ * shape, so a sequence's logits do not depend on the rows batched with
+ * it (test_batch: routing is discontinuous). */
 
 #define T512V __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-
-INLINE T512V __m512 lanes2(__m128 s, __m512i idx)
-{
-	return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(s));
-}
-
-INLINE T512V __m128 f16x2(const uint16_t *p)
-{
-	uint32_t u;
-
-	memcpy(&u, p, sizeof(u));
-	return _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
-}
-
-/* One step of a tile: groups gr, gr + 1 (PAIR) or gr alone (zeros above). */
-INLINE T512V void step512(const int8_t *const *xq, const float *const *xd,
-			  const uint8_t *const *w, const uint16_t *const *ws, int gr,
-			  const bool Q4, const bool PAIR, const int NRR, const int MRR,
-			  __m512 acc[NR][MR])
-{
-	const __m512i zero = _mm512_setzero_si512(), eights = _mm512_set1_epi8(8);
-	const __m512i c128 = _mm512_set1_epi8((char)0x80);
-	const __m256i lo4 = _mm256_set1_epi8(15);
-	const __m512i idx = Q4 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1) :
-				 _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-	__m512i xv[MR], corr[MR];
-	__m512 xs[MR];
-
-#pragma GCC unroll 4
-	for (int i = 0; i < MRR; i++) {
-		const int8_t *p = xq[i] + gr * GRP;
-
-		if (PAIR) {
-			__m512i a = _mm512_loadu_si512(p);
-
-			xv[i] = Q4 ? _mm512_shuffle_i64x2(a, a, _MM_SHUFFLE(3, 1, 2, 0)) : a;
-			xs[i] = lanes2(_mm_loadu_ps(xd[i] + gr), idx);
-		} else {
-			xv[i] = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)p));
-			xs[i] = _mm512_set1_ps(xd[i][gr]);
-		}
-		corr[i] = Q4 ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, eights, xv[i])) :
-			       zero;
-		if (!Q4)	/* x + 128, unsigned */
-			xv[i] = _mm512_xor_si512(xv[i], c128);
-	}
-#pragma GCC unroll 4
-	for (int q = 0; q < NRR; q++) {
-		__m512 wsv;
-		__m512i wv;
-
-		if (PAIR) {
-			wsv = lanes2(f16x2(ws[q] + gr), idx);
-			if (Q4) {
-				__m256i b = _mm256_loadu_si256((const __m256i *)(w[q] + gr * 16));
-
-				wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(b, lo4)),
-							_mm256_and_si256(_mm256_srli_epi16(b, 4), lo4), 1);
-			} else {
-				wv = _mm512_loadu_si512(w[q] + gr * GRP);
-			}
-		} else {
-			wsv = _mm512_set1_ps(_cvtsh_ss(ws[q][gr]));
-			if (Q4) {
-				__m128i b = _mm_loadu_si128((const __m128i *)(w[q] + gr * 16));
-				__m128i l4 = _mm256_castsi256_si128(lo4);
-
-				wv = _mm512_zextsi256_si512(_mm256_set_m128i(
-					_mm_and_si128(_mm_srli_epi16(b, 4), l4), _mm_and_si128(b, l4)));
-			} else {
-				wv = _mm512_zextsi256_si512(_mm256_loadu_si256(
-					(const __m256i *)(w[q] + gr * GRP)));
-			}
-		}
-		/* q8: the sums start at minus 128 * sum(w) */
-		__m512i wcorr = Q4 ? zero : _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c128, wv));
-
-#pragma GCC unroll 4
-		for (int i = 0; i < MRR; i++) {
-			__m512i d = Q4 ? _mm512_dpbusd_epi32(corr[i], wv, xv[i]) :
-					 _mm512_dpbusd_epi32(wcorr, xv[i], wv);
-
-			acc[q][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(wsv, xs[i]),
-						    acc[q][i]);
-		}
-	}
-}
-
-INLINE T512V void tile512_pairs(const struct sm_gemv *g, int r, int i0, const bool Q4,
-				const int NRR, const int MRR, float out[NR][MR])
-{
-	const int ng = g->k / GRP;
-	const int8_t *xq[MR];
-	const float *xd[MR];
-	const uint8_t *w[NR];
-	const uint16_t *ws[NR];
-	__m512 acc[NR][MR];
-	int gr = 0;
-
-#pragma GCC unroll 4
-	for (int i = 0; i < MRR; i++) {
-		xq[i] = act_q(g, i0 + i);
-		xd[i] = act_scale(g, i0 + i);
-	}
-#pragma GCC unroll 4
-	for (int q = 0; q < NRR; q++) {
-		w[q] = wrow(g, r + q);
-		ws[q] = wscale_row(g, r + q);
-#pragma GCC unroll 4
-		for (int i = 0; i < MRR; i++)
-			acc[q][i] = _mm512_setzero_ps();
-	}
-	for (; gr + 2 <= ng; gr += 2)
-		step512(xq, xd, w, ws, gr, Q4, true, NRR, MRR, acc);
-	if (gr < ng)
-		step512(xq, xd, w, ws, gr, Q4, false, NRR, MRR, acc);
-#pragma GCC unroll 4
-	for (int q = 0; q < NRR; q++)
-#pragma GCC unroll 4
-		for (int i = 0; i < MRR; i++)
-			out[q][i] = _mm512_reduce_add_ps(acc[q][i]);
-}
 
 /* q4: the integer sums of groups gr..gr + 15, one lane each in order */
 INLINE T512V void sums512_q4(const int8_t *const *xq, const uint8_t *const *w, int gr,
@@ -740,8 +616,8 @@ INLINE T512V void sums512_q8(const int8_t *const *xq, const uint8_t *const *w, i
 	}
 }
 
-INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
-			  const int NRR, const int MRR, float out[NR][MR])
+INLINE T512V void tile512_core(const struct sm_gemv *g, int r, int i0, const bool Q4,
+			       const int NRR, const int MRR, float out[NR][MR])
 {
 	const int ng = g->k / GRP;
 	const int8_t *xq[MR];
@@ -754,10 +630,6 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 	size_t ahead = (size_t)NRR * (Q4 ? g->k / 2 : g->k);
 	int gr = 0;
 
-	if (!Q4 && MRR > 2) {	/* more sums than registers */
-		tile512_pairs(g, r, i0, false, NRR, MRR, out);
-		return;
-	}
 	if (ng < 16) {	/* no zmm block: no zmm sums to reduce */
 		tile_evex(g, r, i0, Q4, NRR, MRR, out);
 		return;
@@ -800,6 +672,23 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 #pragma GCC unroll 4
 		for (int i = 0; i < MRR; i++)
 			out[q][i] = _mm512_reduce_add_ps(acc[q][i]) + hsum256(tail[q][i]);
+}
+
+/* q8: 2 activation rows at a time, as the ymm forms (same arithmetic) */
+INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
+			  const int NRR, const int MRR, float out[NR][MR])
+{
+	float o[NR][MR];
+
+	if (Q4 || MRR <= 2) {
+		tile512_core(g, r, i0, Q4, NRR, MRR, out);
+		return;
+	}
+	tile512_core(g, r, i0, Q4, NRR, 2, out);
+	tile512_core(g, r, i0 + 2, Q4, NRR, MRR - 2, o);
+	for (int q = 0; q < NRR; q++)
+		for (int i = 2; i < MRR; i++)
+			out[q][i] = o[q][i - 2];
 }
 #endif
 
