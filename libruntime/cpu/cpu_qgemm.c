@@ -175,21 +175,50 @@ static void tile_c(const struct sm_gemv *g, int r, int i0, int nr, int mr, float
 	}
 }
 
+/* Into L2: bytes [off, off + len) of the tile's rows, ahead bytes on (the
+ * next tile's): the hardware prefetchers stop at each 4 KB page, and a
+ * row of 4096 int8 weights is one page. A prefetch never faults. */
+static inline __attribute__((always_inline)) void prefetch_rows(const uint8_t *const *w,
+								  const int NRR, size_t ahead,
+								  size_t off, const int len)
+{
+	for (int q = 0; q < NRR; q++)
+		for (int b = 0; b < len; b += 64)
+			__builtin_prefetch(w[q] + ahead + off + b, 0, 2);
+}
+
 #if HAVE_X86
-/* ---- AVX2 forms: a group of 32 per ymm step ----
- * vpdpbusd takes unsigned x signed bytes. q8: the activations go in as
- * x + 128 and the 128 * sum(w) that adds is taken off by starting the
- * sums at minus it. q4: the nibbles 0..15 go in unsigned as they are and
- * the 8 * sum(x) they carry is taken off the same way. Without VNNI,
- * vpmaddubsw + vpmaddwd make the same sums, but x + 128 could saturate
- * their int16 step: q8 there goes in as |w| and x with the weights'
- * signs (x in -127..127: no pair reaches the int16 limit, 2 * 128 * 127
- * at most). */
+/* ---- AVX2 forms: blocks of 8 groups ----
+ * vpdpbusd takes unsigned x signed bytes. q8: the weights go in as
+ * w + 128 (one xor) and the 128 * sum(x) that adds is taken off by
+ * starting the sums at minus it, computed once per activation group and
+ * shared by the tile's weight rows. q4: the nibbles 0..15 go in unsigned
+ * as they are and the 8 * sum(x) they carry is taken off the same way.
+ * One 32-byte load of q4 codes is two groups: its low nibbles are both
+ * groups' weights 0-15, its high ones their weights 16-31, so one AND,
+ * one shift and one AND unpack 64 weights; the activations' 16-byte
+ * halves are put in that order once per tile.
+ * Without VNNI, vpmaddubsw + vpmaddwd make the same sums, but w + 128
+ * could saturate their int16 step: q8 there goes in as |w| and x with
+ * the weights' signs (x in -127..127: no pair reaches the int16 limit,
+ * 2 * 128 * 127 at most); q4's low and high products are added in int16
+ * (4 * 15 * 127 at most) before the one vpmaddwd.
+ * Each group's integer sum is scaled by its two scales in f32; the sums
+ * of 8 groups (a lane each, after horizontal adds) take one conversion,
+ * one scale product and one FMA, instead of one of each per group. */
 
 INLINE T256 __m256i dp_maddubs(__m256i acc, __m256i u, __m256i s)
 {
 	return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s),
 						       _mm256_set1_epi16(1)));
+}
+
+/* u1 . s1 + u2 . s2 with u bytes at most 15: summed in int16 first */
+INLINE T256 __m256i dp2_maddubs(__m256i acc, __m256i u1, __m256i s1, __m256i u2, __m256i s2)
+{
+	__m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(u1, s1), _mm256_maddubs_epi16(u2, s2));
+
+	return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
 #define T256VEX __attribute__((target("avx2,fma,f16c,avxvnni")))
@@ -200,9 +229,19 @@ INLINE T256VEX __m256i dp_vex(__m256i acc, __m256i u, __m256i s)
 	return _mm256_dpbusd_avx_epi32(acc, u, s);
 }
 
+INLINE T256VEX __m256i dp2_vex(__m256i acc, __m256i u1, __m256i s1, __m256i u2, __m256i s2)
+{
+	return dp_vex(dp_vex(acc, u1, s1), u2, s2);
+}
+
 INLINE T256EVEX __m256i dp_evex(__m256i acc, __m256i u, __m256i s)
 {
 	return _mm256_dpbusd_epi32(acc, u, s);
+}
+
+INLINE T256EVEX __m256i dp2_evex(__m256i acc, __m256i u1, __m256i s1, __m256i u2, __m256i s2)
+{
+	return dp_evex(dp_evex(acc, u1, s1), u2, s2);
 }
 
 INLINE T256 float hsum256(__m256 v)
@@ -214,18 +253,193 @@ INLINE T256 float hsum256(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
-/* One tile of NRR weight rows x MRR activation rows with dot product DP;
- * OFFSET (VNNI: no int16 step to saturate): q8 takes x + 128 unsigned and
- * the weights as they are, the 128 * sum(w) taken off by starting the
- * sums at minus it (one instruction per tile cell, not two). */
-#define DEFINE_TILE256(NAME, TGT, DP, OFFSET)						\
-INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
-		     const int NRR, const int MRR, float out[NR][MR])			\
+/*
+ * NAME##_sums: the integer sums of NG (8 or 4) groups from gr, one lane
+ * each in order (NG 4: the low 4 lanes), for NRR weight rows x MRR
+ * activation rows, with dot products DP/DP2; OFFSET (VNNI: no int16 step
+ * to saturate) selects the w + 128 form of q8.
+ * NAME##_one: one group's sums, in 8 lanes, for a tail under 4 groups.
+ * NAME##_from: groups gr.. of a tile into its f32 sums: blocks of 8
+ * groups, one of 4, then single groups.
+ * NAME##_core, NAME: the tile.
+ */
+#define DEFINE_TILE256(NAME, TGT, DP, DP2, OFFSET)					\
+INLINE TGT void NAME##_sums(const int8_t *const *xq, const uint8_t *const *w, int gr,	\
+			    const bool Q4, const int NG, const int NRR, const int MRR,	\
+			    __m256i sums[NR][MR])					\
 {											\
-	const int ng = g->k / GRP;							\
+	const __m256i zero = _mm256_setzero_si256(), m4 = _mm256_set1_epi8(15);	\
+	const __m256i eights = _mm256_set1_epi8(8), c128 = _mm256_set1_epi8((char)0x80); \
+	__m256i h[NR][MR], h2[NR][MR], h3[NR][MR];					\
+											\
+	if (Q4) {									\
+		_Pragma("GCC unroll 4") for (int p = 0; p < NG / 2; p++) {		\
+			__m256i xlo[MR], xhi[MR], corr[MR];				\
+											\
+			_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {	\
+				const int8_t *x = xq[i] + (gr + 2 * p) * GRP;		\
+				__m256i a = _mm256_loadu_si256((const __m256i *)x);	\
+				__m256i b = _mm256_loadu_si256((const __m256i *)(x + GRP)); \
+											\
+				xlo[i] = _mm256_permute2x128_si256(a, b, 0x20);		\
+				xhi[i] = _mm256_permute2x128_si256(a, b, 0x31);		\
+				corr[i] = _mm256_sub_epi32(zero, DP2(zero, eights, xlo[i], \
+								     eights, xhi[i]));	\
+			}								\
+			_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {	\
+				__m256i b = _mm256_loadu_si256(				\
+					(const __m256i *)(w[q] + (gr + 2 * p) * (GRP / 2))); \
+				__m256i lo = _mm256_and_si256(b, m4);			\
+				__m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4); \
+											\
+				_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {	\
+					/* lanes 0-3: group gr + 2p, 4-7: the next */	\
+					__m256i t = DP2(corr[i], lo, xlo[i], hi, xhi[i]); \
+											\
+					if (p == 0)					\
+						h[q][i] = t;				\
+					else if (p == 1)				\
+						h[q][i] = _mm256_hadd_epi32(h[q][i], t); \
+					else if (p == 2)				\
+						h2[q][i] = t;				\
+					else						\
+						h[q][i] = _mm256_hadd_epi32(h[q][i],	\
+							_mm256_hadd_epi32(h2[q][i], t)); \
+				}							\
+			}								\
+		}									\
+		/* NG 8: groups 0 2 4 6 | 1 3 5 7; NG 4: 0 0 2 2 | 1 1 3 3 */		\
+		const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);	\
+		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++)			\
+			_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)		\
+				sums[q][i] = _mm256_permutevar8x32_epi32(NG == 8 ? h[q][i] : \
+					_mm256_hadd_epi32(h[q][i], h[q][i]), order);	\
+		return;									\
+	}										\
+	_Pragma("GCC unroll 8") for (int p = 0; p < NG; p++) {				\
+		__m256i xv[MR], corr[MR];						\
+											\
+		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {		\
+			xv[i] = _mm256_loadu_si256((const __m256i *)(xq[i] + (gr + p) * GRP)); \
+			corr[i] = OFFSET ? _mm256_sub_epi32(zero, DP(zero, c128, xv[i])) : zero; \
+		}									\
+		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {		\
+			__m256i wv = _mm256_loadu_si256((const __m256i *)(w[q] + (gr + p) * GRP)); \
+			__m256i wu = OFFSET ? _mm256_xor_si256(wv, c128) : _mm256_abs_epi8(wv); \
+											\
+			_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {	\
+				__m256i t = OFFSET ? DP(corr[i], wu, xv[i]) :		\
+					    DP(zero, wu, _mm256_sign_epi8(xv[i], wv));	\
+											\
+				/* pairs: 0 1 -> h, 2 3 -> h with h (4 groups, both	\
+				 * halves' partial sums), 4 5 -> h3, 6 7 -> h3 */	\
+				if (p % 2 == 0) {					\
+					h2[q][i] = t;					\
+					continue;					\
+				}							\
+				t = _mm256_hadd_epi32(h2[q][i], t);			\
+				if (p == 1)						\
+					h[q][i] = t;					\
+				else if (p == 3)					\
+					h[q][i] = _mm256_hadd_epi32(h[q][i], t);	\
+				else if (p == 5)					\
+					h3[q][i] = t;					\
+				else							\
+					h3[q][i] = _mm256_hadd_epi32(h3[q][i], t);	\
+			}							\
+		}									\
+	}										\
+	/* h: groups 0 1 2 3 | 0 1 2 3 (two partial sums each), h3: 4-7 */		\
+	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++)				\
+		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
+			sums[q][i] = NG == 8 ?							\
+				_mm256_add_epi32(_mm256_permute2x128_si256(h[q][i], h3[q][i], 0x20), \
+						 _mm256_permute2x128_si256(h[q][i], h3[q][i], 0x31)) : \
+				_mm256_zextsi128_si256(_mm_add_epi32(_mm256_castsi256_si128(h[q][i]), \
+						 _mm256_extracti128_si256(h[q][i], 1)));	\
+}											\
+											\
+INLINE TGT void NAME##_one(const int8_t *const *xq, const uint8_t *const *w, int gr,	\
+			   const bool Q4, const int NRR, const int MRR, __m256i d[NR][MR]) \
+{											\
 	const __m256i zero = _mm256_setzero_si256(), eights = _mm256_set1_epi8(8);	\
 	const __m256i c128 = _mm256_set1_epi8((char)0x80);				\
 	const __m128i lo4 = _mm_set1_epi8(15);						\
+	__m256i xv[MR], corr[MR];							\
+											\
+	_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {			\
+		xv[i] = _mm256_loadu_si256((const __m256i *)(xq[i] + gr * GRP));	\
+		corr[i] = Q4 || OFFSET ?						\
+			_mm256_sub_epi32(zero, DP(zero, Q4 ? eights : c128, xv[i])) : zero; \
+	}										\
+	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {			\
+		__m256i wv, wu;								\
+											\
+		if (Q4) {								\
+			__m128i b = _mm_loadu_si128((const __m128i *)(w[q] + gr * (GRP / 2))); \
+			/* weights 0-15 from the low nibbles, 16-31 the high */		\
+			wv = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), lo4),	\
+					      _mm_and_si128(b, lo4));			\
+			wu = wv;							\
+		} else {								\
+			wv = _mm256_loadu_si256((const __m256i *)(w[q] + gr * GRP));	\
+			wu = OFFSET ? _mm256_xor_si256(wv, c128) : _mm256_abs_epi8(wv);	\
+		}									\
+		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
+			d[q][i] = Q4 || OFFSET ? DP(corr[i], wu, xv[i]) :		\
+				  DP(zero, wu, _mm256_sign_epi8(xv[i], wv));		\
+	}										\
+}											\
+											\
+/* groups [gr, ng) into acc */								\
+INLINE TGT void NAME##_from(const int8_t *const *xq, const float *const *xd,		\
+			    const uint8_t *const *w, const uint16_t *const *ws, int gr, int ng, \
+			    size_t ahead, const bool Q4, const int NRR, const int MRR,	\
+			    __m256 acc[NR][MR])						\
+{											\
+	__m256i sums[NR][MR];								\
+											\
+	for (; gr + 8 <= ng; gr += 8) {							\
+		prefetch_rows(w, NRR, ahead, (size_t)gr * (Q4 ? GRP / 2 : GRP),		\
+			      8 * (Q4 ? GRP / 2 : GRP));					\
+		NAME##_sums(xq, w, gr, Q4, 8, NRR, MRR, sums);				\
+		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {		\
+			__m256 wsv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(ws[q] + gr))); \
+											\
+			_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)		\
+				acc[q][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[q][i]),	\
+					_mm256_mul_ps(wsv, _mm256_loadu_ps(xd[i] + gr)), acc[q][i]); \
+		}									\
+	}										\
+	if (gr + 4 <= ng) {								\
+		NAME##_sums(xq, w, gr, Q4, 4, NRR, MRR, sums);				\
+		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {		\
+			__m128 wsv = _mm_cvtph_ps(_mm_loadl_epi64((const __m128i *)(ws[q] + gr))); \
+											\
+			_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {	\
+				__m128 v = _mm_mul_ps(_mm_cvtepi32_ps(_mm256_castsi256_si128(sums[q][i])), \
+					_mm_mul_ps(wsv, _mm_loadu_ps(xd[i] + gr)));	\
+											\
+				acc[q][i] = _mm256_add_ps(acc[q][i], _mm256_zextps128_ps256(v)); \
+			}							\
+		}									\
+		gr += 4;								\
+	}										\
+	for (; gr < ng; gr++) {								\
+		NAME##_one(xq, w, gr, Q4, NRR, MRR, sums);				\
+		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {		\
+			__m256 wsv = _mm256_set1_ps(_cvtsh_ss(ws[q][gr]));		\
+											\
+			_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)		\
+				acc[q][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[q][i]),	\
+					_mm256_mul_ps(wsv, _mm256_set1_ps(xd[i][gr])), acc[q][i]); \
+		}									\
+	}										\
+}											\
+											\
+INLINE TGT void NAME##_core(const struct sm_gemv *g, int r, int i0, const bool Q4,	\
+			   const int NRR, const int MRR, float out[NR][MR])		\
+{											\
 	const int8_t *xq[MR];								\
 	const float *xd[MR];								\
 	const uint8_t *w[NR];								\
@@ -242,151 +456,168 @@ INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
 		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
 			acc[q][i] = _mm256_setzero_ps();				\
 	}										\
-	for (int gr = 0; gr < ng; gr++) {						\
-		__m256i xv[MR], corr[MR];						\
-		__m256 xs[MR];								\
-											\
-		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {		\
-			xv[i] = _mm256_loadu_si256((const __m256i *)(xq[i] + gr * GRP)); \
-			xs[i] = _mm256_set1_ps(xd[i][gr]);				\
-			corr[i] = Q4 ? _mm256_sub_epi32(zero, DP(zero, eights, xv[i])) : zero; \
-			if (!Q4 && OFFSET)						\
-				xv[i] = _mm256_xor_si256(xv[i], c128);			\
-		}									\
-		_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {		\
-			__m256 wsv = _mm256_set1_ps(_cvtsh_ss(ws[q][gr]));		\
-			__m256i wv;							\
-											\
-			if (Q4) {							\
-				__m128i b = _mm_loadu_si128((const __m128i *)(w[q] + gr * 16)); \
-				/* weights 0-15 from the low nibbles, 16-31 the high */	\
-				wv = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), lo4), \
-						      _mm_and_si128(b, lo4));		\
-			} else {							\
-				wv = _mm256_loadu_si256((const __m256i *)(w[q] + gr * GRP)); \
-			}								\
-			__m256i wa = Q4 || OFFSET ? wv : _mm256_abs_epi8(wv);		\
-			__m256i wcorr = !Q4 && OFFSET ?					\
-				_mm256_sub_epi32(zero, DP(zero, c128, wv)) : zero;	\
-											\
-			_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {	\
-				__m256i d = Q4 ? DP(corr[i], wa, xv[i]) :		\
-					    OFFSET ? DP(wcorr, xv[i], wv) :		\
-						 DP(zero, wa, _mm256_sign_epi8(xv[i], wv)); \
-											\
-				acc[q][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d),	\
-							    _mm256_mul_ps(wsv, xs[i]),	\
-							    acc[q][i]);			\
-			}								\
-		}									\
-	}										\
+	NAME##_from(xq, xd, w, ws, 0, g->k / GRP,					\
+		    (size_t)NRR * (Q4 ? g->k / 2 : g->k), Q4, NRR, MRR, acc);		\
 	_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++)				\
 		_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++)			\
 			out[q][i] = hsum256(acc[q][i]);					\
+}											\
+											\
+/* q8 sums of more than 2 activation rows would not fit the registers:	\
+ * 2 at a time (the same arithmetic per row) */					\
+INLINE TGT void NAME(const struct sm_gemv *g, int r, int i0, const bool Q4,		\
+		     const int NRR, const int MRR, float out[NR][MR])			\
+{											\
+	float o[NR][MR];								\
+											\
+	if (Q4 || MRR <= 2) {								\
+		NAME##_core(g, r, i0, Q4, NRR, MRR, out);				\
+		return;									\
+	}										\
+	NAME##_core(g, r, i0, Q4, NRR, 2, out);						\
+	NAME##_core(g, r, i0 + 2, Q4, NRR, MRR - 2, o);					\
+	for (int q = 0; q < NRR; q++)							\
+		for (int i = 2; i < MRR; i++)						\
+			out[q][i] = o[q][i - 2];					\
 }
 
-DEFINE_TILE256(tile_avx2, T256, dp_maddubs, false)
-DEFINE_TILE256(tile_vex, T256VEX, dp_vex, true)
-DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, true)
+DEFINE_TILE256(tile_avx2, T256, dp_maddubs, dp2_maddubs, false)
+DEFINE_TILE256(tile_vex, T256VEX, dp_vex, dp2_vex, true)
+DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, dp2_evex, true)
 
-/* ---- AVX-512-VNNI: two groups per zmm step ----
- * q8: 64 weights, lanes 0-7 the first group's sums, 8-15 the second's
- * (x + 128 as in the AVX2 forms).
- * q4: 32 bytes of nibbles, the low ones then the high: lanes 0-3 and
- * 8-11 the first group, 4-7 and 12-15 the second; the activations'
- * 16-byte quarters are put in that order (0, 2, 1, 3). */
+/* ---- AVX-512-VNNI ----
+ * q4: blocks of 16 groups, as the AVX2 forms' blocks of 8 with a zmm: a
+ * 64-byte load of codes is 4 groups (a 128-bit lane each, weights 0-15
+ * from the low nibbles, 16-31 from the high), the activations' 16-byte
+ * quarters put in that order; 4 loads' sums become one lane per group by
+ * unpacks and adds (a 4 x 4 transpose) and a permute. The tail under 16
+ * groups (all of a row under 16) takes the EVEX ymm form's blocks.
+ * q8: the same blocks of 16, 2 groups per 64-byte load, for 2 activation
+ * rows at a time (more sums would not fit the registers).
+ * Every path's arithmetic per output is the same whatever the tile's
+ * shape, so a sequence's logits do not depend on the rows batched with
+ * it (test_batch: routing is discontinuous). */
 
 #define T512V __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
-INLINE T512V __m512 lanes2(__m128 s, __m512i idx)
+/* q4: the integer sums of groups gr..gr + 15, one lane each in order */
+INLINE T512V void sums512_q4(const int8_t *const *xq, const uint8_t *const *w, int gr,
+			     const int NRR, const int MRR, __m512i sums[NR][MR])
 {
-	return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(s));
-}
-
-INLINE T512V __m128 f16x2(const uint16_t *p)
-{
-	uint32_t u;
-
-	memcpy(&u, p, sizeof(u));
-	return _mm_cvtph_ps(_mm_cvtsi32_si128((int)u));
-}
-
-/* One step of a tile: groups gr, gr + 1 (PAIR) or gr alone (zeros above). */
-INLINE T512V void step512(const int8_t *const *xq, const float *const *xd,
-			  const uint8_t *const *w, const uint16_t *const *ws, int gr,
-			  const bool Q4, const bool PAIR, const int NRR, const int MRR,
-			  __m512 acc[NR][MR])
-{
-	const __m512i zero = _mm512_setzero_si512(), eights = _mm512_set1_epi8(8);
-	const __m512i c128 = _mm512_set1_epi8((char)0x80);
-	const __m256i lo4 = _mm256_set1_epi8(15);
-	const __m512i idx = Q4 ? _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1) :
-				 _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-	__m512i xv[MR], corr[MR];
-	__m512 xs[MR];
+	const __m512i zero = _mm512_setzero_si512(), m4 = _mm512_set1_epi8(15);
+	const __m512i eights = _mm512_set1_epi8(8);
+	/* lane 4j + p holds group 4p + j */
+	const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+	__m512i a[NR][MR], b[NR][MR];
 
 #pragma GCC unroll 4
-	for (int i = 0; i < MRR; i++) {
-		const int8_t *p = xq[i] + gr * GRP;
-
-		if (PAIR) {
-			__m512i a = _mm512_loadu_si512(p);
-
-			xv[i] = Q4 ? _mm512_shuffle_i64x2(a, a, _MM_SHUFFLE(3, 1, 2, 0)) : a;
-			xs[i] = lanes2(_mm_loadu_ps(xd[i] + gr), idx);
-		} else {
-			xv[i] = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)p));
-			xs[i] = _mm512_set1_ps(xd[i][gr]);
-		}
-		corr[i] = Q4 ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, eights, xv[i])) :
-			       zero;
-		if (!Q4)	/* x + 128, unsigned */
-			xv[i] = _mm512_xor_si512(xv[i], c128);
-	}
-#pragma GCC unroll 4
-	for (int q = 0; q < NRR; q++) {
-		__m512 wsv;
-		__m512i wv;
-
-		if (PAIR) {
-			wsv = lanes2(f16x2(ws[q] + gr), idx);
-			if (Q4) {
-				__m256i b = _mm256_loadu_si256((const __m256i *)(w[q] + gr * 16));
-
-				wv = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(b, lo4)),
-							_mm256_and_si256(_mm256_srli_epi16(b, 4), lo4), 1);
-			} else {
-				wv = _mm512_loadu_si512(w[q] + gr * GRP);
-			}
-		} else {
-			wsv = _mm512_set1_ps(_cvtsh_ss(ws[q][gr]));
-			if (Q4) {
-				__m128i b = _mm_loadu_si128((const __m128i *)(w[q] + gr * 16));
-				__m128i l4 = _mm256_castsi256_si128(lo4);
-
-				wv = _mm512_zextsi256_si512(_mm256_set_m128i(
-					_mm_and_si128(_mm_srli_epi16(b, 4), l4), _mm_and_si128(b, l4)));
-			} else {
-				wv = _mm512_zextsi256_si512(_mm256_loadu_si256(
-					(const __m256i *)(w[q] + gr * GRP)));
-			}
-		}
-		/* q8: the sums start at minus 128 * sum(w) */
-		__m512i wcorr = Q4 ? zero : _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c128, wv));
+	for (int p = 0; p < 4; p++) {
+		__m512i xlo[MR], xhi[MR], corr[MR];
 
 #pragma GCC unroll 4
 		for (int i = 0; i < MRR; i++) {
-			__m512i d = Q4 ? _mm512_dpbusd_epi32(corr[i], wv, xv[i]) :
-					 _mm512_dpbusd_epi32(wcorr, xv[i], wv);
+			const int8_t *x = xq[i] + (gr + 4 * p) * GRP;
+			__m512i x01 = _mm512_loadu_si512(x), x23 = _mm512_loadu_si512(x + 2 * GRP);
 
-			acc[q][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(wsv, xs[i]),
-						    acc[q][i]);
+			xlo[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(2, 0, 2, 0));
+			xhi[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(3, 1, 3, 1));
+			corr[i] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(
+				_mm512_dpbusd_epi32(zero, eights, xlo[i]), eights, xhi[i]));
+		}
+#pragma GCC unroll 4
+		for (int q = 0; q < NRR; q++) {
+			__m512i c = _mm512_loadu_si512(w[q] + (gr + 4 * p) * (GRP / 2));
+			__m512i lo = _mm512_and_si512(c, m4);
+			__m512i hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), m4);
+
+#pragma GCC unroll 4
+			for (int i = 0; i < MRR; i++) {
+				__m512i t = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(corr[i], lo, xlo[i]),
+								hi, xhi[i]);
+
+				if (p == 0) {
+					a[q][i] = t;
+				} else if (p == 1) {
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[q][i], t),
+								   _mm512_unpackhi_epi32(a[q][i], t));
+				} else if (p == 2) {
+					b[q][i] = t;
+				} else {
+					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(b[q][i], t),
+								   _mm512_unpackhi_epi32(b[q][i], t));
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[q][i], b[q][i]),
+								   _mm512_unpackhi_epi64(a[q][i], b[q][i]));
+				}
+			}
+		}
+	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NRR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++)
+			sums[q][i] = _mm512_permutexvar_epi32(order, a[q][i]);
+}
+
+/* q8: the same, 2 groups per 64-byte load (w + 128, as the ymm forms) */
+INLINE T512V void sums512_q8(const int8_t *const *xq, const uint8_t *const *w, int gr,
+			     const int NRR, const int MRR, __m512i sums[NR][MR])
+{
+	const __m512i zero = _mm512_setzero_si512(), c128 = _mm512_set1_epi8((char)0x80);
+	/* lanes 0-3: groups 0 2 4 6, 4-7: 1 3 5 7, 8-11: 8 10 12 14, 12-15: 9 11 13 15 */
+	const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
+	__m512i a[NR][MR], b[NR][MR], c[NR][MR];
+
+#pragma GCC unroll 8
+	for (int p = 0; p < 8; p++) {
+		__m512i xv[MR], corr[MR];
+
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++) {
+			xv[i] = _mm512_loadu_si512(xq[i] + (gr + 2 * p) * GRP);
+			corr[i] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c128, xv[i]));
+		}
+#pragma GCC unroll 4
+		for (int q = 0; q < NRR; q++) {
+			__m512i wu = _mm512_xor_si512(_mm512_loadu_si512(w[q] + (gr + 2 * p) * GRP), c128);
+
+#pragma GCC unroll 4
+			for (int i = 0; i < MRR; i++) {
+				/* 128-bit lanes 0, 1: group gr + 2p; 2, 3: the next */
+				__m512i t = _mm512_dpbusd_epi32(corr[i], wu, xv[i]);
+				/* pairs 0 1 -> a, 2 3 -> b (then a, b -> a), 4 5 -> b, 6 7 -> c */
+				if (p == 0)
+					a[q][i] = t;
+				else if (p == 2 || p == 4)
+					b[q][i] = t;
+				else if (p == 6)
+					c[q][i] = t;
+				else if (p == 1)
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[q][i], t),
+								   _mm512_unpackhi_epi32(a[q][i], t));
+				else if (p == 3 || p == 5)
+					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(b[q][i], t),
+								   _mm512_unpackhi_epi32(b[q][i], t));
+				else
+					c[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(c[q][i], t),
+								   _mm512_unpackhi_epi32(c[q][i], t));
+				if (p == 3) {
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[q][i], b[q][i]),
+								   _mm512_unpackhi_epi64(a[q][i], b[q][i]));
+				} else if (p == 7) {
+					/* a: pairs 0-3, b: 4-7, a 128-bit lane of a pair each */
+					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(b[q][i], c[q][i]),
+								   _mm512_unpackhi_epi64(b[q][i], c[q][i]));
+					sums[q][i] = _mm512_permutexvar_epi32(order, _mm512_add_epi32(
+						_mm512_shuffle_i64x2(a[q][i], b[q][i], _MM_SHUFFLE(2, 0, 2, 0)),
+						_mm512_shuffle_i64x2(a[q][i], b[q][i], _MM_SHUFFLE(3, 1, 3, 1))));
+				}
+			}
 		}
 	}
 }
 
-INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
-			  const int NRR, const int MRR, float out[NR][MR])
+INLINE T512V void tile512_core(const struct sm_gemv *g, int r, int i0, const bool Q4,
+			       const int NRR, const int MRR, float out[NR][MR])
 {
 	const int ng = g->k / GRP;
 	const int8_t *xq[MR];
@@ -394,8 +625,15 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 	const uint8_t *w[NR];
 	const uint16_t *ws[NR];
 	__m512 acc[NR][MR];
+	__m256 tail[NR][MR];
+	__m512i sums[NR][MR];
+	size_t ahead = (size_t)NRR * (Q4 ? g->k / 2 : g->k);
 	int gr = 0;
 
+	if (ng < 16) {	/* no zmm block: no zmm sums to reduce */
+		tile_evex(g, r, i0, Q4, NRR, MRR, out);
+		return;
+	}
 #pragma GCC unroll 4
 	for (int i = 0; i < MRR; i++) {
 		xq[i] = act_q(g, i0 + i);
@@ -406,18 +644,51 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 		w[q] = wrow(g, r + q);
 		ws[q] = wscale_row(g, r + q);
 #pragma GCC unroll 4
-		for (int i = 0; i < MRR; i++)
+		for (int i = 0; i < MRR; i++) {
 			acc[q][i] = _mm512_setzero_ps();
+			tail[q][i] = _mm256_setzero_ps();
+		}
 	}
-	for (; gr + 2 <= ng; gr += 2)
-		step512(xq, xd, w, ws, gr, Q4, true, NRR, MRR, acc);
-	if (gr < ng)
-		step512(xq, xd, w, ws, gr, Q4, false, NRR, MRR, acc);
+	for (; gr + 16 <= ng; gr += 16) {
+		prefetch_rows(w, NRR, ahead, (size_t)gr * (Q4 ? GRP / 2 : GRP), 16 * (Q4 ? GRP / 2 : GRP));
+		if (Q4)
+			sums512_q4(xq, w, gr, NRR, MRR, sums);
+		else
+			sums512_q8(xq, w, gr, NRR, MRR, sums);
+#pragma GCC unroll 4
+		for (int q = 0; q < NRR; q++) {
+			__m512 wsv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(ws[q] + gr)));
+
+#pragma GCC unroll 4
+			for (int i = 0; i < MRR; i++)
+				acc[q][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[q][i]),
+							    _mm512_mul_ps(wsv, _mm512_loadu_ps(xd[i] + gr)),
+							    acc[q][i]);
+		}
+	}
+	tile_evex_from(xq, xd, w, ws, gr, ng, ahead, Q4, NRR, MRR, tail);
 #pragma GCC unroll 4
 	for (int q = 0; q < NRR; q++)
 #pragma GCC unroll 4
 		for (int i = 0; i < MRR; i++)
-			out[q][i] = _mm512_reduce_add_ps(acc[q][i]);
+			out[q][i] = _mm512_reduce_add_ps(acc[q][i]) + hsum256(tail[q][i]);
+}
+
+/* q8: 2 activation rows at a time, as the ymm forms (same arithmetic) */
+INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
+			  const int NRR, const int MRR, float out[NR][MR])
+{
+	float o[NR][MR];
+
+	if (Q4 || MRR <= 2) {
+		tile512_core(g, r, i0, Q4, NRR, MRR, out);
+		return;
+	}
+	tile512_core(g, r, i0, Q4, NRR, 2, out);
+	tile512_core(g, r, i0 + 2, Q4, NRR, MRR - 2, o);
+	for (int q = 0; q < NRR; q++)
+		for (int i = 2; i < MRR; i++)
+			out[q][i] = o[q][i - 2];
 }
 #endif
 

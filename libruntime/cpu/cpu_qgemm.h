@@ -14,6 +14,9 @@
  * tiled: 4 weight rows x 4 activation rows per register tile, every
  * activation row passing over 4 weight rows while they sit in L1, so the
  * weights are read from memory once per product whatever the row count.
+ * Each cell sums blocks of 8 groups (16 in zmm) in integers, a lane per
+ * group, before one f32 scaling; the next tile's rows are prefetched as
+ * the blocks pass (cpu_qgemm.c says why).
  *
  * Why not oneDNN's int8 matmul: Debian's 2.6 takes one scale per output
  * channel (or per tensor), not one per group of 32 inputs; the groups are

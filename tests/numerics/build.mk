@@ -25,6 +25,8 @@
 #   bench-batch      batched decode tok/s, 1 and 8 sequences, every sequence
 #                    alike (llama-batched-bench's token 0) and each its own
 #                    ids, on the fixture (BATCH_MODEL=DIR: another model)
+#   bench-qgemm      us per quantized product (cpu_qgemm), int8 and q4, decode
+#                    shapes at m 1, 2 and 4, per kernel path, 1 thread
 NUM_TESTS := test_pieces test_fixture test_mapped test_kernels test_qkernels test_quant test_batch
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
@@ -48,14 +50,14 @@ build/numerics/bench_attention: build/obj/tests/numerics/bench_attention.o $(RUN
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
 
-build/numerics/bench_batch: build/obj/tests/numerics/bench_batch.o $(RUNTIME_LIB)
+build/numerics/bench_batch build/numerics/bench_qgemm: build/numerics/%: build/obj/tests/numerics/%.o $(RUNTIME_LIB)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $< $(RUNTIME_LIB) $(RUNTIME_LDLIBS)
 
 ALL_TARGETS += $(NUM_BINS) $(RT_ARB_BIN) build/numerics/bench_eval build/numerics/bench_attention \
-	build/numerics/bench_batch
+	build/numerics/bench_batch build/numerics/bench_qgemm
 
-.PHONY: check-numerics bench-numerics bench-attention bench-batch
+.PHONY: check-numerics bench-numerics bench-attention bench-batch bench-qgemm
 # test_mapped reads the fixture's f32 copy (tests/runtime/make_bad_fixtures.py)
 check-numerics: $(NUM_BINS) build/runtime/variants/cases.tsv build/wide-model/model.safetensors
 	@rc=0; for t in $(NUM_BINS); do \
@@ -92,3 +94,6 @@ BATCH_MODEL ?= tests/fixtures/phimoe-tiny-a
 bench-batch: build/numerics/bench_batch
 	@build/numerics/bench_batch $(BATCH_MODEL) 2 1,8
 BENCH_TARGETS += bench-batch
+bench-qgemm: build/numerics/bench_qgemm
+	@build/numerics/bench_qgemm
+BENCH_TARGETS += bench-qgemm

@@ -6,8 +6,9 @@
  * products whose scales are all 1 (the math is integer: bitwise equal to
  * an exact integer reference); products of real scales against exact
  * integer group sums scaled in double; activations in one int8 part and
- * in two (hi and residual, xq_fine); every tail of n (row quads), k (a
- * lone group after pairs) and m (activation tiles of 4), 1 and 3 threads,
+ * in two (hi and residual, xq_fine); every tail of n (row quads), k (the
+ * blocks of 16, 8 and 4 groups, lone groups after them) and m (activation
+ * tiles of 4), 1 and 3 threads,
  * products sharing one quantized x; the kernel each setting chooses.
  * SPLITMOE_QKERN_EXPECT (check-numerics sets it beside SPLITMOE_ISA)
  * names the kernel the environment must have chosen.
@@ -344,7 +345,8 @@ static void qprod_check(const struct qprod *p, bool unit, const char *what)
 static void run_shapes(bool unit)
 {
 	static const int ns[] = { 1, 3, 4, 5, 37 };
-	static const int ks[] = { 32, 64, 96, 160, 448 };
+	/* groups: 1, 2, 3, 4 + 1, 8 + 4 + 2, 8, 16 + 8 + 4 + 1 (the kernels' blocks) */
+	static const int ks[] = { 32, 64, 96, 160, 448, 256, 928 };
 	unsigned seed = unit ? 17 : 19;
 	int cases = 0, kernels = 0;
 
