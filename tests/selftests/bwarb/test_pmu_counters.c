@@ -248,6 +248,15 @@ TEST(rate_shows_in_sysfs_within_one_percent)
 		long long w = (long long)rates[i][1] * k;
 		double periods;
 
+		/*
+		 * Set the rates just after a boundary, so that none falls
+		 * between reading the counter and the rates taking effect
+		 * (on the debug kernel the two sysfs writes take
+		 * milliseconds: a boundary there counted 3).
+		 */
+		p0 = get_ll(SYSFS "periods");
+		while (get_ll(SYSFS "periods") == p0)
+			msleep(1);
 		p0 = get_ll(SYSFS "periods");
 		set_rates(rates[i][0], rates[i][1]);
 		periods = settle_count(r, w, period_ms, p0, &boundaries);
