@@ -132,8 +132,10 @@ struct bwarb_counters {
  * A counter read that took more than 1/BWARB_READ_SLACK of the interval
  * since the previous one is not used as a sample point: its value could
  * lie anywhere between the two timestamps, an error of up to half that.
+ * Tighter (1/64) skipped samples on a debug kernel under TCG often enough
+ * to delay a rate change by a period.
  */
-#define BWARB_READ_SLACK	64
+#define BWARB_READ_SLACK	16
 
 /* Longest span a rate or a clamp is computed over: 1000 s. */
 #define BWARB_MAX_SPAN_NS	(1000ULL * NSEC_PER_SEC)

@@ -243,6 +243,14 @@ TEST(rate_shows_in_sysfs_within_one_percent)
 
 	set_arbiter(period_ms * 1000, 120000, 80000);
 	ASSERT_EQ(0, program_test_pmu());
+	/*
+	 * Newly programmed counters are primed by the first sample, and
+	 * their first reads may be too slow to be sample points (on the
+	 * debug kernel): the bound is for a source already sampling.
+	 */
+	p0 = get_ll(SYSFS "periods");
+	while (get_ll(SYSFS "periods") < p0 + 3)
+		msleep(5);
 	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
 		long long r = (long long)rates[i][0] * k;
 		long long w = (long long)rates[i][1] * k;
@@ -668,10 +676,11 @@ TEST(counter_jump_and_reset_are_not_traffic)
 
 /*
  * A read that stalls inside the PMU (its vCPU preempted) is not placed in
- * time by the midpoint of its timestamps: with every third read 300 us late
- * in 1 ms periods, a rate taken from it was 15% off (one such sample moved
- * the smoothed figure by 2%: a CI failure of the bpf suite). Every sample
- * published stays within 2%, and so does the average.
+ * time by the midpoint of its timestamps: with every third read 600 us late
+ * in 1 ms periods, a rate taken from it is up to 30% off (one such sample
+ * moved the smoothed figure by 2%: a CI failure of the bpf suite). Every
+ * sample published stays within the module's bound for reads it keeps
+ * (1/16 of the interval: 6.25%), and the averages within 2%.
  */
 TEST(slow_counter_reads_do_not_skew_the_rate)
 {
@@ -684,7 +693,7 @@ TEST(slow_counter_reads_do_not_skew_the_rate)
 	set_rates(1000, 1000);
 	EXPECT_LE(0, settle(1000LL * k, 1000LL * k, 1));
 	stale0 = get_ll(SYSFS "stale_events");
-	ASSERT_EQ(0, putf(TP_PARAMS "slow_read_us", 300));
+	ASSERT_EQ(0, putf(TP_PARAMS "slow_read_us", 600));
 	ASSERT_EQ(0, putf(TP_PARAMS "slow_read_every", 3));
 	for (i = 0; i < 400; i++) {
 		msleep(1);
@@ -711,7 +720,7 @@ TEST(slow_counter_reads_do_not_skew_the_rate)
 	TH_LOG("FIGURE slow reads: %d samples seen, worst write_mbps error %lld of %lld MB/s, averages write %lld read %lld MB/s, %lld stale events",
 	       n, worst, 1000LL * k, wavg, ravg, get_ll(SYSFS "stale_events") - stale0);
 	EXPECT_LT(0, n);
-	EXPECT_GE(2 * 1000LL * k / 100, worst);
+	EXPECT_GE(1000LL * k / 16, worst);
 	EXPECT_TRUE(within(wavg, 1000LL * k, 0.02));
 	EXPECT_TRUE(within(ravg, 1000LL * k, 0.02));
 	putf(TP_PARAMS "slow_read_every", 0);
