@@ -269,7 +269,6 @@ long splitmoe_detokenize(const splitmoe_model *m, const int32_t *ids, size_t n, 
 {
 	int *tmp;
 	char *text;
-	size_t len;
 
 	if (!m->tk)
 		return -1;
@@ -282,7 +281,13 @@ long splitmoe_detokenize(const splitmoe_model *m, const int32_t *ids, size_t n, 
 	free(tmp);
 	if (!text)
 		return -1;
-	len = strlen(text);
+	return sm_api_text_out(text, buf, cap);
+}
+
+long sm_api_text_out(char *text, char *buf, size_t cap)
+{
+	size_t len = strlen(text);
+
 	if (cap) {
 		size_t k = len < cap - 1 ? len : cap - 1;
 

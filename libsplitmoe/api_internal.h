@@ -43,6 +43,12 @@ struct splitmoe_config {
 	struct sm_config c;
 };
 
+/*
+ * Copies text (malloc'ed; freed here) into buf, truncated to cap bytes with
+ * its NUL; returns its whole length, as the *_describe/_render calls do.
+ */
+long sm_api_text_out(char *text, char *buf, size_t cap);
+
 /* Public enum values to the runtime's and back; -1 / the runtime's AUTO
  * for a value outside the enum. */
 enum sm_device_mode sm_api_device(splitmoe_device d);

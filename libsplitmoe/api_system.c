@@ -70,14 +70,7 @@ long splitmoe_gpu_describe(char *buf, size_t cap)
 		free(text);
 		return -1;
 	}
-	if (cap) {
-		size_t k = len < cap - 1 ? len : cap - 1;
-
-		memcpy(buf, text, k);
-		buf[k] = '\0';
-	}
-	free(text);
-	return (long)len;
+	return sm_api_text_out(text, buf, cap);
 }
 
 splitmoe_status splitmoe_arbiter_probe(splitmoe_arbiter kind, const char *dev,
@@ -129,7 +122,6 @@ long splitmoe_chat_render(const struct splitmoe_chat_msg *msgs, int n,
 						       PHIMOE_ROLE_ASSISTANT };
 	struct phimoe_chat_msg *m;
 	char *text;
-	size_t len;
 
 	if (n < 0 || (n && !msgs))
 		return -1;
@@ -147,15 +139,7 @@ long splitmoe_chat_render(const struct splitmoe_chat_msg *msgs, int n,
 	free(m);
 	if (!text)
 		return -1;
-	len = strlen(text);
-	if (cap) {
-		size_t k = len < cap - 1 ? len : cap - 1;
-
-		memcpy(buf, text, k);
-		buf[k] = '\0';
-	}
-	free(text);
-	return (long)len;
+	return sm_api_text_out(text, buf, cap);
 }
 
 bool splitmoe_utf8_valid(const char *s, size_t len, size_t *used)

@@ -18,16 +18,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The progress lines: checkpoint bytes read so far, MB/s. */
 struct progress {
@@ -40,12 +31,11 @@ struct progress {
 static void progress_line(struct progress *pr, const struct splitmoe_quantize_report *r,
 			  bool force)
 {
-	uint64_t t = now_ns();
-	double s = (t - pr->t0_ns) / 1e9;
+	double s;
 
-	if (!force && t - pr->last_ns < (pr->tty ? 200000000ull : 2000000000ull))
+	if (!out_dir_progress_due(&pr->last_ns, pr->tty, force))
 		return;
-	pr->last_ns = t;
+	s = (pr->last_ns - pr->t0_ns) / 1e9;
 	fprintf(stderr, "%squantize: %.1f of %.1f MB read, %.1f MB/s%s", pr->tty ? "\r" : "",
 		r->done_bytes / 1e6, r->read_bytes / 1e6, s > 0 ? r->done_bytes / 1e6 / s : 0.0,
 		pr->tty ? "" : "\n");
@@ -62,7 +52,7 @@ static bool on_progress(const struct splitmoe_quantize_report *r, void *user)
 			"%.1f MB -> %.1f MB, into %s\n", pr->model, r->format, r->classes,
 			r->tensors_quantized, r->tensors_copied, r->read_bytes / 1e6,
 			r->write_bytes / 1e6, r->tmp_dir);
-		pr->t0_ns = pr->last_ns = now_ns();
+		pr->t0_ns = pr->last_ns = out_dir_now_ns();
 		break;
 	case SPLITMOE_WRITE_DATA:
 		if (!out_dir_stopped())
@@ -100,7 +90,7 @@ int cmd_quantize(struct cli_opts *o)
 	st = splitmoe_quantize(o->model, o->out, &qp, &r, err, sizeof(err));
 	out_dir_release(&sigs);
 	if (st == SPLITMOE_OK) {
-		double s = (now_ns() - pr.t0_ns) / 1e9;
+		double s = (out_dir_now_ns() - pr.t0_ns) / 1e9;
 
 		progress_line(&pr, &r, true);
 		if (pr.tty)

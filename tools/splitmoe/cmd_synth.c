@@ -17,16 +17,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* GB for sizes of a GB and more, else MB: divisor and name. */
 static double unit(uint64_t total)
@@ -49,12 +40,11 @@ struct progress {
 static void progress_line(struct progress *pr, const struct splitmoe_synth_report *r,
 			  bool force)
 {
-	uint64_t t = now_ns();
-	double s = (t - pr->t0_ns) / 1e9;
+	double s;
 
-	if (!force && t - pr->last_ns < (pr->tty ? 200000000ull : 2000000000ull))
+	if (!out_dir_progress_due(&pr->last_ns, pr->tty, force))
 		return;
-	pr->last_ns = t;
+	s = (pr->last_ns - pr->t0_ns) / 1e9;
 	fprintf(stderr, "%ssynth: %.2f of %.2f %s written, %.2f GB/s%s", pr->tty ? "\r" : "",
 		r->done_bytes / unit(r->total_bytes), r->total_bytes / unit(r->total_bytes),
 		unit_name(r->total_bytes), s > 0 ? r->done_bytes / 1e9 / s : 0.0,
@@ -72,7 +62,7 @@ static bool on_progress(const struct splitmoe_synth_report *r, void *user)
 			"into %s\n", r->shape, r->layers, r->dtype,
 			r->total_bytes / unit(r->total_bytes), unit_name(r->total_bytes), r->shards,
 			(unsigned long long)pr->seed, r->tmp_dir);
-		pr->t0_ns = pr->last_ns = now_ns();
+		pr->t0_ns = pr->last_ns = out_dir_now_ns();
 		break;
 	case SPLITMOE_WRITE_DATA:
 		if (!out_dir_stopped())
@@ -109,7 +99,7 @@ int cmd_synth(struct cli_opts *o)
 	st = splitmoe_synth(o->out, &sp, &r, err, sizeof(err));
 	out_dir_release(&sigs);
 	if (st == SPLITMOE_OK) {
-		double s = (now_ns() - pr.t0_ns) / 1e9;
+		double s = (out_dir_now_ns() - pr.t0_ns) / 1e9;
 
 		progress_line(&pr, &r, true);
 		if (pr.tty)
