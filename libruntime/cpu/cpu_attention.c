@@ -34,6 +34,7 @@
  */
 #include "cpu/cpu_attention.h"
 #include "cpu/cpu_isa.h"
+#include "util/omp_team.h"
 
 #include <errno.h>
 #include <math.h>
@@ -776,7 +777,8 @@ static int threads_for_work(uint64_t work, int nthreads)
 	uint64_t least = atomic_load_explicit(&min_thread_work, memory_order_relaxed);
 	uint64_t t = least ? work / least : (uint64_t)nthreads;
 
-	return t < 1 ? 1 : t < (uint64_t)nthreads ? (int)t : nthreads;
+	/* enough for two: the whole team (omp_team.h) */
+	return sm_team_threads(t > 2 ? 2 : (long)t, nthreads);
 }
 
 static void run_tasks(struct ca_call *c, int nthreads)
@@ -784,8 +786,8 @@ static void run_tasks(struct ca_call *c, int nthreads)
 	const struct ca_kernels *kern = &kernels[ca_isa_current()];
 	int ntasks = c->nhc * c->nqb * c->nsplit;
 
-	if (nthreads > ntasks)
-		nthreads = ntasks;
+	/* fewer tasks than threads: the rest idle (omp_team.h) */
+	nthreads = sm_team_threads(ntasks, nthreads);
 	if (nthreads <= 1) {
 		for (int t = 0; t < ntasks; t++)
 			kern->task(c, t);
@@ -930,8 +932,7 @@ static void run_calls(struct ca_call *calls, int n, int nthreads)
 	}
 	int ntasks = first[n], nrows = rfirst[n];
 
-	if (nthreads > ntasks)
-		nthreads = ntasks;
+	nthreads = sm_team_threads(ntasks, nthreads);	/* omp_team.h */
 	if (nthreads <= 1) {
 		for (int i = 0; i < n; i++)
 			run_tasks(&calls[i], 1);

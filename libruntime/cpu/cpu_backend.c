@@ -12,6 +12,7 @@
 #include "cpu/dnnl_matmul.h"
 #include "cpu/cpu_qgemm.h"
 #include "cpu/quant.h"
+#include "util/omp_team.h"
 
 #include <errno.h>
 #include <omp.h>
@@ -1044,9 +1045,10 @@ static int cpu_experts(struct sm_backend *be, struct sm_expert *const *e,
 
 static int par_threads(const struct sm_backend *be, size_t elems)
 {
-	size_t t = elems / PAR_MIN_ELEMS, most = (size_t)cpu((struct sm_backend *)be)->threads;
+	size_t t = elems / PAR_MIN_ELEMS;
 
-	return t < 1 ? 1 : t > most ? (int)most : (int)t;
+	/* enough for two: the whole team (omp_team.h) */
+	return sm_team_threads(t > 2 ? 2 : (long)t, cpu((struct sm_backend *)be)->threads);
 }
 
 static int cpu_layernorm(struct sm_backend *be, const float *x, int m, int n,

@@ -38,6 +38,9 @@ build/numerics/%: build/asan/tests/numerics/%.o $(TEST_EVAL_LIB) $(RUNTIME_ASAN_
 	@mkdir -p $(@D)
 	$(CC) $(SANITIZE) -o $@ $(filter %.o,$^) $(TEST_EVAL_LIB) $(RUNTIME_ASAN_LIB) $(RUNTIME_LDLIBS) -lcmocka
 
+# test_pieces makes OpenMP teams of its own (the pool's threads).
+build/asan/tests/numerics/test_pieces.o: CFLAGS += -fopenmp
+
 # Both check the fixture's criteria through one helper.
 build/numerics/test_fixture build/numerics/test_mapped: \
 	build/asan/tests/numerics/reference_criteria.o

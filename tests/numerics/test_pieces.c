@@ -13,9 +13,12 @@
 
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config/options.h"
 #include "arbiter/arbiter.h"
@@ -506,6 +509,42 @@ static void test_fast_attention_small_work(void **st)
 	free(v);
 }
 
+/* The pool threads of a 4-thread team, by thread number. */
+static void team_tids(long tid[4])
+{
+#pragma omp parallel num_threads(4)
+	tid[omp_get_thread_num()] = syscall(SYS_gettid);
+}
+
+/*
+ * A region is one thread or the whole team (omp_team.h): decode
+ * attention with work for 3 of 4 threads (8 heads of 64 over 1001 keys,
+ * about 1M multiply-adds at 256k each) leaves the pool as it was, where
+ * libgomp would end thread 3 after a 3-thread team and create another for
+ * the next 4-thread one.
+ */
+static void test_attention_keeps_the_team(void **st)
+{
+	enum { NH = 8, NKV = 2, HD = 64, POS = 1000, QS = NH * HD };
+	int kvd = NKV * HD, n = POS + 1;
+	float *q = calloc(QS, sizeof(float)), *k = calloc((size_t)n * kvd, sizeof(float));
+	float *v = calloc((size_t)n * kvd, sizeof(float)), out[NH * HD];
+	struct ca_item it = { .q = q, .m = 1, .pos0 = POS, .out = out };
+	long before[4], after[4];
+	uint64_t least = ca_set_min_thread_work(1u << 18);
+
+	(void)st;
+	assert_true(q && k && v);
+	team_tids(before);
+	ca_attention_batch(&it, 1, QS, NH, NKV, HD, 0, 0.125f, k, v, 0, 4);
+	team_tids(after);
+	ca_set_min_thread_work(least);
+	assert_memory_equal(before, after, sizeof(before));
+	free(q);
+	free(k);
+	free(v);
+}
+
 static void test_fast_attention_decode(void **st)
 {
 	static const int pos[] = { 0, 1, 17, 300, 1000 };
@@ -807,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_fast_attention_decode),
 		cmocka_unit_test(test_fast_attention_batch),
 		cmocka_unit_test(test_fast_attention_small_work),
+		cmocka_unit_test(test_attention_keeps_the_team),
 		cmocka_unit_test(test_fast_attention_prefill),
 		cmocka_unit_test(test_fast_attention_edges),
 		cmocka_unit_test(test_fast_expf),
