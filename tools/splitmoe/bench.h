@@ -69,6 +69,11 @@ struct bench_report {
 	const struct splitmoe_membw *bw;	/* NULL: none */
 	const char *bw_source;		/* "measured", "given" (--membw-gbs), "none" */
 	const char *device, *arbiter;
+	/* the process arbiter's capacity (0: its default, or another
+	 * arbiter ran) and where it came from: "membw read", "config",
+	 * "default" */
+	uint64_t arb_capacity_mbps;
+	const char *arb_capacity_source;
 	int reps, n, layers;
 	uint64_t seed;
 	int chunk;			/* prefill chunk (-b) */

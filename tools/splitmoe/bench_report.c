@@ -206,8 +206,12 @@ void bench_print_table(FILE *out, const struct bench_report *rep)
 	splitmoe_cpu_info(&cpu);
 	fprintf(out, "kernels: %s%s, int8 products %s\n", cpu.kernels,
 		cpu.kernels_forced ? " (forced by SPLITMOE_ISA)" : "", cpu.int8_kernel);
-	fprintf(out, "tests: -r %d timed runs each after one warm-up, seed %llu, device %s, arbiter %s\n\n",
+	fprintf(out, "tests: -r %d timed runs each after one warm-up, seed %llu, device %s, arbiter %s",
 		rep->reps, (unsigned long long)rep->seed, rep->device, rep->arbiter);
+	if (rep->arb_capacity_mbps)
+		fprintf(out, " (capacity %llu MB/s: %s)", (unsigned long long)rep->arb_capacity_mbps,
+			rep->arb_capacity_source);
+	fprintf(out, "\n\n");
 	if (rep->nr && rep->r[0].test.kind == BENCH_PAR) {
 		/* --parallel runs nothing else */
 		free(cells);
@@ -461,6 +465,10 @@ int bench_print_json(FILE *out, const struct bench_report *rep)
 	put(o, "membw", membw_json(rep->bw, rep->bw_source, &oom), &oom);
 	put(o, "device", json_object_new_string(rep->device), &oom);
 	put(o, "arbiter", json_object_new_string(rep->arbiter), &oom);
+	if (rep->arb_capacity_mbps) {
+		put(o, "arbiter_capacity_mbps", json_object_new_int64((int64_t)rep->arb_capacity_mbps), &oom);
+		put(o, "arbiter_capacity_source", json_object_new_string(rep->arb_capacity_source), &oom);
+	}
 	put(o, "seed", json_object_new_int64((int64_t)rep->seed), &oom);
 	put(o, "prefill_chunk", json_object_new_int(rep->chunk), &oom);
 	for (i = 0; i < rep->nr; i++)

@@ -636,6 +636,18 @@ int cmd_bench(struct cli_opts *o)
 	} else {
 		rep.bw_source = "none";
 	}
+	/*
+	 * The process arbiter's capacity where the YAML gives none: this
+	 * run's read bandwidth. Its default, 120 GB/s, is the target laptop's
+	 * bus; decode on a faster machine draws more than that, and then the
+	 * arbiter throttles it, as it must any client above the capacity
+	 * (the 16-core machine: 122 GB/s of weights, 0.84x of --arbiter off).
+	 */
+	rep.arb_capacity_source = o->sp.arbiter_capacity_mbps ? "config" : "default";
+	if (rep.bw && o->sp.arbiter_capacity_mbps == 0 && bw.read_gbs > 0) {
+		o->sp.arbiter_capacity_mbps = (uint64_t)(bw.read_gbs * 1000.0);
+		rep.arb_capacity_source = "membw read";
+	}
 	if (cli_load(o, &c, false))
 		return 1;
 	splitmoe_model_info(c.model, &mi);
@@ -695,6 +707,8 @@ int cmd_bench(struct cli_opts *o)
 		splitmoe_session_info(c.session, &si);
 		dtype = cli_name(SPLITMOE_OPTION_COMPUTE, compute);
 		rep.arbiter = cli_name(SPLITMOE_OPTION_ARBITER, si.arbiter);
+		if (si.arbiter == SPLITMOE_ARBITER_PROCESS)
+			rep.arb_capacity_mbps = o->sp.arbiter_capacity_mbps;
 		weights = weights_in_effect(&c, o);
 		/* o->sp.quant: auto resolved by cli_load */
 		splitmoe_model_token_bytes(c.model, compute, o->sp.quant, &bytes);
