@@ -488,8 +488,11 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 		return gate_complete(be, grant, bytes);
 	}
 	set_threads(c, bytes);
-	for (int i = 0; !rc && i < l->nw; i++)
-		rc = dmm_run(c->mm, l->w[i], x, m, y + l->col[i]);
+	float *ys[SM_LINEAR_MAX_PARTS];
+
+	for (int i = 0; i < l->nw; i++)
+		ys[i] = y + l->col[i];
+	rc = dmm_run_parts(c->mm, l->w, l->nw, x, m, ys);
 	if (rc) {
 		gate_complete(be, grant, bytes);
 		return fail(be, rc, "oneDNN: matmul %dx%dx%d failed", m, l->in, l->out);

@@ -822,43 +822,52 @@ uint64_t dmm_ctx_buffer_bytes(const struct dmm_ctx *c)
 /* Large enough to fork threads for the conversions around a product. */
 #define PAR_ELEMS 65536
 
-int dmm_run_lane(struct dmm_ctx *c, int lane, struct dmm_weights *w, const float *x,
-		 int m, float *y)
+/* The lane's copy of a call's input where the primitive needs one: bf16
+ * hi rows, then lo rows; f32 padded to its bucket. NULL: x as it is. */
+static const void *lane_input(struct dmm_ctx *c, struct dmm_lane *ln, const float *x, int m,
+			      size_t k, bool padded)
 {
-	struct dmm_shape *sh = w->sh;
-	struct dmm_lane *ln;
-	int rows = c->bf16 ? 2 * m : m;
-	int b = bucket_of(rows);
-	size_t k = (size_t)sh->k, n = (size_t)sh->n;
-	dnnl_memory_t msrc, mdst, mscr;
-	bool padded;
-	const void *src = x;
-	float *dst = y;
-
-	if (m < 1 || m > c->max_rows || b < 0 || !sh->prim[b] || lane < 0 ||
-	    lane >= c->nlanes || (lane && !sh->lsrc))
-		return -EINVAL;
-	ln = &c->lanes[lane];
-	msrc = lane ? sh->lsrc[lane - 1][b] : sh->src[b];
-	mdst = lane ? sh->ldst[lane - 1][b] : sh->dst[b];
-	mscr = lane ? sh->lscr[lane - 1][b] : sh->scr[b];
-	padded = bucket_rows[b] != rows;
 	if (c->bf16) {
 		size_t half = (size_t)m * k;
 
-		/* hi rows, then lo rows */
 #pragma omp parallel for if (half > PAR_ELEMS) schedule(static)
 		for (int r = 0; r < m; r++)
 			cm_f32_to_bf16_split(x + (size_t)r * k, ln->xbf + (size_t)r * k,
 					     ln->xbf + half + (size_t)r * k, k);
-		src = ln->xbf;
-		dst = ln->y2;
-	} else if (padded) {
-		memcpy(ln->xf, x, sizeof(float) * (size_t)m * k);
-		src = ln->xf;
-		dst = ln->y2;
+		return ln->xbf;
 	}
-	if (dnnl_memory_set_data_handle(msrc, (void *)src) ||
+	if (padded) {
+		memcpy(ln->xf, x, sizeof(float) * (size_t)m * k);
+		return ln->xf;
+	}
+	return NULL;
+}
+
+static bool lane_ok(const struct dmm_ctx *c, const struct dmm_weights *w, int lane, int m)
+{
+	int b = bucket_of(c->bf16 ? 2 * m : m);
+
+	return m >= 1 && m <= c->max_rows && b >= 0 && w->sh->prim[b] && lane >= 0 &&
+	       lane < c->nlanes && (!lane || w->sh->lsrc);
+}
+
+/* One product on lane's input as lane_input left it (src: NULL for x). */
+static int lane_exec(struct dmm_ctx *c, int lane, struct dmm_weights *w, const float *x,
+		     const void *src, int m, float *y)
+{
+	struct dmm_shape *sh = w->sh;
+	struct dmm_lane *ln = &c->lanes[lane];
+	int rows = c->bf16 ? 2 * m : m;
+	int b = bucket_of(rows);
+	size_t n = (size_t)sh->n;
+	dnnl_memory_t msrc, mdst, mscr;
+	bool padded = bucket_rows[b] != rows;
+	float *dst = c->bf16 || padded ? ln->y2 : y;
+
+	msrc = lane ? sh->lsrc[lane - 1][b] : sh->src[b];
+	mdst = lane ? sh->ldst[lane - 1][b] : sh->dst[b];
+	mscr = lane ? sh->lscr[lane - 1][b] : sh->scr[b];
+	if (dnnl_memory_set_data_handle(msrc, (void *)(src ? src : (const void *)x)) ||
 	    dnnl_memory_set_data_handle(mdst, dst) ||
 	    (mscr && dnnl_memory_set_data_handle(mscr, ln->scratch)))
 		return -EIO;
@@ -894,6 +903,37 @@ int dmm_run_lane(struct dmm_ctx *c, int lane, struct dmm_weights *w, const float
 			       sizeof(float) * n);
 	}
 	return 0;
+}
+
+int dmm_run_lane(struct dmm_ctx *c, int lane, struct dmm_weights *w, const float *x,
+		 int m, float *y)
+{
+	int rows = c->bf16 ? 2 * m : m;
+	const void *src;
+
+	if (!lane_ok(c, w, lane, m))
+		return -EINVAL;
+	src = lane_input(c, &c->lanes[lane], x, m, (size_t)w->sh->k,
+			 bucket_rows[bucket_of(rows)] != rows);
+	return lane_exec(c, lane, w, x, src, m, y);
+}
+
+int dmm_run_parts(struct dmm_ctx *c, struct dmm_weights *const *w, int nw, const float *x,
+		  int m, float *const *y)
+{
+	int rows = c->bf16 ? 2 * m : m;
+	const void *src;
+	int rc = 0;
+
+	for (int i = 0; i < nw; i++)
+		if (!lane_ok(c, w[i], 0, m) || w[i]->sh->k != w[0]->sh->k)
+			return -EINVAL;
+	/* the input converted once for all the parts */
+	src = lane_input(c, &c->lanes[0], x, m, (size_t)w[0]->sh->k,
+			 bucket_rows[bucket_of(rows)] != rows);
+	for (int i = 0; !rc && i < nw; i++)
+		rc = lane_exec(c, 0, w[i], x, src, m, y[i]);
+	return rc;
 }
 
 int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,

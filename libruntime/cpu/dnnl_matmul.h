@@ -84,6 +84,10 @@ uint64_t dmm_weights_packed_bytes(const struct dmm_weights *w);
  * (ldy = n except for dmm_weights_map). 0 or a negative errno. */
 int dmm_run(struct dmm_ctx *c, struct dmm_weights *w, const float *x, int m,
 	    float *y);
+/* dmm_run of nw products of one input x (the same k), which is converted
+ * once for them all (bf16: its hi and lo rows): y[i] = x W[i]. */
+int dmm_run_parts(struct dmm_ctx *c, struct dmm_weights *const *w, int nw, const float *x,
+		  int m, float *const *y);
 
 /*
  * Lanes: a stream and work buffers each, so that up to nlanes threads of
