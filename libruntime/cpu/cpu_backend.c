@@ -750,6 +750,9 @@ const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
 }
 
 /* Phase jobs of experts_gemv: at most 2 up products per expert. */
+/* Columns of silu (and of the down product's quantized input) one unit of
+ * experts_gemv's team covers: whole quantization groups. */
+#define SILU_CHUNK (2 * SM_Q4_GROUP)
 #define GEMV_EXPERTS_MAX (SM_GEMV_MAX_JOBS / 2)
 
 /*
@@ -818,18 +821,30 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 		}
 		sm_gemv_part(up, nup, tid, nth);
 #pragma omp barrier
-		/* silu over (expert, row) pairs, a share each; the row quantized
-		 * for the down product by the thread that made it */
-		for (int i = 0, r = 0; i < count; i++) {
-			for (int j = 0; j < m[i]; j++, r++) {
-				int inter = e[i]->inter;
+		/*
+		 * silu over (expert, row, SILU_CHUNK columns) units, a share
+		 * each, the columns quantized for the down product by the
+		 * thread that made them: by rows alone, decode's 2 rows kept
+		 * the other threads of 16 waiting 76 us a layer (q4, the
+		 * 16-core machine) against 30 for the up products.
+		 */
+		for (int i = 0, u = 0; i < count; i++) {
+			int inter = e[i]->inter, chunks = (inter + SILU_CHUNK - 1) / SILU_CHUNK;
 
-				if (r % nth != tid)
-					continue;
-				cm_silu_gate(hrow[i] + (size_t)j * 2 * inter, 1, inter,
-					     grow[i] + (size_t)j * inter);
-				if (down[i].quant != SM_GEMV_PLAIN)
-					sm_gemv_quantize_row(&down[i], j, 0, inter / SM_Q4_GROUP);
+			for (int j = 0; j < m[i]; j++) {
+				for (int ch = 0; ch < chunks; ch++, u++) {
+					int c0 = ch * SILU_CHUNK;
+					int c1 = c0 + SILU_CHUNK < inter ? c0 + SILU_CHUNK : inter;
+
+					if (u % nth != tid)
+						continue;
+					cm_silu_gate_cols(hrow[i] + (size_t)j * 2 * inter, inter, c0, c1,
+							  grow[i] + (size_t)j * inter);
+					/* quantized rows have whole groups (checked at load) */
+					if (down[i].quant != SM_GEMV_PLAIN)
+						sm_gemv_quantize_row(&down[i], j, c0 / SM_Q4_GROUP,
+								     c1 / SM_Q4_GROUP);
+				}
 			}
 		}
 #pragma omp barrier

@@ -194,6 +194,12 @@ void cm_silu_gate(const float *h, int m, int inter, float *g)
 	}
 }
 
+void cm_silu_gate_cols(const float *h, int inter, int c0, int c1, float *g)
+{
+	for (int i = c0; i < c1; i++)
+		g[i] = h[i] / (1.0f + expf(-h[i])) * h[inter + i];
+}
+
 void cm_gather(const float *src, int cols, const int32_t *rows, int n, float *dst)
 {
 	for (int i = 0; i < n; i++)

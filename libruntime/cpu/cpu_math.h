@@ -57,6 +57,8 @@ void cm_sparsemixer_top2(const float *scores, int n, float jitter_eps,
 
 /* h[m][2*inter] = (w1 x | w3 x) -> g[m][inter] = silu(h1) * h3. */
 void cm_silu_gate(const float *h, int m, int inter, float *g);
+/* The same for columns [c0, c1) of one row. */
+void cm_silu_gate_cols(const float *h, int inter, int c0, int c1, float *g);
 
 void cm_gather(const float *src, int cols, const int32_t *rows, int n, float *dst);
 void cm_scatter_add(const float *src, int cols, const int32_t *rows, int n, float *dst);
