@@ -712,6 +712,31 @@ static void tile_store(const struct sm_gemv *g, int r, int i0, int nr, int mr,
 	}
 }
 
+/*
+ * Rows shorter than SHORT_ROW_BYTES (an expert's down product: 448
+ * weights, 224 bytes in q4) are prefetched whole, weights and scales,
+ * SHORT_ROW_AHEAD bytes of weights ahead: the kernels' own prefetch of
+ * the next tile's columns is a few hundred bytes ahead there, too near to
+ * hide memory's latency (3.9 ns per group on the 16-core machine, against
+ * 1.2 on 4096-wide rows).
+ */
+#define SHORT_ROW_BYTES 1024
+#define SHORT_ROW_AHEAD 4096
+
+static inline void prefetch_short_rows(const struct sm_gemv *g, int r, int nr)
+{
+	size_t rb = g->quant == SM_GEMV_Q4 ? (size_t)g->k / 2 : (size_t)g->k;
+	size_t sb = sizeof(uint16_t) * (size_t)(g->k / GRP);
+	size_t rows = SHORT_ROW_AHEAD / rb;
+	const char *w = (const char *)wrow(g, r) + rows * rb;
+	const char *s = (const char *)wscale_row(g, r) + rows * sb;
+
+	for (size_t b = 0; b < (size_t)nr * rb; b += 64)
+		__builtin_prefetch(w + b, 0, 2);
+	for (size_t b = 0; b < (size_t)nr * sb; b += 64)
+		__builtin_prefetch(s + b, 0, 2);
+}
+
 /* The (Q4, NRR, MRR) cases spelt out, so that each inlined tile is
  * specialised; weight tiles outside, activation tiles inside: the NR rows
  * of W stay in L1 while every activation row passes. */
@@ -726,11 +751,14 @@ static void tile_store(const struct sm_gemv *g, int r, int i0, int nr, int mr,
 static TGT void NAME(const struct sm_gemv *g, int r0, int r1)				\
 {											\
 	bool q4 = g->quant == SM_GEMV_Q4;						\
+	bool short_rows = (size_t)(q4 ? g->k / 2 : g->k) < SHORT_ROW_BYTES;		\
 	int m = g->xq_fine ? 2 * g->m : g->m;						\
 											\
 	for (int r = r0; r < r1;) {							\
 		int nr = r1 - r >= NR ? NR : 1;						\
 											\
+		if (short_rows)								\
+			prefetch_short_rows(g, r, nr);					\
 		for (int i0 = 0; i0 < m; i0 += MR) {					\
 			int mr = m - i0 < MR ? m - i0 : MR;				\
 			float out[NR][MR];						\

@@ -285,11 +285,13 @@ PY
 if [ $rc -eq 0 ] && [ $? -eq 0 ]; then ok "bench --parallel --json --profile: sequences, per-sequence tok/s, speedup, TTFT, decode profile"
 else not_ok "bench --parallel --json" "rc $rc" "$(tail -n 4 "$tmp/check.out")" "$(tail -n 2 "$tmp/err")"; fi
 
-# The process arbiter's capacity: the bandwidth figure of the run where
-# the YAML gives none (its 120 GB/s default would throttle a faster bus),
-# the YAML's where it does.
+# The process arbiter's capacity: the run's measured bus traffic (the
+# larger of read and copy) or --membw-gbs where the YAML gives none (its
+# 120 GB/s default would throttle a faster bus), the YAML's where it does.
 "$bin" bench --model "$fx" -p 4 -n 2 -t 1 -r 1 --arbiter process --membw-gbs 20 --json \
 	>"$tmp/arbjson" 2>"$tmp/err"
+"$bin" bench --model "$fx" -p 4 -n 2 -t 1 -r 1 --arbiter process --json \
+	>"$tmp/arbjson2" 2>>"$tmp/err"
 printf 'arbiter:\n  capacity_mbps: 7000\n' >"$tmp/arb.yaml"
 "$bin" bench --model "$fx" -p 4 -n 2 -t 1 -r 1 --arbiter process --membw-gbs 20 \
 	--config "$tmp/arb.yaml" >"$tmp/arbtable" 2>>"$tmp/err"
@@ -298,9 +300,15 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["arbiter"] == "process", d["arbiter"]
 assert d["arbiter_capacity_mbps"] == 20000 and d["arbiter_capacity_source"] == "membw read", d
-' "$tmp/arbjson" 2>"$tmp/check.out" &&
+m = json.load(open(sys.argv[2]))
+bw = m["membw"]
+top = max(bw["read_gbs"], bw["copy_gbs"])
+src = "membw copy" if bw["copy_gbs"] > bw["read_gbs"] else "membw read"
+assert m["arbiter_capacity_source"] == src, (m["arbiter_capacity_source"], bw)
+assert abs(m["arbiter_capacity_mbps"] - top * 1000) <= 10, (m["arbiter_capacity_mbps"], bw)
+' "$tmp/arbjson" "$tmp/arbjson2" 2>"$tmp/check.out" &&
 	grep -q '^tests: .* arbiter process (capacity 7000 MB/s: config)$' "$tmp/arbtable"; then
-	ok "bench --arbiter process: capacity from the run's bandwidth figure, or the YAML's"
+	ok "bench --arbiter process: capacity from the run's bandwidth (the larger of read and copy, or --membw-gbs), or the YAML's"
 else not_ok "bench --arbiter process capacity" "$(cat "$tmp/check.out")" "$(grep '^tests:' "$tmp/arbtable")" "$(tail -n 2 "$tmp/err")"; fi
 
 one_error "bench --parallel 0" bench --model "$fx" --parallel 0

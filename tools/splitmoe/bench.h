@@ -70,7 +70,7 @@ struct bench_report {
 	const char *bw_source;		/* "measured", "given" (--membw-gbs), "none" */
 	const char *device, *arbiter;
 	/* the process arbiter's capacity (0: its default, or another
-	 * arbiter ran) and where it came from: "membw read", "config",
+	 * arbiter ran) and where it came from: "membw read", "membw copy", "config",
 	 * "default" */
 	uint64_t arb_capacity_mbps;
 	const char *arb_capacity_source;
