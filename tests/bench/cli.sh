@@ -255,7 +255,7 @@ for r in rows:
     assert 0 < float(ttft) <= float(ttft_max) and float(r[9]) > 0 and float(r[10]) > 0, r
     assert float(r[7]) > 0, r
 assert rows[0][7] == "1.00", rows[0]
-assert "TTFT: time to first token" in text and "-b 256 rows" in text and "join TTFT: a newcomer" in text
+assert "TTFT: time to first token" in text and "-b 512 rows" in text and "join TTFT: a newcomer" in text
 PY
 if [ $rc -eq 0 ] && [ $? -eq 0 ]; then ok "bench --parallel 3,8: single stream added, a row each with aggregate and per-sequence tok/s, x single, TTFT, join TTFT, prefill"
 else not_ok "bench --parallel" "rc $rc" "$(tail -n 4 "$tmp/check.out")" "$(tail -n 2 "$tmp/err")"; fi

@@ -17,8 +17,9 @@
 #include <stdio.h>
 #include "splitmoe.h"
 
-/* Rows of one prefill chunk (the session's max_batch) unless -b says. */
-#define BENCH_CHUNK 256
+/* Rows of one prefill chunk (the session's max_batch) unless -b says:
+ * llama-bench's micro-batch (-ub 512), the peer's figures are of. */
+#define BENCH_CHUNK 512
 
 /* Prompt tokens of each sequence of a --parallel test unless -p says. */
 #define BENCH_PAR_PROMPT 128

@@ -20,7 +20,7 @@ static void usage(FILE *f)
 	      "  splitmoe tokenize --model DIR --text TEXT\n"
 	      "  splitmoe eval --model DIR --reference FILE.json [--dtype f32|bf16]\n"
 	      "  splitmoe info [--model DIR [--device cpu|gpu|split]]\n"
-	      "  splitmoe bench --model DIR [-p 16,512] [-n 32] [-d 0,512] [-t 16,8] [-r 3] [-b 256]\n"
+	      "  splitmoe bench --model DIR [-p 16,512] [-n 32] [-d 0,512] [-t 16,8] [-r 3] [-b 512]\n"
 	      "               [--dtype f32|bf16] [--weights auto|mapped|packed] [--profile]\n"
 	      "               [--json] [--membw-gbs X | --no-membw] [--seed S]\n"
 	      "      speed per test: ppN prefills N tokens, tgN @ dD decodes N tokens after D\n"
