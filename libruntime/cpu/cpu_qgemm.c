@@ -723,6 +723,17 @@ static void tile_store(const struct sm_gemv *g, int r, int i0, int nr, int mr,
 #define SHORT_ROW_BYTES 1024
 #define SHORT_ROW_AHEAD 4096
 
+/* A prefetch into L2 that the compiler keeps: GCC deletes a loop of
+ * __builtin_prefetch alone as a loop without effects. */
+static inline void prefetch_l2(const char *p)
+{
+#if HAVE_X86
+	__asm__ volatile("prefetcht1 %0" : : "m"(*p));
+#else
+	__builtin_prefetch(p, 0, 2);
+#endif
+}
+
 static inline void prefetch_short_rows(const struct sm_gemv *g, int r, int nr)
 {
 	size_t rb = g->quant == SM_GEMV_Q4 ? (size_t)g->k / 2 : (size_t)g->k;
@@ -732,9 +743,9 @@ static inline void prefetch_short_rows(const struct sm_gemv *g, int r, int nr)
 	const char *s = (const char *)wscale_row(g, r) + rows * sb;
 
 	for (size_t b = 0; b < (size_t)nr * rb; b += 64)
-		__builtin_prefetch(w + b, 0, 2);
+		prefetch_l2(w + b);
 	for (size_t b = 0; b < (size_t)nr * sb; b += 64)
-		__builtin_prefetch(s + b, 0, 2);
+		prefetch_l2(s + b);
 }
 
 /* The (Q4, NRR, MRR) cases spelt out, so that each inlined tile is
