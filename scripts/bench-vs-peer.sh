@@ -4,47 +4,58 @@
 #   scripts/bench-vs-peer.sh 'SPLITMOE COMMAND' BENCH_DIR [THREADS]
 # SPLITMOE COMMAND runs the splitmoe binary (on a machine without our
 # libraries: 'env LD_LIBRARY_PATH=splitmoe/lib splitmoe/splitmoe' from
-# scripts/pack-splitmoe.sh's archive); BENCH_DIR is a copy of shared/bench. Makes the
-# full-shape checkpoint and its int8/q4 files under /tmp, builds llama.cpp
-# and its bf16/Q8_0/Q4_0 twins, then: prefill 512 and decode per format,
-# batched decode (1, 8, 32 sequences) against llama-batched-bench, and
-# resident memory at the end of run. About 7 minutes on 16 cores.
+# scripts/pack-splitmoe.sh's archive); BENCH_DIR is a copy of shared/bench.
+# Makes the full-shape checkpoint and its int8/q4 files under /tmp, builds
+# llama.cpp twice (native, and the target laptop's AVX2 + AVX-VNNI) and its
+# bf16/Q8_0/Q4_0 twins, then: bf16 prefill 512 and decode at depths 0, 512
+# and 2048 (llama.cpp's depth 512: pp512+tg32 less pp512); int8 and q4
+# against Q8_0 and Q4_0; --arbiter process against off, alternated twice;
+# 8, 4 and 2 threads; the target's ISA at 8 threads; resident memory at
+# the end of run. About 6 minutes on 16 cores.
 set -u
 SM=$1 B=$(cd "$2" && pwd) T=${3:-16}
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 lscpu | grep -E 'Model name|^CPU\(s\)'
-grep -o 'avx_vnni\|amx_int8\|avx512_vnni' /proc/cpuinfo | sort -u | tr '\n' ' '; echo
+grep -o 'avx_vnni\|amx_int8\|avx512_vnni\|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' '; echo
 $SM synth --shape phi-tiny-moe --out /tmp/phi >/dev/null || exit 1; el synth
 W=/tmp/peer; mkdir -p $W/llama; tar xJf "$B"/llama.cpp-*.tar.xz -C $W/llama
-( cmake -S $W/llama -B $W/llama/b -DGGML_NATIVE=ON -DGGML_CUDA=OFF -DLLAMA_CURL=OFF \
-	-DLLAMA_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release >$W/cmake.log 2>&1 &&
-  cmake --build $W/llama/b -j"$(nproc)" --target llama-bench llama-quantize llama-batched-bench \
-	>$W/build.log 2>&1; echo "peer build rc $?" ) & bp=$!
+CM="-DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Release"
+( cmake -S $W/llama -B $W/llama/b -DGGML_NATIVE=ON $CM >$W/cmake.log 2>&1 &&
+  cmake --build $W/llama/b -j"$(nproc)" --target llama-bench llama-quantize >$W/build.log 2>&1
+  echo "peer build rc $?" ) & bp=$!
+( cmake -S $W/llama -B $W/llama/b2 -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
+	-DGGML_F16C=ON -DGGML_AVX_VNNI=ON -DGGML_AVX512=OFF $CM >$W/cmake2.log 2>&1 &&
+  cmake --build $W/llama/b2 -j"$(nproc)" --target llama-bench >$W/build2.log 2>&1
+  echo "peer avx2 build rc $?" ) & bp2=$!
 ( python3 "$B/phimoe_to_mixtral.py" /tmp/phi $W/twin >/dev/null &&
   PYTHONPATH=$W/llama/gguf-py python3 $W/llama/convert_hf_to_gguf.py $W/twin --outtype bf16 \
 	--outfile $W/peer-bf16.gguf >$W/convert.log 2>&1; echo "peer convert rc $?"; rm -rf $W/twin ) & cp=$!
 $SM quantize --model /tmp/phi --out /tmp/phi-int8 --type int8 2>&1 | tail -n 1
 $SM quantize --model /tmp/phi --out /tmp/phi-q4 --type q4 2>&1 | tail -n 1
-wait $bp; wait $cp; el peer built
-for q in Q8_0 Q4_0; do $W/llama/b/bin/llama-quantize $W/peer-bf16.gguf $W/peer-$q.gguf $q >/dev/null 2>&1; done
-el peer quantized
-for pair in "phi bf16" "phi-int8 Q8_0" "phi-q4 Q4_0"; do
-	set -- $pair
-	echo "== $1 against llama.cpp $2, $T threads"
-	$SM bench --model /tmp/$1 -t "$T" -p 512 -n 32 -r 2 --no-membw --arbiter off 2>&1 | grep -E '^\| .*(pp|tg)[0-9]'
-	$W/llama/b/bin/llama-bench -m $W/peer-$2.gguf -t "$T" -p 512 -n 32 -r 2 2>/dev/null | grep -E 'pp[0-9]|tg[0-9]'
-	el
-done
-for pair in "phi bf16" "phi-int8 Q8_0"; do
-	set -- $pair
-	echo "== batched $1 against llama-batched-bench $2"
-	$SM bench --model /tmp/$1 -t "$T" --parallel 1,8,32 -p 128 -n 32 -r 1 --no-membw --arbiter off 2>&1 | grep -E '^\|'
-	$W/llama/b/bin/llama-batched-bench -m $W/peer-$2.gguf -t "$T" -c 8192 -b 2048 -ub 512 \
-		-npp 128 -ntg 32 -npl 1,8,32 2>/dev/null | grep '|'
-	el
-done
-echo "== resident at the end of run"
-for m in phi-int8 phi-q4 phi; do
-	echo "-- $m"; $SM run --model /tmp/$m --ids 1,2,3,4 -n 64 --arbiter off 2>&1 | grep -i resident
+wait $bp $bp2 $cp; el peer built
+for q in Q8_0 Q4_0; do $W/llama/b/bin/llama-quantize $W/peer-bf16.gguf $W/peer-$q.gguf $q >/dev/null 2>&1 & done
+wait; el peer quantized
+LB=$W/llama/b/bin/llama-bench
+rows() { grep -E '^\| .*(pp|tg)[0-9]|\| +(pp|tg)[0-9]'; }
+ours() { $SM bench --no-membw --arbiter off "$@" 2>&1 | rows; }
+echo "== bf16, $T threads: llama.cpp, then splitmoe"
+$LB -m $W/peer-bf16.gguf -t "$T" -p 512 -n 32 -pg 512,32 -r 3 2>/dev/null | rows
+ours --model /tmp/phi -t "$T" -p 512 -n 32 -d 0,512,2048 -r 3; el
+echo "== int8 and q4 against Q8_0 and Q4_0, $T threads"
+for f in Q8_0 Q4_0; do $LB -m $W/peer-$f.gguf -t "$T" -p 512 -n 32 -r 3 2>/dev/null | rows; done
+for m in phi-int8 phi-q4; do ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
+echo "== --arbiter off / process / off / process, bf16 decode (each measures the bus first)"
+for a in off process off process; do
+	$SM bench --model /tmp/phi -t "$T" -p 16 -n 64 -r 3 --arbiter $a 2>&1 | grep -E '^tests|^\| .*tg'
+done; el
+echo "== 8, 4 and 2 threads, bf16"
+ours --model /tmp/phi -t 8,4,2 -p 64 -n 16 -r 1
+$LB -m $W/peer-bf16.gguf -t 8,4,2 -p 64 -n 16 -r 1 2>/dev/null | rows; el
+echo "== the target's ISA, 8 threads: llama.cpp AVX2 Q8_0/Q4_0, splitmoe SPLITMOE_ISA=avx2"
+for f in Q8_0 Q4_0; do $W/llama/b2/bin/llama-bench -m $W/peer-$f.gguf -t 8 -p 512 -n 32 -r 2 2>/dev/null | rows; done
+for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2_VNNI ours --model /tmp/$m -t 8 -p 512 -n 32 -r 2; done; el
+echo "== resident at the end of run (defaults)"
+for m in phi phi-int8 phi-q4; do
+	echo "-- $m"; $SM run --model /tmp/$m --ids 1,2,3,4 -n 32 2>&1 | grep -i resident
 done
 el done
