@@ -58,6 +58,19 @@ static int parse_u64(const char *s, const char *end, uint64_t *out)
 	return 0;
 }
 
+/* "lo" or "lo-hi" in [s, end), lo <= hi; "lo" alone is lo-lo. */
+static int parse_range(const char *s, const char *end, uint64_t *lo, uint64_t *hi)
+{
+	const char *dash = memchr(s, '-', (size_t)(end - s));
+
+	if (parse_u64(s, dash ? dash : end, lo))
+		return -EINVAL;
+	*hi = *lo;
+	if (dash && parse_u64(dash + 1, end, hi))
+		return -EINVAL;
+	return *hi < *lo ? -EINVAL : 0;
+}
+
 int pmu_parse_format(const char *name, const char *text, struct pmu_format *out)
 {
 	const char *p = text, *colon, *end;
@@ -84,16 +97,9 @@ int pmu_parse_format(const char *name, const char *text, struct pmu_format *out)
 	p = colon + 1;
 	for (;;) {
 		uint64_t lo, hi;
-		const char *dash;
 
 		end = p + strcspn(p, ",\n");
-		dash = memchr(p, '-', (size_t)(end - p));
-		if (parse_u64(p, dash ? dash : end, &lo))
-			return -EINVAL;
-		hi = lo;
-		if (dash && parse_u64(dash + 1, end, &hi))
-			return -EINVAL;
-		if (hi < lo || hi > 63 || out->nr_ranges == PMU_MAX_RANGES)
+		if (parse_range(p, end, &lo, &hi) || hi > 63 || out->nr_ranges == PMU_MAX_RANGES)
 			return -EINVAL;
 		out->range[out->nr_ranges].lo = (unsigned int)lo;
 		out->range[out->nr_ranges].hi = (unsigned int)hi;
@@ -302,16 +308,10 @@ int pmu_parse_cpumask(const char *text, struct pmu_desc *pmu)
 	memset(pmu->cpumask, 0, sizeof(pmu->cpumask));
 	pmu->first_cpu = -1;
 	for (;;) {
-		const char *end = p + strcspn(p, ",\n"), *dash;
+		const char *end = p + strcspn(p, ",\n");
 		uint64_t lo, hi, c;
 
-		dash = memchr(p, '-', (size_t)(end - p));
-		if (parse_u64(p, dash ? dash : end, &lo))
-			return -EINVAL;
-		hi = lo;
-		if (dash && parse_u64(dash + 1, end, &hi))
-			return -EINVAL;
-		if (hi < lo || hi >= PMU_MAX_CPUS)
+		if (parse_range(p, end, &lo, &hi) || hi >= PMU_MAX_CPUS)
 			return -EINVAL;
 		for (c = lo; c <= hi; c++)
 			pmu->cpumask[c / 64] |= UINT64_C(1) << (c % 64);
