@@ -112,6 +112,18 @@ int out_dir_commit(struct out_dir *d, char *err, size_t errlen)
 	return 0;
 }
 
+splitmoe_status out_dir_end(struct out_dir *d, const char *cmd, splitmoe_status st,
+			    const char *msg, char *err, size_t errlen)
+{
+	if (st == SPLITMOE_ERR_INTERRUPTED)
+		sm_errf(err, errlen, "%s: stopped by the progress callback; removed %s", cmd,
+			d->tmp);
+	else if (st)
+		sm_errf(err, errlen, "%s: %s; removed %s", cmd, msg[0] ? msg : "failed", d->tmp);
+	out_dir_close(d);
+	return st;
+}
+
 void out_dir_close(struct out_dir *d)
 {
 	DIR *dd;

@@ -30,5 +30,11 @@ int out_dir_commit(struct out_dir *d, char *err, size_t errlen);
 /* Remove the temporary directory and what was written into it (nothing
  * after a commit). */
 void out_dir_close(struct out_dir *d);
+/* The end of a writer: for st other than SPLITMOE_OK one line in err,
+ * "CMD: stopped by the progress callback; removed TMP" for
+ * SPLITMOE_ERR_INTERRUPTED, else "CMD: MSG; removed TMP"; then
+ * out_dir_close. Returns st. */
+splitmoe_status out_dir_end(struct out_dir *d, const char *cmd, splitmoe_status st,
+			    const char *msg, char *err, size_t errlen);
 
 #endif

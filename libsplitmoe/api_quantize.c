@@ -279,12 +279,7 @@ static splitmoe_status write_dir(const char *model_dir, const char *out,
 		goto out;
 	st = SPLITMOE_OK;
 out:
-	if (st == SPLITMOE_ERR_INTERRUPTED)
-		sm_errf(err, errlen, "quantize: stopped by the progress callback; removed %s",
-			od.tmp);
-	else if (st)
-		sm_errf(err, errlen, "quantize: %s; removed %s", msg[0] ? msg : "failed", od.tmp);
-	out_dir_close(&od);
+	st = out_dir_end(&od, "quantize", st, msg, err, errlen);
 	run->r.tmp_dir = NULL;
 	return st;
 }

@@ -63,11 +63,7 @@ static splitmoe_status write_dir(const struct synth_plan *p, const char *out, ui
 		goto out;
 	st = SPLITMOE_OK;
 out:
-	if (st == SPLITMOE_ERR_INTERRUPTED)
-		sm_errf(err, errlen, "synth: stopped by the progress callback; removed %s", od.tmp);
-	else if (st)
-		sm_errf(err, errlen, "synth: %s; removed %s", msg[0] ? msg : "failed", od.tmp);
-	out_dir_close(&od);
+	st = out_dir_end(&od, "synth", st, msg, err, errlen);
 	run->r.tmp_dir = NULL;
 	return st;
 refused:
