@@ -19,24 +19,7 @@
 #include <unistd.h>
 
 #include "splitmoe.h"
-
-static const char *fixture;
-static splitmoe_model *model;
-
-static int load_model(void **state)
-{
-	char err[512];
-
-	(void)state;
-	return splitmoe_model_load(fixture, NULL, &model, err, sizeof(err)) == SPLITMOE_OK ? 0 : -1;
-}
-
-static int free_model(void **state)
-{
-	(void)state;
-	splitmoe_model_free(model);
-	return 0;
-}
+#include "tests/examples/fixture_model.h"
 
 static splitmoe_session *session(int max_seq, int max_seqs, int kv_tokens)
 {
