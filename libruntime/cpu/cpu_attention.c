@@ -778,7 +778,7 @@ static int threads_for_work(uint64_t work, int nthreads)
 	uint64_t t = least ? work / least : (uint64_t)nthreads;
 
 	/* enough for two: the whole team (omp_team.h) */
-	return sm_team_threads(t > 2 ? 2 : (long)t, nthreads);
+	return sm_team_threads(t, nthreads);
 }
 
 static void run_tasks(struct ca_call *c, int nthreads)

@@ -1066,7 +1066,7 @@ static int par_threads(const struct sm_backend *be, size_t elems)
 	size_t t = elems / PAR_MIN_ELEMS;
 
 	/* enough for two: the whole team (omp_team.h) */
-	return sm_team_threads(t > 2 ? 2 : (long)t, cpu((struct sm_backend *)be)->threads);
+	return sm_team_threads(t, cpu((struct sm_backend *)be)->threads);
 }
 
 static int cpu_layernorm(struct sm_backend *be, const float *x, int m, int n,

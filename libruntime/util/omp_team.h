@@ -2,6 +2,8 @@
 #ifndef SPLITMOE_OMP_TEAM_H
 #define SPLITMOE_OMP_TEAM_H
 
+#include <stdint.h>
+
 /*
  * The thread count of an OpenMP region: one (no region at all), or the
  * whole team. libgomp ends the pool threads that a smaller team leaves
@@ -11,7 +13,7 @@
  * threads than on o_proj's reading. A region with less work than threads
  * leaves the rest of the team idle instead.
  */
-static inline int sm_team_threads(long want, int all)
+static inline int sm_team_threads(uint64_t want, int all)
 {
 	return want > 1 && all > 1 ? all : 1;
 }
