@@ -182,22 +182,16 @@ void cm_sparsemixer_top2(const float *scores, int n, float jitter_eps,
 	weights[1] = sparsemixer_weight(masked, scores, n, masked[b], thr, b);
 }
 
-void cm_silu_gate(const float *h, int m, int inter, float *g)
-{
-	for (int r = 0; r < m; r++) {
-		const float *h1 = h + (size_t)r * 2 * inter;
-		const float *h3 = h1 + inter;
-		float *gr = g + (size_t)r * inter;
-
-		for (int i = 0; i < inter; i++)
-			gr[i] = h1[i] / (1.0f + expf(-h1[i])) * h3[i];
-	}
-}
-
 void cm_silu_gate_cols(const float *h, int inter, int c0, int c1, float *g)
 {
 	for (int i = c0; i < c1; i++)
 		g[i] = h[i] / (1.0f + expf(-h[i])) * h[inter + i];
+}
+
+void cm_silu_gate(const float *h, int m, int inter, float *g)
+{
+	for (int r = 0; r < m; r++)
+		cm_silu_gate_cols(h + (size_t)r * 2 * inter, inter, 0, inter, g + (size_t)r * inter);
 }
 
 void cm_gather(const float *src, int cols, const int32_t *rows, int n, float *dst)
