@@ -474,7 +474,9 @@ struct splitmoe_cpu_info {
 	const char *onednn_isa;		/* the ISA oneDNN uses: "avx512_core_bf16" ... */
 	const char *kernels;		/* the ISA path of the own kernels */
 	bool kernels_forced;		/* SPLITMOE_ISA chose it, or no VNNI */
-	const char *int8_kernel;	/* the int8 products' kernel */
+	/* the quantized products' kernel ("avx512-vnni"), and AMX's where
+	 * it runs ("avx512-vnni, amx-bf16 from 16 rows") */
+	const char *int8_kernel;
 	/* quant AUTO for a bf16 checkpoint on the CPU */
 	splitmoe_quant quant_default;
 };

@@ -11,6 +11,7 @@
 #include "cpu/cpu_math.h"
 #include "cpu/dnnl_matmul.h"
 #include "cpu/cpu_qgemm.h"
+#include "cpu/cpu_qgemm_amx.h"
 #include "cpu/quant.h"
 #include "util/omp_team.h"
 
@@ -251,8 +252,8 @@ static void cpu_free(struct sm_backend *be, void *p)
 static int xq_buffer(struct sm_backend *be, int k)
 {
 	struct cpu_be *c = cpu(be);
-	/* rows of hi and lo where xq_fine */
-	size_t bytes = (size_t)2 * c->max_rows * sm_qact_row_bytes(k);
+	/* every form a product's activations take (cpu_qgemm.h) */
+	size_t bytes = (size_t)c->max_rows * sm_qact_slot_bytes(k);
 
 	if (bytes <= c->xq_bytes)
 		return 0;
@@ -768,7 +769,7 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 	struct sm_gemv up[SM_GEMV_MAX_JOBS] = { { 0 } }, down[GEMV_EXPERTS_MAX] = { { 0 } };
 	float *hrow[GEMV_EXPERTS_MAX], *grow[GEMV_EXPERTS_MAX];
 	int nup = 0, rows = 0;
-	bool qup, qdown;
+	bool qup, qdown, amx_down = false;
 
 	for (int i = 0; i < count; i++) {
 		int inter = e[i]->inter;
@@ -782,8 +783,7 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 			up[nup].ldx = e[i]->hidden;
 			up[nup].y = hrow[i] + (size_t)u * inter;
 			up[nup].ldy = 2 * inter;
-			up[nup].xq = (char *)c->xq + (size_t)rows * (up[nup].xq_fine ? 2 : 1) *
-					     sm_qact_row_bytes(up[nup].k);
+			up[nup].xq = (char *)c->xq + (size_t)rows * sm_qact_slot_bytes(up[nup].k);
 			nup++;
 		}
 		down[i] = e[i]->down;
@@ -794,12 +794,14 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 		down[i].y = y[i];
 		down[i].ldy = e[i]->hidden;
 		/* the up products' activations are spent by then */
-		down[i].xq = (char *)c->xq + (size_t)rows * (down[i].xq_fine ? 2 : 1) *
-			     sm_qact_row_bytes(down[i].k);
+		down[i].xq = (char *)c->xq + (size_t)rows * sm_qact_slot_bytes(down[i].k);
 		rows += m[i];
 	}
 	qup = sm_gemv_any_quantized(up, nup);
 	qdown = sm_gemv_any_quantized(down, count);
+	/* AMX's activations go by blocks of rows: after silu, a pass apart */
+	for (int i = 0; i < count; i++)
+		amx_down |= sm_qamx_product(&down[i]);
 	if (nthreads <= 1) {
 		if (qup)
 			sm_gemv_quantize_part(up, nup, 0, 1);
@@ -841,13 +843,17 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 					cm_silu_gate_cols(hrow[i] + (size_t)j * 2 * inter, inter, c0, c1,
 							  grow[i] + (size_t)j * inter);
 					/* quantized rows have whole groups (checked at load) */
-					if (down[i].quant != SM_GEMV_PLAIN)
+					if (down[i].quant != SM_GEMV_PLAIN && !amx_down)
 						sm_gemv_quantize_row(&down[i], j, c0 / SM_Q4_GROUP,
 								     c1 / SM_Q4_GROUP);
 				}
 			}
 		}
 #pragma omp barrier
+		if (amx_down) {
+			sm_gemv_quantize_part(down, count, tid, nth);
+#pragma omp barrier
+		}
 		sm_gemv_part(down, count, tid, nth);
 	}
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Few-row products on row-major weights; see cpu_gemv.h. */
 #include "cpu/cpu_gemv.h"
+#include "cpu/cpu_qgemm_amx.h"
 #include "cpu/cpu_isa.h"
 #include "cpu/cpu_qgemm.h"
 
@@ -289,11 +290,22 @@ static void gemv_rows(dot_fn *dot, const struct sm_gemv *g, int r0, int r1)
  */
 static uint64_t row_work(const struct sm_gemv *g)
 {
-	return (uint64_t)g->k * (uint64_t)(4 + (g->xq_fine ? 2 : 1) * g->m);
+	uint64_t prods = (uint64_t)(g->xq_fine ? 2 : 1) * (uint64_t)g->m;
+
+	/* on AMX a product costs about an eighth of the int8 kernels' */
+	if (sm_qamx_product(g))
+		return (uint64_t)g->k * (4 + prods / 8);
+	return (uint64_t)g->k * (4 + prods);
+}
+
+/* Rows a thread's share is cut to: AMX's dequantized blocks whole. */
+static uint64_t row_align(const struct sm_gemv *g)
+{
+	return sm_qamx_product(g) ? SM_QAMX_ROW_ALIGN : ROW_BLOCK;
 }
 
 /* The first row of job j that belongs to the work from `at` on (cum: work
- * before job j; rows rounded to ROW_BLOCK so threads read whole blocks). */
+ * before job j; rows rounded to row_align so threads read whole blocks). */
 static int row_at(const struct sm_gemv *g, uint64_t cum, uint64_t at)
 {
 	uint64_t r, w = row_work(g);
@@ -301,7 +313,7 @@ static int row_at(const struct sm_gemv *g, uint64_t cum, uint64_t at)
 	if (at <= cum)
 		return 0;
 	r = (at - cum + w - 1) / w;
-	r = (r + ROW_BLOCK - 1) / ROW_BLOCK * ROW_BLOCK;
+	r = (r + row_align(g) - 1) / row_align(g) * row_align(g);
 	return r >= (uint64_t)g->n ? g->n : (int)r;
 }
 
@@ -345,29 +357,46 @@ static bool xq_first(const struct sm_gemv *g, int j)
 	return true;
 }
 
+/* Units of product g's activations: rows (blocks of 16 on AMX) times
+ * spans of QACT_UNIT_GROUPS groups. */
+static int qact_row_units(const struct sm_gemv *g)
+{
+	return sm_qamx_product(g) ? (g->m + 15) / 16 : g->m;
+}
+
+static int qact_spans(const struct sm_gemv *g)
+{
+	return (g->k / SM_Q4_GROUP + QACT_UNIT_GROUPS - 1) / QACT_UNIT_GROUPS;
+}
+
 void sm_gemv_quantize_part(const struct sm_gemv *g, int ng, int tid, int nth)
 {
 	uint64_t total = 0, a, b, u = 0;
 
 	for (int j = 0; j < ng; j++)
 		if (xq_first(g, j))
-			total += (uint64_t)g[j].m *
-				 ((g[j].k / SM_Q4_GROUP + QACT_UNIT_GROUPS - 1) / QACT_UNIT_GROUPS);
+			total += (uint64_t)qact_row_units(&g[j]) * (uint64_t)qact_spans(&g[j]);
 	a = total * (uint64_t)tid / (uint64_t)nth;
 	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
 	for (int j = 0; j < ng && u < b; j++) {
 		int groups, units;
+		bool amx;
 
 		if (!xq_first(g, j))
 			continue;
 		groups = g[j].k / SM_Q4_GROUP;
-		units = (groups + QACT_UNIT_GROUPS - 1) / QACT_UNIT_GROUPS;
-		for (int i = 0; i < g[j].m; i++)
+		units = qact_spans(&g[j]);
+		amx = sm_qamx_product(&g[j]);
+		for (int i = 0; i < qact_row_units(&g[j]); i++)
 			for (int c = 0; c < units; c++, u++) {
 				int g0 = c * QACT_UNIT_GROUPS;
 				int g1 = g0 + QACT_UNIT_GROUPS < groups ? g0 + QACT_UNIT_GROUPS : groups;
 
-				if (u >= a && u < b)
+				if (u < a || u >= b)
+					continue;
+				if (amx)
+					sm_qamx_act_block(&g[j], i, g0, g1);
+				else
 					sm_gemv_quantize_row(&g[j], i, g0, g1);
 			}
 	}

@@ -40,7 +40,9 @@ void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth);
  * products among g[0..ng) into their xq (once per distinct xq). */
 void sm_gemv_quantize_part(const struct sm_gemv *g, int ng, int tid, int nth);
 
-/* Quantizes activation row i of g (groups [g0, g1)) into its xq. */
+/* Quantizes activation row i of g (groups [g0, g1)) into its xq; not
+ * for products on AMX (sm_qamx_product), whose rows go by blocks of 16
+ * in sm_gemv_quantize_part. */
 void sm_gemv_quantize_row(const struct sm_gemv *g, int i, int g0, int g1);
 
 /* Whether any of g[0..ng) is quantized. */

@@ -2,9 +2,10 @@
 /*
  * The vector ISA our own CPU kernels run, chosen once: the best the CPU
  * (and OS) has, or a lower one forced with
- * SPLITMOE_ISA=avx512|avx2|avx2-novnni|generic (the target laptop has AVX2
- * and AVX-VNNI without AVX-512: forcing avx2 runs its path on any machine;
- * avx2-novnni also keeps the int8 kernels off VNNI, the AVX2 fallback).
+ * SPLITMOE_ISA=avx512|avx512-noamx|avx2|avx2-novnni|generic (the target
+ * laptop has AVX2 and AVX-VNNI without AVX-512: forcing avx2 runs its path
+ * on any machine; avx2-novnni also keeps the int8 kernels off VNNI, the
+ * AVX2 fallback; avx512-noamx keeps quantized products off AMX).
  * A forced ISA the CPU lacks falls back to the best below.
  */
 #ifndef SPLITMOE_CPU_ISA_H
@@ -25,6 +26,9 @@ int sm_isa_forced(void);
 /* Whether the int8 kernels may use VNNI (vpdpbusd) where the CPU has it:
  * not under SPLITMOE_ISA=avx2-novnni. */
 int sm_isa_vnni(void);
+/* Whether quantized products may use AMX where the CPU has it: the
+ * active ISA is avx512 and SPLITMOE_ISA is not avx512-noamx. */
+int sm_isa_amx(void);
 /* "generic", "avx2", "avx512". */
 const char *sm_isa_name(enum sm_isa isa);
 /* Tests: use isa (capped at the CPU's best) from now on. */

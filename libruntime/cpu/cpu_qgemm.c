@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Quantized weights times int8 activations; see cpu_qgemm.h. */
 #include "cpu/cpu_qgemm.h"
+#include "cpu/cpu_qgemm_amx.h"
 #include "cpu/cpu_features.h"
 #include "cpu/cpu_isa.h"
 #include "model/dtype.h"	/* phimoe_f16_to_f32 */
@@ -25,6 +26,15 @@
 static size_t pad64(size_t b)
 {
 	return (b + 63) / 64 * 64;
+}
+
+size_t sm_qact_slot_bytes(int k)
+{
+	size_t b = 2 * sm_qact_row_bytes(k);
+
+	if (sm_qamx_ready() && sm_qamx_act_row_bytes(k) > b)
+		b = sm_qamx_act_row_bytes(k);
+	return b;
 }
 
 size_t sm_qact_row_bytes(int k)
@@ -856,6 +866,10 @@ const char *sm_qkern_name(enum sm_qkern k)
 
 void sm_qgemm_rows(const struct sm_gemv *g, int r0, int r1)
 {
+	if (sm_qamx_product(g)) {
+		sm_qamx_rows(g, r0, r1);
+		return;
+	}
 	switch (sm_qkern_active()) {
 #if HAVE_X86
 	case SM_QKERN_AVX512_VNNI: rows_avx512(g, r0, r1); return;

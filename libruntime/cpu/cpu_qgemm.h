@@ -48,6 +48,11 @@ const char *sm_qkern_name(enum sm_qkern k);
  * part padded to 64 bytes. */
 size_t sm_qact_row_bytes(int k);
 
+/* Bytes per activation row a product's xq may take in any form (int8
+ * in one or two parts, or cpu_qgemm_amx.h's bf16 tiles where AMX runs):
+ * products given m * this each never overlap. */
+size_t sm_qact_slot_bytes(int k);
+
 /* Quantizes groups [g0, g1) of the k-input row x into the row out
  * (sm_qact_row_bytes(k) bytes). The same bits on every kernel path. */
 void sm_qact_quantize(const float *x, int k, int g0, int g1, void *out);
@@ -59,7 +64,8 @@ void sm_qact_quantize_fine(const float *x, int k, int g0, int g1, void *out);
 
 /* y rows of weight rows [r0, r1) of g for all g->m activation rows, from
  * the quantized activations g->xq (rows sm_qact_row_bytes(g->k) apart;
- * with xq_fine, 2 * g->m rows, summed in pairs). */
+ * with xq_fine, 2 * g->m rows, summed in pairs); products of many rows
+ * on AMX where it runs (cpu_qgemm_amx.h). */
 void sm_qgemm_rows(const struct sm_gemv *g, int r0, int r1);
 
 #endif

@@ -28,6 +28,7 @@
 #include "cpu/cpu_gemv.h"
 #include "cpu/cpu_isa.h"
 #include "cpu/cpu_qgemm.h"
+#include "cpu/cpu_qgemm_amx.h"
 #include "cpu/quant.h"
 
 #define GRP SM_Q4_GROUP
@@ -78,6 +79,7 @@ static int restore(void **st)
 	(void)st;
 	sm_isa_override(sm_isa_best());
 	sm_isa_override_vnni(1);
+	sm_qamx_override(1);
 	return 0;
 }
 
@@ -463,6 +465,102 @@ static void test_qkern_choice(void **st)
 		      f.avx_vnni, sm_qkern_name(want));
 }
 
+/* w[r][c] as the file means it: code x binary16 scale (exact in double) */
+static double wreal(const struct sm_gemv *g, int r, int c)
+{
+	return wval(g, r, c) *
+	       (double)phimoe_f16_to_f32(((const uint16_t *)g->wscale)[(size_t)r * (g->k / GRP) +
+								 c / GRP]);
+}
+
+/*
+ * Products of SM_QAMX_MIN_ROWS rows and more on AMX (cpu_qgemm_amx.h),
+ * where this CPU has it: against the exact product of the weights as
+ * stored and the f32 activations. The error allowed is what bf16 costs:
+ * with every scale 1 the weights are exact in bf16 and only the
+ * activations round (2^-8 of each product's size, 2^-15 with xq_fine's
+ * hi and lo, 2^-13 with f32 sums); with real scales the weights round once too. Shapes: tails
+ * of the 32-row weight blocks and 16-row activation tiles, one and two
+ * tiles of each, bias and row scales, 1 and 3 threads. Everywhere: which
+ * products go there (enough rows, quantized, AMX on).
+ */
+static void test_qgemm_amx(void **st)
+{
+	static const int ns[] = { 1, 17, 32, 45, 64 };
+	static const int ks[] = { 32, 96, 448 };
+	static const int ms[] = { 16, 17, 33, 64 };
+	unsigned seed = 29;
+	int cases = 0;
+	struct qprod q;
+
+	(void)st;
+	qprod_make(&q, SM_GEMV_Q8, 4, 64, SM_QAMX_MIN_ROWS - 1, false, false, false, &seed);
+	assert_false(sm_qamx_product(&q.g));
+	q.g.m = SM_QAMX_MIN_ROWS;
+	assert_true(sm_qamx_product(&q.g) == sm_qamx_ready());
+	q.g.quant = SM_GEMV_PLAIN;
+	assert_false(sm_qamx_product(&q.g));
+	q.g.quant = SM_GEMV_Q8;
+	sm_qamx_override(0);
+	assert_false(sm_qamx_product(&q.g));
+	sm_qamx_override(1);
+	sm_isa_override(SM_ISA_AVX2);
+	assert_false(sm_qamx_product(&q.g));
+	sm_isa_override(sm_isa_best());
+	qprod_free(&q);
+	if (!sm_qamx_ready()) {
+		print_message("# no AMX-BF16 here: products of %d+ rows run the int8 kernels\n",
+			      SM_QAMX_MIN_ROWS);
+		return;
+	}
+	for (int kind = SM_GEMV_Q8; kind <= SM_GEMV_Q4; kind++)
+	for (int unit = 0; unit < 2; unit++)
+	for (int fine = 0; fine < 2; fine++)
+		for (size_t a = 0; a < sizeof(ns) / sizeof(ns[0]); a++)
+			for (size_t b = 0; b < sizeof(ks) / sizeof(ks[0]); b++)
+				for (size_t c = 0; c < sizeof(ms) / sizeof(ms[0]); c++) {
+					int m = ms[c], n = ns[a], k = ks[b];
+					double tol = unit ? (fine ? 0x1p-13 : 0x1p-8) : 0x1p-7;
+
+					qprod_make(&q, (enum sm_gemv_quant)kind, n, k, m, false,
+						   (a + c) % 2, fine, &seed);
+					if (unit)	/* scale 1: weights exact in bf16 */
+						for (int i = 0; i < n * (k / GRP); i++)
+							((uint16_t *)q.scale)[i] = 0x3c00;
+					free(q.xq);
+					q.xq = malloc((size_t)m * sm_qact_slot_bytes(k));
+					assert_non_null(q.xq);
+					q.g.xq = q.xq;
+					assert_true(sm_qamx_product(&q.g));
+					sm_gemv_run(&q.g, 1, 1 + 2 * (int)((a + b + c) % 2));
+					for (int i = 0; i < m; i++)
+						for (int r = 0; r < n; r++) {
+							double want = 0, mag = 0, rs;
+							float got = q.y[(size_t)i * q.g.ldy + r];
+
+							for (int j = 0; j < k; j++) {
+								double t = wreal(&q.g, r, j) *
+									   q.x[(size_t)i * q.g.ldx + j];
+
+								want += t;
+								mag += fabs(t);
+							}
+							rs = q.rs ? q.rs[i] : 1.0;
+							want = (want + (q.bias ? q.bias[r] : 0.0)) * rs;
+							if (!(fabs(got - want) <= (tol * mag + 1e-6) * rs)) {
+								print_message("amx %s%s%s n=%d k=%d m=%d: y[%d][%d] = %.9g, want %.9g (size %.3g)\n",
+									      kind == SM_GEMV_Q8 ? "int8" : "q4",
+									      unit ? " unit" : "", fine ? " fine" : "",
+									      n, k, m, i, r, got, want, mag);
+								fail();
+							}
+						}
+					qprod_free(&q);
+					cases++;
+				}
+	print_message("# %d products on AMX-BF16\n", cases);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +569,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_qgemm_integer, restore),
 		cmocka_unit_test_teardown(test_qgemm_scaled, restore),
 		cmocka_unit_test_teardown(test_qgemm_shared_x, restore),
+		cmocka_unit_test_teardown(test_qgemm_amx, restore),
 	};
 
 	return cmocka_run_group_tests_name("numerics-qkernels", tests, NULL, NULL);
