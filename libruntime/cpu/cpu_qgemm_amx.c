@@ -247,6 +247,11 @@ static T_BF16 void store_c(const struct sm_gemv *g, const float c[TROWS][16], in
 	}
 }
 
+/* GCC's tile intrinsics are asm without a memory clobber: the block's and
+ * the activations' stores must be done before the loads, the stored sums
+ * read only after the stores. */
+#define MEMORY_BARRIER() __asm__ volatile("" ::: "memory")
+
 /* One pass of the block over activation tiles b (and b + 1 when two),
  * weight tiles 0 (and 1 when nt == 2). */
 #define DP(C, A, B) _tile_dpbf16ps(C, A, B)
@@ -259,6 +264,7 @@ static T_AMX void block_pass(const struct sm_gemv *g, const uint16_t *wb, int b,
 	const char *xl = xh + act_part_bytes(g);
 	const uint16_t *w1 = wb + (size_t)16 * g->k;
 
+	MEMORY_BARRIER();
 	_tile_zero(0);
 	_tile_zero(1);
 	_tile_zero(2);
@@ -289,6 +295,7 @@ static T_AMX void block_pass(const struct sm_gemv *g, const uint16_t *wb, int b,
 	_tile_stored(1, c[1], 64);
 	_tile_stored(2, c[2], 64);
 	_tile_stored(3, c[3], 64);
+	MEMORY_BARRIER();
 }
 
 static T_AMX void rows_amx(const struct sm_gemv *g, int r0, int r1)
