@@ -9,7 +9,7 @@
 #include <string.h>
 
 static enum sm_isa best_isa, active_isa;
-static int forced, vnni = 1, amx = 1;
+static int forced, vnni = 1, amx;
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 
 static void isa_init(void)
@@ -34,10 +34,10 @@ static void isa_init(void)
 		active_isa = SM_ISA_AVX2, vnni = 0;
 	else if (!strcmp(env, "avx512"))
 		active_isa = SM_ISA_AVX512;
-	else if (!strcmp(env, "avx512-noamx"))
-		active_isa = SM_ISA_AVX512, amx = 0;
+	else if (!strcmp(env, "avx512-amx"))
+		active_isa = SM_ISA_AVX512, amx = 1;
 	else
-		fprintf(stderr, "splitmoe: SPLITMOE_ISA='%s' is not generic, avx2-novnni, avx2, avx512 or avx512-noamx; using %s\n",
+		fprintf(stderr, "splitmoe: SPLITMOE_ISA='%s' is not generic, avx2-novnni, avx2, avx512 or avx512-amx; using %s\n",
 			env, sm_isa_name(best_isa));
 	if (active_isa > best_isa)
 		active_isa = best_isa;
@@ -71,7 +71,7 @@ int sm_isa_vnni(void)
 int sm_isa_amx(void)
 {
 	pthread_once(&isa_once, isa_init);
-	return amx && active_isa == SM_ISA_AVX512;
+	return amx;
 }
 
 const char *sm_isa_name(enum sm_isa isa)

@@ -34,7 +34,8 @@
 #define TILE_BYTES 1024
 #define TROWS 16
 
-static bool amx_cpu, amx_on = true;
+static bool amx_cpu;
+static int amx_on = -1;	/* -1: as SPLITMOE_ISA says */
 static pthread_once_t amx_once = PTHREAD_ONCE_INIT;
 
 #if HAVE_AMX
@@ -65,13 +66,14 @@ static void amx_init(void)
 bool sm_qamx_ready(void)
 {
 	pthread_once(&amx_once, amx_init);
-	return amx_cpu && amx_on && sm_isa_amx();
+	return amx_cpu && sm_isa_active() == SM_ISA_AVX512 &&
+	       (amx_on < 0 ? sm_isa_amx() : amx_on);
 }
 
 void sm_qamx_override(int on)
 {
 	pthread_once(&amx_once, amx_init);
-	amx_on = !!on;
+	amx_on = on < 0 ? -1 : !!on;
 }
 
 bool sm_qamx_product(const struct sm_gemv *g)

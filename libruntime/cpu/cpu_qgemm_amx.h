@@ -32,8 +32,9 @@
 #define SM_QAMX_ROW_ALIGN 32
 
 /* Whether AMX-BF16 runs here: the CPU has it, the OS lets this process
- * use its tile data (asked once), and neither SPLITMOE_ISA (below
- * avx512, or avx512-noamx) nor a test turned it off. */
+ * use its tile data (asked once), the ISA in use is avx512 and
+ * SPLITMOE_ISA=avx512-amx (or a test) asked for it. Off by default: the
+ * kernel has not yet run on a CPU with AMX (README). */
 bool sm_qamx_ready(void);
 
 /* Whether product g runs on AMX (quantized, ready, enough rows). */
@@ -50,7 +51,8 @@ void sm_qamx_act_block(const struct sm_gemv *g, int b, int g0, int g1);
 /* y rows of weight rows [r0, r1) of g for all g->m activation rows. */
 void sm_qamx_rows(const struct sm_gemv *g, int r0, int r1);
 
-/* Tests: AMX off (0) or back on where the CPU has it (1). */
+/* Tests: AMX off (0), on where the CPU has it (1), or as SPLITMOE_ISA
+ * says (-1). */
 void sm_qamx_override(int on);
 
 #endif

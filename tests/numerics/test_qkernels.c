@@ -79,7 +79,7 @@ static int restore(void **st)
 	(void)st;
 	sm_isa_override(sm_isa_best());
 	sm_isa_override_vnni(1);
-	sm_qamx_override(1);
+	sm_qamx_override(-1);
 	return 0;
 }
 
@@ -482,7 +482,7 @@ static double wreal(const struct sm_gemv *g, int r, int c)
  * hi and lo, 2^-13 with f32 sums); with real scales the weights round once too. Shapes: tails
  * of the 32-row weight blocks and 16-row activation tiles, one and two
  * tiles of each, bias and row scales, 1 and 3 threads. Everywhere: which
- * products go there (enough rows, quantized, AMX on).
+ * products go there (enough rows, quantized, AMX asked for; off by default).
  */
 static void test_qgemm_amx(void **st)
 {
@@ -494,6 +494,7 @@ static void test_qgemm_amx(void **st)
 	struct qprod q;
 
 	(void)st;
+	sm_qamx_override(1);	/* off by default (cpu_qgemm_amx.h) */
 	qprod_make(&q, SM_GEMV_Q8, 4, 64, SM_QAMX_MIN_ROWS - 1, false, false, false, &seed);
 	assert_false(sm_qamx_product(&q.g));
 	q.g.m = SM_QAMX_MIN_ROWS;
@@ -507,6 +508,11 @@ static void test_qgemm_amx(void **st)
 	sm_isa_override(SM_ISA_AVX2);
 	assert_false(sm_qamx_product(&q.g));
 	sm_isa_override(sm_isa_best());
+	if (!getenv("SPLITMOE_ISA")) {	/* off unless asked for */
+		sm_qamx_override(-1);
+		assert_false(sm_qamx_product(&q.g));
+		sm_qamx_override(1);
+	}
 	qprod_free(&q);
 	if (!sm_qamx_ready()) {
 		print_message("# no AMX-BF16 here: products of %d+ rows run the int8 kernels\n",
