@@ -104,7 +104,7 @@ static T_BF16 void transpose16(const uint32_t in[TROWS][16], uint32_t *out)
 						_mm512_set1_epi32(16));
 
 	for (int p = 0; p < 16; p++)
-		_mm512_store_si512(out + 16 * p,
+		_mm512_storeu_si512(out + 16 * p,
 				   _mm512_i32gather_epi32(_mm512_add_epi32(rows, _mm512_set1_epi32(p)),
 							  (const void *)in, 4));
 }
@@ -255,7 +255,8 @@ static T_BF16 void store_c(const struct sm_gemv *g, const float c[TROWS][16], in
 #define MEMORY_BARRIER() __asm__ volatile("" ::: "memory")
 
 /* One pass of the block over activation tiles b (and b + 1 when two),
- * weight tiles 0 (and 1 when nt == 2). */
+ * weight tiles 0 (and 1 when both_w: more than 16 rows), summed into
+ * c[t * 2 + u]. */
 #define DP(C, A, B) _tile_dpbf16ps(C, A, B)
 static T_AMX void block_pass(const struct sm_gemv *g, const uint16_t *wb, int b, bool two,
 			     bool both_w, float c[4][TROWS][16])
