@@ -5,101 +5,88 @@
 
 #include <math.h>
 #include <string.h>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 /*
  * The sums of a LayerNorm row: of x, and of (x - mean)^2, in double.
- * Decode's row of 4096 is the whole op's cost: one vector of 2 doubles
- * (the baseline build) took about 9 us a row on the 16-core machine, 64
- * rows a token; 4 vectors of 8 (4) doubles side by side take about 1.
+ * Decode's row of 4096 is the whole op's cost: `omp simd` gave one
+ * vector of 2 doubles (the baseline build), about 9 us a row on the
+ * 16-core machine and 64 rows a token. Here 4 accumulators of 8 doubles
+ * (GCC's vector extension: zmm under AVX-512, pairs of ymm under AVX2,
+ * xmm quads in the baseline), in one order on every path.
  */
+typedef double v8d __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
+
+/* 8 floats widened (through a pointer: a vector returned by value is an
+ * ABI that changes with the target) */
+static inline __attribute__((always_inline)) void load8(const float *x, v8d *out)
+{
+	v8f f;
+
+	memcpy(&f, x, sizeof(f));
+	*out = __builtin_convertvector(f, v8d);
+}
+
+static inline __attribute__((always_inline)) double lanes_sum(const v8d *a)
+{
+	v8d s = (a[0] + a[1]) + (a[2] + a[3]);
+	double t = 0.0;
+
+	for (int l = 0; l < 8; l++)
+		t += s[l];
+	return t;
+}
+
+static inline __attribute__((always_inline)) void sums_body(const float *x, int n, double *out)
+{
+	int end = n / 32 * 32;
+	v8d a[4] = { { 0 } };
+	double sum, sq, mean;
+
+	for (int i = 0; i < end; i += 32)
+		for (int j = 0; j < 4; j++) {
+			v8d v;
+
+			load8(x + i + 8 * j, &v);
+			a[j] += v;
+		}
+	sum = lanes_sum(a);
+	for (int i = end; i < n; i++)
+		sum += x[i];
+	mean = sum / n;
+	for (int j = 0; j < 4; j++)
+		a[j] = (v8d){ 0 };
+	for (int i = 0; i < end; i += 32)
+		for (int j = 0; j < 4; j++) {
+			v8d d;
+
+			load8(x + i + 8 * j, &d);
+			d -= mean;
+			a[j] += d * d;
+		}
+	sq = lanes_sum(a);
+	for (int i = end; i < n; i++)
+		sq += ((double)x[i] - mean) * ((double)x[i] - mean);
+	out[0] = sum;
+	out[1] = sq;
+}
+
 #if defined(__x86_64__)
-#define T512 __attribute__((target("avx512f,avx512dq,avx2,fma")))
-#define T256 __attribute__((target("avx2,fma")))
-
-static T512 double hsum512(__m512d a, __m512d b, __m512d c, __m512d d)
+static __attribute__((target("avx512f,avx512dq"))) void sums_avx512(const float *x, int n,
+								   double *out)
 {
-	return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(a, b), _mm512_add_pd(c, d)));
+	sums_body(x, n, out);
 }
 
-static T512 void sums_avx512(const float *x, int n, double *out)
+static __attribute__((target("avx2"))) void sums_avx2(const float *x, int n, double *out)
 {
-	__m512d a[4], m = _mm512_set1_pd(0.0);
-	double mean = 0.0;
-	int i = 0;
-
-	for (int pass = 0; pass < 2; pass++) {
-		for (int j = 0; j < 4; j++)
-			a[j] = _mm512_setzero_pd();
-		for (i = 0; i + 32 <= n; i += 32)
-			for (int j = 0; j < 4; j++) {
-				__m512d v = _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8 * j));
-
-				if (pass) {
-					v = _mm512_sub_pd(v, m);
-					a[j] = _mm512_fmadd_pd(v, v, a[j]);
-				} else {
-					a[j] = _mm512_add_pd(a[j], v);
-				}
-			}
-		out[pass] = hsum512(a[0], a[1], a[2], a[3]);
-		if (!pass) {
-			for (int t = i; t < n; t++)
-				out[0] += x[t];
-			m = _mm512_set1_pd(mean = out[0] / n);
-		}
-	}
-	for (int t = i; t < n; t++)
-		out[1] += ((double)x[t] - mean) * ((double)x[t] - mean);
-}
-
-static T256 double hsum256(__m256d a, __m256d b, __m256d c, __m256d d)
-{
-	__m256d s = _mm256_add_pd(_mm256_add_pd(a, b), _mm256_add_pd(c, d));
-	__m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
-
-	return _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
-}
-
-static T256 void sums_avx2(const float *x, int n, double *out)
-{
-	__m256d a[4], m = _mm256_set1_pd(0.0);
-	double mean = 0.0;
-	int i = 0;
-
-	for (int pass = 0; pass < 2; pass++) {
-		for (int j = 0; j < 4; j++)
-			a[j] = _mm256_setzero_pd();
-		for (i = 0; i + 16 <= n; i += 16)
-			for (int j = 0; j < 4; j++) {
-				__m256d v = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4 * j));
-
-				if (pass) {
-					v = _mm256_sub_pd(v, m);
-					a[j] = _mm256_fmadd_pd(v, v, a[j]);
-				} else {
-					a[j] = _mm256_add_pd(a[j], v);
-				}
-			}
-		out[pass] = hsum256(a[0], a[1], a[2], a[3]);
-		if (!pass) {
-			for (int t = i; t < n; t++)
-				out[0] += x[t];
-			m = _mm256_set1_pd(mean = out[0] / n);
-		}
-	}
-	for (int t = i; t < n; t++)
-		out[1] += ((double)x[t] - mean) * ((double)x[t] - mean);
+	sums_body(x, n, out);
 }
 #endif
 
 /* out[0] = sum of x, out[1] = sum of (x - mean)^2 */
 static void layernorm_sums(const float *x, int n, double *out)
 {
-	double sum = 0.0, sq = 0.0, mean;
-
 #if defined(__x86_64__)
 	switch (sm_isa_active()) {
 	case SM_ISA_AVX512:
@@ -112,20 +99,7 @@ static void layernorm_sums(const float *x, int n, double *out)
 		break;
 	}
 #endif
-	/* double sums, in vector lanes (the order of a sum of doubles over
-	 * f32 values is below f32 rounding) */
-#pragma omp simd reduction(+:sum)
-	for (int i = 0; i < n; i++)
-		sum += x[i];
-	mean = sum / n;
-#pragma omp simd reduction(+:sq)
-	for (int i = 0; i < n; i++) {
-		double d = x[i] - mean;
-
-		sq += d * d;
-	}
-	out[0] = sum;
-	out[1] = sq;
+	sums_body(x, n, out);
 }
 
 void cm_layernorm(const float *x, int m, int n, const float *gamma,
