@@ -8,7 +8,6 @@
 #include "cpu/cpu_features.h"
 #include "cpu/cpu_isa.h"
 #include "cpu/cpu_qgemm.h"
-#include "cpu/cpu_qgemm_amx.h"
 #include "model/chat_format.h"
 #include "util/memstat.h"
 #include "ze/drm_devices.h"
@@ -54,14 +53,7 @@ void splitmoe_cpu_info(struct splitmoe_cpu_info *out)
 	out->onednn_isa = dnnl_isa_name(dnnl_get_effective_cpu_isa());
 	out->kernels = sm_isa_name(sm_isa_active());
 	out->kernels_forced = sm_isa_forced() || !sm_isa_vnni();
-	out->int8_kernel = sm_qkern_name(sm_qkern_active());
-	if (sm_qamx_ready()) {
-		static char amx[64];
-
-		snprintf(amx, sizeof(amx), "%s, amx-bf16 from %d rows", out->int8_kernel,
-			 SM_QAMX_MIN_ROWS);
-		out->int8_kernel = amx;
-	}
+	out->int8_kernel = sm_qgemm_kernels_name();
 	out->quant_default = sm_api_quant_of(sm_quant_default(PHIMOE_DTYPE_BF16));
 }
 

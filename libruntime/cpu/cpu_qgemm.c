@@ -864,6 +864,18 @@ const char *sm_qkern_name(enum sm_qkern k)
 	}
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+const char *sm_qgemm_kernels_name(void)
+{
+	/* AMX runs only on the avx512 path, whose kernel is avx512-vnni
+	 * wherever AMX exists */
+	if (sm_qamx_ready())
+		return "avx512-vnni, amx-bf16 from " STR(SM_QAMX_MIN_ROWS) " rows";
+	return sm_qkern_name(sm_qkern_active());
+}
+
 void sm_qgemm_rows(const struct sm_gemv *g, int r0, int r1)
 {
 	if (sm_qamx_product(g)) {

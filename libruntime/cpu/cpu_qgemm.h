@@ -43,6 +43,10 @@ enum sm_qkern sm_qkern_active(void);
 /* "generic", "avx2", "avx2-vnni", "avx2-vnni-evex", "avx512-vnni". */
 const char *sm_qkern_name(enum sm_qkern k);
 
+/* The kernels quantized products run here: sm_qkern_name's, and AMX's
+ * beside it where it runs ("avx512-vnni, amx-bf16 from 16 rows"). */
+const char *sm_qgemm_kernels_name(void);
+
 /* Bytes of one quantized activation row of k inputs (k a multiple of
  * SM_Q4_GROUP): k int8 values, then k / SM_Q4_GROUP float scales, each
  * part padded to 64 bytes. */
