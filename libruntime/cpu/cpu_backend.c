@@ -79,6 +79,12 @@ struct cpu_be {
 	 * barrier apart) */
 	void *xq;
 	size_t xq_bytes;
+	/* per thread of the team (c->threads), FUSED_ROWS_MAX rows of the
+	 * experts' down products' input quantized as int8 (experts_gemv's
+	 * few-row pass: each thread quantizes the whole input itself);
+	 * xq_local_stride bytes apart */
+	void *xq_local;
+	size_t xq_local_stride;
 };
 
 static int fail(struct sm_backend *be, int rc, const char *fmt, ...)
@@ -177,10 +183,29 @@ static void set_threads(struct cpu_be *c, uint64_t bytes)
 		omp_set_num_threads(c->threads);
 }
 
+/*
+ * A product between MID_PRODUCT_BYTES and SMALL_PRODUCT_BYTES on a team
+ * of MID_TEAM_MIN or more takes a thread per MID_SHARE_BYTES: the full
+ * shape's router (128 KB in bf16) took 14 us a layer on one core of the
+ * 16-core machine, about a core's latency-bound reading speed; a big
+ * team in decode is still spinning from the product before it. Small
+ * teams (2-core machines, loaded) keep it on one thread.
+ */
+#define MID_PRODUCT_BYTES (64u << 10)
+#define MID_SHARE_BYTES (32u << 10)
+#define MID_TEAM_MIN 8
+
 /* Threads for a product of this many bytes (our own kernels). */
 static int threads_for(const struct cpu_be *c, uint64_t bytes)
 {
-	return bytes < SMALL_PRODUCT_BYTES ? 1 : c->threads;
+	uint64_t t;
+
+	if (bytes >= SMALL_PRODUCT_BYTES)
+		return c->threads;
+	if (bytes < MID_PRODUCT_BYTES || c->threads < MID_TEAM_MIN)
+		return 1;
+	t = bytes / MID_SHARE_BYTES;
+	return t < (uint64_t)c->threads ? (int)t : c->threads;
 }
 
 static enum phimoe_dtype compute_dtype(const struct sm_backend *be)
@@ -213,7 +238,7 @@ static void update_work_bytes(struct sm_backend *be)
 
 	be->work_bytes = dmm_ctx_buffer_bytes(c->mm) +
 			 (uint64_t)c->nlanes * (c->h_elems + c->g_elems) * sizeof(float) +
-			 c->xq_bytes;
+			 c->xq_bytes + (size_t)c->threads * c->xq_local_stride;
 }
 
 static void cpu_destroy(struct sm_backend *be)
@@ -228,6 +253,7 @@ static void cpu_destroy(struct sm_backend *be)
 	free(c->h);
 	free(c->g);
 	free(c->xq);
+	free(c->xq_local);
 	free(c);
 }
 
@@ -263,6 +289,32 @@ static int xq_buffer(struct sm_backend *be, int k)
 	if (!c->xq)
 		return fail(be, -ENOMEM, "out of memory (%zu bytes of int8 activations)", bytes);
 	c->xq_bytes = bytes;
+	return 0;
+}
+
+/* Rows of the experts of one experts_gemv call up to which it fuses the
+ * up products with silu: each thread runs w1 and w3 rows of the same
+ * columns and gates them itself, then quantizes the down products' whole
+ * input for itself (decode: 2 rows of 448), which saves a barrier and a
+ * phase of 16 threads over 896 values. */
+#define FUSED_ROWS_MAX 8
+
+/* The per-thread int8 buffers of experts_gemv's fused pass grown to
+ * FUSED_ROWS_MAX rows of k inputs. */
+static int xq_local_buffer(struct sm_backend *be, int k)
+{
+	struct cpu_be *c = cpu(be);
+	size_t stride = FUSED_ROWS_MAX * sm_qact_slot_bytes(k), bytes;
+
+	if (stride <= c->xq_local_stride)
+		return 0;
+	bytes = (size_t)c->threads * stride;
+	free(c->xq_local);
+	c->xq_local_stride = 0;
+	c->xq_local = cpu_alloc(be, bytes);
+	if (!c->xq_local)
+		return fail(be, -ENOMEM, "out of memory (%zu bytes of int8 activations)", bytes);
+	c->xq_local_stride = stride;
 	return 0;
 }
 
@@ -558,7 +610,8 @@ static int expert_quantize(struct sm_backend *be, const struct sm_expert_desc *d
 			phimoe_tensor_release(t[i]);
 		}
 	}
-	if (xq_buffer(be, (int)d->w1.shape[1]) || xq_buffer(be, (int)d->w2.shape[1]))
+	if (xq_buffer(be, (int)d->w1.shape[1]) || xq_buffer(be, (int)d->w2.shape[1]) ||
+	    xq_local_buffer(be, (int)d->w2.shape[1]))
 		return -ENOMEM;
 	e->quantized = e->rowmajor = true;
 	e->nup = 2;
@@ -756,11 +809,118 @@ const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
 #define SILU_CHUNK (2 * SM_Q4_GROUP)
 #define GEMV_EXPERTS_MAX (SM_GEMV_MAX_JOBS / 2)
 
+/* Columns of an expert's h a unit of the fused pass covers: the kernels'
+ * row tile (4), so that decode's 2 x 448 columns split evenly. */
+#define FUSED_COLS 4
+/* Bytes of its down products' weights a thread of the fused pass asks
+ * into L2 before the barrier that precedes them: int8 decode's share at
+ * 16 threads is 240 KB; more would evict what it is about to read. */
+#define DOWN_PREFETCH_MAX (512u << 10)
+
+/* The up products of expert i's columns [c0, c1), both halves (w1 and
+ * w3 rows of those columns), and silu(h1) * h3 of them for each row. */
+static void expert_up_silu_cols(const struct sm_expert *e, const struct sm_gemv *up,
+				float *hrow, float *grow, int m, int c0, int c1)
+{
+	if (e->nup == 1) {	/* w13: w1 rows, then w3 rows */
+		sm_gemv_rows(&up[0], c0, c1);
+		sm_gemv_rows(&up[0], e->inter + c0, e->inter + c1);
+	} else {
+		sm_gemv_rows(&up[0], c0, c1);
+		sm_gemv_rows(&up[1], c0, c1);
+	}
+	for (int j = 0; j < m; j++)
+		cm_silu_gate_cols(hrow + (size_t)j * 2 * e->inter, e->inter, c0, c1,
+				  grow + (size_t)j * e->inter);
+}
+
+/*
+ * Thread tid's share of the fused pass's first phase: units of
+ * FUSED_COLS columns of every expert, weighed by the rows they read and
+ * the products they make (unlike row counts in a batch), each thread a
+ * contiguous run; upi[i]: expert i's first product in up.
+ */
+static void experts_up_silu_part(struct sm_expert *const *e, const struct sm_gemv *up,
+				 const int *upi, float *const *hrow, float *const *grow,
+				 const int *m, int count, int tid, int nth)
+{
+	uint64_t total = 0, cum = 0, a, b;
+
+	for (int i = 0; i < count; i++)
+		total += (uint64_t)((e[i]->inter + FUSED_COLS - 1) / FUSED_COLS) *
+			 (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
+	a = total * (uint64_t)tid / (uint64_t)nth;
+	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
+	for (int i = 0; i < count; i++) {
+		uint64_t units = (uint64_t)((e[i]->inter + FUSED_COLS - 1) / FUSED_COLS);
+		uint64_t w = (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
+		/* the units whose work starts in [a, b) */
+		uint64_t u0 = a <= cum ? 0 : (a - cum + w - 1) / w;
+		uint64_t u1 = b <= cum ? 0 : (b - cum + w - 1) / w;
+
+		cum += units * w;
+		if (tid == nth - 1 || u1 > units)
+			u1 = units;
+		if (u0 >= u1)
+			continue;
+		expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i],
+				    (int)u0 * FUSED_COLS,
+				    (int)(u1 * FUSED_COLS < (uint64_t)e[i]->inter ?
+					  u1 * FUSED_COLS : (uint64_t)e[i]->inter));
+	}
+}
+
+/* experts_gemv's pass by phases (more rows than FUSED_ROWS_MAX, or AMX):
+ * thread tid of nth's share, after the up products' quantization. */
+static void experts_gemv_phases(struct sm_expert *const *e, const struct sm_gemv *up, int nup,
+				const struct sm_gemv *down, float *const *hrow,
+				float *const *grow, const int *m, int count, bool amx_down,
+				int tid, int nth)
+{
+	sm_gemv_part(up, nup, tid, nth);
+#pragma omp barrier
+	/*
+	 * silu over (expert, row, SILU_CHUNK columns) units, a share each,
+	 * the columns quantized for the down product by the thread that
+	 * made them: by rows alone, decode's 2 rows kept the other threads
+	 * of 16 waiting 76 us a layer (q4, the 16-core machine) against 30
+	 * for the up products.
+	 */
+	for (int i = 0, u = 0; i < count; i++) {
+		int inter = e[i]->inter, chunks = (inter + SILU_CHUNK - 1) / SILU_CHUNK;
+
+		for (int j = 0; j < m[i]; j++) {
+			for (int ch = 0; ch < chunks; ch++, u++) {
+				int c0 = ch * SILU_CHUNK;
+				int c1 = c0 + SILU_CHUNK < inter ? c0 + SILU_CHUNK : inter;
+
+				if (u % nth != tid)
+					continue;
+				cm_silu_gate_cols(hrow[i] + (size_t)j * 2 * inter, inter, c0, c1,
+						  grow[i] + (size_t)j * inter);
+				/* quantized rows have whole groups (checked at load) */
+				if (down[i].quant != SM_GEMV_PLAIN && !amx_down)
+					sm_gemv_quantize_row(&down[i], j, c0 / SM_Q4_GROUP,
+							     c1 / SM_Q4_GROUP);
+			}
+		}
+	}
+#pragma omp barrier
+	if (amx_down) {
+		sm_gemv_quantize_part(down, count, tid, nth);
+#pragma omp barrier
+	}
+	sm_gemv_part(down, count, tid, nth);
+}
+
 /*
  * Experts of few rows on row-major weights in one parallel region: the
  * up products of all of them, silu(h1) * h3, the down products with the
  * routing weights folded in. Rows of expert i sit at h/g row off_i.
  * The caller checked count <= GEMV_EXPERTS_MAX and sum m <= max_rows.
+ * Up to FUSED_ROWS_MAX rows in all (decode), the fused pass: up and
+ * silu by columns, the down products' weights asked into L2 while the
+ * team gathers, every thread quantizing their input for itself.
  */
 static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 			 const float *const *x, const int *m, const float *const *scale,
@@ -768,14 +928,16 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 {
 	struct sm_gemv up[SM_GEMV_MAX_JOBS] = { { 0 } }, down[GEMV_EXPERTS_MAX] = { { 0 } };
 	float *hrow[GEMV_EXPERTS_MAX], *grow[GEMV_EXPERTS_MAX];
-	int nup = 0, rows = 0;
-	bool qup, qdown, amx_down = false;
+	int nup = 0, rows = 0, upi[GEMV_EXPERTS_MAX];
+	bool qup, qdown, amx_down = false, fused;
+	size_t local = 0;
 
 	for (int i = 0; i < count; i++) {
 		int inter = e[i]->inter;
 
 		hrow[i] = c->h[0] + (size_t)rows * 2 * inter;
 		grow[i] = c->g[0] + (size_t)rows * inter;
+		upi[i] = nup;
 		for (int u = 0; u < e[i]->nup; u++) {
 			up[nup] = e[i]->up[u];
 			up[nup].m = m[i];
@@ -813,6 +975,12 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 		sm_gemv_part(down, count, 0, 1);
 		return;
 	}
+	/* the local buffers: c->threads of them, sized at load */
+	for (int i = 0; i < count; i++)
+		local += down[i].quant == SM_GEMV_PLAIN ? 0 :
+			 (size_t)m[i] * sm_qact_slot_bytes(down[i].k);
+	fused = rows <= FUSED_ROWS_MAX && !amx_down && nthreads <= c->threads &&
+		local <= c->xq_local_stride;
 #pragma omp parallel num_threads(nthreads)
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
@@ -821,40 +989,26 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 			sm_gemv_quantize_part(up, nup, tid, nth);
 #pragma omp barrier
 		}
-		sm_gemv_part(up, nup, tid, nth);
+		if (fused) {
+			struct sm_gemv mine[GEMV_EXPERTS_MAX];
+			char *xq = (char *)c->xq_local + (size_t)tid * c->xq_local_stride;
+
+			experts_up_silu_part(e, up, upi, hrow, grow, m, count, tid, nth);
+			sm_gemv_prefetch_part(down, count, tid, nth, DOWN_PREFETCH_MAX);
 #pragma omp barrier
-		/*
-		 * silu over (expert, row, SILU_CHUNK columns) units, a share
-		 * each, the columns quantized for the down product by the
-		 * thread that made them: by rows alone, decode's 2 rows kept
-		 * the other threads of 16 waiting 76 us a layer (q4, the
-		 * 16-core machine) against 30 for the up products.
-		 */
-		for (int i = 0, u = 0; i < count; i++) {
-			int inter = e[i]->inter, chunks = (inter + SILU_CHUNK - 1) / SILU_CHUNK;
-
-			for (int j = 0; j < m[i]; j++) {
-				for (int ch = 0; ch < chunks; ch++, u++) {
-					int c0 = ch * SILU_CHUNK;
-					int c1 = c0 + SILU_CHUNK < inter ? c0 + SILU_CHUNK : inter;
-
-					if (u % nth != tid)
-						continue;
-					cm_silu_gate_cols(hrow[i] + (size_t)j * 2 * inter, inter, c0, c1,
-							  grow[i] + (size_t)j * inter);
-					/* quantized rows have whole groups (checked at load) */
-					if (down[i].quant != SM_GEMV_PLAIN && !amx_down)
-						sm_gemv_quantize_row(&down[i], j, c0 / SM_Q4_GROUP,
-								     c1 / SM_Q4_GROUP);
-				}
+			for (int i = 0, r = 0; i < count; r += m[i], i++) {
+				mine[i] = down[i];
+				if (down[i].quant == SM_GEMV_PLAIN)
+					continue;
+				mine[i].xq = xq + (size_t)r * sm_qact_slot_bytes(down[i].k);
+				for (int j = 0; j < m[i]; j++)
+					sm_gemv_quantize_row(&mine[i], j, 0, down[i].k / SM_Q4_GROUP);
 			}
+			sm_gemv_part(mine, count, tid, nth);
+		} else {
+			experts_gemv_phases(e, up, nup, down, hrow, grow, m, count, amx_down, tid,
+					    nth);
 		}
-#pragma omp barrier
-		if (amx_down) {
-			sm_gemv_quantize_part(down, count, tid, nth);
-#pragma omp barrier
-		}
-		sm_gemv_part(down, count, tid, nth);
 	}
 }
 

@@ -317,9 +317,9 @@ static int row_at(const struct sm_gemv *g, uint64_t cum, uint64_t at)
 	return r >= (uint64_t)g->n ? g->n : (int)r;
 }
 
-void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth)
+/* Thread tid's rows [lo[j], hi[j]) of each product j (sm_gemv_part's split). */
+static void part_rows(const struct sm_gemv *g, int ng, int tid, int nth, int *lo, int *hi)
 {
-	dot_fn *dot = pick_dot();
 	uint64_t total = 0, cum = 0, a, b;
 
 	for (int j = 0; j < ng; j++)
@@ -327,11 +327,47 @@ void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth)
 	a = total * (uint64_t)tid / (uint64_t)nth;
 	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
 	for (int j = 0; j < ng; cum += (uint64_t)g[j].n * row_work(&g[j]), j++) {
-		int lo = row_at(&g[j], cum, a);
-		int hi = tid == nth - 1 ? g[j].n : row_at(&g[j], cum, b);
+		lo[j] = row_at(&g[j], cum, a);
+		hi[j] = tid == nth - 1 ? g[j].n : row_at(&g[j], cum, b);
+	}
+}
 
-		if (lo < hi)
-			gemv_rows(dot, &g[j], lo, hi);
+void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth)
+{
+	dot_fn *dot = pick_dot();
+	int lo[SM_GEMV_MAX_JOBS], hi[SM_GEMV_MAX_JOBS];
+
+	part_rows(g, ng, tid, nth, lo, hi);
+	for (int j = 0; j < ng; j++)
+		if (lo[j] < hi[j])
+			gemv_rows(dot, &g[j], lo[j], hi[j]);
+}
+
+void sm_gemv_rows(const struct sm_gemv *g, int r0, int r1)
+{
+	if (r0 < r1)
+		gemv_rows(pick_dot(), g, r0, r1);
+}
+
+void sm_gemv_prefetch_part(const struct sm_gemv *g, int ng, int tid, int nth, size_t max_bytes)
+{
+	int lo[SM_GEMV_MAX_JOBS], hi[SM_GEMV_MAX_JOBS];
+
+	part_rows(g, ng, tid, nth, lo, hi);
+	for (int j = 0; j < ng && max_bytes; j++) {
+		size_t esz = g[j].dtype == PHIMOE_DTYPE_BF16 ? 2 : 4, rb, b;
+
+		if (lo[j] >= hi[j])
+			continue;
+		if (g[j].quant != SM_GEMV_PLAIN) {
+			sm_qgemm_prefetch_rows(&g[j], lo[j], hi[j], &max_bytes);
+			continue;
+		}
+		rb = (size_t)g[j].k * esz;
+		b = (size_t)(hi[j] - lo[j]) * rb;
+		b = b < max_bytes ? b : max_bytes;
+		sm_prefetch_l2((const char *)g[j].w + (size_t)lo[j] * rb, b);
+		max_bytes -= b;
 	}
 }
 

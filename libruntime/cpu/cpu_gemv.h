@@ -36,6 +36,16 @@ void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads);
  * products need their xq filled: sm_gemv_quantize_part, then a barrier. */
 void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth);
 
+/* Rows [r0, r1) of g alone, on the calling thread (xq filled where
+ * quantized): for callers that split the rows themselves. */
+void sm_gemv_rows(const struct sm_gemv *g, int r0, int r1);
+
+/* Starts bringing the weights (and scales) of thread tid's share of
+ * sm_gemv_part's split into L2, up to max_bytes of them, without waiting
+ * for them: a thread that would wait at a barrier before the products
+ * reads its share from memory while it waits. */
+void sm_gemv_prefetch_part(const struct sm_gemv *g, int ng, int tid, int nth, size_t max_bytes);
+
 /* Thread tid's share of quantizing the activations of the quantized
  * products among g[0..ng) into their xq (once per distinct xq). */
 void sm_gemv_quantize_part(const struct sm_gemv *g, int ng, int tid, int nth);

@@ -745,6 +745,27 @@ static inline void prefetch_l2(const char *p)
 #endif
 }
 
+void sm_prefetch_l2(const void *p, size_t bytes)
+{
+	const char *c = p;
+
+	for (size_t b = 0; b < bytes; b += 64)
+		prefetch_l2(c + b);
+}
+
+void sm_qgemm_prefetch_rows(const struct sm_gemv *g, int r0, int r1, size_t *max_bytes)
+{
+	size_t rb = g->quant == SM_GEMV_Q4 ? (size_t)g->k / 2 : (size_t)g->k;
+	size_t sb = sizeof(uint16_t) * (size_t)(g->k / GRP);
+	size_t rows = *max_bytes / (rb + sb);
+
+	if (rows > (size_t)(r1 - r0))
+		rows = (size_t)(r1 - r0);
+	sm_prefetch_l2(wrow(g, r0), rows * rb);
+	sm_prefetch_l2(wscale_row(g, r0), rows * sb);
+	*max_bytes -= rows * (rb + sb);
+}
+
 static inline void prefetch_short_rows(const struct sm_gemv *g, int r, int nr)
 {
 	size_t rb = g->quant == SM_GEMV_Q4 ? (size_t)g->k / 2 : (size_t)g->k;

@@ -72,4 +72,12 @@ void sm_qact_quantize_fine(const float *x, int k, int g0, int g1, void *out);
  * on AMX where it runs (cpu_qgemm_amx.h). */
 void sm_qgemm_rows(const struct sm_gemv *g, int r0, int r1);
 
+/* Starts bringing weight rows [r0, r1) of g and their scales into L2,
+ * up to *max_bytes of them (less what it asked for on return). */
+void sm_qgemm_prefetch_rows(const struct sm_gemv *g, int r0, int r1, size_t *max_bytes);
+
+/* Starts bringing bytes at p into L2 (a prefetch per cache line; never
+ * faults, never waits). */
+void sm_prefetch_l2(const void *p, size_t bytes);
+
 #endif

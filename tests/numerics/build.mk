@@ -14,7 +14,9 @@
 #                    (cpu_qgemm) on every path against exact integer
 #                    references; test_batch: batched decode equals each
 #                    sequence alone (continuous batching, KV pool, bad
-#                    batches); test_fixture and test_batch again on the
+#                    batches); test_experts: the backend's experts of
+#                    few rows on teams of 2, 3 and 5 (fused and phased
+#                    passes) equal to one thread; test_fixture and test_batch again on the
 #                    AVX2 path (SPLITMOE_ISA=avx2), test_quant on both
 #                    AVX2 forms (avx2, avx2-novnni), test_qkernels with
 #                    the fallback chosen by the environment.
@@ -27,7 +29,8 @@
 #                    ids, on the fixture (BATCH_MODEL=DIR: another model)
 #   bench-qgemm      us per quantized product (cpu_qgemm), int8 and q4, decode
 #                    shapes at m 1, 2 and 4, per kernel path, 1 thread
-NUM_TESTS := test_pieces test_fixture test_mapped test_kernels test_qkernels test_quant test_batch
+NUM_TESTS := test_pieces test_fixture test_mapped test_kernels test_qkernels test_quant test_batch \
+	test_experts
 NUM_BINS := $(addprefix build/numerics/,$(NUM_TESTS))
 # The runtime's arbiter (arbiter.h): its own suite, about 3 s (1 s periods).
 RT_ARB_BIN := build/numerics/test_arbiter
