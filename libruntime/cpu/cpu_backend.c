@@ -274,22 +274,28 @@ static void cpu_free(struct sm_backend *be, void *p)
 	free(p);
 }
 
+/* An int8 activation buffer *buf of *have bytes grown to want (contents
+ * not kept). */
+static int grow_xq(struct sm_backend *be, void **buf, size_t *have, size_t want)
+{
+	if (want <= *have)
+		return 0;
+	free(*buf);
+	*have = 0;
+	*buf = cpu_alloc(be, want);
+	if (!*buf)
+		return fail(be, -ENOMEM, "out of memory (%zu bytes of int8 activations)", want);
+	*have = want;
+	return 0;
+}
+
 /* The int8 activation buffer grown to max_rows rows of k inputs. */
 static int xq_buffer(struct sm_backend *be, int k)
 {
 	struct cpu_be *c = cpu(be);
-	/* every form a product's activations take (cpu_qgemm.h) */
-	size_t bytes = (size_t)c->max_rows * sm_qact_slot_bytes(k);
 
-	if (bytes <= c->xq_bytes)
-		return 0;
-	free(c->xq);
-	c->xq_bytes = 0;
-	c->xq = cpu_alloc(be, bytes);
-	if (!c->xq)
-		return fail(be, -ENOMEM, "out of memory (%zu bytes of int8 activations)", bytes);
-	c->xq_bytes = bytes;
-	return 0;
+	/* every form a product's activations take (cpu_qgemm.h) */
+	return grow_xq(be, &c->xq, &c->xq_bytes, (size_t)c->max_rows * sm_qact_slot_bytes(k));
 }
 
 /* Rows of the experts of one experts_gemv call up to which it fuses the
@@ -304,16 +310,15 @@ static int xq_buffer(struct sm_backend *be, int k)
 static int xq_local_buffer(struct sm_backend *be, int k)
 {
 	struct cpu_be *c = cpu(be);
-	size_t stride = FUSED_ROWS_MAX * sm_qact_slot_bytes(k), bytes;
+	size_t stride = FUSED_ROWS_MAX * sm_qact_slot_bytes(k);
+	size_t have = (size_t)c->threads * c->xq_local_stride;
 
 	if (stride <= c->xq_local_stride)
 		return 0;
-	bytes = (size_t)c->threads * stride;
-	free(c->xq_local);
-	c->xq_local_stride = 0;
-	c->xq_local = cpu_alloc(be, bytes);
-	if (!c->xq_local)
-		return fail(be, -ENOMEM, "out of memory (%zu bytes of int8 activations)", bytes);
+	if (grow_xq(be, &c->xq_local, &have, (size_t)c->threads * stride)) {
+		c->xq_local_stride = 0;
+		return -ENOMEM;
+	}
 	c->xq_local_stride = stride;
 	return 0;
 }
