@@ -185,27 +185,22 @@ static void set_threads(struct cpu_be *c, uint64_t bytes)
 
 /*
  * A product between MID_PRODUCT_BYTES and SMALL_PRODUCT_BYTES on a team
- * of MID_TEAM_MIN or more takes a thread per MID_SHARE_BYTES: the full
- * shape's router (128 KB in bf16) took 14 us a layer on one core of the
- * 16-core machine, about a core's latency-bound reading speed; a big
- * team in decode is still spinning from the product before it. Small
- * teams (2-core machines, loaded) keep it on one thread.
+ * of MID_TEAM_MIN or more runs on the whole team (omp_team.h: never a
+ * part of it): the full shape's router (128 KB in bf16) took 14 us a
+ * layer on one core of the 16-core machine, about a core's
+ * latency-bound reading speed, while a big team in decode is still
+ * spinning from the product before it. Small teams (2-core machines,
+ * loaded) keep it on one thread.
  */
 #define MID_PRODUCT_BYTES (64u << 10)
-#define MID_SHARE_BYTES (32u << 10)
 #define MID_TEAM_MIN 8
 
 /* Threads for a product of this many bytes (our own kernels). */
 static int threads_for(const struct cpu_be *c, uint64_t bytes)
 {
-	uint64_t t;
-
 	if (bytes >= SMALL_PRODUCT_BYTES)
 		return c->threads;
-	if (bytes < MID_PRODUCT_BYTES || c->threads < MID_TEAM_MIN)
-		return 1;
-	t = bytes / MID_SHARE_BYTES;
-	return t < (uint64_t)c->threads ? (int)t : c->threads;
+	return bytes >= MID_PRODUCT_BYTES && c->threads >= MID_TEAM_MIN ? c->threads : 1;
 }
 
 static enum phimoe_dtype compute_dtype(const struct sm_backend *be)
