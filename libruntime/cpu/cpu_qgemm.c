@@ -502,8 +502,11 @@ DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, dp2_evex, true)
  * quarters put in that order; 4 loads' sums become one lane per group by
  * unpacks and adds (a 4 x 4 transpose) and a permute. The tail under 16
  * groups (all of a row under 16) takes the EVEX ymm form's blocks.
- * q8: the same blocks of 16, 2 groups per 64-byte load, for 2 activation
- * rows at a time (more sums would not fit the registers).
+ * q8: the same blocks of 16 and the same transpose, two 64-byte loads (4
+ * groups) put in q4's order by two lane shuffles, for 2 activation rows
+ * at a time (4 measured slower at m 1 and 2: registers). Before, the sums
+ * of 2 groups per load were reduced at every step, 3 shuffles and adds
+ * per dpbusd: 20% slower at m 2 and 4, 11% at m 512 (bench-qgemm, here).
  * Every path's arithmetic per output is the same whatever the tile's
  * shape, so a sequence's logits do not depend on the rows batched with
  * it (test_batch: routing is discontinuous). */
@@ -568,62 +571,66 @@ INLINE T512V void sums512_q4(const int8_t *const *xq, const uint8_t *const *w, i
 			sums[q][i] = _mm512_permutexvar_epi32(order, a[q][i]);
 }
 
-/* q8: the same, 2 groups per 64-byte load (w + 128, as the ymm forms) */
+/* q8: the same blocks of 16 groups, 4 groups from each pair of 64-byte
+ * loads put as q4's nibbles are (w + 128, as the ymm forms): the first 16
+ * bytes of the 4 groups in one register, their last 16 in another, so
+ * that a 128-bit lane holds one group and the same transpose applies. */
 INLINE T512V void sums512_q8(const int8_t *const *xq, const uint8_t *const *w, int gr,
 			     const int NRR, const int MRR, __m512i sums[NR][MR])
 {
 	const __m512i zero = _mm512_setzero_si512(), c128 = _mm512_set1_epi8((char)0x80);
-	/* lanes 0-3: groups 0 2 4 6, 4-7: 1 3 5 7, 8-11: 8 10 12 14, 12-15: 9 11 13 15 */
-	const __m512i order = _mm512_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15);
-	__m512i a[NR][MR], b[NR][MR], c[NR][MR];
+	/* lane 4j + p holds group 4p + j */
+	const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+	__m512i a[NR][MR], b[NR][MR];
 
-#pragma GCC unroll 8
-	for (int p = 0; p < 8; p++) {
-		__m512i xv[MR], corr[MR];
+#pragma GCC unroll 4
+	for (int p = 0; p < 4; p++) {
+		__m512i xlo[MR], xhi[MR], corr[MR];
 
 #pragma GCC unroll 4
 		for (int i = 0; i < MRR; i++) {
-			xv[i] = _mm512_loadu_si512(xq[i] + (gr + 2 * p) * GRP);
-			corr[i] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, c128, xv[i]));
+			const int8_t *x = xq[i] + (gr + 4 * p) * GRP;
+			__m512i x01 = _mm512_loadu_si512(x), x23 = _mm512_loadu_si512(x + 2 * GRP);
+
+			xlo[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(2, 0, 2, 0));
+			xhi[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(3, 1, 3, 1));
+			corr[i] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(
+				_mm512_dpbusd_epi32(zero, c128, xlo[i]), c128, xhi[i]));
 		}
 #pragma GCC unroll 4
 		for (int q = 0; q < NRR; q++) {
-			__m512i wu = _mm512_xor_si512(_mm512_loadu_si512(w[q] + (gr + 2 * p) * GRP), c128);
+			const uint8_t *wq = w[q] + (gr + 4 * p) * GRP;
+			__m512i w01 = _mm512_xor_si512(_mm512_loadu_si512(wq), c128);
+			__m512i w23 = _mm512_xor_si512(_mm512_loadu_si512(wq + 2 * GRP), c128);
+			__m512i lo = _mm512_shuffle_i64x2(w01, w23, _MM_SHUFFLE(2, 0, 2, 0));
+			__m512i hi = _mm512_shuffle_i64x2(w01, w23, _MM_SHUFFLE(3, 1, 3, 1));
 
 #pragma GCC unroll 4
 			for (int i = 0; i < MRR; i++) {
-				/* 128-bit lanes 0, 1: group gr + 2p; 2, 3: the next */
-				__m512i t = _mm512_dpbusd_epi32(corr[i], wu, xv[i]);
-				/* pairs 0 1 -> a, 2 3 -> b (then a, b -> a), 4 5 -> b, 6 7 -> c */
-				if (p == 0)
+				__m512i t = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(corr[i], lo, xlo[i]),
+								hi, xhi[i]);
+
+				if (p == 0) {
 					a[q][i] = t;
-				else if (p == 2 || p == 4)
-					b[q][i] = t;
-				else if (p == 6)
-					c[q][i] = t;
-				else if (p == 1)
+				} else if (p == 1) {
 					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[q][i], t),
 								   _mm512_unpackhi_epi32(a[q][i], t));
-				else if (p == 3 || p == 5)
+				} else if (p == 2) {
+					b[q][i] = t;
+				} else {
 					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(b[q][i], t),
 								   _mm512_unpackhi_epi32(b[q][i], t));
-				else
-					c[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(c[q][i], t),
-								   _mm512_unpackhi_epi32(c[q][i], t));
-				if (p == 3) {
 					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[q][i], b[q][i]),
 								   _mm512_unpackhi_epi64(a[q][i], b[q][i]));
-				} else if (p == 7) {
-					/* a: pairs 0-3, b: 4-7, a 128-bit lane of a pair each */
-					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(b[q][i], c[q][i]),
-								   _mm512_unpackhi_epi64(b[q][i], c[q][i]));
-					sums[q][i] = _mm512_permutexvar_epi32(order, _mm512_add_epi32(
-						_mm512_shuffle_i64x2(a[q][i], b[q][i], _MM_SHUFFLE(2, 0, 2, 0)),
-						_mm512_shuffle_i64x2(a[q][i], b[q][i], _MM_SHUFFLE(3, 1, 3, 1))));
 				}
 			}
 		}
 	}
+#pragma GCC unroll 4
+	for (int q = 0; q < NRR; q++)
+#pragma GCC unroll 4
+		for (int i = 0; i < MRR; i++)
+			sums[q][i] = _mm512_permutexvar_epi32(order, a[q][i]);
 }
 
 INLINE T512V void tile512_core(const struct sm_gemv *g, int r, int i0, const bool Q4,
