@@ -282,7 +282,9 @@ INLINE TGT void NAME##_sums(const int8_t *const *xq, const uint8_t *const *w, in
 	const __m256i eights = _mm256_set1_epi8(8), c128 = _mm256_set1_epi8((char)0x80); \
 	__m256i h[NR][MR], h2[NR][MR], h3[NR][MR];					\
 											\
-	if (Q4) {									\
+	/* q4, and q8 with VNNI: 2 groups a step, a 128-bit lane of each	\
+	 * (q8: its first 16 bytes, then its last 16), one hadd per 2 steps */	\
+	if (Q4 || OFFSET) {								\
 		_Pragma("GCC unroll 4") for (int p = 0; p < NG / 2; p++) {		\
 			__m256i xlo[MR], xhi[MR], corr[MR];				\
 											\
@@ -293,14 +295,29 @@ INLINE TGT void NAME##_sums(const int8_t *const *xq, const uint8_t *const *w, in
 											\
 				xlo[i] = _mm256_permute2x128_si256(a, b, 0x20);		\
 				xhi[i] = _mm256_permute2x128_si256(a, b, 0x31);		\
-				corr[i] = _mm256_sub_epi32(zero, DP2(zero, eights, xlo[i], \
-								     eights, xhi[i]));	\
+				corr[i] = _mm256_sub_epi32(zero, DP2(zero, Q4 ? eights : c128, \
+								     xlo[i], Q4 ? eights : c128, \
+								     xhi[i]));		\
 			}								\
 			_Pragma("GCC unroll 4") for (int q = 0; q < NRR; q++) {	\
-				__m256i b = _mm256_loadu_si256(				\
-					(const __m256i *)(w[q] + (gr + 2 * p) * (GRP / 2))); \
-				__m256i lo = _mm256_and_si256(b, m4);			\
-				__m256i hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4); \
+				__m256i lo, hi;						\
+											\
+				if (Q4) {						\
+					__m256i b = _mm256_loadu_si256((const __m256i *)\
+						(w[q] + (gr + 2 * p) * (GRP / 2)));	\
+											\
+					lo = _mm256_and_si256(b, m4);			\
+					hi = _mm256_and_si256(_mm256_srli_epi16(b, 4), m4); \
+				} else {						\
+					const uint8_t *wg = w[q] + (gr + 2 * p) * GRP;	\
+					__m256i a = _mm256_xor_si256(_mm256_loadu_si256(	\
+						(const __m256i *)wg), c128);		\
+					__m256i b = _mm256_xor_si256(_mm256_loadu_si256(	\
+						(const __m256i *)(wg + GRP)), c128);	\
+											\
+					lo = _mm256_permute2x128_si256(a, b, 0x20);	\
+					hi = _mm256_permute2x128_si256(a, b, 0x31);	\
+				}							\
 											\
 				_Pragma("GCC unroll 4") for (int i = 0; i < MRR; i++) {	\
 					/* lanes 0-3: group gr + 2p, 4-7: the next */	\
