@@ -530,6 +530,22 @@ DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, dp2_evex, true)
 
 #define T512V __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
+/* Step p (0..3) of 4 of the 16-group transpose: t holds groups 4p..4p + 3,
+ * a 128-bit lane each; after step 3, lane 4j + p of a holds group 4p + j. */
+INLINE T512V void transpose_step(int p, __m512i *a, __m512i *b, __m512i t)
+{
+	if (p == 0) {
+		*a = t;
+	} else if (p == 1) {
+		*a = _mm512_add_epi32(_mm512_unpacklo_epi32(*a, t), _mm512_unpackhi_epi32(*a, t));
+	} else if (p == 2) {
+		*b = t;
+	} else {
+		*b = _mm512_add_epi32(_mm512_unpacklo_epi32(*b, t), _mm512_unpackhi_epi32(*b, t));
+		*a = _mm512_add_epi32(_mm512_unpacklo_epi64(*a, *b), _mm512_unpackhi_epi64(*a, *b));
+	}
+}
+
 /* q4: the integer sums of groups gr..gr + 15, one lane each in order */
 INLINE T512V void sums512_q4(const int8_t *const *xq, const uint8_t *const *w, int gr,
 			     const int NRR, const int MRR, __m512i sums[NR][MR])
@@ -565,19 +581,7 @@ INLINE T512V void sums512_q4(const int8_t *const *xq, const uint8_t *const *w, i
 				__m512i t = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(corr[i], lo, xlo[i]),
 								hi, xhi[i]);
 
-				if (p == 0) {
-					a[q][i] = t;
-				} else if (p == 1) {
-					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[q][i], t),
-								   _mm512_unpackhi_epi32(a[q][i], t));
-				} else if (p == 2) {
-					b[q][i] = t;
-				} else {
-					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(b[q][i], t),
-								   _mm512_unpackhi_epi32(b[q][i], t));
-					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[q][i], b[q][i]),
-								   _mm512_unpackhi_epi64(a[q][i], b[q][i]));
-				}
+				transpose_step(p, &a[q][i], &b[q][i], t);
 			}
 		}
 	}
@@ -627,19 +631,7 @@ INLINE T512V void sums512_q8(const int8_t *const *xq, const uint8_t *const *w, i
 				__m512i t = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(corr[i], lo, xlo[i]),
 								hi, xhi[i]);
 
-				if (p == 0) {
-					a[q][i] = t;
-				} else if (p == 1) {
-					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[q][i], t),
-								   _mm512_unpackhi_epi32(a[q][i], t));
-				} else if (p == 2) {
-					b[q][i] = t;
-				} else {
-					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(b[q][i], t),
-								   _mm512_unpackhi_epi32(b[q][i], t));
-					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[q][i], b[q][i]),
-								   _mm512_unpackhi_epi64(a[q][i], b[q][i]));
-				}
+				transpose_step(p, &a[q][i], &b[q][i], t);
 			}
 		}
 	}
