@@ -530,28 +530,16 @@ DEFINE_TILE256(tile_evex, T256EVEX, dp_evex, dp2_evex, true)
 
 #define T512V __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
-/* Step p (0..3) of 4 of the 16-group transpose: t holds groups 4p..4p + 3,
- * a 128-bit lane each; after step 3, lane 4j + p of a holds group 4p + j. */
-INLINE T512V void transpose_step(int p, __m512i *a, __m512i *b, __m512i t)
-{
-	if (p == 0) {
-		*a = t;
-	} else if (p == 1) {
-		*a = _mm512_add_epi32(_mm512_unpacklo_epi32(*a, t), _mm512_unpackhi_epi32(*a, t));
-	} else if (p == 2) {
-		*b = t;
-	} else {
-		*b = _mm512_add_epi32(_mm512_unpacklo_epi32(*b, t), _mm512_unpackhi_epi32(*b, t));
-		*a = _mm512_add_epi32(_mm512_unpacklo_epi64(*a, *b), _mm512_unpackhi_epi64(*a, *b));
-	}
-}
-
-/* q4: the integer sums of groups gr..gr + 15, one lane each in order */
-INLINE T512V void sums512_q4(const int8_t *const *xq, const uint8_t *const *w, int gr,
-			     const int NRR, const int MRR, __m512i sums[NR][MR])
+/* The integer sums of groups gr..gr + 15, one lane each in order. Each
+ * step takes 4 groups, a 128-bit lane each, in two registers: q4, from
+ * one 64-byte load of codes (low nibbles, then high); q8, from two loads
+ * (w + 128, as the ymm forms) put the same way by two lane shuffles (the
+ * first 16 bytes of the 4 groups, then their last 16). */
+INLINE T512V void sums512(const int8_t *const *xq, const uint8_t *const *w, int gr,
+			  const bool Q4, const int NRR, const int MRR, __m512i sums[NR][MR])
 {
 	const __m512i zero = _mm512_setzero_si512(), m4 = _mm512_set1_epi8(15);
-	const __m512i eights = _mm512_set1_epi8(8);
+	const __m512i off = Q4 ? _mm512_set1_epi8(8) : _mm512_set1_epi8((char)0x80);
 	/* lane 4j + p holds group 4p + j */
 	const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
 	__m512i a[NR][MR], b[NR][MR];
@@ -568,70 +556,44 @@ INLINE T512V void sums512_q4(const int8_t *const *xq, const uint8_t *const *w, i
 			xlo[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(2, 0, 2, 0));
 			xhi[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(3, 1, 3, 1));
 			corr[i] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(
-				_mm512_dpbusd_epi32(zero, eights, xlo[i]), eights, xhi[i]));
+				_mm512_dpbusd_epi32(zero, off, xlo[i]), off, xhi[i]));
 		}
 #pragma GCC unroll 4
 		for (int q = 0; q < NRR; q++) {
-			__m512i c = _mm512_loadu_si512(w[q] + (gr + 4 * p) * (GRP / 2));
-			__m512i lo = _mm512_and_si512(c, m4);
-			__m512i hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), m4);
+			__m512i lo, hi;
 
-#pragma GCC unroll 4
-			for (int i = 0; i < MRR; i++) {
-				__m512i t = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(corr[i], lo, xlo[i]),
-								hi, xhi[i]);
+			if (Q4) {
+				__m512i c = _mm512_loadu_si512(w[q] + (gr + 4 * p) * (GRP / 2));
 
-				transpose_step(p, &a[q][i], &b[q][i], t);
+				lo = _mm512_and_si512(c, m4);
+				hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), m4);
+			} else {
+				const uint8_t *wq = w[q] + (gr + 4 * p) * GRP;
+				__m512i w01 = _mm512_xor_si512(_mm512_loadu_si512(wq), off);
+				__m512i w23 = _mm512_xor_si512(_mm512_loadu_si512(wq + 2 * GRP), off);
+
+				lo = _mm512_shuffle_i64x2(w01, w23, _MM_SHUFFLE(2, 0, 2, 0));
+				hi = _mm512_shuffle_i64x2(w01, w23, _MM_SHUFFLE(3, 1, 3, 1));
 			}
-		}
-	}
-#pragma GCC unroll 4
-	for (int q = 0; q < NRR; q++)
-#pragma GCC unroll 4
-		for (int i = 0; i < MRR; i++)
-			sums[q][i] = _mm512_permutexvar_epi32(order, a[q][i]);
-}
-
-/* q8: the same blocks of 16 groups, 4 groups from each pair of 64-byte
- * loads put as q4's nibbles are (w + 128, as the ymm forms): the first 16
- * bytes of the 4 groups in one register, their last 16 in another, so
- * that a 128-bit lane holds one group and the same transpose applies. */
-INLINE T512V void sums512_q8(const int8_t *const *xq, const uint8_t *const *w, int gr,
-			     const int NRR, const int MRR, __m512i sums[NR][MR])
-{
-	const __m512i zero = _mm512_setzero_si512(), c128 = _mm512_set1_epi8((char)0x80);
-	/* lane 4j + p holds group 4p + j */
-	const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-	__m512i a[NR][MR], b[NR][MR];
-
-#pragma GCC unroll 4
-	for (int p = 0; p < 4; p++) {
-		__m512i xlo[MR], xhi[MR], corr[MR];
-
-#pragma GCC unroll 4
-		for (int i = 0; i < MRR; i++) {
-			const int8_t *x = xq[i] + (gr + 4 * p) * GRP;
-			__m512i x01 = _mm512_loadu_si512(x), x23 = _mm512_loadu_si512(x + 2 * GRP);
-
-			xlo[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(2, 0, 2, 0));
-			xhi[i] = _mm512_shuffle_i64x2(x01, x23, _MM_SHUFFLE(3, 1, 3, 1));
-			corr[i] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(
-				_mm512_dpbusd_epi32(zero, c128, xlo[i]), c128, xhi[i]));
-		}
-#pragma GCC unroll 4
-		for (int q = 0; q < NRR; q++) {
-			const uint8_t *wq = w[q] + (gr + 4 * p) * GRP;
-			__m512i w01 = _mm512_xor_si512(_mm512_loadu_si512(wq), c128);
-			__m512i w23 = _mm512_xor_si512(_mm512_loadu_si512(wq + 2 * GRP), c128);
-			__m512i lo = _mm512_shuffle_i64x2(w01, w23, _MM_SHUFFLE(2, 0, 2, 0));
-			__m512i hi = _mm512_shuffle_i64x2(w01, w23, _MM_SHUFFLE(3, 1, 3, 1));
-
 #pragma GCC unroll 4
 			for (int i = 0; i < MRR; i++) {
 				__m512i t = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(corr[i], lo, xlo[i]),
 								hi, xhi[i]);
 
-				transpose_step(p, &a[q][i], &b[q][i], t);
+				/* the 16-group transpose: unpacks and adds */
+				if (p == 0) {
+					a[q][i] = t;
+				} else if (p == 1) {
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[q][i], t),
+								   _mm512_unpackhi_epi32(a[q][i], t));
+				} else if (p == 2) {
+					b[q][i] = t;
+				} else {
+					b[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi32(b[q][i], t),
+								   _mm512_unpackhi_epi32(b[q][i], t));
+					a[q][i] = _mm512_add_epi32(_mm512_unpacklo_epi64(a[q][i], b[q][i]),
+								   _mm512_unpackhi_epi64(a[q][i], b[q][i]));
+				}
 			}
 		}
 	}
@@ -677,10 +639,7 @@ INLINE T512V void tile512_core(const struct sm_gemv *g, int r, int i0, const boo
 	}
 	for (; gr + 16 <= ng; gr += 16) {
 		prefetch_rows(w, NRR, ahead, (size_t)gr * (Q4 ? GRP / 2 : GRP), 16 * (Q4 ? GRP / 2 : GRP));
-		if (Q4)
-			sums512_q4(xq, w, gr, NRR, MRR, sums);
-		else
-			sums512_q8(xq, w, gr, NRR, MRR, sums);
+		sums512(xq, w, gr, Q4, NRR, MRR, sums);
 #pragma GCC unroll 4
 		for (int q = 0; q < NRR; q++) {
 			__m512 wsv = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(ws[q] + gr)));
