@@ -720,12 +720,17 @@ static inline void prefetch_l2(const char *p)
 #endif
 }
 
-void sm_prefetch_l2(const void *p, size_t bytes)
+static inline void prefetch_l2_range(const void *p, size_t bytes)
 {
 	const char *c = p;
 
 	for (size_t b = 0; b < bytes; b += 64)
 		prefetch_l2(c + b);
+}
+
+void sm_prefetch_l2(const void *p, size_t bytes)
+{
+	prefetch_l2_range(p, bytes);
 }
 
 void sm_qgemm_prefetch_rows(const struct sm_gemv *g, int r0, int r1, size_t *max_bytes)
@@ -736,8 +741,8 @@ void sm_qgemm_prefetch_rows(const struct sm_gemv *g, int r0, int r1, size_t *max
 
 	if (rows > (size_t)(r1 - r0))
 		rows = (size_t)(r1 - r0);
-	sm_prefetch_l2(wrow(g, r0), rows * rb);
-	sm_prefetch_l2(wscale_row(g, r0), rows * sb);
+	prefetch_l2_range(wrow(g, r0), rows * rb);
+	prefetch_l2_range(wscale_row(g, r0), rows * sb);
 	*max_bytes -= rows * (rb + sb);
 }
 
@@ -749,10 +754,8 @@ static inline void prefetch_short_rows(const struct sm_gemv *g, int r, int nr)
 	const char *w = (const char *)wrow(g, r) + rows * rb;
 	const char *s = (const char *)wscale_row(g, r) + rows * sb;
 
-	for (size_t b = 0; b < (size_t)nr * rb; b += 64)
-		prefetch_l2(w + b);
-	for (size_t b = 0; b < (size_t)nr * sb; b += 64)
-		prefetch_l2(s + b);
+	prefetch_l2_range(w, (size_t)nr * rb);
+	prefetch_l2_range(s, (size_t)nr * sb);
 }
 
 /* The (Q4, NRR, MRR) cases spelt out, so that each inlined tile is
