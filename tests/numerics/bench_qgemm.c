@@ -6,7 +6,9 @@
  * 4096 x 448) at m = 1 (decode), 2 (int8 q|k|v decodes its input in two
  * int8 parts) and 4, int8 and q4; and one thread's share of a prefill
  * product on the fastest path (256 x 4096 at m = 512: a sixteenth of
- * q|k|v's rows, as on 16 threads). Each figure is
+ * q|k|v's rows, as on 16 threads), and that share on AMX where the CPU
+ * has it (dequantized to bf16 blocks, cpu_qgemm_amx.h; with xq_fine too:
+ * int8 q|k|v's input in two parts). Each figure is
  * the fastest call of about 0.3 s of calls (a shared machine: the fastest
  * says what the code does), in microseconds, and as GB/s of weight bytes
  * (codes and scales) and ns per 32-weight group and activation row.
@@ -22,6 +24,7 @@
 #include "cpu/cpu_gemv.h"
 #include "cpu/cpu_isa.h"
 #include "cpu/cpu_qgemm.h"
+#include "cpu/cpu_qgemm_amx.h"
 
 static double secs(void)
 {
@@ -66,7 +69,13 @@ int main(void)
 	uint8_t *w = malloc((size_t)MAXN * MAXK);
 	uint16_t *sc = malloc(sizeof(uint16_t) * MAXN * (MAXK / SM_Q4_GROUP));
 	float *x = malloc(sizeof(float) * MAXM * MAXK), *y = malloc(sizeof(float) * MAXM * MAXN);
-	void *xq = malloc((size_t)MAXM * sm_qact_row_bytes(MAXK));
+	size_t xq_row = sm_qact_row_bytes(MAXK);
+	void *xq;
+
+	/* AMX's activation rows are bf16 hi and lo, padded to tiles */
+	if (sm_qamx_act_row_bytes(MAXK) > xq_row)
+		xq_row = sm_qamx_act_row_bytes(MAXK);
+	xq = malloc((size_t)MAXM * xq_row);
 	unsigned seed = 1;
 
 	if (!w || !sc || !x || !y || !xq)
@@ -112,6 +121,26 @@ int main(void)
 					       g.k, g.m, us, bytes / us * 1e-3,
 					       us * 1e3 / (groups * g.m));
 				}
+	}
+	sm_qamx_override(1);
+	if (sm_qamx_ready()) {
+		printf("avx512 with amx-bf16 (products of %d rows and more)\n", SM_QAMX_MIN_ROWS);
+		for (int q = SM_GEMV_Q8; q <= SM_GEMV_Q4; q++)
+			for (int fine = 0; fine <= 1; fine++) {
+				struct sm_gemv g = {
+					.w = w, .quant = (enum sm_gemv_quant)q, .wscale = sc,
+					.n = PREFILL_N, .k = MAXK, .m = MAXM, .x = x, .ldx = MAXK,
+					.y = y, .ldy = MAXN, .xq = xq, .xq_fine = fine,
+				};
+				double groups = (double)g.n * (g.k / SM_Q4_GROUP);
+				double us = fastest_us(&g);
+
+				printf("  %-4s n %4d k %4d m %3d%s: %9.1f us | %6.3f ns\n",
+				       q == SM_GEMV_Q4 ? "q4" : "int8", g.n, g.k, g.m,
+				       fine ? " fine" : "", us, us * 1e3 / (groups * g.m));
+			}
+	} else {
+		printf("amx-bf16: not on this CPU\n");
 	}
 	free(w);
 	free(sc);
