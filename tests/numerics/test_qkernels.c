@@ -486,7 +486,7 @@ static double wreal(const struct sm_gemv *g, int r, int c)
  */
 static void test_qgemm_amx(void **st)
 {
-	static const int ns[] = { 1, 17, 32, 45, 64 };
+	static const int ns[] = { 1, 17, 32, 45, 64, 300 };
 	static const int ks[] = { 32, 96, 448 };
 	static const int ms[] = { 16, 17, 33, 64 };
 	unsigned seed = 29;
