@@ -155,7 +155,24 @@ static T_BF16 void act_block(const struct sm_gemv *g, int b, int g0, int g1)
 	}
 }
 
-/* The dequantized weight block: 32 rows of k bf16, per thread, kept. */
+/* Bytes of dequantized weights a thread keeps in L2: the block is read
+ * once per pair of activation tiles, which are read once per block, so
+ * the bigger the block, the fewer passes over the activations (from L3
+ * for prefill's 512 rows: 4-8 MB a product at k = 4096). */
+#define BLOCK_BUDGET (768u << 10)
+
+/* Weight rows a block holds: a multiple of SM_QAMX_ROW_ALIGN. */
+static int block_rows(int k)
+{
+	size_t r = BLOCK_BUDGET / ((size_t)2 * (size_t)k) / SM_QAMX_ROW_ALIGN * SM_QAMX_ROW_ALIGN;
+
+	if (r < SM_QAMX_ROW_ALIGN)
+		return SM_QAMX_ROW_ALIGN;
+	return r > 256 ? 256 : (int)r;
+}
+
+/* The dequantized weight block: block_rows(k) rows of k bf16, per
+ * thread, kept. */
 static pthread_key_t block_key;
 static pthread_once_t block_once = PTHREAD_ONCE_INIT;
 static _Thread_local uint16_t *block;
@@ -168,7 +185,7 @@ static void block_key_init(void)
 
 static uint16_t *weight_block(int k)
 {
-	size_t bytes = (size_t)SM_QAMX_ROW_ALIGN * (size_t)k * sizeof(uint16_t);
+	size_t bytes = (size_t)block_rows(k) * (size_t)k * sizeof(uint16_t);
 	void *p;
 
 	if (bytes <= block_bytes)
@@ -307,9 +324,10 @@ static T_AMX void rows_amx(const struct sm_gemv *g, int r0, int r1)
 	float c[4][TROWS][16] __attribute__((aligned(64)));
 	uint16_t *wb = weight_block(g->k);
 	int blocks = (g->m + TROWS - 1) / TROWS;
+	int br = block_rows(g->k);
 
 	if (!wb)
-		abort();	/* 32 rows of bf16: nothing to fall back on */
+		abort();	/* a block of bf16 rows: nothing to fall back on */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.palette = 1;
 	for (int t = 0; t < 8; t++) {
@@ -317,26 +335,35 @@ static T_AMX void rows_amx(const struct sm_gemv *g, int r0, int r1)
 		cfg.rows[t] = TROWS;
 	}
 	_tile_loadconfig(&cfg);
-	for (int r = r0; r < r1; r += SM_QAMX_ROW_ALIGN) {
-		int nr = r1 - r < SM_QAMX_ROW_ALIGN ? r1 - r : SM_QAMX_ROW_ALIGN;
+	for (int r = r0; r < r1; r += br) {
+		int nr = r1 - r < br ? r1 - r : br;
+		int subs = (nr + SM_QAMX_ROW_ALIGN - 1) / SM_QAMX_ROW_ALIGN;
+		int last = nr - SM_QAMX_ROW_ALIGN * (subs - 1);
 
 		for (int j = 0; j < nr; j++)
 			dequant_row(g, r + j, wb + (size_t)j * g->k);
 		/* rows past nr of a used tile: zeros, never stored */
-		for (int j = nr; j < (nr > 16 ? 32 : 16); j++)
+		for (int j = nr; j < SM_QAMX_ROW_ALIGN * (subs - 1) + (last > 16 ? 32 : 16); j++)
 			memset(wb + (size_t)j * g->k, 0, (size_t)g->k * sizeof(uint16_t));
 		for (int b = 0; b < blocks; b += 2) {
 			bool two = b + 1 < blocks;
 
-			block_pass(g, wb, b, two, nr > 16, c);
-			store_c(g, (const float (*)[16])c[0], r, nr, TROWS * b);
-			if (nr > 16)
-				store_c(g, (const float (*)[16])c[2], r + 16, nr - 16, TROWS * b);
-			if (two) {
-				store_c(g, (const float (*)[16])c[1], r, nr, TROWS * (b + 1));
-				if (nr > 16)
-					store_c(g, (const float (*)[16])c[3], r + 16, nr - 16,
-						TROWS * (b + 1));
+			/* the pair's activation tiles stay in L2 for the subs */
+			for (int sb = 0; sb < subs; sb++) {
+				int rs = r + SM_QAMX_ROW_ALIGN * sb;
+				int ns = sb + 1 < subs ? SM_QAMX_ROW_ALIGN : last;
+
+				block_pass(g, wb + (size_t)SM_QAMX_ROW_ALIGN * sb * g->k, b, two,
+					   ns > 16, c);
+				store_c(g, (const float (*)[16])c[0], rs, ns, TROWS * b);
+				if (ns > 16)
+					store_c(g, (const float (*)[16])c[2], rs + 16, ns - 16, TROWS * b);
+				if (two) {
+					store_c(g, (const float (*)[16])c[1], rs, ns, TROWS * (b + 1));
+					if (ns > 16)
+						store_c(g, (const float (*)[16])c[3], rs + 16, ns - 16,
+							TROWS * (b + 1));
+				}
 			}
 		}
 	}
