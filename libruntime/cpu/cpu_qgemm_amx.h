@@ -5,8 +5,9 @@
  * (SM_QAMX_MIN_ROWS rows and more). Int8 activations in groups (the
  * decode kernels' form) cost an f32 scaling per group of 32 inputs and
  * output, which AMX's int8 tiles could only do by storing every group's
- * sums; so here the weights are dequantized instead, 32 rows at a time
- * into a bf16 block in L2 (w = code x scale, rounded once to bf16), and
+ * sums; so here the weights are dequantized instead, up to 768 KB of
+ * rows at a time, into bf16 kept in L2 (w = code x scale, rounded once to
+ * bf16), and
  * multiplied with the activations in bf16 on the tiles, summed in f32
  * over the whole row. The block is read by every activation row: the
  * dequantizing costs one pass over the weights per product.
