@@ -7,10 +7,10 @@
  * output, which AMX's int8 tiles could only do by storing every group's
  * sums; so here the weights are dequantized instead, up to 768 KB of
  * rows at a time, into bf16 kept in L2 (w = code x scale, rounded once to
- * bf16), and
- * multiplied with the activations in bf16 on the tiles, summed in f32
- * over the whole row. The block is read by every activation row: the
- * dequantizing costs one pass over the weights per product.
+ * bf16), and multiplied with the activations in bf16 on the tiles,
+ * summed in f32 over the whole row. The block is read by every
+ * activation row: the dequantizing costs one pass over the weights per
+ * product.
  *
  * Activations: bf16, in AMX's pair layout (cpu_qgemm_amx.c), made by
  * sm_qamx_act_block before the product; with xq_fine, x as bf16 hi and
