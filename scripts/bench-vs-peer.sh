@@ -10,13 +10,14 @@
 # bf16/Q8_0/Q4_0 twins, then: bf16 prefill 512 and decode at depths 0, 512
 # and 2048 (llama.cpp's depth 512: pp512+tg32 less pp512); int8 and q4
 # against Q8_0 and Q4_0, and again with AMX's quantized products
-# (avx512-amx); --arbiter process against off, alternated twice;
+# (avx512-amx), and with the L2 blocking of the quantized products
+# (SPLITMOE_QGEMM_BLOCK_KB=256); --arbiter process against off, alternated twice;
 # 8, 4 and 2 threads; the target's ISA at 8 threads; resident memory at
 # the end of run. About 6 minutes on 16 cores.
 set -u
 SM=$1 B=$(cd "$2" && pwd) T=${3:-16}
 t0=$(date +%s); el() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
-lscpu | grep -E 'Model name|^CPU\(s\)'
+lscpu | grep -E 'Model name|^CPU\(s\)|Thread\(s\) per core|L2 cache|L3 cache'
 grep -o 'avx_vnni\|amx_int8\|avx512_vnni\|avx512_bf16' /proc/cpuinfo | sort -u | tr '\n' ' '; echo
 $SM synth --shape phi-tiny-moe --out /tmp/phi >/dev/null || exit 1; el synth
 W=/tmp/peer; mkdir -p $W/llama; tar xJf "$B"/llama.cpp-*.tar.xz -C $W/llama
@@ -47,6 +48,8 @@ for f in Q8_0 Q4_0; do $LB -m $W/peer-$f.gguf -t "$T" -p 512 -n 32 -r 3 2>/dev/n
 for m in phi-int8 phi-q4; do ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
 echo "== int8 and q4 with products of 16+ rows on AMX (SPLITMOE_ISA=avx512-amx; opt-in until measured)"
 for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx512-amx ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
+echo "== int8 and q4 prefill with the quantized products blocked for L2 (SPLITMOE_QGEMM_BLOCK_KB=256; off by default until measured)"
+for m in phi-int8 phi-q4; do SPLITMOE_QGEMM_BLOCK_KB=256 ours --model /tmp/$m -t "$T" -p 512 -n 0 -r 3; done; el
 echo "== --arbiter off / process / off / process, bf16 decode (each measures the bus first)"
 for a in off process off process; do
 	$SM bench --model /tmp/phi -t "$T" -p 16 -n 64 -r 3 --arbiter $a 2>&1 | grep -E '^tests|^\| .*tg'

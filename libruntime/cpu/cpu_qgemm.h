@@ -80,4 +80,9 @@ void sm_qgemm_prefetch_rows(const struct sm_gemv *g, int r0, int r1, size_t *max
  * faults, never waits). */
 void sm_prefetch_l2(const void *p, size_t bytes);
 
+/* Tests and measurements: L2 blocking of many-row products in chunks
+ * and panels of about this many bytes (0: off, the default unless
+ * SPLITMOE_QGEMM_BLOCK_KB says); the results are the same either way. */
+void sm_qgemm_override_block(size_t bytes);
+
 #endif

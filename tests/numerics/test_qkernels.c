@@ -80,6 +80,7 @@ static int restore(void **st)
 	sm_isa_override(sm_isa_best());
 	sm_isa_override_vnni(1);
 	sm_qamx_override(-1);
+	sm_qgemm_override_block(0);
 	return 0;
 }
 
@@ -474,6 +475,65 @@ static double wreal(const struct sm_gemv *g, int r, int c)
 }
 
 /*
+ * L2 blocking (sm_qgemm_override_block, SPLITMOE_QGEMM_BLOCK_KB) only
+ * reorders the tiles: blocked and unblocked products are bitwise equal on
+ * every kernel path, int8 and q4, with and without xq_fine, with bias and
+ * row scales, on 1 and 3 threads; blocks of 4 and 16 KB cut these
+ * products into several chunks of activation rows and panels of weight
+ * rows, with tails of both.
+ */
+static void test_qgemm_blocked(void **st)
+{
+	static const size_t blocks[] = { 4u << 10, 16u << 10 };
+	unsigned seed = 41;
+	int cases = 0;
+
+	(void)st;
+	sm_qamx_override(0);
+	for (int p = 0; p < NPATHS; p++) {
+		if (paths[p].isa > sm_isa_best() || !path_set(p))
+			continue;
+		for (int kind = SM_GEMV_Q8; kind <= SM_GEMV_Q4; kind++)
+		for (int fine = 0; fine < 2; fine++)
+			for (size_t b = 0; b < sizeof(blocks) / sizeof(blocks[0]); b++) {
+				int n = 37, k = 448, m = 50, th = 1 + 2 * (int)((b + fine) % 2);
+				struct qprod q;
+				float *want;
+				size_t ybytes;
+
+				qprod_make(&q, (enum sm_gemv_quant)kind, n, k, m, false, true, fine,
+					   &seed);
+				ybytes = sizeof(float) * (size_t)m * q.g.ldy;
+				want = malloc(ybytes);
+				assert_non_null(want);
+				sm_qgemm_override_block(0);
+				sm_gemv_run(&q.g, 1, th);
+				memcpy(want, q.y, ybytes);
+				memset(q.y, 0, ybytes);
+				sm_qgemm_override_block(blocks[b]);
+				sm_gemv_run(&q.g, 1, th);
+				sm_qgemm_override_block(0);
+				for (int i = 0; i < m; i++)
+					for (int r = 0; r < n; r++)
+						if (memcmp(&q.y[(size_t)i * q.g.ldy + r],
+							   &want[(size_t)i * q.g.ldy + r], sizeof(float))) {
+							print_message("blocked %s %s%s, block %zu: y[%d][%d] = %.9g, unblocked %.9g\n",
+								      sm_qkern_name(sm_qkern_active()),
+								      kind == SM_GEMV_Q8 ? "int8" : "q4",
+								      fine ? " fine" : "", blocks[b], i, r,
+								      q.y[(size_t)i * q.g.ldy + r],
+								      want[(size_t)i * q.g.ldy + r]);
+							fail();
+						}
+				free(want);
+				qprod_free(&q);
+				cases++;
+			}
+	}
+	print_message("# %d blocked products equal the unblocked\n", cases);
+}
+
+/*
  * Products of SM_QAMX_MIN_ROWS rows and more on AMX (cpu_qgemm_amx.h),
  * where this CPU has it: against the exact product of the weights as
  * stored and the f32 activations. The error allowed is what bf16 costs:
@@ -575,6 +635,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_qgemm_integer, restore),
 		cmocka_unit_test_teardown(test_qgemm_scaled, restore),
 		cmocka_unit_test_teardown(test_qgemm_shared_x, restore),
+		cmocka_unit_test_teardown(test_qgemm_blocked, restore),
 		cmocka_unit_test_teardown(test_qgemm_amx, restore),
 	};
 
