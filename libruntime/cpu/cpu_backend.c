@@ -13,6 +13,7 @@
 #include "cpu/cpu_qgemm.h"
 #include "cpu/cpu_qgemm_amx.h"
 #include "cpu/quant.h"
+#include "util/env_knob.h"
 #include "util/omp_team.h"
 
 #include <errno.h>
@@ -1430,18 +1431,6 @@ static const struct sm_backend_ops cpu_ops = {
 #define GEMV_ROWS_DEFAULT 32
 #define GEMV_EXPERT_ROWS_DEFAULT 8
 
-static int rows_from_env(const char *name, int dflt)
-{
-	const char *env = getenv(name);
-	char *end;
-	long v;
-
-	if (!env || !*env)
-		return dflt;
-	v = strtol(env, &end, 10);
-	return *end || v < 0 || v > 4096 ? dflt : (int)v;
-}
-
 int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 			  struct sm_backend **out, char *err, size_t errlen)
 {
@@ -1480,8 +1469,9 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 	/* 0: whatever OpenMP would use here (OMP_NUM_THREADS or the cores) */
 	c->threads = o->threads > 0 ? o->threads : omp_get_max_threads();
 	c->max_rows = o->max_rows ? o->max_rows : 512;
-	c->gemv_rows = rows_from_env("SPLITMOE_GEMV_ROWS", GEMV_ROWS_DEFAULT);
-	c->gemv_expert_rows = rows_from_env("SPLITMOE_GEMV_EXPERT_ROWS", GEMV_EXPERT_ROWS_DEFAULT);
+	c->gemv_rows = (int)sm_env_knob("SPLITMOE_GEMV_ROWS", 0, 4096, GEMV_ROWS_DEFAULT);
+	c->gemv_expert_rows = (int)sm_env_knob("SPLITMOE_GEMV_EXPERT_ROWS", 0, 4096,
+						 GEMV_EXPERT_ROWS_DEFAULT);
 	set_threads(c, 0);
 	c->nlanes = c->threads;
 	c->h = calloc(c->nlanes, sizeof(*c->h));

@@ -5,12 +5,11 @@
 #include "cpu/cpu_features.h"
 #include "cpu/cpu_isa.h"
 #include "model/dtype.h"	/* phimoe_f16_to_f32 */
+#include "util/env_knob.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -776,19 +775,7 @@ static pthread_once_t block_once = PTHREAD_ONCE_INIT;
 
 static void block_init(void)
 {
-	const char *env = getenv("SPLITMOE_QGEMM_BLOCK_KB");
-	char *end;
-	long v;
-
-	if (!env || !*env)
-		return;
-	v = strtol(env, &end, 10);
-	if (*end || v < 0 || v > 65536) {
-		fprintf(stderr, "splitmoe: SPLITMOE_QGEMM_BLOCK_KB='%s' is not 0 to 65536 (KB); blocking off\n",
-			env);
-		return;
-	}
-	block_bytes = (size_t)v << 10;
+	block_bytes = (size_t)sm_env_knob("SPLITMOE_QGEMM_BLOCK_KB", 0, 65536, 0) << 10;
 }
 
 void sm_qgemm_override_block(size_t bytes)

@@ -160,6 +160,7 @@ static T_BF16 void act_block(const struct sm_gemv *g, int b, int g0, int g1)
  * the bigger the block, the fewer passes over the activations (from L3
  * for prefill's 512 rows: 4-8 MB a product at k = 4096). */
 #define BLOCK_BUDGET (768u << 10)
+#define BLOCK_ROWS_MAX 256
 
 /* Weight rows a block holds: a multiple of SM_QAMX_ROW_ALIGN. */
 static int block_rows(int k)
@@ -168,7 +169,7 @@ static int block_rows(int k)
 
 	if (r < SM_QAMX_ROW_ALIGN)
 		return SM_QAMX_ROW_ALIGN;
-	return r > 256 ? 256 : (int)r;
+	return r > BLOCK_ROWS_MAX ? BLOCK_ROWS_MAX : (int)r;
 }
 
 /* The dequantized weight block: block_rows(k) rows of k bf16, per
