@@ -113,6 +113,7 @@ struct bwarb_counters {
 	u64 sample_ns;			/* [S] when the last sample was published */
 	u64 period_ns;			/* [S] the arbiter's period at the last tick */
 	u64 stale_events;		/* [S] times the samples went stale */
+	u64 samples;			/* [S] samples published */
 	/* mapped under [M] before source becomes mchbar, read under [S] */
 	struct bwarb_mchbar mchbar;
 	bool mchbar_primed;		/* [S] mchbar_lines holds a reading */
@@ -218,6 +219,7 @@ static void bwarb_publish_rates(struct bwarb_counters *cs,
 	bwarb_publish_measured(cs, total, span);
 	cs->sample_valid = true;
 	cs->sample_ns = now;
+	cs->samples++;
 }
 
 /*
@@ -387,6 +389,7 @@ u64 bwarb_counters_period_bytes(struct bwarb_dev *bd)
 				       elapsed);
 		cs->sample_valid = true;
 		cs->sample_ns = now;
+		cs->samples++;
 	} else if (cs->source == BWARB_SRC_MCHBAR) {
 		measured = bwarb_mchbar_sample(cs);
 	} else {
@@ -699,7 +702,7 @@ static ssize_t counters_store(struct kobject *kobj, struct kobj_attribute *attr,
 
 enum bwarb_figure {
 	FIG_READ, FIG_READ_AVG, FIG_WRITE, FIG_WRITE_AVG,
-	FIG_MEASURED, FIG_MEASURED_AVG, FIG_ERRORS, FIG_STALE,
+	FIG_MEASURED, FIG_MEASURED_AVG, FIG_ERRORS, FIG_STALE, FIG_SAMPLES,
 };
 
 static u64 bwarb_figure(enum bwarb_figure f)
@@ -731,6 +734,9 @@ static u64 bwarb_figure(enum bwarb_figure f)
 	case FIG_STALE:
 		v = cs->stale_events;
 		break;
+	case FIG_SAMPLES:
+		v = cs->samples;
+		break;
 	default:
 		v = cs->sample_errors;
 		break;
@@ -755,6 +761,7 @@ BWARB_FIGURE_ATTR(measured_mbps, FIG_MEASURED);
 BWARB_FIGURE_ATTR(measured_mbps_avg, FIG_MEASURED_AVG);
 BWARB_FIGURE_ATTR(sample_errors, FIG_ERRORS);
 BWARB_FIGURE_ATTR(stale_events, FIG_STALE);
+BWARB_FIGURE_ATTR(samples, FIG_SAMPLES);
 
 /* The core's EMA of measured - completed, in bytes per period, as MB/s. */
 static ssize_t unattributed_mbps_show(struct kobject *kobj,
@@ -792,6 +799,7 @@ static struct attribute *bwarb_counters_attrs[] = {
 	&unattributed_mbps_attr.attr,
 	&sample_errors_attr.attr,
 	&stale_events_attr.attr,
+	&samples_attr.attr,
 	NULL,
 };
 
