@@ -119,6 +119,10 @@ static int show(void)
 		"read_mbps", "read_mbps_avg", "write_mbps", "write_mbps_avg",
 		"measured_mbps", "measured_mbps_avg", "unattributed_mbps",
 	};
+	/* samples published, dropped, and times they went stale */
+	static const char *const counts[] = {
+		"samples", "sample_errors", "stale_events",
+	};
 	char buf[4096];
 	size_t i;
 
@@ -134,9 +138,11 @@ static int show(void)
 		buf[strcspn(buf, "\n")] = '\0';
 		printf("%-18s %s MB/s\n", figures[i], buf);
 	}
-	if (sysfs_read("sample_errors", buf, sizeof(buf)))
-		return 1;
-	printf("%-18s %s", "sample_errors", buf);
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		if (sysfs_read(counts[i], buf, sizeof(buf)))
+			return 1;
+		printf("%-18s %s", counts[i], buf);
+	}
 	return 0;
 }
 

@@ -188,6 +188,7 @@ TEST(bwarbctl_discovers_and_programs_test_pmu)
 	EXPECT_EQ(nr_pmus(), writes);
 	/* The status view runs and prints units. */
 	EXPECT_EQ(0, sh("%s source | grep -q 'read_mbps .* MB/s'%s", ""));
+	EXPECT_EQ(0, sh("%s source | grep -Eq '^samples +[0-9]+$'%s", ""));
 }
 
 /* How far a sysfs counter of the module moved since its value at *from. */
