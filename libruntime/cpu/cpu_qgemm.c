@@ -10,6 +10,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -199,6 +200,28 @@ static inline __attribute__((always_inline)) void prefetch_rows(const uint8_t *c
 }
 
 #if HAVE_X86
+/* Activation rows from which the AVX-512 products go by weight panels
+ * (below; SPLITMOE_QGEMM_PANEL_ROWS, 0: never) */
+#define PANEL_MIN_ROWS_DEFAULT 32
+
+static int panel_min_rows;
+static pthread_once_t panel_once = PTHREAD_ONCE_INIT;
+
+static void panel_init(void)
+{
+	panel_min_rows = sm_env_knob("SPLITMOE_QGEMM_PANEL_ROWS", 0, 1 << 20,
+				     PANEL_MIN_ROWS_DEFAULT);
+}
+
+void sm_qgemm_override_panel(int min_rows)
+{
+	pthread_once(&panel_once, panel_init);
+	if (min_rows < 0)
+		panel_init();
+	else
+		panel_min_rows = min_rows;
+}
+
 /* ---- AVX2 forms: blocks of 8 groups ----
  * vpdpbusd takes unsigned x signed bytes. q8: the weights go in as
  * w + 128 (one xor) and the 128 * sum(x) that adds is taken off by
@@ -676,6 +699,345 @@ INLINE T512V void tile512(const struct sm_gemv *g, int r, int i0, const bool Q4,
 		for (int i = 2; i < MRR; i++)
 			out[q][i] = o[q][i - 2];
 }
+
+/* ---- AVX-512-VNNI for many activation rows: weight panels ----
+ * The tiles above spend most of their instructions on putting each
+ * group's sum in a lane of its own (shuffles, transposes) and on the
+ * offset of the unsigned operand; at prefill's hundreds of rows that is
+ * paid for every 4 weight rows and 2 activation rows. Here a thread
+ * repacks 16 weight rows at a time (a panel, gathered once, kept in L2):
+ * each group as 8 vectors of 4 codes of all 16 rows (signed: q8 as
+ * stored, q4 less 8), so that a lane is a weight row, the activations
+ * go in unsigned (+128, a copy of 4 rows at a time) broadcast 4 bytes a
+ * step, and the offset is the weights' own sum, made once per panel.
+ * One dpbusd is then 64 useful products and a group's sum needs no
+ * shuffle.
+ * The float arithmetic per output is that of tile512 exactly: the
+ * integer sums are the same integers, each is scaled and accumulated in
+ * the same operations and order (16 accumulators by group mod 16, a tail
+ * of 8 by tile_evex_from's blocks of 8, 4 and single groups), and these
+ * are reduced in the trees of _mm512_reduce_add_ps and hsum256. So the
+ * results are bitwise those of the tiles (test_qgemm_panel), and a
+ * sequence's logits still do not depend on the rows batched with it.
+ * From SPLITMOE_QGEMM_PANEL_ROWS activation rows (hi and lo counted
+ * apart; 0: never).
+ */
+#define PANEL_ROWS 16
+#define PANEL_XR 8		/* activation rows a pass over a group */
+#define PANEL_MAX_K 16384	/* the thread's buffer: 18 bytes a weight */
+
+/* A thread's panel and activation copy: grown to the widest k it met,
+ * once per thread and size (not per product). */
+static _Thread_local struct {
+	void *mem;
+	size_t bytes;
+} panel_tls;
+
+struct panel {
+	__m512i *w;	/* [ng][8]: codes 4c..4c+3 of group g, 16 rows */
+	__m512i *corr;	/* [ng]: -128 x the sum of group g's codes, a row a lane */
+	__m512 *ws;	/* [ng]: group g's weight scales */
+	__m512i *ccorr;	/* [ng - single0 <= 3][8]: the same per 4 codes */
+	uint8_t *xu;	/* PANEL_XR activation rows + 128, kpad apart */
+	int ng, single0, kpad;
+};
+
+/* The panel's layout for k, in the thread's buffer; false when it could
+ * not be had (the tiles then run). */
+static bool panel_layout(int k, struct panel *p)
+{
+	size_t ng = (size_t)k / GRP, kpad = pad64((size_t)k);
+	/* w, corr and ws, ccorr (at most 3 single groups), xu */
+	size_t bytes = ng * 10 * 64 + 3 * 8 * 64 + PANEL_XR * kpad;
+	int gr;
+
+	if (panel_tls.bytes < bytes) {
+		void *mem = aligned_alloc(64, bytes);
+
+		if (!mem)
+			return false;
+		free(panel_tls.mem);
+		panel_tls.mem = mem;
+		panel_tls.bytes = bytes;
+	}
+	p->ng = (int)ng;
+	p->kpad = (int)kpad;
+	p->w = panel_tls.mem;
+	p->corr = p->w + ng * 8;
+	p->ws = (__m512 *)(void *)(p->corr + ng);
+	p->ccorr = (__m512i *)(void *)(p->ws + ng);
+	p->xu = (uint8_t *)(p->ccorr + 3 * 8);
+	/* tile_evex_from's single groups: after the 16-, 8- and 4-blocks */
+	gr = p->ng >= 16 ? p->ng / 16 * 16 : 0;
+	gr += (p->ng - gr) / 8 * 8;
+	if (p->ng - gr >= 4)
+		gr += 4;
+	p->single0 = gr;
+	return true;
+}
+
+/* Rows r.. (nrows of them, at most 16; the rest of the panel zero) */
+static T512V void panel_pack(const struct sm_gemv *g, int r, int nrows, struct panel *p)
+{
+	const bool q4 = g->quant == SM_GEMV_Q4;
+	const int rb = q4 ? g->k / 2 : g->k;
+	const __m512i zero = _mm512_setzero_si512(), ones = _mm512_set1_epi8(1);
+	const __m512i m4 = _mm512_set1_epi8(15), eights = _mm512_set1_epi8(8);
+	const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+								  10, 11, 12, 13, 14, 15),
+					       _mm512_set1_epi32(rb));
+	const __mmask16 live = (__mmask16)((1u << nrows) - 1);
+	const uint8_t *w0 = wrow(g, r);
+
+	for (int gi = 0; gi < p->ng; gi++) {
+		__m512i sum = zero;
+		float s[PANEL_ROWS];
+
+		for (int c = 0; c < 8; c++) {
+			__m512i v, cs;
+
+			if (q4) {
+				/* codes 0-15: low nibbles of the group's 16 bytes,
+				 * 16-31: their high nibbles */
+				v = _mm512_mask_i32gather_epi32(zero, live, idx,
+								w0 + gi * (GRP / 2) + (c & 3) * 4, 1);
+				v = c < 4 ? _mm512_and_si512(v, m4) :
+					    _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+				v = _mm512_sub_epi8(v, eights);
+			} else {
+				v = _mm512_mask_i32gather_epi32(zero, live, idx, w0 + gi * GRP + c * 4,
+								1);
+			}
+			p->w[gi * 8 + c] = v;
+			cs = _mm512_dpbusd_epi32(zero, ones, v);
+			sum = _mm512_add_epi32(sum, cs);
+			if (gi >= p->single0)
+				p->ccorr[(gi - p->single0) * 8 + c] =
+					_mm512_sub_epi32(zero, _mm512_slli_epi32(cs, 7));
+		}
+		p->corr[gi] = _mm512_sub_epi32(zero, _mm512_slli_epi32(sum, 7));
+		for (int q = 0; q < PANEL_ROWS; q++)
+			s[q] = q < nrows ? _cvtsh_ss(wscale_row(g, r + q)[gi]) : 0.0f;
+		p->ws[gi] = _mm512_loadu_ps(s);
+	}
+}
+
+/* Activation rows i0.. (nx) + 128, as the unsigned operand */
+static T512V void panel_acts(const struct sm_gemv *g, int i0, int nx, struct panel *p)
+{
+	const __m512i c128 = _mm512_set1_epi8((char)0x80);
+
+	for (int i = 0; i < nx; i++) {
+		const int8_t *x = act_q(g, i0 + i);
+		uint8_t *u = p->xu + (size_t)i * p->kpad;
+
+		/* rows are padded to 64 bytes (sm_qact_row_bytes) */
+		for (int e = 0; e < g->k; e += 64)
+			_mm512_storeu_si512(u + e, _mm512_xor_si512(_mm512_loadu_si512(x + e), c128));
+	}
+}
+
+/* Group gi's integer sums for NX activation rows, from init[i] */
+INLINE T512V void panel_sums(const struct panel *p, const uint8_t *const *xu, int gi,
+			     const int NX, const __m512i *init, __m512i s[PANEL_XR])
+{
+	const __m512i *w = p->w + (size_t)gi * 8;
+
+#pragma GCC unroll 8
+	for (int i = 0; i < NX; i++)
+		s[i] = init[0];
+#pragma GCC unroll 8
+	for (int c = 0; c < 8; c++) {
+		__m512i wv = _mm512_load_si512(w + c);
+
+#pragma GCC unroll 8
+		for (int i = 0; i < NX; i++) {
+			int32_t x4;
+
+			memcpy(&x4, xu[i] + (size_t)gi * GRP + 4 * c, sizeof(x4));
+			s[i] = _mm512_dpbusd_epi32(s[i], _mm512_set1_epi32(x4), wv);
+		}
+	}
+}
+
+/* Single group gi: chunk c's sums (lane c of tile_evex's _one) */
+INLINE T512V void panel_chunk(const struct panel *p, const uint8_t *const *xu, int gi, int c,
+			      const int NX, __m512i s[PANEL_XR])
+{
+	__m512i wv = _mm512_load_si512(p->w + (size_t)gi * 8 + c);
+	__m512i init = _mm512_load_si512(p->ccorr + (size_t)(gi - p->single0) * 8 + c);
+
+#pragma GCC unroll 8
+	for (int i = 0; i < NX; i++) {
+		int32_t x4;
+
+		memcpy(&x4, xu[i] + (size_t)gi * GRP + 4 * c, sizeof(x4));
+		s[i] = _mm512_dpbusd_epi32(init, _mm512_set1_epi32(x4), wv);
+	}
+}
+
+/* out[i]: the panel's 16 sums for activation row i0 + i, as tile512 */
+INLINE T512V void panel_tile(const struct sm_gemv *g, const struct panel *p, int i0,
+			     const int NX, __m512 out[PANEL_XR])
+{
+	const int ng = p->ng;
+	const uint8_t *xu[PANEL_XR];
+	const float *xd[PANEL_XR];
+	__m512 t[8][PANEL_XR];
+	__m512i s[PANEL_XR];
+	int gr = 0;
+
+#pragma GCC unroll 8
+	for (int i = 0; i < NX; i++) {
+		xu[i] = p->xu + (size_t)i * p->kpad;
+		xd[i] = act_scale(g, i0 + i);
+	}
+	if (ng >= 16) {
+		__m512 a[16][PANEL_XR];
+
+		/* lane j of tile512's accumulator: groups j, j + 16, ... */
+		for (int j = 0; j < 16; j++) {
+			__m512 acc[PANEL_XR];
+
+#pragma GCC unroll 8
+			for (int i = 0; i < NX; i++)
+				acc[i] = _mm512_setzero_ps();
+			for (int gi = j; gi < ng / 16 * 16; gi += 16) {
+				panel_sums(p, xu, gi, NX, p->corr + gi, s);
+#pragma GCC unroll 8
+				for (int i = 0; i < NX; i++)
+					acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i]),
+								 _mm512_mul_ps(p->ws[gi],
+									       _mm512_set1_ps(xd[i][gi])),
+								 acc[i]);
+			}
+#pragma GCC unroll 8
+			for (int i = 0; i < NX; i++)
+				a[j][i] = acc[i];
+		}
+		/* _mm512_reduce_add_ps's tree, a row a lane */
+#pragma GCC unroll 8
+		for (int i = 0; i < NX; i++) {
+			__m512 t3[8], t6[4];
+
+			for (int l = 0; l < 8; l++)
+				t3[l] = _mm512_add_ps(a[8 + l][i], a[l][i]);
+			for (int l = 0; l < 4; l++)
+				t6[l] = _mm512_add_ps(t3[4 + l], t3[l]);
+			out[i] = _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]),
+					       _mm512_add_ps(t6[1], t6[3]));
+		}
+		gr = ng / 16 * 16;
+	}
+	/* tile_evex_from's tail: lane c of its accumulator */
+	for (int c = 0; c < 8; c++)
+#pragma GCC unroll 8
+		for (int i = 0; i < NX; i++)
+			t[c][i] = _mm512_setzero_ps();
+	for (; gr + 8 <= ng; gr += 8)
+		for (int c = 0; c < 8; c++) {
+			panel_sums(p, xu, gr + c, NX, p->corr + gr + c, s);
+#pragma GCC unroll 8
+			for (int i = 0; i < NX; i++)
+				t[c][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i]),
+							  _mm512_mul_ps(p->ws[gr + c],
+									_mm512_set1_ps(xd[i][gr + c])),
+							  t[c][i]);
+		}
+	if (gr + 4 <= ng) {
+		for (int c = 0; c < 8; c++) {
+			if (c >= 4) {	/* the block's upper lanes add zeros */
+#pragma GCC unroll 8
+				for (int i = 0; i < NX; i++)
+					t[c][i] = _mm512_add_ps(t[c][i], _mm512_setzero_ps());
+				continue;
+			}
+			panel_sums(p, xu, gr + c, NX, p->corr + gr + c, s);
+#pragma GCC unroll 8
+			for (int i = 0; i < NX; i++)
+				t[c][i] = _mm512_add_ps(t[c][i], _mm512_mul_ps(
+					_mm512_cvtepi32_ps(s[i]),
+					_mm512_mul_ps(p->ws[gr + c], _mm512_set1_ps(xd[i][gr + c]))));
+		}
+		gr += 4;
+	}
+	for (; gr < ng; gr++) {
+		__m512 prod[PANEL_XR];
+
+#pragma GCC unroll 8
+		for (int i = 0; i < NX; i++)
+			prod[i] = _mm512_mul_ps(p->ws[gr], _mm512_set1_ps(xd[i][gr]));
+		for (int c = 0; c < 8; c++) {
+			panel_chunk(p, xu, gr, c, NX, s);
+#pragma GCC unroll 8
+			for (int i = 0; i < NX; i++)
+				t[c][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[i]), prod[i], t[c][i]);
+		}
+	}
+	/* hsum256's tree, a row a lane; tile512 adds it to the zmm sum */
+#pragma GCC unroll 8
+	for (int i = 0; i < NX; i++) {
+		__m512 h = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(t[0][i], t[4][i]),
+						       _mm512_add_ps(t[2][i], t[6][i])),
+					 _mm512_add_ps(_mm512_add_ps(t[1][i], t[5][i]),
+						       _mm512_add_ps(t[3][i], t[7][i])));
+
+		out[i] = p->ng >= 16 ? _mm512_add_ps(out[i], h) : h;
+	}
+}
+
+/* tile_store for the panel's rows r.. (nrows) and activation rows i0.. */
+static T512V void panel_store(const struct sm_gemv *g, int r, int nrows, int i0, int nx,
+			      const __m512 out[PANEL_XR])
+{
+	const __mmask16 live = (__mmask16)((1u << nrows) - 1);
+	__m512 b = g->bias ? _mm512_maskz_loadu_ps(live, g->bias + r) : _mm512_setzero_ps();
+	int step = g->xq_fine ? 2 : 1;
+
+	for (int i = 0; i < nx; i += step) {
+		int row = (i0 + i) / step;
+		__m512 v = step == 2 ? _mm512_add_ps(out[i], out[i + 1]) : out[i];
+		float s = g->row_scale ? g->row_scale[row] : 1.0f;
+
+		_mm512_mask_storeu_ps(g->y + (size_t)row * g->ldy + r, live,
+				      _mm512_mul_ps(_mm512_add_ps(v, b), _mm512_set1_ps(s)));
+	}
+}
+
+/* Rows [r0, r1) by panels, if the product is one for them */
+static T512V bool panel_rows(const struct sm_gemv *g, int r0, int r1)
+{
+	int m = g->xq_fine ? 2 * g->m : g->m;
+	struct panel p;
+
+	pthread_once(&panel_once, panel_init);
+	if (!panel_min_rows || m < panel_min_rows || g->k > PANEL_MAX_K ||
+	    !panel_layout(g->k, &p))
+		return false;
+	for (int r = r0; r < r1; r += PANEL_ROWS) {
+		int nrows = r1 - r < PANEL_ROWS ? r1 - r : PANEL_ROWS;
+
+		panel_pack(g, r, nrows, &p);
+		for (int i0 = 0; i0 < m; i0 += PANEL_XR) {
+			int nx = m - i0 < PANEL_XR ? m - i0 : PANEL_XR;
+			__m512 out[PANEL_XR];
+
+			panel_acts(g, i0, nx, &p);
+			switch (nx) {
+			case 1: panel_tile(g, &p, i0, 1, out); break;
+			case 2: panel_tile(g, &p, i0, 2, out); break;
+			case 3: panel_tile(g, &p, i0, 3, out); break;
+			case 4: panel_tile(g, &p, i0, 4, out); break;
+			case 5: panel_tile(g, &p, i0, 5, out); break;
+			case 6: panel_tile(g, &p, i0, 6, out); break;
+			case 7: panel_tile(g, &p, i0, 7, out); break;
+			default: panel_tile(g, &p, i0, 8, out); break;
+			}
+			panel_store(g, r, nrows, i0, nx, out);
+		}
+	}
+	return true;
+}
 #endif
 
 /* y = (sum + bias) * row scale for a tile of activation rows i0.. (with
@@ -940,7 +1302,10 @@ void sm_qgemm_rows(const struct sm_gemv *g, int r0, int r1)
 	}
 	switch (sm_qkern_active()) {
 #if HAVE_X86
-	case SM_QKERN_AVX512_VNNI: rows_avx512(g, r0, r1); return;
+	case SM_QKERN_AVX512_VNNI:
+		if (!panel_rows(g, r0, r1))
+			rows_avx512(g, r0, r1);
+		return;
 	case SM_QKERN_AVX2_VNNI: rows_vex(g, r0, r1); return;
 	case SM_QKERN_AVX2_VNNI_EVEX: rows_evex(g, r0, r1); return;
 	case SM_QKERN_AVX2: rows_avx2(g, r0, r1); return;

@@ -85,4 +85,10 @@ void sm_prefetch_l2(const void *p, size_t bytes);
  * SPLITMOE_QGEMM_BLOCK_KB says); the results are the same either way. */
 void sm_qgemm_override_block(size_t bytes);
 
+/* Tests: AVX-512 products of at least min_rows activation rows (hi and
+ * lo counted apart) go by weight panels, 0: none, -1: as
+ * SPLITMOE_QGEMM_PANEL_ROWS says (default 32); the results are the same
+ * either way. */
+void sm_qgemm_override_panel(int min_rows);
+
 #endif

@@ -81,6 +81,7 @@ static int restore(void **st)
 	sm_isa_override_vnni(1);
 	sm_qamx_override(-1);
 	sm_qgemm_override_block(0);
+	sm_qgemm_override_panel(-1);
 	return 0;
 }
 
@@ -534,6 +535,68 @@ static void test_qgemm_blocked(void **st)
 }
 
 /*
+ * The AVX-512 products by weight panels (cpu_qgemm.c) against the tiles,
+ * bitwise: rows of all groups counts that take each of tile512's forms
+ * (16-group blocks, then 8, 4 and single groups; under 16 groups the
+ * ymm form alone), a panel and a part of one, 1 to 9 activation rows,
+ * int8 and q4, fine or not, bias and row scales, 1 and 3 threads. On
+ * other paths the panels are not used and the same holds trivially.
+ */
+static void test_qgemm_panel(void **st)
+{
+	static const int ks[] = { 32, 96, 256, 448, 512, 672, 864, 1536 };
+	static const int ms[] = { 1, 4, 9 };
+	unsigned seed = 43;
+	int cases = 0;
+
+	(void)st;
+	sm_qamx_override(0);
+	for (int p = 0; p < NPATHS; p++) {
+		if (paths[p].isa > sm_isa_best() || !path_set(p))
+			continue;
+		for (int kind = SM_GEMV_Q8; kind <= SM_GEMV_Q4; kind++)
+		for (int fine = 0; fine < 2; fine++)
+		for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++)
+			for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++) {
+				int n = ki % 2 ? 16 : 37, k = ks[ki], m = ms[mi];
+				int th = 1 + 2 * (int)((ki + mi) % 2);
+				struct qprod q;
+				float *want;
+				size_t ybytes;
+
+				qprod_make(&q, (enum sm_gemv_quant)kind, n, k, m, false, true, fine,
+					   &seed);
+				ybytes = sizeof(float) * (size_t)m * q.g.ldy;
+				want = malloc(ybytes);
+				assert_non_null(want);
+				sm_qgemm_override_panel(0);
+				sm_gemv_run(&q.g, 1, th);
+				memcpy(want, q.y, ybytes);
+				memset(q.y, 0, ybytes);
+				sm_qgemm_override_panel(1);
+				sm_gemv_run(&q.g, 1, th);
+				sm_qgemm_override_panel(-1);
+				for (int i = 0; i < m; i++)
+					for (int r = 0; r < n; r++)
+						if (memcmp(&q.y[(size_t)i * q.g.ldy + r],
+							   &want[(size_t)i * q.g.ldy + r], sizeof(float))) {
+							print_message("panels %s %s%s, k %d m %d: y[%d][%d] = %.9g, tiles %.9g\n",
+								      sm_qkern_name(sm_qkern_active()),
+								      kind == SM_GEMV_Q8 ? "int8" : "q4",
+								      fine ? " fine" : "", k, m, i, r,
+								      q.y[(size_t)i * q.g.ldy + r],
+								      want[(size_t)i * q.g.ldy + r]);
+							fail();
+						}
+				free(want);
+				qprod_free(&q);
+				cases++;
+			}
+	}
+	print_message("# %d products by panels equal the tiles\n", cases);
+}
+
+/*
  * Products of SM_QAMX_MIN_ROWS rows and more on AMX (cpu_qgemm_amx.h),
  * where this CPU has it: against the exact product of the weights as
  * stored and the f32 activations. The error allowed is what bf16 costs:
@@ -636,6 +699,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_qgemm_scaled, restore),
 		cmocka_unit_test_teardown(test_qgemm_shared_x, restore),
 		cmocka_unit_test_teardown(test_qgemm_blocked, restore),
+		cmocka_unit_test_teardown(test_qgemm_panel, restore),
 		cmocka_unit_test_teardown(test_qgemm_amx, restore),
 	};
 
