@@ -1038,6 +1038,239 @@ static T512V bool panel_rows(const struct sm_gemv *g, int r0, int r1)
 	}
 	return true;
 }
+
+/* ---- AVX2-VNNI (VEX and EVEX forms), many activation rows: panels ----
+ * The zmm panels' scheme (above) on ymm, 8 weight rows a panel, for the
+ * target laptop's prefill: tile_vex/tile_evex take every group by their
+ * blocks of 8, 4 and single groups and one hsum256, which is the zmm
+ * panels' tail alone, so the results are again bitwise the tiles'.
+ */
+#define PANEL8_ROWS 8
+
+struct panel8 {
+	__m256i *w;	/* [ng][8]: codes 4c..4c+3 of group g, 8 rows */
+	__m256i *corr;	/* [ng]: -128 x the sum of group g's codes */
+	__m256 *ws;	/* [ng]: group g's weight scales */
+	__m256i *ccorr;	/* [ng - single0 <= 3][8]: the same per 4 codes */
+	uint8_t *xu;	/* PANEL_XR activation rows + 128, kpad apart */
+	int ng, single0, kpad;
+};
+
+static bool panel8_layout(int k, struct panel8 *p)
+{
+	size_t ng = (size_t)k / GRP, kpad = pad64((size_t)k);
+	size_t bytes = ng * 10 * 32 + 3 * 8 * 32 + PANEL_XR * kpad;
+
+	if (panel_tls.bytes < bytes) {
+		void *mem = aligned_alloc(64, pad64(bytes));
+
+		if (!mem)
+			return false;
+		free(panel_tls.mem);
+		panel_tls.mem = mem;
+		panel_tls.bytes = pad64(bytes);
+	}
+	p->ng = (int)ng;
+	p->kpad = (int)kpad;
+	p->w = panel_tls.mem;
+	p->corr = p->w + ng * 8;
+	p->ws = (__m256 *)(void *)(p->corr + ng);
+	p->ccorr = (__m256i *)(void *)(p->ws + ng);
+	p->xu = (uint8_t *)(p->ccorr + 3 * 8);
+	p->single0 = p->ng / 8 * 8 + (p->ng % 8 >= 4 ? 4 : 0);
+	return true;
+}
+
+#define DEFINE_PANEL256(NAME, TGT, DP)							\
+static TGT void NAME##_pack(const struct sm_gemv *g, int r, int nrows, struct panel8 *p) \
+{											\
+	const bool q4 = g->quant == SM_GEMV_Q4;						\
+	const int rb = q4 ? g->k / 2 : g->k;						\
+	const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi8(1);	\
+	const __m256i m4 = _mm256_set1_epi8(15), eights = _mm256_set1_epi8(8);		\
+	const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);		\
+	const __m256i idx = _mm256_mullo_epi32(lane, _mm256_set1_epi32(rb));		\
+	const __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(nrows), lane);	\
+	const uint8_t *w0 = wrow(g, r);							\
+											\
+	for (int gi = 0; gi < p->ng; gi++) {						\
+		__m256i sum = zero;							\
+		float s[PANEL8_ROWS];							\
+											\
+		for (int c = 0; c < 8; c++) {						\
+			__m256i v, cs;							\
+											\
+			if (q4) {							\
+				v = _mm256_mask_i32gather_epi32(zero, (const int *)(const void *) \
+					(w0 + gi * (GRP / 2) + (c & 3) * 4), idx, live, 1); \
+				v = c < 4 ? _mm256_and_si256(v, m4) :			\
+					    _mm256_and_si256(_mm256_srli_epi16(v, 4), m4); \
+				v = _mm256_sub_epi8(v, eights);				\
+			} else {							\
+				v = _mm256_mask_i32gather_epi32(zero, (const int *)(const void *) \
+					(w0 + gi * GRP + c * 4), idx, live, 1);		\
+			}								\
+			p->w[gi * 8 + c] = v;						\
+			cs = DP(zero, ones, v);						\
+			sum = _mm256_add_epi32(sum, cs);				\
+			if (gi >= p->single0)						\
+				p->ccorr[(gi - p->single0) * 8 + c] =			\
+					_mm256_sub_epi32(zero, _mm256_slli_epi32(cs, 7)); \
+		}									\
+		p->corr[gi] = _mm256_sub_epi32(zero, _mm256_slli_epi32(sum, 7));	\
+		for (int q = 0; q < PANEL8_ROWS; q++)					\
+			s[q] = q < nrows ? _cvtsh_ss(wscale_row(g, r + q)[gi]) : 0.0f;	\
+		p->ws[gi] = _mm256_loadu_ps(s);						\
+	}										\
+}											\
+											\
+static TGT void NAME##_acts(const struct sm_gemv *g, int i0, int nx, struct panel8 *p)	\
+{											\
+	const __m256i c128 = _mm256_set1_epi8((char)0x80);				\
+											\
+	for (int i = 0; i < nx; i++) {							\
+		const int8_t *x = act_q(g, i0 + i);					\
+		uint8_t *u = p->xu + (size_t)i * p->kpad;				\
+											\
+		for (int e = 0; e < g->k; e += 32)					\
+			_mm256_storeu_si256((__m256i *)(void *)(u + e), _mm256_xor_si256(	\
+				_mm256_loadu_si256((const __m256i *)(const void *)(x + e)), c128)); \
+	}										\
+}											\
+											\
+/* group gi's sums (single: chunk c's alone, from its own offset) */		\
+INLINE TGT void NAME##_sums(const struct panel8 *p, const uint8_t *const *xu, int gi,	\
+			    int c0, int c1, __m256i init, const int NX, __m256i s[PANEL_XR]) \
+{											\
+	_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++)				\
+		s[i] = init;								\
+	for (int c = c0; c < c1; c++) {							\
+		__m256i wv = _mm256_load_si256(p->w + (size_t)gi * 8 + c);		\
+											\
+		_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++) {			\
+			int32_t x4;							\
+											\
+			memcpy(&x4, xu[i] + (size_t)gi * GRP + 4 * c, sizeof(x4));	\
+			s[i] = DP(s[i], _mm256_set1_epi32(x4), wv);			\
+		}									\
+	}										\
+}											\
+											\
+/* out[i]: the panel's 8 sums for activation row i0 + i, as tile_vex/evex */	\
+INLINE TGT void NAME##_tile(const struct sm_gemv *g, const struct panel8 *p, int i0,	\
+			    const int NX, __m256 out[PANEL_XR])				\
+{											\
+	const int ng = p->ng;								\
+	const uint8_t *xu[PANEL_XR];							\
+	const float *xd[PANEL_XR];							\
+	__m256 t[8][PANEL_XR];								\
+	__m256i s[PANEL_XR];								\
+	int gr = 0;									\
+											\
+	_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++) {				\
+		xu[i] = p->xu + (size_t)i * p->kpad;					\
+		xd[i] = act_scale(g, i0 + i);						\
+	}										\
+	for (int c = 0; c < 8; c++)							\
+		_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++)			\
+			t[c][i] = _mm256_setzero_ps();					\
+	for (; gr + 8 <= ng; gr += 8)							\
+		for (int c = 0; c < 8; c++) {						\
+			NAME##_sums(p, xu, gr + c, 0, 8, p->corr[gr + c], NX, s);	\
+			_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++)		\
+				t[c][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]),	\
+					_mm256_mul_ps(p->ws[gr + c], _mm256_set1_ps(xd[i][gr + c])), \
+					t[c][i]);					\
+		}									\
+	if (gr + 4 <= ng) {								\
+		for (int c = 0; c < 8; c++) {						\
+			if (c >= 4) {	/* the block's upper lanes add zeros */		\
+				_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++)	\
+					t[c][i] = _mm256_add_ps(t[c][i], _mm256_setzero_ps()); \
+				continue;						\
+			}								\
+			NAME##_sums(p, xu, gr + c, 0, 8, p->corr[gr + c], NX, s);	\
+			_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++)		\
+				t[c][i] = _mm256_add_ps(t[c][i], _mm256_mul_ps(		\
+					_mm256_cvtepi32_ps(s[i]),				\
+					_mm256_mul_ps(p->ws[gr + c], _mm256_set1_ps(xd[i][gr + c])))); \
+		}									\
+		gr += 4;								\
+	}										\
+	for (; gr < ng; gr++) {								\
+		__m256 prod[PANEL_XR];							\
+											\
+		_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++)			\
+			prod[i] = _mm256_mul_ps(p->ws[gr], _mm256_set1_ps(xd[i][gr]));	\
+		for (int c = 0; c < 8; c++) {						\
+			NAME##_sums(p, xu, gr, c, c + 1,				\
+				    p->ccorr[(gr - p->single0) * 8 + c], NX, s);	\
+			_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++)		\
+				t[c][i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i]), prod[i], \
+							  t[c][i]);			\
+		}									\
+	}										\
+	/* hsum256's tree, a row a lane */						\
+	_Pragma("GCC unroll 8") for (int i = 0; i < NX; i++)				\
+		out[i] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(t[0][i], t[4][i]),	\
+						     _mm256_add_ps(t[2][i], t[6][i])),	\
+				       _mm256_add_ps(_mm256_add_ps(t[1][i], t[5][i]),	\
+						     _mm256_add_ps(t[3][i], t[7][i])));	\
+}											\
+											\
+static TGT void NAME##_store(const struct sm_gemv *g, int r, int nrows, int i0, int nx,	\
+			     const __m256 out[PANEL_XR])				\
+{											\
+	int step = g->xq_fine ? 2 : 1;							\
+											\
+	for (int i = 0; i < nx; i += step) {						\
+		int row = (i0 + i) / step;						\
+		__m256 v = step == 2 ? _mm256_add_ps(out[i], out[i + 1]) : out[i];	\
+		float s = g->row_scale ? g->row_scale[row] : 1.0f, y[PANEL8_ROWS];	\
+		float *dst = g->y + (size_t)row * g->ldy + r;				\
+											\
+		_mm256_storeu_ps(y, v);							\
+		for (int q = 0; q < nrows; q++)						\
+			dst[q] = (y[q] + (g->bias ? g->bias[r + q] : 0.0f)) * s;	\
+	}										\
+}											\
+											\
+static TGT bool NAME##_rows(const struct sm_gemv *g, int r0, int r1)			\
+{											\
+	int m = g->xq_fine ? 2 * g->m : g->m;						\
+	struct panel8 p;								\
+											\
+	pthread_once(&panel_once, panel_init);						\
+	if (!panel_min_rows || m < panel_min_rows || g->k > PANEL_MAX_K ||		\
+	    !panel8_layout(g->k, &p))							\
+		return false;								\
+	for (int r = r0; r < r1; r += PANEL8_ROWS) {					\
+		int nrows = r1 - r < PANEL8_ROWS ? r1 - r : PANEL8_ROWS;		\
+											\
+		NAME##_pack(g, r, nrows, &p);						\
+		for (int i0 = 0; i0 < m; i0 += PANEL_XR) {				\
+			int nx = m - i0 < PANEL_XR ? m - i0 : PANEL_XR;			\
+			__m256 out[PANEL_XR];						\
+											\
+			NAME##_acts(g, i0, nx, &p);					\
+			switch (nx) {							\
+			case 1: NAME##_tile(g, &p, i0, 1, out); break;			\
+			case 2: NAME##_tile(g, &p, i0, 2, out); break;			\
+			case 3: NAME##_tile(g, &p, i0, 3, out); break;			\
+			case 4: NAME##_tile(g, &p, i0, 4, out); break;			\
+			case 5: NAME##_tile(g, &p, i0, 5, out); break;			\
+			case 6: NAME##_tile(g, &p, i0, 6, out); break;			\
+			case 7: NAME##_tile(g, &p, i0, 7, out); break;			\
+			default: NAME##_tile(g, &p, i0, 8, out); break;			\
+			}								\
+			NAME##_store(g, r, nrows, i0, nx, out);				\
+		}									\
+	}										\
+	return true;									\
+}
+
+DEFINE_PANEL256(panel_vex, T256VEX, dp_vex)
+DEFINE_PANEL256(panel_evex, T256EVEX, dp_evex)
 #endif
 
 /* y = (sum + bias) * row scale for a tile of activation rows i0.. (with
@@ -1306,8 +1539,14 @@ void sm_qgemm_rows(const struct sm_gemv *g, int r0, int r1)
 		if (!panel_rows(g, r0, r1))
 			rows_avx512(g, r0, r1);
 		return;
-	case SM_QKERN_AVX2_VNNI: rows_vex(g, r0, r1); return;
-	case SM_QKERN_AVX2_VNNI_EVEX: rows_evex(g, r0, r1); return;
+	case SM_QKERN_AVX2_VNNI:
+		if (!panel_vex_rows(g, r0, r1))
+			rows_vex(g, r0, r1);
+		return;
+	case SM_QKERN_AVX2_VNNI_EVEX:
+		if (!panel_evex_rows(g, r0, r1))
+			rows_evex(g, r0, r1);
+		return;
 	case SM_QKERN_AVX2: rows_avx2(g, r0, r1); return;
 #endif
 	default: rows_c(g, r0, r1); return;
