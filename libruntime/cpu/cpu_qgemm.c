@@ -733,6 +733,22 @@ static _Thread_local struct {
 	size_t bytes;
 } panel_tls;
 
+/* The thread's buffer of at least bytes, or NULL */
+static void *panel_buffer(size_t bytes)
+{
+	bytes = pad64(bytes);
+	if (panel_tls.bytes < bytes) {
+		void *mem = aligned_alloc(64, bytes);
+
+		if (!mem)
+			return NULL;
+		free(panel_tls.mem);
+		panel_tls.mem = mem;
+		panel_tls.bytes = bytes;
+	}
+	return panel_tls.mem;
+}
+
 struct panel {
 	__m512i *w;	/* [ng][8]: codes 4c..4c+3 of group g, 16 rows */
 	__m512i *corr;	/* [ng]: -128 x the sum of group g's codes, a row a lane */
@@ -751,15 +767,8 @@ static bool panel_layout(int k, struct panel *p)
 	size_t bytes = ng * 10 * 64 + 3 * 8 * 64 + PANEL_XR * kpad;
 	int gr;
 
-	if (panel_tls.bytes < bytes) {
-		void *mem = aligned_alloc(64, bytes);
-
-		if (!mem)
-			return false;
-		free(panel_tls.mem);
-		panel_tls.mem = mem;
-		panel_tls.bytes = bytes;
-	}
+	if (!panel_buffer(bytes))
+		return false;
 	p->ng = (int)ng;
 	p->kpad = (int)kpad;
 	p->w = panel_tls.mem;
@@ -1061,15 +1070,8 @@ static bool panel8_layout(int k, struct panel8 *p)
 	size_t ng = (size_t)k / GRP, kpad = pad64((size_t)k);
 	size_t bytes = ng * 10 * 32 + 3 * 8 * 32 + PANEL_XR * kpad;
 
-	if (panel_tls.bytes < bytes) {
-		void *mem = aligned_alloc(64, pad64(bytes));
-
-		if (!mem)
-			return false;
-		free(panel_tls.mem);
-		panel_tls.mem = mem;
-		panel_tls.bytes = pad64(bytes);
-	}
+	if (!panel_buffer(bytes))
+		return false;
 	p->ng = (int)ng;
 	p->kpad = (int)kpad;
 	p->w = panel_tls.mem;

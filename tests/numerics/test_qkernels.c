@@ -475,6 +475,38 @@ static double wreal(const struct sm_gemv *g, int r, int c)
 								 c / GRP]);
 }
 
+/* Runs q on th threads; its y, in a new buffer (y itself zeroed again) */
+static float *run_saved(struct qprod *q, int th)
+{
+	size_t ybytes = sizeof(float) * (size_t)q->g.m * q->g.ldy;
+	float *saved = malloc(ybytes);
+
+	assert_non_null(saved);
+	sm_gemv_run(&q->g, 1, th);
+	memcpy(saved, q->y, ybytes);
+	memset(q->y, 0, ybytes);
+	return saved;
+}
+
+/* q's y bitwise equal to want, or a line naming the first difference */
+static void assert_same_y(const struct qprod *q, const float *want, const char *what,
+			  const char *against)
+{
+	for (int i = 0; i < q->g.m; i++)
+		for (int r = 0; r < q->g.n; r++) {
+			size_t at = (size_t)i * q->g.ldy + r;
+
+			if (memcmp(&q->y[at], &want[at], sizeof(float))) {
+				print_message("%s %s %s%s, k %d m %d: y[%d][%d] = %.9g, %s %.9g\n",
+					      what, sm_qkern_name(sm_qkern_active()),
+					      q->g.quant == SM_GEMV_Q8 ? "int8" : "q4",
+					      q->g.xq_fine ? " fine" : "", q->g.k, q->g.m, i, r,
+					      q->y[at], against, want[at]);
+				fail();
+			}
+		}
+}
+
 /*
  * L2 blocking (sm_qgemm_override_block, SPLITMOE_QGEMM_BLOCK_KB) only
  * reorders the tiles: blocked and unblocked products are bitwise equal on
@@ -500,32 +532,15 @@ static void test_qgemm_blocked(void **st)
 				int n = 37, k = 448, m = 50, th = 1 + 2 * (int)((b + fine) % 2);
 				struct qprod q;
 				float *want;
-				size_t ybytes;
 
 				qprod_make(&q, (enum sm_gemv_quant)kind, n, k, m, false, true, fine,
 					   &seed);
-				ybytes = sizeof(float) * (size_t)m * q.g.ldy;
-				want = malloc(ybytes);
-				assert_non_null(want);
 				sm_qgemm_override_block(0);
-				sm_gemv_run(&q.g, 1, th);
-				memcpy(want, q.y, ybytes);
-				memset(q.y, 0, ybytes);
+				want = run_saved(&q, th);
 				sm_qgemm_override_block(blocks[b]);
 				sm_gemv_run(&q.g, 1, th);
 				sm_qgemm_override_block(0);
-				for (int i = 0; i < m; i++)
-					for (int r = 0; r < n; r++)
-						if (memcmp(&q.y[(size_t)i * q.g.ldy + r],
-							   &want[(size_t)i * q.g.ldy + r], sizeof(float))) {
-							print_message("blocked %s %s%s, block %zu: y[%d][%d] = %.9g, unblocked %.9g\n",
-								      sm_qkern_name(sm_qkern_active()),
-								      kind == SM_GEMV_Q8 ? "int8" : "q4",
-								      fine ? " fine" : "", blocks[b], i, r,
-								      q.y[(size_t)i * q.g.ldy + r],
-								      want[(size_t)i * q.g.ldy + r]);
-							fail();
-						}
+				assert_same_y(&q, want, "blocked", "unblocked");
 				free(want);
 				qprod_free(&q);
 				cases++;
@@ -562,32 +577,15 @@ static void test_qgemm_panel(void **st)
 				int th = 1 + 2 * (int)((ki + mi) % 2);
 				struct qprod q;
 				float *want;
-				size_t ybytes;
 
 				qprod_make(&q, (enum sm_gemv_quant)kind, n, k, m, false, true, fine,
 					   &seed);
-				ybytes = sizeof(float) * (size_t)m * q.g.ldy;
-				want = malloc(ybytes);
-				assert_non_null(want);
 				sm_qgemm_override_panel(0);
-				sm_gemv_run(&q.g, 1, th);
-				memcpy(want, q.y, ybytes);
-				memset(q.y, 0, ybytes);
+				want = run_saved(&q, th);
 				sm_qgemm_override_panel(1);
 				sm_gemv_run(&q.g, 1, th);
 				sm_qgemm_override_panel(-1);
-				for (int i = 0; i < m; i++)
-					for (int r = 0; r < n; r++)
-						if (memcmp(&q.y[(size_t)i * q.g.ldy + r],
-							   &want[(size_t)i * q.g.ldy + r], sizeof(float))) {
-							print_message("panels %s %s%s, k %d m %d: y[%d][%d] = %.9g, tiles %.9g\n",
-								      sm_qkern_name(sm_qkern_active()),
-								      kind == SM_GEMV_Q8 ? "int8" : "q4",
-								      fine ? " fine" : "", k, m, i, r,
-								      q.y[(size_t)i * q.g.ldy + r],
-								      want[(size_t)i * q.g.ldy + r]);
-							fail();
-						}
+				assert_same_y(&q, want, "panels", "tiles");
 				free(want);
 				qprod_free(&q);
 				cases++;
