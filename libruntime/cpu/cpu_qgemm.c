@@ -758,30 +758,49 @@ struct panel {
 	int ng, single0, kpad;
 };
 
-/* The panel's layout for k, in the thread's buffer; false when it could
- * not be had (the tiles then run). */
-static bool panel_layout(int k, struct panel *p)
+/*
+ * The thread's buffer cut for k with vectors of vb bytes: w, corr, ws and
+ * ccorr (their element types are the panel's), xu; single0 after the
+ * tiles' blocks of wide (16 or 8), 8 and 4 groups. False when it could
+ * not be had (the tiles then run).
+ */
+struct panel_parts {
+	void *w, *corr, *ws, *ccorr;
+	uint8_t *xu;
+	int ng, single0, kpad;
+};
+
+static bool panel_carve(int k, size_t vb, int wide, struct panel_parts *pp)
 {
 	size_t ng = (size_t)k / GRP, kpad = pad64((size_t)k);
-	/* w, corr and ws, ccorr (at most 3 single groups), xu */
-	size_t bytes = ng * 10 * 64 + 3 * 8 * 64 + PANEL_XR * kpad;
+	char *mem = panel_buffer(ng * 10 * vb + 3 * 8 * vb + PANEL_XR * kpad);
 	int gr;
 
-	if (!panel_buffer(bytes))
+	if (!mem)
 		return false;
-	p->ng = (int)ng;
-	p->kpad = (int)kpad;
-	p->w = panel_tls.mem;
-	p->corr = p->w + ng * 8;
-	p->ws = (__m512 *)(void *)(p->corr + ng);
-	p->ccorr = (__m512i *)(void *)(p->ws + ng);
-	p->xu = (uint8_t *)(p->ccorr + 3 * 8);
-	/* tile_evex_from's single groups: after the 16-, 8- and 4-blocks */
-	gr = p->ng >= 16 ? p->ng / 16 * 16 : 0;
-	gr += (p->ng - gr) / 8 * 8;
-	if (p->ng - gr >= 4)
+	pp->ng = (int)ng;
+	pp->kpad = (int)kpad;
+	pp->w = mem;
+	pp->corr = mem + ng * 8 * vb;
+	pp->ws = mem + ng * 9 * vb;
+	pp->ccorr = mem + ng * 10 * vb;
+	pp->xu = (uint8_t *)mem + ng * 10 * vb + 3 * 8 * vb;
+	gr = pp->ng >= wide ? pp->ng / wide * wide : 0;
+	gr += (pp->ng - gr) / 8 * 8;
+	if (pp->ng - gr >= 4)
 		gr += 4;
-	p->single0 = gr;
+	pp->single0 = gr;
+	return true;
+}
+
+static bool panel_layout(int k, struct panel *p)
+{
+	struct panel_parts pp;
+
+	if (!panel_carve(k, sizeof(__m512i), 16, &pp))
+		return false;
+	*p = (struct panel){ .w = pp.w, .corr = pp.corr, .ws = pp.ws, .ccorr = pp.ccorr,
+			     .xu = pp.xu, .ng = pp.ng, .single0 = pp.single0, .kpad = pp.kpad };
 	return true;
 }
 
@@ -1067,19 +1086,12 @@ struct panel8 {
 
 static bool panel8_layout(int k, struct panel8 *p)
 {
-	size_t ng = (size_t)k / GRP, kpad = pad64((size_t)k);
-	size_t bytes = ng * 10 * 32 + 3 * 8 * 32 + PANEL_XR * kpad;
+	struct panel_parts pp;
 
-	if (!panel_buffer(bytes))
+	if (!panel_carve(k, sizeof(__m256i), 8, &pp))
 		return false;
-	p->ng = (int)ng;
-	p->kpad = (int)kpad;
-	p->w = panel_tls.mem;
-	p->corr = p->w + ng * 8;
-	p->ws = (__m256 *)(void *)(p->corr + ng);
-	p->ccorr = (__m256i *)(void *)(p->ws + ng);
-	p->xu = (uint8_t *)(p->ccorr + 3 * 8);
-	p->single0 = p->ng / 8 * 8 + (p->ng % 8 >= 4 ? 4 : 0);
+	*p = (struct panel8){ .w = pp.w, .corr = pp.corr, .ws = pp.ws, .ccorr = pp.ccorr,
+			      .xu = pp.xu, .ng = pp.ng, .single0 = pp.single0, .kpad = pp.kpad };
 	return true;
 }
 
