@@ -9,8 +9,9 @@
 # llama.cpp twice (native, and the target laptop's AVX2 + AVX-VNNI) and its
 # bf16/Q8_0/Q4_0 twins, then: bf16 prefill 512 and decode at depths 0, 512
 # and 2048 (llama.cpp's depth 512: pp512+tg32 less pp512); int8 and q4
-# against Q8_0 and Q4_0, and again with AMX's quantized products
-# (avx512-amx), and by tiles instead of weight panels, unblocked and with
+# against Q8_0 and Q4_0 (AMX's quantized products by default where the CPU
+# has AMX), again on the VNNI weight panels (SPLITMOE_ISA=avx512), and by
+# tiles instead of weight panels, unblocked and with
 # the L2 blocking (SPLITMOE_QGEMM_PANEL_ROWS=0, SPLITMOE_QGEMM_BLOCK_KB=256);
 # --arbiter process against off, alternated twice;
 # 8, 4 and 2 threads; the target's ISA at 8 threads; resident memory at
@@ -47,11 +48,11 @@ ours --model /tmp/phi -t "$T" -p 512 -n 32 -d 0,512,2048 -r 3; el
 echo "== int8 and q4 against Q8_0 and Q4_0, $T threads"
 for f in Q8_0 Q4_0; do $LB -m $W/peer-$f.gguf -t "$T" -p 512 -n 32 -r 3 2>/dev/null | rows; done
 for m in phi-int8 phi-q4; do ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
-echo "== int8 and q4 with products of 16+ rows on AMX (SPLITMOE_ISA=avx512-amx; opt-in until measured)"
-for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx512-amx ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
+echo "== int8 and q4 without AMX: products of 16+ rows on the VNNI weight panels (SPLITMOE_ISA=avx512)"
+for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx512 ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
 echo "== int8 and q4 prefill by tiles (SPLITMOE_QGEMM_PANEL_ROWS=0: no weight panels), unblocked and blocked for L2 (SPLITMOE_QGEMM_BLOCK_KB=256)"
-for m in phi-int8 phi-q4; do SPLITMOE_QGEMM_PANEL_ROWS=0 ours --model /tmp/$m -t "$T" -p 512 -n 0 -r 3
-	SPLITMOE_QGEMM_PANEL_ROWS=0 SPLITMOE_QGEMM_BLOCK_KB=256 ours --model /tmp/$m -t "$T" -p 512 -n 0 -r 3; done; el
+for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx512 SPLITMOE_QGEMM_PANEL_ROWS=0 ours --model /tmp/$m -t "$T" -p 512 -n 0 -r 3
+	SPLITMOE_ISA=avx512 SPLITMOE_QGEMM_PANEL_ROWS=0 SPLITMOE_QGEMM_BLOCK_KB=256 ours --model /tmp/$m -t "$T" -p 512 -n 0 -r 3; done; el
 echo "== --arbiter off / process / off / process, bf16 decode (each measures the bus first)"
 for a in off process off process; do
 	$SM bench --model /tmp/phi -t "$T" -p 16 -n 64 -r 3 --arbiter $a 2>&1 | grep -E '^tests|^\| .*tg'

@@ -9,7 +9,8 @@
 #include <string.h>
 
 static enum sm_isa best_isa, active_isa;
-static int forced, vnni = 1, amx;
+/* amx: AMX wanted for quantized products of many rows (default; avx512 turns it off) */
+static int forced, vnni = 1, amx = 1;
 static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
 
 static void isa_init(void)
@@ -33,7 +34,7 @@ static void isa_init(void)
 	else if (!strcmp(env, "avx2-novnni"))
 		active_isa = SM_ISA_AVX2, vnni = 0;
 	else if (!strcmp(env, "avx512"))
-		active_isa = SM_ISA_AVX512;
+		active_isa = SM_ISA_AVX512, amx = 0;
 	else if (!strcmp(env, "avx512-amx"))
 		active_isa = SM_ISA_AVX512, amx = 1;
 	else

@@ -5,8 +5,9 @@
  * SPLITMOE_ISA=avx512|avx2|avx2-novnni|generic (the target laptop has AVX2
  * and AVX-VNNI without AVX-512: forcing avx2 runs its path on any machine;
  * avx2-novnni also keeps the int8 kernels off VNNI, the AVX2 fallback);
- * or avx512-amx: avx512 with quantized products of many rows on AMX
- * (cpu_qgemm_amx.h; off unless asked: not yet run on such a CPU).
+ * avx512-amx is the default where the CPU has AMX: avx512 with quantized
+ * products of many rows on AMX (cpu_qgemm_amx.h); avx512 keeps them on
+ * the VNNI kernels.
  * A forced ISA the CPU lacks falls back to the best below.
  */
 #ifndef SPLITMOE_CPU_ISA_H
@@ -27,7 +28,7 @@ int sm_isa_forced(void);
 /* Whether the int8 kernels may use VNNI (vpdpbusd) where the CPU has it:
  * not under SPLITMOE_ISA=avx2-novnni. */
 int sm_isa_vnni(void);
-/* Whether SPLITMOE_ISA=avx512-amx asked for AMX's quantized products. */
+/* Whether AMX's quantized products are wanted: unless SPLITMOE_ISA=avx512. */
 int sm_isa_amx(void);
 /* "generic", "avx2", "avx512". */
 const char *sm_isa_name(enum sm_isa isa);

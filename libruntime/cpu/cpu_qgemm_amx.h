@@ -33,9 +33,10 @@
 #define SM_QAMX_ROW_ALIGN 32
 
 /* Whether AMX-BF16 runs here: the CPU has it, the OS lets this process
- * use its tile data (asked once), the ISA in use is avx512 and
- * SPLITMOE_ISA=avx512-amx (or a test) asked for it. Off by default: the
- * kernel has not yet run on a CPU with AMX (README). */
+ * use its tile data (asked once), the ISA in use is avx512 and neither
+ * SPLITMOE_ISA=avx512 nor a test turned it off. On by default: on the
+ * 16-core AMX machine it prefills 1.6-1.7x faster than the VNNI panels
+ * (README). */
 bool sm_qamx_ready(void);
 
 /* Whether product g runs on AMX (quantized, ready, enough rows). */

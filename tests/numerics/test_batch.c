@@ -299,8 +299,8 @@ static void test_continuous_batching(void **st)
  * thresholds (32 rows a linear layer, 8 an expert), so oneDNN's products
  * and the batched attention on more items than a thread count; the
  * prompts go in one batch of 40 items. f32, bf16, and f32 over the int8
- * weights (the quantized kernels take any row count). Not on AMX (where
- * SPLITMOE_ISA=avx512-amx turns it on): there
+ * weights (the quantized kernels take any row count). AMX is turned off
+ * here (it is on by default where the CPU has it): there
  * products of 16+ rows take their activations in bf16 rather than in
  * int8 groups (cpu_qgemm_amx.h), another rounding than a row's alone,
  * checked against the exact product in numerics-qkernels.

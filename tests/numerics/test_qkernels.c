@@ -603,7 +603,8 @@ static void test_qgemm_panel(void **st)
  * hi and lo, 2^-13 with f32 sums); with real scales the weights round once too. Shapes: tails
  * of the 32-row weight blocks and 16-row activation tiles, one and two
  * tiles of each, bias and row scales, 1 and 3 threads. Everywhere: which
- * products go there (enough rows, quantized, AMX asked for; off by default).
+ * products go there (enough rows, quantized, AMX not turned off; on by
+ * default, off under SPLITMOE_ISA=avx512).
  */
 static void test_qgemm_amx(void **st)
 {
@@ -615,7 +616,7 @@ static void test_qgemm_amx(void **st)
 	struct qprod q;
 
 	(void)st;
-	sm_qamx_override(1);	/* off by default (cpu_qgemm_amx.h) */
+	sm_qamx_override(1);
 	qprod_make(&q, SM_GEMV_Q8, 4, 64, SM_QAMX_MIN_ROWS - 1, false, false, false, &seed);
 	assert_false(sm_qamx_product(&q.g));
 	q.g.m = SM_QAMX_MIN_ROWS;
@@ -629,9 +630,15 @@ static void test_qgemm_amx(void **st)
 	sm_isa_override(SM_ISA_AVX2);
 	assert_false(sm_qamx_product(&q.g));
 	sm_isa_override(sm_isa_best());
-	if (!getenv("SPLITMOE_ISA")) {	/* off unless asked for */
+	{	/* on by default where it can run; SPLITMOE_ISA=avx512 turns it off */
+		const char *isa = getenv("SPLITMOE_ISA");
+		bool can = sm_qamx_product(&q.g);
+
 		sm_qamx_override(-1);
-		assert_false(sm_qamx_product(&q.g));
+		if (!isa || !*isa)
+			assert_true(sm_qamx_product(&q.g) == can);
+		else if (!strcmp(isa, "avx512"))
+			assert_false(sm_qamx_product(&q.g));
 		sm_qamx_override(1);
 	}
 	qprod_free(&q);
