@@ -871,6 +871,39 @@ static void experts_up_silu_part(struct sm_expert *const *e, const struct sm_gem
 	}
 }
 
+/*
+ * The fused pass's first phase by shares with stealing instead
+ * (util/work_steal.h, as sm_gemv_steal_rows turns on for products): the
+ * same units of FUSED_COLS columns and the same first shares as
+ * experts_up_silu_part's, then units from the back of others' shares.
+ */
+static bool experts_steal_prepare(struct sm_expert *const *e, const int *m, int count, int nth,
+				  struct sm_steal *s)
+{
+	uint32_t units[GEMV_EXPERTS_MAX];
+	uint64_t work[GEMV_EXPERTS_MAX];
+
+	for (int i = 0; i < count; i++) {
+		units[i] = (uint32_t)((e[i]->inter + FUSED_COLS - 1) / FUSED_COLS);
+		work[i] = (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
+	}
+	return sm_steal_init(s, nth, count, units, work);
+}
+
+static void experts_up_silu_steal(struct sm_expert *const *e, const struct sm_gemv *up,
+				  const int *upi, float *const *hrow, float *const *grow,
+				  const int *m, int tid, struct sm_steal *s)
+{
+	struct sm_steal_cursor c = { 0, 0 };
+	uint32_t a, b;
+	int i;
+
+	while (sm_steal_piece(s, tid, &c, 4, 1, &i, &a, &b))
+		expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i], (int)a * FUSED_COLS,
+				    (int)b * FUSED_COLS < e[i]->inter ? (int)b * FUSED_COLS :
+									 e[i]->inter);
+}
+
 /* experts_gemv's pass by phases (more rows than FUSED_ROWS_MAX, or AMX):
  * thread tid of nth's share, after the up products' quantization. */
 static void experts_gemv_phases(struct sm_expert *const *e, const struct sm_gemv *up, int nup,
@@ -930,8 +963,9 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 	struct sm_gemv up[SM_GEMV_MAX_JOBS] = { { 0 } }, down[GEMV_EXPERTS_MAX] = { { 0 } };
 	float *hrow[GEMV_EXPERTS_MAX], *grow[GEMV_EXPERTS_MAX];
 	int nup = 0, rows = 0, upi[GEMV_EXPERTS_MAX];
-	bool qup, qdown, amx_down = false, fused;
+	bool qup, qdown, amx_down = false, fused, steal;
 	size_t local = 0;
+	struct sm_steal up_steal;
 
 	for (int i = 0; i < count; i++) {
 		int inter = e[i]->inter;
@@ -982,6 +1016,8 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 			 (size_t)m[i] * sm_qact_slot_bytes(down[i].k);
 	fused = rows <= FUSED_ROWS_MAX && !amx_down && nthreads <= c->threads &&
 		local <= c->xq_local_stride;
+	steal = fused && sm_gemv_steal_rows() &&
+		experts_steal_prepare(e, m, count, nthreads, &up_steal);
 #pragma omp parallel num_threads(nthreads)
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
@@ -994,7 +1030,10 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 			struct sm_gemv mine[GEMV_EXPERTS_MAX];
 			char *xq = (char *)c->xq_local + (size_t)tid * c->xq_local_stride;
 
-			experts_up_silu_part(e, up, upi, hrow, grow, m, count, tid, nth);
+			if (steal)
+				experts_up_silu_steal(e, up, upi, hrow, grow, m, tid, &up_steal);
+			else
+				experts_up_silu_part(e, up, upi, hrow, grow, m, count, tid, nth);
 			sm_gemv_prefetch_part(down, count, tid, nth, DOWN_PREFETCH_MAX);
 #pragma omp barrier
 			for (int i = 0, r = 0; i < count; r += m[i], i++) {

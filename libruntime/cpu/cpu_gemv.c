@@ -5,7 +5,10 @@
 #include "cpu/cpu_isa.h"
 #include "cpu/cpu_qgemm.h"
 
+#include "util/env_knob.h"
+
 #include <omp.h>
+#include <pthread.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -332,6 +335,87 @@ static void part_rows(const struct sm_gemv *g, int ng, int tid, int nth, int *lo
 	}
 }
 
+/* Rows of a unit of the shares with stealing (sm_gemv_steal_rows): 16
+ * rows of int8 at k = 4096 are 68 KB; an owner claims STEAL_OWN_UNITS at
+ * a time, a thief one. */
+#define STEAL_ROWS_DEFAULT 16
+/* Rows a unit is a multiple of: the kernels' row tiles and weight panels. */
+#define STEAL_ALIGN 16
+#define STEAL_OWN_UNITS 4
+/* Activation rows up to which a product's rows can be stolen (decode,
+ * small batches: the same work a row, no weight panels to fill). */
+#define STEAL_MAX_M 8
+
+static int steal_rows;
+static pthread_once_t steal_once = PTHREAD_ONCE_INIT;
+
+static void steal_init(void)
+{
+	long r = sm_env_knob("SPLITMOE_GEMV_STEAL_ROWS", 0, 1 << 16, STEAL_ROWS_DEFAULT);
+
+	steal_rows = (int)((r + STEAL_ALIGN - 1) / STEAL_ALIGN * STEAL_ALIGN);
+}
+
+int sm_gemv_steal_rows(void)
+{
+	pthread_once(&steal_once, steal_init);
+	return steal_rows;
+}
+
+void sm_gemv_override_steal(int rows)
+{
+	pthread_once(&steal_once, steal_init);
+	if (rows < 0)
+		steal_init();
+	else
+		steal_rows = (rows + STEAL_ALIGN - 1) / STEAL_ALIGN * STEAL_ALIGN;
+}
+
+static uint32_t job_units(const struct sm_gemv *g, int rows)
+{
+	return (uint32_t)((g->n + rows - 1) / rows);
+}
+
+bool sm_gemv_stealing(const struct sm_gemv *g, int ng, int nthreads)
+{
+	int rows = sm_gemv_steal_rows();
+	uint64_t units = 0;
+
+	if (!rows || nthreads < 2 || nthreads > SM_STEAL_MAX_THREADS || ng > SM_STEAL_MAX_PARTS)
+		return false;
+	for (int j = 0; j < ng; j++) {
+		if (g[j].m > STEAL_MAX_M || sm_qamx_product(&g[j]))
+			return false;
+		units += job_units(&g[j], rows);
+	}
+	return units < UINT32_MAX;
+}
+
+bool sm_gemv_steal_prepare(const struct sm_gemv *g, int ng, int nth, struct sm_steal *s)
+{
+	uint32_t units[SM_GEMV_MAX_JOBS];
+	uint64_t work[SM_GEMV_MAX_JOBS];
+	int rows = sm_gemv_steal_rows();
+
+	for (int j = 0; j < ng; j++) {
+		units[j] = job_units(&g[j], rows);
+		work[j] = row_work(&g[j]) * (uint64_t)rows;
+	}
+	return sm_steal_init(s, nth, ng, units, work);
+}
+
+void sm_gemv_steal_part(const struct sm_gemv *g, int tid, struct sm_steal *s)
+{
+	struct sm_steal_cursor c = { 0, 0 };
+	dot_fn *dot = pick_dot();
+	int rows = sm_gemv_steal_rows(), j;
+	uint32_t a, b;
+
+	while (sm_steal_piece(s, tid, &c, STEAL_OWN_UNITS, 1, &j, &a, &b))
+		gemv_rows(dot, &g[j], (int)a * rows,
+			  (int)b * rows < g[j].n ? (int)b * rows : g[j].n);
+}
+
 void sm_gemv_part(const struct sm_gemv *g, int ng, int tid, int nth)
 {
 	dot_fn *dot = pick_dot();
@@ -451,7 +535,8 @@ void sm_gemv_quantize_row(const struct sm_gemv *g, int i, int g0, int g1)
 
 void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)
 {
-	bool quant = sm_gemv_any_quantized(g, ng);
+	bool quant = sm_gemv_any_quantized(g, ng), stealing = sm_gemv_stealing(g, ng, nthreads);
+	struct sm_steal steal;
 
 	if (nthreads <= 1) {
 		if (quant)
@@ -459,6 +544,8 @@ void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)
 		sm_gemv_part(g, ng, 0, 1);
 		return;
 	}
+	if (stealing)
+		stealing = sm_gemv_steal_prepare(g, ng, nthreads, &steal);
 #pragma omp parallel num_threads(nthreads)
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
@@ -467,6 +554,11 @@ void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)
 			sm_gemv_quantize_part(g, ng, tid, nth);
 #pragma omp barrier
 		}
-		sm_gemv_part(g, ng, tid, nth);
+		/* a smaller team than asked: the shares of the threads that are
+		 * not there are stolen */
+		if (stealing)
+			sm_gemv_steal_part(g, tid, &steal);
+		else
+			sm_gemv_part(g, ng, tid, nth);
 	}
 }

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "cpu/gemv_desc.h"
+#include "util/work_steal.h"
 
 #define SM_GEMV_MAX_JOBS 64
 
@@ -30,6 +31,25 @@ bool sm_gemv_dtype_ok(enum phimoe_dtype dt);
  * alone, no parallel region); quantizes the activations of quantized
  * ones first. */
 void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads);
+
+/*
+ * Products of few activation rows (decode; none on AMX) go by shares of
+ * units of this many rows with stealing (util/work_steal.h): a thread
+ * done with its share takes units from the back of the one with the most
+ * left (SPLITMOE_GEMV_STEAL_ROWS, rounded up to 16; 0: fixed shares).
+ * Which thread makes a row changes no bit.
+ */
+int sm_gemv_steal_rows(void);
+/* Tests: units of rows from now on (0: fixed shares; -1: the environment). */
+void sm_gemv_override_steal(int rows);
+/* Whether sm_gemv_run on nthreads threads shares g[0..ng)'s rows so. */
+bool sm_gemv_stealing(const struct sm_gemv *g, int ng, int nthreads);
+/* Before a parallel region of nth threads: the shares of g[0..ng) in s
+ * (false: too many threads, products or units; use fixed shares). */
+bool sm_gemv_steal_prepare(const struct sm_gemv *g, int ng, int nth, struct sm_steal *s);
+/* Inside it: thread tid's share, then what it can steal, until no unit is
+ * left (every thread of the team calls it). */
+void sm_gemv_steal_part(const struct sm_gemv *g, int tid, struct sm_steal *s);
 
 /* The share of thread tid of nth of the same work: for use inside a
  * parallel region of the caller's (several phases, one fork). Quantized

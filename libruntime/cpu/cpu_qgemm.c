@@ -733,6 +733,17 @@ static _Thread_local struct {
 	size_t bytes;
 } panel_tls;
 
+/* The same buffer under a key whose destructor frees it when the thread
+ * ends (libgomp ends the pool threads a smaller team leaves out). */
+static pthread_key_t panel_key;
+static bool panel_key_ok;
+static pthread_once_t panel_key_once = PTHREAD_ONCE_INIT;
+
+static void panel_key_make(void)
+{
+	panel_key_ok = !pthread_key_create(&panel_key, free);
+}
+
 /* The thread's buffer of at least bytes, or NULL */
 static void *panel_buffer(size_t bytes)
 {
@@ -742,6 +753,11 @@ static void *panel_buffer(size_t bytes)
 
 		if (!mem)
 			return NULL;
+		pthread_once(&panel_key_once, panel_key_make);
+		if (panel_key_ok && pthread_setspecific(panel_key, mem)) {
+			free(mem);
+			return NULL;
+		}
 		free(panel_tls.mem);
 		panel_tls.mem = mem;
 		panel_tls.bytes = bytes;

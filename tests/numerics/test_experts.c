@@ -5,7 +5,9 @@
  * silu, each thread quantizing the down products' input itself) and the
  * pass by phases (more rows) against the same experts on one thread, for
  * int8, q4 and plain f32 weights, teams of 2, 3 and 5, experts of unlike
- * row counts; f32 also against a double-precision reference. The experts
+ * row counts; f32 also against a double-precision reference; the team's
+ * result bitwise the same whether the up products' columns go by shares
+ * with stealing (sm_gemv_steal_rows, the default) or fixed shares. The experts
  * are wide enough (over 1 MB) that the backend runs them on its team.
  */
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 
 #include "backend/backend.h"
 #include "config/options.h"
+#include "cpu/cpu_gemv.h"
 #include "cpu/quant.h"
 
 #define HIDDEN 2048
@@ -194,6 +197,19 @@ static void check_quant(enum sm_quant q)
 					worst = d > worst ? d : worst;
 					top = fabs(want[e][i]) > top ? fabs(want[e][i]) : top;
 				}
+			/* the up products' columns by shares with stealing (the
+			 * default) or fixed shares: which thread makes a column
+			 * changes no bit */
+			for (int e = 0; e < NEXP; e++)
+				memcpy(want[e], got[e], sizeof(float) * m[e] * HIDDEN);
+			for (int rows = 0; rows <= 32; rows += 16) {
+				sm_gemv_override_steal(rows);
+				experts_run(&team, in, m, scale, got);
+				for (int e = 0; e < NEXP; e++)
+					assert_memory_equal(got[e], want[e], sizeof(float) * m[e] * HIDDEN);
+			}
+			sm_gemv_override_steal(-1);
+			experts_run(&one, in, m, scale, want);
 			print_message("# %s, %d threads, rows %d+%d: worst |team - one| %.3g of %.3g\n",
 				      sm_quant_name(q), teams[t], m[0], m[1], worst, top);
 			assert_true(worst <= 1e-5 * top);

@@ -20,6 +20,8 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +84,7 @@ static int restore(void **st)
 	sm_qamx_override(-1);
 	sm_qgemm_override_block(0);
 	sm_qgemm_override_panel(-1);
+	sm_gemv_override_steal(-1);
 	return 0;
 }
 
@@ -595,6 +598,158 @@ static void test_qgemm_panel(void **st)
 }
 
 /*
+ * Shares of units with stealing (util/work_steal.h): first shares by
+ * work, a thread takes its own from the front, own at a time, then one at
+ * a time from the back of the share with the most left; pieces stop at
+ * the parts; on a team of 4 over uneven shares every unit is taken
+ * exactly once.
+ */
+struct steal_arg {
+	struct sm_steal *s;
+	int tid;
+	_Atomic int *taken;
+};
+
+static void *steal_thread(void *p)
+{
+	struct steal_arg *a = p;
+	uint32_t u0, u1;
+
+	while (sm_steal_next(a->s, a->tid, 4, 1, &u0, &u1))
+		for (uint32_t u = u0; u < u1; u++)
+			atomic_fetch_add(&a->taken[u], 1);
+	return NULL;
+}
+
+static void test_work_steal(void **st)
+{
+	/* shares [0, 10), [10, 30), [30, 31); then 1, 1, 1 and 3997 units */
+	static const uint32_t units[] = { 10, 20, 1 }, uneven[] = { 1, 1, 1, 3997 };
+	static const uint64_t work[] = { 2, 1, 20 }, uneven_work[] = { 1000000, 1000000, 1000000, 1 };
+	static _Atomic int taken[4000];
+	struct sm_steal *s = malloc(sizeof(*s));
+	uint32_t u0, u1;
+
+	(void)st;
+	assert_non_null(s);
+	assert_true(sm_steal_init(s, 3, 3, units, work));
+	assert_true(sm_steal_next(s, 2, 4, 1, &u0, &u1));
+	assert_true(u0 == 30 && u1 == 31);
+	assert_true(sm_steal_next(s, 2, 4, 1, &u0, &u1));	/* thread 1 has the most left */
+	assert_true(u0 == 29 && u1 == 30);
+	assert_true(sm_steal_next(s, 1, 4, 1, &u0, &u1));
+	assert_true(u0 == 10 && u1 == 14);
+	assert_true(sm_steal_next(s, 0, 16, 1, &u0, &u1));
+	assert_true(u0 == 0 && u1 == 10);
+	assert_true(sm_steal_next(s, 0, 16, 3, &u0, &u1));
+	assert_true(u0 == 26 && u1 == 29);
+	assert_true(sm_steal_init(s, 4, 4, uneven, uneven_work));
+	assert_true(atomic_load(&s->t[3].left) == ((uint64_t)4000 << 32 | 3));
+	{	/* pieces stop at the parts: [0, 1) of part 0 for thread 0 */
+		struct sm_steal_cursor c = { 0, 0 };
+		uint32_t a, b;
+		int part;
+
+		assert_true(sm_steal_piece(s, 0, &c, 4, 1, &part, &a, &b));
+		assert_true(part == 0 && a == 0 && b == 1);
+		assert_true(sm_steal_piece(s, 0, &c, 4, 1, &part, &a, &b));	/* stolen */
+		assert_true(part == 3 && a == 3996 && b == 3997);
+		sm_steal_init(s, 4, 4, uneven, uneven_work);
+		c = (struct sm_steal_cursor){ 0, 0 };
+		assert_true(sm_steal_next(s, 1, 4, 1, &a, &b));
+		c = (struct sm_steal_cursor){ 0, 3 };	/* a claim across parts 0-2 */
+		for (int p = 0; p < 3; p++) {
+			uint32_t pa, pb;
+
+			assert_true(sm_steal_piece(s, 0, &c, 4, 1, &part, &pa, &pb));
+			assert_true(part == p && pa == 0 && pb == 1);
+		}
+		sm_steal_init(s, 4, 4, uneven, uneven_work);
+	}
+	{
+		struct steal_arg args[4];
+		pthread_t th[4];
+
+		for (int t = 0; t < 4; t++) {
+			args[t] = (struct steal_arg){ s, t, taken };
+			assert_int_equal(pthread_create(&th[t], NULL, steal_thread, &args[t]), 0);
+		}
+		for (int t = 0; t < 4; t++)
+			pthread_join(th[t], NULL);
+	}
+	for (int u = 0; u < 4000; u++)
+		assert_int_equal(atomic_load(&taken[u]), 1);
+	free(s);
+}
+
+/*
+ * Decode's products go by shares with stealing (sm_gemv_steal_rows):
+ * bitwise the same as fixed shares on every kernel path, int8 and q4,
+ * fine or not, with bias and row scales, 1 to 8 activation rows, 2 and 3
+ * threads, one product and two at once (units running from one into the
+ * next), units of 16 and 32 rows over row counts that leave a part unit;
+ * 9 rows and more go by fixed shares.
+ */
+static void test_gemv_steal(void **st)
+{
+	static const int ns[] = { 5, 37, 300 };
+	static const int ms[] = { 1, 2, 8 };
+	unsigned seed = 47;
+	int cases = 0;
+
+	(void)st;
+	sm_qamx_override(0);
+	sm_gemv_override_steal(5);
+	assert_int_equal(sm_gemv_steal_rows(), 16);
+	for (int p = 0; p < NPATHS; p++) {
+		if (paths[p].isa > sm_isa_best() || !path_set(p))
+			continue;
+		for (int kind = SM_GEMV_Q8; kind <= SM_GEMV_Q4; kind++)
+		for (int fine = 0; fine < 2; fine++)
+		for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
+			for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++) {
+				int n = ns[ni], k = ni % 2 ? 448 : 96, m = ms[mi];
+				int th = 2 + (int)((ni + mi) % 2), rows = 16 * (1 + (int)(mi % 2));
+				struct qprod q[2];
+				struct sm_gemv g[2];
+				float *want[2];
+
+				for (int j = 0; j < 2; j++) {
+					qprod_make(&q[j], (enum sm_gemv_quant)kind, n + 11 * j, k, m,
+						   false, true, fine, &seed);
+					g[j] = q[j].g;
+				}
+				sm_gemv_override_steal(0);
+				assert_false(sm_gemv_stealing(g, 2, th));
+				want[0] = run_saved(&q[0], th);
+				want[1] = run_saved(&q[1], th);
+				sm_gemv_override_steal(rows);
+				assert_true(sm_gemv_stealing(g, 2, th));
+				assert_false(sm_gemv_stealing(g, 2, 1));
+				sm_gemv_run(&q[0].g, 1, th);
+				assert_same_y(&q[0], want[0], "shares with stealing", "fixed shares");
+				memset(q[0].y, 0, sizeof(float) * (size_t)m * q[0].g.ldy);
+				sm_gemv_run(g, 2, th);
+				for (int j = 0; j < 2; j++) {
+					assert_same_y(&q[j], want[j], "two with stealing", "fixed shares");
+					free(want[j]);
+					qprod_free(&q[j]);
+				}
+				cases++;
+			}
+	}
+	{
+		struct qprod q;
+
+		qprod_make(&q, SM_GEMV_Q8, 32, 64, 9, false, false, false, &seed);
+		assert_false(sm_gemv_stealing(&q.g, 1, 2));
+		qprod_free(&q);
+	}
+	sm_gemv_override_steal(-1);
+	print_message("# %d products with stealing equal fixed shares\n", cases);
+}
+
+/*
  * Products of SM_QAMX_MIN_ROWS rows and more on AMX (cpu_qgemm_amx.h),
  * where this CPU has it: against the exact product of the weights as
  * stored and the f32 activations. The error allowed is what bf16 costs:
@@ -705,6 +860,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_qgemm_shared_x, restore),
 		cmocka_unit_test_teardown(test_qgemm_blocked, restore),
 		cmocka_unit_test_teardown(test_qgemm_panel, restore),
+		cmocka_unit_test(test_work_steal),
+		cmocka_unit_test_teardown(test_gemv_steal, restore),
 		cmocka_unit_test_teardown(test_qgemm_amx, restore),
 	};
 

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+/* Shares of units with stealing from the back; see work_steal.h. */
+#include "util/work_steal.h"
+
+static inline uint64_t pack(uint32_t next, uint32_t end)
+{
+	return (uint64_t)end << 32 | next;
+}
+
+bool sm_steal_init(struct sm_steal *s, int nth, int nparts, const uint32_t *units,
+		   const uint64_t *weight)
+{
+	uint64_t total = 0, cum = 0, target, all = 0;
+	uint32_t bound[SM_STEAL_MAX_THREADS + 1], u = 0;
+	int t = 1;
+
+	if (nth < 1 || nth > SM_STEAL_MAX_THREADS || nparts < 1 || nparts > SM_STEAL_MAX_PARTS)
+		return false;
+	for (int p = 0; p < nparts; p++) {
+		all += units[p];
+		total += (uint64_t)units[p] * weight[p];
+	}
+	if (all >= UINT32_MAX)
+		return false;
+	bound[0] = 0;
+	target = total / (uint64_t)nth;
+	for (int p = 0; p < nparts; p++) {
+		s->start[p] = u;
+		for (uint32_t k = 0; k < units[p]; k++, u++, cum += weight[p])
+			while (t < nth && cum >= target) {
+				bound[t++] = u;
+				target = total * (uint64_t)t / (uint64_t)nth;
+			}
+	}
+	s->start[nparts] = u;
+	while (t <= nth)
+		bound[t++] = u;
+	s->nth = nth;
+	s->nparts = nparts;
+	for (t = 0; t < nth; t++)
+		atomic_init(&s->t[t].left, pack(bound[t], bound[t + 1]));
+	return true;
+}
+
+bool sm_steal_next(struct sm_steal *s, int tid, uint32_t own, uint32_t steal, uint32_t *u0,
+		   uint32_t *u1)
+{
+	uint64_t v = atomic_load_explicit(&s->t[tid].left, memory_order_relaxed);
+
+	for (;;) {	/* its own share, from the front */
+		uint32_t next = (uint32_t)v, end = (uint32_t)(v >> 32);
+		uint32_t take = end - next < own ? end : next + own;
+
+		if (next >= end)
+			break;
+		if (atomic_compare_exchange_weak_explicit(&s->t[tid].left, &v, pack(take, end),
+							  memory_order_relaxed,
+							  memory_order_relaxed)) {
+			*u0 = next;
+			*u1 = take;
+			return true;
+		}
+	}
+	for (;;) {	/* the share with the most left, from the back */
+		uint32_t most = 0, next, end, from;
+		int victim = -1;
+
+		for (int t = 0; t < s->nth; t++) {
+			v = atomic_load_explicit(&s->t[t].left, memory_order_relaxed);
+			next = (uint32_t)v;
+			end = (uint32_t)(v >> 32);
+			if (next < end && end - next > most) {
+				most = end - next;
+				victim = t;
+			}
+		}
+		if (victim < 0)
+			return false;
+		v = atomic_load_explicit(&s->t[victim].left, memory_order_relaxed);
+		next = (uint32_t)v;
+		end = (uint32_t)(v >> 32);
+		if (next >= end)
+			continue;
+		from = end - next < steal ? next : end - steal;
+		if (atomic_compare_exchange_weak_explicit(&s->t[victim].left, &v, pack(next, from),
+							  memory_order_relaxed,
+							  memory_order_relaxed)) {
+			*u0 = from;
+			*u1 = end;
+			return true;
+		}
+	}
+}
+
+bool sm_steal_piece(struct sm_steal *s, int tid, struct sm_steal_cursor *c, uint32_t own,
+		    uint32_t steal, int *part, uint32_t *a, uint32_t *b)
+{
+	int p = 0;
+
+	if (c->u0 >= c->u1 && !sm_steal_next(s, tid, own, steal, &c->u0, &c->u1))
+		return false;
+	while (c->u0 >= s->start[p + 1])
+		p++;
+	*part = p;
+	*a = c->u0 - s->start[p];
+	c->u0 = c->u1 < s->start[p + 1] ? c->u1 : s->start[p + 1];
+	*b = c->u0 - s->start[p];
+	return true;
+}
