@@ -872,10 +872,12 @@ static void experts_up_silu_part(struct sm_expert *const *e, const struct sm_gem
 }
 
 /*
- * The fused pass's first phase by shares with stealing instead
- * (util/work_steal.h, as sm_gemv_steal_rows turns on for products): the
+ * The fused pass by shares with stealing instead (util/work_steal.h, as
+ * sm_gemv_steal_rows turns on for products): in the first phase the
  * same units of FUSED_COLS columns and the same first shares as
- * experts_up_silu_part's, then units from the back of others' shares.
+ * experts_up_silu_part's, then units from the back of others' shares;
+ * the down products as sm_gemv_run's, each thread's first share asked
+ * into L2 before the barrier.
  */
 static bool experts_steal_prepare(struct sm_expert *const *e, const int *m, int count, int nth,
 				  struct sm_steal *s)
@@ -965,7 +967,7 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 	int nup = 0, rows = 0, upi[GEMV_EXPERTS_MAX];
 	bool qup, qdown, amx_down = false, fused, steal;
 	size_t local = 0;
-	struct sm_steal up_steal;
+	struct sm_steal up_steal, down_steal;
 
 	for (int i = 0; i < count; i++) {
 		int inter = e[i]->inter;
@@ -1016,8 +1018,9 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 			 (size_t)m[i] * sm_qact_slot_bytes(down[i].k);
 	fused = rows <= FUSED_ROWS_MAX && !amx_down && nthreads <= c->threads &&
 		local <= c->xq_local_stride;
-	steal = fused && sm_gemv_steal_rows() &&
-		experts_steal_prepare(e, m, count, nthreads, &up_steal);
+	steal = fused && sm_gemv_stealing(down, count, nthreads) &&
+		experts_steal_prepare(e, m, count, nthreads, &up_steal) &&
+		sm_gemv_steal_prepare(down, count, nthreads, &down_steal);
 #pragma omp parallel num_threads(nthreads)
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
@@ -1034,7 +1037,10 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 				experts_up_silu_steal(e, up, upi, hrow, grow, m, tid, &up_steal);
 			else
 				experts_up_silu_part(e, up, upi, hrow, grow, m, count, tid, nth);
-			sm_gemv_prefetch_part(down, count, tid, nth, DOWN_PREFETCH_MAX);
+			if (steal)
+				sm_gemv_steal_prefetch(down, tid, &down_steal, DOWN_PREFETCH_MAX);
+			else
+				sm_gemv_prefetch_part(down, count, tid, nth, DOWN_PREFETCH_MAX);
 #pragma omp barrier
 			for (int i = 0, r = 0; i < count; r += m[i], i++) {
 				mine[i] = down[i];
@@ -1044,7 +1050,11 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 				for (int j = 0; j < m[i]; j++)
 					sm_gemv_quantize_row(&mine[i], j, 0, down[i].k / SM_Q4_GROUP);
 			}
-			sm_gemv_part(mine, count, tid, nth);
+			/* the same rows of every thread's copy: its own input */
+			if (steal)
+				sm_gemv_steal_part(mine, tid, &down_steal);
+			else
+				sm_gemv_part(mine, count, tid, nth);
 		} else {
 			experts_gemv_phases(e, up, nup, down, hrow, grow, m, count, amx_down, tid,
 					    nth);

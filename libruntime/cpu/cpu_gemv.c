@@ -433,25 +433,50 @@ void sm_gemv_rows(const struct sm_gemv *g, int r0, int r1)
 		gemv_rows(pick_dot(), g, r0, r1);
 }
 
+/* Rows [lo, hi) of g into L2, as much of them as *max_bytes leaves. */
+static void prefetch_rows(const struct sm_gemv *g, int lo, int hi, size_t *max_bytes)
+{
+	size_t esz = g->dtype == PHIMOE_DTYPE_BF16 ? 2 : 4, rb, b;
+
+	if (lo >= hi || !*max_bytes)
+		return;
+	if (g->quant != SM_GEMV_PLAIN) {
+		sm_qgemm_prefetch_rows(g, lo, hi, max_bytes);
+		return;
+	}
+	rb = (size_t)g->k * esz;
+	b = (size_t)(hi - lo) * rb;
+	b = b < *max_bytes ? b : *max_bytes;
+	sm_prefetch_l2((const char *)g->w + (size_t)lo * rb, b);
+	*max_bytes -= b;
+}
+
 void sm_gemv_prefetch_part(const struct sm_gemv *g, int ng, int tid, int nth, size_t max_bytes)
 {
 	int lo[SM_GEMV_MAX_JOBS], hi[SM_GEMV_MAX_JOBS];
 
 	part_rows(g, ng, tid, nth, lo, hi);
-	for (int j = 0; j < ng && max_bytes; j++) {
-		size_t esz = g[j].dtype == PHIMOE_DTYPE_BF16 ? 2 : 4, rb, b;
+	for (int j = 0; j < ng; j++)
+		prefetch_rows(&g[j], lo[j], hi[j], &max_bytes);
+}
 
-		if (lo[j] >= hi[j])
+void sm_gemv_steal_prefetch(const struct sm_gemv *g, int tid, const struct sm_steal *s,
+			    size_t max_bytes)
+{
+	uint64_t left = atomic_load_explicit(&s->t[tid].left, memory_order_relaxed);
+	uint32_t u0 = (uint32_t)left, u1 = (uint32_t)(left >> 32);
+	int rows = sm_gemv_steal_rows();
+
+	for (int j = 0; j < s->nparts && u0 < u1; j++) {
+		uint32_t a, b;
+
+		if (u0 >= s->start[j + 1])
 			continue;
-		if (g[j].quant != SM_GEMV_PLAIN) {
-			sm_qgemm_prefetch_rows(&g[j], lo[j], hi[j], &max_bytes);
-			continue;
-		}
-		rb = (size_t)g[j].k * esz;
-		b = (size_t)(hi[j] - lo[j]) * rb;
-		b = b < max_bytes ? b : max_bytes;
-		sm_prefetch_l2((const char *)g[j].w + (size_t)lo[j] * rb, b);
-		max_bytes -= b;
+		a = u0 - s->start[j];
+		b = (u1 < s->start[j + 1] ? u1 : s->start[j + 1]) - s->start[j];
+		prefetch_rows(&g[j], (int)a * rows,
+			      (int)b * rows < g[j].n ? (int)b * rows : g[j].n, &max_bytes);
+		u0 = s->start[j] + b;
 	}
 }
 

@@ -50,6 +50,10 @@ bool sm_gemv_steal_prepare(const struct sm_gemv *g, int ng, int nth, struct sm_s
 /* Inside it: thread tid's share, then what it can steal, until no unit is
  * left (every thread of the team calls it). */
 void sm_gemv_steal_part(const struct sm_gemv *g, int tid, struct sm_steal *s);
+/* Before the region's first claim: as sm_gemv_prefetch_part, thread
+ * tid's first share of s. */
+void sm_gemv_steal_prefetch(const struct sm_gemv *g, int tid, const struct sm_steal *s,
+			    size_t max_bytes);
 
 /* The share of thread tid of nth of the same work: for use inside a
  * parallel region of the caller's (several phases, one fork). Quantized

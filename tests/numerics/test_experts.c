@@ -6,8 +6,9 @@
  * pass by phases (more rows) against the same experts on one thread, for
  * int8, q4 and plain f32 weights, teams of 2, 3 and 5, experts of unlike
  * row counts; f32 also against a double-precision reference; the team's
- * result bitwise the same whether the up products' columns go by shares
- * with stealing (sm_gemv_steal_rows, the default) or fixed shares. The experts
+ * result bitwise the same whether the up products' columns and the down
+ * products' rows go by shares with stealing (sm_gemv_steal_rows, the
+ * default) or fixed shares. The experts
  * are wide enough (over 1 MB) that the backend runs them on its team.
  */
 #include <stdarg.h>
@@ -197,9 +198,9 @@ static void check_quant(enum sm_quant q)
 					worst = d > worst ? d : worst;
 					top = fabs(want[e][i]) > top ? fabs(want[e][i]) : top;
 				}
-			/* the up products' columns by shares with stealing (the
-			 * default) or fixed shares: which thread makes a column
-			 * changes no bit */
+			/* the up products' columns and the down products' rows by
+			 * shares with stealing (the default) or fixed shares: which
+			 * thread makes a column or a row changes no bit */
 			for (int e = 0; e < NEXP; e++)
 				memcpy(want[e], got[e], sizeof(float) * m[e] * HIDDEN);
 			for (int rows = 0; rows <= 32; rows += 16) {
