@@ -10,7 +10,9 @@
 # bf16/Q8_0/Q4_0 twins, then: bf16 prefill 512 and decode at depths 0, 512
 # and 2048 (llama.cpp's depth 512: pp512+tg32 less pp512); int8 and q4
 # against Q8_0 and Q4_0 (AMX's quantized products by default where the CPU
-# has AMX), again on the VNNI weight panels (SPLITMOE_ISA=avx512), and by
+# has AMX), decode by fixed shares against shares with stealing
+# (SPLITMOE_GEMV_STEAL_ROWS=0), again on the VNNI weight panels
+# (SPLITMOE_ISA=avx512), and by
 # tiles instead of weight panels, unblocked and with
 # the L2 blocking (SPLITMOE_QGEMM_PANEL_ROWS=0, SPLITMOE_QGEMM_BLOCK_KB=256);
 # --arbiter process against off, alternated twice;
@@ -48,6 +50,8 @@ ours --model /tmp/phi -t "$T" -p 512 -n 32 -d 0,512,2048 -r 3; el
 echo "== int8 and q4 against Q8_0 and Q4_0, $T threads"
 for f in Q8_0 Q4_0; do $LB -m $W/peer-$f.gguf -t "$T" -p 512 -n 32 -r 3 2>/dev/null | rows; done
 for m in phi-int8 phi-q4; do ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
+echo "== int8 and q4 decode by fixed shares (SPLITMOE_GEMV_STEAL_ROWS=0), then shares with stealing (the default)"
+for s in 0 16; do for m in phi-int8 phi-q4; do SPLITMOE_GEMV_STEAL_ROWS=$s ours --model /tmp/$m -t "$T" -p 16 -n 32 -r 3 | grep tg; done; done; el
 echo "== int8 and q4 without AMX: products of 16+ rows on the VNNI weight panels (SPLITMOE_ISA=avx512)"
 for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx512 ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
 echo "== int8 and q4 prefill by tiles (SPLITMOE_QGEMM_PANEL_ROWS=0: no weight panels), unblocked and blocked for L2 (SPLITMOE_QGEMM_BLOCK_KB=256)"
