@@ -22,15 +22,24 @@ bool sm_steal_init(struct sm_steal *s, int nth, int nparts, const uint32_t *unit
 	}
 	if (all >= UINT32_MAX)
 		return false;
+	/* bound[t]: the first unit whose work starts at or after t / nth of
+	 * the total, part by part (not unit by unit: lm_head has thousands) */
 	bound[0] = 0;
 	target = total / (uint64_t)nth;
 	for (int p = 0; p < nparts; p++) {
+		uint64_t end = cum + (uint64_t)units[p] * weight[p];
+
 		s->start[p] = u;
-		for (uint32_t k = 0; k < units[p]; k++, u++, cum += weight[p])
-			while (t < nth && cum >= target) {
-				bound[t++] = u;
-				target = total * (uint64_t)t / (uint64_t)nth;
-			}
+		while (t < nth && target <= cum) {
+			bound[t++] = u;
+			target = total * (uint64_t)t / (uint64_t)nth;
+		}
+		while (weight[p] && t < nth && target < end) {
+			bound[t++] = u + (uint32_t)((target - cum + weight[p] - 1) / weight[p]);
+			target = total * (uint64_t)t / (uint64_t)nth;
+		}
+		u += units[p];
+		cum = end;
 	}
 	s->start[nparts] = u;
 	while (t <= nth)

@@ -645,11 +645,33 @@ static void test_work_steal(void **st)
 	assert_true(u0 == 26 && u1 == 29);
 	assert_true(sm_steal_init(s, 4, 4, uneven, uneven_work));
 	assert_true(atomic_load(&s->t[3].left) == ((uint64_t)4000 << 32 | 3));
+	for (unsigned seed = 1; seed <= 200; seed++) {	/* shares by work, unit by unit */
+		uint32_t un[6], at = 0;
+		uint64_t wk[6], total = 0, cum = 0;
+		unsigned r = seed;
+		int np = 1 + (int)(seed % 6), nth = 1 + (int)(seed % 17), t = 0;
+
+		for (int p = 0; p < np; p++) {
+			r = r * 1103515245u + 12345u;
+			un[p] = (r >> 8) % 50;
+			wk[p] = 1 + (r >> 20) % 1000;
+			total += un[p] * wk[p];
+		}
+		assert_true(sm_steal_init(s, nth, np, un, wk));
+		for (int p = 0; p < np; p++)
+			for (uint32_t k = 0; k < un[p]; k++, at++, cum += wk[p])
+				for (; t < nth && cum >= total * (uint64_t)t / (uint64_t)nth; t++)
+					assert_int_equal((uint32_t)atomic_load(&s->t[t].left), at);
+		for (; t < nth; t++)
+			assert_int_equal((uint32_t)atomic_load(&s->t[t].left), at);
+		assert_int_equal((uint32_t)(atomic_load(&s->t[nth - 1].left) >> 32), at);
+	}
 	{	/* pieces stop at the parts: [0, 1) of part 0 for thread 0 */
 		struct sm_steal_cursor c = { 0, 0 };
 		uint32_t a, b;
 		int part;
 
+		sm_steal_init(s, 4, 4, uneven, uneven_work);
 		assert_true(sm_steal_piece(s, 0, &c, 4, 1, &part, &a, &b));
 		assert_true(part == 0 && a == 0 && b == 1);
 		assert_true(sm_steal_piece(s, 0, &c, 4, 1, &part, &a, &b));	/* stolen */
