@@ -3,8 +3,8 @@
 # a kind differ by up to 1.7x, so splitmoe and llama.cpp run in the same call):
 #   scripts/bench-vs-peer.sh 'SPLITMOE COMMAND' BENCH_DIR [THREADS]
 # SPLITMOE COMMAND runs the splitmoe binary (on a machine without our
-# libraries: 'env LD_LIBRARY_PATH=splitmoe/lib splitmoe/splitmoe' from
-# scripts/pack-splitmoe.sh's archive); BENCH_DIR is a copy of shared/bench.
+# libraries: splitmoe/run from scripts/pack-splitmoe.sh's archive);
+# BENCH_DIR is a copy of shared/bench.
 # Makes the full-shape checkpoint and its int8/q4 files under /tmp, builds
 # llama.cpp twice (native, and the target laptop's AVX2 + AVX-VNNI) and its
 # bf16/Q8_0/Q4_0 twins, then: bf16 prefill 512 and decode at depths 0, 512
