@@ -1,7 +1,7 @@
 #!/bin/bash
 # The 16-core comparison in one command (shared/bench/README.md: machines of
 # a kind differ by up to 1.7x, so splitmoe and llama.cpp run in the same call):
-#   scripts/bench-vs-peer.sh 'SPLITMOE COMMAND' BENCH_DIR [THREADS]
+#   [QUANT_ONLY=1] scripts/bench-vs-peer.sh 'SPLITMOE COMMAND' BENCH_DIR [THREADS]
 # SPLITMOE COMMAND runs the splitmoe binary (on a machine without our
 # libraries: splitmoe/run from scripts/pack-splitmoe.sh's archive);
 # BENCH_DIR is a copy of shared/bench.
@@ -44,9 +44,14 @@ wait; el peer quantized
 LB=$W/llama/b/bin/llama-bench
 rows() { grep -E '^\| .*(pp|tg)[0-9]|\| +(pp|tg)[0-9]'; }
 ours() { $SM bench --no-membw --arbiter off "$@" 2>&1 | rows; }
+# QUANT_ONLY=1: the quantized comparisons alone (#12's targets; about
+# 4 minutes), none of bf16's, the arbiter's or the thread counts'
+quant_only() { [ "${QUANT_ONLY:-0}" = 1 ]; }
+if ! quant_only; then
 echo "== bf16, $T threads: llama.cpp, then splitmoe"
 $LB -m $W/peer-bf16.gguf -t "$T" -p 512 -n 32 -pg 512,32 -r 3 2>/dev/null | rows
 ours --model /tmp/phi -t "$T" -p 512 -n 32 -d 0,512,2048 -r 3; el
+fi
 echo "== int8 and q4 against Q8_0 and Q4_0, $T threads"
 for f in Q8_0 Q4_0; do $LB -m $W/peer-$f.gguf -t "$T" -p 512 -n 32 -r 3 2>/dev/null | rows; done
 for m in phi-int8 phi-q4; do ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
@@ -57,6 +62,7 @@ for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx512 ours --model /tmp/$m -t "$T" -p
 echo "== int8 and q4 prefill by tiles (SPLITMOE_QGEMM_PANEL_ROWS=0: no weight panels), unblocked and blocked for L2 (SPLITMOE_QGEMM_BLOCK_KB=256)"
 for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx512 SPLITMOE_QGEMM_PANEL_ROWS=0 ours --model /tmp/$m -t "$T" -p 512 -n 0 -r 3
 	SPLITMOE_ISA=avx512 SPLITMOE_QGEMM_PANEL_ROWS=0 SPLITMOE_QGEMM_BLOCK_KB=256 ours --model /tmp/$m -t "$T" -p 512 -n 0 -r 3; done; el
+if ! quant_only; then
 echo "== --arbiter off / process / off / process, bf16 decode (each measures the bus first)"
 for a in off process off process; do
 	$SM bench --model /tmp/phi -t "$T" -p 16 -n 64 -r 3 --arbiter $a 2>&1 | grep -E '^tests|^\| .*tg'
@@ -64,6 +70,7 @@ done; el
 echo "== 8, 4 and 2 threads, bf16"
 ours --model /tmp/phi -t 8,4,2 -p 64 -n 16 -r 1
 $LB -m $W/peer-bf16.gguf -t 8,4,2 -p 64 -n 16 -r 1 2>/dev/null | rows; el
+fi
 echo "== the target's ISA, 8 threads: llama.cpp AVX2 Q8_0/Q4_0, splitmoe SPLITMOE_ISA=avx2"
 for f in Q8_0 Q4_0; do $W/llama/b2/bin/llama-bench -m $W/peer-$f.gguf -t 8 -p 512 -n 32 -r 2 2>/dev/null | rows; done
 for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx2 ONEDNN_MAX_CPU_ISA=AVX2_VNNI ours --model /tmp/$m -t 8 -p 512 -n 32 -r 2; done; el
