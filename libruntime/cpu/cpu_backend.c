@@ -15,6 +15,7 @@
 #include "cpu/quant.h"
 #include "util/env_knob.h"
 #include "util/omp_team.h"
+#include "util/pass_timer.h"
 
 #include <errno.h>
 #include <omp.h>
@@ -86,6 +87,14 @@ struct cpu_be {
 	 * xq_local_stride bytes apart */
 	void *xq_local;
 	size_t xq_local_stride;
+	/* experts_gemv's fused pass: columns a unit of its first phase,
+	 * bytes of the first phase's and of the down products' shares each
+	 * thread asks into L2 (at the region's start; before the barrier) */
+	int fused_cols;
+	size_t up_prefetch, down_prefetch;
+	/* SPLITMOE_PROFILE_PASSES: the phases of the few-row products and
+	 * of the fused pass, printed when the backend goes (else NULL) */
+	struct sm_pass_timer *t_gemv, *t_fused;
 };
 
 static int fail(struct sm_backend *be, int rc, const char *fmt, ...)
@@ -250,6 +259,16 @@ static void cpu_destroy(struct sm_backend *be)
 	free(c->g);
 	free(c->xq);
 	free(c->xq_local);
+	for (int i = 0; i < 2; i++) {
+		struct sm_pass_timer *t = i ? c->t_fused : c->t_gemv;
+		char line[512];
+
+		if (t && t->calls) {
+			sm_pass_timer_format(t, line, sizeof(line));
+			fprintf(stderr, "%s\n", line);
+		}
+		sm_pass_timer_free(t);
+	}
 	free(c);
 }
 
@@ -538,7 +557,7 @@ static int cpu_linear(struct sm_backend *be, struct sm_linear *l, const float *x
 			l->g[i].ldy = l->out;
 			l->g[i].xq = c->xq;	/* one x: quantized once */
 		}
-		sm_gemv_run(l->g, l->nw, threads_for(c, bytes));
+		sm_gemv_run_timed(l->g, l->nw, threads_for(c, bytes), c->t_gemv);
 		return gate_complete(be, grant, bytes);
 	}
 	set_threads(c, bytes);
@@ -805,18 +824,23 @@ const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
 }
 
 /* Phase jobs of experts_gemv: at most 2 up products per expert. */
+/* Units of its own share a thread of the fused pass's first phase claims
+ * at a time (as sm_gemv_run's STEAL_OWN_UNITS). */
+#define UP_OWN_UNITS 4
 /* Columns of silu (and of the down product's quantized input) one unit of
  * experts_gemv's team covers: whole quantization groups. */
 #define SILU_CHUNK (2 * SM_Q4_GROUP)
 #define GEMV_EXPERTS_MAX (SM_GEMV_MAX_JOBS / 2)
 
-/* Columns of an expert's h a unit of the fused pass covers: the kernels'
- * row tile (4), so that decode's 2 x 448 columns split evenly. */
+/* Columns of an expert's h a unit of the fused pass covers, by default
+ * (SPLITMOE_EXPERTS_UNIT_COLS): the kernels' row tile (4), so that
+ * decode's 2 x 448 columns split evenly. */
 #define FUSED_COLS 4
-/* Bytes of its down products' weights a thread of the fused pass asks
- * into L2 before the barrier that precedes them: int8 decode's share at
- * 16 threads is 240 KB; more would evict what it is about to read. */
-#define DOWN_PREFETCH_MAX (512u << 10)
+/* KB of its down products' weights a thread of the fused pass asks into
+ * L2 before the barrier that precedes them, by default
+ * (SPLITMOE_EXPERTS_DOWN_PREFETCH_KB): int8 decode's share at 16 threads
+ * is 240 KB; more would evict what it is about to read. */
+#define DOWN_PREFETCH_KB 512
 
 /* The up products of expert i's columns [c0, c1), both halves (w1 and
  * w3 rows of those columns), and silu(h1) * h3 of them for each row. */
@@ -843,17 +867,17 @@ static void expert_up_silu_cols(const struct sm_expert *e, const struct sm_gemv 
  */
 static void experts_up_silu_part(struct sm_expert *const *e, const struct sm_gemv *up,
 				 const int *upi, float *const *hrow, float *const *grow,
-				 const int *m, int count, int tid, int nth)
+				 const int *m, int count, int cols, int tid, int nth)
 {
 	uint64_t total = 0, cum = 0, a, b;
 
 	for (int i = 0; i < count; i++)
-		total += (uint64_t)((e[i]->inter + FUSED_COLS - 1) / FUSED_COLS) *
+		total += (uint64_t)((e[i]->inter + cols - 1) / cols) *
 			 (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
 	a = total * (uint64_t)tid / (uint64_t)nth;
 	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
 	for (int i = 0; i < count; i++) {
-		uint64_t units = (uint64_t)((e[i]->inter + FUSED_COLS - 1) / FUSED_COLS);
+		uint64_t units = (uint64_t)((e[i]->inter + cols - 1) / cols);
 		uint64_t w = (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
 		/* the units whose work starts in [a, b) */
 		uint64_t u0 = a <= cum ? 0 : (a - cum + w - 1) / w;
@@ -864,10 +888,9 @@ static void experts_up_silu_part(struct sm_expert *const *e, const struct sm_gem
 			u1 = units;
 		if (u0 >= u1)
 			continue;
-		expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i],
-				    (int)u0 * FUSED_COLS,
-				    (int)(u1 * FUSED_COLS < (uint64_t)e[i]->inter ?
-					  u1 * FUSED_COLS : (uint64_t)e[i]->inter));
+		expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i], (int)u0 * cols,
+				    (int)(u1 * cols < (uint64_t)e[i]->inter ?
+					  u1 * cols : (uint64_t)e[i]->inter));
 	}
 }
 
@@ -879,14 +902,14 @@ static void experts_up_silu_part(struct sm_expert *const *e, const struct sm_gem
  * the down products as sm_gemv_run's, each thread's first share asked
  * into L2 before the barrier.
  */
-static bool experts_steal_prepare(struct sm_expert *const *e, const int *m, int count, int nth,
-				  struct sm_steal *s)
+static bool experts_steal_prepare(struct sm_expert *const *e, const int *m, int count, int cols,
+				  int nth, struct sm_steal *s)
 {
 	uint32_t units[GEMV_EXPERTS_MAX];
 	uint64_t work[GEMV_EXPERTS_MAX];
 
 	for (int i = 0; i < count; i++) {
-		units[i] = (uint32_t)((e[i]->inter + FUSED_COLS - 1) / FUSED_COLS);
+		units[i] = (uint32_t)((e[i]->inter + cols - 1) / cols);
 		work[i] = (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
 	}
 	return sm_steal_init(s, nth, count, units, work);
@@ -894,16 +917,46 @@ static bool experts_steal_prepare(struct sm_expert *const *e, const int *m, int 
 
 static void experts_up_silu_steal(struct sm_expert *const *e, const struct sm_gemv *up,
 				  const int *upi, float *const *hrow, float *const *grow,
-				  const int *m, int tid, struct sm_steal *s)
+				  const int *m, int cols, int tid, struct sm_steal *s)
 {
 	struct sm_steal_cursor c = { 0, 0 };
 	uint32_t a, b;
 	int i;
 
-	while (sm_steal_piece(s, tid, &c, 4, 1, &i, &a, &b))
-		expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i], (int)a * FUSED_COLS,
-				    (int)b * FUSED_COLS < e[i]->inter ? (int)b * FUSED_COLS :
-									 e[i]->inter);
+	while (sm_steal_piece(s, tid, &c, UP_OWN_UNITS, 1, &i, &a, &b))
+		expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i], (int)a * cols,
+				    (int)b * cols < e[i]->inter ? (int)b * cols : e[i]->inter);
+}
+
+/* Thread tid's first share of s, the up rows of its columns, into L2 (at
+ * most max_bytes): its weights start coming while the team gathers. */
+static void experts_up_prefetch(struct sm_expert *const *e, const struct sm_gemv *up,
+				const int *upi, int cols, int tid, const struct sm_steal *s,
+				size_t max_bytes)
+{
+	uint64_t left = atomic_load_explicit(&s->t[tid].left, memory_order_relaxed);
+	uint32_t u0 = (uint32_t)left, u1 = (uint32_t)(left >> 32);
+
+	for (int i = 0; i < s->nparts && u0 < u1 && max_bytes; i++) {
+		uint32_t a, b;
+		int c0, c1;
+
+		if (u0 >= s->start[i + 1])
+			continue;
+		a = u0 - s->start[i];
+		b = (u1 < s->start[i + 1] ? u1 : s->start[i + 1]) - s->start[i];
+		c0 = (int)a * cols;
+		c1 = (int)b * cols < e[i]->inter ? (int)b * cols : e[i]->inter;
+		if (e[i]->nup == 1) {
+			sm_gemv_prefetch_rows(&up[upi[i]], c0, c1, &max_bytes);
+			sm_gemv_prefetch_rows(&up[upi[i]], e[i]->inter + c0, e[i]->inter + c1,
+					      &max_bytes);
+		} else {
+			sm_gemv_prefetch_rows(&up[upi[i]], c0, c1, &max_bytes);
+			sm_gemv_prefetch_rows(&up[upi[i] + 1], c0, c1, &max_bytes);
+		}
+		u0 = s->start[i] + b;
+	}
 }
 
 /* experts_gemv's pass by phases (more rows than FUSED_ROWS_MAX, or AMX):
@@ -968,6 +1021,8 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 	bool qup, qdown, amx_down = false, fused, steal;
 	size_t local = 0;
 	struct sm_steal up_steal, down_steal;
+	struct sm_pass_timer *tm;
+	int team = 1;
 
 	for (int i = 0; i < count; i++) {
 		int inter = e[i]->inter;
@@ -1019,29 +1074,41 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 	fused = rows <= FUSED_ROWS_MAX && !amx_down && nthreads <= c->threads &&
 		local <= c->xq_local_stride;
 	steal = fused && sm_gemv_stealing(down, count, nthreads) &&
-		experts_steal_prepare(e, m, count, nthreads, &up_steal) &&
+		experts_steal_prepare(e, m, count, c->fused_cols, nthreads, &up_steal) &&
 		sm_gemv_steal_prepare(down, count, nthreads, &down_steal);
+	tm = fused ? c->t_fused : NULL;
+	sm_pass_begin(tm, nthreads);
 #pragma omp parallel num_threads(nthreads)
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
 
+		sm_pass_mark(tm, tid, 0);
+		if (steal && c->up_prefetch)
+			experts_up_prefetch(e, up, upi, c->fused_cols, tid, &up_steal,
+					    c->up_prefetch);
 		if (qup) {
 			sm_gemv_quantize_part(up, nup, tid, nth);
 #pragma omp barrier
 		}
+		sm_pass_mark(tm, tid, 1);
 		if (fused) {
 			struct sm_gemv mine[GEMV_EXPERTS_MAX];
 			char *xq = (char *)c->xq_local + (size_t)tid * c->xq_local_stride;
 
 			if (steal)
-				experts_up_silu_steal(e, up, upi, hrow, grow, m, tid, &up_steal);
+				experts_up_silu_steal(e, up, upi, hrow, grow, m, c->fused_cols, tid,
+						      &up_steal);
 			else
-				experts_up_silu_part(e, up, upi, hrow, grow, m, count, tid, nth);
+				experts_up_silu_part(e, up, upi, hrow, grow, m, count,
+						     c->fused_cols, tid, nth);
+			sm_pass_mark(tm, tid, 2);
 			if (steal)
-				sm_gemv_steal_prefetch(down, tid, &down_steal, DOWN_PREFETCH_MAX);
+				sm_gemv_steal_prefetch(down, tid, &down_steal, c->down_prefetch);
 			else
-				sm_gemv_prefetch_part(down, count, tid, nth, DOWN_PREFETCH_MAX);
+				sm_gemv_prefetch_part(down, count, tid, nth, c->down_prefetch);
+			sm_pass_mark(tm, tid, 3);
 #pragma omp barrier
+			sm_pass_mark(tm, tid, 4);
 			for (int i = 0, r = 0; i < count; r += m[i], i++) {
 				mine[i] = down[i];
 				if (down[i].quant == SM_GEMV_PLAIN)
@@ -1050,16 +1117,21 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 				for (int j = 0; j < m[i]; j++)
 					sm_gemv_quantize_row(&mine[i], j, 0, down[i].k / SM_Q4_GROUP);
 			}
+			sm_pass_mark(tm, tid, 5);
 			/* the same rows of every thread's copy: its own input */
 			if (steal)
 				sm_gemv_steal_part(mine, tid, &down_steal);
 			else
 				sm_gemv_part(mine, count, tid, nth);
+			sm_pass_mark(tm, tid, 6);
+			if (!tid)
+				team = nth;
 		} else {
 			experts_gemv_phases(e, up, nup, down, hrow, grow, m, count, amx_down, tid,
 					    nth);
 		}
 	}
+	sm_pass_end(tm, team);
 }
 
 /* One expert through oneDNN on a lane's buffers (ungated). */
@@ -1521,6 +1593,10 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 	c->gemv_rows = (int)sm_env_knob("SPLITMOE_GEMV_ROWS", 0, 4096, GEMV_ROWS_DEFAULT);
 	c->gemv_expert_rows = (int)sm_env_knob("SPLITMOE_GEMV_EXPERT_ROWS", 0, 4096,
 						 GEMV_EXPERT_ROWS_DEFAULT);
+	c->fused_cols = (int)sm_env_knob("SPLITMOE_EXPERTS_UNIT_COLS", 1, 1024, FUSED_COLS);
+	c->up_prefetch = (size_t)sm_env_knob("SPLITMOE_EXPERTS_UP_PREFETCH_KB", 0, 65536, 0) << 10;
+	c->down_prefetch = (size_t)sm_env_knob("SPLITMOE_EXPERTS_DOWN_PREFETCH_KB", 0, 65536,
+					       DOWN_PREFETCH_KB) << 10;
 	set_threads(c, 0);
 	c->nlanes = c->threads;
 	c->h = calloc(c->nlanes, sizeof(*c->h));
@@ -1542,6 +1618,18 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 	/* fewer rows on row-major weights run in cpu_gemv */
 	dmm_ctx_set_min_plain_rows(c->mm, (c->gemv_rows < c->gemv_expert_rows ?
 					   c->gemv_rows : c->gemv_expert_rows) + 1);
+	if (sm_env_knob("SPLITMOE_PROFILE_PASSES", 0, 1, 0)) {
+		static const char *const gemv_phases[] = { "quant-x", "rows" };
+		static const char *const fused_phases[] = { "quant-x", "up", "prefetch",
+							    "barrier", "quant-g", "down" };
+
+		c->t_gemv = sm_pass_timer_new("few-row products", gemv_phases, 2);
+		c->t_fused = sm_pass_timer_new("experts' fused pass", fused_phases, 6);
+		if (!c->t_gemv || !c->t_fused) {
+			cpu_destroy(&c->be);
+			return -ENOMEM;
+		}
+	}
 	*out = &c->be;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include "cpu/cpu_qgemm.h"
 
 #include "util/env_knob.h"
+#include "util/pass_timer.h"
 
 #include <omp.h>
 #include <pthread.h>
@@ -433,8 +434,7 @@ void sm_gemv_rows(const struct sm_gemv *g, int r0, int r1)
 		gemv_rows(pick_dot(), g, r0, r1);
 }
 
-/* Rows [lo, hi) of g into L2, as much of them as *max_bytes leaves. */
-static void prefetch_rows(const struct sm_gemv *g, int lo, int hi, size_t *max_bytes)
+void sm_gemv_prefetch_rows(const struct sm_gemv *g, int lo, int hi, size_t *max_bytes)
 {
 	size_t esz = g->dtype == PHIMOE_DTYPE_BF16 ? 2 : 4, rb, b;
 
@@ -457,7 +457,7 @@ void sm_gemv_prefetch_part(const struct sm_gemv *g, int ng, int tid, int nth, si
 
 	part_rows(g, ng, tid, nth, lo, hi);
 	for (int j = 0; j < ng; j++)
-		prefetch_rows(&g[j], lo[j], hi[j], &max_bytes);
+		sm_gemv_prefetch_rows(&g[j], lo[j], hi[j], &max_bytes);
 }
 
 void sm_gemv_steal_prefetch(const struct sm_gemv *g, int tid, const struct sm_steal *s,
@@ -474,7 +474,7 @@ void sm_gemv_steal_prefetch(const struct sm_gemv *g, int tid, const struct sm_st
 			continue;
 		a = u0 - s->start[j];
 		b = (u1 < s->start[j + 1] ? u1 : s->start[j + 1]) - s->start[j];
-		prefetch_rows(&g[j], (int)a * rows,
+		sm_gemv_prefetch_rows(&g[j], (int)a * rows,
 			      (int)b * rows < g[j].n ? (int)b * rows : g[j].n, &max_bytes);
 		u0 = s->start[j] + b;
 	}
@@ -558,10 +558,11 @@ void sm_gemv_quantize_row(const struct sm_gemv *g, int i, int g0, int g1)
 		sm_qact_quantize(x, g->k, g0, g1, (char *)g->xq + (size_t)i * rowb);
 }
 
-void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)
+void sm_gemv_run_timed(const struct sm_gemv *g, int ng, int nthreads, struct sm_pass_timer *tm)
 {
 	bool quant = sm_gemv_any_quantized(g, ng), stealing = sm_gemv_stealing(g, ng, nthreads);
 	struct sm_steal steal;
+	int team = 1;
 
 	if (nthreads <= 1) {
 		if (quant)
@@ -571,19 +572,31 @@ void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)
 	}
 	if (stealing)
 		stealing = sm_gemv_steal_prepare(g, ng, nthreads, &steal);
+	sm_pass_begin(tm, nthreads);
 #pragma omp parallel num_threads(nthreads)
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
 
+		sm_pass_mark(tm, tid, 0);
 		if (quant) {
 			sm_gemv_quantize_part(g, ng, tid, nth);
 #pragma omp barrier
 		}
+		sm_pass_mark(tm, tid, 1);
 		/* a smaller team than asked: the shares of the threads that are
 		 * not there are stolen */
 		if (stealing)
 			sm_gemv_steal_part(g, tid, &steal);
 		else
 			sm_gemv_part(g, ng, tid, nth);
+		sm_pass_mark(tm, tid, 2);
+		if (!tid)
+			team = nth;
 	}
+	sm_pass_end(tm, team);
+}
+
+void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads)
+{
+	sm_gemv_run_timed(g, ng, nthreads, NULL);
 }

@@ -31,6 +31,10 @@ bool sm_gemv_dtype_ok(enum phimoe_dtype dt);
  * alone, no parallel region); quantizes the activations of quantized
  * ones first. */
 void sm_gemv_run(const struct sm_gemv *g, int ng, int nthreads);
+/* The same, its phases (the input's quantization with its barrier, the
+ * rows) on tm's clocks (util/pass_timer.h; NULL: none). */
+struct sm_pass_timer;
+void sm_gemv_run_timed(const struct sm_gemv *g, int ng, int nthreads, struct sm_pass_timer *tm);
 
 /*
  * Products of few activation rows (decode; none on AMX) go by shares of
@@ -50,6 +54,9 @@ bool sm_gemv_steal_prepare(const struct sm_gemv *g, int ng, int nth, struct sm_s
 /* Inside it: thread tid's share, then what it can steal, until no unit is
  * left (every thread of the team calls it). */
 void sm_gemv_steal_part(const struct sm_gemv *g, int tid, struct sm_steal *s);
+/* Rows [lo, hi) of g into L2, as much of them as *max_bytes leaves
+ * (less what they took). */
+void sm_gemv_prefetch_rows(const struct sm_gemv *g, int lo, int hi, size_t *max_bytes);
 /* Before the region's first claim: as sm_gemv_prefetch_part, thread
  * tid's first share of s. */
 void sm_gemv_steal_prefetch(const struct sm_gemv *g, int tid, const struct sm_steal *s,

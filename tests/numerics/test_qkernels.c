@@ -32,6 +32,7 @@
 #include "cpu/cpu_qgemm.h"
 #include "cpu/cpu_qgemm_amx.h"
 #include "cpu/quant.h"
+#include "util/pass_timer.h"
 
 #define GRP SM_Q4_GROUP
 
@@ -621,6 +622,45 @@ static void *steal_thread(void *p)
 	return NULL;
 }
 
+/* The phase clocks: a call's marks folded into means and slowest threads */
+static void test_pass_timer(void **st)
+{
+	static const char *const phases[] = { "a", "b" };
+	struct sm_pass_timer *t = sm_pass_timer_new("pass", phases, 2);
+	char line[256];
+
+	(void)st;
+	assert_non_null(t);
+	assert_null(sm_pass_timer_new("pass", phases, SM_PASS_PHASES_MAX + 1));
+	t->call_start = 100000;
+	t->th[0].t[0] = 110000;		/* fork 10, a 20, b 40, join 40 us */
+	t->th[0].t[1] = 130000;
+	t->th[0].t[2] = 170000;
+	t->th[1].t[0] = 120000;		/* fork 20, a 5, b 75, join 10 */
+	t->th[1].t[1] = 125000;
+	t->th[1].t[2] = 200000;
+	sm_pass_end_at(t, 2, 210000);
+	sm_pass_timer_format(t, line, sizeof(line));
+	assert_string_equal(line, "pass: 1 calls, us a call (mean/slowest thread): fork 15.0/20.0, "
+			    "a 12.5/20.0, b 57.5/75.0, join 25.0/40.0; total 110.0");
+	/* a second call, one thread, a mark before the start counts 0 */
+	t->call_start = 300000;
+	t->th[0].t[0] = 290000;
+	t->th[0].t[1] = 310000;
+	t->th[0].t[2] = 330000;
+	sm_pass_end_at(t, 1, 340000);
+	sm_pass_timer_format(t, line, sizeof(line));
+	assert_string_equal(line, "pass: 2 calls, us a call (mean/slowest thread): fork 7.5/10.0, "
+			    "a 16.2/20.0, b 38.8/47.5, join 17.5/25.0; total 75.0");
+	sm_pass_timer_format(t, line, 20);	/* truncated, terminated */
+	assert_int_equal(strlen(line), 19);
+	/* off: nothing to mark, nothing to fold */
+	sm_pass_begin(NULL, 4);
+	sm_pass_mark(NULL, 0, 0);
+	sm_pass_end(NULL, 4);
+	sm_pass_timer_free(t);
+}
+
 static void test_work_steal(void **st)
 {
 	/* shares [0, 10), [10, 30), [30, 31); then 1, 1, 1 and 3997 units */
@@ -883,6 +923,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_qgemm_blocked, restore),
 		cmocka_unit_test_teardown(test_qgemm_panel, restore),
 		cmocka_unit_test(test_work_steal),
+		cmocka_unit_test(test_pass_timer),
 		cmocka_unit_test_teardown(test_gemv_steal, restore),
 		cmocka_unit_test_teardown(test_qgemm_amx, restore),
 	};
