@@ -10,9 +10,9 @@
 # bf16/Q8_0/Q4_0 twins, then: bf16 prefill 512 and decode at depths 0, 512
 # and 2048 (llama.cpp's depth 512: pp512+tg32 less pp512); int8 and q4
 # against Q8_0 and Q4_0 (AMX's quantized products by default where the CPU
-# has AMX), decode by fixed shares against shares with stealing
-# (SPLITMOE_GEMV_STEAL_ROWS=0), again on the VNNI weight panels
-# (SPLITMOE_ISA=avx512), and by
+# has AMX), decode by fixed shares, by the previous stealing settings and
+# by the defaults, twice, with the phase clocks (SPLITMOE_PROFILE_PASSES);
+# again on the VNNI weight panels (SPLITMOE_ISA=avx512), and by
 # tiles instead of weight panels, unblocked and with
 # the L2 blocking (SPLITMOE_QGEMM_PANEL_ROWS=0, SPLITMOE_QGEMM_BLOCK_KB=256);
 # --arbiter process against off, alternated twice;
@@ -39,13 +39,14 @@ CM="-DGGML_CUDA=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=
 $SM quantize --model /tmp/phi --out /tmp/phi-int8 --type int8 2>&1 | tail -n 1
 $SM quantize --model /tmp/phi --out /tmp/phi-q4 --type q4 2>&1 | tail -n 1
 wait $bp $bp2 $cp; el peer built
-for q in Q8_0 Q4_0; do $W/llama/b/bin/llama-quantize $W/peer-bf16.gguf $W/peer-$q.gguf $q >/dev/null 2>&1 & done
-wait; el peer quantized
+pq=()
+for q in Q8_0 Q4_0; do $W/llama/b/bin/llama-quantize $W/peer-bf16.gguf $W/peer-$q.gguf $q >/dev/null 2>&1 & pq+=($!); done
+wait "${pq[@]}"; el peer quantized
 LB=$W/llama/b/bin/llama-bench
 rows() { grep -E '^\| .*(pp|tg)[0-9]|\| +(pp|tg)[0-9]'; }
 ours() { $SM bench --no-membw --arbiter off "$@" 2>&1 | rows; }
 # QUANT_ONLY=1: the quantized comparisons alone (#12's targets; about
-# 4 minutes), none of bf16's, the arbiter's or the thread counts'
+# 4 minutes), none of bf16's, the arbiter's, the tiles' or the thread counts'
 quant_only() { [ "${QUANT_ONLY:-0}" = 1 ]; }
 if ! quant_only; then
 echo "== bf16, $T threads: llama.cpp, then splitmoe"
@@ -55,14 +56,18 @@ fi
 echo "== int8 and q4 against Q8_0 and Q4_0, $T threads"
 for f in Q8_0 Q4_0; do $LB -m $W/peer-$f.gguf -t "$T" -p 512 -n 32 -r 3 2>/dev/null | rows; done
 for m in phi-int8 phi-q4; do ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
-echo "== int8 and q4 decode by fixed shares (SPLITMOE_GEMV_STEAL_ROWS=0), then shares with stealing (the default)"
-for s in 0 16; do for m in phi-int8 phi-q4; do SPLITMOE_GEMV_STEAL_ROWS=$s ours --model /tmp/$m -t "$T" -p 16 -n 32 -r 3 | grep tg; done; done; el
+echo "== int8 and q4 decode: fixed shares (SPLITMOE_GEMV_STEAL_ROWS=0); 16-row units with the experts' down prefetch (SPLITMOE_GEMV_STEAL_ROWS=16 SPLITMOE_EXPERTS_DOWN_PREFETCH_KB=512, the defaults before); the defaults; twice"
+for _ in 1 2; do for v in "SPLITMOE_GEMV_STEAL_ROWS=0" "SPLITMOE_GEMV_STEAL_ROWS=16 SPLITMOE_EXPERTS_DOWN_PREFETCH_KB=512" "X=default"; do
+	for m in phi-int8 phi-q4; do echo "$v $m: $(env $v $SM bench --no-membw --arbiter off --model /tmp/$m -t "$T" -p 0 -n 64 -r 2 2>&1 | rows)"; done
+done; done; el
+echo "== phase clocks of int8 decode (SPLITMOE_PROFILE_PASSES=1, us a call)"
+SPLITMOE_PROFILE_PASSES=1 $SM bench --no-membw --arbiter off --model /tmp/phi-int8 -t "$T" -p 0 -n 64 -r 2 --profile 2>&1 | grep -E 'calls, us|^\| [a-z_]+ +\|'; el
 echo "== int8 and q4 without AMX: products of 16+ rows on the VNNI weight panels (SPLITMOE_ISA=avx512)"
 for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx512 ours --model /tmp/$m -t "$T" -p 512 -n 32 -r 3; done; el
+if ! quant_only; then
 echo "== int8 and q4 prefill by tiles (SPLITMOE_QGEMM_PANEL_ROWS=0: no weight panels), unblocked and blocked for L2 (SPLITMOE_QGEMM_BLOCK_KB=256)"
 for m in phi-int8 phi-q4; do SPLITMOE_ISA=avx512 SPLITMOE_QGEMM_PANEL_ROWS=0 ours --model /tmp/$m -t "$T" -p 512 -n 0 -r 3
 	SPLITMOE_ISA=avx512 SPLITMOE_QGEMM_PANEL_ROWS=0 SPLITMOE_QGEMM_BLOCK_KB=256 ours --model /tmp/$m -t "$T" -p 512 -n 0 -r 3; done; el
-if ! quant_only; then
 echo "== --arbiter off / process / off / process, bf16 decode (each measures the bus first)"
 for a in off process off process; do
 	$SM bench --model /tmp/phi -t "$T" -p 16 -n 64 -r 3 --arbiter $a 2>&1 | grep -E '^tests|^\| .*tg'
@@ -78,4 +83,9 @@ echo "== resident at the end of run (defaults)"
 for m in phi phi-int8 phi-q4; do
 	echo "-- $m"; $SM run --model /tmp/$m --ids 1,2,3,4 -n 32 2>&1 | grep -i resident
 done
-el done
+if quant_only; then
+echo "== again: decode, $T threads, llama.cpp Q8_0/Q4_0 then splitmoe int8/q4"
+for f in Q8_0 Q4_0; do $LB -m $W/peer-$f.gguf -t "$T" -p 0 -n 32 -r 3 2>/dev/null | rows; done
+for m in phi-int8 phi-q4; do ours --model /tmp/$m -t "$T" -p 0 -n 32 -r 3; done
+fi
+el "done"

@@ -837,10 +837,13 @@ const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
  * decode's 2 x 448 columns split evenly. */
 #define FUSED_COLS 4
 /* KB of its down products' weights a thread of the fused pass asks into
- * L2 before the barrier that precedes them, by default
- * (SPLITMOE_EXPERTS_DOWN_PREFETCH_KB): int8 decode's share at 16 threads
- * is 240 KB; more would evict what it is about to read. */
-#define DOWN_PREFETCH_KB 512
+ * L2 before the barrier that precedes them (SPLITMOE_EXPERTS_DOWN_PREFETCH_KB):
+ * none by default. On the 16-core machine, int8 decode, 16 threads
+ * (SPLITMOE_PROFILE_PASSES): 512 KB (int8's share is 240 KB) kept each
+ * thread 19 us in the prefetches and 17 at the barrier, and the down
+ * products took no less (42 us), against 0.1 and 5 without: 69-75
+ * against 81.5 tok/s. */
+#define DOWN_PREFETCH_KB 0
 
 /* The up products of expert i's columns [c0, c1), both halves (w1 and
  * w3 rows of those columns), and silu(h1) * h3 of them for each row. */

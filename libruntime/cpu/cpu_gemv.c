@@ -336,13 +336,16 @@ static void part_rows(const struct sm_gemv *g, int ng, int tid, int nth, int *lo
 	}
 }
 
-/* Rows of a unit of the shares with stealing (sm_gemv_steal_rows): 16
- * rows of int8 at k = 4096 are 68 KB; an owner claims STEAL_OWN_UNITS at
- * a time, a thief one. */
-#define STEAL_ROWS_DEFAULT 16
-/* Rows a unit is a multiple of: the kernels' row tiles and weight panels. */
-#define STEAL_ALIGN 16
-#define STEAL_OWN_UNITS 4
+/* Rows of a unit of the shares with stealing (sm_gemv_steal_rows): a
+ * row tile, 16 KB of int8 at k = 4096, so that the last unit a thread
+ * holds when the others are done is short (16-core machine, int8 decode:
+ * with 16-row units the team waited about 10 us at each product's end);
+ * an owner claims up to STEAL_OWN_ROWS at a time (sm_steal_next: fewer
+ * near its share's end), a thief one unit. */
+#define STEAL_ROWS_DEFAULT ROW_BLOCK
+/* Rows a unit is a multiple of: the kernels' row tiles. */
+#define STEAL_ALIGN ROW_BLOCK
+#define STEAL_OWN_ROWS 64
 /* Activation rows up to which a product's rows can be stolen (decode,
  * small batches: the same work a row, no weight panels to fill). */
 #define STEAL_MAX_M 8
@@ -410,9 +413,9 @@ void sm_gemv_steal_part(const struct sm_gemv *g, int tid, struct sm_steal *s)
 	struct sm_steal_cursor c = { 0, 0 };
 	dot_fn *dot = pick_dot();
 	int rows = sm_gemv_steal_rows(), j;
-	uint32_t a, b;
+	uint32_t a, b, own = rows < STEAL_OWN_ROWS ? (uint32_t)(STEAL_OWN_ROWS / rows) : 1;
 
-	while (sm_steal_piece(s, tid, &c, STEAL_OWN_UNITS, 1, &j, &a, &b))
+	while (sm_steal_piece(s, tid, &c, own, 1, &j, &a, &b))
 		gemv_rows(dot, &g[j], (int)a * rows,
 			  (int)b * rows < g[j].n ? (int)b * rows : g[j].n);
 }

@@ -58,7 +58,11 @@ bool sm_steal_next(struct sm_steal *s, int tid, uint32_t own, uint32_t steal, ui
 
 	for (;;) {	/* its own share, from the front */
 		uint32_t next = (uint32_t)v, end = (uint32_t)(v >> 32);
-		uint32_t take = end - next < own ? end : next + own;
+		/* a quarter of what is left near the end: the tail an owner
+		 * holds is then a unit or two, not a whole claim, and thieves
+		 * have the rest */
+		uint32_t left = end - next, quarter = left / 4 ? left / 4 : 1;
+		uint32_t take = next + (own < quarter ? own : quarter);
 
 		if (next >= end)
 			break;

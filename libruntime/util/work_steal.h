@@ -43,8 +43,9 @@ struct sm_steal_cursor {
 bool sm_steal_init(struct sm_steal *s, int nth, int nparts, const uint32_t *units,
 		   const uint64_t *weight);
 
-/* Thread tid's next units [*u0, *u1): up to own of its share, then up
- * to steal from the back of another's; false when no unit is left. */
+/* Thread tid's next units [*u0, *u1): up to own of its share (at most a
+ * quarter of what is left of it, at least one), then up to steal from the
+ * back of another's; false when no unit is left. */
 bool sm_steal_next(struct sm_steal *s, int tid, uint32_t own, uint32_t steal, uint32_t *u0,
 		   uint32_t *u1);
 

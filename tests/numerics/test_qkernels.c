@@ -679,8 +679,15 @@ static void test_work_steal(void **st)
 	assert_true(u0 == 29 && u1 == 30);
 	assert_true(sm_steal_next(s, 1, 4, 1, &u0, &u1));
 	assert_true(u0 == 10 && u1 == 14);
+	/* an owner takes a quarter of what it has left near its end */
 	assert_true(sm_steal_next(s, 0, 16, 1, &u0, &u1));
-	assert_true(u0 == 0 && u1 == 10);
+	assert_true(u0 == 0 && u1 == 2);
+	assert_true(sm_steal_next(s, 0, 16, 1, &u0, &u1));
+	assert_true(u0 == 2 && u1 == 4);
+	for (uint32_t u = 4; u < 10; u++) {
+		assert_true(sm_steal_next(s, 0, 16, 1, &u0, &u1));
+		assert_true(u0 == u && u1 == u + 1);
+	}
 	assert_true(sm_steal_next(s, 0, 16, 3, &u0, &u1));
 	assert_true(u0 == 26 && u1 == 29);
 	assert_true(sm_steal_init(s, 4, 4, uneven, uneven_work));
@@ -749,7 +756,8 @@ static void test_work_steal(void **st)
  * bitwise the same as fixed shares on every kernel path, int8 and q4,
  * fine or not, with bias and row scales, 1 to 8 activation rows, 2 and 3
  * threads, one product and two at once (units running from one into the
- * next), units of 16 and 32 rows over row counts that leave a part unit;
+ * next), units of 4, 16 and 64 rows (owners claim 16, 4 and 1 at a time) over
+ * row counts that leave a part unit;
  * 9 rows and more go by fixed shares.
  */
 static void test_gemv_steal(void **st)
@@ -761,8 +769,10 @@ static void test_gemv_steal(void **st)
 
 	(void)st;
 	sm_qamx_override(0);
+	sm_gemv_override_steal(-1);
+	assert_int_equal(sm_gemv_steal_rows(), 4);	/* a row tile by default */
 	sm_gemv_override_steal(5);
-	assert_int_equal(sm_gemv_steal_rows(), 16);
+	assert_int_equal(sm_gemv_steal_rows(), 8);
 	for (int p = 0; p < NPATHS; p++) {
 		if (paths[p].isa > sm_isa_best() || !path_set(p))
 			continue;
@@ -771,7 +781,7 @@ static void test_gemv_steal(void **st)
 		for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
 			for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++) {
 				int n = ns[ni], k = ni % 2 ? 448 : 96, m = ms[mi];
-				int th = 2 + (int)((ni + mi) % 2), rows = 16 * (1 + (int)(mi % 2));
+				int th = 2 + (int)((ni + mi) % 2), rows = 4 << (2 * ((ni + mi) % 3));
 				struct qprod q[2];
 				struct sm_gemv g[2];
 				float *want[2];
