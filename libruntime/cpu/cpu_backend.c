@@ -862,38 +862,40 @@ static void expert_up_silu_cols(const struct sm_expert *e, const struct sm_gemv 
 				  grow + (size_t)j * e->inter);
 }
 
+/* The fused pass's first phase in units of cols columns of each expert,
+ * each weighed by the rows it reads and the products it makes (unlike
+ * row counts in a batch). */
+static void experts_units(struct sm_expert *const *e, const int *m, int count, int cols,
+			  uint32_t *units, uint64_t *work)
+{
+	for (int i = 0; i < count; i++) {
+		units[i] = (uint32_t)((e[i]->inter + cols - 1) / cols);
+		work[i] = (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
+	}
+}
+
 /*
- * Thread tid's share of the fused pass's first phase: units of
- * FUSED_COLS columns of every expert, weighed by the rows they read and
- * the products they make (unlike row counts in a batch), each thread a
- * contiguous run; upi[i]: expert i's first product in up.
+ * Thread tid's share of the fused pass's first phase (experts_units, cut
+ * by sm_share_of: the first shares of the stealing below), a contiguous
+ * run; upi[i]: expert i's first product in up.
  */
 static void experts_up_silu_part(struct sm_expert *const *e, const struct sm_gemv *up,
 				 const int *upi, float *const *hrow, float *const *grow,
 				 const int *m, int count, int cols, int tid, int nth)
 {
-	uint64_t total = 0, cum = 0, a, b;
+	uint32_t units[GEMV_EXPERTS_MAX], u0, u1, at = 0;
+	uint64_t work[GEMV_EXPERTS_MAX];
 
-	for (int i = 0; i < count; i++)
-		total += (uint64_t)((e[i]->inter + cols - 1) / cols) *
-			 (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
-	a = total * (uint64_t)tid / (uint64_t)nth;
-	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
-	for (int i = 0; i < count; i++) {
-		uint64_t units = (uint64_t)((e[i]->inter + cols - 1) / cols);
-		uint64_t w = (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
-		/* the units whose work starts in [a, b) */
-		uint64_t u0 = a <= cum ? 0 : (a - cum + w - 1) / w;
-		uint64_t u1 = b <= cum ? 0 : (b - cum + w - 1) / w;
+	experts_units(e, m, count, cols, units, work);
+	sm_share_of(nth, count, units, work, tid, &u0, &u1);
+	for (int i = 0; i < count; at += units[i], i++) {
+		uint32_t a = u0 < at ? 0 : u0 - at < units[i] ? u0 - at : units[i];
+		uint32_t b = u1 < at ? 0 : u1 - at < units[i] ? u1 - at : units[i];
 
-		cum += units * w;
-		if (tid == nth - 1 || u1 > units)
-			u1 = units;
-		if (u0 >= u1)
-			continue;
-		expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i], (int)u0 * cols,
-				    (int)(u1 * cols < (uint64_t)e[i]->inter ?
-					  u1 * cols : (uint64_t)e[i]->inter));
+		if (a < b)
+			expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i],
+					    (int)a * cols,
+					    (int)b * cols < e[i]->inter ? (int)b * cols : e[i]->inter);
 	}
 }
 
@@ -911,10 +913,7 @@ static bool experts_steal_prepare(struct sm_expert *const *e, const int *m, int 
 	uint32_t units[GEMV_EXPERTS_MAX];
 	uint64_t work[GEMV_EXPERTS_MAX];
 
-	for (int i = 0; i < count; i++) {
-		units[i] = (uint32_t)((e[i]->inter + cols - 1) / cols);
-		work[i] = (uint64_t)e[i]->hidden * (uint64_t)(4 + m[i]);
-	}
+	experts_units(e, m, count, cols, units, work);
 	return sm_steal_init(s, nth, count, units, work);
 }
 

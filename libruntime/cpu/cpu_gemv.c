@@ -308,31 +308,29 @@ static uint64_t row_align(const struct sm_gemv *g)
 	return sm_qamx_product(g) ? SM_QAMX_ROW_ALIGN : ROW_BLOCK;
 }
 
-/* The first row of job j that belongs to the work from `at` on (cum: work
- * before job j; rows rounded to row_align so threads read whole blocks). */
-static int row_at(const struct sm_gemv *g, uint64_t cum, uint64_t at)
-{
-	uint64_t r, w = row_work(g);
-
-	if (at <= cum)
-		return 0;
-	r = (at - cum + w - 1) / w;
-	r = (r + row_align(g) - 1) / row_align(g) * row_align(g);
-	return r >= (uint64_t)g->n ? g->n : (int)r;
-}
-
-/* Thread tid's rows [lo[j], hi[j]) of each product j (sm_gemv_part's split). */
+/* Thread tid's rows [lo[j], hi[j]) of each product j (sm_gemv_part's
+ * split): units of row_align rows weighed by their work, cut by
+ * sm_share_of (the first shares of the stealing below, so threads read
+ * whole blocks). */
 static void part_rows(const struct sm_gemv *g, int ng, int tid, int nth, int *lo, int *hi)
 {
-	uint64_t total = 0, cum = 0, a, b;
+	uint32_t units[SM_GEMV_MAX_JOBS] = { 0 }, u0, u1, at = 0;
+	uint64_t work[SM_GEMV_MAX_JOBS] = { 0 };
 
-	for (int j = 0; j < ng; j++)
-		total += (uint64_t)g[j].n * row_work(&g[j]);
-	a = total * (uint64_t)tid / (uint64_t)nth;
-	b = total * (uint64_t)(tid + 1) / (uint64_t)nth;
-	for (int j = 0; j < ng; cum += (uint64_t)g[j].n * row_work(&g[j]), j++) {
-		lo[j] = row_at(&g[j], cum, a);
-		hi[j] = tid == nth - 1 ? g[j].n : row_at(&g[j], cum, b);
+	for (int j = 0; j < ng; j++) {
+		uint32_t a = (uint32_t)row_align(&g[j]);
+
+		units[j] = ((uint32_t)g[j].n + a - 1) / a;
+		work[j] = row_work(&g[j]) * a;
+	}
+	sm_share_of(nth, ng, units, work, tid, &u0, &u1);
+	for (int j = 0; j < ng; at += units[j], j++) {
+		uint64_t a = row_align(&g[j]);
+		uint32_t b0 = u0 < at ? 0 : u0 - at < units[j] ? u0 - at : units[j];
+		uint32_t b1 = u1 < at ? 0 : u1 - at < units[j] ? u1 - at : units[j];
+
+		lo[j] = b0 * a < (uint64_t)g[j].n ? (int)(b0 * a) : g[j].n;
+		hi[j] = b1 * a < (uint64_t)g[j].n ? (int)(b1 * a) : g[j].n;
 	}
 }
 

@@ -7,47 +7,77 @@ static inline uint64_t pack(uint32_t next, uint32_t end)
 	return (uint64_t)end << 32 | next;
 }
 
-bool sm_steal_init(struct sm_steal *s, int nth, int nparts, const uint32_t *units,
-		   const uint64_t *weight)
+/* The first unit whose work starts at or after target, parts in order
+ * (not unit by unit: lm_head has thousands). */
+static uint32_t bound_at(int nparts, const uint32_t *units, const uint64_t *weight,
+			 uint64_t target)
 {
-	uint64_t total = 0, cum = 0, target, all = 0;
-	uint32_t bound[SM_STEAL_MAX_THREADS + 1], u = 0;
-	int t = 1;
+	uint64_t cum = 0;
+	uint32_t u = 0;
 
-	if (nth < 1 || nth > SM_STEAL_MAX_THREADS || nparts < 1 || nparts > SM_STEAL_MAX_PARTS)
-		return false;
-	for (int p = 0; p < nparts; p++) {
-		all += units[p];
-		total += (uint64_t)units[p] * weight[p];
-	}
-	if (all >= UINT32_MAX)
-		return false;
-	/* bound[t]: the first unit whose work starts at or after t / nth of
-	 * the total, part by part (not unit by unit: lm_head has thousands) */
-	bound[0] = 0;
-	target = total / (uint64_t)nth;
 	for (int p = 0; p < nparts; p++) {
 		uint64_t end = cum + (uint64_t)units[p] * weight[p];
 
-		s->start[p] = u;
-		while (t < nth && target <= cum) {
-			bound[t++] = u;
-			target = total * (uint64_t)t / (uint64_t)nth;
-		}
-		while (weight[p] && t < nth && target < end) {
-			bound[t++] = u + (uint32_t)((target - cum + weight[p] - 1) / weight[p]);
-			target = total * (uint64_t)t / (uint64_t)nth;
-		}
+		if (target <= cum)
+			return u;
+		if (weight[p] && target < end)
+			return u + (uint32_t)((target - cum + weight[p] - 1) / weight[p]);
 		u += units[p];
 		cum = end;
 	}
+	return u;
+}
+
+static uint64_t total_work(int nparts, const uint32_t *units, const uint64_t *weight,
+			   uint64_t *all)
+{
+	uint64_t total = 0;
+
+	*all = 0;
+	for (int p = 0; p < nparts; p++) {
+		*all += units[p];
+		total += (uint64_t)units[p] * weight[p];
+	}
+	return total;
+}
+
+void sm_share_of(int nth, int nparts, const uint32_t *units, const uint64_t *weight, int tid,
+		 uint32_t *u0, uint32_t *u1)
+{
+	uint64_t all, total = total_work(nparts, units, weight, &all);
+
+	*u0 = bound_at(nparts, units, weight, total * (uint64_t)tid / (uint64_t)nth);
+	*u1 = tid == nth - 1 ? (uint32_t)all :
+	      bound_at(nparts, units, weight, total * (uint64_t)(tid + 1) / (uint64_t)nth);
+}
+
+bool sm_steal_init(struct sm_steal *s, int nth, int nparts, const uint32_t *units,
+		   const uint64_t *weight)
+{
+	uint64_t all, total;
+	uint32_t u = 0, lo;
+
+	if (nth < 1 || nth > SM_STEAL_MAX_THREADS || nparts < 1 || nparts > SM_STEAL_MAX_PARTS)
+		return false;
+	total = total_work(nparts, units, weight, &all);
+	if (all >= UINT32_MAX)
+		return false;
+	for (int p = 0; p < nparts; p++) {
+		s->start[p] = u;
+		u += units[p];
+	}
 	s->start[nparts] = u;
-	while (t <= nth)
-		bound[t++] = u;
 	s->nth = nth;
 	s->nparts = nparts;
-	for (t = 0; t < nth; t++)
-		atomic_init(&s->t[t].left, pack(bound[t], bound[t + 1]));
+	lo = 0;
+	for (int t = 0; t < nth; t++) {
+		uint32_t hi = t == nth - 1 ? u :
+			      bound_at(nparts, units, weight,
+				       total * (uint64_t)(t + 1) / (uint64_t)nth);
+
+		atomic_init(&s->t[t].left, pack(lo, hi));
+		lo = hi;
+	}
 	return true;
 }
 

@@ -43,6 +43,11 @@ struct sm_steal_cursor {
 bool sm_steal_init(struct sm_steal *s, int nth, int nparts, const uint32_t *units,
 		   const uint64_t *weight);
 
+/* Fixed shares by the same rule: thread tid of nth's units [*u0, *u1) of
+ * the parts' units counted together (any nth >= 1, no stealing). */
+void sm_share_of(int nth, int nparts, const uint32_t *units, const uint64_t *weight, int tid,
+		 uint32_t *u0, uint32_t *u1);
+
 /* Thread tid's next units [*u0, *u1): up to own of its share (at most a
  * quarter of what is left of it, at least one), then up to steal from the
  * back of another's; false when no unit is left. */

@@ -712,6 +712,21 @@ static void test_work_steal(void **st)
 		for (; t < nth; t++)
 			assert_int_equal((uint32_t)atomic_load(&s->t[t].left), at);
 		assert_int_equal((uint32_t)(atomic_load(&s->t[nth - 1].left) >> 32), at);
+		/* fixed shares (sm_share_of) are the same first shares, and
+		 * tile the units for any team, one larger than stealing takes */
+		for (t = 0; t < nth; t++) {
+			uint64_t v = atomic_load(&s->t[t].left);
+
+			sm_share_of(nth, np, un, wk, t, &u0, &u1);
+			assert_true(u0 == (uint32_t)v && u1 == (uint32_t)(v >> 32));
+		}
+		for (t = 0, at = 0; t < SM_STEAL_MAX_THREADS + 72; t++) {
+			sm_share_of(SM_STEAL_MAX_THREADS + 72, np, un, wk, t, &u0, &u1);
+			assert_true(u0 == at && u1 >= u0);
+			at = u1;
+		}
+		assert_int_equal(at, un[0] + (np > 1 ? un[1] : 0) + (np > 2 ? un[2] : 0) +
+				 (np > 3 ? un[3] : 0) + (np > 4 ? un[4] : 0) + (np > 5 ? un[5] : 0));
 	}
 	{	/* pieces stop at the parts: [0, 1) of part 0 for thread 0 */
 		struct sm_steal_cursor c = { 0, 0 };
