@@ -622,6 +622,13 @@ static void *steal_thread(void *p)
 	return NULL;
 }
 
+static void pass_marks(struct sm_pass_timer *t, int tid, uint64_t m0, uint64_t m1, uint64_t m2)
+{
+	t->th[tid].t[0] = m0;
+	t->th[tid].t[1] = m1;
+	t->th[tid].t[2] = m2;
+}
+
 /* The phase clocks: a call's marks folded into means and slowest threads */
 static void test_pass_timer(void **st)
 {
@@ -633,21 +640,15 @@ static void test_pass_timer(void **st)
 	assert_non_null(t);
 	assert_null(sm_pass_timer_new("pass", phases, SM_PASS_PHASES_MAX + 1));
 	t->call_start = 100000;
-	t->th[0].t[0] = 110000;		/* fork 10, a 20, b 40, join 40 us */
-	t->th[0].t[1] = 130000;
-	t->th[0].t[2] = 170000;
-	t->th[1].t[0] = 120000;		/* fork 20, a 5, b 75, join 10 */
-	t->th[1].t[1] = 125000;
-	t->th[1].t[2] = 200000;
+	pass_marks(t, 0, 110000, 130000, 170000);	/* fork 10, a 20, b 40, join 40 us */
+	pass_marks(t, 1, 120000, 125000, 200000);	/* fork 20, a 5, b 75, join 10 */
 	sm_pass_end_at(t, 2, 210000);
 	sm_pass_timer_format(t, line, sizeof(line));
 	assert_string_equal(line, "pass: 1 calls, us a call (mean/slowest thread): fork 15.0/20.0, "
 			    "a 12.5/20.0, b 57.5/75.0, join 25.0/40.0; total 110.0");
 	/* a second call, one thread, a mark before the start counts 0 */
 	t->call_start = 300000;
-	t->th[0].t[0] = 290000;
-	t->th[0].t[1] = 310000;
-	t->th[0].t[2] = 330000;
+	pass_marks(t, 0, 290000, 310000, 330000);
 	sm_pass_end_at(t, 1, 340000);
 	sm_pass_timer_format(t, line, sizeof(line));
 	assert_string_equal(line, "pass: 2 calls, us a call (mean/slowest thread): fork 7.5/10.0, "
