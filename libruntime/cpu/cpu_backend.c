@@ -825,7 +825,7 @@ const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
 
 /* Phase jobs of experts_gemv: at most 2 up products per expert. */
 /* Units of its own share a thread of the fused pass's first phase claims
- * at a time (as sm_gemv_run's STEAL_OWN_UNITS). */
+ * at a time (as sm_gemv_run's STEAL_OWN_ROWS; fewer near its share's end). */
 #define UP_OWN_UNITS 4
 /* Columns of silu (and of the down product's quantized input) one unit of
  * experts_gemv's team covers: whole quantization groups. */

@@ -40,7 +40,7 @@ void sm_gemv_run_timed(const struct sm_gemv *g, int ng, int nthreads, struct sm_
  * Products of few activation rows (decode; none on AMX) go by shares of
  * units of this many rows with stealing (util/work_steal.h): a thread
  * done with its share takes units from the back of the one with the most
- * left (SPLITMOE_GEMV_STEAL_ROWS, rounded up to 16; 0: fixed shares).
+ * left (SPLITMOE_GEMV_STEAL_ROWS, rounded up to a row tile of 4; 0: fixed shares).
  * Which thread makes a row changes no bit.
  */
 int sm_gemv_steal_rows(void);
