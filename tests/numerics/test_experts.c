@@ -162,9 +162,14 @@ static const int row_cases[][NEXP] = { { 1, 1 }, { 3, 2 }, { 1, 6 }, { 6, 5 }, {
 static void check_quant(enum sm_quant q)
 {
 	static const int teams[] = { 2, 3, 5 };
+	static const char *const knobs[][2] = {
+		{ "SPLITMOE_PROFILE_PASSES", "1" }, { "SPLITMOE_EXPERTS_UNIT_COLS", "8" },
+		{ "SPLITMOE_EXPERTS_UP_PREFETCH_KB", "64" },
+		{ "SPLITMOE_EXPERTS_DOWN_PREFETCH_KB", "64" },
+	};
 	unsigned seed = 3;
 	float *in[NEXP], *scale[NEXP], *want[NEXP], *got[NEXP];
-	struct experts one;
+	struct experts one, timed;
 
 	for (int e = 0; e < NEXP; e++) {
 		in[e] = malloc(sizeof(float) * MAX_ROWS * HIDDEN);
@@ -178,6 +183,14 @@ static void check_quant(enum sm_quant q)
 			scale[e][i] = 0.25f + 0.1f * (float)i;
 	}
 	experts_make(&one, q, 1);
+	/* a team of 3 with the phase clocks on and the fused pass's knobs
+	 * moved: 8-column units, both prefetches (read at the backend's
+	 * creation) */
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		assert_int_equal(setenv(knobs[i][0], knobs[i][1], 1), 0);
+	experts_make(&timed, q, 3);
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		unsetenv(knobs[i][0]);
 	for (size_t t = 0; t < sizeof(teams) / sizeof(teams[0]); t++) {
 		struct experts team;
 
@@ -210,6 +223,11 @@ static void check_quant(enum sm_quant q)
 					assert_memory_equal(got[e], want[e], sizeof(float) * m[e] * HIDDEN);
 			}
 			sm_gemv_override_steal(-1);
+			if (teams[t] == 3) {	/* the phase clocks and the knobs: no bit */
+				experts_run(&timed, in, m, scale, got);
+				for (int e = 0; e < NEXP; e++)
+					assert_memory_equal(got[e], want[e], sizeof(float) * m[e] * HIDDEN);
+			}
 			experts_run(&one, in, m, scale, want);
 			print_message("# %s, %d threads, rows %d+%d: worst |team - one| %.3g of %.3g\n",
 				      sm_quant_name(q), teams[t], m[0], m[1], worst, top);
@@ -228,6 +246,7 @@ static void check_quant(enum sm_quant q)
 		}
 		experts_free(&team);
 	}
+	experts_free(&timed);
 	experts_free(&one);
 	for (int e = 0; e < NEXP; e++) {
 		free(in[e]);
