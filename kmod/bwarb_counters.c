@@ -82,6 +82,7 @@ struct bwarb_counter {
 	u64 last_enabled;
 	u64 last_running;
 	u64 last_ns;
+	u64 last_span_ns;		/* how long the read at last_ns took */
 };
 
 /*
@@ -130,11 +131,16 @@ struct bwarb_counters {
  */
 #define BWARB_STALE_PERIODS	8
 /*
- * A counter read that took more than 1/BWARB_READ_SLACK of the interval
- * since the previous one is not used as a sample point: its value could
- * lie anywhere between the two timestamps, an error of up to half that.
- * Tighter (1/64) skipped samples on a debug kernel under TCG often enough
- * to delay a rate change by a period.
+ * A counter read whose span and the previous read's together took more
+ * than 1/BWARB_READ_SLACK of the interval between them is not used as a
+ * sample point: each value could lie anywhere between its read's two
+ * timestamps, an error of up to half the span at each end, so a rate is
+ * off by at most 1/(2 * BWARB_READ_SLACK). The previous read counts too:
+ * a 600 us read kept at the end of a 10 ms interval (the work delayed)
+ * could be 30% off against the next, 1 ms one; a quick read after it
+ * gives no rate but becomes the anchor.
+ * Tighter (1/64 for one read) skipped samples on a debug kernel under TCG
+ * often enough to delay a rate change by a period.
  */
 #define BWARB_READ_SLACK	16
 
@@ -277,6 +283,13 @@ static void bwarb_sample_work(struct work_struct *work)
 			 */
 			complete = false;
 			continue;
+		} else if (t1 - t0 + c->last_span_ns >
+			   (now - c->last_ns) / BWARB_READ_SLACK) {
+			/*
+			 * The previous read was slow for so short an interval:
+			 * no rate from the two; this one, quick, is the anchor.
+			 */
+			complete = false;
 		} else {
 			dt = now - c->last_ns;
 			bytes = bwarb_mul_div_sat(count - c->last_count,
@@ -293,6 +306,7 @@ static void bwarb_sample_work(struct work_struct *work)
 		c->last_enabled = enabled;
 		c->last_running = running;
 		c->last_ns = now;
+		c->last_span_ns = t1 - t0;
 	}
 
 	raw_spin_lock_irqsave(&cs->lock, flags);
