@@ -88,10 +88,10 @@ struct cpu_be {
 	void *xq_local;
 	size_t xq_local_stride;
 	/* experts_gemv's fused pass: columns a unit of its first phase,
-	 * bytes of the first phase's and of the down products' shares each
-	 * thread asks into L2 (at the region's start; before the barrier) */
+	 * bytes of the down products' share each thread asks into L2 before
+	 * the barrier */
 	int fused_cols;
-	size_t up_prefetch, down_prefetch;
+	size_t down_prefetch;
 	/* SPLITMOE_PROFILE_PASSES: the phases of the few-row products and
 	 * of the fused pass, printed when the backend goes (else NULL) */
 	struct sm_pass_timer *t_gemv, *t_fused;
@@ -823,14 +823,14 @@ const void *sm_cpu_expert_weight_data(const struct sm_expert *e, int i)
 	}
 }
 
-/* Phase jobs of experts_gemv: at most 2 up products per expert. */
-/* Units of its own share a thread of the fused pass's first phase claims
- * at a time (as sm_gemv_run's STEAL_OWN_ROWS; fewer near its share's end). */
-#define UP_OWN_UNITS 4
 /* Columns of silu (and of the down product's quantized input) one unit of
  * experts_gemv's team covers: whole quantization groups. */
 #define SILU_CHUNK (2 * SM_Q4_GROUP)
+/* Phase jobs of experts_gemv: at most 2 up products per expert. */
 #define GEMV_EXPERTS_MAX (SM_GEMV_MAX_JOBS / 2)
+/* Units of its own share a thread of the fused pass's first phase claims
+ * at a time (as sm_gemv_run's STEAL_OWN_ROWS; fewer near its share's end). */
+#define UP_OWN_UNITS 4
 
 /* Columns of an expert's h a unit of the fused pass covers, by default
  * (SPLITMOE_EXPERTS_UNIT_COLS): the kernels' row tile (4), so that
@@ -889,8 +889,8 @@ static void experts_up_silu_part(struct sm_expert *const *e, const struct sm_gem
 	experts_units(e, m, count, cols, units, work);
 	sm_share_of(nth, count, units, work, tid, &u0, &u1);
 	for (int i = 0; i < count; at += units[i], i++) {
-		uint32_t a = u0 < at ? 0 : u0 - at < units[i] ? u0 - at : units[i];
-		uint32_t b = u1 < at ? 0 : u1 - at < units[i] ? u1 - at : units[i];
+		uint32_t a = sm_unit_in_part(u0, at, units[i]);
+		uint32_t b = sm_unit_in_part(u1, at, units[i]);
 
 		if (a < b)
 			expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i],
@@ -928,37 +928,6 @@ static void experts_up_silu_steal(struct sm_expert *const *e, const struct sm_ge
 	while (sm_steal_piece(s, tid, &c, UP_OWN_UNITS, 1, &i, &a, &b))
 		expert_up_silu_cols(e[i], up + upi[i], hrow[i], grow[i], m[i], (int)a * cols,
 				    (int)b * cols < e[i]->inter ? (int)b * cols : e[i]->inter);
-}
-
-/* Thread tid's first share of s, the up rows of its columns, into L2 (at
- * most max_bytes): its weights start coming while the team gathers. */
-static void experts_up_prefetch(struct sm_expert *const *e, const struct sm_gemv *up,
-				const int *upi, int cols, int tid, const struct sm_steal *s,
-				size_t max_bytes)
-{
-	uint64_t left = atomic_load_explicit(&s->t[tid].left, memory_order_relaxed);
-	uint32_t u0 = (uint32_t)left, u1 = (uint32_t)(left >> 32);
-
-	for (int i = 0; i < s->nparts && u0 < u1 && max_bytes; i++) {
-		uint32_t a, b;
-		int c0, c1;
-
-		if (u0 >= s->start[i + 1])
-			continue;
-		a = u0 - s->start[i];
-		b = (u1 < s->start[i + 1] ? u1 : s->start[i + 1]) - s->start[i];
-		c0 = (int)a * cols;
-		c1 = (int)b * cols < e[i]->inter ? (int)b * cols : e[i]->inter;
-		if (e[i]->nup == 1) {
-			sm_gemv_prefetch_rows(&up[upi[i]], c0, c1, &max_bytes);
-			sm_gemv_prefetch_rows(&up[upi[i]], e[i]->inter + c0, e[i]->inter + c1,
-					      &max_bytes);
-		} else {
-			sm_gemv_prefetch_rows(&up[upi[i]], c0, c1, &max_bytes);
-			sm_gemv_prefetch_rows(&up[upi[i] + 1], c0, c1, &max_bytes);
-		}
-		u0 = s->start[i] + b;
-	}
 }
 
 /* experts_gemv's pass by phases (more rows than FUSED_ROWS_MAX, or AMX):
@@ -1079,15 +1048,12 @@ static void experts_gemv(struct cpu_be *c, struct sm_expert *const *e,
 		experts_steal_prepare(e, m, count, c->fused_cols, nthreads, &up_steal) &&
 		sm_gemv_steal_prepare(down, count, nthreads, &down_steal);
 	tm = fused ? c->t_fused : NULL;
-	sm_pass_begin(tm, nthreads);
+	sm_pass_begin(tm);
 #pragma omp parallel num_threads(nthreads)
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();
 
 		sm_pass_mark(tm, tid, 0);
-		if (steal && c->up_prefetch)
-			experts_up_prefetch(e, up, upi, c->fused_cols, tid, &up_steal,
-					    c->up_prefetch);
 		if (qup) {
 			sm_gemv_quantize_part(up, nup, tid, nth);
 #pragma omp barrier
@@ -1596,7 +1562,6 @@ int sm_cpu_backend_create(const struct sm_cpu_backend_opts *o,
 	c->gemv_expert_rows = (int)sm_env_knob("SPLITMOE_GEMV_EXPERT_ROWS", 0, 4096,
 						 GEMV_EXPERT_ROWS_DEFAULT);
 	c->fused_cols = (int)sm_env_knob("SPLITMOE_EXPERTS_UNIT_COLS", 1, 1024, FUSED_COLS);
-	c->up_prefetch = (size_t)sm_env_knob("SPLITMOE_EXPERTS_UP_PREFETCH_KB", 0, 65536, 0) << 10;
 	c->down_prefetch = (size_t)sm_env_knob("SPLITMOE_EXPERTS_DOWN_PREFETCH_KB", 0, 65536,
 					       DOWN_PREFETCH_KB) << 10;
 	set_threads(c, 0);

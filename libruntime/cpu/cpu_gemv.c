@@ -326,8 +326,8 @@ static void part_rows(const struct sm_gemv *g, int ng, int tid, int nth, int *lo
 	sm_share_of(nth, ng, units, work, tid, &u0, &u1);
 	for (int j = 0; j < ng; at += units[j], j++) {
 		uint64_t a = row_align(&g[j]);
-		uint32_t b0 = u0 < at ? 0 : u0 - at < units[j] ? u0 - at : units[j];
-		uint32_t b1 = u1 < at ? 0 : u1 - at < units[j] ? u1 - at : units[j];
+		uint32_t b0 = sm_unit_in_part(u0, at, units[j]);
+		uint32_t b1 = sm_unit_in_part(u1, at, units[j]);
 
 		lo[j] = b0 * a < (uint64_t)g[j].n ? (int)(b0 * a) : g[j].n;
 		hi[j] = b1 * a < (uint64_t)g[j].n ? (int)(b1 * a) : g[j].n;
@@ -435,7 +435,8 @@ void sm_gemv_rows(const struct sm_gemv *g, int r0, int r1)
 		gemv_rows(pick_dot(), g, r0, r1);
 }
 
-void sm_gemv_prefetch_rows(const struct sm_gemv *g, int lo, int hi, size_t *max_bytes)
+/* Rows [lo, hi) of g into L2, as much of them as *max_bytes leaves. */
+static void prefetch_rows(const struct sm_gemv *g, int lo, int hi, size_t *max_bytes)
 {
 	size_t esz = g->dtype == PHIMOE_DTYPE_BF16 ? 2 : 4, rb, b;
 
@@ -458,7 +459,7 @@ void sm_gemv_prefetch_part(const struct sm_gemv *g, int ng, int tid, int nth, si
 
 	part_rows(g, ng, tid, nth, lo, hi);
 	for (int j = 0; j < ng; j++)
-		sm_gemv_prefetch_rows(&g[j], lo[j], hi[j], &max_bytes);
+		prefetch_rows(&g[j], lo[j], hi[j], &max_bytes);
 }
 
 void sm_gemv_steal_prefetch(const struct sm_gemv *g, int tid, const struct sm_steal *s,
@@ -475,7 +476,7 @@ void sm_gemv_steal_prefetch(const struct sm_gemv *g, int tid, const struct sm_st
 			continue;
 		a = u0 - s->start[j];
 		b = (u1 < s->start[j + 1] ? u1 : s->start[j + 1]) - s->start[j];
-		sm_gemv_prefetch_rows(&g[j], (int)a * rows,
+		prefetch_rows(&g[j], (int)a * rows,
 			      (int)b * rows < g[j].n ? (int)b * rows : g[j].n, &max_bytes);
 		u0 = s->start[j] + b;
 	}
@@ -573,7 +574,7 @@ void sm_gemv_run_timed(const struct sm_gemv *g, int ng, int nthreads, struct sm_
 	}
 	if (stealing)
 		stealing = sm_gemv_steal_prepare(g, ng, nthreads, &steal);
-	sm_pass_begin(tm, nthreads);
+	sm_pass_begin(tm);
 #pragma omp parallel num_threads(nthreads)
 	{
 		int tid = omp_get_thread_num(), nth = omp_get_num_threads();

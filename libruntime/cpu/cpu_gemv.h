@@ -54,9 +54,6 @@ bool sm_gemv_steal_prepare(const struct sm_gemv *g, int ng, int nth, struct sm_s
 /* Inside it: thread tid's share, then what it can steal, until no unit is
  * left (every thread of the team calls it). */
 void sm_gemv_steal_part(const struct sm_gemv *g, int tid, struct sm_steal *s);
-/* Rows [lo, hi) of g into L2, as much of them as *max_bytes leaves
- * (less what they took). */
-void sm_gemv_prefetch_rows(const struct sm_gemv *g, int lo, int hi, size_t *max_bytes);
 /* Before the region's first claim: as sm_gemv_prefetch_part, thread
  * tid's first share of s. */
 void sm_gemv_steal_prefetch(const struct sm_gemv *g, int tid, const struct sm_steal *s,

@@ -36,12 +36,10 @@ uint64_t sm_pass_clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void sm_pass_begin(struct sm_pass_timer *t, int nthreads)
+void sm_pass_begin(struct sm_pass_timer *t)
 {
-	if (!t)
-		return;
-	t->call_threads = nthreads;
-	t->call_start = sm_pass_clock_ns();
+	if (t)
+		t->call_start = sm_pass_clock_ns();
 }
 
 static uint64_t span(uint64_t a, uint64_t b)

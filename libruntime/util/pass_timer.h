@@ -25,7 +25,6 @@ struct sm_pass_timer {
 	 * entering the region, t[p + 1] at the end of phase p; a cache line
 	 * or two per thread, written by it alone */
 	uint64_t call_start;
-	int call_threads;
 	struct {
 		_Alignas(64) uint64_t t[SM_PASS_PHASES_MAX + 1];
 	} th[SM_PASS_THREADS_MAX];
@@ -44,8 +43,8 @@ void sm_pass_timer_free(struct sm_pass_timer *t);
 
 uint64_t sm_pass_clock_ns(void);
 
-/* The caller, before the region (nthreads: the team asked for). */
-void sm_pass_begin(struct sm_pass_timer *t, int nthreads);
+/* The caller, before the region. */
+void sm_pass_begin(struct sm_pass_timer *t);
 
 /* Thread tid: mark 0 on entering the region, mark p + 1 at the end of
  * phase p (a phase a thread skips: mark it anyway, it lasted 0). */

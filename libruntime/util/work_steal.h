@@ -48,6 +48,13 @@ bool sm_steal_init(struct sm_steal *s, int nth, int nparts, const uint32_t *unit
 void sm_share_of(int nth, int nparts, const uint32_t *units, const uint64_t *weight, int tid,
 		 uint32_t *u0, uint32_t *u1);
 
+/* Unit u of the parts counted together, within the part of units units
+ * that starts at unit at: clamped to [0, units]. */
+static inline uint32_t sm_unit_in_part(uint32_t u, uint32_t at, uint32_t units)
+{
+	return u < at ? 0 : u - at < units ? u - at : units;
+}
+
 /* Thread tid's next units [*u0, *u1): up to own of its share (at most a
  * quarter of what is left of it, at least one), then up to steal from the
  * back of another's; false when no unit is left. */

@@ -164,7 +164,6 @@ static void check_quant(enum sm_quant q)
 	static const int teams[] = { 2, 3, 5 };
 	static const char *const knobs[][2] = {
 		{ "SPLITMOE_PROFILE_PASSES", "1" }, { "SPLITMOE_EXPERTS_UNIT_COLS", "8" },
-		{ "SPLITMOE_EXPERTS_UP_PREFETCH_KB", "64" },
 		{ "SPLITMOE_EXPERTS_DOWN_PREFETCH_KB", "64" },
 	};
 	unsigned seed = 3;
@@ -184,7 +183,7 @@ static void check_quant(enum sm_quant q)
 	}
 	experts_make(&one, q, 1);
 	/* a team of 3 with the phase clocks on and the fused pass's knobs
-	 * moved: 8-column units, both prefetches (read at the backend's
+	 * moved: 8-column units, the down prefetch (read at the backend's
 	 * creation) */
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		assert_int_equal(setenv(knobs[i][0], knobs[i][1], 1), 0);

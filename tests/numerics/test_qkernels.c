@@ -656,7 +656,7 @@ static void test_pass_timer(void **st)
 	sm_pass_timer_format(t, line, 20);	/* truncated, terminated */
 	assert_int_equal(strlen(line), 19);
 	/* off: nothing to mark, nothing to fold */
-	sm_pass_begin(NULL, 4);
+	sm_pass_begin(NULL);
 	sm_pass_mark(NULL, 0, 0);
 	sm_pass_end(NULL, 4);
 	sm_pass_timer_free(t);
